@@ -1,0 +1,164 @@
+// Package chdb opens the ClickHouse connection remarket uses everywhere:
+// the native protocol (the HTTP one fails on ClickHouse 18.16) and a record
+// of the server version, so newer features can be gated on it.
+package chdb
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// DB is a connection pool plus what we learnt about the server.
+type DB struct {
+	driver.Conn
+	Database string
+	Version  Version
+}
+
+// Version is the server's major.minor.patch.
+type Version struct{ Major, Minor, Patch uint64 }
+
+// AtLeast reports whether the server is major.minor or newer.
+func (v Version) AtLeast(major, minor uint64) bool {
+	return v.Major > major || (v.Major == major && v.Minor >= minor)
+}
+
+func (v Version) String() string { return fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch) }
+
+// Open connects to dsn (clickhouse://host:port/db?...), creating the
+// database when it does not exist yet.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	if strings.HasPrefix(dsn, "http://") || strings.HasPrefix(dsn, "https://") {
+		return nil, fmt.Errorf("clickhouse DSN %q: use the native protocol (clickhouse://host:9000/db); the HTTP protocol is not supported", Redact(dsn))
+	}
+	opts, err := clickhouse.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("cannot parse clickhouse DSN %q: %w", Redact(dsn), err)
+	}
+	database := opts.Auth.Database
+	if database == "" {
+		database = "default"
+	}
+	if database != "default" {
+		if err := createDatabase(ctx, *opts, database); err != nil {
+			return nil, err
+		}
+	}
+	if opts.DialTimeout == 0 {
+		opts.DialTimeout = 5 * time.Second
+	}
+	if opts.MaxOpenConns == 0 {
+		opts.MaxOpenConns = 20
+	}
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open clickhouse %q: %w", Redact(dsn), err)
+	}
+	db := &DB{Conn: conn, Database: database}
+	if err := db.refreshVersion(ctx); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func createDatabase(ctx context.Context, opts clickhouse.Options, database string) error {
+	if !validIdent(database) {
+		return fmt.Errorf("clickhouse database name %q: use letters, digits and underscores", database)
+	}
+	opts.Auth.Database = "default"
+	opts.MaxOpenConns = 1
+	if opts.DialTimeout == 0 {
+		opts.DialTimeout = 5 * time.Second
+	}
+	conn, err := clickhouse.Open(&opts)
+	if err != nil {
+		return fmt.Errorf("cannot open clickhouse: %w", err)
+	}
+	defer conn.Close()
+	// The name is an identifier (checked above), not a value: it cannot be bound.
+	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+database); err != nil {
+		return fmt.Errorf("cannot create database %s: %w", database, err)
+	}
+	return nil
+}
+
+func (db *DB) refreshVersion(ctx context.Context) error {
+	var s string
+	if err := db.QueryRow(ctx, "SELECT version()").Scan(&s); err != nil {
+		return fmt.Errorf("cannot reach clickhouse: %w", err)
+	}
+	v, err := ParseVersion(s)
+	if err != nil {
+		return err
+	}
+	db.Version = v
+	return nil
+}
+
+// ParseVersion reads "18.16.1" or "24.8.4.13".
+func ParseVersion(s string) (Version, error) {
+	var v Version
+	parts := strings.SplitN(s, ".", 4)
+	if len(parts) < 2 {
+		return v, fmt.Errorf("cannot parse clickhouse version %q", s)
+	}
+	nums := []*uint64{&v.Major, &v.Minor, &v.Patch}
+	for i := 0; i < len(parts) && i < 3; i++ {
+		if _, err := fmt.Sscanf(parts[i], "%d", nums[i]); err != nil {
+			return v, fmt.Errorf("cannot parse clickhouse version %q", s)
+		}
+	}
+	return v, nil
+}
+
+func validIdent(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i, r := range s {
+		ok := r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (i > 0 && r >= '0' && r <= '9')
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// Redact hides the password of a DSN so it can be logged.
+func Redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "<unparseable dsn>"
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// InsertRow writes one row through a batch. Plain INSERT ... VALUES sent
+// with Exec hangs on ClickHouse 18.16 over the native protocol (the server
+// waits for a data block), so every insert from Go goes through a batch.
+func (db *DB) InsertRow(ctx context.Context, insert string, values ...any) error {
+	b, err := db.PrepareBatch(ctx, insert)
+	if err != nil {
+		return err
+	}
+	if err := b.Append(values...); err != nil {
+		b.Abort()
+		return err
+	}
+	return b.Send()
+}

@@ -1,0 +1,207 @@
+// Package chserver runs a private clickhouse-server process: for tests, and
+// for users who start remarket locally without a ClickHouse of their own.
+// The server gets its own directory, free loopback ports and a generated
+// config, so it never touches a system installation.
+package chserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Server is one clickhouse-server process and the directory it owns.
+type Server struct {
+	Dir      string // data, logs and config live here
+	TCPPort  int    // native protocol
+	HTTPPort int
+	Binary   string
+
+	cmd    *exec.Cmd
+	exited chan struct{}
+	keep   bool // Dir was given by the caller: never remove it
+}
+
+// Options configure Start. Zero values pick a temp dir, free ports and
+// clickhouse-server from PATH.
+type Options struct {
+	Dir      string
+	TCPPort  int
+	HTTPPort int
+	Binary   string
+}
+
+// ErrNoBinary means clickhouse-server is not installed.
+var ErrNoBinary = errors.New("clickhouse-server not found in PATH (install it with: make clickhouse, or apt-get install -y clickhouse-server clickhouse-client)")
+
+// Start launches a server and waits until it answers on its native port.
+func Start(ctx context.Context, opts Options) (*Server, error) {
+	s := &Server{Dir: opts.Dir, TCPPort: opts.TCPPort, HTTPPort: opts.HTTPPort, Binary: opts.Binary}
+	if s.Binary == "" {
+		p, err := lookBinary()
+		if err != nil {
+			return nil, err
+		}
+		s.Binary = p
+	}
+	if s.Dir == "" {
+		d, err := os.MkdirTemp("", "remarket-clickhouse-")
+		if err != nil {
+			return nil, fmt.Errorf("cannot create clickhouse dir: %w", err)
+		}
+		s.Dir = d
+	} else {
+		s.keep = true
+		if err := os.MkdirAll(s.Dir, 0o755); err != nil {
+			return nil, fmt.Errorf("cannot create clickhouse dir %q: %w", s.Dir, err)
+		}
+		abs, err := filepath.Abs(s.Dir)
+		if err != nil {
+			return nil, err
+		}
+		s.Dir = abs
+	}
+	var err error
+	if s.TCPPort == 0 {
+		if s.TCPPort, err = freePort(); err != nil {
+			return nil, err
+		}
+	}
+	if s.HTTPPort == 0 {
+		if s.HTTPPort, err = freePort(); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.Restart(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func lookBinary() (string, error) {
+	for _, name := range []string{"clickhouse-server", "/usr/sbin/clickhouse-server", "/usr/bin/clickhouse-server"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p, nil
+		}
+	}
+	return "", ErrNoBinary
+}
+
+// Restart starts the process again after Stop, on the same ports and data.
+func (s *Server) Restart(ctx context.Context) error {
+	if s.cmd != nil {
+		return errors.New("clickhouse server already running")
+	}
+	if err := s.writeConfig(); err != nil {
+		return err
+	}
+	logf, err := os.OpenFile(filepath.Join(s.Dir, "stdout.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("cannot open clickhouse log: %w", err)
+	}
+	cmd := exec.Command(s.Binary, "--config-file="+filepath.Join(s.Dir, "config.xml"))
+	cmd.Dir = s.Dir
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// Own process group and a parent-death signal: a killed test binary
+	// must not leave a server behind.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("cannot start %s: %w", s.Binary, err)
+	}
+	s.cmd = cmd
+	s.exited = make(chan struct{})
+	go func() { cmd.Wait(); logf.Close(); close(s.exited) }()
+	return s.waitReady(ctx)
+}
+
+func (s *Server) waitReady(ctx context.Context) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-s.exited:
+			tail, _ := os.ReadFile(filepath.Join(s.Dir, "log", "err.log"))
+			s.cmd = nil
+			return fmt.Errorf("clickhouse-server exited during start-up; its error log:\n%s", lastBytes(tail, 2000))
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if pingHTTP(s.HTTPPort) {
+			return nil
+		}
+	}
+	return fmt.Errorf("clickhouse-server did not answer on 127.0.0.1:%d within 60s", s.HTTPPort)
+}
+
+// pingHTTP asks the built-in /ping endpoint; the native port opens at the
+// same time.
+func pingHTTP(port int) bool {
+	c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 200*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("GET /ping HTTP/1.0\r\n\r\n")); err != nil {
+		return false
+	}
+	buf := make([]byte, 256)
+	n, _ := c.Read(buf)
+	return strings.Contains(string(buf[:n]), "Ok.")
+}
+
+func lastBytes(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
+
+// Stop terminates the process and keeps its data, so Restart can resume.
+func (s *Server) Stop() error {
+	if s.cmd == nil {
+		return nil
+	}
+	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(20 * time.Second):
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		<-s.exited
+	}
+	s.cmd = nil
+	return nil
+}
+
+// Close stops the server and removes a directory it created itself.
+func (s *Server) Close() error {
+	err := s.Stop()
+	if !s.keep && s.Dir != "" {
+		os.RemoveAll(s.Dir)
+	}
+	return err
+}
+
+// DSN is the native-protocol address of database db on this server.
+func (s *Server) DSN(db string) string {
+	return fmt.Sprintf("clickhouse://127.0.0.1:%d/%s", s.TCPPort, db)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("cannot find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

@@ -1,0 +1,117 @@
+// Package chtest gives tests a real ClickHouse: one managed server per test
+// package (started by Main) and a fresh, migrated database per test.
+// With CLICKHOUSE_DSN set, tests use that server instead.
+package chtest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/remarket/remarket/internal/chdb"
+	"github.com/remarket/remarket/internal/chserver"
+	rmsql "github.com/remarket/remarket/sql"
+)
+
+var (
+	server  *chserver.Server
+	baseDSN string // DSN of the server with no database
+	started atomic.Bool
+)
+
+// Main starts the package's server, runs the tests and stops it.
+// Use it from TestMain: func TestMain(m *testing.M) { chtest.Main(m) }.
+func Main(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	if dsn := os.Getenv("CLICKHOUSE_DSN"); dsn != "" {
+		baseDSN = dsn
+		started.Store(true)
+		return m.Run()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	s, err := chserver.Start(ctx, chserver.Options{})
+	cancel()
+	if err != nil {
+		if os.Getenv("CI") == "" && err == chserver.ErrNoBinary {
+			fmt.Fprintln(os.Stderr, "chtest: clickhouse-server missing, ClickHouse tests will skip (run make clickhouse)")
+			return m.Run()
+		}
+		fmt.Fprintln(os.Stderr, "chtest:", err)
+		return 1
+	}
+	server = s
+	baseDSN = s.DSN("default")
+	started.Store(true)
+	defer s.Close()
+	return m.Run()
+}
+
+// Server is the package's managed server (nil under CLICKHOUSE_DSN), for
+// tests that stop and restart ClickHouse.
+func Server() *chserver.Server { return server }
+
+// DSN returns the DSN of a fresh, migrated database, dropped when t ends.
+func DSN(t testing.TB) string {
+	t.Helper()
+	if !started.Load() {
+		if os.Getenv("CI") != "" {
+			t.Fatal("chtest: no ClickHouse (did TestMain call chtest.Main?)")
+		}
+		t.Skip("chtest: no ClickHouse server available")
+	}
+	name := "t_" + strings.ReplaceAll(uuid.NewString(), "-", "")[:16]
+	dsn := withDatabase(baseDSN, name)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	db, err := chdb.Open(ctx, dsn)
+	if err != nil {
+		t.Fatalf("chtest: %v", err)
+	}
+	defer db.Close()
+	if _, err := rmsql.Migrate(ctx, db); err != nil {
+		t.Fatalf("chtest: migrate: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if db, err := chdb.Open(ctx, baseDSN); err == nil {
+			db.Exec(ctx, "DROP DATABASE IF EXISTS "+name)
+			db.Close()
+		}
+	})
+	return dsn
+}
+
+// MustOpen returns a connection to a fresh, migrated database.
+func MustOpen(t testing.TB) *chdb.DB {
+	t.Helper()
+	dsn := DSN(t)
+	db, err := chdb.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatalf("chtest: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// withDatabase swaps the database path of a clickhouse:// DSN.
+func withDatabase(dsn, db string) string {
+	scheme, rest, _ := strings.Cut(dsn, "://")
+	hostPart, query := rest, ""
+	if i := strings.IndexAny(rest, "?"); i >= 0 {
+		hostPart, query = rest[:i], rest[i:]
+	}
+	if i := strings.Index(hostPart, "/"); i >= 0 {
+		hostPart = hostPart[:i]
+	}
+	return scheme + "://" + hostPart + "/" + db + query
+}

@@ -1,0 +1,284 @@
+// Package config is remarket's one documented configuration: a YAML file
+// (--config, REMARKET_CONFIG, default ./remarket.yaml), where every
+// top-level key can be overridden by REMARKET_<KEY> (the value is parsed as
+// YAML, so scalars and whole structures both work) and the database by
+// CLICKHOUSE_DSN. Secrets are redacted whenever the config is printed.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/remarket/remarket/internal/chdb"
+)
+
+// Config is the whole file. Each field documents its default.
+type Config struct {
+	// ClickHouse is the native-protocol DSN (default
+	// clickhouse://127.0.0.1:9000/remarket; env CLICKHOUSE_DSN wins).
+	ClickHouse string `yaml:"clickhouse"`
+	// Listen is the HTTP address of serve (default 127.0.0.1:8080).
+	Listen string `yaml:"listen"`
+	// PublicURL is how browsers and ad platforms reach this server, used in
+	// printed snippets and feed links (default http://<listen>).
+	PublicURL string `yaml:"public_url"`
+	// SpoolDir holds the durable write-ahead spool (default ./data/spool).
+	SpoolDir string `yaml:"spool_dir"`
+	// LogLevel is debug, info, warn or error (default info).
+	LogLevel string `yaml:"log_level"`
+
+	Spool    Spool    `yaml:"spool"`
+	Ingest   Ingest   `yaml:"ingest"`
+	Segments Segments `yaml:"segments"`
+	Feeds    Feeds    `yaml:"feeds"`
+
+	Sites []Site `yaml:"sites"`
+}
+
+// Site is one tracked website. WriteKey is public (it is in the pixel);
+// AdminToken and FeedToken are secrets.
+type Site struct {
+	ID         string   `yaml:"id"`
+	WriteKey   string   `yaml:"write_key"`
+	AdminToken string   `yaml:"admin_token"`
+	FeedToken  string   `yaml:"feed_token"`
+	Origins    []string `yaml:"origins"` // CORS allow-list for the collect API; empty allows any origin
+	// RetentionDays drops event partitions older than this (0 keeps all).
+	RetentionDays int `yaml:"retention_days"`
+
+	SiteSegments `yaml:",inline"`
+	SiteFeeds    `yaml:",inline"`
+}
+
+// Spool tunes the durable queue between HTTP and ClickHouse.
+type Spool struct {
+	// MaxBytes caps unshipped data on disk (default 1 GiB). At the cap the
+	// JSON API answers 429 with Retry-After and the pixel drops (counted).
+	MaxBytes int64 `yaml:"max_bytes"`
+	// SegmentBytes is the size at which a spool file is sealed (default 64 MiB).
+	SegmentBytes int64 `yaml:"segment_bytes"`
+	// BatchRows and FlushInterval bound one insert into ClickHouse
+	// (defaults 10000 rows, 1s).
+	BatchRows     int           `yaml:"batch_rows"`
+	FlushInterval time.Duration `yaml:"flush_interval"`
+	// CommitInterval is the longest an append waits for its group fsync
+	// (default 2ms); a full group commits at once.
+	CommitInterval time.Duration `yaml:"commit_interval"`
+}
+
+// Ingest sets limits and privacy rules of the collection endpoints.
+type Ingest struct {
+	MaxEventBytes   int  `yaml:"max_event_bytes"`   // default 32768
+	MaxRequestBytes int  `yaml:"max_request_bytes"` // default 512000
+	HonorDNT        bool `yaml:"honor_dnt"`         // default true; Sec-GPC is always honoured
+	// IPMode is truncate (default: /24 for IPv4, /48 for IPv6), drop or keep.
+	IPMode string `yaml:"ip_mode"`
+	// Cookie sets the _rmid first-party cookie (default true).
+	Cookie *bool `yaml:"cookie"`
+	// MaxPast and MaxFuture bound an event's corrected time against the
+	// time it was received (defaults 720h and 10m): the JSON API rejects an
+	// event outside them with 400, the pixel stores the received time.
+	MaxPast   time.Duration `yaml:"max_past"`
+	MaxFuture time.Duration `yaml:"max_future"`
+}
+
+// Default returns the configuration used when a key is absent.
+func Default() Config {
+	return Config{
+		ClickHouse: "clickhouse://127.0.0.1:9000/remarket",
+		Listen:     "127.0.0.1:8080",
+		SpoolDir:   "./data/spool",
+		LogLevel:   "info",
+		Spool: Spool{
+			MaxBytes:       1 << 30,
+			SegmentBytes:   64 << 20,
+			BatchRows:      10000,
+			FlushInterval:  time.Second,
+			CommitInterval: 2 * time.Millisecond,
+		},
+		Ingest: Ingest{
+			MaxEventBytes:   32 << 10,
+			MaxRequestBytes: 500 << 10,
+			HonorDNT:        true,
+			IPMode:          "truncate",
+			MaxPast:         30 * 24 * time.Hour,
+			MaxFuture:       10 * time.Minute,
+		},
+		Segments: defaultSegments(),
+		Feeds:    defaultFeeds(),
+	}
+}
+
+// Load reads path (a missing file is an error only when required) and
+// applies environment overrides.
+func Load(path string, required bool) (Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil && (required || !errors.Is(err, os.ErrNotExist)) {
+		return Config{}, fmt.Errorf("cannot read config %q: %w", path, err)
+	}
+	return Parse(raw, os.Environ())
+}
+
+// Parse decodes YAML then the REMARKET_* / CLICKHOUSE_DSN overrides in env.
+func Parse(raw []byte, env []string) (Config, error) {
+	cfg := Default()
+	if len(bytes.TrimSpace(raw)) > 0 {
+		if err := decodeStrict(raw, &cfg); err != nil {
+			return Config{}, fmt.Errorf("config: %w", err)
+		}
+	}
+	if err := applyEnv(&cfg, env); err != nil {
+		return Config{}, err
+	}
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "http://" + cfg.Listen
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	return cfg, cfg.Validate()
+}
+
+func decodeStrict(raw []byte, into any) error {
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(into); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+// applyEnv overrides each top-level key K from REMARKET_K.
+func applyEnv(cfg *Config, env []string) error {
+	vars := map[string]string{}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		vars[k] = v
+	}
+	rv := reflect.ValueOf(cfg).Elem()
+	rt := rv.Type()
+	for i := 0; i < rt.NumField(); i++ {
+		key := strings.Split(rt.Field(i).Tag.Get("yaml"), ",")[0]
+		if key == "" || key == "-" {
+			continue
+		}
+		name := "REMARKET_" + strings.ToUpper(key)
+		v, ok := vars[name]
+		if !ok {
+			continue
+		}
+		f := rv.Field(i)
+		if f.Kind() == reflect.String {
+			f.SetString(v)
+			continue
+		}
+		if err := decodeStrict([]byte(v), f.Addr().Interface()); err != nil {
+			return fmt.Errorf("environment %s: %w", name, err)
+		}
+	}
+	if dsn := vars["CLICKHOUSE_DSN"]; dsn != "" {
+		cfg.ClickHouse = dsn
+	}
+	return nil
+}
+
+// Validate checks what would otherwise fail later and less clearly.
+func (c Config) Validate() error {
+	var errs []error
+	ids, keys := map[string]bool{}, map[string]bool{}
+	for i, s := range c.Sites {
+		where := fmt.Sprintf("sites[%d]", i)
+		if !validSiteID(s.ID) {
+			errs = append(errs, fmt.Errorf("%s.id %q: use 1-64 letters, digits, '-' or '_'", where, s.ID))
+		}
+		if ids[s.ID] {
+			errs = append(errs, fmt.Errorf("%s.id %q is used twice", where, s.ID))
+		}
+		ids[s.ID] = true
+		if s.WriteKey == "" {
+			errs = append(errs, fmt.Errorf("%s.write_key is required", where))
+		} else if keys[s.WriteKey] {
+			errs = append(errs, fmt.Errorf("%s.write_key is used by another site", where))
+		}
+		keys[s.WriteKey] = true
+		if len(s.AdminToken) < 16 {
+			errs = append(errs, fmt.Errorf("%s.admin_token must be at least 16 characters", where))
+		}
+		if len(s.FeedToken) < 16 {
+			errs = append(errs, fmt.Errorf("%s.feed_token must be at least 16 characters", where))
+		}
+	}
+	switch c.Ingest.IPMode {
+	case "truncate", "drop", "keep":
+	default:
+		errs = append(errs, fmt.Errorf("ingest.ip_mode %q: want truncate, drop or keep", c.Ingest.IPMode))
+	}
+	if c.Spool.BatchRows <= 0 || c.Spool.MaxBytes <= 0 || c.Spool.SegmentBytes <= 0 {
+		errs = append(errs, errors.New("spool.batch_rows, spool.max_bytes and spool.segment_bytes must be positive"))
+	}
+	errs = append(errs, c.validateSegments()...)
+	errs = append(errs, c.validateFeeds()...)
+	return errors.Join(errs...)
+}
+
+func validSiteID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r == '-' || r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')) {
+			return false
+		}
+	}
+	return true
+}
+
+// Site returns the site with id.
+func (c Config) Site(id string) (Site, bool) {
+	for _, s := range c.Sites {
+		if s.ID == id {
+			return s, true
+		}
+	}
+	return Site{}, false
+}
+
+// SiteByWriteKey returns the site a public write key belongs to.
+func (c Config) SiteByWriteKey(key string) (Site, bool) {
+	for _, s := range c.Sites {
+		if s.WriteKey == key && key != "" {
+			return s, true
+		}
+	}
+	return Site{}, false
+}
+
+// CookieEnabled reports whether the _rmid cookie may be set.
+func (i Ingest) CookieEnabled() bool { return i.Cookie == nil || *i.Cookie }
+
+// Redacted is a copy safe to print or log: secrets replaced.
+func (c Config) Redacted() Config {
+	out := c
+	out.Sites = make([]Site, len(c.Sites))
+	for i, s := range c.Sites {
+		s.AdminToken = redact(s.AdminToken)
+		s.FeedToken = redact(s.FeedToken)
+		s.SiteFeeds = s.SiteFeeds.redacted()
+		out.Sites[i] = s
+	}
+	out.ClickHouse = chdb.Redact(c.ClickHouse)
+	return out
+}
+
+func redact(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "<redacted>"
+}

@@ -1,0 +1,107 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/remarket/remarket/internal/config"
+)
+
+const minimal = `
+clickhouse: clickhouse://127.0.0.1:9000/remarket
+listen: 127.0.0.1:8080
+spool_dir: ./data/spool
+sites:
+  - id: demo
+    write_key: wk_demo
+    admin_token: 0123456789abcdef-admin
+    feed_token: 0123456789abcdef-feed
+    origins: ["https://shop.example"]
+`
+
+func TestParseMinimalShape(t *testing.T) {
+	cfg, err := config.Parse([]byte(minimal), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, ok := cfg.SiteByWriteKey("wk_demo")
+	if !ok || s.ID != "demo" || s.Origins[0] != "https://shop.example" {
+		t.Fatalf("site = %+v, %v", s, ok)
+	}
+	if cfg.Spool.BatchRows != 10000 || cfg.Ingest.MaxEventBytes != 32<<10 {
+		t.Fatalf("defaults not applied: %+v", cfg.Spool)
+	}
+}
+
+func TestEnvOverridesTopLevelKeys(t *testing.T) {
+	env := []string{
+		"REMARKET_LISTEN=0.0.0.0:9999",
+		"REMARKET_SPOOL_DIR=/var/spool/rm",
+		"REMARKET_SPOOL={batch_rows: 5}",
+		"CLICKHOUSE_DSN=clickhouse://db:9000/x",
+	}
+	cfg, err := config.Parse([]byte(minimal), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "0.0.0.0:9999" || cfg.SpoolDir != "/var/spool/rm" || cfg.ClickHouse != "clickhouse://db:9000/x" || cfg.Spool.BatchRows != 5 {
+		t.Fatalf("overrides not applied: %+v", cfg)
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	cases := map[string]string{
+		"unknown key":   "listne: x\n",
+		"short secret":  "sites:\n - {id: a, write_key: k, admin_token: short, feed_token: 0123456789abcdef}\n",
+		"bad site id":   "sites:\n - {id: 'a b', write_key: k, admin_token: 0123456789abcdef, feed_token: 0123456789abcdef}\n",
+		"bad ip mode":   "ingest: {ip_mode: hash}\n",
+		"duplicate key": "sites:\n - {id: a, write_key: k, admin_token: 0123456789abcdef, feed_token: 0123456789abcdef}\n - {id: b, write_key: k, admin_token: 0123456789abcdef, feed_token: 0123456789abcdef}\n",
+	}
+	for name, raw := range cases {
+		if _, err := config.Parse([]byte(raw), nil); err == nil {
+			t.Errorf("%s: accepted %q", name, raw)
+		}
+	}
+}
+
+func TestRedactedHidesSecrets(t *testing.T) {
+	cfg, err := config.Parse([]byte(minimal), []string{"CLICKHOUSE_DSN=clickhouse://u:hunter2@db:9000/x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := cfg.Redacted()
+	out := r.Sites[0].AdminToken + r.Sites[0].FeedToken + r.ClickHouse
+	for _, secret := range []string{"0123456789abcdef", "hunter2"} {
+		if strings.Contains(out, secret) {
+			t.Fatalf("redacted config shows %q: %s", secret, out)
+		}
+	}
+	if cfg.Sites[0].AdminToken != "0123456789abcdef-admin" {
+		t.Fatal("Redacted changed the original")
+	}
+}
+
+func TestStarterHasFreshSecretsAndValidates(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "remarket.yaml")
+	if err := config.WriteStarter(p, "shop"); err != nil {
+		t.Fatal(err)
+	}
+	if err := config.WriteStarter(p, "shop"); err == nil {
+		t.Fatal("second init overwrote the file")
+	}
+	raw, _ := os.ReadFile(p)
+	cfg, err := config.Parse(raw, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := config.Starter("shop")
+	if strings.Contains(other, cfg.Sites[0].AdminToken) {
+		t.Fatal("two starters share an admin token")
+	}
+	if st, _ := os.Stat(p); st.Mode().Perm() != 0o600 {
+		t.Fatalf("starter file mode %v, want 0600 (it holds secrets)", st.Mode().Perm())
+	}
+}

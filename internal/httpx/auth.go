@@ -1,0 +1,70 @@
+package httpx
+
+import (
+	"crypto/subtle"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/remarket/remarket/internal/config"
+)
+
+// Sites looks up configured sites; *config.Config satisfies it through a
+// small adapter so handlers can be tested with any site list.
+type Sites interface {
+	Site(id string) (config.Site, bool)
+}
+
+// SiteKey is the gin context key holding the authenticated config.Site.
+const SiteKey = "remarket.site"
+
+// RequireAdmin checks "Authorization: Bearer <admin_token>" against the
+// site named by the :site path parameter. Unknown site and wrong token get
+// the same 401, so the API does not reveal which sites exist.
+func RequireAdmin(sites Sites) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		site, ok := sites.Site(c.Param("site"))
+		token, _ := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+		if !ok || !Equal(token, site.AdminToken) {
+			c.Header("WWW-Authenticate", `Bearer realm="remarket"`)
+			Fail(c, Errorf(Unauthorized, "missing or wrong admin token (Authorization: Bearer <admin_token>)"))
+			return
+		}
+		c.Set(SiteKey, site)
+		c.Next()
+	}
+}
+
+// RequireFeedToken accepts the site's feed token as the HTTP Basic password
+// (any user name) or as ?token=.
+func RequireFeedToken(sites Sites) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		site, ok := sites.Site(c.Param("site"))
+		token := c.Query("token")
+		if _, pw, basic := c.Request.BasicAuth(); basic {
+			token = pw
+		}
+		if !ok || !Equal(token, site.FeedToken) {
+			c.Header("WWW-Authenticate", `Basic realm="remarket feeds"`)
+			Fail(c, Errorf(Unauthorized, "missing or wrong feed token (HTTP Basic password or ?token=)"))
+			return
+		}
+		c.Set(SiteKey, site)
+		c.Next()
+	}
+}
+
+// CurrentSite returns the site stored by RequireAdmin or RequireFeedToken.
+func CurrentSite(c *gin.Context) config.Site {
+	s, _ := c.Get(SiteKey)
+	site, _ := s.(config.Site)
+	return site
+}
+
+// Equal compares secrets in constant time; an empty secret never matches.
+func Equal(given, want string) bool {
+	if want == "" {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(given), []byte(want)) == 1
+}

@@ -1,0 +1,183 @@
+// Package sql holds remarket's ClickHouse schema as numbered .sql files
+// embedded in the binary, and the runner that applies each file once.
+//
+// Files are named NNN_name.sql and applied in number order. Statements in a
+// file are separated by a line ending in ";". Every statement must be
+// idempotent (IF NOT EXISTS), because two processes may race past the lock
+// after a stale lock is broken, and a crash may stop a file half way.
+package sql
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/remarket/remarket/internal/chdb"
+)
+
+//go:embed *.sql
+var files embed.FS
+
+// Migration is one numbered file.
+type Migration struct {
+	Version    int
+	Name       string
+	Statements []string
+}
+
+// Migrations lists the embedded files in order.
+func Migrations() ([]Migration, error) {
+	names, err := fs.Glob(files, "*.sql")
+	if err != nil {
+		return nil, err
+	}
+	var out []Migration
+	seen := map[int]string{}
+	for _, name := range names {
+		num, _, ok := strings.Cut(name, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("migration %q: name must start with a number and an underscore", name)
+		}
+		if prev, dup := seen[v]; dup {
+			return nil, fmt.Errorf("migrations %q and %q share number %d", prev, name, v)
+		}
+		seen[v] = name
+		body, err := files.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Migration{Version: v, Name: name, Statements: SplitStatements(string(body))})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	return out, nil
+}
+
+// SplitStatements cuts a file at lines ending in ";" and drops comment-only
+// lines, which some servers reject as empty queries.
+func SplitStatements(body string) []string {
+	var stmts []string
+	var cur []string
+	for _, line := range strings.Split(body, "\n") {
+		t := strings.TrimSpace(line)
+		if t == "" || strings.HasPrefix(t, "--") {
+			continue
+		}
+		cur = append(cur, line)
+		if strings.HasSuffix(t, ";") {
+			s := strings.TrimSuffix(strings.TrimSpace(strings.Join(cur, "\n")), ";")
+			stmts = append(stmts, s)
+			cur = nil
+		}
+	}
+	if s := strings.TrimSpace(strings.Join(cur, "\n")); s != "" {
+		stmts = append(stmts, s)
+	}
+	return stmts
+}
+
+const (
+	createLedger = `CREATE TABLE IF NOT EXISTS schema_migrations (
+    version UInt32,
+    name String,
+    applied_at DateTime
+) ENGINE = ReplacingMergeTree() ORDER BY version`
+	// The lock is a table: CREATE TABLE without IF NOT EXISTS succeeds for
+	// exactly one caller, on every ClickHouse version.
+	createLock = `CREATE TABLE schema_migrations_lock (locked_at DateTime) ENGINE = Log`
+	staleLock  = 10 * time.Minute
+)
+
+// Migrate applies every migration not yet recorded in schema_migrations.
+// It returns the names it applied.
+func Migrate(ctx context.Context, db *chdb.DB) ([]string, error) {
+	all, err := Migrations()
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Exec(ctx, createLedger); err != nil {
+		return nil, fmt.Errorf("cannot create schema_migrations: %w", err)
+	}
+	unlock, err := lock(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	done, err := applied(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	var ran []string
+	for _, m := range all {
+		if done[m.Version] {
+			continue
+		}
+		for i, stmt := range m.Statements {
+			if err := db.Exec(ctx, stmt); err != nil {
+				return ran, fmt.Errorf("migration %s, statement %d: %w", m.Name, i+1, err)
+			}
+		}
+		if err := db.InsertRow(ctx, "INSERT INTO schema_migrations (version, name, applied_at)",
+			uint32(m.Version), m.Name, time.Now().UTC()); err != nil {
+			return ran, fmt.Errorf("cannot record migration %s: %w", m.Name, err)
+		}
+		ran = append(ran, m.Name)
+	}
+	return ran, nil
+}
+
+func applied(ctx context.Context, db *chdb.DB) (map[int]bool, error) {
+	rows, err := db.Query(ctx, "SELECT DISTINCT version FROM schema_migrations")
+	if err != nil {
+		return nil, fmt.Errorf("cannot read schema_migrations: %w", err)
+	}
+	defer rows.Close()
+	done := map[int]bool{}
+	for rows.Next() {
+		var v uint32
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		done[int(v)] = true
+	}
+	return done, rows.Err()
+}
+
+// lock waits for the migration lock; a lock older than staleLock belongs to
+// a process that died and is broken.
+func lock(ctx context.Context, db *chdb.DB) (func(), error) {
+	deadline := time.Now().Add(2 * staleLock)
+	for {
+		err := db.Exec(ctx, createLock)
+		if err == nil {
+			if err := db.InsertRow(ctx, "INSERT INTO schema_migrations_lock (locked_at)", time.Now().UTC()); err != nil {
+				return nil, fmt.Errorf("cannot stamp migration lock: %w", err)
+			}
+			return func() { db.Exec(context.Background(), "DROP TABLE IF EXISTS schema_migrations_lock") }, nil
+		}
+		if !strings.Contains(err.Error(), "already exists") {
+			return nil, fmt.Errorf("cannot take migration lock: %w", err)
+		}
+		// An empty lock table was just created by its holder: not stale.
+		var n uint64
+		var age int64
+		row := db.QueryRow(ctx, "SELECT count(), toInt64(now()) - toInt64(max(locked_at)) FROM schema_migrations_lock")
+		if row.Scan(&n, &age) == nil && n > 0 && age > int64(staleLock/time.Second) {
+			db.Exec(ctx, "DROP TABLE IF EXISTS schema_migrations_lock")
+			continue
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("migration lock held by another process for too long; if none runs, drop table schema_migrations_lock")
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
