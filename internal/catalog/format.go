@@ -1,0 +1,91 @@
+package catalog
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+)
+
+// Format is a catalog file format.
+type Format string
+
+const (
+	CSV   Format = "csv"   // header row, columns named as Fields
+	JSONL Format = "jsonl" // one JSON object a line, keys named as Fields
+	XML   Format = "xml"   // Google Merchant RSS 2.0 (<item>) or Atom (<entry>) feed
+)
+
+// ParseFormat reads a --format value; "" and "auto" mean detect.
+func ParseFormat(s string) (Format, error) {
+	switch s {
+	case "", "auto":
+		return "", nil
+	case "csv", "tsv":
+		return CSV, nil
+	case "jsonl", "json", "ndjson":
+		return JSONL, nil
+	case "xml", "rss", "atom":
+		return XML, nil
+	}
+	return "", fmt.Errorf("unknown catalog format %q (want csv, jsonl or xml)", s)
+}
+
+// Decoder yields a file's rows one at a time, so a file of any size is
+// read in constant memory. Next returns io.EOF after the last row; any
+// other error is fatal for the whole file (rows that are merely bad come
+// back as a Record with Err set).
+type Decoder interface {
+	Next() (Record, error)
+}
+
+// NewDecoder reads r in format f, or detects the format from the first
+// non-blank byte when f is "": '<' is XML, '{' is JSON lines, anything else CSV.
+func NewDecoder(r io.Reader, f Format) (Decoder, Format, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	if f == "" {
+		var err error
+		if f, err = detect(br); err != nil {
+			return nil, "", err
+		}
+	}
+	var d Decoder
+	var err error
+	switch f {
+	case CSV:
+		d, err = newCSVDecoder(br)
+	case JSONL:
+		d = newJSONLDecoder(br, false)
+	case XML:
+		d = newXMLDecoder(br)
+	default:
+		err = fmt.Errorf("unknown catalog format %q", f)
+	}
+	return d, f, err
+}
+
+var bom = []byte("\xef\xbb\xbf")
+
+func detect(br *bufio.Reader) (Format, error) {
+	for n := 512; ; n *= 2 {
+		head, err := br.Peek(n)
+		rest := bytes.TrimLeft(bytes.TrimPrefix(head, bom), " \t\r\n")
+		if len(rest) > 0 {
+			switch rest[0] {
+			case '<':
+				return XML, nil
+			case '{':
+				return JSONL, nil
+			case '[':
+				return "", fmt.Errorf("the file is one JSON array; write JSON lines instead (one product object a line)")
+			}
+			return CSV, nil
+		}
+		if err != nil {
+			if err == io.EOF || err == bufio.ErrBufferFull {
+				return "", fmt.Errorf("the catalog file is empty")
+			}
+			return "", err
+		}
+	}
+}

@@ -1,0 +1,54 @@
+// Package catalog is a site's product catalog: parsers for the formats shops
+// already have (CSV, JSON lines, a Google Merchant XML feed), per-row
+// validation that reports bad rows by line number, and a versioned store in
+// ClickHouse where every import or upsert writes a complete new version and
+// then switches a per-site pointer, so readers (v_products) only ever see a
+// whole catalog.
+package catalog
+
+import "time"
+
+// Product is one catalog row, as stored in ClickHouse and shown by v_products.
+type Product struct {
+	ID                    string    `json:"id"`
+	Title                 string    `json:"title"`
+	Description           string    `json:"description"`
+	Link                  string    `json:"link"`
+	ImageLink             string    `json:"image_link"`
+	Price                 float64   `json:"price"`
+	Currency              string    `json:"currency"`
+	Availability          string    `json:"availability"` // in_stock, out_of_stock, preorder or backorder
+	Condition             string    `json:"condition"`    // new, refurbished or used
+	Brand                 string    `json:"brand"`
+	GTIN                  string    `json:"gtin"`
+	MPN                   string    `json:"mpn"`
+	Category              string    `json:"category"` // path "Cameras > Mirrorless"
+	GoogleProductCategory string    `json:"google_product_category"`
+	ItemGroupID           string    `json:"item_group_id"`
+	StockQuantity         int64     `json:"stock_quantity"` // 0 when unknown: availability is authoritative
+	LaunchDate            time.Time `json:"launch_date"`    // zero (1970-01-01 in ClickHouse) when unknown
+	Tags                  []string  `json:"tags"`
+	Margin                float64   `json:"margin"` // fraction of the price (0.25 = 25 %), 0 when unknown
+	Complements           []string  `json:"complements"`
+	Upgrades              []string  `json:"upgrades"`
+}
+
+// Availability values, in Google Merchant's spelling with underscores.
+const (
+	InStock    = "in_stock"
+	OutOfStock = "out_of_stock"
+	Preorder   = "preorder"
+	Backorder  = "backorder"
+)
+
+// Fields are the column names of the CSV format and the keys of the JSON
+// one, in the order of the contract. Parsers and the store share this list.
+var Fields = []string{
+	"id", "title", "description", "link", "image_link", "price", "currency",
+	"availability", "condition", "brand", "gtin", "mpn", "category",
+	"google_product_category", "item_group_id", "stock_quantity",
+	"launch_date", "tags", "margin", "complements", "upgrades",
+}
+
+// epoch is what ClickHouse stores for an unknown launch date.
+var epoch = time.Unix(0, 0).UTC()

@@ -1,0 +1,309 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/remarket/remarket/internal/chdb"
+)
+
+// Store keeps versioned catalogs in ClickHouse (tables of sql/010_catalog.sql).
+//
+// A write never touches the current version: it fills a new version's
+// partition, and only when every row is in does it add the row to
+// catalog_versions that makes it current. A failure before that point
+// leaves the previous catalog serving and drops the half-written partition.
+type Store struct {
+	db  *chdb.DB
+	log *slog.Logger
+
+	// Keep is how many completed versions of a site keep their rows
+	// (default 10); older ones are dropped after each write, their
+	// catalog_versions rows stay as history.
+	Keep int
+	// BatchRows is the number of rows sent to ClickHouse per INSERT.
+	BatchRows int
+
+	// beforeSwitch, when set (tests), runs after all rows are written and
+	// before the version is recorded; an error aborts the write.
+	beforeSwitch func(ctx context.Context, site string, version uint64) error
+
+	locks sync.Map // site → *sync.Mutex: upserts of one site in this process take turns
+}
+
+// NewStore returns a store on db.
+func NewStore(db *chdb.DB, log *slog.Logger) *Store {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Store{db: db, log: log, Keep: 10, BatchRows: 20000}
+}
+
+// ErrNothingImported means the input had no valid row: the current catalog
+// is left as it was rather than replaced by an empty one.
+var ErrNothingImported = errors.New("no valid product in the input; the current catalog is unchanged")
+
+// abandonedAfter is the age after which rows of a version that never
+// completed belong to a dead import and are dropped.
+const abandonedAfter = 24 * time.Hour
+
+var lastVersion atomic.Uint64
+
+// newVersion returns a unique, increasing version: the start time in
+// nanoseconds, so abandoned versions can be aged.
+func newVersion() uint64 {
+	for {
+		prev := lastVersion.Load()
+		v := uint64(time.Now().UnixNano())
+		if v <= prev {
+			v = prev + 1
+		}
+		if lastVersion.CompareAndSwap(prev, v) {
+			return v
+		}
+	}
+}
+
+// ImportOptions tune Import.
+type ImportOptions struct {
+	Format Format // "" detects it
+	Source string // recorded in the version history (file name, "api", ...)
+}
+
+// Import reads a whole catalog from r and makes it the site's current
+// version. Bad rows are skipped and reported; when no row is valid the
+// current catalog stays and the error is ErrNothingImported. On any error
+// the report still says what was read.
+func (s *Store) Import(ctx context.Context, site string, r io.Reader, opts ImportOptions) (Report, error) {
+	rep := Report{Site: site, Errors: []RowError{}}
+	dec, format, err := NewDecoder(r, opts.Format)
+	if err != nil {
+		return rep, err
+	}
+	rep.Format = string(format)
+	version := newVersion()
+	w := s.newWriter(site, version)
+	seen := map[string]int{} // id → line of its first row
+	for {
+		rec, err := dec.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return rep, s.abort(ctx, w, err)
+		}
+		for _, warning := range rec.Warnings {
+			rep.warn(warning)
+		}
+		if rec.Err != nil {
+			rep.skip(*rec.Err)
+			continue
+		}
+		p, errs := rec.Validate()
+		if len(errs) == 0 {
+			if first, dup := seen[p.ID]; dup {
+				errs = append(errs, RowError{Line: rec.Line, Item: rec.Item, ID: p.ID, Field: "id",
+					Message: fmt.Sprintf("duplicate id %q (first on line %d)", p.ID, first)})
+			}
+		}
+		if len(errs) > 0 {
+			rep.skip(errs...)
+			continue
+		}
+		seen[p.ID] = rec.Line
+		if err := w.add(ctx, p); err != nil {
+			return rep, s.abort(ctx, w, err)
+		}
+		rep.Imported++
+	}
+	if rep.Imported == 0 {
+		return rep, s.abort(ctx, w, ErrNothingImported)
+	}
+	if err := s.commit(ctx, w, rep, opts.Source); err != nil {
+		return rep, err
+	}
+	rep.Version = version
+	return rep, nil
+}
+
+// Upsert makes a new version from the current one with products replaced
+// or added (whole products: a field left out becomes empty). Concurrent
+// writers are detected: when the current version moved while the copy was
+// made, the copy is thrown away and made again from the new one.
+func (s *Store) Upsert(ctx context.Context, site string, products []Product, source string) (Report, error) {
+	rep := Report{Site: site, Format: "json", Errors: []RowError{}}
+	if len(products) == 0 {
+		return rep, ErrNothingImported
+	}
+	mu, _ := s.locks.LoadOrStore(site, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
+
+	const attempts = 3
+	for attempt := 1; ; attempt++ {
+		base, err := s.CurrentVersion(ctx, site)
+		if err != nil {
+			return rep, err
+		}
+		w := s.newWriter(site, newVersion())
+		for _, p := range products {
+			if err := w.add(ctx, p); err != nil {
+				return rep, s.abort(ctx, w, err)
+			}
+		}
+		if err := w.flush(ctx); err != nil {
+			return rep, s.abort(ctx, w, err)
+		}
+		kept, err := s.carryOver(ctx, site, base, w.version, w.rows)
+		if err != nil {
+			return rep, s.abort(ctx, w, err)
+		}
+		now, err := s.CurrentVersion(ctx, site)
+		if err != nil {
+			return rep, s.abort(ctx, w, err)
+		}
+		if now != base {
+			s.abort(ctx, w, nil)
+			if attempt == attempts {
+				return rep, fmt.Errorf("catalog of site %q changed %d times while upserting; try again", site, attempts)
+			}
+			continue
+		}
+		rep.Imported, rep.Kept = len(products), int(kept)
+		w.rows = uint64(len(products)) + kept
+		if err := s.commit(ctx, w, rep, source); err != nil {
+			return rep, err
+		}
+		rep.Version = w.version
+		return rep, nil
+	}
+}
+
+// carryOver copies the products of version from that the new version does
+// not replace (written rows are already in it) and returns how many it copied.
+func (s *Store) carryOver(ctx context.Context, site string, from, to, written uint64) (uint64, error) {
+	if from == 0 {
+		return 0, nil
+	}
+	// Copy of the base version minus the ids just written to the new one.
+	const copyRows = `INSERT INTO catalog_products (` + productColumns + `)
+SELECT site, ?, ` + productColumnsAfterVersion + `
+FROM catalog_products
+WHERE site = ? AND version = ?
+  AND product_id NOT IN (SELECT product_id FROM catalog_products WHERE site = ? AND version = ?)`
+	if err := s.db.Exec(ctx, copyRows, to, site, from, site, to); err != nil {
+		return 0, fmt.Errorf("cannot copy catalog version %d of site %q: %w", from, site, err)
+	}
+	var copied uint64
+	err := s.db.QueryRow(ctx, "SELECT count() FROM catalog_products WHERE site = ? AND version = ?", site, to).Scan(&copied)
+	return copied - written, err
+}
+
+// commit is the switch: recording the version makes it current.
+func (s *Store) commit(ctx context.Context, w *writer, rep Report, source string) error {
+	if err := w.flush(ctx); err != nil {
+		return s.abort(ctx, w, err)
+	}
+	if s.beforeSwitch != nil {
+		if err := s.beforeSwitch(ctx, w.site, w.version); err != nil {
+			return s.abort(ctx, w, err)
+		}
+	}
+	now := time.Now()
+	err := s.db.InsertRow(ctx, "INSERT INTO catalog_versions (site, version, created_at, switch_seq, source, format, rows, skipped)",
+		w.site, w.version, now.UTC(), uint64(now.UnixNano()), source, rep.Format, w.rows, uint64(rep.Skipped))
+	if err != nil {
+		return s.abort(ctx, w, fmt.Errorf("cannot record catalog version: %w", err))
+	}
+	if err := s.Prune(ctx, w.site); err != nil {
+		// The new version is current; leftovers are retried on the next write.
+		s.log.Warn("cannot drop old catalog versions", "site", w.site, "err", err)
+	}
+	return nil
+}
+
+// abort drops the rows written for an unfinished version and returns err.
+// It uses its own context: the caller's may be the reason for the abort.
+func (s *Store) abort(_ context.Context, w *writer, err error) error {
+	w.discard()
+	if !w.sent {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if derr := s.dropVersion(ctx, w.site, w.version); derr != nil {
+		s.log.Warn("cannot drop unfinished catalog version; it is invisible and will be dropped later",
+			"site", w.site, "version", w.version, "err", derr)
+	}
+	return err
+}
+
+func (s *Store) dropVersion(ctx context.Context, site string, version uint64) error {
+	// Values bound client-side into the partition tuple literal.
+	return s.db.Exec(ctx, "ALTER TABLE catalog_products DROP PARTITION (?, ?)", site, version)
+}
+
+// Prune drops the rows of completed versions beyond the newest Keep, and
+// of versions that never completed and are older than a day.
+func (s *Store) Prune(ctx context.Context, site string) error {
+	keep := max(s.Keep, 2) // an upsert may still be copying the previous version
+	rows, err := s.db.Query(ctx, "SELECT version FROM catalog_versions WHERE site = ? ORDER BY switch_seq DESC", site)
+	if err != nil {
+		return err
+	}
+	completed := map[uint64]bool{}
+	var kept = map[uint64]bool{}
+	for rows.Next() {
+		var v uint64
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return err
+		}
+		if len(kept) < keep {
+			kept[v] = true
+		}
+		completed[v] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	present, err := s.storedVersions(ctx, site)
+	if err != nil {
+		return err
+	}
+	cutoff := uint64(time.Now().Add(-abandonedAfter).UnixNano())
+	var errs []error
+	for _, v := range present {
+		if kept[v] || (!completed[v] && v > cutoff) {
+			continue
+		}
+		if err := s.dropVersion(ctx, site, v); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Store) storedVersions(ctx context.Context, site string) ([]uint64, error) {
+	rows, err := s.db.Query(ctx, "SELECT DISTINCT version FROM catalog_products WHERE site = ?", site)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []uint64
+	for rows.Next() {
+		var v uint64
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

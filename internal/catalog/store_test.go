@@ -1,0 +1,245 @@
+package catalog_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/remarket/remarket/internal/catalog"
+	"github.com/remarket/remarket/internal/chdb"
+	"github.com/remarket/remarket/internal/chtest"
+)
+
+func TestMain(m *testing.M) { chtest.Main(m) }
+
+// mustImport imports a fixture file and fails the test on any error.
+func mustImport(t *testing.T, s *catalog.Store, site, path string) catalog.Report {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rep, err := s.Import(context.Background(), site, f, catalog.ImportOptions{Source: filepath.Base(path)})
+	if err != nil {
+		t.Fatalf("import %s: %v (report %+v)", path, err, rep)
+	}
+	return rep
+}
+
+func importString(t *testing.T, s *catalog.Store, site, body string) (catalog.Report, error) {
+	t.Helper()
+	return s.Import(context.Background(), site, strings.NewReader(body), catalog.ImportOptions{Source: "test"})
+}
+
+// currentProducts reads v_products for a site, ordered by id.
+func currentProducts(t *testing.T, db *chdb.DB, site string) []catalog.Product {
+	t.Helper()
+	s := catalog.NewStore(db, nil)
+	page, err := s.List(context.Background(), site, 1000, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return page.Products
+}
+
+func currentIDs(t *testing.T, db *chdb.DB, site string) []string {
+	t.Helper()
+	rows, err := db.Query(context.Background(), "SELECT product_id FROM v_products WHERE site = ? ORDER BY product_id", site)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	ids := []string{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+func TestImportEachFormatRoundTrips(t *testing.T) {
+	db := chtest.MustOpen(t)
+	s := catalog.NewStore(db, nil)
+	var want []catalog.Product
+	for _, tc := range []struct{ file, format string }{
+		{"cameras.csv", "csv"},
+		{"cameras.jsonl", "jsonl"},
+		{"cameras.xml", "xml"},
+	} {
+		t.Run(tc.format, func(t *testing.T) {
+			site := "shop-" + tc.format
+			rep := mustImport(t, s, site, filepath.Join("testdata", tc.file))
+			if rep.Format != tc.format || rep.Imported != 10 || rep.Skipped != 0 || len(rep.Warnings) != 0 {
+				t.Fatalf("report = %+v, want 10 %s rows imported, none skipped, no warnings", rep, tc.format)
+			}
+			got := currentProducts(t, db, site)
+			if len(got) != 10 {
+				t.Fatalf("v_products has %d rows for %s, want 10", len(got), site)
+			}
+			if want == nil {
+				want = got
+				checkCanon250D(t, got)
+				return
+			}
+			for i := range got {
+				if !reflect.DeepEqual(got[i], want[i]) {
+					t.Errorf("%s: product %d =\n%+v\nwant (from csv)\n%+v", tc.format, i, got[i], want[i])
+				}
+			}
+		})
+	}
+}
+
+// checkCanon250D pins every field of one product against the fixture.
+func checkCanon250D(t *testing.T, ps []catalog.Product) {
+	t.Helper()
+	for _, p := range ps {
+		if p.ID != "CAN-250D" {
+			continue
+		}
+		want := catalog.Product{
+			ID: "CAN-250D", Title: "Canon EOS 250D body",
+			Description: "24.1 MP APS-C DSLR, 4K video, vari-angle touchscreen",
+			Link:        "https://shop.example.com/p/canon-eos-250d", ImageLink: "https://shop.example.com/img/canon-eos-250d.jpg",
+			Price: 549, Currency: "EUR", Availability: "in_stock", Condition: "new", Brand: "Canon",
+			GTIN: "4549292132465", MPN: "3454C001", Category: "Cameras > DSLR",
+			GoogleProductCategory: "Cameras & Optics > Cameras > Digital Cameras",
+			StockQuantity:         14, LaunchDate: time.Date(2019, 4, 10, 0, 0, 0, 0, time.UTC),
+			Tags: []string{"bestseller"}, Margin: 0.18,
+			Complements: []string{"CAN-EFS-1855", "SAN-64GB", "LOW-BAG-20"}, Upgrades: []string{"CAN-R50", "CAN-R6II"},
+		}
+		if !reflect.DeepEqual(p, want) {
+			t.Errorf("CAN-250D =\n%+v\nwant\n%+v", p, want)
+		}
+		return
+	}
+	t.Error("CAN-250D missing from v_products")
+}
+
+func TestReimportReplacesAtomically(t *testing.T) {
+	db := chtest.MustOpen(t)
+	s := catalog.NewStore(db, nil)
+	first := mustImport(t, s, "shop", "testdata/cameras.csv")
+
+	// The second catalog has two products; between its last row and the
+	// switch, readers must still see the ten of the first.
+	var during []string
+	s.SetBeforeSwitch(func(ctx context.Context, site string, version uint64) error {
+		during = currentIDs(t, db, site)
+		return nil
+	})
+	rep, err := importString(t, s, "shop", "id,title,price,currency\nNEW-1,New one,10,EUR\nNEW-2,New two,20,EUR\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(during) != 10 {
+		t.Errorf("reader before the switch saw %d products %v, want the 10 of the previous version", len(during), during)
+	}
+	if got := currentIDs(t, db, "shop"); !reflect.DeepEqual(got, []string{"NEW-1", "NEW-2"}) {
+		t.Errorf("after the switch v_products = %v, want [NEW-1 NEW-2]", got)
+	}
+	if rep.Version <= first.Version {
+		t.Errorf("new version %d is not after %d", rep.Version, first.Version)
+	}
+	vs, err := s.Versions(context.Background(), "shop", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vs) != 2 || vs[0].Version != rep.Version || !vs[0].Current || vs[1].Current || vs[1].Rows != 10 || vs[0].Source != "test" {
+		t.Errorf("history = %+v, want the new version current above the old one", vs)
+	}
+}
+
+func TestFailedImportLeavesPreviousCatalog(t *testing.T) {
+	db := chtest.MustOpen(t)
+	s := catalog.NewStore(db, nil)
+	s.BatchRows = 3 // several batches reach ClickHouse before the failure
+	mustImport(t, s, "shop", "testdata/cameras.csv")
+	before := currentProducts(t, db, "shop")
+
+	boom := errors.New("disk on fire")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for _, tc := range []struct {
+		name string
+		hook func(context.Context, string, uint64) error
+		ctx  context.Context
+		want error
+	}{
+		{"error before switch", func(context.Context, string, uint64) error { return boom }, context.Background(), boom},
+		{"context cancelled", func(context.Context, string, uint64) error { cancel(); return context.Canceled }, ctx, context.Canceled},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s.SetBeforeSwitch(tc.hook)
+			f, err := os.Open("testdata/cameras.jsonl")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			_, err = s.Import(tc.ctx, "shop", f, catalog.ImportOptions{})
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("import error = %v, want %v", err, tc.want)
+			}
+			if got := currentProducts(t, db, "shop"); !reflect.DeepEqual(got, before) {
+				t.Errorf("after a failed import v_products changed: %d rows", len(got))
+			}
+			var rows uint64
+			if err := db.QueryRow(context.Background(), "SELECT count() FROM catalog_products WHERE site = 'shop'").Scan(&rows); err != nil {
+				t.Fatal(err)
+			}
+			if rows != 10 {
+				t.Errorf("catalog_products holds %d rows, want only the 10 of the current version (the failed one dropped)", rows)
+			}
+		})
+	}
+}
+
+func TestOldVersionsArePruned(t *testing.T) {
+	db := chtest.MustOpen(t)
+	s := catalog.NewStore(db, nil)
+	s.Keep = 2
+	var last catalog.Report
+	for i := 0; i < 4; i++ {
+		last = mustImport(t, s, "shop", "testdata/cameras.csv")
+	}
+	mustImport(t, s, "other", "testdata/cameras.csv")
+	var versions uint64
+	if err := db.QueryRow(context.Background(), "SELECT uniqExact(version) FROM catalog_products WHERE site = 'shop'").Scan(&versions); err != nil {
+		t.Fatal(err)
+	}
+	if versions != 2 {
+		t.Errorf("shop keeps rows of %d versions, want 2", versions)
+	}
+	hist, err := s.Versions(context.Background(), "shop", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hist) != 4 || hist[0].Version != last.Version {
+		t.Errorf("history has %d versions (newest %v), want all 4 with %d first", len(hist), hist, last.Version)
+	}
+	if got := currentIDs(t, db, "other"); len(got) != 10 {
+		t.Errorf("pruning shop touched other: %d products", len(got))
+	}
+}
+
+func TestNothingValidKeepsCurrentCatalog(t *testing.T) {
+	db := chtest.MustOpen(t)
+	s := catalog.NewStore(db, nil)
+	mustImport(t, s, "shop", "testdata/cameras.csv")
+	rep, err := importString(t, s, "shop", "id,price,currency\n,10,EUR\nX,-1,EUR\n")
+	if !errors.Is(err, catalog.ErrNothingImported) || rep.Skipped != 2 {
+		t.Fatalf("err = %v, report %+v; want ErrNothingImported with 2 skipped", err, rep)
+	}
+	if got := currentIDs(t, db, "shop"); len(got) != 10 {
+		t.Errorf("an import with no valid row replaced the catalog: %v", got)
+	}
+}

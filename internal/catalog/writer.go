@@ -1,0 +1,98 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// productColumns is the column list of catalog_products, in Append order.
+const productColumns = "site, version, " + productColumnsAfterVersion
+
+const productColumnsAfterVersion = "product_id, title, description, link, image_link, price, currency, " +
+	"availability, condition, brand, gtin, mpn, category, google_product_category, item_group_id, " +
+	"stock_quantity, launch_date, tags, margin, complements, upgrades"
+
+// writer sends one version's rows in batches of Store.BatchRows.
+type writer struct {
+	s       *Store
+	site    string
+	version uint64
+	batch   driver.Batch
+	pending int
+	rows    uint64 // rows written to the version so far
+	sent    bool   // some batch reached ClickHouse (so abort must drop it)
+}
+
+func (s *Store) newWriter(site string, version uint64) *writer {
+	return &writer{s: s, site: site, version: version}
+}
+
+func (w *writer) add(ctx context.Context, p Product) error {
+	if w.batch == nil {
+		b, err := w.s.db.PrepareBatch(ctx, "INSERT INTO catalog_products ("+productColumns+")")
+		if err != nil {
+			return fmt.Errorf("cannot start catalog insert: %w", err)
+		}
+		w.batch = b
+	}
+	err := w.batch.Append(w.site, w.version, p.ID, p.Title, p.Description, p.Link, p.ImageLink,
+		p.Price, p.Currency, p.Availability, p.Condition, p.Brand, p.GTIN, p.MPN, p.Category,
+		p.GoogleProductCategory, p.ItemGroupID, p.StockQuantity, launchDate(p), nonNil(p.Tags),
+		p.Margin, nonNil(p.Complements), nonNil(p.Upgrades))
+	if err != nil {
+		return fmt.Errorf("cannot add product %q to the catalog insert: %w", p.ID, err)
+	}
+	w.pending++
+	w.rows++
+	if w.pending >= max(w.s.BatchRows, 1) {
+		return w.flush(ctx)
+	}
+	return nil
+}
+
+func (w *writer) flush(ctx context.Context) error {
+	if w.batch == nil {
+		return nil
+	}
+	b := w.batch
+	w.batch, w.pending = nil, 0
+	w.sent = true // a failed Send may still have written part of the block
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("cannot insert catalog rows: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (w *writer) discard() {
+	if w.batch != nil {
+		w.batch.Abort()
+		w.batch = nil
+	}
+}
+
+func launchDate(p Product) any {
+	if p.LaunchDate.IsZero() {
+		return epoch
+	}
+	return p.LaunchDate
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// Select list for reading products back (v_products column names).
+var productSelect = strings.Join([]string{
+	"product_id", "title", "description", "link", "image_link", "price", "currency",
+	"availability", "condition", "brand", "gtin", "mpn", "category", "google_product_category",
+	"item_group_id", "stock_quantity", "launch_date", "tags", "margin", "complements", "upgrades",
+}, ", ")

@@ -1,0 +1,136 @@
+package catalog
+
+import (
+	"bufio"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"strings"
+
+	"golang.org/x/net/html/charset"
+)
+
+// googleNS is the namespace of Google Merchant's g: elements.
+const googleNS = "http://base.google.com/ns/1.0"
+
+// xmlFields maps a Google Merchant element (local name) to a field.
+// g:product_type is the shop's own category path; custom labels become
+// tags, so "overstock" in custom_label_0 works like a tag in the CSV.
+var xmlFields = map[string]field{
+	"id": fID, "title": fTitle, "description": fDescription, "summary": fDescription,
+	"link": fLink, "image_link": fImageLink, "price": fPrice, "currency": fCurrency,
+	"availability": fAvailability, "condition": fCondition, "brand": fBrand,
+	"gtin": fGTIN, "mpn": fMPN, "product_type": fCategory, "category": fCategory,
+	"google_product_category": fGoogleProductCategory, "item_group_id": fItemGroupID,
+	"quantity": fStockQuantity, "stock_quantity": fStockQuantity,
+	"launch_date": fLaunchDate, "margin": fMargin, "tags": fTags,
+	"custom_label_0": fTags, "custom_label_1": fTags, "custom_label_2": fTags,
+	"custom_label_3": fTags, "custom_label_4": fTags,
+	"complements": fComplements, "upgrades": fUpgrades,
+}
+
+// xmlDecoder streams <item> (RSS 2.0) and <entry> (Atom) elements of a
+// Google Merchant feed; everything outside them is skipped.
+type xmlDecoder struct {
+	d    *xml.Decoder
+	item int
+}
+
+func newXMLDecoder(br *bufio.Reader) *xmlDecoder {
+	d := xml.NewDecoder(br)
+	d.CharsetReader = charset.NewReaderLabel // feeds in ISO-8859-1 and friends
+	d.Entity = xml.HTMLEntity               // &nbsp; and co. in descriptions
+	return &xmlDecoder{d: d}
+}
+
+func (x *xmlDecoder) Next() (Record, error) {
+	for {
+		tok, err := x.d.Token()
+		if err == io.EOF {
+			return Record{}, io.EOF
+		}
+		if err != nil {
+			line, _ := x.d.InputPos()
+			return Record{}, fmt.Errorf("malformed XML near line %d: %w", line, err)
+		}
+		se, ok := tok.(xml.StartElement)
+		if !ok || (se.Name.Local != "item" && se.Name.Local != "entry") {
+			continue
+		}
+		x.item++
+		line, _ := x.d.InputPos()
+		rec := Record{Line: line, Item: x.item}
+		if err := x.readItem(&rec); err != nil {
+			return Record{}, fmt.Errorf("malformed XML in item %d (line %d): %w", x.item, line, err)
+		}
+		return rec, nil
+	}
+}
+
+// readItem fills rec from the children of one item. A g: element wins over
+// a plain one of the same name: in Atom, <id> is the entry's URI while
+// <g:id> is the product id.
+func (x *xmlDecoder) readItem(rec *Record) error {
+	fromGoogle := [numFields]bool{}
+	for {
+		tok, err := x.d.Token()
+		if err != nil {
+			return err
+		}
+		switch t := tok.(type) {
+		case xml.EndElement:
+			return nil
+		case xml.StartElement:
+			f, known := xmlFields[t.Name.Local]
+			if !known {
+				if err := x.d.Skip(); err != nil {
+					return err
+				}
+				continue
+			}
+			text, err := x.text(t)
+			if err != nil {
+				return err
+			}
+			google := t.Name.Space == googleNS
+			switch {
+			case f == fTags || f == fComplements || f == fUpgrades:
+				rec.set(f, text)
+			case google && !fromGoogle[f], !google && !fromGoogle[f] && rec.Values[f] == "":
+				// the first g:product_type is the most specific path Google reads
+				rec.Values[f] = text
+				fromGoogle[f] = google
+			}
+		}
+	}
+}
+
+// text is an element's character data; an Atom <link href="..."/> gives
+// its href (the alternate link when there are several).
+func (x *xmlDecoder) text(se xml.StartElement) (string, error) {
+	if se.Name.Local == "link" {
+		var href, rel string
+		for _, a := range se.Attr {
+			switch a.Name.Local {
+			case "href":
+				href = a.Value
+			case "rel":
+				rel = a.Value
+			}
+		}
+		if href != "" {
+			if err := x.d.Skip(); err != nil {
+				return "", err
+			}
+			if rel != "" && rel != "alternate" {
+				return "", nil
+			}
+			return href, nil
+		}
+	}
+	var s string
+	if err := x.d.DecodeElement(&s, &se); err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(s), nil
+}
