@@ -56,7 +56,7 @@ type Record struct {
 	Line int // line of the file where the row starts (1-based)
 	Item int // position of the row among the rows of the file (1-based)
 
-	Values [numFields]string // raw text of the scalar fields
+	Values                      [numFields]string // raw text of the scalar fields
 	Tags, Complements, Upgrades []string
 
 	// Err is set when the row could not even be read (bad JSON, a CSV

@@ -30,7 +30,7 @@ type Report struct {
 	Site     string `json:"site"`
 	Version  uint64 `json:"version,omitempty"` // 0 when nothing was switched
 	Format   string `json:"format,omitempty"`
-	Imported int    `json:"imported"` // rows in the new version that came from this input
+	Imported int    `json:"imported"`       // rows in the new version that came from this input
 	Kept     int    `json:"kept,omitempty"` // upserts: rows carried over from the previous version
 	Skipped  int    `json:"skipped"`
 	// Errors lists skipped rows' reasons, the first MaxReportedErrors of

@@ -39,7 +39,7 @@ type xmlDecoder struct {
 func newXMLDecoder(br *bufio.Reader) *xmlDecoder {
 	d := xml.NewDecoder(br)
 	d.CharsetReader = charset.NewReaderLabel // feeds in ISO-8859-1 and friends
-	d.Entity = xml.HTMLEntity               // &nbsp; and co. in descriptions
+	d.Entity = xml.HTMLEntity                // &nbsp; and co. in descriptions
 	return &xmlDecoder{d: d}
 }
 
