@@ -110,8 +110,7 @@ func decodeJSONRecord(data []byte, strict bool, warned map[string]bool) Record {
 	err := dec.Decode(&jr)
 	if key, ok := unknownKey(err); ok {
 		if strict {
-			rec.Err = &RowError{Field: key, Message: fmt.Sprintf("unknown field %q (known: %s)", key, strings.Join(Fields, ", "))}
-			rec.Values[fID] = peekID(data)
+			rec.Err = &RowError{ID: peekID(data), Field: key, Message: fmt.Sprintf("unknown field %q (known: %s)", key, strings.Join(Fields, ", "))}
 			return rec
 		}
 		if !warned[key] {
@@ -125,8 +124,8 @@ func decodeJSONRecord(data []byte, strict bool, warned map[string]bool) Record {
 		err = fmt.Errorf("more than one JSON value on the line")
 	}
 	if err != nil {
-		rec.Err = &RowError{Message: "invalid JSON: " + strings.TrimPrefix(err.Error(), "json: ")}
-		rec.Values[fID] = peekID(data)
+		key, msg := blame(data, err)
+		rec.Err = &RowError{ID: peekID(data), Field: key, Message: msg}
 		return rec
 	}
 	scalars := [numFields]jsonText{
@@ -155,6 +154,35 @@ func unknownKey(err error) (string, bool) {
 	}
 	key, uerr := strconv.Unquote(rest)
 	return key, uerr == nil
+}
+
+// blame finds which key of a JSON object failed to decode, so the report
+// can name the field; err is the error of the whole object.
+func blame(data []byte, err error) (key, msg string) {
+	msg = "invalid JSON: " + strings.TrimPrefix(err.Error(), "json: ")
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(data, &obj) != nil {
+		return "", msg
+	}
+	for _, name := range Fields {
+		raw, ok := obj[name]
+		if !ok {
+			continue
+		}
+		var ferr error
+		switch fieldByName[name] {
+		case fTags, fComplements, fUpgrades:
+			var l jsonList
+			ferr = l.UnmarshalJSON(raw)
+		default:
+			var t jsonText
+			ferr = t.UnmarshalJSON(raw)
+		}
+		if ferr != nil {
+			return name, fmt.Sprintf("%s: %v", name, ferr)
+		}
+	}
+	return "", msg
 }
 
 // peekID recovers the id of a row that failed to decode, for the report.

@@ -1,0 +1,198 @@
+package catalog_test
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/remarket/remarket/internal/catalog"
+	"github.com/remarket/remarket/internal/chtest"
+)
+
+// badRow is one row that must be skipped, with where and why.
+type badRow struct {
+	line    int
+	id      string
+	field   string
+	message string // substring of the reported message
+}
+
+func TestBadRowsAreReportedAndSkipped(t *testing.T) {
+	db := chtest.MustOpen(t)
+	s := catalog.NewStore(db, nil)
+	const header = "id,title,link,image_link,price,currency,availability,condition,launch_date,stock_quantity,margin\n"
+	for _, tc := range []struct {
+		name   string
+		format string
+		body   string
+		good   []string // ids that import
+		bad    []badRow
+	}{
+		{
+			name:   "csv",
+			format: "csv",
+			body: header +
+				"OK-1,Fine,https://s.example/1,,10.00,EUR,in_stock,new,2024-01-31,3,0.2\n" + // line 2
+				",No id,,,10,EUR,,,,,\n" + // 3
+				"P-ABC,Bad price,,,abc,EUR,,,,,\n" + // 4
+				"P-NEG,Negative,,,-5,EUR,,,,,\n" + // 5
+				"P-CUR,Bad currency,,,5,XYZ,,,,,\n" + // 6
+				"P-URL,Bad link,ftp://s.example/x,,5,EUR,,,,,\n" + // 7
+				"P-IMG,Relative image,,/img/x.jpg,5,EUR,,,,,\n" + // 8
+				"OK-1,Duplicate,,,5,EUR,,,,,\n" + // 9
+				"P-AV,Bad availability,,,5,EUR,maybe,,,,\n" + // 10
+				"P-CO,Bad condition,,,5,EUR,,broken,,,\n" + // 11
+				"P-DATE,Bad date,,,5,EUR,,,2023-13-45,,\n" + // 12
+				"P-QTY,Bad stock,,,5,EUR,,,,lots,\n" + // 13
+				"P-MAR,Bad margin,,,5,EUR,,,,,250\n" + // 14
+				"P-FEW,Too few fields,,,5\n" + // 15
+				"OK-2,\"Two-line\ntitle\",,,\"7 USD\",,\"in stock\",used,,,25%\n" + // 16-17
+				"P-TWO,Two reasons,,,,,,,,,\n" + // 18: no price, no currency
+				"OK-3,Last,https://s.example/3,https://s.example/3.jpg,0,JPY,preorder,refurbished,,0,\n", // 19
+			good: []string{"OK-1", "OK-2", "OK-3"},
+			bad: []badRow{
+				{3, "", "id", "id is missing"},
+				{4, "P-ABC", "price", "not a number"},
+				{5, "P-NEG", "price", "negative"},
+				{6, "P-CUR", "currency", `unknown currency "XYZ"`},
+				{7, "P-URL", "link", "not an absolute http(s) URL"},
+				{8, "P-IMG", "image_link", "not an absolute http(s) URL"},
+				{9, "OK-1", "id", "duplicate id \"OK-1\" (first on line 2)"},
+				{10, "P-AV", "availability", "unknown availability"},
+				{11, "P-CO", "condition", "unknown condition"},
+				{12, "P-DATE", "launch_date", "not a date"},
+				{13, "P-QTY", "stock_quantity", "not a whole number"},
+				{14, "P-MAR", "margin", "out of range"},
+				{15, "P-FEW", "", "row has 5 fields, the header has 11"},
+				{18, "P-TWO", "price", "price is missing"},
+			},
+		},
+		{
+			name:   "jsonl",
+			format: "jsonl",
+			body: `{"id":"OK-1","price":10,"currency":"EUR","tags":["New","new"," overstock "]}` + "\n" + // 1
+				"\n" + // 2 blank
+				`{"id":"P-JSON","price":10,` + "\n" + // 3
+				`{"id":"P-OBJ","price":{"amount":10},"currency":"EUR"}` + "\n" + // 4
+				`{"id":"P-CUR","price":"10.00 EUR","currency":"USD"}` + "\n" + // 5
+				`{"id":"OK-2","price":"10.00 EUR","link":"https://s.example/2","complements":"OK-1|OK-2"}` + "\n" + // 6
+				`{"id":"P-LIST","price":1,"currency":"EUR","upgrades":{"a":1}}` + "\n" + // 7
+				`{"id":"P-NEG","price":-0.01,"currency":"EUR"}`, // 8, no final newline
+			good: []string{"OK-1", "OK-2"},
+			bad: []badRow{
+				{3, "", "", "invalid JSON"},
+				{4, "P-OBJ", "price", "price: want a string or a number"},
+				{5, "P-CUR", "currency", "disagrees"},
+				{7, "P-LIST", "upgrades", "want a list of strings"},
+				{8, "P-NEG", "price", "negative"},
+			},
+		},
+		{
+			name:   "xml",
+			format: "xml",
+			body: `<?xml version="1.0"?>
+<rss xmlns:g="http://base.google.com/ns/1.0"><channel>
+<item><g:id>OK-1</g:id><g:price>15.00 USD</g:price><g:availability>in stock</g:availability></item>
+<item>
+  <g:id>P-PRICE</g:id><g:price>fifteen USD</g:price>
+</item>
+<item><g:id>P-AV</g:id><g:price>15.00 USD</g:price><g:availability>soon</g:availability></item>
+<item><g:id>OK-2</g:id><g:price>1500 JPY</g:price><link>https://s.example/2?a=1&amp;b=2</link></item>
+<item><g:price>1 USD</g:price></item>
+</channel></rss>`,
+			good: []string{"OK-1", "OK-2"},
+			bad: []badRow{
+				{4, "P-PRICE", "price", "not a number"},
+				{7, "P-AV", "availability", "unknown availability"},
+				{9, "", "id", "id is missing"},
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			site := "bad-" + tc.name
+			rep, err := importString(t, s, site, tc.body)
+			if err != nil {
+				t.Fatalf("import: %v", err)
+			}
+			if rep.Format != tc.format {
+				t.Errorf("detected format %q, want %q", rep.Format, tc.format)
+			}
+			if rep.Imported != len(tc.good) || rep.Skipped != len(tc.bad) {
+				t.Errorf("imported %d, skipped %d; want %d and %d", rep.Imported, rep.Skipped, len(tc.good), len(tc.bad))
+			}
+			for _, want := range tc.bad {
+				if !reported(rep.Errors, want) {
+					t.Errorf("no error %+v in report:\n%s", want, describe(rep.Errors))
+				}
+			}
+			if got := currentIDs(t, db, site); !reflect.DeepEqual(got, tc.good) {
+				t.Errorf("v_products = %v, want %v", got, tc.good)
+			}
+		})
+	}
+}
+
+func reported(errs []catalog.RowError, want badRow) bool {
+	for _, e := range errs {
+		if e.Line == want.line && e.ID == want.id && e.Field == want.field && strings.Contains(e.Message, want.message) {
+			return true
+		}
+	}
+	return false
+}
+
+func describe(errs []catalog.RowError) string {
+	var b strings.Builder
+	for _, e := range errs {
+		fmt.Fprintf(&b, "  line %d item %d id %q field %q: %s\n", e.Line, e.Item, e.ID, e.Field, e.Message)
+	}
+	return b.String()
+}
+
+func TestListFieldsAreCleaned(t *testing.T) {
+	db := chtest.MustOpen(t)
+	s := catalog.NewStore(db, nil)
+	if _, err := importString(t, s, "shop", `{"id":"A","price":1,"currency":"EUR","tags":["New","new"," overstock ",""],"complements":"A|B| B |C","category":"Cameras>Mirrorless >"}`+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	p := currentProducts(t, db, "shop")[0]
+	if !reflect.DeepEqual(p.Tags, []string{"new", "overstock"}) || !reflect.DeepEqual(p.Complements, []string{"B", "C"}) || p.Category != "Cameras > Mirrorless" {
+		t.Errorf("tags %q, complements %q, category %q; want [new overstock], [B C] (self dropped), \"Cameras > Mirrorless\"", p.Tags, p.Complements, p.Category)
+	}
+}
+
+func TestUnknownColumnsAreWarnings(t *testing.T) {
+	db := chtest.MustOpen(t)
+	s := catalog.NewStore(db, nil)
+	rep, err := importString(t, s, "shop", "id,price,currency,sale_price,Colour\nA,1,EUR,0.5,red\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Imported != 1 || len(rep.Warnings) != 1 || rep.Warnings[0].Line != 1 ||
+		!strings.Contains(rep.Warnings[0].Message, `"sale_price", "colour"`) {
+		t.Errorf("report %+v: want 1 imported and one line-1 warning naming sale_price and colour", rep)
+	}
+}
+
+func TestFatalInputErrors(t *testing.T) {
+	db := chtest.MustOpen(t)
+	s := catalog.NewStore(db, nil)
+	for _, tc := range []struct{ name, body, want string }{
+		{"empty", "  \n", "empty"},
+		{"no id column", "title,price\nA,1\n", "no id column"},
+		{"duplicate column", "id,price,price\nA,1,2\n", `"price" appears twice`},
+		{"json array", `[{"id":"A"}]`, "JSON lines"},
+		{"broken xml", "<rss><channel><item><g:id>A</g:id>", "malformed XML"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := importString(t, s, "shop", tc.body)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+	if v, err := s.CurrentVersion(t.Context(), "shop"); err != nil || v != 0 {
+		t.Errorf("a fatal input error produced version %d (%v)", v, err)
+	}
+}
