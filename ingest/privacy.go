@@ -1,0 +1,142 @@
+package ingest
+
+import (
+	"net"
+	"net/http"
+	"net/netip"
+	"regexp"
+	"strings"
+)
+
+// Privacy rules applied to every event, whatever its source.
+//
+// Opt-out: a visitor is opted out of audiences (the event is still stored,
+// flagged opted_out=1, and counts in aggregates; no cookie is set) when
+//   - the request carries Sec-GPC: 1 (always honoured),
+//   - or DNT: 1 and ingest.honor_dnt is true (the default),
+//   - or the event carries a consent flag of "no": pixel c=0 (also
+//     c=false/no/n); JSON context.consent=false, or a false
+//     context.consent.advertising, or a false "advertising"/"Advertising"
+//     in context.consent.categoryPreferences (Segment Consent Management).
+//
+// IP: the client address is the TCP peer, or — only when the peer is a
+// loopback or private address, i.e. our own proxy — the right-most
+// X-Forwarded-For entry that is not itself loopback or private. A JSON
+// event's context.ip (server-side SDKs) replaces it. ingest.ip_mode then
+// keeps it, drops it, or (default) truncates it to its /24 (IPv4) or /48
+// (IPv6) network.
+//
+// Bots: a user agent matching botPattern marks the event is_bot=1; it is
+// stored and kept out of segments.
+
+// optOutHeaders reports a browser-level opt-out signal.
+func optOutHeaders(h http.Header, honorDNT bool) bool {
+	if strings.TrimSpace(h.Get("Sec-GPC")) == "1" {
+		return true
+	}
+	return honorDNT && strings.TrimSpace(h.Get("DNT")) == "1"
+}
+
+// consentDenied reads the pixel's c parameter.
+func consentDenied(c string) bool {
+	switch strings.ToLower(strings.TrimSpace(c)) {
+	case "0", "false", "no", "n":
+		return true
+	}
+	return false
+}
+
+// contextConsentDenied reads a JSON event's context.consent.
+func contextConsentDenied(consent any) bool {
+	switch c := consent.(type) {
+	case bool:
+		return !c
+	case string:
+		return consentDenied(c)
+	case map[string]any:
+		if v, ok := c["advertising"].(bool); ok && !v {
+			return true
+		}
+		prefs, _ := c["categoryPreferences"].(map[string]any)
+		for k, v := range prefs {
+			if b, ok := v.(bool); ok && !b && strings.EqualFold(k, "advertising") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// clientIP finds the visitor's address for r (see the rules above).
+func clientIP(r *http.Request) netip.Addr {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	peer = peer.Unmap()
+	if !trustedProxy(peer) {
+		return peer
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		if a = a.Unmap(); !trustedProxy(a) {
+			return a
+		}
+	}
+	return peer
+}
+
+func trustedProxy(a netip.Addr) bool {
+	return a.IsLoopback() || a.IsPrivate()
+}
+
+// storedIP applies ingest.ip_mode to an address ("" when dropped or
+// unknown).
+func storedIP(a netip.Addr, mode string) string {
+	if !a.IsValid() {
+		return ""
+	}
+	switch mode {
+	case "keep":
+		return a.String()
+	case "drop":
+		return ""
+	}
+	bits := 24
+	if a.Is6() {
+		bits = 48
+	}
+	p, err := a.Prefix(bits)
+	if err != nil {
+		return ""
+	}
+	return p.Addr().String()
+}
+
+// botPattern matches user agents of crawlers, monitors, headless browsers
+// and HTTP libraries, case-insensitive. It deliberately avoids browser
+// names that merely contain a crawler's brand (DuckDuckGo, Baidu and
+// Yandex browsers), and the phone maker Cubot is removed before matching.
+var botPattern = regexp.MustCompile(`(?i)bot\b|bot[/_-]|crawl|spider|slurp|scraper|headless|phantomjs|puppeteer|playwright|selenium|webdriver|lighthouse|pagespeed|pingdom|uptime|monitor|curl/|wget/|python-requests|python-urllib|aiohttp|httpx|go-http-client|java/|okhttp|apache-httpclient|libwww|node-fetch|axios/|postman|insomnia|facebookexternalhit|facebookcatalog|adsbot|mediapartners-google|googleother|google-inspectiontool|bingpreview|petalbot|semrush|ahrefs|mj12|dotbot|bytespider|gptbot|ccbot|claudebot|anthropic-ai|perplexity|preview|validator|feedfetcher|whatsapp|telegram|slackbot|discordbot|skypeuripreview|embedly|vkshare|qwantify|archive\.org`)
+
+// isBot reports whether a user agent belongs to a machine. An empty one is
+// judged by the caller: a browser always sends one, a server-side SDK
+// reporting for a visitor may not.
+func isBot(ua string) bool {
+	if ua == "" {
+		return false
+	}
+	lower := strings.ToLower(ua)
+	if strings.Contains(lower, "cubot") {
+		lower = strings.ReplaceAll(lower, "cubot", "")
+	}
+	return botPattern.MatchString(lower)
+}
