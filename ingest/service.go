@@ -1,0 +1,105 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/remarket/remarket/internal/chdb"
+	"github.com/remarket/remarket/internal/config"
+)
+
+// Options configure Open.
+type Options struct {
+	Config config.Config
+	DB     *chdb.DB
+	Logger *slog.Logger
+	Now    func() time.Time // injectable clock; default time.Now
+}
+
+// Service is the ingest capability: HTTP collectors in front of the
+// durable spool and the shipper.
+type Service struct {
+	cfg     config.Config
+	log     *slog.Logger
+	now     func() time.Time
+	spool   *Spool
+	shipper *Shipper
+}
+
+// Open opens the spool (replaying what a previous process left unshipped)
+// and starts shipping to ClickHouse.
+func Open(ctx context.Context, opts Options) (*Service, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.DB == nil {
+		return nil, errors.New("ingest: no ClickHouse connection")
+	}
+	sc := opts.Config.Spool
+	sp, err := OpenSpool(SpoolOptions{Dir: opts.Config.SpoolDir, SegmentBytes: sc.SegmentBytes, MaxBytes: sc.MaxBytes, Logger: opts.Logger})
+	if err != nil {
+		return nil, err
+	}
+	if n := sp.Unshipped(); n > 0 {
+		opts.Logger.Info("spool: replaying unshipped events", "bytes", n)
+	}
+	sh := NewShipper(sp, opts.DB, sc.BatchRows, sc.FlushInterval, opts.Logger)
+	sh.Start()
+	return &Service{cfg: opts.Config, log: opts.Logger, now: opts.Now, spool: sp, shipper: sh}, nil
+}
+
+// Register mounts the collectors on r.
+func (s *Service) Register(r gin.IRouter) { s.registerRoutes(r) }
+
+// accept makes events durable; it returns nil only once they are fsync'd.
+func (s *Service) accept(ctx context.Context, events []Event) error {
+	payloads := make([][]byte, len(events))
+	for i := range events {
+		b, err := json.Marshal(&events[i])
+		if err != nil {
+			return fmt.Errorf("cannot encode event: %w", err)
+		}
+		payloads[i] = b
+	}
+	return s.spool.Append(ctx, payloads...)
+}
+
+// Flush waits until everything accepted before the call is in ClickHouse.
+func (s *Service) Flush(ctx context.Context) error {
+	target := s.spool.Committed()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for s.spool.Shipped().less(target) {
+		s.shipper.Kick()
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("events not shipped yet (%d bytes waiting): %w", s.spool.Unshipped(), ctx.Err())
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+// Ready fails while the spool cannot take more events.
+func (s *Service) Ready(context.Context) error {
+	if s.spool.Unshipped() >= s.cfg.Spool.MaxBytes {
+		return ErrSpoolFull
+	}
+	return nil
+}
+
+// Close stops accepting, finishes queued appends, ships what it can
+// before ctx ends and closes the spool. Unshipped records stay on disk.
+func (s *Service) Close(ctx context.Context) error {
+	err := s.spool.Close()
+	return errors.Join(err, s.shipper.Stop(ctx))
+}

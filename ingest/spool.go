@@ -1,0 +1,446 @@
+package ingest
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// The spool is a write-ahead log of accepted events on local disk. HTTP
+// handlers append and wait for the group fsync before they acknowledge; the
+// shipper reads committed records in order and moves a checkpoint forward
+// once ClickHouse has them. A crash loses nothing acknowledged: on the next
+// start the shipper resumes from the checkpoint (replayed records keep
+// their event ids, so ClickHouse collapses any it already had).
+//
+// Layout: dir/seg-<16 digit id>.wal files, sealed at SegmentBytes, and
+// dir/checkpoint (segment id and offset of the first unshipped record).
+//
+// Record framing: magic byte, payload length (uint32 LE), CRC-32C of the
+// payload (uint32 LE), payload. A torn or corrupt record is detected by the
+// CRC; readers skip forward to the next valid record and count the bytes.
+//
+// Policy at the cap: when unshipped data reaches MaxBytes, Append fails
+// with ErrSpoolFull and nothing is written: the JSON API answers 429 with
+// Retry-After, the pixel drops the event and counts it.
+
+const (
+	recordMagic  = 0xA7
+	headerSize   = 9
+	maxRecord    = 4 << 20 // far above any accepted event; a larger length is corruption
+	segmentGlob  = "seg-*.wal"
+	checkpointFn = "checkpoint"
+)
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// ErrSpoolFull means the spool reached its size cap.
+var ErrSpoolFull = errors.New("spool is full: ClickHouse is not keeping up or is down")
+
+// ErrSpoolClosed means Append was called after Close.
+var ErrSpoolClosed = errors.New("spool is closed")
+
+// Position addresses a byte in the spool.
+type Position struct {
+	Segment uint64
+	Offset  int64
+}
+
+func (p Position) less(q Position) bool {
+	return p.Segment < q.Segment || (p.Segment == q.Segment && p.Offset < q.Offset)
+}
+
+// SpoolOptions configure OpenSpool.
+type SpoolOptions struct {
+	Dir          string
+	SegmentBytes int64
+	MaxBytes     int64
+	Logger       *slog.Logger
+}
+
+// Spool is the durable queue. Append is safe for concurrent use; one reader
+// (the shipper) consumes it.
+type Spool struct {
+	opts SpoolOptions
+	log  *slog.Logger
+
+	reqs   chan *appendReq
+	done   chan struct{} // closed when the commit loop exits
+	notify chan struct{} // signalled after each commit
+
+	// sendMu orders Append's send against Close's close(reqs).
+	sendMu sync.RWMutex
+
+	mu        sync.Mutex
+	committed Position // end of durable data
+	shipped   Position // checkpoint: start of unshipped data
+	sizes     map[uint64]int64
+	closed    bool
+	cur       *os.File // owned by the commit loop
+}
+
+type appendReq struct {
+	payloads [][]byte
+	size     int64
+	done     chan error
+}
+
+// OpenSpool opens or creates the spool in dir, repairing a torn tail.
+func OpenSpool(opts SpoolOptions) (*Spool, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("cannot create spool dir %q: %w", opts.Dir, err)
+	}
+	s := &Spool{
+		opts:   opts,
+		log:    opts.Logger,
+		reqs:   make(chan *appendReq, 4096),
+		done:   make(chan struct{}),
+		notify: make(chan struct{}, 1),
+		sizes:  map[uint64]int64{},
+	}
+	if err := s.recover(); err != nil {
+		return nil, err
+	}
+	go s.commitLoop()
+	return s, nil
+}
+
+// recover reads the checkpoint, drops fully shipped segments, and cuts a
+// torn tail off the newest segment so new records follow good ones.
+func (s *Spool) recover() error {
+	cp, err := readCheckpoint(s.opts.Dir)
+	if err != nil {
+		return err
+	}
+	ids, err := s.segmentIDs()
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if id < cp.Segment {
+			os.Remove(s.segPath(id))
+			continue
+		}
+		st, err := os.Stat(s.segPath(id))
+		if err != nil {
+			return fmt.Errorf("cannot stat spool segment %q: %w", s.segPath(id), err)
+		}
+		s.sizes[id] = st.Size()
+	}
+	last := cp.Segment
+	if len(ids) > 0 && ids[len(ids)-1] > last {
+		last = ids[len(ids)-1]
+	}
+	if last == 0 {
+		last = 1
+	}
+	if _, ok := s.sizes[last]; ok {
+		good, bad, err := scanGoodEnd(s.segPath(last))
+		if err != nil {
+			return err
+		}
+		if bad > 0 {
+			s.log.Warn("spool: cut a torn or corrupt tail", "segment", s.segPath(last), "bytes", bad, "kept_bytes", good)
+			spoolCorruptBytes.Add(float64(bad))
+			if err := os.Truncate(s.segPath(last), good); err != nil {
+				return fmt.Errorf("cannot truncate spool segment %q: %w", s.segPath(last), err)
+			}
+		}
+		s.sizes[last] = good
+	}
+	f, err := os.OpenFile(s.segPath(last), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("cannot open spool segment %q: %w", s.segPath(last), err)
+	}
+	if err := syncDir(s.opts.Dir); err != nil {
+		f.Close()
+		return err
+	}
+	s.cur = f
+	s.committed = Position{last, s.sizes[last]}
+	if cp.Segment == 0 {
+		cp = Position{firstID(ids, last), 0}
+	}
+	s.shipped = cp
+	spoolBytes.Set(float64(s.unshippedLocked()))
+	return nil
+}
+
+func firstID(ids []uint64, def uint64) uint64 {
+	if len(ids) > 0 {
+		return ids[0]
+	}
+	return def
+}
+
+// Append writes payloads as records and returns once they are fsync'd.
+func (s *Spool) Append(ctx context.Context, payloads ...[]byte) error {
+	var size int64
+	for _, p := range payloads {
+		size += int64(headerSize + len(p))
+	}
+	s.sendMu.RLock()
+	defer s.sendMu.RUnlock()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrSpoolClosed
+	}
+	// A soft cap: appends racing past this check may overshoot it by one
+	// group, which is bounded by the request limits.
+	if s.unshippedLocked()+size > s.opts.MaxBytes {
+		s.mu.Unlock()
+		spoolFull.Inc()
+		return ErrSpoolFull
+	}
+	s.mu.Unlock()
+	req := &appendReq{payloads: payloads, size: size, done: make(chan error, 1)}
+	select {
+	case s.reqs <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once queued the records will be written; wait for the verdict even if
+	// the client goes away, so "acknowledged" always means durable.
+	return <-req.done
+}
+
+// commitLoop is the single writer: it takes every queued request, writes
+// them in one go and fsyncs once for all of them (group commit).
+func (s *Spool) commitLoop() {
+	defer close(s.done)
+	buf := make([]byte, 0, 1<<20)
+	var group []*appendReq
+	for first := range s.reqs {
+		group = append(group[:0], first)
+	drain:
+		for len(group) < 4096 {
+			select {
+			case r, ok := <-s.reqs:
+				if !ok {
+					break drain
+				}
+				group = append(group, r)
+			default:
+				break drain
+			}
+		}
+		buf = buf[:0]
+		for _, r := range group {
+			for _, p := range r.payloads {
+				buf = appendRecord(buf, p)
+			}
+		}
+		err := s.writeSync(buf)
+		for _, r := range group {
+			r.done <- err
+		}
+		if err == nil {
+			spoolAppended.Add(float64(countPayloads(group)))
+		}
+	}
+	if s.cur != nil {
+		s.cur.Close()
+	}
+}
+
+func countPayloads(group []*appendReq) int {
+	n := 0
+	for _, r := range group {
+		n += len(r.payloads)
+	}
+	return n
+}
+
+func appendRecord(buf, payload []byte) []byte {
+	var h [headerSize]byte
+	h[0] = recordMagic
+	binary.LittleEndian.PutUint32(h[1:5], uint32(len(payload)))
+	binary.LittleEndian.PutUint32(h[5:9], crc32.Checksum(payload, crcTable))
+	return append(append(buf, h[:]...), payload...)
+}
+
+// writeSync appends buf to the current segment, fsyncs, and rotates a full
+// segment. On a write error the segment is cut back to its last good size.
+func (s *Spool) writeSync(buf []byte) error {
+	s.mu.Lock()
+	pos := s.committed
+	s.mu.Unlock()
+	timer := spoolFsyncSeconds.Start()
+	if _, err := s.cur.Write(buf); err != nil {
+		s.cur.Truncate(pos.Offset)
+		return fmt.Errorf("cannot write spool segment: %w", err)
+	}
+	if err := s.cur.Sync(); err != nil {
+		return fmt.Errorf("cannot fsync spool segment: %w", err)
+	}
+	timer()
+	end := Position{pos.Segment, pos.Offset + int64(len(buf))}
+	s.mu.Lock()
+	s.committed = end
+	s.sizes[end.Segment] = end.Offset
+	spoolBytes.Set(float64(s.unshippedLocked()))
+	s.mu.Unlock()
+	if end.Offset >= s.opts.SegmentBytes {
+		if err := s.rotate(end.Segment + 1); err != nil {
+			s.log.Error("spool: cannot rotate segment", "err", err)
+		}
+	}
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (s *Spool) rotate(next uint64) error {
+	f, err := os.OpenFile(s.segPath(next), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("cannot create spool segment: %w", err)
+	}
+	if err := syncDir(s.opts.Dir); err != nil {
+		f.Close()
+		return err
+	}
+	old := s.cur
+	s.mu.Lock()
+	s.cur = f
+	s.committed = Position{next, 0}
+	s.sizes[next] = 0
+	s.mu.Unlock()
+	return old.Close()
+}
+
+// Committed is the end of durable data.
+func (s *Spool) Committed() Position {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.committed
+}
+
+// Shipped is the checkpoint.
+func (s *Spool) Shipped() Position {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.shipped
+}
+
+// Notify is signalled after each commit.
+func (s *Spool) Notify() <-chan struct{} { return s.notify }
+
+// Unshipped is the number of bytes waiting for ClickHouse.
+func (s *Spool) Unshipped() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.unshippedLocked()
+}
+
+func (s *Spool) unshippedLocked() int64 {
+	var n int64
+	for id, size := range s.sizes {
+		switch {
+		case id > s.shipped.Segment:
+			n += size
+		case id == s.shipped.Segment:
+			n += size - s.shipped.Offset
+		}
+	}
+	return n
+}
+
+// Checkpoint records that everything before pos is in ClickHouse and
+// removes segments that are wholly shipped.
+func (s *Spool) Checkpoint(pos Position) error {
+	if err := writeCheckpoint(s.opts.Dir, pos); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.shipped = pos
+	var drop []uint64
+	for id := range s.sizes {
+		if id < pos.Segment {
+			drop = append(drop, id)
+			delete(s.sizes, id)
+		}
+	}
+	spoolBytes.Set(float64(s.unshippedLocked()))
+	s.mu.Unlock()
+	for _, id := range drop {
+		if err := os.Remove(s.segPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.log.Warn("spool: cannot remove shipped segment", "segment", s.segPath(id), "err", err)
+		}
+	}
+	return nil
+}
+
+// Close stops accepting appends, finishes queued ones and closes the file.
+func (s *Spool) Close() error {
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		<-s.done
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	close(s.reqs)
+	<-s.done
+	return nil
+}
+
+func (s *Spool) segPath(id uint64) string {
+	return filepath.Join(s.opts.Dir, fmt.Sprintf("seg-%016d.wal", id))
+}
+
+func (s *Spool) segmentIDs() ([]uint64, error) {
+	names, err := filepath.Glob(filepath.Join(s.opts.Dir, segmentGlob))
+	if err != nil {
+		return nil, err
+	}
+	var ids []uint64
+	for _, n := range names {
+		base := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(n), "seg-"), ".wal")
+		id, err := strconv.ParseUint(base, 10, 64)
+		if err != nil {
+			continue
+		}
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids, nil
+}
+
+// sizeOf is the committed size of a segment (the file may be longer while
+// a write is in flight).
+func (s *Spool) sizeOf(id uint64) (int64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	size, ok := s.sizes[id]
+	return size, ok
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("cannot open spool dir: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("cannot fsync spool dir: %w", err)
+	}
+	return nil
+}

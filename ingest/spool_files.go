@@ -1,0 +1,149 @@
+package ingest
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// The checkpoint is 16 bytes (segment id, offset) plus a CRC, replaced by
+// write-to-temp, fsync, rename, fsync dir: it is either the old or the new.
+func writeCheckpoint(dir string, pos Position) error {
+	var b [20]byte
+	binary.LittleEndian.PutUint64(b[0:8], pos.Segment)
+	binary.LittleEndian.PutUint64(b[8:16], uint64(pos.Offset))
+	binary.LittleEndian.PutUint32(b[16:20], crc32.Checksum(b[:16], crcTable))
+	tmp := filepath.Join(dir, checkpointFn+".tmp")
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("cannot write spool checkpoint: %w", err)
+	}
+	if _, err := f.Write(b[:]); err != nil {
+		f.Close()
+		return fmt.Errorf("cannot write spool checkpoint: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("cannot fsync spool checkpoint: %w", err)
+	}
+	f.Close()
+	if err := os.Rename(tmp, filepath.Join(dir, checkpointFn)); err != nil {
+		return fmt.Errorf("cannot replace spool checkpoint: %w", err)
+	}
+	return syncDir(dir)
+}
+
+// readCheckpoint returns the zero Position when there is none yet. A
+// corrupt checkpoint is an error: guessing could skip or replay data.
+func readCheckpoint(dir string) (Position, error) {
+	b, err := os.ReadFile(filepath.Join(dir, checkpointFn))
+	if errors.Is(err, os.ErrNotExist) {
+		return Position{}, nil
+	}
+	if err != nil {
+		return Position{}, fmt.Errorf("cannot read spool checkpoint: %w", err)
+	}
+	if len(b) != 20 || binary.LittleEndian.Uint32(b[16:20]) != crc32.Checksum(b[:16], crcTable) {
+		return Position{}, fmt.Errorf("spool checkpoint %q is corrupt; move it away to replay the whole spool (ClickHouse drops the duplicates)", filepath.Join(dir, checkpointFn))
+	}
+	return Position{binary.LittleEndian.Uint64(b[0:8]), int64(binary.LittleEndian.Uint64(b[8:16]))}, nil
+}
+
+// segmentReader reads records from one segment file up to a limit, with a
+// large buffer, resynchronising after corrupt bytes.
+type segmentReader struct {
+	f       *os.File
+	buf     []byte
+	bufOff  int64 // file offset of buf[0]
+	pos     int64 // next record starts here
+	limit   int64
+	skipped int64 // corrupt bytes passed over
+}
+
+func openSegmentReader(path string, from, limit int64) (*segmentReader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open spool segment %q: %w", path, err)
+	}
+	return &segmentReader{f: f, pos: from, bufOff: from, limit: limit}, nil
+}
+
+func (r *segmentReader) Close() error { return r.f.Close() }
+
+// fill makes buf hold at least n bytes from pos (or fewer at the limit).
+func (r *segmentReader) fill(n int) ([]byte, error) {
+	start := r.pos - r.bufOff
+	if int64(len(r.buf))-start >= int64(n) {
+		return r.buf[start : start+int64(n)], nil
+	}
+	want := max(n, 1<<20)
+	if rem := r.limit - r.pos; int64(want) > rem {
+		want = int(rem)
+	}
+	if want < n {
+		return nil, io.ErrUnexpectedEOF
+	}
+	nb := make([]byte, want)
+	got, err := r.f.ReadAt(nb, r.pos)
+	if got < n {
+		if err == nil || errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	r.buf, r.bufOff = nb[:got], r.pos
+	return r.buf[:n], nil
+}
+
+// next returns the next valid record's payload and the offset after it,
+// or io.EOF at the limit. Bytes that do not form a valid record are
+// skipped one at a time until a valid record starts.
+func (r *segmentReader) next() ([]byte, int64, error) {
+	for r.pos < r.limit {
+		h, err := r.fill(headerSize)
+		if err == nil && h[0] == recordMagic {
+			n := binary.LittleEndian.Uint32(h[1:5])
+			sum := binary.LittleEndian.Uint32(h[5:9])
+			if n <= maxRecord {
+				rec, err := r.fill(headerSize + int(n))
+				if err == nil && crc32.Checksum(rec[headerSize:], crcTable) == sum {
+					r.pos += int64(headerSize) + int64(n)
+					return rec[headerSize:], r.pos, nil
+				}
+			}
+		} else if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, r.pos, err
+		}
+		r.pos++
+		r.skipped++
+	}
+	return nil, r.pos, io.EOF
+}
+
+// scanGoodEnd finds where the valid records of a segment end: the offset
+// after the last valid record, and how many bytes follow it.
+func scanGoodEnd(path string) (good, bad int64, err error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0, 0, fmt.Errorf("cannot stat spool segment %q: %w", path, err)
+	}
+	r, err := openSegmentReader(path, 0, st.Size())
+	if err != nil {
+		return 0, 0, err
+	}
+	defer r.Close()
+	for {
+		_, end, err := r.next()
+		if errors.Is(err, io.EOF) {
+			return good, st.Size() - good, nil
+		}
+		if err != nil {
+			return 0, 0, err
+		}
+		good = end
+	}
+}

@@ -1,0 +1,186 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+func openTestSpool(t *testing.T, dir string, segBytes, maxBytes int64) *Spool {
+	t.Helper()
+	s, err := OpenSpool(SpoolOptions{Dir: dir, SegmentBytes: segBytes, MaxBytes: maxBytes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// readAll returns every committed record from the checkpoint on.
+func readAll(t *testing.T, s *Spool) []string {
+	t.Helper()
+	c := newCursor(s, s.Shipped())
+	defer c.closeReader()
+	var out []string
+	for {
+		p, _, err := c.next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, string(p))
+	}
+}
+
+func appendN(t *testing.T, s *Spool, from, n int) {
+	t.Helper()
+	for i := from; i < from+n; i++ {
+		if err := s.Append(context.Background(), fmt.Appendf(nil, "record-%04d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestSpoolSurvivesReopenAndRotates(t *testing.T) {
+	dir := t.TempDir()
+	s := openTestSpool(t, dir, 200, 1<<20) // tiny segments: many rotations
+	appendN(t, s, 0, 50)
+	s.Close()
+	segs, _ := filepath.Glob(filepath.Join(dir, "seg-*.wal"))
+	if len(segs) < 5 {
+		t.Fatalf("%d segments, want rotation into many", len(segs))
+	}
+	s = openTestSpool(t, dir, 200, 1<<20)
+	defer s.Close()
+	got := readAll(t, s)
+	if len(got) != 50 || got[0] != "record-0000" || got[49] != "record-0049" {
+		t.Fatalf("after reopen read %d records (%v...)", len(got), got[:min(3, len(got))])
+	}
+}
+
+func TestSpoolCheckpointDropsShippedSegments(t *testing.T) {
+	dir := t.TempDir()
+	s := openTestSpool(t, dir, 200, 1<<20)
+	appendN(t, s, 0, 40)
+	c := newCursor(s, s.Shipped())
+	var pos Position
+	for range 30 {
+		_, p, err := c.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pos = p
+	}
+	c.closeReader()
+	if err := s.Checkpoint(pos); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openTestSpool(t, dir, 200, 1<<20)
+	defer s.Close()
+	got := readAll(t, s)
+	if len(got) != 10 || got[0] != "record-0030" {
+		t.Fatalf("after checkpoint read %d records starting %q, want 10 from record-0030", len(got), got[0])
+	}
+	if _, err := os.Stat(s.segPath(1)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("a fully shipped segment was not removed")
+	}
+}
+
+func TestSpoolCutsTornTail(t *testing.T) {
+	dir := t.TempDir()
+	s := openTestSpool(t, dir, 1<<20, 1<<20)
+	appendN(t, s, 0, 20)
+	s.Close()
+	// A crash during a write: half a record at the end.
+	f, _ := os.OpenFile(filepath.Join(dir, "seg-0000000000000001.wal"), os.O_WRONLY|os.O_APPEND, 0)
+	f.Write(appendRecord(nil, []byte("record-torn-and-long"))[:15])
+	f.Close()
+	s = openTestSpool(t, dir, 1<<20, 1<<20)
+	defer s.Close()
+	appendN(t, s, 20, 1)
+	got := readAll(t, s)
+	if len(got) != 21 || got[19] != "record-0019" || got[20] != "record-0020" {
+		t.Fatalf("read %d records, last %q; want the 20 good ones plus the new one", len(got), got[len(got)-1])
+	}
+}
+
+func TestSpoolSkipsCorruptRecordKeepsTheRest(t *testing.T) {
+	dir := t.TempDir()
+	s := openTestSpool(t, dir, 1<<20, 1<<20)
+	appendN(t, s, 0, 10)
+	s.Close()
+	path := filepath.Join(dir, "seg-0000000000000001.wal")
+	raw, _ := os.ReadFile(path)
+	recLen := headerSize + len("record-0000")
+	raw[4*recLen+headerSize+3] ^= 0xFF // flip a payload byte of record 4
+	os.WriteFile(path, raw, 0o644)
+	s = openTestSpool(t, dir, 1<<20, 1<<20)
+	defer s.Close()
+	got := readAll(t, s)
+	if len(got) != 9 {
+		t.Fatalf("read %d records, want the 9 intact ones: %v", len(got), got)
+	}
+	for _, r := range got {
+		if r == "record-0004" {
+			t.Fatal("the corrupt record was returned")
+		}
+	}
+	if got[4] != "record-0005" {
+		t.Fatalf("record after the corrupt one is %q, want record-0005", got[4])
+	}
+}
+
+func TestSpoolRefusesAtCap(t *testing.T) {
+	s := openTestSpool(t, t.TempDir(), 1<<20, 100)
+	defer s.Close()
+	if err := s.Append(context.Background(), make([]byte, 50)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Append(context.Background(), make([]byte, 50)); !errors.Is(err, ErrSpoolFull) {
+		t.Fatalf("append over the cap: err = %v, want ErrSpoolFull", err)
+	}
+}
+
+func TestSpoolConcurrentAppendsAllDurable(t *testing.T) {
+	dir := t.TempDir()
+	s := openTestSpool(t, dir, 4096, 1<<30)
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				if err := s.Append(context.Background(), fmt.Appendf(nil, "w%d-%d", w, i)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	s.Close()
+	s = openTestSpool(t, dir, 4096, 1<<30)
+	defer s.Close()
+	got := readAll(t, s)
+	seen := map[string]bool{}
+	for _, r := range got {
+		seen[r] = true
+	}
+	if len(got) != 1600 || len(seen) != 1600 {
+		t.Fatalf("read %d records (%d distinct), want 1600", len(got), len(seen))
+	}
+	if err := s.Append(context.Background(), []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if err := s.Append(context.Background(), []byte("y")); !errors.Is(err, ErrSpoolClosed) {
+		t.Fatalf("append after close: %v", err)
+	}
+}
