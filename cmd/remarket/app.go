@@ -88,4 +88,3 @@ func databaseOf(dsn string) string {
 func (a *app) printf(format string, args ...any) {
 	fmt.Fprintf(a.stdout, format, args...)
 }
-

@@ -8,14 +8,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext()
 	defer stop()
 	os.Exit(Main(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -50,7 +48,7 @@ func commands(a *app) []*cobra.Command {
 	return []*cobra.Command{
 		newInitCmd(a),
 		newMigrateCmd(a),
-
+		newServeCmd(a),
 	}
 }
 

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/remarket/remarket/ingest"
+	rmsql "github.com/remarket/remarket/sql"
+)
+
+func newServeCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Run the collector, feeds, admin API and segment schedule",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := a.load(false); err != nil {
+				return err
+			}
+			return a.serve(cmd.Context(), nil)
+		},
+	}
+}
+
+// serve runs until ctx ends. ready, when not nil, receives the bound
+// address once the server accepts connections.
+//
+// Shutdown order: stop HTTP (no new events) → close ingest (flush the
+// spool, ship what is left) → close ClickHouse.
+func (a *app) serve(ctx context.Context, ready func(addr string)) error {
+	db, err := a.open(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := rmsql.Migrate(ctx, db); err != nil {
+		return err
+	}
+	gin.SetMode(gin.ReleaseMode)
+	engine := gin.New()
+	engine.Use(gin.Recovery())
+
+	ing, err := ingest.Open(ctx, ingest.Options{Config: a.cfg, DB: db, Logger: a.log})
+	if err != nil {
+		return err
+	}
+	ing.Register(engine)
+
+	// Capabilities register their routes and background jobs here.
+	bg, stopBG := context.WithCancel(context.Background())
+	defer stopBG()
+	_ = bg
+
+	engine.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok\n") })
+	engine.GET("/readyz", func(c *gin.Context) {
+		rctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+		defer cancel()
+		if err := errors.Join(db.Ping(rctx), ing.Ready(rctx)); err != nil {
+			c.String(http.StatusServiceUnavailable, "not ready: %v\n", err)
+			return
+		}
+		c.String(http.StatusOK, "ready\n")
+	})
+	engine.GET("/metrics", gin.WrapH(promhttp.Handler()))
+
+	ln, err := listen(a.cfg.Listen)
+	if err != nil {
+		ing.Close(context.Background())
+		return err
+	}
+	srv := &http.Server{Handler: engine, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	a.log.Info("listening", "addr", ln.Addr().String(), "public_url", a.cfg.PublicURL)
+	a.printBanner(ln.Addr().String())
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+	}
+	a.log.Info("shutting down")
+	stopBG()
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if serr := srv.Shutdown(sctx); serr != nil {
+		a.log.Error("http shutdown", "err", serr)
+	}
+	if cerr := ing.Close(sctx); cerr != nil {
+		a.log.Error("ingest shutdown", "err", cerr)
+		err = errors.Join(err, cerr)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
