@@ -59,18 +59,18 @@ type SiteFeeds struct {
 // (sale_price); BundlePercent is the deeper discount for a cross-sell
 // bought together with its anchor (carried by the offer token only).
 type DiscountRule struct {
-	Audience   string `yaml:"audience,omitempty" json:"audience,omitempty"`
-	Motivation string `yaml:"motivation,omitempty" json:"motivation,omitempty"` // new, overstock, bestseller
-	Strategy   string `yaml:"strategy,omitempty" json:"strategy,omitempty"`     // upsell, cross_sell, reminder, winback
+	Audience   string `yaml:"audience,omitempty"`
+	Motivation string `yaml:"motivation,omitempty"` // new, overstock, bestseller
+	Strategy   string `yaml:"strategy,omitempty"`   // upsell, cross_sell, reminder, winback
 
-	Percent       float64 `yaml:"percent,omitempty" json:"percent,omitempty"`
-	Amount        float64 `yaml:"amount,omitempty" json:"amount,omitempty"` // in the item's currency
-	BundlePercent float64 `yaml:"bundle_percent,omitempty" json:"bundle_percent,omitempty"`
+	Percent       float64 `yaml:"percent,omitempty"`
+	Amount        float64 `yaml:"amount,omitempty"` // in the item's currency
+	BundlePercent float64 `yaml:"bundle_percent,omitempty"`
 	// Duration is the offer window (e.g. 72h); it starts when the segment
 	// run finished, or at the visitor's trigger event when Start is
 	// "trigger" and the visitor is known.
-	Duration time.Duration `yaml:"duration" json:"duration"`
-	Start    string        `yaml:"start,omitempty" json:"start,omitempty"` // run (default) or trigger
+	Duration time.Duration `yaml:"duration"`
+	Start    string        `yaml:"start,omitempty"` // run (default) or trigger
 }
 
 // OfferKey is one HMAC-SHA256 key for offer tokens.

@@ -1,0 +1,81 @@
+package feeds
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/remarket/remarket/internal/config"
+	"github.com/remarket/remarket/internal/httpx"
+)
+
+// DiscountsJSON is the body of GET and PUT /api/sites/:site/discounts.
+// PUT reads only Rules (the admin set, replacing the previous one);
+// GET also shows the YAML rules, the effective merge and the bound.
+type DiscountsJSON struct {
+	Rules              []RuleJSON `json:"rules"`
+	YAML               []RuleJSON `json:"yaml_rules,omitempty"`
+	Effective          []RuleJSON `json:"effective_rules,omitempty"`
+	MaxDiscountPercent float64    `json:"max_discount_percent,omitempty"`
+}
+
+func rulesJSON(rs []config.DiscountRule) []RuleJSON {
+	out := make([]RuleJSON, len(rs))
+	for i, r := range rs {
+		out[i] = ruleToJSON(r)
+	}
+	return out
+}
+
+func (a *API) getDiscounts(c *gin.Context) {
+	site := httpx.CurrentSite(c)
+	admin, err := a.rules.admin(c.Request.Context(), site.ID)
+	if err != nil {
+		httpx.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, DiscountsJSON{
+		Rules: rulesJSON(admin), YAML: rulesJSON(site.Discounts),
+		Effective: rulesJSON(mergeRules(site.Discounts, admin)), MaxDiscountPercent: site.MaxDiscount(),
+	})
+}
+
+// putDiscounts replaces the site's admin rules; every rule is validated
+// against the site's maximum discount before anything is stored.
+func (a *API) putDiscounts(c *gin.Context) {
+	site := httpx.CurrentSite(c)
+	var body DiscountsJSON
+	dec := json.NewDecoder(io.LimitReader(c.Request.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		httpx.Fail(c, httpx.Errorf(httpx.Invalid, "body must be {\"rules\": [...]}: "+err.Error()))
+		return
+	}
+	if len(body.Rules) > 1000 {
+		httpx.Fail(c, httpx.Errorf(httpx.Invalid, "at most 1000 rules"))
+		return
+	}
+	rules := make([]config.DiscountRule, 0, len(body.Rules))
+	for i, j := range body.Rules {
+		r, err := j.rule()
+		if err == nil {
+			err = r.Validate(site.MaxDiscount())
+		}
+		if err != nil {
+			httpx.Fail(c, httpx.Errorf(httpx.Invalid, fmt.Sprintf("rules[%d]: %v", i, err)))
+			return
+		}
+		rules = append(rules, r)
+	}
+	if err := a.rules.put(c.Request.Context(), site.ID, rules, a.Now()); err != nil {
+		httpx.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, DiscountsJSON{
+		Rules: rulesJSON(rules), YAML: rulesJSON(site.Discounts),
+		Effective: rulesJSON(mergeRules(site.Discounts, rules)), MaxDiscountPercent: site.MaxDiscount(),
+	})
+}

@@ -1,0 +1,267 @@
+package feeds
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/remarket/remarket/internal/config"
+	"github.com/remarket/remarket/internal/httpx"
+)
+
+// Plan is everything a feed depends on, fixed at the start of a request:
+// the run, the effective rules and the clock.
+type Plan struct {
+	Site     config.Site
+	Audience string
+	Format   Format
+	Run      Run
+	Rules    []config.DiscountRule
+	Now      time.Time
+	Feeds    config.Feeds
+	Link     string // public URL
+}
+
+// Key identifies the feed's bytes. Within a run the content changes only
+// when an offer window opens or closes, so the key counts the windows
+// passed (the "epoch") rather than the time.
+func (p Plan) Key() string {
+	h := sha256.New()
+	conf, _ := json.Marshal(struct {
+		Rules                  []config.DiscountRule
+		Max                    float64
+		Zone, Brand            string
+		SiteMax, MaxItems      int
+		Medium, Source, Param  string
+		Link, KeyID, KeySecret string
+	}{p.Rules, p.Site.MaxDiscount(), p.Site.TimeZone, p.Site.DefaultBrand, p.Site.FeedMaxItems, p.Feeds.MaxItems,
+		p.Feeds.UTMMedium, p.Feeds.UTMSource[string(p.Format)], p.Feeds.OfferParam, p.Link, p.keyID(), p.keyHash()})
+	epoch, _ := p.epoch()
+	for _, s := range []string{p.Site.ID, p.Audience, p.Run.ID, string(conf), string(p.Format), strconv.Itoa(epoch)} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))[:40]
+}
+
+func (p Plan) keyID() string {
+	if len(p.Site.OfferKeys) == 0 {
+		return ""
+	}
+	return p.Site.OfferKeys[0].ID
+}
+
+// keyHash stands for the signing secret in the key (one-way).
+func (p Plan) keyHash() string {
+	if len(p.Site.OfferKeys) == 0 {
+		return ""
+	}
+	s := sha256.Sum256([]byte(p.Site.OfferKeys[0].Secret))
+	return hex.EncodeToString(s[:8])
+}
+
+// epoch counts the offer-window edges already passed; lastChange is the
+// latest of them (or the run's finish): the feed's Last-Modified.
+func (p Plan) epoch() (n int, lastChange time.Time) {
+	lastChange = p.Run.Finished
+	for _, r := range p.Rules {
+		w := windowOf(r, p.Run.Finished, time.Time{})
+		for _, edge := range []time.Time{w.Start, w.End} {
+			if !edge.After(p.Now) {
+				n++
+				if edge.After(lastChange) {
+					lastChange = edge
+				}
+			}
+		}
+	}
+	return n, lastChange
+}
+
+// MaxItems is the site's item cap.
+func (p Plan) MaxItems() int {
+	if p.Site.FeedMaxItems > 0 && p.Site.FeedMaxItems < p.Feeds.MaxItems {
+		return p.Site.FeedMaxItems
+	}
+	return p.Feeds.MaxItems
+}
+
+// Builder returns the item builder of the plan.
+func (p Plan) Builder() *Builder {
+	return &Builder{
+		Site: p.Site, Audience: p.Audience, RunFinished: p.Run.Finished, Now: p.Now, Rules: p.Rules,
+		UTMSource: p.Feeds.UTMSource[string(p.Format)], UTMMedium: p.Feeds.UTMMedium, OfferParam: p.Feeds.OfferParam,
+	}
+}
+
+// Header returns the feed header of the plan.
+func (p Plan) Header() Header {
+	return Header{Site: p.Site.ID, Audience: p.Audience, RunID: p.Run.ID, RunFinished: p.Run.Finished, Generated: p.Now, Link: p.Link}
+}
+
+// plan fixes the inputs of one feed request; a missing run is 503.
+func (a *API) plan(ctx context.Context, site config.Site, audience string, f Format) (Plan, error) {
+	run, err := currentRun(ctx, a.db, site.ID)
+	if errors.Is(err, errNoRun) {
+		return Plan{}, httpx.Errorf(httpx.Unavailable, "no complete segment run yet for this site; run `remarket segment run`")
+	}
+	if err != nil {
+		return Plan{}, err
+	}
+	rules, err := a.rules.effective(ctx, site)
+	if err != nil {
+		return Plan{}, err
+	}
+	return Plan{Site: site, Audience: audience, Format: f, Run: run, Rules: rules, Now: a.Now().UTC(),
+		Feeds: a.cfg.Feeds, Link: a.cfg.PublicURL}, nil
+}
+
+// Write generates the plan's feed onto w from ClickHouse.
+func (a *API) Write(ctx context.Context, w io.Writer, p Plan) (Stats, error) {
+	limit := p.MaxItems() * 2 // room for rows that turn out invalid
+	return Generate(ctx, w, p.Format, p.Header(), p.Builder(), audienceRows(a.db, p.Site.ID, p.Audience, p.Run.ID, limit), p.MaxItems())
+}
+
+// Export plans and writes one feed (for `remarket feed export`); an
+// unknown audience is an error.
+func (a *API) Export(ctx context.Context, w io.Writer, siteID, audience string, f Format) (Stats, error) {
+	site, ok := a.cfg.Site(siteID)
+	if !ok {
+		return Stats{}, httpx.Errorf(httpx.NotFound, "unknown site "+siteID)
+	}
+	p, err := a.plan(ctx, site, audience, f)
+	if err != nil {
+		return Stats{}, err
+	}
+	if ok, err := audienceInRun(ctx, a.db, site.ID, audience, p.Run.ID); err != nil || !ok {
+		return Stats{}, errors.Join(err, httpx.Errorf(httpx.NotFound, "audience "+audience+" is not in the current segment run"))
+	}
+	st, err := a.Write(ctx, w, p)
+	a.logSkips(p, st)
+	return st, err
+}
+
+func (a *API) logSkips(p Plan, st Stats) {
+	if len(st.Skipped) > 0 {
+		a.log.Warn("feed left out products that cannot be made valid", "site", p.Site.ID, "audience", p.Audience,
+			"format", p.Format, "run_id", p.Run.ID, "items", st.Items, "skipped", st.Skipped)
+	}
+}
+
+// serveFeed answers GET /feeds/:site/:audience/{google.xml,meta.csv,feed.json}.
+func (a *API) serveFeed(c *gin.Context) {
+	site := httpx.CurrentSite(c)
+	f, ok := Formats[c.Param("file")]
+	audience := c.Param("audience")
+	if !ok || !validAudience.MatchString(audience) {
+		httpx.Fail(c, httpx.Errorf(httpx.NotFound, "no such feed: use google.xml, meta.csv or feed.json"))
+		return
+	}
+	ctx := c.Request.Context()
+	p, err := a.plan(ctx, site, audience, f)
+	if err != nil {
+		httpx.Fail(c, err)
+		return
+	}
+	fc, err := a.feedCache()
+	if err != nil {
+		httpx.Fail(c, err)
+		return
+	}
+	key := p.Key()
+	gen := func(ctx context.Context, w io.Writer) (Stats, error) {
+		ok, err := audienceInRun(ctx, a.db, site.ID, audience, p.Run.ID)
+		if err != nil {
+			return Stats{}, err
+		}
+		if !ok {
+			return Stats{}, httpx.Errorf(httpx.NotFound, "no audience "+audience+" in the current segment run")
+		}
+		st, err := a.Write(ctx, w, p)
+		a.logSkips(p, st)
+		return st, err
+	}
+	gz := acceptsGzip(c.GetHeader("Accept-Encoding"))
+	for attempt := 0; ; attempt++ {
+		e, hit, err := fc.get(ctx, key, gen)
+		if err != nil {
+			httpx.Fail(c, err)
+			return
+		}
+		path, etag := e.plain, `"`+key+`"`
+		if gz {
+			path, etag = e.gz, `"`+key+`-gz"`
+		}
+		file, err := os.Open(path)
+		if err != nil && attempt == 0 {
+			continue // evicted between lookup and open: generate again
+		}
+		if err != nil {
+			httpx.Fail(c, err)
+			return
+		}
+		defer file.Close()
+		_, lastChange := p.epoch()
+		h := c.Writer.Header()
+		h.Set("Content-Type", f.ContentType())
+		h.Set("ETag", etag)
+		h.Set("Vary", "Accept-Encoding")
+		h.Set("Cache-Control", "private, no-cache")
+		h.Set("X-Segment-Run", p.Run.ID)
+		h.Set("X-Feed-Items", strconv.Itoa(e.stats.Items))
+		if gz {
+			h.Set("Content-Encoding", "gzip")
+		}
+		outcome := "miss"
+		if hit {
+			outcome = "hit"
+		}
+		if c.GetHeader("If-None-Match") != "" && etagMatch(c.GetHeader("If-None-Match"), etag) {
+			outcome = "not_modified"
+		}
+		servedFeeds.WithLabelValues(string(f), outcome).Inc()
+		http.ServeContent(c.Writer, c.Request, "", lastChange, file)
+		return
+	}
+}
+
+// etagMatch mirrors If-None-Match's weak comparison, for the metric only
+// (http.ServeContent makes the real decision).
+func etagMatch(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == etag || t == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// acceptsGzip reads Accept-Encoding: gzip (or *) with a non-zero q.
+func acceptsGzip(header string) bool {
+	for _, part := range strings.Split(header, ",") {
+		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		coding = strings.ToLower(strings.TrimSpace(coding))
+		if coding != "gzip" && coding != "x-gzip" && coding != "*" {
+			continue
+		}
+		q := strings.ReplaceAll(params, " ", "")
+		if strings.HasPrefix(q, "q=") {
+			if v, err := strconv.ParseFloat(q[2:], 64); err == nil && v == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}

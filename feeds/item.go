@@ -1,0 +1,233 @@
+package feeds
+
+import (
+	"strings"
+	"time"
+
+	"github.com/remarket/remarket/internal/config"
+)
+
+// Row is one entry of an audience's product list joined with its catalog
+// entry: what the feed query yields.
+type Row struct {
+	ProductID, AnchorID, AnchorTitle  string
+	Strategy, Reason, Motivation      string
+	Rank                              uint32
+	Title, Description, Link, Image   string
+	Price                             float64
+	Currency, Availability, Condition string
+	Brand, GTIN, MPN                  string
+	Category, GoogleCategory, GroupID string
+}
+
+// Item is a row made valid for every format: clean, bounded text, a
+// price in minor units, normalised links and vocabularies.
+type Item struct {
+	ID, Title, Description string
+	Link, Image            string // Link carries UTM parameters and the offer token
+	Price                  Money
+	Sale                   Money // zero unless a discount is active
+	SaleWindow             Window
+	Availability           string // Google vocabulary: in_stock, out_of_stock, preorder, backorder
+	Condition              string // new, refurbished, used
+	Brand, GTIN, MPN       string
+	ProductType            string // the catalog's category path
+	GoogleCategory         string
+	GroupID                string
+	Labels                 [5]string // audience, strategy, reason, offer text, motivation
+	OfferToken             string
+	OfferExpires           time.Time
+}
+
+// HasSale reports whether the item carries a sale price.
+func (it *Item) HasSale() bool { return it.Sale.Minor > 0 }
+
+// Skip reasons: why a product was left out of a feed (a metric label).
+const (
+	SkipBadID        = "bad_id"
+	SkipDuplicate    = "duplicate_id"
+	SkipNoTitle      = "no_title"
+	SkipNoPrice      = "no_price"
+	SkipBadCurrency  = "bad_currency"
+	SkipBadLink      = "bad_link"
+	SkipNoImage      = "no_image"
+	SkipAvailability = "bad_availability"
+	SkipCondition    = "bad_condition"
+)
+
+// Builder turns rows into items for one feed: one site, audience and run.
+type Builder struct {
+	Site        config.Site
+	Audience    string
+	RunFinished time.Time
+	Now         time.Time
+	Rules       []config.DiscountRule // effective rules (admin over YAML)
+	UTMSource   string
+	UTMMedium   string
+	OfferParam  string
+
+	loc  *time.Location
+	seen map[string]bool
+}
+
+// Build makes row an item, or says why it cannot be made valid.
+func (b *Builder) Build(r *Row) (Item, string) {
+	if b.seen == nil {
+		b.seen = map[string]bool{}
+		b.loc = b.Site.Location()
+	}
+	var it Item
+	it.ID = cleanText(r.ProductID)
+	if it.ID == "" || len([]rune(it.ID)) > maxID {
+		return it, SkipBadID // never truncated: a cut id could collide
+	}
+	if b.seen[it.ID] {
+		return it, SkipDuplicate
+	}
+	if it.Title = fitText(r.Title, maxTitle); it.Title == "" {
+		return it, SkipNoTitle
+	}
+	it.Description = fitText(stripHTML(r.Description), maxDescription)
+	if it.Description == "" {
+		it.Description = it.Title // Meta requires one
+	}
+	cur := strings.ToUpper(strings.TrimSpace(r.Currency))
+	if !validCurrency(cur) {
+		return it, SkipBadCurrency
+	}
+	var ok bool
+	if it.Price, ok = moneyOf(r.Price, cur); !ok {
+		return it, SkipNoPrice
+	}
+	link, err := normalizeLink(r.Link)
+	if err != nil {
+		return it, SkipBadLink
+	}
+	if strings.TrimSpace(r.Image) == "" {
+		return it, SkipNoImage
+	}
+	if it.Image, err = normalizeLink(r.Image); err != nil {
+		return it, SkipNoImage
+	}
+	if it.Availability = availability(r.Availability); it.Availability == "" {
+		return it, SkipAvailability
+	}
+	if it.Condition = condition(r.Condition); it.Condition == "" {
+		return it, SkipCondition
+	}
+	it.Brand = fitText(r.Brand, 70)
+	if it.Brand == "" {
+		it.Brand = fitText(b.Site.DefaultBrand, 70)
+		if it.Brand == "" {
+			it.Brand = b.Site.ID
+		}
+	}
+	it.GTIN = fitText(r.GTIN, 50)
+	it.MPN = fitText(r.MPN, 70)
+	it.ProductType = fitText(r.Category, 750)
+	it.GoogleCategory = fitText(r.GoogleCategory, 750)
+	it.GroupID = fitText(r.GroupID, 50)
+	it.Labels = [5]string{
+		fitText(b.Audience, maxLabel),
+		fitText(r.Strategy, maxLabel),
+		fitText(r.Reason, maxLabel),
+		"",
+		fitText(r.Motivation, maxLabel),
+	}
+	offer := b.applyDiscount(&it, r)
+	params := [][2]string{
+		{"utm_source", b.UTMSource},
+		{"utm_medium", b.UTMMedium},
+		{"utm_campaign", b.Audience},
+		{b.OfferParam, offer},
+	}
+	if it.Link = landing(link, params); len(it.Link) > maxLink {
+		return it, SkipBadLink
+	}
+	b.seen[it.ID] = true
+	return it, ""
+}
+
+// applyDiscount sets the sale price and offer text of an item whose rule
+// is active now, and returns its signed offer token ("" when none).
+func (b *Builder) applyDiscount(it *Item, r *Row) string {
+	rule, ok := matchRule(b.Rules, b.Audience, r.Motivation, r.Strategy)
+	if !ok {
+		return ""
+	}
+	w := windowOf(rule, b.RunFinished, time.Time{})
+	if !w.Active(b.Now) {
+		return "" // expired or not yet valid: not shown at all
+	}
+	max := b.Site.MaxDiscount()
+	sale, hasSale := discounted(it.Price, rule.Percent, rule.Amount, max)
+	bundle := 0.0
+	if r.Strategy == "cross_sell" && r.AnchorID != "" && rule.BundlePercent > 0 {
+		bundle = min(rule.BundlePercent, max)
+	}
+	if !hasSale && bundle == 0 {
+		return ""
+	}
+	label := ""
+	o := Offer{
+		Site: b.Site.ID, Audience: b.Audience, Product: it.ID, Currency: it.Price.Currency,
+		NotBefore: w.Start.Unix(), Expires: w.End.Unix(),
+	}
+	if hasSale {
+		it.Sale, it.SaleWindow = sale, w
+		label = saleLabel(it.Price, sale, rule.Percent, max)
+		o.SalePrice = sale.amount()
+		if rule.Percent > 0 {
+			o.Percent = min(rule.Percent, max)
+		} else {
+			o.Amount = Money{Minor: it.Price.Minor - sale.Minor, Currency: sale.Currency}.amount()
+		}
+	}
+	if bundle > 0 {
+		o.BundlePercent, o.Anchor = bundle, r.AnchorID
+	}
+	it.Labels[3] = offerText(label, bundle, cleanText(r.AnchorTitle), w, b.loc)
+	token, _ := SignOffer(b.Site.OfferKeys, o)
+	if token != "" {
+		it.OfferToken, it.OfferExpires = token, w.End
+	}
+	return token
+}
+
+// availability maps the catalog's words to Google's vocabulary.
+func availability(s string) string {
+	switch strings.ToLower(strings.NewReplacer(" ", "_", "-", "_").Replace(strings.TrimSpace(s))) {
+	case "in_stock", "instock", "":
+		return "in_stock"
+	case "out_of_stock", "outofstock", "sold_out":
+		return "out_of_stock"
+	case "preorder", "pre_order":
+		return "preorder"
+	case "backorder", "back_order", "available_for_order":
+		return "backorder"
+	}
+	return ""
+}
+
+// metaAvailability is Meta's word for a Google availability.
+func metaAvailability(google string) string {
+	switch google {
+	case "out_of_stock":
+		return "out of stock"
+	case "preorder":
+		return "preorder"
+	case "backorder":
+		return "available for order"
+	}
+	return "in stock"
+}
+
+func condition(s string) string {
+	switch c := strings.ToLower(strings.TrimSpace(s)); c {
+	case "", "new":
+		return "new"
+	case "refurbished", "used":
+		return c
+	}
+	return ""
+}

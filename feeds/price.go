@@ -1,0 +1,80 @@
+package feeds
+
+import (
+	"math"
+	"strconv"
+)
+
+// currencyDecimals holds the ISO 4217 minor units that differ from 2.
+// (internal/catalog had no CurrencyDecimals when this was written; keep
+// the two tables in step or switch to it.)
+var currencyDecimals = map[string]int{
+	"BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0,
+	"KRW": 0, "PYG": 0, "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0,
+	"XAF": 0, "XOF": 0, "XPF": 0,
+	"BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
+	"CLF": 4, "UYW": 4,
+}
+
+// decimalsOf is the number of minor-unit digits of an ISO 4217 code.
+func decimalsOf(currency string) int {
+	if d, ok := currencyDecimals[currency]; ok {
+		return d
+	}
+	return 2
+}
+
+// validCurrency accepts three upper-case ASCII letters.
+func validCurrency(c string) bool {
+	return len(c) == 3 && c[0] >= 'A' && c[0] <= 'Z' && c[1] >= 'A' && c[1] <= 'Z' && c[2] >= 'A' && c[2] <= 'Z'
+}
+
+// Money is an amount in integer minor units, so 0.1+0.2 is exactly 30
+// cents and rounding happens once, when a float price is read.
+type Money struct {
+	Minor    int64
+	Currency string
+}
+
+var pow10 = [...]float64{1, 10, 100, 1000, 10000}
+
+// moneyOf rounds price half away from zero to the currency's minor unit;
+// ok is false for NaN, infinities, non-positive or absurd prices. Google
+// allows at most two decimals: currencies with three or four are rounded
+// to two on output by format (they are rare in ad feeds).
+func moneyOf(price float64, currency string) (Money, bool) {
+	d := decimalsOf(currency)
+	if math.IsNaN(price) || math.IsInf(price, 0) || price <= 0 || price > 1e12 {
+		return Money{}, false
+	}
+	// The nudge rounds what the shop wrote, not its binary neighbour:
+	// 1.005 is stored as 1.00499999..., the shop means 1.01.
+	minor := int64(math.Round(price*pow10[d] + 1e-6))
+	if minor <= 0 {
+		return Money{}, false
+	}
+	return Money{Minor: minor, Currency: currency}, true
+}
+
+// amount is the decimal number, e.g. "1234.50", "1500" for JPY.
+func (m Money) amount() string {
+	d := decimalsOf(m.Currency)
+	minor := m.Minor
+	if d > 2 { // Google takes at most two decimals
+		div := int64(pow10[d-2])
+		minor = (minor + div/2) / div
+		d = 2
+	}
+	if d == 0 {
+		return strconv.FormatInt(minor, 10)
+	}
+	unit := int64(pow10[d])
+	frac := strconv.FormatInt(minor%unit, 10)
+	for len(frac) < d {
+		frac = "0" + frac
+	}
+	return strconv.FormatInt(minor/unit, 10) + "." + frac
+}
+
+// String is the feed form "15.00 USD".
+func (m Money) String() string { return m.amount() + " " + m.Currency }

@@ -1,0 +1,136 @@
+package feeds
+
+import (
+	"html"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Field limits of the Google Merchant spec (Meta's are looser), in characters.
+const (
+	maxID          = 50
+	maxTitle       = 150
+	maxDescription = 5000
+	maxLabel       = 100
+	maxLink        = 2000
+)
+
+// cleanText makes s safe for every format: valid UTF-8, only characters
+// XML 1.0 allows, no control characters, whitespace runs collapsed to one
+// space (so a CSV cell never spans lines), trimmed.
+func cleanText(s string) string {
+	if isPlain(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	space := false
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		if r == utf8.RuneError && size <= 1 {
+			continue // invalid byte: dropped
+		}
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
+			space = b.Len() > 0
+			continue
+		}
+		if !xmlChar(r) || r == '\u2028' || r == '\u2029' {
+			continue
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// isPlain is the fast path: printable ASCII, no double spaces, trimmed.
+func isPlain(s string) bool {
+	prevSpace := true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f {
+			return false
+		}
+		if c == ' ' {
+			if prevSpace {
+				return false
+			}
+			prevSpace = true
+		} else {
+			prevSpace = false
+		}
+	}
+	return !prevSpace || s == ""
+}
+
+// xmlChar reports whether r is allowed by XML 1.0 (Char production),
+// excluding the noncharacters U+FFFE/U+FFFF.
+func xmlChar(r rune) bool {
+	switch {
+	case r == 0x9 || r == 0xA || r == 0xD:
+		return true
+	case r >= 0x20 && r <= 0xD7FF:
+		return true
+	case r >= 0xE000 && r <= 0xFFFD:
+		return true
+	case r >= 0x10000 && r <= 0x10FFFF:
+		return true
+	}
+	return false
+}
+
+// stripHTML removes tags and decodes entities, for descriptions: Meta
+// wants plain text and Google discourages markup.
+func stripHTML(s string) string {
+	if !strings.ContainsAny(s, "<&") {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '<' && i+1 < len(s) && (isASCIILetter(s[i+1]) || s[i+1] == '/' || s[i+1] == '!') {
+			end := strings.IndexByte(s[i:], '>')
+			if end >= 0 {
+				b.WriteByte(' ') // a tag separates words ("a<br>b" is "a b")
+				i += end
+				continue
+			}
+		}
+		b.WriteByte(c)
+	}
+	return html.UnescapeString(b.String())
+}
+
+func isASCIILetter(c byte) bool { return (c|0x20) >= 'a' && (c|0x20) <= 'z' }
+
+// truncate shortens clean text to at most max characters, cutting at the
+// last word boundary in the second half of the budget (else mid-word) and
+// marking the cut with an ellipsis.
+func truncate(s string, max int) string {
+	if len(s) <= max || utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	// Byte offset just after max-1 runes: room for the ellipsis.
+	cut, n := 0, 0
+	for cut < len(s) && n < max-1 {
+		_, size := utf8.DecodeRuneInString(s[cut:])
+		cut += size
+		n++
+	}
+	head := s[:cut]
+	if s[cut] != ' ' { // cut falls inside a word: back up to a space
+		if sp := strings.LastIndexByte(head, ' '); sp > len(head)/2 {
+			head = head[:sp]
+		}
+	}
+	return strings.TrimRight(head, " ,;:-") + "…"
+}
+
+// fitText is cleanText then truncate.
+func fitText(s string, max int) string { return truncate(cleanText(s), max) }
