@@ -1,0 +1,150 @@
+package privacy
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/remarket/remarket/internal/chdb"
+	"github.com/remarket/remarket/internal/config"
+)
+
+// Retention drops whole months of events older than the sites' retention.
+// Event partitions are months shared by all sites, so a month is dropped
+// only when every site with events in it agrees: each has retention_days
+// set and its newest event of that month is older than its cutoff. A site
+// that keeps everything (retention_days 0), or events of a site no longer
+// configured, keep the month; it is reported as kept, with the reason.
+type Retention struct {
+	db    *chdb.DB
+	sites []config.Site
+	log   *slog.Logger
+	now   func() time.Time
+}
+
+// NewRetention returns a Retention for the configured sites.
+func NewRetention(cfg config.Config, db *chdb.DB, log *slog.Logger) *Retention {
+	return &Retention{db: db, sites: cfg.Sites, log: log, now: time.Now}
+}
+
+// SetClock replaces the clock (tests).
+func (r *Retention) SetClock(now func() time.Time) { r.now = now }
+
+// Month is one events partition and what retention decided about it.
+type Month struct {
+	Partition int               `json:"partition"` // YYYYMM
+	Newest    map[string]string `json:"newest"`    // site → newest event time in the month
+	Dropped   bool              `json:"dropped"`
+	Reason    string            `json:"reason"`
+}
+
+// Run examines every month of events and drops the expired ones. With
+// onlySite set, only months holding that site's events are considered
+// (and still only dropped when every site in them agrees). dryRun reports
+// without dropping.
+func (r *Retention) Run(ctx context.Context, onlySite string, dryRun bool) ([]Month, error) {
+	retention := map[string]int{}
+	for _, s := range r.sites {
+		retention[s.ID] = s.RetentionDays
+	}
+	if onlySite != "" {
+		if _, ok := retention[onlySite]; !ok {
+			return nil, fmt.Errorf("retention: site %q is not configured", onlySite)
+		}
+	}
+	parts, err := r.partitions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := r.now().UTC()
+	var out []Month
+	for _, p := range parts {
+		newest, err := r.newestBySite(ctx, p)
+		if err != nil {
+			return out, err
+		}
+		if len(newest) == 0 {
+			continue
+		}
+		if _, ok := newest[onlySite]; onlySite != "" && !ok {
+			continue
+		}
+		m := Month{Partition: p, Newest: map[string]string{}, Dropped: true, Reason: "every site's events in it are past retention"}
+		sites := make([]string, 0, len(newest))
+		for s := range newest {
+			sites = append(sites, s)
+		}
+		sort.Strings(sites)
+		for _, site := range sites {
+			t := newest[site]
+			m.Newest[site] = t.Format(time.RFC3339)
+			days, configured := retention[site]
+			switch {
+			case !configured:
+				m.Dropped, m.Reason = false, fmt.Sprintf("holds events of site %q, which is not configured", site)
+			case days <= 0:
+				m.Dropped, m.Reason = false, fmt.Sprintf("site %q keeps all events (retention_days 0)", site)
+			case !t.Before(now.AddDate(0, 0, -days)):
+				m.Dropped, m.Reason = false, fmt.Sprintf("site %q has events newer than its %d days", site, days)
+			}
+			if !m.Dropped {
+				break
+			}
+		}
+		if m.Dropped && !dryRun {
+			// p is an integer read from system.parts, not user text.
+			if err := r.db.Exec(ctx, fmt.Sprintf("ALTER TABLE events DROP PARTITION %d", p)); err != nil {
+				return out, fmt.Errorf("cannot drop events partition %d: %w", p, err)
+			}
+			r.log.Info("retention dropped events month", "partition", p, "newest", m.Newest)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// partitions lists the events table's active monthly partitions, oldest first.
+func (r *Retention) partitions(ctx context.Context) ([]int, error) {
+	// Active partitions of the events table.
+	rows, err := r.db.Query(ctx, `SELECT DISTINCT partition_id FROM system.parts WHERE database = currentDatabase() AND table = 'events' AND active ORDER BY partition_id`)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list events partitions: %w", err)
+	}
+	defer rows.Close()
+	var out []int
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		n, err := strconv.Atoi(id)
+		if err != nil || n < 197001 || n > 999912 {
+			return nil, fmt.Errorf("events partition %q is not a month (YYYYMM): was the table created by another version?", id)
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// newestBySite is each site's newest event time within month p.
+func (r *Retention) newestBySite(ctx context.Context, p int) (map[string]time.Time, error) {
+	// Newest event per site in one monthly partition (pruned by the key).
+	rows, err := r.db.Query(ctx, `SELECT site, max(event_time) FROM events WHERE toYYYYMM(event_time) = ? GROUP BY site`, uint32(p))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read events of %d: %w", p, err)
+	}
+	defer rows.Close()
+	out := map[string]time.Time{}
+	for rows.Next() {
+		var site string
+		var t time.Time
+		if err := rows.Scan(&site, &t); err != nil {
+			return nil, err
+		}
+		out[site] = t.UTC()
+	}
+	return out, rows.Err()
+}
