@@ -48,6 +48,7 @@ func commands(a *app) []*cobra.Command {
 	return []*cobra.Command{
 		newInitCmd(a),
 		newMigrateCmd(a),
+		newCatalogCmd(a),
 		newServeCmd(a),
 	}
 }

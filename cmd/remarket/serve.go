@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/remarket/remarket/ingest"
+	"github.com/remarket/remarket/internal/catalog"
 	rmsql "github.com/remarket/remarket/sql"
 )
 
@@ -52,6 +53,7 @@ func (a *app) serve(ctx context.Context, ready func(addr string)) error {
 	ing.Register(engine)
 
 	// Capabilities register their routes and background jobs here.
+	catalog.NewAPI(a.cfg, db, a.log).Register(engine)
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 	_ = bg
