@@ -50,6 +50,8 @@ func commands(a *app) []*cobra.Command {
 		newMigrateCmd(a),
 		newCatalogCmd(a),
 		newServeCmd(a),
+		newDemoCmd(a),
+		newRetentionCmd(a),
 	}
 }
 

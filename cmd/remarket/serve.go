@@ -12,6 +12,7 @@ import (
 
 	"github.com/remarket/remarket/ingest"
 	"github.com/remarket/remarket/internal/catalog"
+	"github.com/remarket/remarket/privacy"
 	rmsql "github.com/remarket/remarket/sql"
 )
 
@@ -53,6 +54,7 @@ func (a *app) serve(ctx context.Context, ready func(addr string)) error {
 	ing.Register(engine)
 
 	// Capabilities register their routes and background jobs here.
+	privacy.NewAPI(a.cfg, db, a.log).Register(engine)
 	catalog.NewAPI(a.cfg, db, a.log).Register(engine)
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
