@@ -1,0 +1,39 @@
+# remarket — see README.md. Every target installs what it needs.
+GO      ?= go
+BIN     := bin/remarket
+CONFIG  ?= remarket.yaml
+# Packages whose concurrency matters run under the race detector too.
+RACE_PKGS := ./ingest/ ./feeds/ ./segment/
+
+.PHONY: run build test lint unit race deps clickhouse bench-ingest bench-segments bench-feeds clean
+
+## run: start everything locally (a private ClickHouse under ./data, migrations, server)
+run: clickhouse build
+	@test -f $(CONFIG) || ./$(BIN) init --config $(CONFIG)
+	./$(BIN) --config $(CONFIG) --local-clickhouse serve
+
+build:
+	$(GO) build -o $(BIN) ./cmd/remarket
+
+clickhouse:
+	@scripts/install-clickhouse.sh
+
+deps:
+	@scripts/install-test-deps.sh
+
+## test: every test (lint, unit and integration against a real ClickHouse, race, browser)
+test: deps lint
+	$(GO) test -count=1 -timeout 25m ./...
+	$(GO) test -count=1 -race -timeout 20m $(RACE_PKGS)
+
+lint:
+	@test -z "$$(gofmt -l .)" || (echo "gofmt needed:"; gofmt -l .; exit 1)
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+## bench-ingest: pixel throughput and latency, full path vs a bare gin handler
+bench-ingest: clickhouse
+	$(GO) run ./internal/tools/benchingest
+
+clean:
+	rm -rf bin data

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Everything the test suite needs on a fresh Debian machine of our kind:
+# ClickHouse (Debian's package), the pinned npm packages of e2e/ (from the
+# lock file) and Debian's Chromium for the browser tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-clickhouse.sh
+SUDO=""
+if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
+if ! command -v chromium >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q chromium
+fi
+if [ -f e2e/package-lock.json ]; then
+  (cd e2e && npm ci --no-audit --no-fund --loglevel=error)
+fi
