@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
+	"github.com/remarket/remarket/dashboard"
 	"github.com/remarket/remarket/ingest"
 	"github.com/remarket/remarket/internal/catalog"
 	"github.com/remarket/remarket/privacy"
@@ -55,6 +56,7 @@ func (a *app) serve(ctx context.Context, ready func(addr string)) error {
 
 	// Capabilities register their routes and background jobs here.
 	privacy.NewAPI(a.cfg, db, a.log).Register(engine)
+	dashboard.New(a.cfg, db, a.log).Register(engine)
 	catalog.NewAPI(a.cfg, db, a.log).Register(engine)
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()

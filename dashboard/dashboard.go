@@ -1,0 +1,70 @@
+// Package dashboard is remarket's web UI, served by `serve` at /ui/ from
+// embedded files (no CDN; charts are inline SVG drawn by the page): sign-in
+// with a site's admin token, the overview, audiences, visitor and product
+// lookups. It also serves /demo/shop, a tiny shop page that embeds the
+// snippet exactly as a customer's site would.
+package dashboard
+
+import (
+	"embed"
+	"io/fs"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/remarket/remarket/internal/chdb"
+	"github.com/remarket/remarket/internal/config"
+)
+
+//go:embed static
+var static embed.FS
+
+// UI is the dashboard.
+type UI struct {
+	cfg config.Config
+	db  *chdb.DB
+	log *slog.Logger
+	// app answers the in-process calls the dashboard makes to the other
+	// capabilities' APIs (audiences, feeds, erasure), so it shows exactly
+	// what those APIs serve. Set by Register when the router is the engine.
+	app http.Handler
+}
+
+// New returns the dashboard.
+func New(cfg config.Config, db *chdb.DB, log *slog.Logger) *UI {
+	return &UI{cfg: cfg, db: db, log: log}
+}
+
+// Register adds /ui/, its API under /ui/api/ and /demo/shop.
+func (u *UI) Register(r gin.IRouter) {
+	if h, ok := r.(http.Handler); ok {
+		u.app = h
+	}
+	files, _ := fs.Sub(static, "static")
+	fileServer := http.StripPrefix("/ui/", http.FileServer(http.FS(files)))
+	serveFile := func(c *gin.Context) {
+		c.Header("Cache-Control", "no-cache")
+		c.Header("X-Content-Type-Options", "nosniff")
+		c.Header("Content-Security-Policy", "default-src 'self'; img-src 'self' data: https:; style-src 'self'; script-src 'self'; frame-ancestors 'none'")
+		fileServer.ServeHTTP(c.Writer, c.Request)
+	}
+	r.GET("/ui", func(c *gin.Context) { c.Redirect(http.StatusFound, "/ui/") })
+	r.GET("/ui/", serveFile)
+	for _, name := range []string{"app.js", "app.css", "favicon.svg", "shop.js"} {
+		r.GET("/ui/"+name, serveFile)
+	}
+
+	r.POST("/ui/api/login", u.login)
+	api := r.Group("/ui/api", u.requireSession)
+	api.GET("/session", u.session)
+	api.POST("/logout", u.logout)
+	api.GET("/overview", u.overview)
+	api.GET("/audiences", u.audiences)
+	api.GET("/audiences/:name", u.audience)
+	api.GET("/visitors/:vid", u.visitor)
+	api.DELETE("/visitors/:vid", u.eraseVisitor)
+	api.GET("/products/:pid", u.product)
+
+	r.GET("/demo/shop", u.shop)
+}

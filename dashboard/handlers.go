@@ -1,0 +1,330 @@
+package dashboard
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/remarket/remarket/internal/config"
+	"github.com/remarket/remarket/internal/httpx"
+)
+
+func site(c *gin.Context) config.Site { return c.MustGet(sessionSite).(config.Site) }
+
+// overview: traffic now and over the period, rejects, spool, last run.
+func (u *UI) overview(c *gin.Context) {
+	ctx, s := c.Request.Context(), site(c)
+	out := gin.H{"site": s.ID}
+	var err error
+	// Events received per minute over the last hour.
+	if out["per_minute"], err = u.rows(ctx, `SELECT toStartOfMinute(received_at) AS t, count() AS n FROM v_events WHERE site = ? AND received_at >= now() - 3600 GROUP BY t ORDER BY t`, s.ID); err != nil {
+		httpx.Fail(c, err)
+		return
+	}
+	// Events per day by event time over the last 60 days (humans, bots, opted out).
+	if out["per_day"], err = u.rows(ctx, `SELECT toDate(event_time) AS t, count() AS n, countIf(is_bot = 1) AS bots, countIf(opted_out = 1) AS opted_out FROM v_events WHERE site = ? AND event_time >= now() - 60 * 86400 GROUP BY t ORDER BY t`, s.ID); err != nil {
+		httpx.Fail(c, err)
+		return
+	}
+	// Totals by event type over 30 days.
+	if out["by_type"], err = u.rows(ctx, `SELECT type, count() AS n, uniqExact(visitor_id) AS visitors FROM v_events WHERE site = ? AND event_time >= now() - 30 * 86400 GROUP BY type ORDER BY n DESC`, s.ID); err != nil {
+		httpx.Fail(c, err)
+		return
+	}
+	// The site's latest segment runs.
+	runs, err := u.rows(ctx, `SELECT run_id, status, started_at, finished_at, toInt64(finished_at) - toInt64(started_at) AS seconds, error, is_current FROM v_segment_runs WHERE site = ? ORDER BY started_at DESC LIMIT 5`, s.ID)
+	if err != nil {
+		u.log.Warn("dashboard: segment runs", "err", err)
+		runs = []map[string]any{}
+	}
+	out["runs"] = runs
+	out["rejects"], out["spool"] = metrics()
+	c.JSON(http.StatusOK, out)
+}
+
+// metrics reads rejects by reason and the spool gauges from this
+// process's Prometheus registry (what /metrics shows).
+func metrics() ([]gin.H, map[string]float64) {
+	rejects := []gin.H{}
+	spool := map[string]float64{}
+	families, _ := prometheus.DefaultGatherer.Gather()
+	for _, f := range families {
+		name := f.GetName()
+		for _, m := range f.GetMetric() {
+			v := m.GetCounter().GetValue() + m.GetGauge().GetValue()
+			switch {
+			case name == "remarket_events_rejected_total" || name == "remarket_pixel_dropped_total":
+				reason := ""
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "reason" {
+						reason = l.GetValue()
+					}
+				}
+				source := "api"
+				if strings.HasPrefix(name, "remarket_pixel") {
+					source = "pixel"
+				}
+				rejects = append(rejects, gin.H{"source": source, "reason": reason, "n": v})
+			case strings.HasPrefix(name, "remarket_spool_") || strings.HasPrefix(name, "remarket_shipped_") || strings.HasPrefix(name, "remarket_ship_errors") || name == "remarket_events_accepted_total":
+				if m.GetHistogram() == nil {
+					spool[name] += v
+				}
+			}
+		}
+	}
+	sort.Slice(rejects, func(i, j int) bool { return rejects[i]["n"].(float64) > rejects[j]["n"].(float64) })
+	return rejects, spool
+}
+
+// audiences: the audiences API's list with each audience's size history
+// and the discount rules that apply to it.
+func (u *UI) audiences(c *gin.Context) {
+	ctx, s := c.Request.Context(), site(c)
+	list, err := u.audienceList(c, s)
+	if err != nil {
+		httpx.Fail(c, err)
+		return
+	}
+	// Size of each audience at every run, oldest first.
+	hist, err := u.rows(ctx, `SELECT audience, groupArray(run_time) AS times, groupArray(size) AS sizes FROM (SELECT audience, run_time, size FROM v_audience_sizes WHERE site = ? ORDER BY run_time) GROUP BY audience`, s.ID)
+	if err != nil {
+		httpx.Fail(c, err)
+		return
+	}
+	byName := map[string]map[string]any{}
+	for _, h := range hist {
+		byName[h["audience"].(string)] = h
+	}
+	for _, a := range list {
+		name, _ := a["name"].(string)
+		strategy, _ := a["strategy"].(string)
+		a["history"] = byName[name]
+		a["discounts"] = discountsFor(s, name, strategy)
+	}
+	c.JSON(http.StatusOK, gin.H{"audiences": list})
+}
+
+// audienceList asks the audiences API (GET /api/sites/:site/audiences).
+func (u *UI) audienceList(c *gin.Context, s config.Site) ([]map[string]any, error) {
+	status, body, err := u.call(c.Request.Context(), s, http.MethodGet, sitePath(s, "/audiences"), false)
+	if err != nil {
+		return nil, err
+	}
+	if status != http.StatusOK {
+		return nil, httpx.Errorf(httpx.Unavailable, "the audiences API answered "+http.StatusText(status))
+	}
+	var list []map[string]any
+	if json.Unmarshal(body, &list) != nil {
+		var wrapped struct {
+			Audiences []map[string]any `json:"audiences"`
+		}
+		if err := json.Unmarshal(body, &wrapped); err != nil {
+			return nil, err
+		}
+		list = wrapped.Audiences
+	}
+	return list, nil
+}
+
+// discountsFor lists the site's discount rules that can apply to an audience.
+func discountsFor(s config.Site, audience, strategy string) []config.DiscountRule {
+	out := []config.DiscountRule{}
+	for _, r := range s.Discounts {
+		if (r.Audience == "" || r.Audience == audience) && (r.Strategy == "" || r.Strategy == strategy) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// audience: definition, size history, sample members, top products and
+// the first items of its feed.
+func (u *UI) audience(c *gin.Context) {
+	ctx, s, name := c.Request.Context(), site(c), c.Param("name")
+	if !config.ValidAudienceName(name) {
+		httpx.Fail(c, httpx.Errorf(httpx.Invalid, "bad audience name"))
+		return
+	}
+	list, err := u.audienceList(c, s)
+	if err != nil {
+		httpx.Fail(c, err)
+		return
+	}
+	var def map[string]any
+	for _, a := range list {
+		if a["name"] == name {
+			def = a
+		}
+	}
+	if def == nil {
+		httpx.Fail(c, httpx.Errorf(httpx.NotFound, "no audience "+name))
+		return
+	}
+	strategy, _ := def["strategy"].(string)
+	out := gin.H{"audience": def, "discounts": discountsFor(s, name, strategy)}
+	for _, cfgAud := range s.Audiences {
+		if cfgAud.Name == name {
+			out["definition"] = cfgAud
+		}
+	}
+	queries := []struct{ key, sql string }{
+		// Size at every run, oldest first.
+		{"history", `SELECT run_time, size FROM v_audience_sizes WHERE site = ? AND audience = ? ORDER BY run_time`},
+		// A sample of the current members, most recently triggered first.
+		{"members", `SELECT visitor_id, user_id, email_sha256 != '' AS has_email, stage, customer_type, trigger_time FROM v_audience_members WHERE site = ? AND audience = ? ORDER BY trigger_time DESC LIMIT 25`},
+		// The audience's ranked products (what the feed advertises).
+		{"products", `SELECT rank, product_id, anchor_id, strategy, reason, motivation, score, members FROM v_audience_products WHERE site = ? AND audience = ? ORDER BY rank LIMIT 25`},
+	}
+	for _, q := range queries {
+		if out[q.key], err = u.rows(ctx, q.sql, s.ID, name); err != nil {
+			httpx.Fail(c, err)
+			return
+		}
+	}
+	if err := u.addTitles(c, s, out["products"].([]map[string]any), "product_id", "anchor_id"); err != nil {
+		httpx.Fail(c, err)
+		return
+	}
+	base := strings.TrimRight(u.cfg.PublicURL, "/")
+	feeds := gin.H{}
+	for _, f := range []string{"google.xml", "meta.csv", "feed.json"} {
+		feeds[f] = base + "/feeds/" + url.PathEscape(s.ID) + "/" + name + "/" + f + "?token=" + url.QueryEscape(s.FeedToken)
+	}
+	out["feeds"] = feeds
+	out["members_export"] = base + sitePath(s, "/audiences/%s/members", name)
+	out["preview"] = u.feedPreview(c, s, name)
+	c.JSON(http.StatusOK, out)
+}
+
+// feedPreview is the first items of the audience's JSON feed, fetched
+// through the feed handler itself.
+func (u *UI) feedPreview(c *gin.Context, s config.Site, audience string) gin.H {
+	status, body, err := u.call(c.Request.Context(), s, http.MethodGet, "/feeds/"+url.PathEscape(s.ID)+"/"+audience+"/feed.json", true)
+	if err != nil || status != http.StatusOK {
+		return gin.H{"status": status, "items": []any{}}
+	}
+	var feed map[string]any
+	if err := json.Unmarshal(body, &feed); err != nil {
+		return gin.H{"status": status, "items": []any{}}
+	}
+	items, _ := feed["items"].([]any)
+	total := len(items)
+	if len(items) > 10 {
+		items = items[:10]
+	}
+	return gin.H{"status": status, "items": items, "total": total}
+}
+
+// addTitles sets <field>_title and <field>_price on rows from v_products.
+func (u *UI) addTitles(c *gin.Context, s config.Site, rows []map[string]any, fields ...string) error {
+	var ids []string
+	for _, r := range rows {
+		for _, f := range fields {
+			if id, _ := r[f].(string); id != "" {
+				ids = append(ids, id)
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	// Titles and prices of the products shown.
+	prods, err := u.rows(c.Request.Context(), `SELECT product_id, title, price, currency, availability FROM v_products WHERE site = ? AND has(?, product_id)`, s.ID, ids)
+	if err != nil {
+		return err
+	}
+	byID := map[string]map[string]any{}
+	for _, p := range prods {
+		byID[p["product_id"].(string)] = p
+	}
+	for _, r := range rows {
+		for _, f := range fields {
+			if p := byID[r[f].(string)]; p != nil {
+				r[f+"_title"], r[f+"_price"], r[f+"_currency"] = p["title"], p["price"], p["currency"]
+				r[f+"_availability"] = p["availability"]
+			}
+		}
+	}
+	return nil
+}
+
+// visitor: timeline, interests and recommendations of one visitor id (or
+// of every visitor id of a user id).
+func (u *UI) visitor(c *gin.Context) {
+	ctx, s, id := c.Request.Context(), site(c), strings.TrimSpace(c.Param("vid"))
+	// The visitor ids to show: the id itself, or those seen with it as user id.
+	ids, err := u.rows(ctx, `SELECT DISTINCT visitor_id FROM v_events WHERE site = ? AND (visitor_id = ? OR user_id = ?) LIMIT 20`, s.ID, id, id)
+	if err != nil {
+		httpx.Fail(c, err)
+		return
+	}
+	vids := []string{id}
+	for _, r := range ids {
+		if v := r["visitor_id"].(string); v != id {
+			vids = append(vids, v)
+		}
+	}
+	out := gin.H{"query": id, "visitor_ids": vids}
+	queries := []struct{ key, sql string }{
+		// Newest events first.
+		{"events", `SELECT event_time, type, name, visitor_id, user_id, product_id, category, price, currency, quantity, order_id, revenue, url, is_bot, opted_out FROM v_events WHERE site = ? AND has(?, visitor_id) ORDER BY event_time DESC LIMIT 200`},
+		// Strongest interests of the current run.
+		{"interests", `SELECT kind, key, score, events, stage, last_time FROM v_visitor_interests WHERE site = ? AND has(?, visitor_id) ORDER BY score DESC LIMIT 30`},
+		// Recommendations of the current run, per audience in rank order.
+		{"recommendations", `SELECT audience, rank, product_id, anchor_id, strategy, reason, motivation, score FROM v_visitor_recommendations WHERE site = ? AND has(?, visitor_id) ORDER BY audience, rank LIMIT 60`},
+		// Audiences the visitor belongs to now.
+		{"audiences", `SELECT audience, stage, customer_type, trigger_time FROM v_audience_members WHERE site = ? AND has(?, visitor_id) ORDER BY audience`},
+	}
+	for _, q := range queries {
+		if out[q.key], err = u.rows(ctx, q.sql, s.ID, vids); err != nil {
+			httpx.Fail(c, err)
+			return
+		}
+	}
+	if err := u.addTitles(c, s, out["recommendations"].([]map[string]any), "product_id", "anchor_id"); err != nil {
+		httpx.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// eraseVisitor forwards an erasure to the privacy API.
+func (u *UI) eraseVisitor(c *gin.Context) {
+	s := site(c)
+	status, body, err := u.call(c.Request.Context(), s, http.MethodDelete, sitePath(s, "/visitors/%s", c.Param("vid")), false)
+	if err != nil {
+		httpx.Fail(c, err)
+		return
+	}
+	c.Data(status, "application/json; charset=utf-8", body)
+}
+
+// product: a catalog entry with its upsells and cross-sells.
+func (u *UI) product(c *gin.Context) {
+	ctx, s, id := c.Request.Context(), site(c), c.Param("pid")
+	prod, err := u.rows(ctx, `SELECT product_id, title, brand, category, price, currency, availability, stock_quantity, launch_date, tags, complements, upgrades, link, image_link FROM v_products WHERE site = ? AND product_id = ?`, s.ID, id)
+	if err != nil {
+		httpx.Fail(c, err)
+		return
+	}
+	if len(prod) == 0 {
+		httpx.Fail(c, httpx.Errorf(httpx.NotFound, "no product "+id))
+		return
+	}
+	// Related products of the current run, best first within strategy and kind.
+	related, err := u.rows(ctx, `SELECT strategy, kind, rank, related_id, score, reason, motivation FROM v_related_products WHERE site = ? AND product_id = ? ORDER BY strategy DESC, score DESC LIMIT 60`, s.ID, id)
+	if err != nil {
+		httpx.Fail(c, err)
+		return
+	}
+	if err := u.addTitles(c, s, related, "related_id"); err != nil {
+		httpx.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"product": prod[0], "related": related})
+}
