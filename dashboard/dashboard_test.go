@@ -1,0 +1,130 @@
+package dashboard_test
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/remarket/remarket/dashboard"
+	"github.com/remarket/remarket/internal/chtest"
+	"github.com/remarket/remarket/internal/config"
+)
+
+func TestMain(m *testing.M) { chtest.Main(m) }
+
+const admin = "adm_0123456789abcdef"
+
+func newServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	db := chtest.MustOpen(t)
+	cfg := config.Config{PublicURL: "http://remarket.test", Sites: []config.Site{
+		{ID: "demo", WriteKey: "wk_demo", AdminToken: admin, FeedToken: "feed_0123456789abcdef"},
+		{ID: "other", WriteKey: "wk_other", AdminToken: "adm_other_0123456789", FeedToken: "feed_other_0123456789"},
+	}}
+	gin.SetMode(gin.TestMode)
+	r := gin.New()
+	dashboard.New(cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil))).Register(r)
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func do(t *testing.T, srv *httptest.Server, method, path, body string, hdr map[string]string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b)
+}
+
+func TestSignInCookieAndCSRF(t *testing.T) {
+	srv := newServer(t)
+	jsonHdr := map[string]string{"Content-Type": "application/json"}
+	cases := []struct {
+		name, body string
+		hdr        map[string]string
+		status     int
+	}{
+		{"wrong token", `{"site":"demo","token":"nope"}`, jsonHdr, 401},
+		{"other site's token", `{"site":"demo","token":"adm_other_0123456789"}`, jsonHdr, 401},
+		{"form post (cross-site)", `site=demo&token=` + admin, map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, 400},
+	}
+	for _, tc := range cases {
+		if resp, body := do(t, srv, "POST", "/ui/api/login", tc.body, tc.hdr); resp.StatusCode != tc.status {
+			t.Errorf("%s: %d %s", tc.name, resp.StatusCode, body)
+		}
+	}
+	resp, body := do(t, srv, "POST", "/ui/api/login", `{"site":"demo","token":"`+admin+`"}`, jsonHdr)
+	if resp.StatusCode != 200 {
+		t.Fatalf("login: %d %s", resp.StatusCode, body)
+	}
+	set := resp.Header.Get("Set-Cookie")
+	for _, want := range []string{"HttpOnly", "SameSite=Strict", "Path=/ui"} {
+		if !strings.Contains(set, want) {
+			t.Errorf("cookie %q lacks %s", set, want)
+		}
+	}
+	if strings.Contains(set, admin) {
+		t.Fatal("cookie carries the admin token")
+	}
+	var s struct{ Site, CSRF string }
+	json.Unmarshal([]byte(body), &s)
+	cookie := strings.Split(set, ";")[0]
+	if s.Site != "demo" || s.CSRF == "" {
+		t.Fatalf("login answer %s", body)
+	}
+
+	checks := []struct {
+		name, method, path string
+		hdr                map[string]string
+		status             int
+	}{
+		{"session with cookie", "GET", "/ui/api/session", map[string]string{"Cookie": cookie}, 200},
+		{"session without cookie", "GET", "/ui/api/session", nil, 401},
+		{"tampered cookie", "GET", "/ui/api/session", map[string]string{"Cookie": strings.Replace(cookie, "demo|", "other|", 1)}, 401},
+		{"overview", "GET", "/ui/api/overview", map[string]string{"Cookie": cookie}, 200},
+		{"erase without CSRF", "DELETE", "/ui/api/visitors/v1", map[string]string{"Cookie": cookie}, 403},
+		{"erase with a wrong CSRF", "DELETE", "/ui/api/visitors/v1", map[string]string{"Cookie": cookie, "X-CSRF-Token": "x"}, 403},
+		{"logout without CSRF", "POST", "/ui/api/logout", map[string]string{"Cookie": cookie}, 403},
+		{"logout", "POST", "/ui/api/logout", map[string]string{"Cookie": cookie, "X-CSRF-Token": s.CSRF}, 200},
+	}
+	for _, tc := range checks {
+		if resp, body := do(t, srv, tc.method, tc.path, "", tc.hdr); resp.StatusCode != tc.status {
+			t.Errorf("%s: %d %s", tc.name, resp.StatusCode, body)
+		}
+	}
+}
+
+func TestStaticPagesAndDemoShop(t *testing.T) {
+	srv := newServer(t)
+	cases := []struct{ path, want, ctype string }{
+		{"/ui/", `<script src="app.js">`, "text/html"},
+		{"/ui/app.js", "X-CSRF-Token", "javascript"},
+		{"/ui/app.css", "svg.chart", "text/css"},
+		{"/demo/shop", `/t.js?k=wk_demo`, "text/html"},
+		{"/demo/shop", `<noscript><img src="//`, "text/html"},
+		{"/demo/shop", `data-id="canon-eos-250d"`, "text/html"},
+	}
+	for _, tc := range cases {
+		resp, body := do(t, srv, "GET", tc.path, "", nil)
+		if resp.StatusCode != 200 || !strings.Contains(body, tc.want) || !strings.Contains(resp.Header.Get("Content-Type"), tc.ctype) {
+			t.Errorf("%s: %d %s, body lacks %q", tc.path, resp.StatusCode, resp.Header.Get("Content-Type"), tc.want)
+		}
+	}
+	if resp, _ := do(t, srv, "GET", "/ui/", "", nil); !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'self'") {
+		t.Error("dashboard served without a CSP")
+	}
+}
