@@ -1,0 +1,110 @@
+package feeds_test
+
+import (
+	"bufio"
+	"encoding/csv"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+func TestMembersExportHonoursOptOut(t *testing.T) {
+	s := newServer(t, testConfig(t))
+	s.fx.run("shop", "r1", runFinished, "cart", 3)
+	s.fx.members("shop", "r1", "cart",
+		member{Visitor: "v1", User: "u1", EmailSHA: strings.Repeat("a", 64)},
+		member{Visitor: "v2"},
+		member{Visitor: "v3", User: "u3", OptedOut: 1}, // the view must not, but if it did
+		member{Visitor: "v4", User: "u4"},              // opts out after the run, below
+	)
+	s.fx.members("shop", "r1", "other-audience", member{Visitor: "v9"})
+	// v4 opted out after the run: an event with opted_out = 1.
+	if err := s.db.InsertRow(t.Context(), "INSERT INTO events (site, event_id, event_time, received_at, type, visitor_id, opted_out)",
+		"shop", uuid.New(), time.Now().UTC(), time.Now().UTC(), "track", "v4", uint8(1)); err != nil {
+		t.Fatal(err)
+	}
+	auth := []string{"Authorization", "Bearer " + adminToken}
+
+	rec := s.get("/api/sites/shop/audiences/cart/members", auth...)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("csv: %d %s", rec.Code, rec.Body)
+	}
+	recs, err := csv.NewReader(rec.Body).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{{"visitor_id", "user_id", "email_sha256"}, {"v1", "u1", strings.Repeat("a", 64)}, {"v2", "", ""}}
+	if len(recs) != len(want) || strings.Join(recs[1], ",") != strings.Join(want[1], ",") || recs[2][0] != "v2" {
+		t.Fatalf("csv export = %q, want %q", recs, want)
+	}
+
+	rec = s.get("/api/sites/shop/audiences/cart/members?format=jsonl", auth...)
+	var got []string
+	sc := bufio.NewScanner(rec.Body)
+	for sc.Scan() {
+		var m struct {
+			VisitorID string `json:"visitor_id"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("jsonl line %q: %v", sc.Text(), err)
+		}
+		got = append(got, m.VisitorID)
+	}
+	if strings.Join(got, ",") != "v1,v2" {
+		t.Fatalf("jsonl export = %v", got)
+	}
+
+	for _, c := range []struct {
+		path string
+		hdr  []string
+		want int
+	}{
+		{"/api/sites/shop/audiences/cart/members", nil, 401},
+		{"/api/sites/shop/audiences/cart/members", []string{"Authorization", "Bearer " + feedToken}, 401},
+		{"/api/sites/shop/audiences/ghost/members", auth, 404},
+		{"/api/sites/shop/audiences/cart/members?format=xml", auth, 400},
+	} {
+		if rec := s.get(c.path, c.hdr...); rec.Code != c.want {
+			t.Errorf("%s: %d, want %d", c.path, rec.Code, c.want)
+		}
+	}
+}
+
+func TestDiscountRulesAPI(t *testing.T) {
+	s := newServer(t, testConfig(t))
+	s.seedHard()
+	auth := []string{"Authorization", "Bearer " + adminToken}
+
+	rec := s.get("/api/sites/shop/discounts", auth...)
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"max_discount_percent":25`) {
+		t.Fatalf("GET: %d %s", rec.Code, rec.Body)
+	}
+	put := func(body string) int {
+		return s.do(http.MethodPut, "/api/sites/shop/discounts", strings.NewReader(body), auth...).Code
+	}
+	for _, bad := range []string{
+		`{"rules":[{"strategy":"upsell","percent":50,"duration":"48h"}]}`, // over the site max
+		`{"rules":[{"strategy":"upsell","percent":10,"duration":"soon"}]}`,
+		`{"rules":[{"strategy":"spam","percent":10,"duration":"1h"}]}`,
+		`{"rulez":[]}`,
+	} {
+		if code := put(bad); code != http.StatusBadRequest {
+			t.Errorf("PUT %s: %d, want 400", bad, code)
+		}
+	}
+	// The admin upsell rule (20%) replaces the YAML upsell rule (10%).
+	if code := put(`{"rules":[{"strategy":"upsell","percent":20,"duration":"24h"}]}`); code != 200 {
+		t.Fatalf("PUT: %d", code)
+	}
+	feed := parseGoogle(t, s.get("/feeds/shop/cart/google.xml?token="+feedToken).Body.Bytes())
+	if amp := feed.Items[0]; amp.ID != "amp" || amp.SalePrice != "987.60 USD" || amp.Label3 != "20% off until Fri 27 Nov" {
+		t.Fatalf("after PUT amp = %q %q", amp.SalePrice, amp.Label3)
+	}
+	if rec := s.do(http.MethodPut, "/api/sites/shop/discounts", strings.NewReader(`{"rules":[]}`), "Authorization", "Bearer other-admin-0123456789"); rec.Code != 401 {
+		t.Fatalf("other site's admin token: %d", rec.Code)
+	}
+}

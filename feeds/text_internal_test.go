@@ -1,0 +1,174 @@
+package feeds
+
+import (
+	"bytes"
+	"encoding/xml"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/remarket/remarket/internal/config"
+)
+
+func TestCleanText(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain":                    "plain",
+		"  padded\t\r\n text  ":    "padded text",
+		"nul\x00 and bell\x07":     "nul and bell",
+		"bad \xff\xfe utf8":        "bad utf8",
+		"emoji 📷 stays":            "emoji 📷 stays",
+		"c1 \u0085 \u009f control": "c1 control",
+		"nonchar \uffff \ufffe":    "nonchar",
+		"line\u2028sep":            "line sep",
+	} {
+		if got := cleanText(in); got != want {
+			t.Errorf("cleanText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestTruncateOnWordBoundary(t *testing.T) {
+	cases := []struct {
+		in   string
+		max  int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"exactly ten", 11, "exactly ten"},
+		{"the quick brown fox jumps", 15, "the quick…"},
+		{"Supercalifragilistic", 10, "Supercali…"}, // no space in the second half: cut mid-word
+		{"ünïcödé wörds àrë cöüntéd", 12, "ünïcödé…"},
+		{"word, another", 7, "word…"},
+	}
+	for _, c := range cases {
+		got := truncate(c.in, c.max)
+		if got != c.want || utf8.RuneCountInString(got) > c.max {
+			t.Errorf("truncate(%q, %d) = %q, want %q", c.in, c.max, got, c.want)
+		}
+	}
+}
+
+func TestStripHTML(t *testing.T) {
+	for in, want := range map[string]string{
+		"<p>Hello <b>world</b></p>":  " Hello  world  ",
+		"5 < 6 & 7 > 3":              "5 < 6 & 7 > 3",
+		"Tom &amp; Jerry&#39;s":      "Tom & Jerry's",
+		"<!-- c -->x<br/>y":          " x y",
+		"<script>alert(1)</script>z": " alert(1) z",
+	} {
+		if got := stripHTML(in); got != want {
+			t.Errorf("stripHTML(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestNormalizeLink(t *testing.T) {
+	ok := map[string]string{
+		"https://shop.example/a?b=c#d":      "https://shop.example/a?b=c#d",
+		"HTTP://shop.example/a b":           "http://shop.example/a%20b",
+		"https://bücher.example/größe?q=ü":  "https://xn--bcher-kva.example/gr%C3%B6%C3%9Fe?q=%C3%BC",
+		"https://shop.example/already%20ok": "https://shop.example/already%20ok",
+	}
+	for in, want := range ok {
+		if got, err := normalizeLink(in); err != nil || got != want {
+			t.Errorf("normalizeLink(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "/relative", "ftp://x.example/f", "javascript:alert(1)", "https://", "https://x.example/\x00",
+		"https://user:pw@x.example/", "https://x.example/" + strings.Repeat("a", 2000), "mailto:a@b.example"} {
+		if got, err := normalizeLink(bad); err == nil {
+			t.Errorf("normalizeLink(%q) accepted: %q", bad, got)
+		}
+	}
+}
+
+func TestLandingReplacesTrackingParams(t *testing.T) {
+	got := landing("https://x.example/p?utm_source=old&keep=1&rm_offer=stale#frag",
+		[][2]string{{"utm_source", "google"}, {"utm_medium", "remarketing"}, {"utm_campaign", "cart"}, {"rm_offer", "a.b"}})
+	want := "https://x.example/p?keep=1&utm_source=google&utm_medium=remarketing&utm_campaign=cart&rm_offer=a.b#frag"
+	if got != want {
+		t.Fatalf("landing = %q, want %q", got, want)
+	}
+}
+
+func TestMoney(t *testing.T) {
+	cases := []struct {
+		price float64
+		cur   string
+		want  string
+	}{
+		{1234.5, "USD", "1234.50 USD"},
+		{0.1 + 0.2, "EUR", "0.30 EUR"},
+		{1.005, "USD", "1.01 USD"},
+		{1500, "JPY", "1500 JPY"},
+		{1499.6, "JPY", "1500 JPY"},
+		{12.3456, "KWD", "12.35 KWD"},
+		{15, "USD", "15.00 USD"},
+	}
+	for _, c := range cases {
+		m, ok := moneyOf(c.price, c.cur)
+		if !ok || m.String() != c.want {
+			t.Errorf("moneyOf(%v, %s) = %q, %v; want %q", c.price, c.cur, m, ok, c.want)
+		}
+	}
+	for _, bad := range []float64{0, -1, 0.001} {
+		if m, ok := moneyOf(bad, "USD"); ok {
+			t.Errorf("moneyOf(%v) accepted: %v", bad, m)
+		}
+	}
+}
+
+// FuzzCleanText: whatever a catalog holds, the result is valid UTF-8 XML
+// text within the limit, and survives an XML round trip unchanged.
+func FuzzCleanText(f *testing.F) {
+	for _, s := range []string{"Tom & Jerry", "a\x00b", "\xff", "📷 <b>", strings.Repeat("word ", 40), "\u2028\uffff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := fitText(s, maxLabel)
+		if !utf8.ValidString(got) || utf8.RuneCountInString(got) > maxLabel {
+			t.Fatalf("fitText(%q) = %q", s, got)
+		}
+		var buf bytes.Buffer
+		buf.WriteString("<x>")
+		xml.EscapeText(&buf, []byte(got))
+		buf.WriteString("</x>")
+		var back string
+		if err := xml.Unmarshal(buf.Bytes(), &back); err != nil || back != got {
+			t.Fatalf("round trip of %q: %q, %v", got, back, err)
+		}
+	})
+}
+
+// FuzzNormalizeLink: an accepted link is absolute http(s), printable
+// ASCII, within 2000 bytes, and parses.
+func FuzzNormalizeLink(f *testing.F) {
+	for _, s := range []string{"https://bücher.example/ü?q=ä#f", "http://x/ y", "https://%zz/", "javascript:x", "https://[::1]:80/p"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := normalizeLink(s)
+		if err != nil {
+			return
+		}
+		u, perr := url.Parse(got)
+		if perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(got) > maxLink || !printableASCII(got) {
+			t.Fatalf("normalizeLink(%q) = %q (%v)", s, got, perr)
+		}
+	})
+}
+
+// FuzzVerifyOffer: no token crashes the verifier or verifies without the key.
+func FuzzVerifyOffer(f *testing.F) {
+	f.Add("eyJrIjoiazEifQ.c2ln")
+	f.Add("a.b.c")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, token string) {
+		sites := func(string) (config.Site, bool) { return config.Site{ID: "s"}, true }
+		if _, err := VerifyOffer(sites, token, time.Now()); err == nil {
+			t.Fatalf("verified %q with no keys", token)
+		}
+	})
+}
