@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/remarket/remarket/internal/chdb"
+)
+
+// openCounter connects before the count run, so connecting is not charged
+// to the time until the events are queryable.
+func openCounter(ctx context.Context, dsn string) (*chdb.DB, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return chdb.Open(ctx, dsn)
+}
+
+// waitCount polls the analysts' view until it counts want events of site
+// and returns how long after since that answer came back (the query's own
+// time is charged too). It gives up after limit.
+func waitCount(ctx context.Context, db *chdb.DB, site string, want uint64, since time.Time, limit time.Duration) (time.Duration, uint64, error) {
+	deadline := time.Now().Add(limit)
+	var n uint64
+	for {
+		qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		// How many events of the site analysts can see.
+		err := db.QueryRow(qctx, "SELECT count() FROM v_events WHERE site = ?", site).Scan(&n)
+		cancel()
+		if err == nil && n >= want {
+			return time.Since(since), n, nil
+		}
+		if time.Now().After(deadline) {
+			return time.Since(since), n, fmt.Errorf("%d of %d events visible after %s (last error: %v)", n, want, limit, err)
+		}
+		select {
+		case <-ctx.Done():
+			return time.Since(since), n, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// verification is what ClickHouse holds for the count run's site.
+type verification struct {
+	Count, Unique uint64 // through v_events: what every query sees
+	RawRows       uint64 // rows in events before merges collapse copies
+}
+
+func verifyCount(ctx context.Context, db *chdb.DB, site string) (verification, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	var v verification
+	// Seen once each, and distinct by id: a lost or doubled event shows here.
+	if err := db.QueryRow(ctx, "SELECT count(), uniqExact(event_id) FROM v_events WHERE site = ?", site).Scan(&v.Count, &v.Unique); err != nil {
+		return v, fmt.Errorf("cannot count events: %w", err)
+	}
+	// Physical rows, re-sent copies included until a merge collapses them.
+	if err := db.QueryRow(ctx, "SELECT count() FROM events WHERE site = ?", site).Scan(&v.RawRows); err != nil {
+		return v, fmt.Errorf("cannot count raw events: %w", err)
+	}
+	return v, nil
+}

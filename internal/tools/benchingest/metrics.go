@@ -1,0 +1,115 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// metrics is a scrape of remarket's /metrics, each series summed over its
+// labels: enough to explain where the full path spends its time (group
+// commit size, fsync time, batch size) without a profiler.
+type metrics map[string]float64
+
+func scrape(addr string) (metrics, error) {
+	client := http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("/metrics: status %d", resp.StatusCode)
+	}
+	m := metrics{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			continue
+		}
+		name := line[:i]
+		if j := strings.IndexByte(name, '{'); j >= 0 {
+			if strings.HasSuffix(name[:j], "_bucket") {
+				continue
+			}
+			name = name[:j]
+		}
+		m[name] += v
+	}
+	return m, sc.Err()
+}
+
+// sub is the change of every counter from before to m.
+func (m metrics) sub(before metrics) metrics {
+	d := metrics{}
+	for k, v := range m {
+		d[k] = v - before[k]
+	}
+	return d
+}
+
+// pathStats summarises the spool and shipper over one phase.
+type pathStats struct {
+	Events, Fsyncs  float64
+	FsyncMeanMS     float64
+	Shipped         float64
+	Batches         float64
+	InsertMeanMS    float64
+	ShipLatencyMS   float64
+	Dropped         float64 // pixel hits answered but not stored
+	FieldsDropped   float64 // fields the pixel parser refused
+	ShipErrors      float64
+	UnshippedBytes  float64
+	HaveMeasurement bool
+}
+
+func (d metrics) stats(now metrics) pathStats {
+	s := pathStats{
+		Events:         d["remarket_spool_events_total"],
+		Fsyncs:         d["remarket_spool_fsync_seconds_count"],
+		Shipped:        d["remarket_shipped_events_total"],
+		Batches:        d["remarket_ship_batch_seconds_count"],
+		Dropped:        d["remarket_pixel_dropped_total"],
+		FieldsDropped:  d["remarket_pixel_fields_dropped_total"],
+		ShipErrors:     d["remarket_ship_errors_total"],
+		UnshippedBytes: now["remarket_spool_bytes"],
+	}
+	s.HaveMeasurement = s.Events > 0
+	if s.Fsyncs > 0 {
+		s.FsyncMeanMS = d["remarket_spool_fsync_seconds_sum"] / s.Fsyncs * 1000
+	}
+	if s.Batches > 0 {
+		s.InsertMeanMS = d["remarket_ship_batch_seconds_sum"] / s.Batches * 1000
+	}
+	if n := d["remarket_ship_latency_seconds_count"]; n > 0 {
+		s.ShipLatencyMS = d["remarket_ship_latency_seconds_sum"] / n * 1000
+	}
+	return s
+}
+
+func (s pathStats) groupSize() float64 {
+	if s.Fsyncs == 0 {
+		return 0
+	}
+	return s.Events / s.Fsyncs
+}
+
+func (s pathStats) batchRows() float64 {
+	if s.Batches == 0 {
+		return 0
+	}
+	return s.Shipped / s.Batches
+}
