@@ -1,15 +1,385 @@
 package config
 
-// Segments configures interest inference, related products and runs.
-// (Extended by the segments capability.)
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Segments configures interest inference, related products and runs for
+// every site. Each field documents its default.
 type Segments struct {
-	// Schedule is how often serve recomputes segments (default 15m; 0 disables).
+	// Schedule is how often serve recomputes segments (default 15m; "0" or
+	// "off" disables the schedule; runs can still be triggered).
 	Schedule string `yaml:"schedule"`
+	// HalfLife is the half-life of an event's weight in interest scores
+	// (default 14d): an event 14 days old counts half as much as one now.
+	HalfLife Duration `yaml:"half_life"`
+	// Weights per event type (defaults product_view 1, add_to_cart 3,
+	// checkout 4, purchase 5, product_list_view 0.2, search 0.2,
+	// page_view 0.1, remove_from_cart 0). Types not listed weigh 0.
+	Weights map[string]float64 `yaml:"weights"`
+	// UpsellMaxPriceRatio: an upsell costs more than its anchor and at most
+	// this many times its price (default 1.5).
+	UpsellMaxPriceRatio float64 `yaml:"upsell_max_price_ratio"`
+	// CrossSellMaxPriceRatio: a cross-sell costs at most this many times
+	// its anchor's price (default 0.6).
+	CrossSellMaxPriceRatio float64 `yaml:"cross_sell_max_price_ratio"`
+	// MaxItemsPerVisitor caps each member's recommendations (default 10)
+	// so nobody is bombarded.
+	MaxItemsPerVisitor int `yaml:"max_items_per_visitor"`
+	// MaxAudienceProducts caps an audience's ranked product list (default 200).
+	MaxAudienceProducts int `yaml:"max_audience_products"`
+	// RelatedTopK keeps this many related products per product and kind (default 20).
+	RelatedTopK int `yaml:"related_top_k"`
+	// MaxItemsPerBasket bounds co-occurrence work: only a visitor's most
+	// recent N products form pairs (default 30), so one heavy visitor
+	// cannot make the pair count explode quadratically.
+	MaxItemsPerBasket int `yaml:"max_items_per_basket"`
+	// ProfessionalMinQuantity: a visitor who ordered at least this many
+	// units of one product in one order line is inferred a professional
+	// buyer (default 5), unless an identify trait customer_type says otherwise.
+	ProfessionalMinQuantity int `yaml:"professional_min_quantity"`
+	// KeepRuns is how many complete runs per site keep their rows (default
+	// 3); older runs' rows are dropped, their history (sizes, status) kept.
+	KeepRuns int `yaml:"keep_runs"`
 }
 
-// SiteSegments are a site's own audience definitions.
-type SiteSegments struct{}
+// SiteSegments are a site's own audience definitions. Definitions stored
+// through the admin API are merged with these; the API's win by name.
+type SiteSegments struct {
+	Audiences []Audience `yaml:"audiences,omitempty"`
+}
 
-func defaultSegments() Segments { return Segments{Schedule: "15m"} }
+func defaultSegments() Segments {
+	return Segments{
+		Schedule: "15m",
+		HalfLife: Duration(14 * 24 * time.Hour),
+		Weights: map[string]float64{
+			"product_view": 1, "add_to_cart": 3, "checkout": 4, "purchase": 5,
+			"product_list_view": 0.2, "search": 0.2, "page_view": 0.1, "remove_from_cart": 0,
+		},
+		UpsellMaxPriceRatio:     1.5,
+		CrossSellMaxPriceRatio:  0.6,
+		MaxItemsPerVisitor:      10,
+		MaxAudienceProducts:     200,
+		RelatedTopK:             20,
+		MaxItemsPerBasket:       30,
+		ProfessionalMinQuantity: 5,
+		KeepRuns:                3,
+	}
+}
 
-func (c Config) validateSegments() []error { return nil }
+// ScheduleEvery is the parsed schedule; 0 means disabled.
+func (s Segments) ScheduleEvery() (time.Duration, error) {
+	switch strings.TrimSpace(s.Schedule) {
+	case "", "0", "off":
+		return 0, nil
+	}
+	d, err := ParseDuration(s.Schedule)
+	if err != nil {
+		return 0, fmt.Errorf("segments.schedule: %w", err)
+	}
+	return time.Duration(d), nil
+}
+
+func (c Config) validateSegments() []error {
+	var errs []error
+	s := c.Segments
+	if _, err := s.ScheduleEvery(); err != nil {
+		errs = append(errs, err)
+	}
+	if s.HalfLife <= 0 {
+		errs = append(errs, errors.New("segments.half_life must be positive"))
+	}
+	if s.UpsellMaxPriceRatio <= 1 {
+		errs = append(errs, errors.New("segments.upsell_max_price_ratio must be above 1"))
+	}
+	if s.CrossSellMaxPriceRatio <= 0 {
+		errs = append(errs, errors.New("segments.cross_sell_max_price_ratio must be positive"))
+	}
+	if s.MaxItemsPerVisitor <= 0 || s.MaxAudienceProducts <= 0 || s.RelatedTopK <= 0 || s.MaxItemsPerBasket < 2 || s.KeepRuns < 1 {
+		errs = append(errs, errors.New("segments: max_items_per_visitor, max_audience_products, related_top_k and keep_runs must be positive, max_items_per_basket at least 2"))
+	}
+	for k, w := range s.Weights {
+		if !eventTypeRe.MatchString(k) || w < 0 {
+			errs = append(errs, fmt.Errorf("segments.weights.%s: want an event type and a weight ≥ 0", k))
+		}
+	}
+	for i, site := range c.Sites {
+		seen := map[string]bool{}
+		for j, a := range site.Audiences {
+			if err := a.Validate(); err != nil {
+				errs = append(errs, fmt.Errorf("sites[%d].audiences[%d]: %w", i, j, err))
+			}
+			if seen[a.Name] {
+				errs = append(errs, fmt.Errorf("sites[%d].audiences[%d].name %q is used twice", i, j, a.Name))
+			}
+			seen[a.Name] = true
+		}
+	}
+	return errs
+}
+
+// Duration is a time span written like Go's durations plus days and weeks
+// ("90m", "36h", "3d", "2w"), in YAML and JSON alike.
+type Duration time.Duration
+
+// ParseDuration reads "3d", "2w", "12h", "90m" or "0".
+func ParseDuration(s string) (Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "0" {
+		return 0, nil
+	}
+	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
+		if n, ok := strings.CutSuffix(s, suffix); ok {
+			f, err := strconv.ParseFloat(n, 64)
+			if err != nil || f < 0 {
+				return 0, fmt.Errorf("duration %q: want a number of %s such as 3%s", s, suffix, suffix)
+			}
+			return Duration(f * float64(unit)), nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("duration %q: want e.g. 90m, 36h, 3d or 2w", s)
+	}
+	return Duration(d), nil
+}
+
+func (d Duration) String() string {
+	td := time.Duration(d)
+	switch {
+	case td == 0:
+		return "0"
+	case td%(24*time.Hour) == 0:
+		return strconv.FormatInt(int64(td/(24*time.Hour)), 10) + "d"
+	default:
+		return td.String()
+	}
+}
+
+// UnmarshalText lets YAML and JSON read "3d".
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	*d = v
+	return nil
+}
+
+// MarshalText writes the same form back.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalJSON also accepts a bare number of seconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var n float64
+	if json.Unmarshal(b, &n) == nil {
+		*d = Duration(n * float64(time.Second))
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration: want a string such as \"3d\"")
+	}
+	return d.UnmarshalText([]byte(s))
+}
+
+// Audience strategies.
+const (
+	Upsell    = "upsell"
+	CrossSell = "cross_sell"
+	Reminder  = "reminder"
+	Winback   = "winback"
+)
+
+// Stages of a visitor's intent for one product.
+const (
+	Browsed   = "browsed"
+	Carted    = "carted"
+	Purchased = "purchased"
+)
+
+// Audience is a declarative audience definition: who is in it (all
+// Include conditions hold, no Exclude condition holds, and the qualifying
+// activity is within Window) and what to show them (Strategy).
+type Audience struct {
+	Name        string `yaml:"name" json:"name"`
+	Description string `yaml:"description,omitempty" json:"description,omitempty"`
+	// Strategy is upsell, cross_sell, reminder or winback: it chooses the
+	// anchors (viewed, carted or bought products) and the kinds of items.
+	Strategy string `yaml:"strategy" json:"strategy"`
+	// Window is the membership window: a visitor whose qualifying activity
+	// (trigger) is older than this leaves the audience (0: no limit).
+	Window  Duration    `yaml:"window,omitempty" json:"window,omitempty"`
+	Include []Condition `yaml:"include" json:"include"`
+	Exclude []Condition `yaml:"exclude,omitempty" json:"exclude,omitempty"`
+}
+
+// Condition is one test on a visitor. Exactly one of Events, Stage,
+// MinScore, Traits and CustomerType says what is tested; Categories
+// (path prefixes) and Products narrow events, stages and scores; Since and
+// Until bound the time (Since 7d, Until 1d = between 7 and 1 days ago).
+type Condition struct {
+	Events       []string          `yaml:"events,omitempty" json:"events,omitempty"`
+	Stage        string            `yaml:"stage,omitempty" json:"stage,omitempty"`
+	MinScore     float64           `yaml:"min_score,omitempty" json:"min_score,omitempty"`
+	Traits       map[string]string `yaml:"traits,omitempty" json:"traits,omitempty"`
+	CustomerType string            `yaml:"customer_type,omitempty" json:"customer_type,omitempty"`
+
+	Categories []string `yaml:"categories,omitempty" json:"categories,omitempty"`
+	Products   []string `yaml:"products,omitempty" json:"products,omitempty"`
+	Since      Duration `yaml:"since,omitempty" json:"since,omitempty"`
+	Until      Duration `yaml:"until,omitempty" json:"until,omitempty"`
+	// MinCount and MaxCount bound how many matching events (default at
+	// least 1; MaxCount 0 means no upper bound).
+	MinCount int `yaml:"min_count,omitempty" json:"min_count,omitempty"`
+	MaxCount int `yaml:"max_count,omitempty" json:"max_count,omitempty"`
+}
+
+var (
+	audienceNameRe = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
+	eventTypeRe    = regexp.MustCompile(`^[a-z_]{1,32}$`)
+	traitKeyRe     = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
+)
+
+// EventTypes are the event types a condition may name.
+var EventTypes = []string{"page_view", "product_view", "product_list_view", "search",
+	"add_to_cart", "remove_from_cart", "checkout", "purchase", "identify", "custom"}
+
+// ValidAudienceName reports whether name fits [a-z0-9_-]{1,64}.
+func ValidAudienceName(name string) bool { return audienceNameRe.MatchString(name) }
+
+// FieldError is a definition error naming the offending field, such as
+// "include[0].stage".
+type FieldError struct {
+	Field   string
+	Message string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
+
+func fieldErr(field, format string, args ...any) error {
+	return &FieldError{Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// Validate checks a definition without a database; errors name the field.
+func (a Audience) Validate() error {
+	if !ValidAudienceName(a.Name) {
+		return fieldErr("name", "%q: use 1-64 of a-z, 0-9, '_' or '-'", a.Name)
+	}
+	switch a.Strategy {
+	case Upsell, CrossSell, Reminder, Winback:
+	default:
+		return fieldErr("strategy", "%q: want upsell, cross_sell, reminder or winback", a.Strategy)
+	}
+	if a.Window < 0 {
+		return fieldErr("window", "must not be negative")
+	}
+	if len(a.Include) == 0 {
+		return fieldErr("include", "at least one condition is required")
+	}
+	if len(a.Description) > 500 {
+		return fieldErr("description", "at most 500 characters")
+	}
+	for i, c := range a.Include {
+		if err := c.validate(fmt.Sprintf("include[%d]", i)); err != nil {
+			return err
+		}
+	}
+	for i, c := range a.Exclude {
+		if err := c.validate(fmt.Sprintf("exclude[%d]", i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c Condition) validate(at string) error {
+	kinds := 0
+	if len(c.Events) > 0 {
+		kinds++
+	}
+	if c.Stage != "" {
+		kinds++
+	}
+	if c.MinScore != 0 {
+		kinds++
+	}
+	if len(c.Traits) > 0 {
+		kinds++
+	}
+	if c.CustomerType != "" {
+		kinds++
+	}
+	if kinds != 1 {
+		return fieldErr(at, "set exactly one of events, stage, min_score, traits, customer_type")
+	}
+	for i, e := range c.Events {
+		if !contains(EventTypes, e) {
+			return fieldErr(fmt.Sprintf("%s.events[%d]", at, i), "%q: unknown event type (want one of %s)", e, strings.Join(EventTypes, ", "))
+		}
+	}
+	switch c.Stage {
+	case "", Browsed, Carted, Purchased:
+	default:
+		return fieldErr(at+".stage", "%q: want browsed, carted or purchased", c.Stage)
+	}
+	if c.MinScore < 0 {
+		return fieldErr(at+".min_score", "must be positive")
+	}
+	for k, v := range c.Traits {
+		if !traitKeyRe.MatchString(k) {
+			return fieldErr(at+".traits", "key %q: use 1-64 letters, digits or '_'", k)
+		}
+		if len(v) > 1000 {
+			return fieldErr(at+".traits."+k, "value longer than 1000 characters")
+		}
+	}
+	if len(c.CustomerType) > 64 {
+		return fieldErr(at+".customer_type", "at most 64 characters")
+	}
+	for i, cat := range c.Categories {
+		if strings.TrimSpace(cat) == "" || len(cat) > 500 {
+			return fieldErr(fmt.Sprintf("%s.categories[%d]", at, i), "want a category path such as \"Cameras > Lenses\"")
+		}
+	}
+	for i, p := range c.Products {
+		if p == "" || len(p) > 200 {
+			return fieldErr(fmt.Sprintf("%s.products[%d]", at, i), "want a product id")
+		}
+	}
+	if (len(c.Traits) > 0 || c.CustomerType != "") && (len(c.Categories) > 0 || len(c.Products) > 0 || c.Since != 0 || c.Until != 0) {
+		return fieldErr(at, "traits and customer_type take no categories, products, since or until")
+	}
+	if c.MinScore != 0 && (c.Since != 0 || c.Until != 0) {
+		return fieldErr(at+".since", "interest scores already decay with time: since/until do not apply to min_score")
+	}
+	if c.Since < 0 || c.Until < 0 {
+		return fieldErr(at+".since", "windows are durations ago and must not be negative")
+	}
+	if c.Since != 0 && c.Until >= c.Since {
+		return fieldErr(at+".until", "until (%s ago) must be more recent than since (%s ago)", c.Until, c.Since)
+	}
+	if c.MinCount < 0 || c.MaxCount < 0 || (c.MaxCount > 0 && c.MaxCount < c.MinCount) {
+		return fieldErr(at+".max_count", "counts must be ≥ 0 and max_count ≥ min_count")
+	}
+	if (c.MinCount != 0 || c.MaxCount != 0) && len(c.Events) == 0 {
+		return fieldErr(at+".min_count", "counts apply to events conditions only")
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,183 @@
+package segment
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/remarket/remarket/internal/config"
+	"github.com/remarket/remarket/internal/httpx"
+)
+
+// Audience definitions come from two places: the site's YAML config and
+// the admin API (stored in seg_audience_defs, latest version wins, a
+// delete is a tombstone). An API definition overrides a YAML one of the
+// same name; deleting it through the API brings the YAML one back.
+
+// Definition is an audience with where it is defined.
+type Definition struct {
+	config.Audience
+	Source string `json:"source"` // "config" or "api"
+}
+
+// Audiences lists a site's effective definitions, sorted by name.
+func (e *Engine) Audiences(ctx context.Context, site string) ([]config.Audience, error) {
+	defs, err := e.Definitions(ctx, site)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]config.Audience, len(defs))
+	for i, d := range defs {
+		out[i] = d.Audience
+	}
+	return out, nil
+}
+
+// Definitions is Audiences with each definition's source.
+func (e *Engine) Definitions(ctx context.Context, site string) ([]Definition, error) {
+	s, ok := e.cfg.Site(site)
+	if !ok {
+		return nil, fmt.Errorf("unknown site %q", site)
+	}
+	byName := map[string]Definition{}
+	for _, a := range s.Audiences {
+		byName[a.Name] = Definition{Audience: a, Source: "config"}
+	}
+	stored, err := e.storedDefinitions(ctx, site)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range stored {
+		byName[a.Name] = Definition{Audience: a, Source: "api"}
+	}
+	out := make([]Definition, 0, len(byName))
+	for _, d := range byName {
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+func (e *Engine) storedDefinitions(ctx context.Context, site string) ([]config.Audience, error) {
+	rows, err := e.db.Query(ctx, `SELECT name, argMax(definition, updated), argMax(deleted, updated)
+		FROM seg_audience_defs WHERE site = @site GROUP BY name`, clickhouse.Named("site", site))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read audience definitions: %w", err)
+	}
+	defer rows.Close()
+	var out []config.Audience
+	for rows.Next() {
+		var name, def string
+		var deleted uint8
+		if err := rows.Scan(&name, &def, &deleted); err != nil {
+			return nil, err
+		}
+		if deleted == 1 {
+			continue
+		}
+		a, err := DecodeAudience([]byte(def))
+		if err != nil {
+			e.log.Warn("stored audience definition no longer valid: skipped", "site", site, "audience", name, "err", err)
+			continue
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// DecodeAudience reads a JSON definition strictly: unknown fields are
+// errors naming the field.
+func DecodeAudience(b []byte) (config.Audience, error) {
+	var a config.Audience
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&a); err != nil {
+		msg := err.Error()
+		if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+			return a, &config.FieldError{Field: strings.Trim(f, `"`), Message: "unknown field"}
+		}
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return a, &config.FieldError{Field: te.Field, Message: "wrong type: want " + te.Type.String()}
+		}
+		return a, &config.FieldError{Field: "body", Message: strings.TrimPrefix(msg, "json: ")}
+	}
+	if dec.More() {
+		return a, &config.FieldError{Field: "body", Message: "one JSON object expected"}
+	}
+	return a, nil
+}
+
+// PutAudience validates a definition (including that its categories exist
+// in the catalog and that it compiles) and stores it.
+func (e *Engine) PutAudience(ctx context.Context, site string, a config.Audience) error {
+	if err := a.Validate(); err != nil {
+		return invalid(err)
+	}
+	if _, _, err := membersQuery(a); err != nil {
+		return invalid(err)
+	}
+	if err := e.checkCategories(ctx, site, a); err != nil {
+		return err
+	}
+	def, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	return e.db.InsertRow(ctx, "INSERT INTO seg_audience_defs (site, name, definition, deleted, updated)",
+		site, a.Name, string(def), uint8(0), uint64(time.Now().UnixNano()))
+}
+
+// DeleteAudience tombstones an API-defined audience.
+func (e *Engine) DeleteAudience(ctx context.Context, site, name string) error {
+	defs, err := e.Definitions(ctx, site)
+	if err != nil {
+		return err
+	}
+	for _, d := range defs {
+		if d.Name != name {
+			continue
+		}
+		if d.Source == "config" {
+			return httpx.Errorf(httpx.Conflict, fmt.Sprintf("audience %q is defined in the config file; remove it there", name))
+		}
+		return e.db.InsertRow(ctx, "INSERT INTO seg_audience_defs (site, name, definition, deleted, updated)",
+			site, name, "", uint8(1), uint64(time.Now().UnixNano()))
+	}
+	return httpx.Errorf(httpx.NotFound, fmt.Sprintf("no audience %q", name))
+}
+
+// checkCategories rejects category paths no catalog product is under.
+func (e *Engine) checkCategories(ctx context.Context, site string, a config.Audience) error {
+	check := func(at string, cs []config.Condition) error {
+		for i, c := range cs {
+			for j, cat := range normalizeCategories(c.Categories) {
+				var n uint64
+				err := e.db.QueryRow(ctx, `SELECT count() FROM v_products WHERE site = @site AND (category = @cat OR startsWith(category, concat(@cat, ' > ')))`,
+					clickhouse.Named("site", site), clickhouse.Named("cat", cat)).Scan(&n)
+				if err != nil {
+					return err
+				}
+				if n == 0 {
+					return httpx.Errorf(httpx.Invalid, fmt.Sprintf("%s[%d].categories[%d]: unknown category %q (no catalog product is under it)", at, i, j, cat))
+				}
+			}
+		}
+		return nil
+	}
+	if err := check("include", a.Include); err != nil {
+		return err
+	}
+	return check("exclude", a.Exclude)
+}
+
+func invalid(err error) error {
+	return httpx.Errorf(httpx.Invalid, err.Error())
+}

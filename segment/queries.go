@@ -1,0 +1,51 @@
+package segment
+
+import (
+	"embed"
+	"fmt"
+	"strings"
+)
+
+// The run's SQL lives in queries/*.sql; each file's top comment says what
+// it computes. Values are bound parameters (@name); the few /*MARKER*/
+// slots take fixed fragments from the tables below, never user text.
+//
+//go:embed queries/*.sql
+var queryFiles embed.FS
+
+func query(name string, fragments ...string) string {
+	b, err := queryFiles.ReadFile("queries/" + name + ".sql")
+	if err != nil {
+		panic(fmt.Sprintf("segment: missing query %s", name)) // embedded: a build defect
+	}
+	q := string(b)
+	if len(fragments)%2 != 0 {
+		panic("segment: fragments come in marker/text pairs")
+	}
+	for i := 0; i < len(fragments); i += 2 {
+		q = strings.ReplaceAll(q, fragments[i], fragments[i+1])
+	}
+	return q
+}
+
+// basketKinds are the co-occurrence kinds: which products form a
+// visitor's basket, and which time orders it (newest first).
+var basketKinds = []struct{ kind, where, time string }{
+	{"co_view", "viewed_at > toDateTime(0)", "viewed_at"},
+	{"co_purchase", "(carted_at > toDateTime(0) OR purchased_at > toDateTime(0))", "greatest(carted_at, purchased_at)"},
+}
+
+// strategyPlan is how a strategy picks anchors and candidates.
+type strategyPlan struct {
+	anchorWhere string   // which of the member's products are anchors
+	anchorOrder string   // which 3 first
+	related     []string // related-product strategies offered
+	self        bool     // offer the anchors themselves (reminder)
+}
+
+var strategyPlans = map[string]strategyPlan{
+	"upsell":     {"purchased_at = toDateTime(0)", "score DESC", []string{"upsell", "cross_sell"}, false},
+	"cross_sell": {"purchased_at > toDateTime(0)", "purchased_at DESC", []string{"cross_sell"}, false},
+	"reminder":   {"stage = 'carted'", "carted_at DESC", []string{"upsell"}, true},
+	"winback":    {"purchased_at > toDateTime(0)", "purchased_at DESC", []string{"upsell", "cross_sell"}, false},
+}

@@ -1,0 +1,70 @@
+package segment_test
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/remarket/remarket/internal/chtest"
+)
+
+// cameraShop is the seed's example: cameras, lenses and bags, with a body
+// ten times the price (never an upsell), a lens twice the camera's price
+// (never a cross-sell) and an out-of-stock body.
+func cameraShop(t *testing.T) []ev {
+	t.Helper()
+	var evs []ev
+	// Visitors compare the 250D with the 90D and the R5, and buy lenses
+	// and bags with the 250D.
+	for i, v := range []string{"a1", "a2", "a3", "a4", "a5", "a6"} {
+		evs = append(evs,
+			ev{vid: v, ago: 10 * day, typ: "product_view", pid: "cam250d"},
+			ev{vid: v, ago: 10*day - 1000, typ: "product_view", pid: "cam90d"},
+			ev{vid: v, ago: 10*day - 2000, typ: "product_view", pid: "camr5"},
+			ev{vid: v, ago: 10*day - 2500, typ: "product_view", pid: "cam200d"},
+		)
+		if i < 4 {
+			evs = append(evs, ev{vid: v, ago: 9 * day, typ: "purchase", items: []string{"cam250d", "lens50", "lensL", "bag"}})
+		}
+	}
+	// Unrelated traffic so that the pairs above stand out.
+	for _, v := range []string{"b1", "b2", "b3", "b4"} {
+		evs = append(evs, ev{vid: v, ago: 5 * day, typ: "product_view", pid: "tripod"}, ev{vid: v, ago: 5 * day, typ: "purchase", pid: "tripod"})
+	}
+	return evs
+}
+
+func cameraCatalog(t *testing.T) {}
+
+func TestRelatedProductsObeyPriceRules(t *testing.T) {
+	db := chtest.MustOpen(t)
+	putProducts(t, db,
+		product("cam250d", "Canon EOS 250D", "Cameras > DSLR", 500),
+		product("cam90d", "Canon EOS 90D", "Cameras > DSLR", 700),
+		product("camr5", "Canon EOS R5", "Cameras > DSLR", 5000),
+		product("cam200d", "Canon EOS 200D", "Cameras > DSLR", 600, outOfStock),
+		product("lens50", "Canon EF 50mm f/1.8", "Cameras > Lenses", 250),
+		product("lensL", "Canon EF 70-200mm L", "Cameras > Lenses", 1000),
+		product("bag", "Camera bag", "Accessories > Bags", 50),
+		product("tripod", "Tripod", "Accessories > Tripods", 80),
+	)
+	insertEvents(t, db, cameraShop(t)...)
+	e := newEngine(t, db, testConfig(t))
+	run(t, e)
+
+	up := strings1(t, db, "SELECT related_id FROM v_related_products WHERE site = ? AND product_id = 'cam250d' AND strategy = 'upsell' GROUP BY related_id ORDER BY related_id", site)
+	if !slices.Equal(up, []string{"cam90d"}) {
+		t.Errorf("upsells of the 250D = %v, want [cam90d] (R5 is 10× the price, 200D out of stock)", up)
+	}
+	xs := strings1(t, db, "SELECT related_id FROM v_related_products WHERE site = ? AND product_id = 'cam250d' AND strategy = 'cross_sell' GROUP BY related_id ORDER BY related_id", site)
+	if slices.Contains(xs, "lensL") || !slices.Contains(xs, "lens50") || !slices.Contains(xs, "bag") {
+		t.Errorf("cross-sells of the 250D = %v, want lens50 and bag, never lensL (twice the price)", xs)
+	}
+	kinds := strings1(t, db, "SELECT DISTINCT kind FROM v_related_products WHERE site = ? AND product_id = 'cam250d' AND related_id = 'cam90d'", site)
+	if !slices.Contains(kinds, "co_view") {
+		t.Errorf("250D → 90D kinds = %v, want co_view among them", kinds)
+	}
+	reason := strings1(t, db, "SELECT reason FROM v_related_products WHERE site = ? AND product_id = 'cam250d' AND related_id = 'lens50' LIMIT 1", site)
+	if len(reason) != 1 || reason[0] != "Goes with your Canon EOS 250D" {
+		t.Errorf("reason = %v", reason)
+	}
+}

@@ -1,0 +1,81 @@
+// Package segment turns a site's events into what re-marketing needs, all
+// computed inside ClickHouse: per-visitor interests (time-decayed,
+// event-weighted, per category prefix and product), intent stages, price
+// band and customer type; related products (co-view substitutes and
+// co-purchase complements scored by log-likelihood ratio, declared
+// upgrades and complements, category fallbacks for cold start) split into
+// upsells and cross-sells by the price rules; audiences from declarative
+// definitions; and each member's ranked products with a human reason.
+//
+// A run writes a complete snapshot tagged with its run id and then moves
+// the site's current-run pointer in one insert, so readers (the v_* views,
+// the APIs, feeds) see either the previous run or the new one, never a
+// half-written one. A failed run leaves the previous one serving.
+package segment
+
+import (
+	"context"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/remarket/remarket/internal/chdb"
+	"github.com/remarket/remarket/internal/config"
+)
+
+// Engine runs segment computations for the configured sites.
+type Engine struct {
+	cfg config.Config
+	db  *chdb.DB
+	log *slog.Logger
+	// Now is the clock; tests pin it so decay and windows are exact.
+	Now func() time.Time
+	// beforeSwitch, when set, runs after a run's rows are written and
+	// before the pointer moves (tests use it to read mid-run).
+	beforeSwitch func(ctx context.Context, site, runID string) error
+}
+
+// New returns an engine; log may be nil.
+func New(cfg config.Config, db *chdb.DB, log *slog.Logger) *Engine {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Engine{cfg: cfg, db: db, log: log, Now: time.Now}
+}
+
+// SetBeforeSwitch installs a hook run between a run's last write and its
+// switch. It exists for tests of the atomic switch.
+func (e *Engine) SetBeforeSwitch(f func(ctx context.Context, site, runID string) error) {
+	e.beforeSwitch = f
+}
+
+// params are the named query parameters every run query shares.
+func (e *Engine) params(site, runID string, asOf time.Time) []any {
+	s := e.cfg.Segments
+	types := make([]string, 0, len(s.Weights))
+	for t := range s.Weights {
+		types = append(types, t)
+	}
+	sort.Strings(types)
+	vals := make([]float64, len(types))
+	for i, t := range types {
+		vals[i] = s.Weights[t]
+	}
+	return []any{
+		clickhouse.Named("site", site),
+		clickhouse.Named("run", runID),
+		clickhouse.Named("now", asOf.Unix()),
+		clickhouse.Named("half_life_days", time.Duration(s.HalfLife).Hours()/24),
+		clickhouse.Named("wtypes", types),
+		clickhouse.Named("wvals", vals),
+		clickhouse.Named("up", s.UpsellMaxPriceRatio),
+		clickhouse.Named("xs", s.CrossSellMaxPriceRatio),
+		clickhouse.Named("topk", s.RelatedTopK),
+		clickhouse.Named("cap", s.MaxItemsPerBasket),
+		clickhouse.Named("pro_qty", s.ProfessionalMinQuantity),
+		clickhouse.Named("max_items", s.MaxItemsPerVisitor),
+		clickhouse.Named("max_products", s.MaxAudienceProducts),
+	}
+}
