@@ -1,0 +1,71 @@
+package ingest
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// e2eDir is the npm project holding the official client SDKs.
+const e2eDir = "../e2e"
+
+// requireNodeSDK returns the node binary, or skips — or fails under
+// CI=true, where the SDK test must run (.ci/run installs it).
+func requireNodeSDK(t *testing.T, module string) string {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err == nil {
+		_, err = os.Stat(filepath.Join(e2eDir, "node_modules", module, "package.json"))
+	}
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("node or %s missing (cd e2e && npm ci): %v", module, err)
+		}
+		t.Skipf("node or %s missing (cd e2e && npm ci): %v", module, err)
+	}
+	return node
+}
+
+// TestSegmentNodeSDK points the official @segment/analytics-node at the
+// server with its host option and checks its track, page and identify
+// calls arrive as the right rows.
+func TestSegmentNodeSDK(t *testing.T) {
+	node := requireNodeSDK(t, "@segment/analytics-node")
+	env := mustCollectEnv(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, filepath.Join(e2eDir, "segment-node.mjs"), env.srv.URL, "wk_open", "sdk")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("segment-node.mjs: %v\n%s", err, out)
+	}
+	env.flush(t)
+	rows := env.storedEvents(t, "open")
+	got := map[string]storedEvent{}
+	for _, r := range rows {
+		got[r.Type] = r
+	}
+	if len(rows) != 3 {
+		t.Fatalf("want 3 rows, got %d: %+v", len(rows), rows)
+	}
+	view, page, id := got[ProductView], got[PageView], got[Identify]
+	if view.VisitorID != "sdk-anon" || view.ProductID != "P1" || view.Price != 499.9 || view.Currency != "EUR" ||
+		view.Category != "Cameras > DSLR" || !strings.Contains(view.Properties, `"brand":"Canon"`) {
+		t.Errorf("track stored as %+v", view)
+	}
+	if page.Title != "Shop" || page.URL != "https://shop.example/" || page.Name != "Home" {
+		t.Errorf("page stored as %+v", page)
+	}
+	if id.UserID != "sdk-user" || !strings.Contains(id.Traits, "ann@example.com") {
+		t.Errorf("identify stored as %+v", id)
+	}
+	for _, r := range rows {
+		if d := time.Since(r.EventTime); d < -5*time.Second || d > time.Minute {
+			t.Errorf("%s event_time %v is not about now", r.Type, r.EventTime)
+		}
+	}
+}
