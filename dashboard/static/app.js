@@ -91,14 +91,26 @@
       s += '<div class="card"><div class="muted">Last segment run</div><div class="stat">' + (run ? esc(run.status) + ' · ' + num(run.seconds) + ' s' : '—') + '</div><div class="muted">' + (run ? esc(time(run.finished_at || run.started_at)) : 'no run yet') + '</div></div>';
       s += '<div class="card"><div class="muted">Spool backlog</div><div class="stat">' + num((o.spool.remarket_spool_bytes || 0) / 1024, 1) + ' KiB</div><div class="muted">' + num(o.spool.remarket_shipped_events_total || 0) + ' shipped since start</div></div>';
       s += '</div>';
-      s += '<div class="card"><h2>Events per minute, last hour</h2>' + line(o.per_minute.map(function (p) { return { v: p.n, label: time(p.t).slice(11) }; }), { label: 'events per minute' }) + '</div>';
+      s += '<div class="card"><h2>Events per minute, last hour</h2>' + line(minutes(o.per_minute), { label: 'events per minute' }) + '</div>';
       s += '<div class="card"><h2>Events per day <span class="muted">(grey: bots)</span></h2>' + bars(o.per_day.map(function (p) { return { v: p.n, b: p.bots, label: String(p.t).slice(0, 10) }; }), { label: 'events per day', bLabel: 'bots' }) + '</div>';
-      s += '<div class="grid"><div class="card"><h2>By type, 30 days</h2>' + table([{ h: 'Type', f: function (r) { return esc(r.type); } }, { h: 'Events', cls: 'num', f: function (r) { return num(r.n); } }, { h: 'Visitors', cls: 'num', f: function (r) { return num(r.visitors); } }], o.by_type) + '</div>';
+      s += '<div class="grid wide"><div class="card"><h2>By type, 30 days</h2>' + table([{ h: 'Type', f: function (r) { return esc(r.type); } }, { h: 'Events', cls: 'num', f: function (r) { return num(r.n); } }, { h: 'Visitors', cls: 'num', f: function (r) { return num(r.visitors); } }], o.by_type) + '</div>';
       s += '<div class="card"><h2>Rejected since start</h2>' + table([{ h: 'Source', f: function (r) { return esc(r.source); } }, { h: 'Reason', f: function (r) { return esc(r.reason); } }, { h: 'Count', cls: 'num', f: function (r) { return num(r.n); } }], o.rejects, 'Nothing rejected.') + '</div>';
       s += '<div class="card"><h2>Spool and shipping</h2>' + table([{ h: 'Metric', f: function (r) { return esc(r[0]); } }, { h: 'Value', cls: 'num', f: function (r) { return num(r[1]); } }], Object.keys(o.spool).sort().map(function (k) { return [k.replace('remarket_', ''), o.spool[k]]; })) + '</div></div>';
       s += '<div class="card"><h2>Segment runs</h2>' + table([{ h: 'Started', f: function (r) { return esc(time(r.started_at)); } }, { h: 'Status', f: function (r) { return esc(r.status) + (r.is_current ? ' <span class="pill">current</span>' : '') + (r.error ? ' <span class="error">' + esc(r.error) + '</span>' : ''); } }, { h: 'Duration', cls: 'num', f: function (r) { return num(r.seconds) + ' s'; } }], o.runs, 'No segment run yet: run remarket segment run.') + '</div>';
       return s;
     });
+  }
+
+  // minutes spreads per-minute counts over the last hour, zeros included.
+  function minutes(rows) {
+    var by = {};
+    rows.forEach(function (r) { by[time(r.t)] = r.n; });
+    var now = Math.floor(Date.now() / 60000) * 60000, out = [];
+    for (var i = 59; i >= 0; i--) {
+      var label = time(new Date(now - i * 60000).toISOString());
+      out.push({ v: by[label] || 0, label: label.slice(11) });
+    }
+    return out;
   }
 
   function discountText(d) {
