@@ -52,6 +52,7 @@ func commands(a *app) []*cobra.Command {
 		newServeCmd(a),
 		newDemoCmd(a),
 		newRetentionCmd(a),
+		newFeedCmd(a),
 	}
 }
 

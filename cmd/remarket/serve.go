@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/remarket/remarket/dashboard"
+	"github.com/remarket/remarket/feeds"
 	"github.com/remarket/remarket/ingest"
 	"github.com/remarket/remarket/internal/catalog"
 	"github.com/remarket/remarket/privacy"
@@ -58,6 +59,9 @@ func (a *app) serve(ctx context.Context, ready func(addr string)) error {
 	privacy.NewAPI(a.cfg, db, a.log).Register(engine)
 	dashboard.New(a.cfg, db, a.log).Register(engine)
 	catalog.NewAPI(a.cfg, db, a.log).Register(engine)
+	feedAPI := feeds.NewAPI(a.cfg, db, a.log)
+	defer feedAPI.Close()
+	feedAPI.Register(engine)
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 	_ = bg
