@@ -69,3 +69,42 @@ func TestSegmentNodeSDK(t *testing.T) {
 		}
 	}
 }
+
+// TestSnippetInNode runs /t.js in a minimal fake browser (no sendBeacon,
+// so fetch keepalive) and checks its queued page, track and identify
+// calls arrive through the collect API.
+func TestSnippetInNode(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("node missing")
+		}
+		t.Skip("node missing")
+	}
+	env := mustCollectEnv(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, node, filepath.Join(e2eDir, "snippet-node.mjs"), env.srv.URL, "wk_open").CombinedOutput()
+	if err != nil {
+		t.Fatalf("snippet-node.mjs: %v\n%s", err, out)
+	}
+	env.flush(t)
+	rows := env.storedEvents(t, "open")
+	if len(rows) != 3 {
+		t.Fatalf("want 3 rows, got %+v", rows)
+	}
+	got := map[string]storedEvent{}
+	for _, r := range rows {
+		got[r.Type] = r
+	}
+	page, view, id := got[PageView], got[ProductView], got[Identify]
+	if page.URL != "https://shop.example/p/canon-250d" || page.Title != "Canon EOS 250D" || page.Referrer != "https://google.com/" {
+		t.Errorf("page stored as %+v", page)
+	}
+	if view.ProductID != "P1" || view.Price != 499.9 || view.VisitorID == "" || view.VisitorID != page.VisitorID {
+		t.Errorf("track stored as %+v (page visitor %q)", view, page.VisitorID)
+	}
+	if id.UserID != "snippet-user" || !strings.Contains(id.Traits, "ann@example.com") || !strings.Contains(id.UserAgent, "Firefox") {
+		t.Errorf("identify stored as %+v", id)
+	}
+}
