@@ -19,8 +19,9 @@ const (
 )
 
 // MaxPast is the ingest clock bound the demo needs: its traffic goes back
-// 60 days, past ingest's default of 30.
-const MaxPast = 90 * 24 * time.Hour
+// 60 days, and lapsed customers' last purchases up to 150, past ingest's
+// default of 30.
+const MaxPast = 180 * 24 * time.Hour
 
 // EnsureConfig makes the config file at path hold the demo site and an
 // ingest.max_past of at least MaxPast. A missing file is created from the
@@ -34,7 +35,7 @@ func EnsureConfig(path string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		starter += fmt.Sprintf("\n# The demo's traffic goes back 60 days; ingest refuses events older than max_past.\ningest:\n  max_past: %s\n", MaxPast)
+		starter += fmt.Sprintf("\n# The demo's traffic goes back up to 150 days; ingest refuses events older than max_past.\ningest:\n  max_past: %s\n", MaxPast)
 		if err := writeFile(path, []byte(starter)); err != nil {
 			return "", err
 		}

@@ -188,7 +188,11 @@ func (p *planner) buyer(v *Visitor) {
 
 // buy is one purchase journey daysAgo: view, compare, cart, checkout, pay.
 func (p *planner) buy(v *Visitor, pr *Product, daysAgo float64, customerType string) {
-	s := p.session(v, p.ago(daysAgo))
+	p.buyAt(v, pr, p.ago(daysAgo), customerType)
+}
+
+func (p *planner) buyAt(v *Visitor, pr *Product, at time.Time, customerType string) {
+	s := p.session(v, at)
 	s.list(pr.Category)
 	s.view(pr)
 	for _, q := range p.neighbours(pr, p.rng.IntN(3)) {
@@ -210,14 +214,16 @@ func (p *planner) buy(v *Visitor, pr *Product, daysAgo float64, customerType str
 	s.purchase(lines, traits)
 }
 
-// lapsed bought once or twice long ago and has not been back since.
+// lapsed bought once or twice long ago (more than the lapsed audience's
+// 90 days) and has not been back since.
 func (p *planner) lapsed(v *Visitor) {
 	pr := p.pick(p.pickCategory(p.primary), false)
-	last := float64(p.opts.Days) - 3 - p.rng.Float64()*15
+	span := float64(p.opts.HistoryDays - 95)
+	last := 95 + p.rng.Float64()*span*0.6
 	if p.rng.IntN(3) == 0 {
-		p.buy(v, p.pick(pr.Category, false), float64(p.opts.Days)-1, "consumer")
+		p.buyAt(v, p.pick(pr.Category, false), p.agoWithin(last+5+p.rng.Float64()*span*0.3, p.opts.HistoryDays), "consumer")
 	}
-	p.buy(v, pr, last, "consumer")
+	p.buyAt(v, pr, p.agoWithin(last, p.opts.HistoryDays), "consumer")
 }
 
 // enthusiast keeps coming back to one category.
@@ -226,11 +232,11 @@ func (p *planner) enthusiast(v *Visitor) {
 		{"Cameras > Mirrorless", 4}, {"Cameras > Lenses", 3}, {"Sports > Running > Shoes", 4},
 		{"Electronics > Phones > Smartphones", 2}, {"Beauty > Hair Care > Professional > Treatments", 1},
 	})
-	sessions := 4 + p.rng.IntN(5)
+	sessions := 6 + p.rng.IntN(5)
 	for i := 0; i < sessions; i++ {
-		s := p.session(v, p.ago(p.rng.Float64()*float64(p.opts.Days)))
+		s := p.session(v, p.ago(p.recentBias(float64(p.opts.Days))))
 		s.list(cat)
-		for j := 0; j < 2+p.rng.IntN(4); j++ {
+		for j := 0; j < 3+p.rng.IntN(4); j++ {
 			s.view(p.pick(cat, true))
 		}
 	}

@@ -38,6 +38,10 @@ type PlanOptions struct {
 	Now      time.Time // every hit lies in (Now-Days, Now]
 	Days     int       // default 60
 	Visitors int       // humans, default 1200; bots and opt-outs come on top of/among them
+	// HistoryDays reach further back for lapsed customers only, whose
+	// last purchase must be older than the lapsed audience's 90 days
+	// (default 150).
+	HistoryDays int
 }
 
 func (o *PlanOptions) defaults() {
@@ -46,6 +50,9 @@ func (o *PlanOptions) defaults() {
 	}
 	if o.Visitors <= 0 {
 		o.Visitors = 1200
+	}
+	if o.HistoryDays < o.Days {
+		o.HistoryDays = max(150, o.Days)
 	}
 	if o.Now.IsZero() {
 		o.Now = time.Now()
@@ -75,7 +82,8 @@ var personas = []persona{
 	{"hairdresser", 4, (*planner).hairdresser},
 }
 
-// Plan builds the whole simulated population. The same seed, options and
+// Plan builds the whole simulated population. Every hit lies in the last
+// Days days, except lapsed customers' purchases, up to HistoryDays back. The same seed, options and
 // catalog give the same visitors with the same hits.
 func Plan(c *Catalog, opts PlanOptions) []Visitor {
 	opts.defaults()
@@ -202,15 +210,19 @@ func (p *planner) identify(v *Visitor, customerType string) map[string]any {
 }
 
 // ago is a point in time days before Now at a believable hour of the day
-// (8:00-23:00 UTC), never in the future.
+// (8:00-23:00 UTC), never in the future nor more than Days back.
 func (p *planner) ago(days float64) time.Time {
+	return p.agoWithin(days, p.opts.Days)
+}
+
+func (p *planner) agoWithin(days float64, limit int) time.Time {
 	day := p.opts.Now.Add(-time.Duration(days * float64(24*time.Hour)))
 	y, m, d := day.Date()
 	t := time.Date(y, m, d, 8+p.rng.IntN(15), p.rng.IntN(60), p.rng.IntN(60), 0, time.UTC)
 	if !t.Before(p.opts.Now) {
 		t = p.opts.Now.Add(-time.Duration(1+p.rng.IntN(90)) * time.Minute)
 	}
-	if oldest := p.opts.Now.Add(-time.Duration(p.opts.Days) * 24 * time.Hour); !t.After(oldest) {
+	if oldest := p.opts.Now.Add(-time.Duration(limit) * 24 * time.Hour); !t.After(oldest) {
 		t = oldest.Add(time.Duration(1+p.rng.IntN(600)) * time.Minute)
 	}
 	return t

@@ -108,8 +108,15 @@ func TestPlanIsDeterministicAndBelievable(t *testing.T) {
 			pixel++
 		}
 		for _, h := range v.Hits {
-			if h.At.After(now) || now.Sub(h.At) > 60*24*time.Hour {
-				t.Fatalf("hit at %v outside the 60 days before %v", h.At, now)
+			limit := 60 * 24 * time.Hour
+			if v.Persona == "lapsed_customer" {
+				limit = 150 * 24 * time.Hour
+			}
+			if h.At.After(now) || now.Sub(h.At) > limit {
+				t.Fatalf("%s hit at %v outside the allowed days before %v", v.Persona, h.At, now)
+			}
+			if v.Persona == "lapsed_customer" && now.Sub(h.At) < 91*24*time.Hour {
+				t.Fatalf("lapsed customer active %v, within the lapsed audience's 90 days", h.At)
 			}
 			if h.At.Before(oldest) {
 				oldest = h.At

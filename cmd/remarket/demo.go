@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"github.com/remarket/remarket/demo"
 	"github.com/remarket/remarket/ingest"
 	"github.com/remarket/remarket/internal/catalog"
+	"github.com/remarket/remarket/segment"
 	rmsql "github.com/remarket/remarket/sql"
 )
 
@@ -184,6 +184,7 @@ func indent(s, pre string) string {
 }
 
 // runDemoSegments runs the segments of site once.
-var runDemoSegments = func(ctx context.Context, a *app, site string) error {
-	return errors.New("the segment engine is not built into this binary yet")
+func runDemoSegments(ctx context.Context, a *app, site string) error {
+	_, err := segment.New(a.cfg, a.db, a.log).Run(ctx, site, segment.RunOptions{})
+	return err
 }
