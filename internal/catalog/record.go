@@ -254,10 +254,12 @@ func parseDate(s string) (time.Time, error) {
 	return time.Parse(time.DateOnly, s)
 }
 
+var availabilitySpelling = strings.NewReplacer(" ", "_", "-", "_")
+
 // normalizeAvailability accepts the contract's spelling and Google's older
 // "in stock" / "out of stock" ones; empty means in stock.
 func normalizeAvailability(s string) (string, bool) {
-	key := strings.NewReplacer(" ", "_", "-", "_").Replace(strings.ToLower(s))
+	key := availabilitySpelling.Replace(strings.ToLower(s))
 	switch key {
 	case "", InStock, "instock":
 		return InStock, true

@@ -15,7 +15,16 @@ import (
 	"github.com/remarket/remarket/internal/chtest"
 )
 
-func TestMain(m *testing.M) { chtest.Main(m) }
+func TestMain(m *testing.M) {
+	// A fuzzing run re-executes this binary per worker: those only run the
+	// parsers, so they skip starting a ClickHouse each.
+	for _, arg := range os.Args {
+		if strings.HasPrefix(arg, "-test.fuzz") {
+			os.Exit(m.Run())
+		}
+	}
+	chtest.Main(m)
+}
 
 // mustImport imports a fixture file and fails the test on any error.
 func mustImport(t *testing.T, s *catalog.Store, site, path string) catalog.Report {
@@ -241,5 +250,23 @@ func TestNothingValidKeepsCurrentCatalog(t *testing.T) {
 	}
 	if got := currentIDs(t, db, "shop"); len(got) != 10 {
 		t.Errorf("an import with no valid row replaced the catalog: %v", got)
+	}
+}
+
+func TestImportAtomFeed(t *testing.T) {
+	db := chtest.MustOpen(t)
+	s := catalog.NewStore(db, nil)
+	mustImport(t, s, "shop", "testdata/cameras-atom.xml")
+	ps := currentProducts(t, db, "shop")
+	if len(ps) != 2 {
+		t.Fatalf("got %d products, want 2", len(ps))
+	}
+	r50, rf50 := ps[0], ps[1]
+	if r50.ID != "CAN-R50" || r50.Link != "https://shop.example.com/p/canon-eos-r50" || r50.Category != "Cameras > Mirrorless" ||
+		r50.Description != "24.2 MP APS-C mirrorless, 4K 30p, compact" || r50.Price != 729 || r50.Currency != "EUR" {
+		t.Errorf("R50 = %+v: want g:id over <id>, the alternate link, the first product_type, summary as description", r50)
+	}
+	if rf50.ID != "CAN-RF-50" || rf50.Link != "https://shop.example.com/p/canon-rf-50" || !reflect.DeepEqual(rf50.Tags, []string{"overstock"}) || rf50.Condition != "refurbished" {
+		t.Errorf("RF 50 = %+v: want its link and the custom label as tag", rf50)
 	}
 }
