@@ -115,6 +115,9 @@ func (u *UI) audienceList(c *gin.Context, s config.Site) ([]map[string]any, erro
 	if err != nil {
 		return nil, err
 	}
+	if status == http.StatusNotFound {
+		return u.audiencesFromViews(c, s)
+	}
 	if status != http.StatusOK {
 		return nil, httpx.Errorf(httpx.Unavailable, "the audiences API answered "+http.StatusText(status))
 	}
@@ -127,6 +130,35 @@ func (u *UI) audienceList(c *gin.Context, s config.Site) ([]map[string]any, erro
 			return nil, err
 		}
 		list = wrapped.Audiences
+	}
+	return list, nil
+}
+
+// audiencesFromViews is the list without the audiences API (a build
+// without it): the configured definitions with their current sizes.
+func (u *UI) audiencesFromViews(c *gin.Context, s config.Site) ([]map[string]any, error) {
+	ctx := c.Request.Context()
+	// Members per audience in the current run.
+	sizes, err := u.rows(ctx, `SELECT audience, count() AS size FROM v_audience_members WHERE site = ? GROUP BY audience`, s.ID)
+	if err != nil {
+		return nil, err
+	}
+	// The current run's finish time.
+	runs, err := u.rows(ctx, `SELECT finished_at FROM v_segment_runs WHERE site = ? AND is_current = 1`, s.ID)
+	if err != nil {
+		return nil, err
+	}
+	bySize := map[string]uint64{}
+	for _, r := range sizes {
+		bySize[r["audience"].(string)] = r["size"].(uint64)
+	}
+	list := []map[string]any{}
+	for _, a := range s.Audiences {
+		item := map[string]any{"name": a.Name, "strategy": a.Strategy, "description": a.Description, "size": bySize[a.Name], "definition": a}
+		if len(runs) > 0 {
+			item["last_run"] = runs[0]["finished_at"]
+		}
+		list = append(list, item)
 	}
 	return list, nil
 }
