@@ -5,12 +5,16 @@ CONFIG  ?= remarket.yaml
 # Packages whose concurrency matters run under the race detector too.
 RACE_PKGS := ./ingest/ ./feeds/ ./segment/
 
-.PHONY: run build test lint unit race deps clickhouse bench-ingest bench-segments bench-feeds clean
+.PHONY: run demo build test lint unit race deps clickhouse bench-ingest bench-segments bench-feeds clean
 
 ## run: start everything locally (a private ClickHouse under ./data, migrations, server)
 run: clickhouse build
 	@test -f $(CONFIG) || ./$(BIN) init --config $(CONFIG)
 	./$(BIN) --config $(CONFIG) --local-clickhouse serve
+
+## demo: the whole product here: demo shop, 60 days of visitors, audiences, feeds, dashboard
+demo: clickhouse build
+	./$(BIN) --config $(CONFIG) demo
 
 build:
 	$(GO) build -o $(BIN) ./cmd/remarket
