@@ -1,6 +1,8 @@
 package ingest
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -18,6 +20,14 @@ func jsonHeader(extra ...string) http.Header {
 		h.Set(extra[i], extra[i+1])
 	}
 	return h
+}
+
+func gzipped(s string) string {
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	zw.Write([]byte(s))
+	zw.Close()
+	return b.String()
 }
 
 func basicAuth(key string) string {
@@ -103,6 +113,8 @@ func TestCollectRoutesAndWriteKeys(t *testing.T) {
 		{"alias short", "/v1/a", jsonHeader("X-Write-Key", "wk_open"), `{"userId": "u", "previousId": "a"}`},
 		{"batch short", "/v1/b", jsonHeader("X-Write-Key", "wk_open"), `{"batch": [{"type": "track", "event": "x", "userId": "u"}]}`},
 		{"allowed origin", "/v1/t", jsonHeader("X-Write-Key", "wk_demo", "Origin", "https://shop.example"), track},
+		{"gzip batch", "/v1/batch", jsonHeader("X-Write-Key", "wk_open", "Content-Encoding", "gzip"),
+			gzipped(`{"batch": [{"type": "track", "event": "x", "userId": "u"}]}`)},
 	}
 	for _, c := range cases {
 		resp, body := env.do(t, "POST", c.path, c.header, c.body)

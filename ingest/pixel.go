@@ -36,7 +36,7 @@ const (
 // be the shop's own (sub)domain, e.g. t.shop.example.
 func (h *collector) pixel(c *gin.Context) {
 	defer writeGIF(c)
-	hit := parsePixelQuery(c.Request.URL.Query())
+	hit := parsePixelQuery(c.Request.URL.Query(), h.cfg.Ingest.MaxEventBytes)
 	site, ok := h.cfg.SiteByWriteKey(hit.Key)
 	if !ok {
 		pixelDropped.WithLabelValues("unknown_key").Inc()

@@ -38,11 +38,14 @@ const (
 // parsePixelQuery reads a pixel query. data (base64 JSON, Segment pixel
 // style: writeKey, type, event, userId, anonymousId, properties, context,
 // messageId, timestamp) forms the base of the event; the short parameters
-// override it. Without either, the hit is a page_view.
-func parsePixelQuery(q url.Values) pixelHit {
+// override it. Without either, the hit is a page_view. data longer than
+// maxData bytes (decoded) is dropped, like an oversized JSON event.
+func parsePixelQuery(q url.Values, maxData int) pixelHit {
 	var h pixelHit
 	h.Msg.Type = "track"
-	if data := q.Get("data"); data != "" {
+	if data := q.Get("data"); len(data) > base64.StdEncoding.EncodedLen(maxData) {
+		h.Problems = append(h.Problems, &fieldError{"data", "over ingest.max_event_bytes"})
+	} else if data != "" {
 		m, err := decodePixelData(data)
 		if err != nil {
 			h.Problems = append(h.Problems, &fieldError{"data", err.Error()})

@@ -13,7 +13,7 @@ func TestParsePixelQuery(t *testing.T) {
 	q, _ := url.ParseQuery("k=wk_demo&e=product_view&url=https%3A%2F%2Fshop.example%2Fp%2F1&ref=https%3A%2F%2Fgoogle.com" +
 		"&title=Canon&pid=P1&sku=S1&cat=Cameras+%3E+DSLR&price=499.90&cur=eur&qty=1&vid=v1&uid=u1&eid=e-1" +
 		"&ts=1714564795000&st=1714564800000&color=red&_=123")
-	h := parsePixelQuery(q)
+	h := parsePixelQuery(q, 32<<10)
 	if len(h.Problems) > 0 {
 		t.Fatalf("problems: %v", h.Problems)
 	}
@@ -37,11 +37,11 @@ func TestParsePixelQuery(t *testing.T) {
 }
 
 func TestParsePixelDefaultsAndLists(t *testing.T) {
-	h := parsePixelQuery(url.Values{"k": {"wk"}})
+	h := parsePixelQuery(url.Values{"k": {"wk"}}, 32<<10)
 	if ev, _ := mapMessage(h.Msg, testReceipt); ev.Type != PageView {
 		t.Fatalf("a bare hit is %s, want page_view", ev.Type)
 	}
-	h = parsePixelQuery(url.Values{"k": {"wk"}, "e": {"purchase"}, "pid": {"A,B,,C"}, "oid": {"O1"}, "rev": {"30"}})
+	h = parsePixelQuery(url.Values{"k": {"wk"}, "e": {"purchase"}, "pid": {"A,B,,C"}, "oid": {"O1"}, "rev": {"30"}}, 32<<10)
 	ev, _ := mapMessage(h.Msg, testReceipt)
 	if ev.Type != Purchase || len(ev.Items) != 3 || ev.ProductID != "A" || ev.OrderID != "O1" || ev.Revenue != 30 {
 		t.Fatalf("order hit mapped to %+v", ev)
@@ -51,12 +51,16 @@ func TestParsePixelDefaultsAndLists(t *testing.T) {
 func TestParsePixelData(t *testing.T) {
 	data := base64.RawURLEncoding.EncodeToString([]byte(`{"writeKey":"wk_data","event":"Product Added",
 		"anonymousId":"a9","properties":{"product_id":"P7","price":20}}`))
-	h := parsePixelQuery(url.Values{"data": {data}, "qty": {"2"}})
+	h := parsePixelQuery(url.Values{"data": {data}, "qty": {"2"}}, 32<<10)
 	ev, errs := mapMessage(h.Msg, testReceipt)
 	if h.Key != "wk_data" || len(errs) > 0 || ev.Type != AddToCart || ev.ProductID != "P7" || ev.Price != 20 || ev.Quantity != 2 || ev.VisitorID != "a9" {
 		t.Fatalf("data hit: key %q, %+v, %v", h.Key, ev, errs)
 	}
-	h = parsePixelQuery(url.Values{"k": {"wk"}, "data": {"%%%not base64"}})
+	h = parsePixelQuery(url.Values{"k": {"wk"}, "data": {"%%%not base64"}}, 32<<10)
+	if len(h.Problems) != 1 || h.Problems[0].Field != "data" {
+		t.Fatalf("bad data must be one dropped field, got %v", h.Problems)
+	}
+	h = parsePixelQuery(url.Values{"k": {"wk"}, "data": {data}}, 10)
 	if len(h.Problems) != 1 || h.Problems[0].Field != "data" {
 		t.Fatalf("bad data must be one dropped field, got %v", h.Problems)
 	}
@@ -64,7 +68,7 @@ func TestParsePixelData(t *testing.T) {
 
 func TestParsePixelDropsBadFields(t *testing.T) {
 	h := parsePixelQuery(url.Values{"k": {"wk"}, "e": {"product_view"}, "pid": {"P1"}, "price": {"-3"},
-		"qty": {"lots"}, "ts": {"yesterday"}, "url": {strings.Repeat("u", 10<<20)}, "title": {"A\x00\xffB"}})
+		"qty": {"lots"}, "ts": {"yesterday"}, "url": {strings.Repeat("u", 10<<20)}, "title": {"A\x00\xffB"}}, 32<<10)
 	ev, errs := mapMessage(h.Msg, testReceipt)
 	var fields []string
 	for _, p := range append(h.Problems, errs...) {
@@ -94,7 +98,7 @@ func FuzzPixelQuery(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
 		q, _ := url.ParseQuery(raw)
-		h := parsePixelQuery(q)
+		h := parsePixelQuery(q, 32<<10)
 		ev, _ := mapMessage(h.Msg, testReceipt)
 		for name, s := range map[string]string{"url": ev.URL, "title": ev.Title, "vid": ev.VisitorID, "pid": ev.ProductID, "cat": ev.Category, "cur": ev.Currency} {
 			if !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
