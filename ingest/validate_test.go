@@ -42,10 +42,10 @@ func TestCleanText(t *testing.T) {
 
 func TestCleanCategory(t *testing.T) {
 	for in, want := range map[string]string{
-		"Cameras > Mirrorless":      "Cameras > Mirrorless",
-		"Cameras>Mirrorless":        "Cameras > Mirrorless",
+		"Cameras > Mirrorless":       "Cameras > Mirrorless",
+		"Cameras>Mirrorless":         "Cameras > Mirrorless",
 		" Cameras >  > Mirrorless >": "Cameras > Mirrorless",
-		"":                          "",
+		"":                           "",
 	} {
 		if got := cleanCategory(in); got != want {
 			t.Errorf("cleanCategory(%q) = %q, want %q", in, got, want)
