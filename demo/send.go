@@ -22,7 +22,7 @@ type Options struct {
 	BaseURL     string // the remarket server, e.g. http://127.0.0.1:8080
 	WriteKey    string
 	Client      *http.Client // default: 30s timeout
-	Concurrency int          // parallel visitors in flight (default 8)
+	Concurrency int          // parallel visitors in flight (default 16)
 	Log         *slog.Logger
 }
 
@@ -52,7 +52,7 @@ func Simulate(ctx context.Context, c *Catalog, opts Options) (Stats, error) {
 		opts.Client = &http.Client{Timeout: 30 * time.Second}
 	}
 	if opts.Concurrency <= 0 {
-		opts.Concurrency = 8
+		opts.Concurrency = 16
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
