@@ -125,7 +125,7 @@ func (s *Store) Import(ctx context.Context, site string, r io.Reader, opts Impor
 	if rep.Imported == 0 {
 		return rep, s.abort(ctx, w, ErrNothingImported)
 	}
-	if err := s.commit(ctx, w, rep, opts.Source); err != nil {
+	if err := s.commit(ctx, w, rep, opts.Source, nil); err != nil {
 		return rep, err
 	}
 	rep.Version = version
@@ -164,26 +164,31 @@ func (s *Store) Upsert(ctx context.Context, site string, products []Product, sou
 		if err != nil {
 			return rep, s.abort(ctx, w, err)
 		}
-		now, err := s.CurrentVersion(ctx, site)
-		if err != nil {
-			return rep, s.abort(ctx, w, err)
-		}
-		if now != base {
-			s.abort(ctx, w, nil)
-			if attempt == attempts {
-				return rep, fmt.Errorf("catalog of site %q changed %d times while upserting; try again", site, attempts)
-			}
-			continue
-		}
 		rep.Imported, rep.Kept = len(products), int(kept)
 		w.rows = uint64(len(products)) + kept
-		if err := s.commit(ctx, w, rep, source); err != nil {
+		unmoved := func(ctx context.Context) error {
+			now, err := s.CurrentVersion(ctx, site)
+			if err == nil && now != base {
+				err = errMoved
+			}
+			return err
+		}
+		err = s.commit(ctx, w, rep, source, unmoved)
+		if errors.Is(err, errMoved) && attempt < attempts {
+			s.log.Info("catalog changed during an upsert; redoing it on the new version", "site", site, "attempt", attempt)
+			continue
+		}
+		if err != nil {
 			return rep, err
 		}
 		rep.Version = w.version
 		return rep, nil
 	}
 }
+
+// errMoved means another write switched the catalog while an upsert was
+// copying the version it started from.
+var errMoved = errors.New("the catalog changed during the upsert; try again")
 
 // carryOver copies the products of version from that the new version does
 // not replace (written rows are already in it) and returns how many it copied.
@@ -205,13 +210,19 @@ WHERE site = ? AND version = ?
 	return copied - written, err
 }
 
-// commit is the switch: recording the version makes it current.
-func (s *Store) commit(ctx context.Context, w *writer, rep Report, source string) error {
+// commit is the switch: recording the version makes it current. A
+// precondition, when given, is checked just before.
+func (s *Store) commit(ctx context.Context, w *writer, rep Report, source string, precondition func(context.Context) error) error {
 	if err := w.flush(ctx); err != nil {
 		return s.abort(ctx, w, err)
 	}
 	if s.beforeSwitch != nil {
 		if err := s.beforeSwitch(ctx, w.site, w.version); err != nil {
+			return s.abort(ctx, w, err)
+		}
+	}
+	if precondition != nil {
+		if err := precondition(ctx); err != nil {
 			return s.abort(ctx, w, err)
 		}
 	}

@@ -1,8 +1,10 @@
 package catalog_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -268,5 +270,82 @@ func TestImportAtomFeed(t *testing.T) {
 	}
 	if rf50.ID != "CAN-RF-50" || rf50.Link != "https://shop.example.com/p/canon-rf-50" || !reflect.DeepEqual(rf50.Tags, []string{"overstock"}) || rf50.Condition != "refurbished" {
 		t.Errorf("RF 50 = %+v: want its link and the custom label as tag", rf50)
+	}
+}
+
+func TestUpsertRedoneWhenCatalogMoves(t *testing.T) {
+	db := chtest.MustOpen(t)
+	s := catalog.NewStore(db, nil)
+	mustImport(t, s, "shop", "testdata/cameras.csv")
+
+	// While the upsert is about to switch, another writer (a CLI import)
+	// replaces the catalog: the upsert must be redone on top of it rather
+	// than silently bring back the ten old products.
+	other := catalog.NewStore(db, nil)
+	moved := false
+	s.SetBeforeSwitch(func(ctx context.Context, site string, version uint64) error {
+		if !moved {
+			moved = true
+			if _, err := importString(t, other, "shop", "id,price,currency\nNEW-1,1,EUR\nNEW-2,2,EUR\n"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	rep, err := s.Upsert(context.Background(), "shop", []catalog.Product{{ID: "X", Price: 5, Currency: "EUR", Availability: "in_stock", Condition: "new"}}, "api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := currentIDs(t, db, "shop"); !reflect.DeepEqual(got, []string{"NEW-1", "NEW-2", "X"}) || rep.Kept != 2 {
+		t.Errorf("after the racing upsert v_products = %v (kept %d), want [NEW-1 NEW-2 X] (kept 2)", got, rep.Kept)
+	}
+	var stored uint64
+	if err := db.QueryRow(context.Background(), "SELECT count() FROM catalog_products WHERE site = 'shop'").Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored != 10+2+3 {
+		t.Errorf("catalog_products holds %d rows, want 15 (the abandoned copy dropped)", stored)
+	}
+}
+
+// failingReader gives n bytes of r, then an error: a dropped upload.
+type failingReader struct {
+	r   io.Reader
+	n   int
+	err error
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if f.n <= 0 {
+		return 0, f.err
+	}
+	if len(p) > f.n {
+		p = p[:f.n]
+	}
+	n, err := f.r.Read(p)
+	f.n -= n
+	return n, err
+}
+
+func TestImportBrokenMidStreamLeavesPreviousCatalog(t *testing.T) {
+	db := chtest.MustOpen(t)
+	s := catalog.NewStore(db, nil)
+	s.BatchRows = 2
+	mustImport(t, s, "shop", "testdata/cameras.csv")
+	data, err := os.ReadFile("testdata/cameras.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost := errors.New("connection reset")
+	_, err = s.Import(context.Background(), "shop", &failingReader{r: bytes.NewReader(data), n: len(data) * 2 / 3, err: lost}, catalog.ImportOptions{})
+	if !errors.Is(err, lost) {
+		t.Fatalf("err = %v, want the read error", err)
+	}
+	var rows, versions uint64
+	if err := db.QueryRow(context.Background(), "SELECT count(), uniqExact(version) FROM catalog_products WHERE site = 'shop'").Scan(&rows, &versions); err != nil {
+		t.Fatal(err)
+	}
+	if got := currentIDs(t, db, "shop"); len(got) != 10 || rows != 10 || versions != 1 {
+		t.Errorf("after a broken upload: %d current products, %d stored rows in %d versions; want 10, 10, 1", len(got), rows, versions)
 	}
 }
