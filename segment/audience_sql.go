@@ -28,8 +28,7 @@ func membersQuery(a config.Audience) (string, []any, error) {
 	b := &builder{}
 	var inc []string
 	for i, c := range a.Include {
-		inc = append(inc, b.condition(len(inc), c))
-		_ = i
+		inc = append(inc, b.condition(i, c))
 	}
 	var exc []string
 	for i, c := range a.Exclude {
@@ -92,7 +91,7 @@ func (b *builder) condition(n int, c config.Condition) string {
 	switch {
 	case len(c.Events) > 0:
 		where = append(where, "has("+b.bind(p+"events", c.Events)+", type)")
-		where = append(where, b.narrow(p, cats, c.Products, true)...)
+		where = append(where, b.narrow(p, cats, c.Products)...)
 		where = append(where, b.window(p, "event_time", c)...)
 		minCount := c.MinCount
 		if minCount == 0 {
@@ -107,7 +106,7 @@ func (b *builder) condition(n int, c config.Condition) string {
 	case c.Stage != "":
 		col := stageTime[c.Stage]
 		where = append(where, "stage = "+b.bind(p+"stage", c.Stage))
-		where = append(where, b.narrow(p, cats, c.Products, true)...)
+		where = append(where, b.narrow(p, cats, c.Products)...)
 		where = append(where, b.window(p, col, c)...)
 		return "SELECT " + cond + ", visitor_id, max(" + col + ") AS trig FROM seg_product_interests WHERE " +
 			strings.Join(where, " AND ") + " GROUP BY visitor_id"
@@ -143,10 +142,13 @@ func (b *builder) condition(n int, c config.Condition) string {
 }
 
 // narrow restricts rows to category prefixes and product ids.
-func (b *builder) narrow(p string, cats, products []string, prefix bool) []string {
+func (b *builder) narrow(p string, cats, products []string) []string {
 	var w []string
 	if len(cats) > 0 {
-		w = append(w, "arrayExists(c -> category = c OR startsWith(category, concat(c, ' > ')), "+b.bind(p+"categories", cats)+")")
+		// A row is under a given path when one of its own prefixes equals
+		// it. (arrayExists(c -> startsWith(category, c), ...) would read
+		// better, but ClickHouse 18.16 cannot capture the column there.)
+		w = append(w, "hasAny("+b.bind(p+"categories", cats)+", arrayMap(i -> arrayStringConcat(arraySlice(splitByString(' > ', category), 1, i), ' > '), arrayEnumerate(splitByString(' > ', category))))")
 	}
 	if len(products) > 0 {
 		w = append(w, "has("+b.bind(p+"products", products)+", product_id)")

@@ -2,6 +2,8 @@ package segment_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"log/slog"
 	"os"
 	"testing"
@@ -141,4 +143,11 @@ func strings1(t *testing.T, db *chdb.DB, q string, args ...any) []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+func timeD(i int) time.Duration { return time.Duration(i) }
+
+func sha(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
 }

@@ -82,7 +82,7 @@ func (e *Engine) Run(ctx context.Context, site string, opt RunOptions) (RunResul
 		audiences = keep
 	}
 	asOf := e.Now().UTC().Truncate(time.Second)
-	res := RunResult{Site: site, RunID: newRunID(asOf), AsOf: asOf, Sizes: map[string]uint64{}}
+	res := RunResult{Site: site, RunID: newRunID(), AsOf: asOf, Sizes: map[string]uint64{}}
 	started := time.Now()
 	names := make([]string, len(audiences))
 	for i, a := range audiences {
@@ -329,9 +329,10 @@ func (e *Engine) cleanup(ctx context.Context, site string) {
 	}
 }
 
-// newRunID sorts by time: r20240131T120000-1a2b3c.
-func newRunID(t time.Time) string {
+// newRunID sorts by the wall-clock time the run started (not its as-of
+// time): r20240131T120000.123456-1a2b3c.
+func newRunID() string {
 	b := make([]byte, 3)
 	rand.Read(b)
-	return "r" + t.UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b)
+	return "r" + time.Now().UTC().Format("20060102T150405.000000") + "-" + hex.EncodeToString(b)
 }

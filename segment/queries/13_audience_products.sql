@@ -6,12 +6,12 @@ INSERT INTO seg_audience_products (site, run_id, audience, product_id, anchor_id
 SELECT @site, @run, @audience, p.1, p.2, p.3, p.4, p.5, p.6, r, p.7
 FROM (
     SELECT arraySlice(arraySort(x -> (x.8, -x.7, -x.6, x.1),
-        groupArray((product_id, best.1, best.2, best.3, motivation, score, members, prio))), 1, @max_products) AS ps
+        groupArray((product_id, best.1, best.2, best.3, mot, total_score, members, prio))), 1, @max_products) AS ps
     FROM (
         SELECT product_id,
             argMin((anchor_id, strategy, reason), (multiIf(strategy = 'reminder', 0, strategy = 'upsell', 1, 2), -score)) AS best,
-            any(motivation) AS motivation,
-            sum(score) AS score,
+            any(motivation) AS mot,
+            sum(score) AS total_score,
             uniqExact(visitor_id) AS members,
             min(multiIf(strategy = 'reminder', 0, strategy = 'upsell', 1, 2)) AS prio
         FROM seg_recommendations

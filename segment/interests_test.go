@@ -1,0 +1,130 @@
+package segment_test
+
+import (
+	"context"
+	"math"
+	"testing"
+
+	"github.com/remarket/remarket/internal/chtest"
+)
+
+func TestInterestsDecayWithHalfLife(t *testing.T) {
+	db := chtest.MustOpen(t)
+	putProducts(t, db,
+		product("p1", "One", "Cameras > DSLR", 100),
+		product("p2", "Two", "Cameras > DSLR", 100),
+		product("p3", "Three", "Cameras > Lenses", 100),
+	)
+	insertEvents(t, db,
+		ev{vid: "v", ago: 1 * day, typ: "product_view", pid: "p1"},
+		ev{vid: "v", ago: 20 * day, typ: "product_view", pid: "p2"},
+		ev{vid: "v", ago: 30 * day, typ: "product_view", pid: "p3"},
+		ev{vid: "v", ago: 30 * day, typ: "product_view", pid: "p3"},
+		ev{vid: "v", ago: 30 * day, typ: "product_view", pid: "p3"},
+	)
+	run(t, newEngine(t, db, testConfig(t)))
+
+	// Default weights (product_view 1) and half-life 14 days.
+	want := map[string]float64{
+		"p1":               math.Pow(2, -1.0/14),
+		"p2":               math.Pow(2, -20.0/14),
+		"p3":               3 * math.Pow(2, -30.0/14),
+		"Cameras":          math.Pow(2, -1.0/14) + math.Pow(2, -20.0/14) + 3*math.Pow(2, -30.0/14),
+		"Cameras > DSLR":   math.Pow(2, -1.0/14) + math.Pow(2, -20.0/14),
+		"Cameras > Lenses": 3 * math.Pow(2, -30.0/14),
+	}
+	rows, err := db.Query(context.Background(), "SELECT key, score FROM v_visitor_interests WHERE site = ? AND visitor_id = 'v' ORDER BY score DESC", site)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	got := map[string]float64{}
+	var order []string
+	for rows.Next() {
+		var k string
+		var s float64
+		if err := rows.Scan(&k, &s); err != nil {
+			t.Fatal(err)
+		}
+		got[k] = s
+		if k[0] == 'p' {
+			order = append(order, k)
+		}
+	}
+	for k, w := range want {
+		if math.Abs(got[k]-w) > 1e-9 {
+			t.Errorf("score %s = %v, want %v", k, got[k], w)
+		}
+	}
+	// One recent view beats three old ones; an old single view is last.
+	if len(order) != 3 || order[0] != "p1" || order[1] != "p3" || order[2] != "p2" {
+		t.Errorf("product order = %v, want [p1 p3 p2]", order)
+	}
+}
+
+func TestStageTransitions(t *testing.T) {
+	cases := []struct {
+		name  string
+		steps []string // event types for product x, oldest first
+		want  string
+	}{
+		{"view", []string{"product_view"}, "browsed"},
+		{"view-cart", []string{"product_view", "add_to_cart"}, "carted"},
+		{"checkout", []string{"product_view", "add_to_cart", "checkout"}, "carted"},
+		{"view-cart-buy", []string{"product_view", "add_to_cart", "purchase"}, "purchased"},
+		{"cart-remove", []string{"add_to_cart", "remove_from_cart"}, "browsed"},
+		{"remove-recart", []string{"add_to_cart", "remove_from_cart", "add_to_cart"}, "carted"},
+		{"buy-recart", []string{"purchase", "add_to_cart"}, "carted"},
+		{"buy-view", []string{"purchase", "product_view"}, "purchased"},
+	}
+	db := chtest.MustOpen(t)
+	putProducts(t, db, product("x", "X", "A > B", 10))
+	var evs []ev
+	for _, c := range cases {
+		for i, typ := range c.steps {
+			evs = append(evs, ev{vid: c.name, ago: day - 3600*1e9*timeD(i), typ: typ, pid: "x"})
+		}
+	}
+	insertEvents(t, db, evs...)
+	run(t, newEngine(t, db, testConfig(t)))
+	for _, c := range cases {
+		got := strings1(t, db, "SELECT stage FROM v_visitor_interests WHERE site = ? AND kind = 'product' AND visitor_id = ?", site, c.name)
+		if len(got) != 1 || got[0] != c.want {
+			t.Errorf("%s: stage = %v, want %s", c.name, got, c.want)
+		}
+	}
+}
+
+func TestCustomerTypeAndPriceBand(t *testing.T) {
+	db := chtest.MustOpen(t)
+	putProducts(t, db,
+		product("cheap", "Cheap", "A", 10), product("mid", "Mid", "A", 100), product("dear", "Dear", "A", 1000))
+	insertEvents(t, db,
+		ev{vid: "trait", ago: day, typ: "identify", traits: `{"customer_type":"Professional","email":" Ann@Example.COM "}`},
+		ev{vid: "trait", ago: day, typ: "product_view", pid: "dear"},
+		ev{vid: "bulk", ago: day, typ: "purchase", pid: "cheap", qty: 12},
+		ev{vid: "single", ago: day, typ: "purchase", pid: "mid", qty: 1},
+		ev{vid: "company", ago: day, typ: "identify", traits: `{"company":"Salon Ltd"}`},
+		ev{vid: "override", ago: day, typ: "identify", traits: `{"customer_type":"consumer"}`},
+		ev{vid: "override", ago: day, typ: "purchase", pid: "cheap", qty: 50},
+	)
+	run(t, newEngine(t, db, testConfig(t)))
+	want := map[string][2]string{
+		"trait":    {"professional", "high"},
+		"bulk":     {"professional", "low"},
+		"single":   {"consumer", "mid"},
+		"company":  {"professional", ""},
+		"override": {"consumer", "low"},
+	}
+	for vid, w := range want {
+		got := strings1(t, db, "SELECT concat(customer_type, '|', price_band) FROM v_visitor_profiles WHERE site = ? AND visitor_id = ?", site, vid)
+		if len(got) != 1 || got[0] != w[0]+"|"+w[1] {
+			t.Errorf("%s: customer_type|price_band = %v, want %s|%s", vid, got, w[0], w[1])
+		}
+	}
+	// SHA-256 of "ann@example.com" (trimmed, lower-cased).
+	h := strings1(t, db, "SELECT email_sha256 FROM v_visitor_profiles WHERE site = ? AND visitor_id = 'trait'", site)
+	if len(h) != 1 || h[0] != sha("ann@example.com") {
+		t.Errorf("email_sha256 = %v", h)
+	}
+}
