@@ -212,7 +212,7 @@ func (h *collector) authenticate(c *gin.Context, key string) (config.Site, error
 		return site, reject("unauthorized", httpx.Unauthorized, "unknown write key")
 	}
 	if origin := c.GetHeader("Origin"); origin != "" && !originAllowed(site, origin) {
-		return site, reject("origin", httpx.Unauthorized, fmt.Sprintf("origin %q is not allowed for this write key (sites[].origins)", cleanText(origin, 200)))
+		return site, reject("origin", httpx.Forbidden, fmt.Sprintf("origin %q is not allowed for this write key (sites[].origins)", cleanText(origin, 200)))
 	}
 	return site, nil
 }

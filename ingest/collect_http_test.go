@@ -163,7 +163,7 @@ func TestCollectRefusesBadRequests(t *testing.T) {
 		{"unknown key", "/v1/track", jsonHeader("Authorization", basicAuth("wk_nope")), `{"userId": "u", "event": "x"}`, 401, "unknown write key"},
 		{"unknown body key", "/v1/track", jsonHeader(), `{"writeKey": "wk_nope", "userId": "u", "event": "x"}`, 401, "unknown write key"},
 		{"missing key", "/v1/track", jsonHeader(), `{"userId": "u", "event": "x"}`, 401, "missing write key"},
-		{"foreign origin", "/v1/track", jsonHeader("X-Write-Key", "wk_demo", "Origin", "https://evil.example"), `{"userId": "u", "event": "x"}`, 401, "origin"},
+		{"foreign origin", "/v1/track", jsonHeader("X-Write-Key", "wk_demo", "Origin", "https://evil.example"), `{"userId": "u", "event": "x"}`, 403, "origin"},
 		{"event too large", "/v1/track", key, `{"userId": "u", "event": "x", "properties": {"pad": "` + big + `"}}`, 413, "max_event_bytes"},
 		{"batch event too large", "/v1/batch", key, `{"batch": [{"type": "track", "userId": "u", "event": "x", "properties": {"pad": "` + big + `"}}]}`, 413, "batch[0]: event is"},
 		{"request too large", "/v1/batch", key, `{"batch": [` + strings.Join(many, ",") + `]}`, 413, "max_request_bytes"},

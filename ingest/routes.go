@@ -47,7 +47,7 @@ const corsHeaders = "Content-Type, Authorization, X-Write-Key, Content-Encoding"
 // cors answers browsers: an Origin allowed by any site's origins gets the
 // CORS headers (the write key, and with it the site, is only known once
 // the body is read; the collect handler then checks the site's own list
-// and refuses a foreign origin with 401). Credentials are allowed because
+// and refuses a foreign origin with 403). Credentials are allowed because
 // sendBeacon always sends them.
 func (h *collector) cors(c *gin.Context) {
 	origin := c.GetHeader("Origin")

@@ -17,6 +17,7 @@ type Code string
 const (
 	Invalid      Code = "invalid"      // 400
 	Unauthorized Code = "unauthorized" // 401
+	Forbidden    Code = "forbidden"    // 403
 	NotFound     Code = "not_found"    // 404
 	Conflict     Code = "conflict"     // 409
 	TooLarge     Code = "too_large"    // 413
@@ -28,6 +29,7 @@ const (
 var statuses = map[Code]int{
 	Invalid:      http.StatusBadRequest,
 	Unauthorized: http.StatusUnauthorized,
+	Forbidden:    http.StatusForbidden,
 	NotFound:     http.StatusNotFound,
 	Conflict:     http.StatusConflict,
 	TooLarge:     http.StatusRequestEntityTooLarge,
