@@ -132,8 +132,8 @@ func (a *app) progressBar(size int64) *progressbar.ProgressBar {
 
 func (a *app) printReport(rep catalog.Report, took time.Duration) {
 	if rep.Version != 0 {
-		a.printf("imported %d products into site %s (%s, version %d) in %s\n",
-			rep.Imported, rep.Site, rep.Format, rep.Version, took.Round(time.Millisecond))
+		a.printf("imported %d %s into site %s (%s, version %d) in %s\n",
+			rep.Imported, plural(rep.Imported, "product"), rep.Site, rep.Format, rep.Version, took.Round(time.Millisecond))
 	} else {
 		a.printf("imported nothing into site %s: the current catalog is unchanged\n", rep.Site)
 	}
@@ -143,7 +143,7 @@ func (a *app) printReport(rep catalog.Report, took time.Duration) {
 	if rep.Skipped == 0 {
 		return
 	}
-	a.printf("skipped %d rows:\n", rep.Skipped)
+	a.printf("skipped %d %s:\n", rep.Skipped, plural(rep.Skipped, "row"))
 	for i, e := range rep.Errors {
 		if i == shownErrors {
 			break
@@ -196,4 +196,11 @@ func newCatalogVersionsCmd(a *app) *cobra.Command {
 	cmd.Flags().IntVar(&limit, "limit", 20, "how many versions to list")
 	cmd.MarkFlagRequired("site")
 	return cmd
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
 }

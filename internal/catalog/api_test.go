@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -138,6 +139,22 @@ func TestAPIBadRequests(t *testing.T) {
 		h.ServeHTTP(rec, req)
 		if rec.Code != tc.code || !strings.Contains(rec.Body.String(), tc.want) {
 			t.Errorf("%s %s %q = %d %s, want %d mentioning %q", tc.method, tc.path, tc.body, rec.Code, rec.Body.String(), tc.code, tc.want)
+		}
+	}
+}
+
+func TestProductJSONDates(t *testing.T) {
+	for _, tc := range []struct {
+		p    catalog.Product
+		want string
+	}{
+		{catalog.Product{ID: "A", LaunchDate: time.Date(2019, 4, 10, 0, 0, 0, 0, time.UTC)}, `"launch_date":"2019-04-10"`},
+		{catalog.Product{ID: "B", LaunchDate: time.Unix(0, 0).UTC()}, `"launch_date":""`},
+		{catalog.Product{ID: "C"}, `"launch_date":""`},
+	} {
+		b, err := json.Marshal(tc.p)
+		if err != nil || !strings.Contains(string(b), tc.want) || strings.Count(string(b), "launch_date") != 1 || !strings.Contains(string(b), `"id":"`+tc.p.ID+`"`) {
+			t.Errorf("%s marshals to %s (%v), want one %s", tc.p.ID, b, err, tc.want)
 		}
 	}
 }

@@ -6,7 +6,11 @@
 // whole catalog.
 package catalog
 
-import "time"
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
 
 // Product is one catalog row, as stored in ClickHouse and shown by v_products.
 type Product struct {
@@ -52,3 +56,39 @@ var Fields = []string{
 
 // epoch is what ClickHouse stores for an unknown launch date.
 var epoch = time.Unix(0, 0).UTC()
+
+// MarshalJSON writes launch_date as the import formats spell it
+// (YYYY-MM-DD, "" when unknown) rather than as a timestamp.
+func (p Product) MarshalJSON() ([]byte, error) {
+	type plain Product // drops the method, keeps the tags
+	date := ""
+	if !p.LaunchDate.IsZero() && !p.LaunchDate.Equal(epoch) {
+		date = p.LaunchDate.Format(time.DateOnly)
+	}
+	return json.Marshal(struct {
+		plain
+		LaunchDate string `json:"launch_date"`
+	}{plain(p), date})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes (and RFC 3339 times).
+func (p *Product) UnmarshalJSON(b []byte) error {
+	type plain Product
+	var v struct {
+		*plain
+		LaunchDate string `json:"launch_date"`
+	}
+	v.plain = (*plain)(p)
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	p.LaunchDate = epoch
+	if v.LaunchDate != "" {
+		d, err := parseDate(v.LaunchDate)
+		if err != nil {
+			return fmt.Errorf("launch_date %q: want YYYY-MM-DD", v.LaunchDate)
+		}
+		p.LaunchDate = d
+	}
+	return nil
+}
