@@ -39,5 +39,10 @@ lint:
 bench-ingest: clickhouse
 	$(GO) run ./internal/tools/benchingest
 
+## bench-catalog: catalog parse and import throughput (rows/s) against a private ClickHouse
+.PHONY: bench-catalog
+bench-catalog: clickhouse
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/catalog/
+
 clean:
 	rm -rf bin data
