@@ -53,6 +53,8 @@ func commands(a *app) []*cobra.Command {
 		newDemoCmd(a),
 		newRetentionCmd(a),
 		newFeedCmd(a),
+		newSegmentCmd(a),
+		newEvalCmd(a),
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/remarket/remarket/ingest"
 	"github.com/remarket/remarket/internal/catalog"
 	"github.com/remarket/remarket/privacy"
+	"github.com/remarket/remarket/segment"
 	rmsql "github.com/remarket/remarket/sql"
 )
 
@@ -64,7 +65,8 @@ func (a *app) serve(ctx context.Context, ready func(addr string)) error {
 	feedAPI.Register(engine)
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
-	_ = bg
+	segment.NewAPI(a.cfg, db, a.log).WithRunContext(bg).Register(engine)
+	go segment.NewScheduler(a.cfg, db, a.log).Run(bg)
 
 	engine.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok\n") })
 	engine.GET("/readyz", func(c *gin.Context) {

@@ -1,0 +1,327 @@
+package segment
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/gin-gonic/gin"
+
+	"github.com/remarket/remarket/internal/chdb"
+	"github.com/remarket/remarket/internal/config"
+	"github.com/remarket/remarket/internal/httpx"
+)
+
+// API serves audience definitions, per-visitor interests and
+// recommendations, and on-demand runs. Every route needs the site's admin
+// token.
+type API struct {
+	cfg    config.Config
+	db     *chdb.DB
+	log    *slog.Logger
+	engine *Engine
+	// runs holds on-demand runs so a request never waits for one and the
+	// server can stop them.
+	runCtx context.Context
+}
+
+// NewAPI builds the segment API.
+func NewAPI(cfg config.Config, db *chdb.DB, log *slog.Logger) *API {
+	return &API{cfg: cfg, db: db, log: log, engine: New(cfg, db, log), runCtx: context.Background()}
+}
+
+// WithRunContext ties on-demand runs to ctx (serve's background context),
+// so they stop on shutdown.
+func (a *API) WithRunContext(ctx context.Context) *API {
+	a.runCtx = ctx
+	return a
+}
+
+// Register adds the routes under /api/sites/:site.
+func (a *API) Register(r gin.IRouter) {
+	g := r.Group("/api/sites/:site", httpx.RequireAdmin(a.cfg))
+	g.GET("/audiences", a.listAudiences)
+	g.GET("/audiences/:audience", a.getAudience)
+	g.PUT("/audiences/:audience", a.putAudience)
+	g.DELETE("/audiences/:audience", a.deleteAudience)
+	g.GET("/visitors/:vid/interests", a.interests)
+	g.GET("/visitors/:vid/recommendations", a.recommendations)
+	g.POST("/segments/run", a.run)
+}
+
+type audienceInfo struct {
+	Name        string          `json:"name"`
+	Strategy    string          `json:"strategy"`
+	Description string          `json:"description"`
+	Source      string          `json:"source"`
+	Size        uint64          `json:"size"`
+	LastRun     *time.Time      `json:"last_run"`
+	RunID       string          `json:"run_id,omitempty"`
+	Definition  config.Audience `json:"definition"`
+}
+
+// listAudiences answers GET /api/sites/:site/audiences: each definition
+// with its size in the current run and when that run finished.
+func (a *API) listAudiences(c *gin.Context) {
+	ctx := c.Request.Context()
+	site := httpx.CurrentSite(c).ID
+	infos, err := a.audienceInfos(ctx, site)
+	if err != nil {
+		httpx.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"site": site, "audiences": infos})
+}
+
+func (a *API) audienceInfos(ctx context.Context, site string) ([]audienceInfo, error) {
+	defs, err := a.engine.Definitions(ctx, site)
+	if err != nil {
+		return nil, err
+	}
+	var runID string
+	var finished time.Time
+	cur, err := a.db.Query(ctx, "SELECT run_id, finished_at FROM v_segment_runs WHERE site = @site AND is_current = 1 LIMIT 1", clickhouse.Named("site", site))
+	if err != nil {
+		return nil, err
+	}
+	for cur.Next() { // none before the site's first run
+		if err := cur.Scan(&runID, &finished); err != nil {
+			cur.Close()
+			return nil, err
+		}
+	}
+	cur.Close()
+	sizes := map[string]uint64{}
+	if runID != "" {
+		rows, err := a.db.Query(ctx, "SELECT audience, size FROM v_audience_sizes WHERE site = @site AND run_id = @run",
+			clickhouse.Named("site", site), clickhouse.Named("run", runID))
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var n string
+			var s uint64
+			if err := rows.Scan(&n, &s); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			sizes[n] = s
+		}
+		rows.Close()
+	}
+	out := make([]audienceInfo, 0, len(defs))
+	for _, d := range defs {
+		info := audienceInfo{Name: d.Name, Strategy: d.Strategy, Description: d.Description, Source: d.Source, Definition: d.Audience}
+		if s, ok := sizes[d.Name]; ok {
+			t := finished.UTC()
+			info.Size, info.LastRun, info.RunID = s, &t, runID
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+func (a *API) getAudience(c *gin.Context) {
+	infos, err := a.audienceInfos(c.Request.Context(), httpx.CurrentSite(c).ID)
+	if err != nil {
+		httpx.Fail(c, err)
+		return
+	}
+	for _, i := range infos {
+		if i.Name == c.Param("audience") {
+			c.JSON(http.StatusOK, i)
+			return
+		}
+	}
+	httpx.Fail(c, httpx.Errorf(httpx.NotFound, "no audience "+quote(c.Param("audience"))))
+}
+
+// putAudience stores a definition; the name in the path wins over (and
+// must agree with) one in the body. Unknown fields are 400.
+func (a *API) putAudience(c *gin.Context) {
+	name := c.Param("audience")
+	if !config.ValidAudienceName(name) {
+		httpx.Fail(c, httpx.Errorf(httpx.Invalid, "name: use 1-64 of a-z, 0-9, '_' or '-'"))
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(c.Request.Body, 64<<10))
+	if err != nil {
+		httpx.Fail(c, httpx.Errorf(httpx.Invalid, "cannot read body"))
+		return
+	}
+	def, err := DecodeAudience(body)
+	if err != nil {
+		httpx.Fail(c, invalid(err))
+		return
+	}
+	if def.Name != "" && def.Name != name {
+		httpx.Fail(c, httpx.Errorf(httpx.Invalid, "name: body says "+quote(def.Name)+", path says "+quote(name)))
+		return
+	}
+	def.Name = name
+	if err := a.engine.PutAudience(c.Request.Context(), httpx.CurrentSite(c).ID, def); err != nil {
+		httpx.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"name": name, "stored": true, "definition": def,
+		"note": "members are computed by the next segment run (POST /api/sites/:site/segments/run to run now)"})
+}
+
+func (a *API) deleteAudience(c *gin.Context) {
+	if err := a.engine.DeleteAudience(c.Request.Context(), httpx.CurrentSite(c).ID, c.Param("audience")); err != nil {
+		httpx.Fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// interests answers a visitor's top category and product interests in the
+// current run, with their profile.
+func (a *API) interests(c *gin.Context) {
+	ctx := c.Request.Context()
+	site, vid := httpx.CurrentSite(c).ID, c.Param("vid")
+	p := []any{clickhouse.Named("site", site), clickhouse.Named("vid", vid)}
+	type interest struct {
+		Kind        string     `json:"kind"`
+		Key         string     `json:"key"`
+		Category    string     `json:"category"`
+		Depth       uint8      `json:"depth,omitempty"`
+		Score       float64    `json:"score"`
+		Events      uint64     `json:"events"`
+		LastTime    time.Time  `json:"last_time"`
+		Stage       string     `json:"stage,omitempty"`
+		ViewedAt    *time.Time `json:"viewed_at,omitempty"`
+		CartedAt    *time.Time `json:"carted_at,omitempty"`
+		PurchasedAt *time.Time `json:"purchased_at,omitempty"`
+	}
+	rows, err := a.db.Query(ctx, `SELECT kind, key, category, depth, score, events, last_time, stage, viewed_at, carted_at, purchased_at
+		FROM v_visitor_interests WHERE site = @site AND visitor_id = @vid
+		ORDER BY kind, score DESC LIMIT 200`, p...)
+	if err != nil {
+		httpx.Fail(c, err)
+		return
+	}
+	defer rows.Close()
+	var cats, prods []interest
+	for rows.Next() {
+		var i interest
+		var v, ca, pu time.Time
+		if err := rows.Scan(&i.Kind, &i.Key, &i.Category, &i.Depth, &i.Score, &i.Events, &i.LastTime, &i.Stage, &v, &ca, &pu); err != nil {
+			httpx.Fail(c, err)
+			return
+		}
+		i.ViewedAt, i.CartedAt, i.PurchasedAt = when(v), when(ca), when(pu)
+		if i.Kind == "category" {
+			cats = append(cats, i)
+		} else {
+			prods = append(prods, i)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		httpx.Fail(c, err)
+		return
+	}
+	var prof struct {
+		UserID       string  `json:"user_id"`
+		CustomerType string  `json:"customer_type"`
+		Source       string  `json:"customer_type_source"`
+		PriceBand    string  `json:"price_band"`
+		AvgPrice     float64 `json:"avg_price"`
+	}
+	err = a.db.QueryRow(ctx, `SELECT user_id, customer_type, customer_type_source, price_band, avg_price
+		FROM v_visitor_profiles WHERE site = @site AND visitor_id = @vid AND opted_out = 0 LIMIT 1`, p...).
+		Scan(&prof.UserID, &prof.CustomerType, &prof.Source, &prof.PriceBand, &prof.AvgPrice)
+	if err != nil {
+		if len(cats)+len(prods) == 0 {
+			httpx.Fail(c, httpx.Errorf(httpx.NotFound, "no interests for this visitor in the current run (unknown, opted out, or no run yet)"))
+			return
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"visitor_id": vid, "profile": prof, "categories": nonNil(cats), "products": nonNil(prods)})
+}
+
+// recommendations answers the visitor's ranked products in every
+// audience they are in (current run), each with strategy and reason.
+func (a *API) recommendations(c *gin.Context) {
+	ctx := c.Request.Context()
+	site, vid := httpx.CurrentSite(c).ID, c.Param("vid")
+	type item struct {
+		Audience   string  `json:"audience"`
+		Rank       uint32  `json:"rank"`
+		ProductID  string  `json:"product_id"`
+		AnchorID   string  `json:"anchor_id"`
+		Strategy   string  `json:"strategy"`
+		Reason     string  `json:"reason"`
+		Motivation string  `json:"motivation"`
+		Score      float64 `json:"score"`
+	}
+	rows, err := a.db.Query(ctx, `SELECT audience, rank, product_id, anchor_id, strategy, reason, motivation, score
+		FROM v_visitor_recommendations WHERE site = @site AND visitor_id = @vid
+		ORDER BY audience, rank`, clickhouse.Named("site", site), clickhouse.Named("vid", vid))
+	if err != nil {
+		httpx.Fail(c, err)
+		return
+	}
+	defer rows.Close()
+	items := []item{}
+	for rows.Next() {
+		var i item
+		if err := rows.Scan(&i.Audience, &i.Rank, &i.ProductID, &i.AnchorID, &i.Strategy, &i.Reason, &i.Motivation, &i.Score); err != nil {
+			httpx.Fail(c, err)
+			return
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		httpx.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"visitor_id": vid, "items": items})
+}
+
+// run starts a run in the background and answers 202; ?wait=1 waits for
+// it and answers its result. ?audience= narrows it.
+func (a *API) run(c *gin.Context) {
+	site := httpx.CurrentSite(c).ID
+	opt := RunOptions{Audience: c.Query("audience")}
+	if c.Query("wait") == "1" || c.Query("wait") == "true" {
+		res, err := a.engine.Run(c.Request.Context(), site, opt)
+		if errors.Is(err, ErrBusy) {
+			httpx.Fail(c, httpx.Errorf(httpx.Conflict, err.Error()))
+			return
+		}
+		if err != nil {
+			httpx.Fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"run_id": res.RunID, "took_ms": res.Took.Milliseconds(), "sizes": res.Sizes})
+		return
+	}
+	go func() {
+		if _, err := a.engine.Run(a.runCtx, site, opt); err != nil && !errors.Is(err, ErrBusy) {
+			a.log.Error("on-demand segment run failed", "site", site, "err", err)
+		}
+	}()
+	c.JSON(http.StatusAccepted, gin.H{"started": true, "status": "GET /api/sites/" + site + "/audiences shows sizes and last_run when it is done"})
+}
+
+func when(t time.Time) *time.Time {
+	if t.Unix() <= 0 {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func quote(s string) string { return `"` + s + `"` }

@@ -1,0 +1,152 @@
+package segment
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+)
+
+// Metrics are offline quality figures at K.
+type Metrics struct {
+	HitRate  float64 // share of visitors whose held-out product is in their top K
+	NDCG     float64 // mean NDCG@K (one relevant item: 1/log2(rank+1))
+	Coverage float64 // distinct products recommended / in-stock products
+}
+
+// EvalResult compares the recommender with a most-popular baseline.
+type EvalResult struct {
+	Site     string
+	K        int
+	Visitors uint64 // visitors evaluated
+	Products uint64 // in-stock catalog products
+	Model    Metrics
+	Baseline Metrics
+	Took     time.Duration
+}
+
+// Evaluate runs leave-last-out on the site's own events: for each visitor
+// with two or more distinct products, the last product interaction is
+// hidden, the whole pipeline (interests, related products) is computed
+// from the rest, and each visitor gets a list of K the way an upsell
+// audience member would (top interests → upsells, then cross-sells, never
+// a bought item). Nothing is published; the working rows are dropped.
+func (e *Engine) Evaluate(ctx context.Context, site string, k int) (EvalResult, error) {
+	res := EvalResult{Site: site, K: k}
+	if _, ok := e.cfg.Site(site); !ok {
+		return res, fmt.Errorf("unknown site %q", site)
+	}
+	if k <= 0 {
+		return res, fmt.Errorf("k must be positive")
+	}
+	if !e.lock(site) {
+		return res, ErrBusy
+	}
+	defer e.unlock(site)
+	started := time.Now()
+	asOf := e.Now().UTC().Truncate(time.Second)
+	all, run := "e"+newRunID(), "e"+newRunID()
+	defer e.dropRun(context.WithoutCancel(ctx), all, true)
+	defer e.dropRun(context.WithoutCancel(ctx), run, true)
+
+	scratch := RunResult{Site: site, RunID: all, AsOf: asOf}
+	ap := append(e.params(site, all, asOf), clickhouse.Named("holdout", 0))
+	if err := e.step(ctx, &scratch, "eval/lines", query("01_lines"), ap); err != nil {
+		return res, err
+	}
+	hp := append(e.params(site, run, asOf), clickhouse.Named("all_run", all))
+	if err := e.step(ctx, &scratch, "eval/holdout", query("20_eval_holdout"), hp); err != nil {
+		return res, err
+	}
+
+	// Train on everything but the held-out lines, then recommend.
+	cfg := e.cfg
+	cfg.Segments.MaxItemsPerVisitor = k
+	trainer := &Engine{cfg: cfg, db: e.db, log: e.log, Now: e.Now}
+	train := RunResult{Site: site, RunID: run, AsOf: asOf, Sizes: map[string]uint64{}}
+	params := append(trainer.params(site, run, asOf), clickhouse.Named("holdout", 1))
+	if err := trainer.computeShared(ctx, &train, params); err != nil {
+		return res, err
+	}
+	if err := e.db.Exec(ctx, `INSERT INTO seg_members (site, run_id, audience, visitor_id)
+		SELECT @site, @run, '_eval', visitor_id FROM seg_eval_holdout WHERE site = @site AND run_id = @run`,
+		clickhouse.Named("site", site), clickhouse.Named("run", run)); err != nil {
+		return res, err
+	}
+	rp := append(params[:len(params):len(params)], clickhouse.Named("audience", "_eval"),
+		clickhouse.Named("strategies", []string{"upsell", "cross_sell"}), clickhouse.Named("self", 0))
+	recs := query("12_recommendations", "/*ANCHOR_WHERE*/", "1 = 1", "/*ANCHOR_ORDER*/", "score DESC")
+	if err := e.step(ctx, &train, "eval/recommendations", recs, rp); err != nil {
+		return res, err
+	}
+
+	p := []any{clickhouse.Named("site", site), clickhouse.Named("run", run), clickhouse.Named("k", k)}
+	if err := e.db.QueryRow(ctx, "SELECT count() FROM seg_products WHERE site = @site AND run_id = @run AND in_stock = 1", p...).Scan(&res.Products); err != nil {
+		return res, err
+	}
+	var hits uint64
+	var dcg float64
+	if err := e.db.QueryRow(ctx, query("21_eval_model"), p...).Scan(&res.Visitors, &hits, &dcg); err != nil {
+		return res, fmt.Errorf("eval model metrics: %w", err)
+	}
+	var covered uint64
+	if err := e.db.QueryRow(ctx, "SELECT uniqExact(product_id) FROM seg_recommendations WHERE site = @site AND run_id = @run AND audience = '_eval'", p...).Scan(&covered); err != nil {
+		return res, err
+	}
+	res.Model = metrics(hits, dcg, covered, res.Visitors, res.Products)
+
+	popular, err := e.popular(ctx, site, run, k+50)
+	if err != nil {
+		return res, err
+	}
+	if len(popular) > 0 {
+		bp := append(p, clickhouse.Named("popular", popular))
+		if err := e.db.QueryRow(ctx, query("22_eval_baseline"), bp...).Scan(&hits, &dcg, &covered); err != nil {
+			return res, fmt.Errorf("eval baseline metrics: %w", err)
+		}
+		res.Baseline = metrics(hits, dcg, covered, res.Visitors, res.Products)
+	}
+	res.Took = time.Since(started)
+	return res, nil
+}
+
+// popular lists in-stock products by how many visitors interacted with
+// them in the training lines, most first.
+func (e *Engine) popular(ctx context.Context, site, run string, n int) ([]string, error) {
+	rows, err := e.db.Query(ctx, `SELECT product_id FROM (
+			SELECT product_id, uniqExact(visitor_id) AS visitors FROM seg_lines
+			WHERE site = @site AND run_id = @run AND product_id != ''
+				AND type IN ('product_view', 'add_to_cart', 'checkout', 'purchase')
+			GROUP BY product_id
+		) ANY INNER JOIN (
+			SELECT product_id FROM seg_products WHERE site = @site AND run_id = @run AND in_stock = 1
+		) USING product_id
+		ORDER BY visitors DESC, product_id LIMIT @n`,
+		clickhouse.Named("site", site), clickhouse.Named("run", run), clickhouse.Named("n", n))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+func metrics(hits uint64, dcg float64, covered, visitors, products uint64) Metrics {
+	var m Metrics
+	if visitors > 0 {
+		m.HitRate = float64(hits) / float64(visitors)
+		m.NDCG = dcg / float64(visitors)
+	}
+	if products > 0 {
+		m.Coverage = float64(covered) / float64(products)
+	}
+	return m
+}

@@ -1,0 +1,67 @@
+package segment
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/remarket/remarket/internal/chdb"
+	"github.com/remarket/remarket/internal/config"
+)
+
+// Scheduler runs every site's segments on the configured schedule inside
+// serve: one run at a time (sites one after another), each logged.
+type Scheduler struct {
+	engine *Engine
+	every  time.Duration
+	log    *slog.Logger
+}
+
+// NewScheduler reads segments.schedule; a disabled schedule makes Run
+// return at once.
+func NewScheduler(cfg config.Config, db *chdb.DB, log *slog.Logger) *Scheduler {
+	if log == nil {
+		log = slog.Default()
+	}
+	every, err := cfg.Segments.ScheduleEvery()
+	if err != nil { // Validate already rejected it; be safe anyway
+		every = 0
+	}
+	return &Scheduler{engine: New(cfg, db, log), every: every, log: log}
+}
+
+// Run runs all sites now and then every interval until ctx ends. A run
+// that outlasts the interval delays the next one (never two at once).
+func (s *Scheduler) Run(ctx context.Context) {
+	if s.every <= 0 {
+		s.log.Info("segment schedule disabled")
+		return
+	}
+	s.log.Info("segment schedule", "every", s.every.String())
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.RunOnce(ctx)
+		t.Reset(s.every)
+	}
+}
+
+// RunOnce runs every configured site once.
+func (s *Scheduler) RunOnce(ctx context.Context) {
+	for _, site := range s.engine.cfg.Sites {
+		if ctx.Err() != nil {
+			return
+		}
+		_, err := s.engine.Run(ctx, site.ID, RunOptions{})
+		if errors.Is(err, ErrBusy) {
+			s.log.Info("segment run skipped: one is in progress", "site", site.ID)
+		}
+		// Run logs its own success or failure.
+	}
+}
