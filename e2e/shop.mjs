@@ -13,23 +13,28 @@ main(async ({ base, mode = 'js', run, out = 'test-artifacts' }) => {
   const { context, close } = await launch(options);
   try {
     const page = context.pages()[0] || await context.newPage();
+    // Count the requests that reached remarket: beacons, fetches, the pixel.
     const sent = [];
-    page.on('request', (r) => { if (/\/(v1\/[a-z]|p\.gif)/.test(r.url())) sent.push(r.url()); });
+    page.on('requestfinished', (r) => { if (/\/(v1\/[a-z]|p\.gif)/.test(r.url())) sent.push(r.url()); });
+    const until = async (n) => {
+      const deadline = Date.now() + 10000;
+      while (sent.length < n && Date.now() < deadline) await page.waitForTimeout(50);
+    };
     await page.goto(`${base}/demo/shop?run=${encodeURIComponent(run)}`, { waitUntil: 'load' });
     const result = { mode, run };
     if (mode === 'noscript') {
-      await page.waitForResponse((r) => r.url().includes('/p.gif'), { timeout: 10000 }).catch(() => {});
+      await until(1);
       const cookies = await context.cookies(base);
       result.rmid = (cookies.find((c) => c.name === '_rmid') || {}).value || '';
       await page.screenshot({ path: file('shop-noscript.png'), fullPage: true });
     } else {
       const card = page.locator('.product').first();
       result.product = await card.getAttribute('data-id');
-      for (const button of ['.view', '.add', '.buy']) {
+      await until(1); // the page call
+      for (const [i, button] of ['.view', '.add', '.buy'].entries()) {
         await card.locator(button).click();
-        await page.waitForTimeout(100); // let the beacon leave before the next click
+        await until(2 + i);
       }
-      await page.waitForFunction((n) => window.performance.getEntriesByType('resource').filter((e) => /\/v1\/[a-z]$/.test(e.name)).length >= n, 4, { timeout: 10000 }).catch(() => {});
       result.vid = await page.evaluate(() => localStorage.getItem('_rmaid') || '');
       result.gpc = await page.evaluate(() => navigator.globalPrivacyControl === true);
       await page.screenshot({ path: file(`shop-${mode}.png`), fullPage: true });
