@@ -141,6 +141,15 @@ func (s *Store) Upsert(ctx context.Context, site string, products []Product, sou
 	if len(products) == 0 {
 		return rep, ErrNothingImported
 	}
+	// Callers validate (the API through Record.Validate); these two would
+	// break v_products' one row per product, so they are checked here too.
+	ids := make(map[string]bool, len(products))
+	for i, p := range products {
+		if p.ID == "" || ids[p.ID] {
+			return rep, fmt.Errorf("upsert product %d: empty or duplicate id %q", i+1, p.ID)
+		}
+		ids[p.ID] = true
+	}
 	mu, _ := s.locks.LoadOrStore(site, &sync.Mutex{})
 	mu.(*sync.Mutex).Lock()
 	defer mu.(*sync.Mutex).Unlock()

@@ -349,3 +349,13 @@ func TestImportBrokenMidStreamLeavesPreviousCatalog(t *testing.T) {
 		t.Errorf("after a broken upload: %d current products, %d stored rows in %d versions; want 10, 10, 1", len(got), rows, versions)
 	}
 }
+
+func TestUpsertRejectsDuplicateIDs(t *testing.T) {
+	s := catalog.NewStore(chtest.MustOpen(t), nil)
+	p := catalog.Product{ID: "A", Price: 1, Currency: "EUR"}
+	for _, ps := range [][]catalog.Product{{p, p}, {{ID: ""}}} {
+		if _, err := s.Upsert(context.Background(), "shop", ps, "test"); err == nil {
+			t.Errorf("upsert of %+v succeeded, want an error", ps)
+		}
+	}
+}
