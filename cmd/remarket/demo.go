@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -183,8 +184,21 @@ func indent(s, pre string) string {
 	return pre + strings.Join(lines, "\n"+pre) + "\n"
 }
 
-// runDemoSegments runs the segments of site once.
+// runDemoSegments runs the segments of site once, over all the traffic.
+// serve's schedule starts a run as soon as the server is up, on whatever
+// traffic had arrived; this one waits for it and then runs again.
 func runDemoSegments(ctx context.Context, a *app, site string) error {
-	_, err := segment.New(a.cfg, a.db, a.log).Run(ctx, site, segment.RunOptions{})
-	return err
+	engine := segment.New(a.cfg, a.db, a.log)
+	deadline := time.Now().Add(10 * time.Minute)
+	for {
+		_, err := engine.Run(ctx, site, segment.RunOptions{})
+		if !errors.Is(err, segment.ErrBusy) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
