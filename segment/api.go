@@ -34,6 +34,9 @@ func NewAPI(cfg config.Config, db *chdb.DB, log *slog.Logger) *API {
 	return &API{cfg: cfg, db: db, log: log, engine: New(cfg, db, log), runCtx: context.Background()}
 }
 
+// Engine is the engine behind the API (tests pin its clock).
+func (a *API) Engine() *Engine { return a.engine }
+
 // WithRunContext ties on-demand runs to ctx (serve's background context),
 // so they stop on shutdown.
 func (a *API) WithRunContext(ctx context.Context) *API {

@@ -103,6 +103,9 @@ func DecodeAudience(b []byte) (config.Audience, error) {
 		if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
 			return a, &config.FieldError{Field: strings.Trim(f, `"`), Message: "unknown field"}
 		}
+		if f := badDuration(b); f != "" {
+			return a, &config.FieldError{Field: f, Message: strings.TrimPrefix(msg, "json: ")}
+		}
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			return a, &config.FieldError{Field: te.Field, Message: "wrong type: want " + te.Type.String()}
@@ -113,6 +116,36 @@ func DecodeAudience(b []byte) (config.Audience, error) {
 		return a, &config.FieldError{Field: "body", Message: "one JSON object expected"}
 	}
 	return a, nil
+}
+
+// badDuration finds the duration field that does not parse: JSON reports
+// a custom type's error without its path.
+func badDuration(b []byte) string {
+	var doc struct {
+		Window  json.RawMessage `json:"window"`
+		Include []map[string]json.RawMessage
+		Exclude []map[string]json.RawMessage
+	}
+	if json.Unmarshal(b, &doc) != nil {
+		return ""
+	}
+	bad := func(raw json.RawMessage) bool {
+		var d config.Duration
+		return len(raw) > 0 && d.UnmarshalJSON(raw) != nil
+	}
+	if bad(doc.Window) {
+		return "window"
+	}
+	for name, conds := range map[string][]map[string]json.RawMessage{"include": doc.Include, "exclude": doc.Exclude} {
+		for i, c := range conds {
+			for _, key := range []string{"since", "until"} {
+				if bad(c[key]) {
+					return fmt.Sprintf("%s[%d].%s", name, i, key)
+				}
+			}
+		}
+	}
+	return ""
 }
 
 // PutAudience validates a definition (including that its categories exist
