@@ -22,6 +22,7 @@ type API struct {
 	db    *chdb.DB
 	log   *slog.Logger
 	rules *ruleStore
+	runs  *runCache
 
 	// Now is the clock (tests move it across offer windows).
 	Now func() time.Time
@@ -36,7 +37,7 @@ func NewAPI(cfg config.Config, db *chdb.DB, log *slog.Logger) *API {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &API{cfg: cfg, db: db, log: log, rules: newRuleStore(db), Now: time.Now}
+	return &API{cfg: cfg, db: db, log: log, rules: newRuleStore(db), runs: newRunCache(db, time.Second), Now: time.Now}
 }
 
 // Register adds the feed, offer, discount and member routes.

@@ -110,7 +110,8 @@ func (c *cache) write(ctx context.Context, e *entry, gen generateFunc) error {
 		os.Remove(plain.Name())
 		return fmt.Errorf("cannot create feed cache file: %w", err)
 	}
-	zw, _ := gzip.NewWriterLevel(gzf, gzip.BestSpeed)
+	// Compressed once per run and sent many times: worth the default level.
+	zw, _ := gzip.NewWriterLevel(gzf, gzip.DefaultCompression)
 	st, err := gen(ctx, io.MultiWriter(plain, zw))
 	if err == nil {
 		err = zw.Close()

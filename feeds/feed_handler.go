@@ -111,7 +111,7 @@ func (p Plan) Header() Header {
 
 // plan fixes the inputs of one feed request; a missing run is 503.
 func (a *API) plan(ctx context.Context, site config.Site, audience string, f Format) (Plan, error) {
-	run, err := currentRun(ctx, a.db, site.ID)
+	run, err := a.runs.current(ctx, site.ID)
 	if errors.Is(err, errNoRun) {
 		return Plan{}, httpx.Errorf(httpx.Unavailable, "no complete segment run yet for this site; run `remarket segment run`")
 	}

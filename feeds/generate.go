@@ -26,11 +26,13 @@ func Generate(ctx context.Context, w io.Writer, f Format, h Header, b *Builder, 
 	if err := fw.Begin(h); err != nil {
 		return st, err
 	}
+	var it Item // reused: one item lives at a time
 	err := rows(ctx, func(r *Row) error {
 		if st.Items >= max {
 			return errEnough
 		}
-		it, skip := b.Build(r)
+		var skip string
+		it, skip = b.Build(r)
 		if skip != "" {
 			st.Skipped[skip]++
 			return nil

@@ -1,6 +1,7 @@
 package feeds
 
 import (
+	"hash/maphash"
 	"strings"
 	"time"
 
@@ -42,6 +43,8 @@ type Item struct {
 // HasSale reports whether the item carries a sale price.
 func (it *Item) HasSale() bool { return it.Sale.Minor > 0 }
 
+var idSeed = maphash.MakeSeed()
+
 // Skip reasons: why a product was left out of a feed (a metric label).
 const (
 	SkipBadID        = "bad_id"
@@ -66,22 +69,27 @@ type Builder struct {
 	UTMMedium   string
 	OfferParam  string
 
-	loc  *time.Location
-	seen map[string]bool
+	loc    *time.Location
+	signer *signer
+	// seen holds a 64-bit hash per written id (8 bytes an item, not the
+	// ids): a collision would leave an item out, never repeat an id.
+	seen map[uint64]struct{}
 }
 
 // Build makes row an item, or says why it cannot be made valid.
 func (b *Builder) Build(r *Row) (Item, string) {
 	if b.seen == nil {
-		b.seen = map[string]bool{}
+		b.seen = map[uint64]struct{}{}
 		b.loc = b.Site.Location()
+		b.signer = newSigner(b.Site.OfferKeys)
 	}
 	var it Item
 	it.ID = cleanText(r.ProductID)
 	if it.ID == "" || len([]rune(it.ID)) > maxID {
 		return it, SkipBadID // never truncated: a cut id could collide
 	}
-	if b.seen[it.ID] {
+	idHash := maphash.String(idSeed, it.ID)
+	if _, dup := b.seen[idHash]; dup {
 		return it, SkipDuplicate
 	}
 	if it.Title = fitText(r.Title, maxTitle); it.Title == "" {
@@ -144,7 +152,7 @@ func (b *Builder) Build(r *Row) (Item, string) {
 	if it.Link = landing(link, params); len(it.Link) > maxLink {
 		return it, SkipBadLink
 	}
-	b.seen[it.ID] = true
+	b.seen[idHash] = struct{}{}
 	return it, ""
 }
 
@@ -187,7 +195,7 @@ func (b *Builder) applyDiscount(it *Item, r *Row) string {
 		o.BundlePercent, o.Anchor = bundle, r.AnchorID
 	}
 	it.Labels[3] = offerText(label, bundle, cleanText(r.AnchorTitle), w, b.loc)
-	token, _ := SignOffer(b.Site.OfferKeys, o)
+	token, _ := b.signer.sign(o)
 	if token != "" {
 		it.OfferToken, it.OfferExpires = token, w.End
 	}
@@ -196,7 +204,7 @@ func (b *Builder) applyDiscount(it *Item, r *Row) string {
 
 // availability maps the catalog's words to Google's vocabulary.
 func availability(s string) string {
-	switch strings.ToLower(strings.NewReplacer(" ", "_", "-", "_").Replace(strings.TrimSpace(s))) {
+	switch strings.ToLower(underscores.Replace(strings.TrimSpace(s))) {
 	case "in_stock", "instock", "":
 		return "in_stock"
 	case "out_of_stock", "outofstock", "sold_out":
@@ -208,6 +216,8 @@ func availability(s string) string {
 	}
 	return ""
 }
+
+var underscores = strings.NewReplacer(" ", "_", "-", "_")
 
 // metaAvailability is Meta's word for a Google availability.
 func metaAvailability(google string) string {

@@ -23,7 +23,8 @@ func normalizeLink(raw string) (string, error) {
 			return "", errBadLink
 		}
 	}
-	u, err := url.Parse(escapeNonASCII(raw))
+	esc := escapeNonASCII(raw)
+	u, err := url.Parse(esc)
 	if err != nil {
 		return "", errBadLink
 	}
@@ -31,12 +32,18 @@ func normalizeLink(raw string) (string, error) {
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" || u.User != nil {
 		return "", errBadLink
 	}
-	host, err := url.PathUnescape(u.Host)
-	if err != nil {
-		return "", errBadLink
+	if esc == raw && strings.HasPrefix(raw, u.Scheme+"://") && asciiHost(u.Host) {
+		// Already an ASCII URL with a lower-case scheme: keep it as written.
+		if len(raw) > maxLink || !printableASCII(raw) {
+			return "", errBadLink
+		}
+		return raw, nil
 	}
-	if host, err = idna.Lookup.ToASCII(host); err != nil || host == "" {
-		return "", errBadLink
+	host := u.Host
+	if !asciiHost(host) {
+		if host, err = idna.Lookup.ToASCII(host); err != nil || host == "" {
+			return "", errBadLink
+		}
 	}
 	u.Host = host
 	out := u.String()
@@ -72,6 +79,21 @@ func escapeNonASCII(s string) string {
 		b.WriteByte(c)
 	}
 	return b.String()
+}
+
+// asciiHost accepts host[:port] made of letters, digits, '-', '.', ':'
+// and IPv6 brackets.
+func asciiHost(h string) bool {
+	if h == "" {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !(isASCIILetter(c) || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == ':' || c == '[' || c == ']' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func printableASCII(s string) bool {

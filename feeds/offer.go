@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"hash"
 	"strings"
 	"time"
 
@@ -64,16 +65,42 @@ var b64 = base64.RawURLEncoding
 // encoded payload with the site's newest key. ok is false when the site
 // has no offer key.
 func SignOffer(keys []config.OfferKey, o Offer) (string, bool) {
+	return newSigner(keys).sign(o)
+}
+
+// signer signs many offers with one key, reusing its HMAC state (a feed
+// signs one offer per discounted item).
+type signer struct {
+	id  string
+	mac hash.Hash
+	buf []byte
+}
+
+func newSigner(keys []config.OfferKey) *signer {
 	if len(keys) == 0 {
+		return nil
+	}
+	return &signer{id: keys[0].ID, mac: hmac.New(sha256.New, []byte(keys[0].Secret))}
+}
+
+func (s *signer) sign(o Offer) (string, bool) {
+	if s == nil {
 		return "", false
 	}
-	o.KeyID = keys[0].ID
+	o.KeyID = s.id
 	raw, err := json.Marshal(o)
 	if err != nil {
 		return "", false
 	}
-	payload := b64.EncodeToString(raw)
-	return payload + "." + b64.EncodeToString(mac(keys[0].Secret, payload)), true
+	n := b64.EncodedLen(len(raw))
+	s.buf = append(s.buf[:0], make([]byte, n+1+b64.EncodedLen(sha256.Size))...)
+	b64.Encode(s.buf, raw)
+	s.mac.Reset()
+	s.mac.Write(s.buf[:n])
+	var sum [sha256.Size]byte
+	s.buf[n] = '.'
+	b64.Encode(s.buf[n+1:], s.mac.Sum(sum[:0]))
+	return string(s.buf), true
 }
 
 func mac(secret, payload string) []byte {

@@ -23,10 +23,22 @@ func cleanText(s string) string {
 	if isPlain(s) {
 		return s
 	}
+	if t := strings.TrimSpace(s); isPlain(t) {
+		return t
+	}
 	var b strings.Builder
 	b.Grow(len(s))
 	space := false
 	for i := 0; i < len(s); {
+		if c := s[i]; c > 0x20 && c < 0x7f { // ASCII fast path
+			if space {
+				b.WriteByte(' ')
+				space = false
+			}
+			b.WriteByte(c)
+			i++
+			continue
+		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		i += size
 		if r == utf8.RuneError && size <= 1 {
@@ -84,10 +96,14 @@ func xmlChar(r rune) bool {
 	return false
 }
 
-// stripHTML removes tags and decodes entities, for descriptions: Meta
-// wants plain text and Google discourages markup.
+// stripHTML decodes entities and removes tags, for descriptions: Meta
+// wants plain text and Google discourages markup. Decoding first means an
+// escaped tag ("&lt;b&gt;") is removed too.
 func stripHTML(s string) string {
-	if !strings.ContainsAny(s, "<&") {
+	if hasEntity(s) {
+		s = html.UnescapeString(s)
+	}
+	if !hasTag(s) {
 		return s
 	}
 	var b strings.Builder
@@ -104,7 +120,38 @@ func stripHTML(s string) string {
 		}
 		b.WriteByte(c)
 	}
-	return html.UnescapeString(b.String())
+	return b.String()
+}
+
+// hasEntity reports whether s may hold a character reference ("&amp;",
+// "&#39;"): UnescapeString copies any string with an '&'.
+func hasEntity(s string) bool {
+	for i := strings.IndexByte(s, '&'); i >= 0 && i+1 < len(s); {
+		if c := s[i+1]; isASCIILetter(c) || c == '#' {
+			return true
+		}
+		j := strings.IndexByte(s[i+1:], '&')
+		if j < 0 {
+			return false
+		}
+		i += 1 + j
+	}
+	return false
+}
+
+// hasTag reports whether s has a "<" that opens a tag.
+func hasTag(s string) bool {
+	for i := strings.IndexByte(s, '<'); i >= 0 && i+1 < len(s); {
+		if c := s[i+1]; isASCIILetter(c) || c == '/' || c == '!' {
+			return strings.IndexByte(s[i:], '>') >= 0
+		}
+		j := strings.IndexByte(s[i+1:], '<')
+		if j < 0 {
+			return false
+		}
+		i += 1 + j
+	}
+	return false
 }
 
 func isASCIILetter(c byte) bool { return (c|0x20) >= 'a' && (c|0x20) <= 'z' }
