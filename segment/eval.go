@@ -51,8 +51,7 @@ func (e *Engine) Evaluate(ctx context.Context, site string, k int) (EvalResult, 
 	defer e.dropRun(context.WithoutCancel(ctx), run, true)
 
 	scratch := RunResult{Site: site, RunID: all, AsOf: asOf}
-	ap := append(e.params(site, all, asOf), clickhouse.Named("holdout", 0))
-	if err := e.step(ctx, &scratch, "eval/lines", query("01_lines"), ap); err != nil {
+	if err := e.step(ctx, &scratch, "eval/lines", linesQuery(false), e.params(site, all, asOf)); err != nil {
 		return res, err
 	}
 	hp := append(e.params(site, run, asOf), clickhouse.Named("all_run", all))
@@ -65,8 +64,8 @@ func (e *Engine) Evaluate(ctx context.Context, site string, k int) (EvalResult, 
 	cfg.Segments.MaxItemsPerVisitor = k
 	trainer := &Engine{cfg: cfg, db: e.db, log: e.log, Now: e.Now}
 	train := RunResult{Site: site, RunID: run, AsOf: asOf, Sizes: map[string]uint64{}}
-	params := append(trainer.params(site, run, asOf), clickhouse.Named("holdout", 1))
-	if err := trainer.computeShared(ctx, &train, params); err != nil {
+	params := trainer.params(site, run, asOf)
+	if err := trainer.computeShared(ctx, &train, params, true); err != nil {
 		return res, err
 	}
 	if err := e.db.Exec(ctx, `INSERT INTO seg_members (site, run_id, audience, visitor_id)

@@ -27,7 +27,7 @@ const site = "shop"
 
 // testConfig is a one-site config with the default segment settings and
 // the given YAML audiences.
-func testConfig(t *testing.T, audiences ...config.Audience) config.Config {
+func testConfig(t testing.TB, audiences ...config.Audience) config.Config {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Sites = []config.Site{{ID: site, WriteKey: "wk_shop", AdminToken: "admin-token-0123456789", FeedToken: "feed-token-0123456789"}}
@@ -38,7 +38,7 @@ func testConfig(t *testing.T, audiences ...config.Audience) config.Config {
 	return cfg
 }
 
-func newEngine(t *testing.T, db *chdb.DB, cfg config.Config) *segment.Engine {
+func newEngine(t testing.TB, db *chdb.DB, cfg config.Config) *segment.Engine {
 	t.Helper()
 	e := segment.New(cfg, db, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	e.Now = func() time.Time { return now }

@@ -116,8 +116,8 @@ func (e *Engine) Run(ctx context.Context, site string, opt RunOptions) (RunResul
 
 // compute writes the run's snapshot rows.
 func (e *Engine) compute(ctx context.Context, site string, res *RunResult, audiences []config.Audience, opt RunOptions) error {
-	params := append(e.params(site, res.RunID, res.AsOf), clickhouse.Named("holdout", 0))
-	if err := e.computeShared(ctx, res, params); err != nil {
+	params := e.params(site, res.RunID, res.AsOf)
+	if err := e.computeShared(ctx, res, params, false); err != nil {
 		return err
 	}
 	for _, a := range audiences {
@@ -133,7 +133,8 @@ func (e *Engine) compute(ctx context.Context, site string, res *RunResult, audie
 
 // computeShared runs the pipeline: lines → products → profiles →
 // interests → baskets → related products.
-func (e *Engine) computeShared(ctx context.Context, res *RunResult, params []any) error {
+// With holdout, the lines held out by an evaluation are left out.
+func (e *Engine) computeShared(ctx context.Context, res *RunResult, params []any, holdout bool) error {
 	for _, name := range pipeline {
 		if name == "06_baskets" || name == "07_cooccurrence" {
 			continue
@@ -149,11 +150,24 @@ func (e *Engine) computeShared(ctx context.Context, res *RunResult, params []any
 				}
 			}
 		}
-		if err := e.step(ctx, res, name, query(name), params); err != nil {
+		q := query(name)
+		if name == "01_lines" {
+			q = linesQuery(holdout)
+		}
+		if err := e.step(ctx, res, name, q, params); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// linesQuery is 01_lines, for an evaluation without its held-out lines.
+func linesQuery(holdout bool) string {
+	filter := ""
+	if holdout {
+		filter = "WHERE (visitor_id, event_time, product_id) NOT IN (SELECT visitor_id, event_time, product_id FROM seg_eval_holdout WHERE site = @site AND run_id = @run)"
+	}
+	return query("01_lines", "/*HOLDOUT*/", filter)
 }
 
 // computeAudience writes one audience's members, their products and the

@@ -1,0 +1,190 @@
+package segment_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/remarket/remarket/internal/catalog"
+	"github.com/remarket/remarket/internal/chdb"
+	"github.com/remarket/remarket/internal/chtest"
+	"github.com/remarket/remarket/segment"
+)
+
+// BenchmarkSegmentRun generates a synthetic shop inside ClickHouse
+// (20,000 products in 200 categories, 1,000,000 visitors, 10,000,000
+// events at scale 1; BENCH_SEGMENTS_SCALE=0.05 for a quick try), then times
+// a plain GROUP BY visitor, category scan of the events and a full segment
+// run (interests, related products, every built-in audience with its
+// product lists). Target: run ≤ 4 × scan, no query over 8 GB (the server
+// profile's max_memory_usage enforces it; system.processes is sampled for
+// the peak). Run with: make bench-segments.
+func BenchmarkSegmentRun(b *testing.B) {
+	scale := 1.0
+	if s := os.Getenv("BENCH_SEGMENTS_SCALE"); s != "" {
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil || v <= 0 {
+			b.Fatalf("BENCH_SEGMENTS_SCALE=%q: want a positive number", s)
+		}
+		scale = v
+	}
+	categories, perCategory := 200, 100
+	if scale < 1 {
+		perCategory = max(10, int(100*scale))
+	}
+	visitors, events := int(1_000_000*scale), int(10_000_000*scale)
+	db := chtest.MustOpen(b)
+	ctx := clickhouse.Context(context.Background(), clickhouse.WithSettings(clickhouse.Settings{"max_memory_usage": int(8_000_000_000)}))
+
+	t0 := time.Now()
+	benchCatalog(b, db, categories, perCategory)
+	if err := db.Exec(ctx, benchEventsSQL,
+		clickhouse.Named("n", events), clickhouse.Named("visitors", visitors), clickhouse.Named("categories", categories),
+		clickhouse.Named("per_category", perCategory), clickhouse.Named("now", now.Unix())); err != nil {
+		b.Fatal(err)
+	}
+	db.Exec(ctx, "OPTIMIZE TABLE events FINAL")
+	b.Logf("generated %d events, %d visitors, %d products in %s", events, visitors, categories*perCategory, time.Since(t0).Round(time.Millisecond))
+
+	cfg := testConfig(b, segment.Templates()...)
+	cfg.Sites[0].ID = "bench"
+	e := newEngine(b, db, cfg)
+	for i := 0; i < b.N; i++ {
+		scan := time.Now()
+		var groups uint64
+		if err := db.QueryRow(ctx, "SELECT count() FROM (SELECT visitor_id, category, count() FROM events GROUP BY visitor_id, category)").Scan(&groups); err != nil {
+			b.Fatal(err)
+		}
+		scanTook := time.Since(scan)
+
+		stop := samplePeakMemory(ctx, db)
+		res, err := e.Run(ctx, "bench", segment.RunOptions{})
+		peak := stop()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("scan (%d groups): %s; full run: %s (%.2f× the scan); peak query memory %.0f MB",
+			groups, scanTook.Round(time.Millisecond), res.Took.Round(time.Millisecond),
+			res.Took.Seconds()/scanTook.Seconds(), float64(peak)/1e6)
+		for _, s := range res.Steps {
+			b.Logf("  %-40s %s", s.Name, s.Took.Round(time.Millisecond))
+		}
+		b.Logf("sizes: %v", res.Sizes)
+		b.ReportMetric(scanTook.Seconds(), "scan_s")
+		b.ReportMetric(res.Took.Seconds(), "run_s")
+		b.ReportMetric(res.Took.Seconds()/scanTook.Seconds(), "run/scan")
+		b.ReportMetric(float64(peak)/1e6, "peak_MB")
+
+		if os.Getenv("BENCH_SEGMENTS_EVAL") == "1" {
+			ev, err := e.Evaluate(ctx, "bench", 10)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Logf("eval (%d visitors, %s): remarket HitRate@10 %.4f NDCG@10 %.4f coverage %.4f; most-popular %.4f %.4f %.4f",
+				ev.Visitors, ev.Took.Round(time.Millisecond), ev.Model.HitRate, ev.Model.NDCG, ev.Model.Coverage,
+				ev.Baseline.HitRate, ev.Baseline.NDCG, ev.Baseline.Coverage)
+		}
+	}
+}
+
+// benchCatalog writes categories × perCategory products: 20 departments of
+// 10 categories, prices spread 0.5–2× a per-category base, 3% out of stock,
+// some overstock and new tags, declared upgrades on every 20th product.
+func benchCatalog(b *testing.B, db *chdb.DB, categories, perCategory int) {
+	var ps []catalog.Product
+	for c := 0; c < categories; c++ {
+		base := 20 + float64((c*7919)%980)
+		for i := 0; i < perCategory; i++ {
+			n := c*perCategory + i
+			p := product(fmt.Sprintf("p%d", n), fmt.Sprintf("Product %d", n),
+				fmt.Sprintf("Dept %d > Cat %d", c%20, c), float64(int(base*(0.5+1.5*float64((i*37)%perCategory)/float64(perCategory))*100))/100)
+			p.ID = fmt.Sprintf("p%d", n)
+			if i%33 == 0 {
+				p.Availability = catalog.OutOfStock
+			}
+			switch {
+			case i%50 == 0:
+				p.Tags = []string{"overstock"}
+			case i%40 == 1:
+				p.Tags = []string{"new"}
+			}
+			if i%20 == 0 && i+1 < perCategory {
+				p.Upgrades = []string{fmt.Sprintf("p%d", n+1)}
+			}
+			p.Link = "https://bench.example/p/" + p.ID
+			ps = append(ps, p)
+		}
+	}
+	if _, err := catalog.NewStore(db, nil).Upsert(context.Background(), "bench", ps, "bench"); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// benchEventsSQL generates @n events server-side. Each visitor has a
+// favourite category (75% of their product events), products within a
+// category are skewed towards the first ones, events spread over 90 days.
+// Mix: 35% page_view, 15% list view, 35% product_view, 3% search, 7%
+// add_to_cart, 2% checkout, 1.5% purchase, 1% remove, 0.5% identify;
+// 1% bot events, 1% of visitors opted out.
+const benchEventsSQL = `
+INSERT INTO events (site, event_id, event_time, received_at, type, visitor_id, user_id, product_id, category, price, quantity, is_bot, opted_out, traits)
+SELECT 'bench', generateUUIDv4(), t, t, type, concat('v', toString(v)), '',
+    if(has_product, concat('p', toString(cat * @per_category + idx)), ''),
+    if(has_product OR type = 'product_list_view', concat('Dept ', toString(cat % 20), ' > Cat ', toString(cat)), ''),
+    0, if(type = 'purchase', toUInt32(if(cityHash64(number, 8) % 100 < 3, 10, 1 + cityHash64(number, 8) % 2)), toUInt32(0)),
+    toUInt8(cityHash64(number, 9) % 100 = 0), toUInt8(cityHash64(v, 10) % 100 = 0),
+    if(type = 'identify', concat('{"email":"v', toString(v), '@example.com"}'), '')
+FROM (
+    SELECT number, v, t, type,
+        type IN ('product_view', 'add_to_cart', 'checkout', 'purchase', 'remove_from_cart') AS has_product,
+        if(cityHash64(number, 3) % 100 < 75, cityHash64(v, 2) % @categories, cityHash64(number, 4) % @categories) AS cat,
+        toUInt64(pow((cityHash64(number, 5) % 10000) / 10000., 2) * @per_category) AS idx
+    FROM (
+        SELECT number,
+            cityHash64(number, 1) % @visitors AS v,
+            toDateTime(@now - cityHash64(number, 7) % (90 * 86400)) AS t,
+            multiIf(r < 350, 'page_view', r < 500, 'product_list_view', r < 850, 'product_view', r < 880, 'search',
+                r < 950, 'add_to_cart', r < 970, 'checkout', r < 985, 'purchase', r < 995, 'remove_from_cart', 'identify') AS type
+        FROM (SELECT number, cityHash64(number, 6) % 1000 AS r FROM system.numbers LIMIT @n)
+    )
+)`
+
+// samplePeakMemory polls system.processes until stopped and returns the
+// largest memory_usage of any query seen.
+func samplePeakMemory(ctx context.Context, db *chdb.DB) func() int64 {
+	var peak int64
+	var mu sync.Mutex
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			var m int64
+			if db.QueryRow(ctx, "SELECT toInt64(max(memory_usage)) FROM system.processes").Scan(&m) == nil {
+				mu.Lock()
+				peak = max(peak, m)
+				mu.Unlock()
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() int64 {
+		close(done)
+		<-stopped
+		mu.Lock()
+		defer mu.Unlock()
+		return peak
+	}
+}
