@@ -1,6 +1,7 @@
 package dashboard_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -8,12 +9,16 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 
 	"github.com/remarket/remarket/dashboard"
+	"github.com/remarket/remarket/internal/chdb"
 	"github.com/remarket/remarket/internal/chtest"
 	"github.com/remarket/remarket/internal/config"
+	"github.com/remarket/remarket/privacy"
 )
 
 func TestMain(m *testing.M) { chtest.Main(m) }
@@ -21,6 +26,11 @@ func TestMain(m *testing.M) { chtest.Main(m) }
 const admin = "adm_0123456789abcdef"
 
 func newServer(t *testing.T) *httptest.Server {
+	srv, _ := newServerDB(t)
+	return srv
+}
+
+func newServerDB(t *testing.T) (*httptest.Server, *chdb.DB) {
 	t.Helper()
 	db := chtest.MustOpen(t)
 	cfg := config.Config{PublicURL: "http://remarket.test", Sites: []config.Site{
@@ -29,10 +39,12 @@ func newServer(t *testing.T) *httptest.Server {
 	}}
 	gin.SetMode(gin.TestMode)
 	r := gin.New()
-	dashboard.New(cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil))).Register(r)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	privacy.NewAPI(cfg, db, log).Register(r)
+	dashboard.New(cfg, db, log).Register(r)
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
-	return srv
+	return srv, db
 }
 
 func do(t *testing.T, srv *httptest.Server, method, path, body string, hdr map[string]string) (*http.Response, string) {
@@ -126,5 +138,36 @@ func TestStaticPagesAndDemoShop(t *testing.T) {
 	}
 	if resp, _ := do(t, srv, "GET", "/ui/", "", nil); !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'self'") {
 		t.Error("dashboard served without a CSP")
+	}
+}
+
+// TestEraseFromTheDashboard goes cookie + CSRF → dashboard → privacy API
+// (in process, with the site's admin token) → ClickHouse.
+func TestEraseFromTheDashboard(t *testing.T) {
+	srv, db := newServerDB(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	for _, vid := range []string{"v-erase", "v-keep"} {
+		if err := db.InsertRow(ctx, "INSERT INTO events (site, event_id, event_time, received_at, type, visitor_id)", "demo", uuid.New(), now, now, "page_view", vid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp, body := do(t, srv, "POST", "/ui/api/login", `{"site":"demo","token":"`+admin+`"}`, map[string]string{"Content-Type": "application/json"})
+	var s struct{ CSRF string }
+	json.Unmarshal([]byte(body), &s)
+	cookie := strings.Split(resp.Header.Get("Set-Cookie"), ";")[0]
+	resp, body = do(t, srv, "DELETE", "/ui/api/visitors/v-erase", "", map[string]string{"Cookie": cookie, "X-CSRF-Token": s.CSRF})
+	if resp.StatusCode != 200 || !strings.Contains(body, `"status":"done"`) {
+		t.Fatalf("erase: %d %s", resp.StatusCode, body)
+	}
+	var left, kept uint64
+	db.QueryRow(ctx, "SELECT countIf(visitor_id = 'v-erase'), countIf(visitor_id = 'v-keep') FROM events").Scan(&left, &kept)
+	if left != 0 || kept != 1 {
+		t.Fatalf("after erasure: %d rows of the erased visitor, %d of the other", left, kept)
+	}
+	var by string
+	db.QueryRow(ctx, "SELECT requested_by FROM erasure_log").Scan(&by)
+	if !strings.HasPrefix(by, "dashboard:") {
+		t.Fatalf("erasure_log requested_by %q, want the dashboard", by)
 	}
 }
