@@ -11,6 +11,8 @@ main(async ({ base, site, token, out = 'test-artifacts', product = 'canon-eos-25
     const page = context.pages()[0] || await context.newPage();
     const errors = [];
     page.on('pageerror', (e) => errors.push(String(e)));
+    // The dashboard's CSP forbids inline styles and scripts: a violation is a bug.
+    page.on('console', (m) => { if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) errors.push(m.text()); });
     await page.goto(`${base}/ui/`);
     await page.fill('#login input[name=site]', site);
     await page.fill('#login input[name=token]', token);

@@ -131,7 +131,7 @@
         { h: 'Audience', f: function (a) { return '<a href="#/audience/' + enc(a.name) + '">' + esc(a.name) + '</a><div class="muted hide-sm">' + esc(a.description || '') + '</div>'; } },
         { h: 'Strategy', f: function (a) { return pill(a.strategy); } },
         { h: 'Size', cls: 'num', f: function (a) { return '<span class="size">' + num(a.size) + '</span>'; } },
-        { h: 'Trend', cls: 'hide-sm', f: function (a) { var h = a.history; return h ? '<div style="width:120px">' + line(h.sizes.map(function (v, i) { return { v: v, label: time(h.times[i]) }; }), { w: 120, h: 30, small: true, label: 'size trend' }) + '</div>' : ''; } },
+        { h: 'Trend', cls: 'hide-sm', f: function (a) { var h = a.history; return h ? '<div class="spark">' + line(h.sizes.map(function (v, i) { return { v: v, label: time(h.times[i]) }; }), { w: 120, h: 30, small: true, label: 'size trend' }) + '</div>' : ''; } },
         { h: 'Discount', f: function (a) { return (a.discounts || []).map(discountText).join('<br>') || '<span class="muted">none</span>'; } },
         { h: 'Last run', cls: 'hide-sm', f: function (a) { return esc(time(a.last_run && (a.last_run.finished_at || a.last_run.time || a.last_run))); } }
       ], o.audiences, 'No audiences configured.');
@@ -177,7 +177,7 @@
   }
 
   function lookupForm(kind, value, placeholder) {
-    return '<form class="row card lookup"><label style="flex:1">' + esc(kind) + ' <input name="q" value="' + esc(value || '') + '" placeholder="' + esc(placeholder) + '"></label><button>Look up</button></form>';
+    return '<form class="row card lookup"><label class="grow">' + esc(kind) + ' <input name="q" value="' + esc(value || '') + '" placeholder="' + esc(placeholder) + '"></label><button>Look up</button></form>';
   }
   function bindLookup(route) {
     var f = view.querySelector('form.lookup');
