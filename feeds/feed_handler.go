@@ -226,6 +226,7 @@ func (a *API) serveFeed(c *gin.Context) {
 		if hit {
 			outcome = "hit"
 		}
+		h.Set("X-Cache", outcome)
 		if c.GetHeader("If-None-Match") != "" && etagMatch(c.GetHeader("If-None-Match"), etag) {
 			outcome = "not_modified"
 		}

@@ -137,3 +137,41 @@ func TestJSONFeed(t *testing.T) {
 		t.Fatalf("feed.json = %+v", doc)
 	}
 }
+
+// Concurrent first fetches share one generation and get the same bytes.
+func TestConcurrentColdFetchesGenerateOnce(t *testing.T) {
+	s := newServer(t, testConfig(t))
+	s.seedHard()
+	const n = 16
+	type result struct {
+		code        int
+		cache, etag string
+		body        []byte
+	}
+	results := make(chan result, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			rec := s.get("/feeds/shop/cart/meta.csv?token=" + feedToken)
+			results <- result{rec.Code, rec.Header().Get("X-Cache"), rec.Header().Get("ETag"), rec.Body.Bytes()}
+		}()
+	}
+	misses := 0
+	var first result
+	for i := 0; i < n; i++ {
+		r := <-results
+		if r.code != 200 {
+			t.Fatalf("status %d", r.code)
+		}
+		if r.cache == "miss" {
+			misses++
+		}
+		if i == 0 {
+			first = r
+		} else if r.etag != first.etag || !bytes.Equal(r.body, first.body) {
+			t.Fatal("concurrent fetches got different feeds")
+		}
+	}
+	if misses != 1 {
+		t.Fatalf("%d of %d concurrent fetches generated the feed, want 1", misses, n)
+	}
+}

@@ -11,6 +11,7 @@ import (
 type JSONWriter struct {
 	w     *bufio.Writer
 	count int
+	enc   *json.Encoder
 }
 
 type jsonItem struct {
@@ -51,7 +52,7 @@ func (j *JSONWriter) Begin(h Header) error {
 		return err
 	}
 	j.w.Write(head[:len(head)-1]) // leave the object open for items
-	_, err = j.w.WriteString(`,"items":[`)
+	_, err = j.w.WriteString(`,"items":[` + "\n")
 	return err
 }
 
@@ -71,20 +72,19 @@ func (j *JSONWriter) Item(it *Item) error {
 		exp := it.OfferExpires.UTC()
 		ji.OfferExpires = &exp
 	}
-	raw, err := json.Marshal(ji)
-	if err != nil {
-		return err
-	}
 	if j.count > 0 {
 		j.w.WriteByte(',')
 	}
 	j.count++
-	j.w.WriteByte('\n')
-	_, err = j.w.Write(raw)
-	return err
+	if j.enc == nil {
+		j.enc = json.NewEncoder(j.w)
+		j.enc.SetEscapeHTML(false) // links keep their '&' readable
+	}
+	return j.enc.Encode(ji) // Encode ends the item with a newline
+
 }
 
 func (j *JSONWriter) End() error {
-	j.w.WriteString("\n]}\n")
+	j.w.WriteString("]}\n")
 	return j.w.Flush()
 }
