@@ -301,26 +301,21 @@ func normalizeCategory(s string) string {
 
 // cleanList trims, drops empties, duplicates and self (a product is not
 // its own complement), and lower-cases tags so rules can match them.
+// Duplicates are found with a set: a hostile file may carry huge lists.
 func cleanList(in []string, lower bool, self string) []string {
 	out := make([]string, 0, len(in))
+	seen := make(map[string]bool, len(in))
 	for _, s := range in {
 		s = strings.TrimSpace(s)
 		if lower {
 			s = strings.ToLower(s)
 		}
-		if s == "" || s == self || contains(out, s) {
+		if s == "" || s == self || seen[s] {
 			continue
 		}
+		seen[s] = true
 		out = append(out, s)
 	}
 	return out
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
