@@ -318,4 +318,3 @@ func cleanList(in []string, lower bool, self string) []string {
 	}
 	return out
 }
-
