@@ -73,7 +73,10 @@ func (a *app) demo(ctx context.Context, noServe bool, seed uint64, visitors int)
 	a.printf("catalog: %d products imported (version %d)\n", rep.Imported, rep.Version)
 
 	// The server runs in this process; the simulator reaches it over HTTP
-	// like any browser would.
+	// like any browser would. Its segment schedule waits until the traffic
+	// is in, so the size history does not start with a run over nothing.
+	scheduled := a.cfg
+	a.cfg.Segments.Schedule = "off"
 	sctx, stopServer := context.WithCancel(ctx)
 	defer stopServer()
 	addrc := make(chan string, 1)
@@ -112,6 +115,7 @@ func (a *app) demo(ctx context.Context, noServe bool, seed uint64, visitors int)
 		a.printf("demo built in %s; not serving (--no-serve)\n", time.Since(start).Round(time.Millisecond))
 		return err
 	}
+	go segment.NewScheduler(scheduled, a.db, a.log).Run(sctx)
 	a.printf("serving until Ctrl-C\n")
 	return <-served
 }
