@@ -21,11 +21,19 @@ type cache struct {
 	dir      string
 	maxBytes int64
 
-	mu      sync.Mutex
-	entries map[string]*entry
-	size    int64
-	tick    uint64
+	mu       sync.Mutex
+	entries  map[string]*entry
+	size     int64
+	memBytes int64 // gzip copies held in memory
+	tick     uint64
 }
+
+// The gzip copy, what platforms fetch, is also kept in memory when small:
+// one write per response instead of a read loop over the file.
+const (
+	maxMemFeed  = 16 << 20
+	maxMemTotal = 256 << 20
+)
 
 type entry struct {
 	key   string
@@ -33,6 +41,7 @@ type entry struct {
 	err   error
 
 	plain, gz string // file paths
+	gzMem     []byte // the gzip file's bytes, when small enough
 	bytes     int64
 	stats     Stats
 	used      uint64
@@ -94,6 +103,13 @@ func (c *cache) fill(ctx context.Context, e *entry, gen generateFunc) {
 		return
 	}
 	c.size += e.bytes
+	if n := int64(len(e.gzMem)); n > 0 {
+		if n > maxMemFeed || c.memBytes+n > maxMemTotal {
+			e.gzMem = nil
+		} else {
+			c.memBytes += n
+		}
+	}
 	c.evict()
 }
 
@@ -137,6 +153,9 @@ func (c *cache) write(ctx context.Context, e *entry, gen generateFunc) error {
 	}
 	if fi, err := os.Stat(e.gz); err == nil {
 		e.bytes = st.Bytes + fi.Size()
+		if fi.Size() <= maxMemFeed {
+			e.gzMem, _ = os.ReadFile(e.gz) // fill decides whether it stays
+		}
 	}
 	return nil
 }
@@ -161,6 +180,7 @@ func (c *cache) evict() {
 		}
 		delete(c.entries, old.key)
 		c.size -= old.bytes
+		c.memBytes -= int64(len(old.gzMem))
 		os.Remove(old.plain)
 		os.Remove(old.gz)
 	}

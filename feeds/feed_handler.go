@@ -1,6 +1,7 @@
 package feeds
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -202,15 +203,21 @@ func (a *API) serveFeed(c *gin.Context) {
 		if gz {
 			path, etag = e.gz, `"`+key+`-gz"`
 		}
-		file, err := os.Open(path)
-		if err != nil && attempt == 0 {
-			continue // evicted between lookup and open: generate again
+		var body io.ReadSeeker
+		if gz && e.gzMem != nil {
+			body = bytes.NewReader(e.gzMem)
+		} else {
+			file, err := os.Open(path)
+			if err != nil && attempt == 0 {
+				continue // evicted between lookup and open: generate again
+			}
+			if err != nil {
+				httpx.Fail(c, err)
+				return
+			}
+			defer file.Close()
+			body = file
 		}
-		if err != nil {
-			httpx.Fail(c, err)
-			return
-		}
-		defer file.Close()
 		_, lastChange := p.epoch()
 		h := c.Writer.Header()
 		h.Set("Content-Type", f.ContentType())
@@ -231,7 +238,7 @@ func (a *API) serveFeed(c *gin.Context) {
 			outcome = "not_modified"
 		}
 		servedFeeds.WithLabelValues(string(f), outcome).Inc()
-		http.ServeContent(c.Writer, c.Request, "", lastChange, file)
+		http.ServeContent(c.Writer, c.Request, "", lastChange, body)
 		return
 	}
 }
