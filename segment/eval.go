@@ -51,7 +51,7 @@ func (e *Engine) Evaluate(ctx context.Context, site string, k int) (EvalResult, 
 	defer e.dropRun(context.WithoutCancel(ctx), run, true)
 
 	scratch := RunResult{Site: site, RunID: all, AsOf: asOf}
-	if err := e.step(ctx, &scratch, "eval/lines", linesQuery(false), e.params(site, all, asOf)); err != nil {
+	if err := e.insertLines(ctx, &scratch, e.params(site, all, asOf), false); err != nil {
 		return res, err
 	}
 	hp := append(e.params(site, run, asOf), clickhouse.Named("all_run", all))
