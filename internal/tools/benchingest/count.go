@@ -45,19 +45,32 @@ func waitCount(ctx context.Context, db *chdb.DB, site string, want uint64, since
 type verification struct {
 	Count, Unique uint64 // through v_events: what every query sees
 	RawRows       uint64 // rows in events before merges collapse copies
+	Took          time.Duration
+	Err           error
 }
 
 func verifyCount(ctx context.Context, db *chdb.DB, site string) (verification, error) {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
 	var v verification
 	// Seen once each, and distinct by id: a lost or doubled event shows here.
-	if err := db.QueryRow(ctx, "SELECT count(), uniqExact(event_id) FROM v_events WHERE site = ?", site).Scan(&v.Count, &v.Unique); err != nil {
+	err := timedQuery(ctx, db, &v.Took, "SELECT count(), uniqExact(event_id) FROM v_events WHERE site = ?", site, &v.Count, &v.Unique)
+	if err != nil {
 		return v, fmt.Errorf("cannot count events: %w", err)
 	}
 	// Physical rows, re-sent copies included until a merge collapses them.
-	if err := db.QueryRow(ctx, "SELECT count() FROM events WHERE site = ?", site).Scan(&v.RawRows); err != nil {
+	var took time.Duration
+	if err := timedQuery(ctx, db, &took, "SELECT count() FROM events WHERE site = ?", site, &v.RawRows); err != nil {
 		return v, fmt.Errorf("cannot count raw events: %w", err)
 	}
 	return v, nil
+}
+
+// timedQuery runs a one-row query under its own generous deadline (the
+// machine is shared and ClickHouse may be merging) and reports its time.
+func timedQuery(ctx context.Context, db *chdb.DB, took *time.Duration, query, site string, dest ...any) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	t := time.Now()
+	err := db.QueryRow(ctx, query, site).Scan(dest...)
+	*took = time.Since(t)
+	return err
 }

@@ -2,8 +2,11 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
+	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,9 +46,13 @@ func scrape(addr string) (metrics, error) {
 		name := line[:i]
 		if j := strings.IndexByte(name, '{'); j >= 0 {
 			if strings.HasSuffix(name[:j], "_bucket") {
-				continue
+				// Kept as name_bucket|le for the fsync quantile.
+				_, le, _ := strings.Cut(name[j:], `le="`)
+				le, _, _ = strings.Cut(le, `"`)
+				name = name[:j] + "|" + le
+			} else {
+				name = name[:j]
 			}
-			name = name[:j]
 		}
 		m[name] += v
 	}
@@ -65,6 +72,7 @@ func (m metrics) sub(before metrics) metrics {
 type pathStats struct {
 	Events, Fsyncs  float64
 	FsyncMeanMS     float64
+	FsyncP99MS      float64 // upper bound of the histogram bucket
 	Shipped         float64
 	Batches         float64
 	InsertMeanMS    float64
@@ -90,6 +98,7 @@ func (d metrics) stats(now metrics) pathStats {
 	s.HaveMeasurement = s.Events > 0
 	if s.Fsyncs > 0 {
 		s.FsyncMeanMS = d["remarket_spool_fsync_seconds_sum"] / s.Fsyncs * 1000
+		s.FsyncP99MS = d.bucketQuantile("remarket_spool_fsync_seconds", 0.99) * 1000
 	}
 	if s.Batches > 0 {
 		s.InsertMeanMS = d["remarket_ship_batch_seconds_sum"] / s.Batches * 1000
@@ -112,4 +121,28 @@ func (s pathStats) batchRows() float64 {
 		return 0
 	}
 	return s.Shipped / s.Batches
+}
+
+// bucketQuantile is the upper bound of the histogram bucket that holds
+// quantile q of the observations (+Inf as 0).
+func (m metrics) bucketQuantile(name string, q float64) float64 {
+	type bucket struct{ le, n float64 }
+	var bs []bucket
+	prefix := name + "_bucket|"
+	for k, v := range m {
+		if le, ok := strings.CutPrefix(k, prefix); ok {
+			f, err := strconv.ParseFloat(le, 64)
+			if err == nil && !math.IsInf(f, 1) {
+				bs = append(bs, bucket{f, v})
+			}
+		}
+	}
+	slices.SortFunc(bs, func(a, b bucket) int { return cmp.Compare(a.le, b.le) })
+	want := q * m[name+"_count"]
+	for _, b := range bs {
+		if b.n >= want {
+			return b.le
+		}
+	}
+	return 0
 }

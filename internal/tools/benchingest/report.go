@@ -19,7 +19,9 @@ const (
 
 type trial struct {
 	throughput
-	cpu, chCPU float64 // CPU seconds of the server and of ClickHouse during the trial
+	// CPU seconds during the trial of the server, of ClickHouse and of
+	// this load generator (which shares the cores).
+	cpu, chCPU, clientCPU float64
 }
 
 func (t trial) cpuPerReq() float64 {
@@ -45,6 +47,7 @@ type report struct {
 
 	trialsA, trialsB []trial
 	peakStats        pathStats
+	latStats         pathStats // (a)'s open-loop run
 	latA, latB       latency
 	count            countResult
 	rssA, rssB       int64
@@ -67,10 +70,11 @@ func (r *report) print(w io.Writer) {
 	row("", "(a) remarket", "(b) bare gin", "a/b", "target")
 	row(fmt.Sprintf("peak req/s (median of %d × %s)", len(r.trialsA), o.trial), num(pa), num(pb), fmt.Sprintf("%.2f", ratio), "a ≥ 0.40 × b")
 	row("  trials", rates(r.trialsA), rates(r.trialsB), "", "")
-	row("  server CPU per request", us(cpuPer(r.trialsA, false)), us(cpuPer(r.trialsB, false)), fmt.Sprintf("%.1f", safeDiv(cpuPer(r.trialsA, false), cpuPer(r.trialsB, false))), "")
+	row("  server CPU per request", us(cpuPer(r.trialsA, serverCPU)), us(cpuPer(r.trialsB, serverCPU)), fmt.Sprintf("%.1f", safeDiv(cpuPer(r.trialsA, serverCPU), cpuPer(r.trialsB, serverCPU))), "")
 	if r.trialsA != nil && r.trialsA[0].chCPU > 0 {
-		row("  + ClickHouse CPU per request", us(cpuPer(r.trialsA, true)), "", "", "")
+		row("  + ClickHouse CPU per request", us(cpuPer(r.trialsA, clickhouseCPU)), "", "", "")
 	}
+	row("  load generator CPU per request", us(cpuPer(r.trialsA, clientCPU)), us(cpuPer(r.trialsB, clientCPU)), "", "")
 	row(fmt.Sprintf("latency at %s req/s (open loop, %s)", num(r.latA.Rate), o.latencyDur), "", "", "", "")
 	row("  p50", ms(r.latA.P50), ms(r.latB.P50), "", "")
 	row("  p99", ms(r.latA.P99), ms(r.latB.P99), "", "p99 ≤ 20 ms")
@@ -85,19 +89,22 @@ func (r *report) print(w io.Writer) {
 	row("  failed / retried / dropped by pixel", fmt.Sprintf("%d / %d / %.0f", c.run.Failed, c.run.Retries, c.stats.Dropped), "", "", "0")
 	tw.Flush()
 
-	s := r.peakStats
-	fmt.Fprintf(w, "full path during the peak trials: %.1f events per group fsync (%.0f fsyncs, mean %.2f ms), shipper %.0f rows per insert (mean %.0f ms), ship latency mean %.0f ms, %.0f fields dropped, %.0f ship errors\n",
-		s.groupSize(), s.Fsyncs, s.FsyncMeanMS, s.batchRows(), s.InsertMeanMS, s.ShipLatencyMS, s.FieldsDropped, s.ShipErrors)
-	s = c.stats
-	fmt.Fprintf(w, "full path during the count run:   %.1f events per group fsync (%.0f fsyncs, mean %.2f ms), shipper %.0f rows per insert (mean %.0f ms), ship latency mean %.0f ms, %.0f ship errors\n",
-		s.groupSize(), s.Fsyncs, s.FsyncMeanMS, s.batchRows(), s.InsertMeanMS, s.ShipLatencyMS, s.ShipErrors)
+	fmt.Fprintln(w, "full path (from remarket's /metrics):")
+	for _, p := range []struct {
+		name string
+		s    pathStats
+	}{{"peak trials", r.peakStats}, {"latency runs", r.latStats}, {"count run", c.stats}} {
+		s := p.s
+		fmt.Fprintf(w, "  %-12s  %5.1f events per group commit (%.0f commits, write+fsync mean %.2f ms, p99 ≤ %.1f ms); shipper %.0f rows per insert (mean %.0f ms), ship latency mean %.0f ms; %.0f fields dropped, %.0f ship errors\n",
+			p.name, s.groupSize(), s.Fsyncs, s.FsyncMeanMS, s.FsyncP99MS, s.batchRows(), s.InsertMeanMS, s.ShipLatencyMS, s.FieldsDropped, s.ShipErrors)
+	}
 	fmt.Fprintln(w, r.verdict(ratio))
 }
 
 // verdict is one line: every target, met or not.
 func (r *report) verdict(ratio float64) string {
 	c := r.count
-	exact := c.verify.Count == uint64(r.opts.events) && c.verify.Unique == uint64(r.opts.events) && c.stats.Dropped == 0
+	exact := c.verify.Err == nil && c.verify.Count == uint64(r.opts.events) && c.verify.Unique == uint64(r.opts.events) && c.stats.Dropped == 0
 	checks := []struct {
 		ok   bool
 		text string
@@ -107,7 +114,7 @@ func (r *report) verdict(ratio float64) string {
 		{r.rssA > 0 && r.rssA <= targetRSS, fmt.Sprintf("RSS %s (≤ 200 MB)", mb(r.rssA))},
 		{c.polled >= uint64(r.opts.events) && c.visibleAfter <= targetQueryable,
 			fmt.Sprintf("%s events queryable in %s (≤ 10 s)", num(float64(r.opts.events)), c.visibleAfter.Round(10*time.Millisecond))},
-		{exact, "none lost or doubled"},
+		{exact, lostText(c.verify)},
 	}
 	pass := true
 	parts := make([]string, len(checks))
@@ -132,15 +139,18 @@ func (r *report) clickhouse() string {
 	return "managed (chserver, same machine)"
 }
 
-func cpuPer(ts []trial, ch bool) float64 {
+// Which CPU time cpuPer sums.
+const (
+	serverCPU = iota
+	clickhouseCPU
+	clientCPU
+)
+
+func cpuPer(ts []trial, which int) float64 {
 	var cpu float64
 	var n int64
 	for _, t := range ts {
-		if ch {
-			cpu += t.chCPU
-		} else {
-			cpu += t.cpu
-		}
+		cpu += [...]float64{t.cpu, t.chCPU, t.clientCPU}[which]
 		n += t.OK
 	}
 	return safeDiv(cpu, float64(n))
@@ -177,3 +187,10 @@ func num(f float64) string {
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/1e6) }
 func us(sec float64) string     { return fmt.Sprintf("%.0f µs", sec*1e6) }
 func mb(b int64) string         { return fmt.Sprintf("%.0f MB", float64(b)/(1<<20)) }
+
+func lostText(v verification) string {
+	if v.Err != nil {
+		return "loss check failed: " + v.Err.Error()
+	}
+	return "none lost or doubled"
+}

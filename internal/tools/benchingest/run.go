@@ -55,7 +55,7 @@ func run(ctx context.Context, o options) error {
 	}
 
 	logf("starting ClickHouse")
-	db, err := openDatabase(ctx)
+	db, err := openDatabase(ctx, filepath.Join(tmp, "clickhouse"))
 	if err != nil {
 		return err
 	}
@@ -136,7 +136,7 @@ func (r *report) peakPhase(ctx context.Context, o options, a, b *server, src *hi
 	}
 	for i := 0; i < o.trials && ctx.Err() == nil; i++ {
 		for _, s := range []*server{a, b} {
-			cpu0, ch0 := cpuOf(s.proc.pid()), cpuOf(db.chPID)
+			cpu0, ch0, self0 := cpuOf(s.proc.pid()), cpuOf(db.chPID), cpuOf(os.Getpid())
 			var prof chan error
 			if s == a && i == 0 && o.profileDir != "" {
 				prof = make(chan error, 1)
@@ -151,7 +151,7 @@ func (r *report) peakPhase(ctx context.Context, o options, a, b *server, src *hi
 					logf("cpu profile: %v", err)
 				}
 			}
-			tr := trial{throughput: t, cpu: cpuOf(s.proc.pid()) - cpu0}
+			tr := trial{throughput: t, cpu: cpuOf(s.proc.pid()) - cpu0, clientCPU: cpuOf(os.Getpid()) - self0}
 			if s == a {
 				tr.chCPU = cpuOf(db.chPID) - ch0
 			}
@@ -182,7 +182,13 @@ func (r *report) latencyPhase(ctx context.Context, o options, a, b *server, src 
 	}
 	for _, s := range []*server{a, b} {
 		logf("open loop at %.0f req/s on (%s) for %s", rate, s.label, o.latencyDur)
+		before, _ := scrape(a.proc.addr)
 		l := s.load.openLoop(ctx, src, rate, o.latencyDur)
+		if s == a {
+			if after, err := scrape(a.proc.addr); err == nil && before != nil {
+				r.latStats = after.sub(before).stats(after)
+			}
+		}
 		logf("  p50 %s  p99 %s  max %s  (%d ok, %d failed, %d unsent)", ms(l.P50), ms(l.P99), ms(l.Max), l.OK, l.Fails, l.Unsent)
 		if s == a {
 			r.latA = l
@@ -225,9 +231,13 @@ func (r *report) countPhase(ctx context.Context, o options, a *server, db *datab
 	} else {
 		logf("  all %d queryable %s after the last answer", n, visible.Round(time.Millisecond))
 	}
+	logf("  verifying count and uniqExact(event_id)")
 	r.count.verify, err = verifyCount(ctx, conn, benchSite)
+	r.count.verify.Err = err
 	if err != nil {
-		return err
+		logf("  %v", err)
+	} else {
+		logf("  %d / %d / %d raw rows (query %s)", r.count.verify.Count, r.count.verify.Unique, r.count.verify.RawRows, r.count.verify.Took.Round(time.Millisecond))
 	}
 	after, err := scrape(a.proc.addr)
 	if err != nil {

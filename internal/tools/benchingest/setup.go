@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/remarket/remarket/internal/chdb"
 	"github.com/remarket/remarket/internal/chserver"
 )
 
@@ -77,7 +78,7 @@ func buildRemarket(ctx context.Context, root, out string) error {
 }
 
 // database is where the run keeps its events: a managed ClickHouse of its
-// own, or a fresh database on the server CLICKHOUSE_DSN names (dropped at
+// own in dir (inside the run's temp dir, kept with -keep for its logs), or a fresh database on the server CLICKHOUSE_DSN names (dropped at
 // the end), so existing data is never counted or touched.
 type database struct {
 	DSN     string
@@ -87,7 +88,7 @@ type database struct {
 	private bool // on a shared server: drop Name at the end
 }
 
-func openDatabase(ctx context.Context) (*database, error) {
+func openDatabase(ctx context.Context, dir string) (*database, error) {
 	if dsn := os.Getenv("CLICKHOUSE_DSN"); dsn != "" {
 		u, err := url.Parse(dsn)
 		if err != nil {
@@ -97,7 +98,7 @@ func openDatabase(ctx context.Context) (*database, error) {
 		u.Path = "/" + name
 		return &database{DSN: u.String(), Name: name, private: true}, nil
 	}
-	s, err := chserver.Start(ctx, chserver.Options{})
+	s, err := chserver.Start(ctx, chserver.Options{Dir: dir})
 	if err != nil {
 		return nil, err
 	}
@@ -107,6 +108,20 @@ func openDatabase(ctx context.Context) (*database, error) {
 func (d *database) close() {
 	if d.server != nil {
 		d.server.Close()
+	}
+	if d.private {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		db, err := chdb.Open(ctx, d.DSN)
+		if err != nil {
+			logf("cannot drop database %s: %v", d.Name, err)
+			return
+		}
+		defer db.Close()
+		// d.Name is ours (remarket_bench_<unix time>), never user text.
+		if err := db.Exec(ctx, "DROP DATABASE IF EXISTS "+d.Name); err != nil {
+			logf("cannot drop database %s: %v", d.Name, err)
+		}
 	}
 }
 
