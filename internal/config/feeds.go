@@ -121,9 +121,9 @@ var (
 // Validate checks one rule against the site's maximum discount.
 func (r DiscountRule) Validate(maxPercent float64) error {
 	var errs []error
-	for what, v := range map[string]string{"audience": r.Audience, "motivation": r.Motivation} {
-		if v != "" && !selectorName.MatchString(v) {
-			errs = append(errs, fmt.Errorf("%s %q: use 1-64 of a-z, 0-9, '_' or '-'", what, v))
+	for _, sel := range [][2]string{{"audience", r.Audience}, {"motivation", r.Motivation}} {
+		if sel[1] != "" && !selectorName.MatchString(sel[1]) {
+			errs = append(errs, fmt.Errorf("%s %q: use 1-64 of a-z, 0-9, '_' or '-'", sel[0], sel[1]))
 		}
 	}
 	if r.Strategy != "" && !strategies[r.Strategy] {
@@ -139,10 +139,11 @@ func (r DiscountRule) Validate(maxPercent float64) error {
 	if r.Percent == 0 && r.Amount == 0 && r.BundlePercent == 0 {
 		errs = append(errs, errors.New("set percent, amount or bundle_percent"))
 	}
-	for what, p := range map[string]float64{"percent": r.Percent, "bundle_percent": r.BundlePercent} {
-		if p > maxPercent {
-			errs = append(errs, fmt.Errorf("%s %g exceeds the site's max_discount_percent %g", what, p, maxPercent))
-		}
+	if r.Percent > maxPercent {
+		errs = append(errs, fmt.Errorf("percent %g exceeds the site's max_discount_percent %g", r.Percent, maxPercent))
+	}
+	if r.BundlePercent > maxPercent {
+		errs = append(errs, fmt.Errorf("bundle_percent %g exceeds the site's max_discount_percent %g", r.BundlePercent, maxPercent))
 	}
 	if r.BundlePercent > 0 && r.BundlePercent <= r.Percent {
 		errs = append(errs, errors.New("bundle_percent must be deeper than percent"))
