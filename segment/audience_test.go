@@ -175,3 +175,27 @@ func TestRunSwitchesAtomically(t *testing.T) {
 		t.Errorf("size history = %v, want [1 2]", sizes)
 	}
 }
+
+func TestReminderSaysBackInStock(t *testing.T) {
+	db := chtest.MustOpen(t)
+	putProducts(t, db, product("cam250d", "Canon EOS 250D", "Cameras > DSLR", 500, outOfStock),
+		product("cam90d", "Canon EOS 90D", "Cameras > DSLR", 700))
+	insertEvents(t, db, ev{vid: "v", ago: 3 * day, typ: "add_to_cart", pid: "cam250d"})
+	e := newEngine(t, db, testConfig(t, segment.Templates()...))
+	run(t, e)
+	reasons := func() []string {
+		return strings1(t, db, "SELECT reason FROM v_visitor_recommendations WHERE site = ? AND visitor_id = 'v' AND audience = 'cart_abandoners' AND strategy = 'reminder'", site)
+	}
+	if got := reasons(); len(got) != 0 {
+		t.Errorf("out of stock, yet reminded: %v", got)
+	}
+	putProducts(t, db, product("cam250d", "Canon EOS 250D", "Cameras > DSLR", 500))
+	run(t, e)
+	if got := reasons(); !slices.Equal(got, []string{"Back in stock: Canon EOS 250D"}) {
+		t.Errorf("after restock: %v", got)
+	}
+	run(t, e)
+	if got := reasons(); !slices.Equal(got, []string{"Still in your cart: Canon EOS 250D"}) {
+		t.Errorf("a run later: %v", got)
+	}
+}

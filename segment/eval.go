@@ -74,7 +74,7 @@ func (e *Engine) Evaluate(ctx context.Context, site string, k int) (EvalResult, 
 		return res, err
 	}
 	rp := append(params[:len(params):len(params)], clickhouse.Named("audience", "_eval"),
-		clickhouse.Named("strategies", []string{"upsell", "cross_sell"}), clickhouse.Named("self", 0))
+		clickhouse.Named("strategies", []string{"upsell", "cross_sell"}), clickhouse.Named("self", 0), clickhouse.Named("prev", ""))
 	recs := query("12_recommendations", "/*ANCHOR_WHERE*/", "1 = 1", "/*ANCHOR_ORDER*/", "score DESC")
 	if err := e.step(ctx, &train, "eval/recommendations", recs, rp); err != nil {
 		return res, err

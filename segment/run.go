@@ -117,7 +117,11 @@ func (e *Engine) Run(ctx context.Context, site string, opt RunOptions) (RunResul
 
 // compute writes the run's snapshot rows.
 func (e *Engine) compute(ctx context.Context, site string, res *RunResult, audiences []config.Audience, opt RunOptions) error {
-	params := e.params(site, res.RunID, res.AsOf)
+	prev, err := e.CurrentRun(ctx, site)
+	if err != nil {
+		return err
+	}
+	params := append(e.params(site, res.RunID, res.AsOf), clickhouse.Named("prev", prev))
 	if err := e.computeShared(ctx, res, params, false); err != nil {
 		return err
 	}
