@@ -193,8 +193,9 @@ func TestGoogleFeedPassesSpecOnHardCatalog(t *testing.T) {
 			}
 		}
 	}
-	// Upsell first, each product once; invalid products left out.
-	if got, want := strings.Join(ids, ","), "amp,kwd,jpy,emoji,utf8"; got != want {
+	// The run's order (reminder, upsell, cross-sell), each product once at
+	// its best rank; invalid products left out.
+	if got, want := strings.Join(ids, ","), "utf8,amp,kwd,jpy,emoji"; got != want {
 		t.Fatalf("items %s, want %s", got, want)
 	}
 	if got := rec.Header().Get("X-Feed-Items"); got != "5" {
@@ -302,12 +303,12 @@ func TestMetaFeedPassesSpecOnHardCatalog(t *testing.T) {
 	if len(rows) != 5 {
 		t.Fatalf("%d rows, want 5", len(rows))
 	}
-	amp := rows[0]
+	amp := rows[1]
 	if amp["id"] != "amp" || amp["title"] != `Tom & Jerry "Deluxe" <Edition> 'quoted'` || amp["price"] != "1234.50 USD" ||
 		amp["sale_price_effective_date"] != "2026-11-26T10:00+00:00/2026-11-28T10:00+00:00" {
 		t.Errorf("amp row %v", amp)
 	}
-	if rows[2]["id"] != "jpy" || rows[2]["availability"] != "out of stock" {
-		t.Errorf("jpy row %v", rows[2])
+	if rows[3]["id"] != "jpy" || rows[3]["availability"] != "out of stock" {
+		t.Errorf("jpy row %v", rows[3])
 	}
 }

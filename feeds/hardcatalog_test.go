@@ -30,17 +30,18 @@ func hardCatalog() []product {
 	}
 }
 
-// hardList ranks them for audience "cart": cross-sells listed first and a
-// product listed twice, to check upsell-first order and unique ids.
+// hardList ranks them for audience "cart" the way a segment run does
+// (reminder, upsell, then cross-sell), with a product listed twice, to
+// check that the feed keeps the run's order and unique ids.
 func hardList() []listed {
 	longReason := "Goes with your " + strings.Repeat("Canon EOS 250D Mark II Ultra ", 6)
 	return []listed{
-		{Product: "jpy", Anchor: "amp", Strategy: "cross_sell", Reason: longReason, Rank: 1},
-		{Product: "emoji", Anchor: "amp", Strategy: "cross_sell", Reason: "Goes with your Tom & Jerry", Motivation: "overstock", Rank: 2},
-		{Product: "amp", Anchor: "old", Strategy: "upsell", Reason: "Upgrade from Canon EOS 250D", Motivation: "bestseller", Rank: 3},
-		{Product: "amp", Anchor: "old2", Strategy: "cross_sell", Reason: "listed twice", Rank: 4},
-		{Product: "utf8", Strategy: "reminder", Reason: "Still in your cart", Rank: 5},
-		{Product: "kwd", Strategy: "upsell", Reason: "Upgrade", Rank: 6},
+		{Product: "utf8", Strategy: "reminder", Reason: "Still in your cart", Rank: 1},
+		{Product: "amp", Anchor: "old", Strategy: "upsell", Reason: "Upgrade from Canon EOS 250D", Motivation: "bestseller", Rank: 2},
+		{Product: "kwd", Strategy: "upsell", Reason: "Upgrade", Rank: 3},
+		{Product: "jpy", Anchor: "amp", Strategy: "cross_sell", Reason: longReason, Rank: 4},
+		{Product: "amp", Anchor: "old2", Strategy: "cross_sell", Reason: "listed twice", Rank: 5},
+		{Product: "emoji", Anchor: "amp", Strategy: "cross_sell", Reason: "Goes with your Tom & Jerry", Motivation: "overstock", Rank: 6},
 		{Product: "noimg", Strategy: "upsell", Rank: 7},
 		{Product: "noprice", Strategy: "upsell", Rank: 8},
 		{Product: "badlink", Strategy: "upsell", Rank: 9},

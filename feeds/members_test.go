@@ -101,7 +101,7 @@ func TestDiscountRulesAPI(t *testing.T) {
 		t.Fatalf("PUT: %d", code)
 	}
 	feed := parseGoogle(t, s.get("/feeds/shop/cart/google.xml?token="+feedToken).Body.Bytes())
-	if amp := feed.Items[0]; amp.ID != "amp" || amp.SalePrice != "987.60 USD" || amp.Label3 != "20% off until Fri 27 Nov" {
+	if amp := feed.Items[1]; amp.ID != "amp" || amp.SalePrice != "987.60 USD" || amp.Label3 != "20% off until Fri 27 Nov" {
 		t.Fatalf("after PUT amp = %q %q", amp.SalePrice, amp.Label3)
 	}
 	if rec := s.do(http.MethodPut, "/api/sites/shop/discounts", strings.NewReader(`{"rules":[]}`), "Authorization", "Bearer other-admin-0123456789"); rec.Code != 401 {

@@ -61,8 +61,9 @@ func audienceInRun(ctx context.Context, db *chdb.DB, site, audience, runID strin
 	return n > 0, nil
 }
 
-// feedQuery lists an audience's products in feed order (upsell, then
-// cross-sell, then the rest, each by rank), each product once, joined
+// feedQuery lists an audience's products in the segment run's rank order
+// (the run ranks reminders of a cart first, then upsell before
+// cross-sell), each product once, joined
 // with its current catalog entry and the title of the product it relates
 // to. ClickHouse 18.16 joins one table per SELECT, hence the nesting.
 const feedQuery = `SELECT product_id, anchor_id, anchor_title, strategy, reason, motivation, rank,
@@ -87,7 +88,7 @@ FROM (
     FROM v_products
     WHERE site = ?
 ) USING anchor_id
-ORDER BY multiIf(strategy = 'upsell', 0, strategy = 'cross_sell', 1, 2), rank, product_id
+ORDER BY rank, product_id
 LIMIT 1 BY product_id
 LIMIT ?`
 
