@@ -41,30 +41,42 @@ var eventMix = []string{
 	"add_to_cart", "purchase",
 }
 
-// hitSource builds realistic GET /p.gif paths. Event ids are UUIDs made
-// of a per-run random prefix and a counter: unique without the cost of
-// crypto randomness, so every request is a distinct event.
+// hitSource builds realistic GET /p.gif paths. Every request is a
+// distinct event: its id is a UUID v4 lookalike made from a counter by a
+// bijective mix (unique without the cost of crypto randomness). The ids
+// must look random like browsers' ones: sequential ids with a common
+// prefix make ClickHouse 18.16's uniqExact(UUID) crawl (hash collisions).
 type hitSource struct {
-	key    string
-	prefix [8]byte
-	seq    atomic.Uint64
-	vids   []string
+	key  string
+	seed uint64
+	seq  atomic.Uint64
+	vids []string
 }
 
 func newHitSource(key string) *hitSource {
-	h := &hitSource{key: key}
-	binary.BigEndian.PutUint64(h.prefix[:], rand.Uint64())
-	h.prefix[6] = h.prefix[6]&0x0f | 0x40 // version 4 shape
+	h := &hitSource{key: key, seed: rand.Uint64()}
 	for i := 0; i < 5000; i++ {
 		h.vids = append(h.vids, h.uuid(rand.Uint64()))
 	}
 	return h
 }
 
-func (h *hitSource) uuid(low uint64) string {
+// mix is the splitmix64 finaliser, a bijection on uint64.
+func mix(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+// uuid formats n as a version-4-shaped UUID. The low 62 bits are a
+// bijection of n's low 62 bits, so ids below 2^62 never repeat.
+func (h *hitSource) uuid(n uint64) string {
 	var b [16]byte
-	copy(b[:8], h.prefix[:])
-	binary.BigEndian.PutUint64(b[8:], low)
+	binary.BigEndian.PutUint64(b[:8], mix(n^h.seed))
+	binary.BigEndian.PutUint64(b[8:], mix62(n))
+	b[6] = b[6]&0x0f | 0x40 // version 4
 	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
 	var s [36]byte
 	hex.Encode(s[0:8], b[0:4])
@@ -121,4 +133,16 @@ func (h *hitSource) next(rng *rand.Rand) string {
 	b.WriteString("&ts=")
 	b.WriteString(strconv.FormatInt(time.Now().UnixMilli(), 10))
 	return b.String()
+}
+
+// mix62 is a bijection on the low 62 bits (xorshift-multiply rounds
+// reduced mod 2^62), leaving the two bits the variant overwrites zero.
+func mix62(x uint64) uint64 {
+	const m = 1<<62 - 1
+	x &= m
+	x ^= x >> 31
+	x = x * 0xbf58476d1ce4e5b9 & m
+	x ^= x >> 29
+	x = x * 0x94d049bb133111eb & m
+	return x ^ x>>32
 }

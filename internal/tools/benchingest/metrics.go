@@ -73,6 +73,7 @@ type pathStats struct {
 	Events, Fsyncs  float64
 	FsyncMeanMS     float64
 	FsyncP99MS      float64 // upper bound of the histogram bucket
+	FsyncMaxMS      float64 // bucket of the slowest commit (0: above 1.6 s)
 	Shipped         float64
 	Batches         float64
 	InsertMeanMS    float64
@@ -99,6 +100,7 @@ func (d metrics) stats(now metrics) pathStats {
 	if s.Fsyncs > 0 {
 		s.FsyncMeanMS = d["remarket_spool_fsync_seconds_sum"] / s.Fsyncs * 1000
 		s.FsyncP99MS = d.bucketQuantile("remarket_spool_fsync_seconds", 0.99) * 1000
+		s.FsyncMaxMS = d.bucketQuantile("remarket_spool_fsync_seconds", 1) * 1000
 	}
 	if s.Batches > 0 {
 		s.InsertMeanMS = d["remarket_ship_batch_seconds_sum"] / s.Batches * 1000

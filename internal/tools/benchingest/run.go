@@ -183,7 +183,22 @@ func (r *report) latencyPhase(ctx context.Context, o options, a, b *server, src 
 	for _, s := range []*server{a, b} {
 		logf("open loop at %.0f req/s on (%s) for %s", rate, s.label, o.latencyDur)
 		before, _ := scrape(a.proc.addr)
+		var prof chan error
+		if s == a && o.profileDir != "" {
+			// An execution trace shows where slow requests wait: go tool
+			// trace -pprof=sched|syscall|sync trace-latency.out.
+			prof = make(chan error, 1)
+			secs := max(1, int(o.latencyDur.Seconds())-1)
+			go func() {
+				prof <- fetchProfile(ctx, a.proc.addr, fmt.Sprintf("trace?seconds=%d", secs), o.profileDir, "trace-latency.out")
+			}()
+		}
 		l := s.load.openLoop(ctx, src, rate, o.latencyDur)
+		if prof != nil {
+			if err := <-prof; err != nil {
+				logf("trace: %v", err)
+			}
+		}
 		if s == a {
 			if after, err := scrape(a.proc.addr); err == nil && before != nil {
 				r.latStats = after.sub(before).stats(after)
