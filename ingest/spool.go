@@ -86,6 +86,8 @@ type Spool struct {
 	sizes     map[uint64]int64
 	closed    bool
 	cur       *os.File // owned by the commit loop
+	curZeroed bool     // cur was pre-zeroed to SegmentBytes
+	spares    *spares
 }
 
 type appendReq struct {
@@ -110,15 +112,18 @@ func OpenSpool(opts SpoolOptions) (*Spool, error) {
 		notify: make(chan struct{}, 1),
 		sizes:  map[uint64]int64{},
 	}
+	s.spares = newSpares(opts.Dir, opts.SegmentBytes, opts.Logger)
 	if err := s.recover(); err != nil {
+		s.spares.close()
 		return nil, err
 	}
 	go s.commitLoop()
 	return s, nil
 }
 
-// recover reads the checkpoint, drops fully shipped segments, and cuts a
-// torn tail off the newest segment so new records follow good ones.
+// recover reads the checkpoint, drops fully shipped segments, finds where
+// each segment's records end, and cuts a torn tail so new records follow
+// good ones.
 func (s *Spool) recover() error {
 	cp, err := readCheckpoint(s.opts.Dir)
 	if err != nil {
@@ -128,45 +133,42 @@ func (s *Spool) recover() error {
 	if err != nil {
 		return err
 	}
+	last := cp.Segment
 	for _, id := range ids {
 		if id < cp.Segment {
 			os.Remove(s.segPath(id))
 			continue
 		}
-		st, err := os.Stat(s.segPath(id))
+		last = max(last, id)
+		// Segments may be pre-zeroed: the data ends where the records end,
+		// not at the file size.
+		good, bad, err := scanGoodEnd(s.segPath(id))
 		if err != nil {
-			return fmt.Errorf("cannot stat spool segment %q: %w", s.segPath(id), err)
+			return err
 		}
-		s.sizes[id] = st.Size()
-	}
-	last := cp.Segment
-	if len(ids) > 0 && ids[len(ids)-1] > last {
-		last = ids[len(ids)-1]
+		s.sizes[id] = good
+		if bad > 0 {
+			s.log.Warn("spool: found torn or corrupt bytes after the last good record", "segment", s.segPath(id), "bytes", bad, "kept_bytes", good)
+			spoolCorruptBytes.Add(float64(bad))
+			// Cut them (with any padding) so new records follow good ones.
+			if err := os.Truncate(s.segPath(id), good); err != nil {
+				return fmt.Errorf("cannot truncate spool segment %q: %w", s.segPath(id), err)
+			}
+		}
 	}
 	if last == 0 {
 		last = 1
 	}
-	if _, ok := s.sizes[last]; ok {
-		good, bad, err := scanGoodEnd(s.segPath(last))
-		if err != nil {
-			return err
-		}
-		if bad > 0 {
-			s.log.Warn("spool: cut a torn or corrupt tail", "segment", s.segPath(last), "bytes", bad, "kept_bytes", good)
-			spoolCorruptBytes.Add(float64(bad))
-			if err := os.Truncate(s.segPath(last), good); err != nil {
-				return fmt.Errorf("cannot truncate spool segment %q: %w", s.segPath(last), err)
-			}
-		}
-		s.sizes[last] = good
-	}
-	f, err := os.OpenFile(s.segPath(last), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(s.segPath(last), os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {
 		return fmt.Errorf("cannot open spool segment %q: %w", s.segPath(last), err)
 	}
 	if err := syncDir(s.opts.Dir); err != nil {
 		f.Close()
 		return err
+	}
+	if st, err := f.Stat(); err == nil {
+		s.curZeroed = st.Size() >= s.opts.SegmentBytes
 	}
 	s.cur = f
 	s.committed = Position{last, s.sizes[last]}
@@ -254,6 +256,7 @@ func (s *Spool) commitLoop() {
 	if s.cur != nil {
 		s.cur.Close()
 	}
+	s.spares.close()
 }
 
 func countPayloads(group []*appendReq) int {
@@ -272,18 +275,21 @@ func appendRecord(buf, payload []byte) []byte {
 	return append(append(buf, h[:]...), payload...)
 }
 
-// writeSync appends buf to the current segment, fsyncs, and rotates a full
-// segment. On a write error the segment is cut back to its last good size.
+// writeSync appends buf to the current segment and makes it durable with
+// fdatasync. In a pre-zeroed segment an append changes no file metadata,
+// so the flush writes only our blocks instead of forcing a journal commit
+// that waits for every other writer on the disk (ClickHouse, mostly).
+// A failed write leaves the committed end where it was: the next write
+// overwrites the same bytes.
 func (s *Spool) writeSync(buf []byte) error {
 	s.mu.Lock()
 	pos := s.committed
 	s.mu.Unlock()
 	timer := spoolFsyncSeconds.Start()
-	if _, err := s.cur.Write(buf); err != nil {
-		s.cur.Truncate(pos.Offset)
+	if _, err := s.cur.WriteAt(buf, pos.Offset); err != nil {
 		return fmt.Errorf("cannot write spool segment: %w", err)
 	}
-	if err := s.cur.Sync(); err != nil {
+	if err := fdatasync(s.cur); err != nil {
 		return fmt.Errorf("cannot fsync spool segment: %w", err)
 	}
 	timer()
@@ -293,10 +299,19 @@ func (s *Spool) writeSync(buf []byte) error {
 	s.sizes[end.Segment] = end.Offset
 	spoolBytes.Set(float64(s.unshippedLocked()))
 	s.mu.Unlock()
-	if end.Offset >= s.opts.SegmentBytes {
-		if err := s.rotate(end.Segment + 1); err != nil {
-			s.log.Error("spool: cannot rotate segment", "err", err)
+	switch {
+	case end.Offset >= s.opts.SegmentBytes:
+		s.rotate(end.Segment + 1)
+	case !s.curZeroed && end.Offset >= preallocAfter:
+		// Real traffic on a segment that grows by appends: move to a
+		// pre-zeroed one as soon as the preparer has it ready.
+		if s.spares.ready() {
+			s.rotate(end.Segment + 1)
+		} else {
+			s.spares.want()
 		}
+	case end.Offset >= s.opts.SegmentBytes/2:
+		s.spares.want()
 	}
 	select {
 	case s.notify <- struct{}{}:
@@ -305,22 +320,29 @@ func (s *Spool) writeSync(buf []byte) error {
 	return nil
 }
 
-func (s *Spool) rotate(next uint64) error {
-	f, err := os.OpenFile(s.segPath(next), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return fmt.Errorf("cannot create spool segment: %w", err)
+// rotate seals the current segment and continues in segment next, a
+// pre-zeroed spare when one is ready, else a file that grows by appends.
+// On failure the current segment simply keeps growing.
+func (s *Spool) rotate(next uint64) {
+	f, zeroed, err := s.spares.take(s.segPath(next))
+	if err == nil {
+		err = syncDir(s.opts.Dir)
 	}
-	if err := syncDir(s.opts.Dir); err != nil {
-		f.Close()
-		return err
+	if err != nil {
+		if f != nil {
+			f.Close()
+		}
+		s.log.Error("spool: cannot start a new segment; the current one keeps growing", "err", err)
+		return
 	}
 	old := s.cur
 	s.mu.Lock()
-	s.cur = f
+	s.cur, s.curZeroed = f, zeroed
 	s.committed = Position{next, 0}
 	s.sizes[next] = 0
 	s.mu.Unlock()
-	return old.Close()
+	old.Close()
+	s.spares.want()
 }
 
 // Committed is the end of durable data.

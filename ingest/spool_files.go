@@ -100,11 +100,29 @@ func (r *segmentReader) fill(n int) ([]byte, error) {
 }
 
 // next returns the next valid record's payload and the offset after it,
-// or io.EOF at the limit. Bytes that do not form a valid record are
-// skipped one at a time until a valid record starts.
+// or io.EOF at the limit. Zero bytes at a record boundary are the padding
+// of a pre-zeroed segment: when only zeros follow, the data has ended.
+// Other bytes that do not form a valid record are skipped one at a time
+// until a valid record starts, and counted.
 func (r *segmentReader) next() ([]byte, int64, error) {
 	for r.pos < r.limit {
 		h, err := r.fill(headerSize)
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, r.pos, err
+		}
+		if err == nil && h[0] == 0 {
+			zeros, err := r.zeroRun()
+			if err != nil {
+				return nil, r.pos, err
+			}
+			if r.pos+zeros >= r.limit {
+				r.pos = r.limit
+				return nil, r.pos, io.EOF
+			}
+			r.pos += zeros // zeros followed by data: not padding
+			r.skipped += zeros
+			continue
+		}
 		if err == nil && h[0] == recordMagic {
 			n := binary.LittleEndian.Uint32(h[1:5])
 			sum := binary.LittleEndian.Uint32(h[5:9])
@@ -115,8 +133,6 @@ func (r *segmentReader) next() ([]byte, int64, error) {
 					return rec[headerSize:], r.pos, nil
 				}
 			}
-		} else if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, r.pos, err
 		}
 		r.pos++
 		r.skipped++
@@ -124,8 +140,33 @@ func (r *segmentReader) next() ([]byte, int64, error) {
 	return nil, r.pos, io.EOF
 }
 
+// zeroRun counts the zero bytes from pos on (up to the limit).
+func (r *segmentReader) zeroRun() (int64, error) {
+	var n int64
+	for r.pos+n < r.limit {
+		start := r.pos + n
+		chunk := min(r.limit-start, 1<<20)
+		buf := make([]byte, chunk)
+		got, err := r.f.ReadAt(buf, start)
+		if got == 0 && err != nil {
+			if errors.Is(err, io.EOF) {
+				return n, nil
+			}
+			return n, err
+		}
+		for i, b := range buf[:got] {
+			if b != 0 {
+				return n + int64(i), nil
+			}
+		}
+		n += int64(got)
+	}
+	return n, nil
+}
+
 // scanGoodEnd finds where the valid records of a segment end: the offset
-// after the last valid record, and how many bytes follow it.
+// after the last valid record, and how many bytes that are neither records
+// nor trailing zero padding follow or precede it.
 func scanGoodEnd(path string) (good, bad int64, err error) {
 	st, err := os.Stat(path)
 	if err != nil {
@@ -136,14 +177,16 @@ func scanGoodEnd(path string) (good, bad int64, err error) {
 		return 0, 0, err
 	}
 	defer r.Close()
+	var skippedAtGood int64
 	for {
 		_, end, err := r.next()
 		if errors.Is(err, io.EOF) {
-			return good, st.Size() - good, nil
+			// Corrupt bytes after the last record: the torn tail.
+			return good, r.skipped - skippedAtGood, nil
 		}
 		if err != nil {
 			return 0, 0, err
 		}
-		good = end
+		good, skippedAtGood = end, r.skipped
 	}
 }

@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
 )
 
 func openTestSpool(t *testing.T, dir string, segBytes, maxBytes int64) *Spool {
@@ -183,4 +186,56 @@ func TestSpoolConcurrentAppendsAllDurable(t *testing.T) {
 	if err := s.Append(context.Background(), []byte("y")); !errors.Is(err, ErrSpoolClosed) {
 		t.Fatalf("append after close: %v", err)
 	}
+}
+
+func TestSpoolPreZeroedSegments(t *testing.T) {
+	dir := t.TempDir()
+	const segBytes = 4096
+	s := openTestSpool(t, dir, segBytes, 1<<20)
+	appendN(t, s, 0, 400) // ~8 KB: rotations into spares prepared at half full
+	// Wait for the spare the last rotation asked for, then use it.
+	deadline := time.Now().Add(5 * time.Second)
+	for !s.spares.ready() && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	appendN(t, s, 400, 200)
+	cur := s.Committed()
+	s.Close()
+	st, err := os.Stat(s.segPath(cur.Segment))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Size() != segBytes || cur.Offset >= segBytes {
+		t.Fatalf("current segment is %d bytes with data up to %d; want a pre-zeroed %d-byte file", st.Size(), cur.Offset, segBytes)
+	}
+	corruptBefore := corruptBytes()
+	s = openTestSpool(t, dir, segBytes, 1<<20)
+	if got := readAll(t, s); len(got) != 600 || got[599] != "record-0599" {
+		t.Fatalf("read %d records after reopen, want 600", len(got))
+	}
+	if d := corruptBytes() - corruptBefore; d != 0 {
+		t.Fatalf("zero padding counted as %v corrupt bytes", d)
+	}
+	end := s.Committed()
+	s.Close()
+
+	// A torn write inside the padding: half a record where the next goes.
+	f, _ := os.OpenFile(s.segPath(end.Segment), os.O_WRONLY, 0)
+	f.WriteAt(appendRecord(nil, []byte("record-torn-in-padding"))[:12], end.Offset)
+	f.Close()
+	s = openTestSpool(t, dir, segBytes, 1<<20)
+	defer s.Close()
+	if d := corruptBytes() - corruptBefore; d != 12 {
+		t.Fatalf("torn tail reported as %v bytes, want 12", d)
+	}
+	appendN(t, s, 600, 1)
+	if got := readAll(t, s); len(got) != 601 || got[600] != "record-0600" {
+		t.Fatalf("read %d records after the torn tail, want 601 ending with the new one", len(got))
+	}
+}
+
+func corruptBytes() float64 {
+	var m dto.Metric
+	spoolCorruptBytes.Write(&m)
+	return m.GetCounter().GetValue()
 }
