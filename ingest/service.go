@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -64,11 +63,7 @@ func (s *Service) Register(r gin.IRouter) { s.registerRoutes(r) }
 func (s *Service) accept(ctx context.Context, events []Event) error {
 	payloads := make([][]byte, len(events))
 	for i := range events {
-		b, err := json.Marshal(&events[i])
-		if err != nil {
-			return fmt.Errorf("cannot encode event: %w", err)
-		}
-		payloads[i] = b
+		payloads[i] = encodeEvent(nil, &events[i])
 	}
 	return s.spool.Append(ctx, payloads...)
 }

@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -84,7 +83,7 @@ func (sh *Shipper) run() {
 			}
 			end = pos
 			var e Event
-			if err := json.Unmarshal(payload, &e); err != nil {
+			if err := decodeEvent(payload, &e); err != nil {
 				sh.log.Error("spool: undecodable record skipped", "err", err)
 				continue
 			}
