@@ -14,8 +14,8 @@ func sampleEvent() Event {
 		Site: "demo", ID: uuid.New(), Time: time.Unix(1795687200, 123456789).UTC(), ReceivedAt: time.Unix(1795687201, 0).UTC(),
 		Type: Purchase, Name: "Order Completed", VisitorID: "v1", UserID: "u1", ProductID: "P1", SKU: "S1",
 		Category: "Cameras > DSLR", Price: 549.99, Currency: "EUR", Quantity: 2, OrderID: "O-1", Revenue: 1099.98,
-		Items:    []Item{{ProductID: "P1", SKU: "S1", Category: "Cameras > DSLR", Price: 549.99, Quantity: 2}, {ProductID: "P2"}},
-		URL:      "https://shop.example/p?x=ü", Referrer: "https://google.com/", Title: "Thanks", UserAgent: "Mozilla/5.0",
+		Items: []Item{{ProductID: "P1", SKU: "S1", Category: "Cameras > DSLR", Price: 549.99, Quantity: 2}, {ProductID: "P2"}},
+		URL:   "https://shop.example/p?x=ü", Referrer: "https://google.com/", Title: "Thanks", UserAgent: "Mozilla/5.0",
 		IP: "203.0.113.0", IsBot: true, OptedOut: true, Properties: `{"coupon":"X"}`, Traits: `{"email":"a@b.c"}`,
 	}
 }

@@ -96,5 +96,6 @@ func (s *Service) Ready(context.Context) error {
 // before ctx ends and closes the spool. Unshipped records stay on disk.
 func (s *Service) Close(ctx context.Context) error {
 	err := s.spool.Close()
-	return errors.Join(err, s.shipper.Stop(ctx))
+	err = errors.Join(err, s.shipper.Stop(ctx))
+	return errors.Join(err, s.spool.closeCheckpoint())
 }

@@ -88,6 +88,7 @@ type Spool struct {
 	cur       *os.File // owned by the commit loop
 	curZeroed bool     // cur was pre-zeroed to SegmentBytes
 	spares    *spares
+	cpw       *checkpointWriter // used by Checkpoint (the shipper) only
 }
 
 type appendReq struct {
@@ -125,8 +126,11 @@ func OpenSpool(opts SpoolOptions) (*Spool, error) {
 // each segment's records end, and cuts a torn tail so new records follow
 // good ones.
 func (s *Spool) recover() error {
-	cp, err := readCheckpoint(s.opts.Dir)
+	cp, seq, err := readCheckpoint(s.opts.Dir)
 	if err != nil {
+		return err
+	}
+	if s.cpw, err = openCheckpointWriter(s.opts.Dir, seq); err != nil {
 		return err
 	}
 	ids, err := s.segmentIDs()
@@ -385,7 +389,7 @@ func (s *Spool) unshippedLocked() int64 {
 // Checkpoint records that everything before pos is in ClickHouse and
 // removes segments that are wholly shipped.
 func (s *Spool) Checkpoint(pos Position) error {
-	if err := writeCheckpoint(s.opts.Dir, pos); err != nil {
+	if err := s.cpw.write(pos); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -406,6 +410,9 @@ func (s *Spool) Checkpoint(pos Position) error {
 	}
 	return nil
 }
+
+// closeCheckpoint releases the checkpoint file once the shipper is done.
+func (s *Spool) closeCheckpoint() error { return s.cpw.close() }
 
 // Close stops accepting appends, finishes queued ones and closes the file.
 func (s *Spool) Close() error {
