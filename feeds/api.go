@@ -23,6 +23,7 @@ type API struct {
 	log   *slog.Logger
 	rules *ruleStore
 	runs  *runCache
+	wins  *windowCache
 
 	// Now is the clock (tests move it across offer windows).
 	Now func() time.Time
@@ -37,7 +38,8 @@ func NewAPI(cfg config.Config, db *chdb.DB, log *slog.Logger) *API {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &API{cfg: cfg, db: db, log: log, rules: newRuleStore(db), runs: newRunCache(db, time.Second), Now: time.Now}
+	return &API{cfg: cfg, db: db, log: log, rules: newRuleStore(db), runs: newRunCache(db, time.Second),
+		wins: newWindowCache(db, 30*time.Second), Now: time.Now}
 }
 
 // Register adds the feed, offer, discount and member routes.

@@ -12,6 +12,12 @@ import (
 // audience, motivation and strategy that is set and equal counts; one
 // that is set and different excludes the rule), ties to the earlier rule.
 func matchRule(rules []config.DiscountRule, audience, motivation, strategy string) (config.DiscountRule, bool) {
+	r, _, ok := matchRuleIndex(rules, audience, motivation, strategy)
+	return r, ok
+}
+
+// matchRuleIndex is matchRule that also says which rule (its index).
+func matchRuleIndex(rules []config.DiscountRule, audience, motivation, strategy string) (config.DiscountRule, int, bool) {
 	best, bestScore := -1, -1
 	for i, r := range rules {
 		score := 0
@@ -30,9 +36,9 @@ func matchRule(rules []config.DiscountRule, audience, motivation, strategy strin
 		}
 	}
 	if best < 0 {
-		return config.DiscountRule{}, false
+		return config.DiscountRule{}, -1, false
 	}
-	return rules[best], true
+	return rules[best], best, true
 }
 
 // Window is when an offer is valid: [Start, End), both UTC and whole
@@ -40,9 +46,11 @@ func matchRule(rules []config.DiscountRule, audience, motivation, strategy strin
 // must mean the same thing in the feed, the token and the checkout.
 type Window struct{ Start, End time.Time }
 
-// windowOf starts at the run's finish, or at the visitor's trigger event
-// for rules that ask for it when one is known. Arithmetic is in UTC, so a
-// 48h offer lasts 48 hours across a daylight-saving change.
+// windowOf is the window a rule would open now: it starts at the run's
+// finish, or at the visitor's trigger event for rules that ask for it
+// when one is known (audience feeds know none). Whether it opens is
+// resolveWindows' decision. Arithmetic is in UTC, so a 48h offer lasts 48
+// hours across a daylight-saving change.
 func windowOf(r config.DiscountRule, runFinished, trigger time.Time) Window {
 	start := runFinished
 	if r.Start == "trigger" && !trigger.IsZero() {

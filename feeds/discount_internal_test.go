@@ -99,8 +99,9 @@ func TestBuilderHidesExpiredAndFutureDiscounts(t *testing.T) {
 		{run.Add(48*time.Hour - time.Second), true},
 		{run.Add(48 * time.Hour), false},
 	} {
-		b := &Builder{Site: site, Audience: "a", RunFinished: run, Now: c.now, OfferParam: "rm_offer",
-			Rules: []config.DiscountRule{{Strategy: "upsell", Percent: 10, Duration: 48 * time.Hour}}}
+		rule := config.DiscountRule{Strategy: "upsell", Percent: 10, Duration: 48 * time.Hour}
+		b := &Builder{Site: site, Audience: "a", Now: c.now, OfferParam: "rm_offer",
+			Rules: []config.DiscountRule{rule}, Windows: map[string]Window{"p": windowOf(rule, run, time.Time{})}}
 		it, skip := b.Build(&row)
 		if skip != "" {
 			t.Fatal(skip)

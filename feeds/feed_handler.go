@@ -21,7 +21,7 @@ import (
 )
 
 // Plan is everything a feed depends on, fixed at the start of a request:
-// the run, the effective rules and the clock.
+// the run, the effective rules, the offer windows and the clock.
 type Plan struct {
 	Site     config.Site
 	Audience string
@@ -31,11 +31,14 @@ type Plan struct {
 	Now      time.Time
 	Feeds    config.Feeds
 	Link     string // public URL
+
+	windows offerWindows
 }
 
 // Key identifies the feed's bytes. Within a run the content changes only
-// when an offer window opens or closes, so the key counts the windows
-// passed (the "epoch") rather than the time.
+// when an offer window opens or closes, so the key counts the window
+// edges passed (the "epoch") rather than the time, and names the windows
+// themselves by their digest.
 func (p Plan) Key() string {
 	h := sha256.New()
 	conf, _ := json.Marshal(struct {
@@ -48,7 +51,7 @@ func (p Plan) Key() string {
 	}{p.Rules, p.Site.MaxDiscount(), p.Site.TimeZone, p.Site.DefaultBrand, p.Site.FeedMaxItems, p.Feeds.MaxItems,
 		p.Feeds.UTMMedium, p.Feeds.UTMSource[string(p.Format)], p.Feeds.OfferParam, p.Link, p.keyID(), p.keyHash()})
 	epoch, _ := p.epoch()
-	for _, s := range []string{p.Site.ID, p.Audience, p.Run.ID, string(conf), string(p.Format), strconv.Itoa(epoch)} {
+	for _, s := range []string{p.Site.ID, p.Audience, p.Run.ID, string(conf), string(p.Format), p.windows.digest, strconv.Itoa(epoch)} {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}
@@ -71,20 +74,14 @@ func (p Plan) keyHash() string {
 	return hex.EncodeToString(s[:8])
 }
 
-// epoch counts the offer-window edges already passed; lastChange is the
-// latest of them (or the run's finish): the feed's Last-Modified.
+// epoch counts the feed's offer-window edges already passed; lastChange
+// is the latest of them or the run's finish, whichever is later: the
+// feed's Last-Modified.
 func (p Plan) epoch() (n int, lastChange time.Time) {
+	n, last := p.windows.epoch(p.Now)
 	lastChange = p.Run.Finished
-	for _, r := range p.Rules {
-		w := windowOf(r, p.Run.Finished, time.Time{})
-		for _, edge := range []time.Time{w.Start, w.End} {
-			if !edge.After(p.Now) {
-				n++
-				if edge.After(lastChange) {
-					lastChange = edge
-				}
-			}
-		}
+	if last.After(lastChange) {
+		lastChange = last
 	}
 	return n, lastChange
 }
@@ -100,7 +97,7 @@ func (p Plan) MaxItems() int {
 // Builder returns the item builder of the plan.
 func (p Plan) Builder() *Builder {
 	return &Builder{
-		Site: p.Site, Audience: p.Audience, RunFinished: p.Run.Finished, Now: p.Now, Rules: p.Rules,
+		Site: p.Site, Audience: p.Audience, Now: p.Now, Rules: p.Rules, Windows: p.windows.byProduct,
 		UTMSource: p.Feeds.UTMSource[string(p.Format)], UTMMedium: p.Feeds.UTMMedium, OfferParam: p.Feeds.OfferParam,
 	}
 }
@@ -123,14 +120,21 @@ func (a *API) plan(ctx context.Context, site config.Site, audience string, f For
 	if err != nil {
 		return Plan{}, err
 	}
-	return Plan{Site: site, Audience: audience, Format: f, Run: run, Rules: rules, Now: a.Now().UTC(),
-		Feeds: a.cfg.Feeds, Link: a.cfg.PublicURL}, nil
+	p := Plan{Site: site, Audience: audience, Format: f, Run: run, Rules: rules, Now: a.Now().UTC(),
+		Feeds: a.cfg.Feeds, Link: a.cfg.PublicURL}
+	if p.windows, err = a.wins.get(ctx, site.ID, audience, run, rules, p.Now, p.rowLimit()); err != nil {
+		return Plan{}, err
+	}
+	return p, nil
 }
+
+// rowLimit bounds the rows read for a feed: room for rows that turn out
+// invalid.
+func (p Plan) rowLimit() int { return p.MaxItems() * 2 }
 
 // Write generates the plan's feed onto w from ClickHouse.
 func (a *API) Write(ctx context.Context, w io.Writer, p Plan) (Stats, error) {
-	limit := p.MaxItems() * 2 // room for rows that turn out invalid
-	return Generate(ctx, w, p.Format, p.Header(), p.Builder(), audienceRows(a.db, p.Site.ID, p.Audience, p.Run.ID, limit), p.MaxItems())
+	return Generate(ctx, w, p.Format, p.Header(), p.Builder(), audienceRows(a.db, p.Site.ID, p.Audience, p.Run.ID, p.rowLimit()), p.MaxItems())
 }
 
 // Export plans and writes one feed (for `remarket feed export`); an

@@ -60,14 +60,16 @@ const (
 
 // Builder turns rows into items for one feed: one site, audience and run.
 type Builder struct {
-	Site        config.Site
-	Audience    string
-	RunFinished time.Time
-	Now         time.Time
-	Rules       []config.DiscountRule // effective rules (admin over YAML)
-	UTMSource   string
-	UTMMedium   string
-	OfferParam  string
+	Site     config.Site
+	Audience string
+	Now      time.Time
+	Rules    []config.DiscountRule // effective rules (admin over YAML)
+	// Windows is the offer window of each product id (resolveWindows);
+	// a product without one has no offer.
+	Windows    map[string]Window
+	UTMSource  string
+	UTMMedium  string
+	OfferParam string
 
 	loc    *time.Location
 	signer *signer
@@ -163,9 +165,9 @@ func (b *Builder) applyDiscount(it *Item, r *Row) string {
 	if !ok {
 		return ""
 	}
-	w := windowOf(rule, b.RunFinished, time.Time{})
-	if !w.Active(b.Now) {
-		return "" // expired or not yet valid: not shown at all
+	w, ok := b.Windows[r.ProductID]
+	if !ok || !w.Active(b.Now) {
+		return "" // none, expired or not yet valid: not shown at all
 	}
 	max := b.Site.MaxDiscount()
 	sale, hasSale := discounted(it.Price, rule.Percent, rule.Amount, max)
