@@ -68,16 +68,28 @@ func (e *Engine) Evaluate(ctx context.Context, site string, k int) (EvalResult, 
 	if err := trainer.computeShared(ctx, &train, params, true); err != nil {
 		return res, err
 	}
-	if err := e.db.Exec(ctx, `INSERT INTO seg_members (site, run_id, audience, visitor_id)
-		SELECT @site, @run, '_eval', visitor_id FROM seg_eval_holdout WHERE site = @site AND run_id = @run`,
-		clickhouse.Named("site", site), clickhouse.Named("run", run)); err != nil {
+	// Every evaluated visitor is a member of one of the shards _eval_N of
+	// at most evalShard visitors: one recommendation query per shard keeps
+	// memory bounded however many visitors the site has.
+	var n uint64
+	if err := e.db.QueryRow(ctx, "SELECT count() FROM seg_eval_holdout WHERE site = @site AND run_id = @run",
+		clickhouse.Named("site", site), clickhouse.Named("run", run)).Scan(&n); err != nil {
 		return res, err
 	}
-	rp := append(params[:len(params):len(params)], clickhouse.Named("audience", "_eval"),
-		clickhouse.Named("strategies", []string{"upsell", "cross_sell"}), clickhouse.Named("self", 0), clickhouse.Named("prev", ""))
-	recs := query("12_recommendations", "/*ANCHOR_WHERE*/", "1 = 1", "/*ANCHOR_ORDER*/", "score DESC")
-	if err := e.step(ctx, &train, "eval/recommendations", recs, rp); err != nil {
+	shards := max(1, int((n+evalShard-1)/evalShard))
+	if err := e.db.Exec(ctx, `INSERT INTO seg_members (site, run_id, audience, visitor_id)
+		SELECT @site, @run, concat('_eval_', toString(cityHash64(visitor_id) % @shards)), visitor_id
+		FROM seg_eval_holdout WHERE site = @site AND run_id = @run`,
+		clickhouse.Named("site", site), clickhouse.Named("run", run), clickhouse.Named("shards", shards)); err != nil {
 		return res, err
+	}
+	recs := query("12_recommendations", "/*ANCHOR_WHERE*/", "1 = 1", "/*ANCHOR_ORDER*/", "score DESC")
+	for s := 0; s < shards; s++ {
+		rp := append(params[:len(params):len(params)], clickhouse.Named("audience", fmt.Sprintf("_eval_%d", s)),
+			clickhouse.Named("strategies", []string{"upsell", "cross_sell"}), clickhouse.Named("self", 0), clickhouse.Named("prev", ""))
+		if err := e.step(ctx, &train, "eval/recommendations", recs, rp); err != nil {
+			return res, err
+		}
 	}
 
 	p := []any{clickhouse.Named("site", site), clickhouse.Named("run", run), clickhouse.Named("k", k)}
@@ -90,7 +102,7 @@ func (e *Engine) Evaluate(ctx context.Context, site string, k int) (EvalResult, 
 		return res, fmt.Errorf("eval model metrics: %w", err)
 	}
 	var covered uint64
-	if err := e.db.QueryRow(ctx, "SELECT uniqExact(product_id) FROM seg_recommendations WHERE site = @site AND run_id = @run AND audience = '_eval'", p...).Scan(&covered); err != nil {
+	if err := e.db.QueryRow(ctx, "SELECT uniqExact(product_id) FROM seg_recommendations WHERE site = @site AND run_id = @run AND startsWith(audience, '_eval_')", p...).Scan(&covered); err != nil {
 		return res, err
 	}
 	res.Model = metrics(hits, dcg, covered, res.Visitors, res.Products)
@@ -109,6 +121,9 @@ func (e *Engine) Evaluate(ctx context.Context, site string, k int) (EvalResult, 
 	res.Took = time.Since(started)
 	return res, nil
 }
+
+// evalShard is the most visitors one evaluation recommendation query handles.
+const evalShard = 100_000
 
 // popular lists in-stock products by how many visitors interacted with
 // them in the training lines, most first.

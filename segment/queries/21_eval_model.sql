@@ -7,5 +7,5 @@ FROM (
     SELECT visitor_id, product_id FROM seg_eval_holdout WHERE site = @site AND run_id = @run
 ) ANY LEFT JOIN (
     SELECT visitor_id, product_id, rank FROM seg_recommendations
-    WHERE site = @site AND run_id = @run AND audience = '_eval'
+    WHERE site = @site AND run_id = @run AND startsWith(audience, '_eval_')
 ) USING visitor_id, product_id
