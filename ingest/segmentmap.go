@@ -114,9 +114,7 @@ func mapMessage(m message, r receipt) (Event, []*fieldError) {
 	ev.UserAgent = cleanText(ua, maxUA)
 
 	note(mapCommerce(&ev, props))
-	for _, e := range mapItems(&ev, props) {
-		errs = append(errs, e)
-	}
+	errs = append(errs, mapItems(&ev, props)...)
 	switch m.Type {
 	case "group":
 		if m.GroupID != "" {

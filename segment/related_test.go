@@ -33,8 +33,6 @@ func cameraShop(t *testing.T) []ev {
 	return evs
 }
 
-func cameraCatalog(t *testing.T) {}
-
 func TestRelatedProductsObeyPriceRules(t *testing.T) {
 	db := chtest.MustOpen(t)
 	putProducts(t, db,
