@@ -52,11 +52,20 @@ func (s *Scheduler) Run(ctx context.Context) {
 	}
 }
 
-// RunOnce runs every configured site once.
+// RunOnce runs every configured site once, except sites another serve
+// instance ran within the last 90% of the interval: with several
+// instances behind a load balancer, each site is then computed about once
+// per interval instead of once per instance. (Two instances checking at
+// the same instant may both run; each run is a complete snapshot and the
+// later one becomes current, so that costs time, never correctness.)
 func (s *Scheduler) RunOnce(ctx context.Context) {
 	for _, site := range s.engine.cfg.Sites {
 		if ctx.Err() != nil {
 			return
+		}
+		if recent, err := s.ranRecently(ctx, site.ID); err == nil && recent {
+			s.log.Info("segment run skipped: another instance ran it recently", "site", site.ID)
+			continue
 		}
 		_, err := s.engine.Run(ctx, site.ID, RunOptions{})
 		if errors.Is(err, ErrBusy) {
@@ -64,4 +73,15 @@ func (s *Scheduler) RunOnce(ctx context.Context) {
 		}
 		// Run logs its own success or failure.
 	}
+}
+
+// ranRecently reports whether any process started a run of site within
+// the last 90% of the schedule interval.
+func (s *Scheduler) ranRecently(ctx context.Context, site string) (bool, error) {
+	since := s.engine.Now().Add(-s.every * 9 / 10).UTC()
+	var n uint64
+	err := s.engine.db.QueryRow(ctx,
+		"SELECT count() FROM v_segment_runs WHERE site = ? AND started_at >= ? AND status != 'failed'",
+		site, since).Scan(&n)
+	return n > 0, err
 }

@@ -66,3 +66,21 @@ func TestSchedulerRunsAtStartAndStops(t *testing.T) {
 		t.Fatal("scheduler did not stop")
 	}
 }
+
+func TestSchedulersOfTwoInstancesRunASiteOnce(t *testing.T) {
+	db := chtest.MustOpen(t)
+	shopCatalog(t, db)
+	insertEvents(t, db, ev{vid: "v", ago: 3 * day, typ: "add_to_cart", pid: "cam250d"})
+	cfg := testConfig(t, segment.Templates()...)
+	cfg.Segments.Schedule = "15m"
+	first, second := segment.NewScheduler(cfg, db, nil), segment.NewScheduler(cfg, db, nil)
+	first.RunOnce(context.Background())
+	second.RunOnce(context.Background()) // another serve instance, moments later
+	var n uint64
+	if err := db.QueryRow(context.Background(), "SELECT count() FROM v_segment_runs WHERE site = ?", site).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Fatalf("%d runs after two instances' scheduled rounds, want 1", n)
+	}
+}
