@@ -66,3 +66,35 @@ func TestEvalLeaveLastOut(t *testing.T) {
 		t.Errorf("seg_lines holds %d rows after eval", n)
 	}
 }
+
+// The baseline must count each visitor once: four visitors view A, then
+// the shop's best seller P, which is held out. Popularity puts P first in
+// the baseline list, so every one is a hit at rank 1: HitRate = NDCG = 1.
+func TestEvalBaselineCountsEachVisitorOnce(t *testing.T) {
+	db := chtest.MustOpen(t)
+	putProducts(t, db, product("A", "Alpha", "X", 100), product("P", "Popular", "X", 110))
+	var evs []ev
+	for v := 0; v < 30; v++ {
+		evs = append(evs, ev{vid: fmt.Sprintf("fan%d", v), ago: 5 * time.Hour, typ: "product_view", pid: "P"})
+	}
+	for v := 0; v < 4; v++ {
+		evs = append(evs,
+			ev{vid: fmt.Sprintf("h%d", v), ago: 3 * time.Hour, typ: "product_view", pid: "A"},
+			ev{vid: fmt.Sprintf("h%d", v), ago: 2 * time.Hour, typ: "product_view", pid: "P"},
+		)
+	}
+	insertEvents(t, db, evs...)
+	res, err := newEngine(t, db, testConfig(t)).Evaluate(context.Background(), site, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Visitors != 4 {
+		t.Fatalf("visitors %d, want 4", res.Visitors)
+	}
+	if res.Baseline.HitRate != 1 || math.Abs(res.Baseline.NDCG-1) > 1e-9 {
+		t.Errorf("baseline = %+v, want HitRate 1 and NDCG 1", res.Baseline)
+	}
+	if res.Model.HitRate > 1 || res.Model.NDCG > 1 {
+		t.Errorf("model = %+v: a rate above 1", res.Model)
+	}
+}

@@ -1,8 +1,10 @@
 -- Most-popular baseline under the same rules: the @popular list (in-stock
 -- products by distinct visitors in the training lines) minus what the
 -- visitor bought, first @k. Returns hits, dcg and the products shown.
+-- (Coverage uses the -Array combinator: an arrayJoin() here would repeat
+-- every visitor's row once per shown product and inflate hits and dcg.)
 SELECT countIf(rank > 0) AS hits, sumIf(1 / log2(rank + 1), rank > 0) AS dcg,
-    uniqExact(arrayJoin(shown)) AS coverage
+    uniqExactArray(shown) AS coverage
 FROM (
     SELECT visitor_id, arrayMap(x -> x.2, arraySlice(arraySort(list), 1, @k)) AS shown, indexOf(shown, target) AS rank
     FROM (
