@@ -10,6 +10,7 @@ import (
 	"github.com/remarket/remarket/internal/chdb"
 	"github.com/remarket/remarket/internal/chserver"
 	"github.com/remarket/remarket/internal/config"
+	rmsql "github.com/remarket/remarket/sql"
 )
 
 // app is what every sub-command shares: the loaded config, the logger and
@@ -87,4 +88,25 @@ func databaseOf(dsn string) string {
 
 func (a *app) printf(format string, args ...any) {
 	fmt.Fprintf(a.stdout, format, args...)
+}
+
+// openMigrated opens ClickHouse and applies pending migrations: what every
+// command that reads or writes remarket's tables needs first.
+func (a *app) openMigrated(ctx context.Context) (*chdb.DB, error) {
+	db, err := a.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := rmsql.Migrate(ctx, db); err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+// requireSite fails unless the config defines site id.
+func (a *app) requireSite(id string) error {
+	if _, ok := a.cfg.Site(id); !ok {
+		return fmt.Errorf("site %q is not in the config %s", id, a.configPath)
+	}
+	return nil
 }

@@ -14,7 +14,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/remarket/remarket/internal/catalog"
-	rmsql "github.com/remarket/remarket/sql"
 )
 
 func newCatalogCmd(a *app) *cobra.Command {
@@ -50,15 +49,12 @@ number and skipped. The format is detected from the first byte unless
 			if err := a.load(false); err != nil {
 				return err
 			}
-			if _, ok := a.cfg.Site(site); !ok {
-				return fmt.Errorf("site %q is not in the config %s", site, a.configPath)
-			}
-			ctx := cmd.Context()
-			db, err := a.open(ctx)
-			if err != nil {
+			if err := a.requireSite(site); err != nil {
 				return err
 			}
-			if _, err := rmsql.Migrate(ctx, db); err != nil {
+			ctx := cmd.Context()
+			db, err := a.openMigrated(ctx)
+			if err != nil {
 				return err
 			}
 			in, size, source, err := openInput(args[0])

@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/remarket/remarket/segment"
-	rmsql "github.com/remarket/remarket/sql"
 )
 
 func newEvalCmd(a *app) *cobra.Command {
@@ -25,11 +24,8 @@ func newEvalCmd(a *app) *cobra.Command {
 				return fmt.Errorf("--site is required")
 			}
 			ctx := cmd.Context()
-			db, err := a.open(ctx)
+			db, err := a.openMigrated(ctx)
 			if err != nil {
-				return err
-			}
-			if _, err := rmsql.Migrate(ctx, db); err != nil {
 				return err
 			}
 			res, err := segment.New(a.cfg, db, a.log).Evaluate(ctx, site, k)

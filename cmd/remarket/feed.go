@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/remarket/remarket/feeds"
-	rmsql "github.com/remarket/remarket/sql"
 )
 
 func newFeedCmd(a *app) *cobra.Command {
@@ -38,15 +37,12 @@ complete, so a reader never sees half a feed; without it, to stdout.`,
 			if err := a.load(false); err != nil {
 				return err
 			}
-			if _, ok := a.cfg.Site(site); !ok {
-				return fmt.Errorf("site %q is not in the config %s", site, a.configPath)
-			}
-			ctx := cmd.Context()
-			db, err := a.open(ctx)
-			if err != nil {
+			if err := a.requireSite(site); err != nil {
 				return err
 			}
-			if _, err := rmsql.Migrate(ctx, db); err != nil {
+			ctx := cmd.Context()
+			db, err := a.openMigrated(ctx)
+			if err != nil {
 				return err
 			}
 			api := feeds.NewAPI(a.cfg, db, a.log)

@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/remarket/remarket/segment"
-	rmsql "github.com/remarket/remarket/sql"
 )
 
 func newSegmentCmd(a *app) *cobra.Command {
@@ -26,11 +25,8 @@ func newSegmentCmd(a *app) *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			db, err := a.open(ctx)
+			db, err := a.openMigrated(ctx)
 			if err != nil {
-				return err
-			}
-			if _, err := rmsql.Migrate(ctx, db); err != nil {
 				return err
 			}
 			var sites []string
