@@ -213,12 +213,16 @@ func TestRacingWindowsEarliestStartWins(t *testing.T) {
 	if errs[0] != nil || errs[1] != nil {
 		t.Fatal(errs)
 	}
-	if !got[1]["amp"].Start.Equal(runFinished) {
-		t.Fatalf("the earlier run's generation shows %v", got[1]["amp"])
-	}
+	// Either r1 read r2's window before storing its own (then both show
+	// r2's), or both stored one and the earlier start wins. Either way the
+	// stored winner is what r1 showed, and never later than what r2 showed.
 	again, err := feeds.ResolveWindows(ctx, s.db, "shop", "cart", "r2", runFinished.Add(15*time.Minute), site.Discounts, now)
-	if err != nil || !again["amp"].Start.Equal(runFinished) || !again["amp"].End.Equal(runFinished.Add(48*time.Hour)) {
-		t.Fatalf("after the race: %v %v", again["amp"], err)
+	sameAsR1 := again["amp"].Start.Equal(got[1]["amp"].Start) && again["amp"].End.Equal(got[1]["amp"].End)
+	if err != nil || !sameAsR1 || again["amp"].Start.After(got[0]["amp"].Start) {
+		t.Fatalf("after the race: %v (%v); the generations showed r2 %v, r1 %v", again["amp"], err, got[0]["amp"], got[1]["amp"])
+	}
+	if s := again["amp"].Start; !s.Equal(runFinished) && !s.Equal(runFinished.Add(15*time.Minute)) {
+		t.Fatalf("window starts at %v, neither run's finish", s)
 	}
 
 	// A later window of kwd stored twice, the later start first: the
