@@ -39,6 +39,7 @@ func newServeCmd(a *app) *cobra.Command {
 // Shutdown order: stop HTTP (no new events) → close ingest (flush the
 // spool, ship what is left) → close ClickHouse.
 func (a *app) serve(ctx context.Context, ready func(addr string)) error {
+	tuneGC()
 	db, err := a.open(ctx)
 	if err != nil {
 		return err
