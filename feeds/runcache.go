@@ -2,7 +2,6 @@ package feeds
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/remarket/remarket/internal/chdb"
@@ -13,52 +12,17 @@ import (
 // once instead of per request, while concurrent misses share one query.
 // A run switch shows in feeds within ttl.
 type runCache struct {
-	db  *chdb.DB
-	ttl time.Duration
-
-	mu    sync.Mutex
-	sites map[string]*runLookup
-}
-
-type runLookup struct {
-	done chan struct{}
-	at   time.Time
-	run  Run
-	err  error
+	db    *chdb.DB
+	sites *flight[Run]
 }
 
 func newRunCache(db *chdb.DB, ttl time.Duration) *runCache {
-	return &runCache{db: db, ttl: ttl, sites: map[string]*runLookup{}}
+	return &runCache{db: db, sites: newFlight[Run](ttl)}
 }
 
 // current returns the site's current run as of at most ttl ago.
 func (c *runCache) current(ctx context.Context, site string) (Run, error) {
-	c.mu.Lock()
-	l, ok := c.sites[site]
-	if ok {
-		select {
-		case <-l.done:
-			if time.Since(l.at) > c.ttl || l.err != nil {
-				ok = false
-			}
-		default: // in flight: share it
-		}
-	}
-	if !ok {
-		l = &runLookup{done: make(chan struct{}), at: time.Now()}
-		c.sites[site] = l
-		c.mu.Unlock()
-		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		l.run, l.err = currentRun(qctx, c.db, site)
-		cancel()
-		close(l.done)
-		return l.run, l.err
-	}
-	c.mu.Unlock()
-	select {
-	case <-l.done:
-		return l.run, l.err
-	case <-ctx.Done():
-		return Run{}, ctx.Err()
-	}
+	return c.sites.get(ctx, site, "", 30*time.Second, func(ctx context.Context) (Run, error) {
+		return currentRun(ctx, c.db, site)
+	})
 }
