@@ -201,9 +201,7 @@ func (a *API) interests(c *gin.Context) {
 		CartedAt    *time.Time `json:"carted_at,omitempty"`
 		PurchasedAt *time.Time `json:"purchased_at,omitempty"`
 	}
-	rows, err := a.db.Query(ctx, `SELECT kind, key, category, depth, score, events, last_time, stage, viewed_at, carted_at, purchased_at
-		FROM v_visitor_interests WHERE site = @site AND visitor_id = @vid
-		ORDER BY kind, score DESC LIMIT 200`, p...)
+	rows, err := a.db.Query(ctx, visitorInterestsSQL, p...)
 	if err != nil {
 		httpx.Fail(c, err)
 		return
@@ -236,7 +234,8 @@ func (a *API) interests(c *gin.Context) {
 		AvgPrice     float64 `json:"avg_price"`
 	}
 	err = a.db.QueryRow(ctx, `SELECT user_id, customer_type, customer_type_source, price_band, avg_price
-		FROM v_visitor_profiles WHERE site = @site AND visitor_id = @vid AND opted_out = 0 LIMIT 1`, p...).
+		FROM seg_profiles WHERE site = @site AND run_id IN (`+currentRunSQL+`)
+			AND vh = cityHash64(@vid) AND visitor_id = @vid AND opted_out = 0 LIMIT 1`, p...).
 		Scan(&prof.UserID, &prof.CustomerType, &prof.Source, &prof.PriceBand, &prof.AvgPrice)
 	if err != nil {
 		if len(cats)+len(prods) == 0 {
@@ -263,7 +262,8 @@ func (a *API) recommendations(c *gin.Context) {
 		Score      float64 `json:"score"`
 	}
 	rows, err := a.db.Query(ctx, `SELECT audience, rank, product_id, anchor_id, strategy, reason, motivation, score
-		FROM v_visitor_recommendations WHERE site = @site AND visitor_id = @vid
+		FROM seg_recommendations WHERE site = @site AND run_id IN (`+currentRunSQL+`)
+			AND vh = cityHash64(@vid) AND visitor_id = @vid
 		ORDER BY audience, rank`, clickhouse.Named("site", site), clickhouse.Named("vid", vid))
 	if err != nil {
 		httpx.Fail(c, err)
@@ -328,3 +328,35 @@ func nonNil[T any](s []T) []T {
 }
 
 func quote(s string) string { return `"` + s + `"` }
+
+// The per-visitor reads go to the current run's rows by the visitor's
+// hash (what the tables are keyed by) rather than through the views,
+// which resolve every visitor of the run.
+const currentRunSQL = `SELECT argMax(run_id, switched) FROM seg_current WHERE site = @site`
+
+// visitorInterestsSQL is v_visitor_interests for one visitor: category
+// rows summed per prefix level, then product rows.
+const visitorInterestsSQL = `SELECT kind, key, category, depth, score, events, last_time, stage, viewed_at, carted_at, purchased_at
+FROM (
+    SELECT 'category' AS kind, prefix AS key, prefix AS category, toUInt8(length(splitByString(' > ', prefix))) AS depth,
+        sum(score) AS score, sum(events) AS events, max(last_time) AS last_time, '' AS stage,
+        toDateTime(0) AS viewed_at, toDateTime(0) AS carted_at, toDateTime(0) AS purchased_at
+    FROM (
+        SELECT score, events, last_time,
+            arrayJoin(arrayMap(i -> arrayStringConcat(arraySlice(parts, 1, i), ' > '), arrayEnumerate(splitByString(' > ', category) AS parts))) AS prefix
+        FROM seg_interests
+        WHERE site = @site AND run_id IN (` + currentRunSQL + `) AND vh = cityHash64(@vid) AND category != ''
+    )
+    GROUP BY prefix
+    UNION ALL
+    SELECT 'product' AS kind, product_id AS key, category, toUInt8(0) AS depth, score, events, last_time, stage,
+        viewed_at, carted_at, purchased_at
+    FROM (
+        SELECT ph, category, score, events, last_time, stage, viewed_at, carted_at, purchased_at
+        FROM seg_interests
+        WHERE site = @site AND run_id IN (` + currentRunSQL + `) AND vh = cityHash64(@vid) AND ph != 0
+    ) ANY LEFT JOIN (
+        SELECT ph, product_id FROM seg_products WHERE site = @site AND run_id IN (` + currentRunSQL + `)
+    ) USING ph
+)
+ORDER BY kind, score DESC LIMIT 200`

@@ -11,6 +11,60 @@ import (
 	"github.com/remarket/remarket/internal/config"
 )
 
+// eventPlan numbers every event condition of a run's audiences. The
+// profiles pass (03_profiles) counts each one's matching lines per
+// visitor, and notes the latest, in one read of the events; membership
+// then reads those arrays instead of going back to the events.
+type eventPlan struct {
+	counts, lasts []string       // per condition: countIf(...), maxIf(event_time, ...)
+	args          []any          // their bound values
+	index         map[string]int // condition key → 1-based array index
+}
+
+// planEvents compiles the event conditions of audiences. Every value is a
+// bound parameter (@eN_...).
+func planEvents(audiences []config.Audience) (*eventPlan, error) {
+	p := &eventPlan{index: map[string]int{}}
+	b := &builder{}
+	add := func(key string, c config.Condition) {
+		if len(c.Events) == 0 {
+			return
+		}
+		n := len(p.counts) + 1
+		pre := fmt.Sprintf("e%d_", n)
+		where := []string{"has(" + b.bind(pre+"events", c.Events) + ", type)"}
+		where = append(where, b.narrow(pre, normalizeCategories(c.Categories), c.Products, "pid")...)
+		where = append(where, b.window(pre, "event_time", c)...)
+		cond := strings.Join(where, " AND ")
+		p.counts = append(p.counts, "countIf("+cond+")")
+		p.lasts = append(p.lasts, "maxIf(event_time, "+cond+")")
+		p.index[key] = n
+	}
+	for _, a := range audiences {
+		if err := a.Validate(); err != nil {
+			return nil, err
+		}
+		for i, c := range a.Include {
+			add(condKey(a.Name, i), c)
+		}
+		for i, c := range a.Exclude {
+			add(condKey(a.Name, 100+i), c)
+		}
+	}
+	p.args = b.args
+	return p, nil
+}
+
+func condKey(audience string, n int) string { return fmt.Sprintf("%s/%d", audience, n) }
+
+// fragments are the two array expressions 03_profiles computes.
+func (p *eventPlan) fragments() (counts, lasts string) {
+	if len(p.counts) == 0 {
+		return "emptyArrayUInt64()", "emptyArrayDateTime()"
+	}
+	return "[" + strings.Join(p.counts, ", ") + "]", "[" + strings.Join(p.lasts, ", ") + "]"
+}
+
 // membersQuery is the one builder that turns an audience definition into
 // SQL: an INSERT of the audience's members into seg_members. Every value
 // from the definition is a bound parameter (@cN_...); the only text it
@@ -21,11 +75,11 @@ import (
 // no exclude condition holds, they are not opted out (profiles only hold
 // non-bot visitors) and their trigger time — the latest time among the
 // include conditions' matching activity — is within the window.
-func membersQuery(a config.Audience) (string, []any, error) {
+func membersQuery(a config.Audience, plan *eventPlan) (string, []any, error) {
 	if err := a.Validate(); err != nil {
 		return "", nil, err
 	}
-	b := &builder{}
+	b := &builder{plan: plan, audience: a.Name}
 	var inc []string
 	for i, c := range a.Include {
 		inc = append(inc, b.condition(i, c))
@@ -40,29 +94,35 @@ func membersQuery(a config.Audience) (string, []any, error) {
 	}
 	excluded := "0"
 	if len(exc) > 0 {
-		excluded = "visitor_id IN (SELECT visitor_id FROM (\n" + strings.Join(exc, "\nUNION ALL\n") + "\n))"
+		excluded = "vh IN (SELECT vh FROM (\n" + strings.Join(exc, "\nUNION ALL\n") + "\n))"
 	}
+	includes := strings.Join(inc, "\nUNION ALL\n")
+	// The member's stage is read for candidates only (the includes
+	// again): grouping every visitor's interests would cost more.
 	q := `INSERT INTO seg_members (site, run_id, audience, visitor_id, user_id, email_sha256, stage, customer_type, trigger_time)
 SELECT @site, @run, @audience, visitor_id, user_id, email_sha256, stage, customer_type, trigger_time
 FROM (
-    SELECT visitor_id, trigger_time, user_id, email_sha256, customer_type
+    SELECT vh, trigger_time, visitor_id, user_id, email_sha256, customer_type
     FROM (
-        SELECT visitor_id, max(trig) AS trigger_time
+        SELECT vh, max(trig) AS trigger_time
         FROM (
-` + strings.Join(inc, "\nUNION ALL\n") + `
+` + includes + `
         )
-        GROUP BY visitor_id
+        GROUP BY vh
         HAVING ` + having + `
     ) ANY INNER JOIN (
-        SELECT visitor_id, user_id, email_sha256, customer_type
+        SELECT vh, visitor_id, user_id, email_sha256, customer_type
         FROM seg_profiles WHERE site = @site AND run_id = @run AND opted_out = 0
-    ) USING visitor_id
+    ) USING vh
     WHERE NOT (` + excluded + `)
 ) ANY LEFT JOIN (
-    SELECT visitor_id, argMax(stage, last_time) AS stage
-    FROM seg_product_interests WHERE site = @site AND run_id = @run
-    GROUP BY visitor_id
-) USING visitor_id`
+    SELECT vh, argMax(stage, last_time) AS stage
+    FROM seg_interests
+    WHERE site = @site AND run_id = @run AND ph != 0 AND vh IN (SELECT vh FROM (
+` + includes + `
+    ))
+    GROUP BY vh
+) USING vh`
 	return q, b.args, nil
 }
 
@@ -73,7 +133,11 @@ var stageTime = map[string]string{
 	config.Purchased: "purchased_at",
 }
 
-type builder struct{ args []any }
+type builder struct {
+	args     []any
+	plan     *eventPlan
+	audience string
+}
 
 // bind adds a named parameter and returns its placeholder.
 func (b *builder) bind(name string, v any) string {
@@ -81,8 +145,15 @@ func (b *builder) bind(name string, v any) string {
 	return "@" + name
 }
 
-// condition returns "SELECT cond, visitor_id, trig ..." for condition c,
-// numbered n (parameter names and the cond column).
+// prefixes is every prefix of a row's category path ("A", "A > B", ...).
+// (arrayExists(c -> startsWith(category, c), ...) would read better, but
+// ClickHouse 18.16 cannot capture the column there.)
+func prefixes(col string) string {
+	return "arrayMap(i -> arrayStringConcat(arraySlice(splitByString(' > ', " + col + "), 1, i), ' > '), arrayEnumerate(splitByString(' > ', " + col + ")))"
+}
+
+// condition returns "SELECT cond, vh, trig ..." for condition c, numbered
+// n (parameter names and the cond column).
 func (b *builder) condition(n int, c config.Condition) string {
 	p := fmt.Sprintf("c%d_", n)
 	cond := "toUInt8(" + b.bind(p+"n", uint8(n%100)) + ") AS cond"
@@ -90,39 +161,45 @@ func (b *builder) condition(n int, c config.Condition) string {
 	cats := normalizeCategories(c.Categories)
 	switch {
 	case len(c.Events) > 0:
-		where = append(where, "has("+b.bind(p+"events", c.Events)+", type)")
-		where = append(where, b.narrow(p, cats, c.Products)...)
-		where = append(where, b.window(p, "event_time", c)...)
+		k := b.bind(p+"k", uint64(b.plan.index[condKey(b.audience, n)]))
 		minCount := c.MinCount
 		if minCount == 0 {
 			minCount = 1
 		}
-		having := "count() >= " + b.bind(p+"min", uint64(minCount))
+		where = append(where, "opted_out = 0", "cond_events["+k+"] >= "+b.bind(p+"min", uint64(minCount)))
 		if c.MaxCount > 0 {
-			having += " AND count() <= " + b.bind(p+"max", uint64(c.MaxCount))
+			where = append(where, "cond_events["+k+"] <= "+b.bind(p+"max", uint64(c.MaxCount)))
 		}
-		return "SELECT " + cond + ", visitor_id, max(event_time) AS trig FROM seg_lines WHERE " +
-			strings.Join(where, " AND ") + " GROUP BY visitor_id HAVING " + having
+		return "SELECT " + cond + ", vh, cond_last[" + k + "] AS trig FROM seg_profiles WHERE " + strings.Join(where, " AND ")
 	case c.Stage != "":
 		col := stageTime[c.Stage]
-		where = append(where, "stage = "+b.bind(p+"stage", c.Stage))
-		where = append(where, b.narrow(p, cats, c.Products)...)
+		where = append(where, "ph != 0", "stage = "+b.bind(p+"stage", c.Stage))
+		where = append(where, b.narrow(p, cats, c.Products, "")...)
 		where = append(where, b.window(p, col, c)...)
-		return "SELECT " + cond + ", visitor_id, max(" + col + ") AS trig FROM seg_product_interests WHERE " +
-			strings.Join(where, " AND ") + " GROUP BY visitor_id"
+		return "SELECT " + cond + ", vh, max(" + col + ") AS trig FROM seg_interests WHERE " +
+			strings.Join(where, " AND ") + " GROUP BY vh"
 	case c.MinScore != 0:
-		score := "score >= " + b.bind(p+"min_score", c.MinScore)
+		score := b.bind(p+"min_score", c.MinScore)
 		if len(c.Products) > 0 {
-			where = append(where, "has("+b.bind(p+"products", c.Products)+", product_id)", score)
-			return "SELECT " + cond + ", visitor_id, max(last_time) AS trig FROM seg_product_interests WHERE " +
-				strings.Join(where, " AND ") + " GROUP BY visitor_id"
+			where = append(where, b.narrow(p, nil, c.Products, "")...)
+			where = append(where, "score >= "+score)
+			return "SELECT " + cond + ", vh, max(last_time) AS trig FROM seg_interests WHERE " +
+				strings.Join(where, " AND ") + " GROUP BY vh"
 		}
+		// A category's interest is the sum of the interest rows under it.
+		// Without named categories, any category at any level: weights
+		// are never negative, so a top-level category scores at least as
+		// much as any category under it and is the only level to sum.
+		level := "splitByString(' > ', category)[1]"
 		if len(cats) > 0 {
-			where = append(where, "has("+b.bind(p+"categories", cats)+", category)")
+			cp := b.bind(p+"categories", cats)
+			where = append(where, "hasAny("+cp+", "+prefixes("category")+")")
+			level = "arrayJoin(arrayFilter(x -> has(" + cp + ", x), " + prefixes("category") + "))"
 		}
-		where = append(where, score)
-		return "SELECT " + cond + ", visitor_id, max(last_time) AS trig FROM seg_category_interests WHERE " +
-			strings.Join(where, " AND ") + " GROUP BY visitor_id"
+		where = append(where, "category != ''")
+		return "SELECT " + cond + ", vh, max(lt) AS trig FROM (SELECT vh, sum(score) AS s, max(last_time) AS lt FROM (" +
+			"SELECT vh, score, last_time, " + level + " AS c FROM seg_interests WHERE " + strings.Join(where, " AND ") +
+			") GROUP BY vh, c HAVING s >= " + score + ") GROUP BY vh"
 	case len(c.Traits) > 0:
 		keys := make([]string, 0, len(c.Traits))
 		for k := range c.Traits {
@@ -134,24 +211,27 @@ func (b *builder) condition(n int, c config.Condition) string {
 			vp := b.bind(fmt.Sprintf("%sv%d", p, i), c.Traits[k])
 			where = append(where, "(visitParamExtractString(traits, "+kp+") = "+vp+" OR visitParamExtractRaw(traits, "+kp+") = "+vp+")")
 		}
-		return "SELECT " + cond + ", visitor_id, last_seen AS trig FROM seg_profiles WHERE " + strings.Join(where, " AND ")
+		return "SELECT " + cond + ", vh, last_seen AS trig FROM seg_profiles WHERE " + strings.Join(where, " AND ")
 	default: // customer type
 		where = append(where, "customer_type = "+b.bind(p+"customer_type", strings.ToLower(c.CustomerType)))
-		return "SELECT " + cond + ", visitor_id, last_seen AS trig FROM seg_profiles WHERE " + strings.Join(where, " AND ")
+		return "SELECT " + cond + ", vh, last_seen AS trig FROM seg_profiles WHERE " + strings.Join(where, " AND ")
 	}
 }
 
-// narrow restricts rows to category prefixes and product ids.
-func (b *builder) narrow(p string, cats, products []string) []string {
+// narrow restricts rows to category prefixes and product ids. Rows of
+// seg_interests know a product by its hash; event lines (idCol "pid") by
+// its id.
+func (b *builder) narrow(p string, cats, products []string, idCol string) []string {
 	var w []string
 	if len(cats) > 0 {
-		// A row is under a given path when one of its own prefixes equals
-		// it. (arrayExists(c -> startsWith(category, c), ...) would read
-		// better, but ClickHouse 18.16 cannot capture the column there.)
-		w = append(w, "hasAny("+b.bind(p+"categories", cats)+", arrayMap(i -> arrayStringConcat(arraySlice(splitByString(' > ', category), 1, i), ' > '), arrayEnumerate(splitByString(' > ', category))))")
+		w = append(w, "hasAny("+b.bind(p+"categories", cats)+", "+prefixes("category")+")")
 	}
 	if len(products) > 0 {
-		w = append(w, "has("+b.bind(p+"products", products)+", product_id)")
+		if idCol != "" {
+			w = append(w, "has("+b.bind(p+"products", products)+", "+idCol+")")
+		} else {
+			w = append(w, "ph IN (SELECT cityHash64(arrayJoin("+b.bind(p+"products", products)+")))")
+		}
 	}
 	return w
 }

@@ -154,7 +154,11 @@ func (e *Engine) PutAudience(ctx context.Context, site string, a config.Audience
 	if err := a.Validate(); err != nil {
 		return invalid(err)
 	}
-	if _, _, err := membersQuery(a); err != nil {
+	plan, err := planEvents([]config.Audience{a})
+	if err != nil {
+		return invalid(err)
+	}
+	if _, _, err := membersQuery(a, plan); err != nil {
 		return invalid(err)
 	}
 	if err := e.checkCategories(ctx, site, a); err != nil {

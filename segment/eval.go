@@ -51,7 +51,13 @@ func (e *Engine) Evaluate(ctx context.Context, site string, k int) (EvalResult, 
 	defer e.dropRun(context.WithoutCancel(ctx), run, true)
 
 	scratch := RunResult{Site: site, RunID: all, AsOf: asOf}
-	if err := e.insertLines(ctx, &scratch, e.params(site, all, asOf), false); err != nil {
+	ap := e.params(site, all, asOf)
+	for _, name := range []string{"00_opted_out", "01_unknown_products"} {
+		if err := e.step(ctx, &scratch, "eval/"+name, query(name), ap); err != nil {
+			return res, err
+		}
+	}
+	if err := e.step(ctx, &scratch, "eval/02_interests", query("02_interests", "/*LINES*/", query("lines", "/*HOLDOUT*/", "")), ap); err != nil {
 		return res, err
 	}
 	hp := append(e.params(site, run, asOf), clickhouse.Named("all_run", all))
@@ -65,7 +71,7 @@ func (e *Engine) Evaluate(ctx context.Context, site string, k int) (EvalResult, 
 	trainer := &Engine{cfg: cfg, db: e.db, log: e.log, Now: e.Now}
 	train := RunResult{Site: site, RunID: run, AsOf: asOf, Sizes: map[string]uint64{}}
 	params := trainer.params(site, run, asOf)
-	if err := trainer.computeShared(ctx, &train, params, true); err != nil {
+	if err := trainer.computeShared(ctx, &train, params, &eventPlan{}, true); err != nil {
 		return res, err
 	}
 	// Every evaluated visitor is a member of one of the shards _eval_N of
@@ -78,8 +84,9 @@ func (e *Engine) Evaluate(ctx context.Context, site string, k int) (EvalResult, 
 	}
 	shards := max(1, int((n+evalShard-1)/evalShard))
 	if err := e.db.Exec(ctx, `INSERT INTO seg_members (site, run_id, audience, visitor_id)
-		SELECT @site, @run, concat('_eval_', toString(cityHash64(visitor_id) % @shards)), visitor_id
-		FROM seg_eval_holdout WHERE site = @site AND run_id = @run`,
+		SELECT @site, @run, concat('_eval_', toString(vh % @shards)), visitor_id
+		FROM (SELECT vh FROM seg_eval_holdout WHERE site = @site AND run_id = @run)
+		ANY INNER JOIN (SELECT vh, visitor_id FROM seg_profiles WHERE site = @site AND run_id = @run) USING vh`,
 		clickhouse.Named("site", site), clickhouse.Named("run", run), clickhouse.Named("shards", shards)); err != nil {
 		return res, err
 	}
@@ -125,26 +132,26 @@ func (e *Engine) Evaluate(ctx context.Context, site string, k int) (EvalResult, 
 // evalShard is the most visitors one evaluation recommendation query handles.
 const evalShard = 100_000
 
-// popular lists in-stock products by how many visitors interacted with
-// them in the training lines, most first.
-func (e *Engine) popular(ctx context.Context, site, run string, n int) ([]string, error) {
-	rows, err := e.db.Query(ctx, `SELECT product_id FROM (
-			SELECT product_id, uniqExact(visitor_id) AS visitors FROM seg_lines
-			WHERE site = @site AND run_id = @run AND product_id != ''
-				AND type IN ('product_view', 'add_to_cart', 'checkout', 'purchase')
-			GROUP BY product_id
+// popular lists in-stock products (by their hash) by how many visitors
+// viewed, carted or bought them in the training interests, most first.
+func (e *Engine) popular(ctx context.Context, site, run string, n int) ([]uint64, error) {
+	rows, err := e.db.Query(ctx, `SELECT ph FROM (
+			SELECT ph, count() AS visitors FROM seg_interests
+			WHERE site = @site AND run_id = @run AND ph != 0
+				AND greatest(viewed_at, greatest(carted_at, purchased_at)) > toDateTime(0)
+			GROUP BY ph
 		) ANY INNER JOIN (
-			SELECT product_id FROM seg_products WHERE site = @site AND run_id = @run AND in_stock = 1
-		) USING product_id
+			SELECT ph, product_id FROM seg_products WHERE site = @site AND run_id = @run AND in_stock = 1
+		) USING ph
 		ORDER BY visitors DESC, product_id LIMIT @n`,
 		clickhouse.Named("site", site), clickhouse.Named("run", run), clickhouse.Named("n", n))
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []string
+	var out []uint64
 	for rows.Next() {
-		var id string
+		var id uint64
 		if err := rows.Scan(&id); err != nil {
 			return nil, err
 		}

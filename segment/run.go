@@ -33,24 +33,21 @@ type RunResult struct {
 	Warnings []string
 }
 
+// resultMu guards a RunResult's Sizes and Steps while steps run side by side.
+var resultMu sync.Mutex
+
 // Step is the timing of one query of a run, for logs and benchmarks.
 type Step struct {
 	Name string
 	Took time.Duration
 }
 
-// pipeline is the order of a run's computation; each is a file in queries/.
-var pipeline = []string{
-	"01_lines", "02_products", "03_profiles", "04_product_interests", "05_category_interests",
-	"06_baskets", "07_cooccurrence", "08_declared", "09_fallback_upsell", "10_fallback_cross_sell", "11_related",
-}
-
 // snapshotTables hold a run's rows (partitioned by run_id); workTables
 // only live while a run computes.
 var (
-	snapshotTables = []string{"seg_products", "seg_profiles", "seg_product_interests", "seg_category_interests",
+	snapshotTables = []string{"seg_products", "seg_profiles", "seg_interests",
 		"seg_related", "seg_members", "seg_recommendations", "seg_audience_products"}
-	workTables = []string{"seg_lines", "seg_baskets", "seg_related_candidates", "seg_eval_holdout"}
+	workTables = []string{"seg_opted_out", "seg_baskets", "seg_related_candidates", "seg_eval_holdout"}
 )
 
 // ErrBusy means a run for the site is already in progress in this process.
@@ -121,14 +118,27 @@ func (e *Engine) compute(ctx context.Context, site string, res *RunResult, audie
 	if err != nil {
 		return err
 	}
-	params := append(e.params(site, res.RunID, res.AsOf), clickhouse.Named("prev", prev))
-	if err := e.computeShared(ctx, res, params, false); err != nil {
+	plan, err := planEvents(audiences)
+	if err != nil {
 		return err
 	}
-	for _, a := range audiences {
-		if err := e.computeAudience(ctx, res, params, a); err != nil {
-			return fmt.Errorf("audience %s: %w", a.Name, err)
+	params := append(e.params(site, res.RunID, res.AsOf), clickhouse.Named("prev", prev))
+	if err := e.computeShared(ctx, res, params, plan, false); err != nil {
+		return err
+	}
+	// Audiences are independent of each other: two at a time keep both
+	// cores busy (most of their queries are single-threaded joins).
+	jobs := make([]func() error, len(audiences))
+	for i, a := range audiences {
+		jobs[i] = func() error {
+			if err := e.computeAudience(ctx, res, params, a, plan); err != nil {
+				return fmt.Errorf("audience %s: %w", a.Name, err)
+			}
+			return nil
 		}
+	}
+	if err := parallel(2, jobs...); err != nil {
+		return err
 	}
 	if opt.Audience != "" {
 		return e.carryOver(ctx, site, res, opt.Audience)
@@ -136,98 +146,73 @@ func (e *Engine) compute(ctx context.Context, site string, res *RunResult, audie
 	return nil
 }
 
-// computeShared runs the pipeline: lines → products → profiles →
-// interests → baskets → related products.
-// With holdout, the lines held out by an evaluation are left out.
-func (e *Engine) computeShared(ctx context.Context, res *RunResult, params []any, holdout bool) error {
-	for _, name := range pipeline {
-		if name == "06_baskets" || name == "07_cooccurrence" {
-			continue
-		}
-		if name == "08_declared" {
-			for _, bk := range basketKinds {
-				kp := append(params[:len(params):len(params)], clickhouse.Named("kind", bk.kind))
-				if err := e.step(ctx, res, "06_baskets/"+bk.kind, query("06_baskets", "/*BASKET*/", bk.where, "/*BASKET_TIME*/", bk.time), kp); err != nil {
-					return err
-				}
-				if err := e.step(ctx, res, "07_cooccurrence/"+bk.kind, query("07_cooccurrence"), kp); err != nil {
-					return err
-				}
-			}
-		}
-		if name == "01_lines" {
-			if err := e.insertLines(ctx, res, params, holdout); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := e.step(ctx, res, name, query(name), params); err != nil {
+// computeShared runs the pipeline: opted-out visitors → interests and
+// profiles (one read of the events each, side by side) → products →
+// baskets → related products. plan is the audiences' event conditions the
+// profiles pass counts. With holdout, the lines held out by an evaluation
+// are left out.
+func (e *Engine) computeShared(ctx context.Context, res *RunResult, params []any, plan *eventPlan, holdout bool) error {
+	filter := ""
+	if holdout {
+		filter = "    AND (vh, ph, event_time) NOT IN (SELECT vh, ph, event_time FROM seg_eval_holdout WHERE site = @site AND run_id = @run)"
+	}
+	lines := query("lines", "/*HOLDOUT*/", filter)
+	counts, lasts := plan.fragments()
+	pp := append(params[:len(params):len(params)], plan.args...)
+	stages := [][]func() error{
+		{e.job(ctx, res, "00_opted_out", query("00_opted_out"), params),
+			e.job(ctx, res, "01_unknown_products", query("01_unknown_products"), params)},
+		{e.job(ctx, res, "02_interests", query("02_interests", "/*LINES*/", lines), params),
+			e.job(ctx, res, "03_profiles", query("03_profiles", "/*LINES*/", lines, "/*COND_EVENTS*/", counts, "/*COND_LAST*/", lasts), pp)},
+		{e.job(ctx, res, "04_opted_out_profiles", query("04_opted_out_profiles"), params),
+			e.job(ctx, res, "05_products", query("05_products"), params)},
+	}
+	var baskets, pairs []func() error
+	for _, bk := range basketKinds {
+		kp := append(params[:len(params):len(params)], clickhouse.Named("kind", bk.kind))
+		baskets = append(baskets, e.job(ctx, res, "06_baskets/"+bk.kind, query("06_baskets", "/*BASKET*/", bk.where, "/*BASKET_TIME*/", bk.time), kp))
+		pairs = append(pairs, e.job(ctx, res, "07_cooccurrence/"+bk.kind, query("07_cooccurrence"), kp))
+	}
+	stages = append(stages, baskets, pairs,
+		[]func() error{e.job(ctx, res, "08_declared", query("08_declared"), params),
+			e.job(ctx, res, "09_fallback_upsell", query("09_fallback_upsell"), params),
+			e.job(ctx, res, "10_fallback_cross_sell", query("10_fallback_cross_sell"), params)},
+		[]func() error{e.job(ctx, res, "11_related", query("11_related"), params)})
+	for _, jobs := range stages {
+		if err := parallel(2, jobs...); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// insertLines snapshots the events month by month, two months at a time.
-// ClickHouse 18.16 runs FINAL as one single-threaded merge over every part
-// of the table; a partition's rows can only collapse with rows of the same
-// partition, so reading one partition per query gives the same rows and
-// lets the months run in parallel.
-func (e *Engine) insertLines(ctx context.Context, res *RunResult, params []any, holdout bool) error {
-	t := time.Now()
-	rows, err := e.db.Query(ctx, `SELECT DISTINCT toUInt32(partition) FROM system.parts
-		WHERE database = currentDatabase() AND table = 'events' AND active`)
-	if err != nil {
-		return fmt.Errorf("cannot list event partitions: %w", err)
-	}
-	var months []uint32
-	for rows.Next() {
-		var m uint32
-		if err := rows.Scan(&m); err != nil {
-			rows.Close()
-			return err
-		}
-		months = append(months, m)
-	}
-	rows.Close()
-	q := linesQuery(holdout)
-	sem := make(chan struct{}, 2)
-	errs := make(chan error, len(months))
+// job is a step to run later (see parallel).
+func (e *Engine) job(ctx context.Context, res *RunResult, name, q string, params []any) func() error {
+	return func() error { return e.step(ctx, res, name, q, params) }
+}
+
+// parallel runs jobs, at most n at once, and returns the first error.
+func parallel(n int, jobs ...func() error) error {
+	sem := make(chan struct{}, n)
+	errs := make([]error, len(jobs))
 	var wg sync.WaitGroup
-	for _, m := range months {
+	for i, j := range jobs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			mp := append(params[:len(params):len(params)], clickhouse.Named("month", m))
-			if err := e.db.Exec(ctx, q, mp...); err != nil {
-				errs <- fmt.Errorf("step 01_lines (month %d): %w", m, err)
-			}
+			errs[i] = j()
 		}()
 	}
 	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		return err
-	}
-	res.Steps = append(res.Steps, Step{Name: "01_lines", Took: time.Since(t)})
-	return nil
-}
-
-// linesQuery is 01_lines, for an evaluation without its held-out lines.
-func linesQuery(holdout bool) string {
-	filter := ""
-	if holdout {
-		filter = "WHERE (visitor_id, event_time, product_id) NOT IN (SELECT visitor_id, event_time, product_id FROM seg_eval_holdout WHERE site = @site AND run_id = @run)"
-	}
-	return query("01_lines", "/*HOLDOUT*/", filter)
+	return errors.Join(errs...)
 }
 
 // computeAudience writes one audience's members, their products and the
 // audience's product list.
-func (e *Engine) computeAudience(ctx context.Context, res *RunResult, params []any, a config.Audience) error {
-	q, args, err := membersQuery(a)
+func (e *Engine) computeAudience(ctx context.Context, res *RunResult, params []any, a config.Audience, plan *eventPlan) error {
+	q, args, err := membersQuery(a, plan)
 	if err != nil {
 		return err
 	}
@@ -235,13 +220,13 @@ func (e *Engine) computeAudience(ctx context.Context, res *RunResult, params []a
 	if err := e.step(ctx, res, "members/"+a.Name, q, append(ap, args...)); err != nil {
 		return err
 	}
-	plan := strategyPlans[a.Strategy]
+	sp := strategyPlans[a.Strategy]
 	self := 0
-	if plan.self {
+	if sp.self {
 		self = 1
 	}
-	rp := append(ap[:len(ap):len(ap)], clickhouse.Named("strategies", plan.related), clickhouse.Named("self", self))
-	recs := query("12_recommendations", "/*ANCHOR_WHERE*/", plan.anchorWhere, "/*ANCHOR_ORDER*/", plan.anchorOrder)
+	rp := append(ap[:len(ap):len(ap)], clickhouse.Named("strategies", sp.related), clickhouse.Named("self", self))
+	recs := query("12_recommendations", "/*ANCHOR_WHERE*/", sp.anchorWhere, "/*ANCHOR_ORDER*/", sp.anchorOrder)
 	if err := e.step(ctx, res, "recommendations/"+a.Name, recs, rp); err != nil {
 		return err
 	}
@@ -252,7 +237,9 @@ func (e *Engine) computeAudience(ctx context.Context, res *RunResult, params []a
 	if err := e.db.QueryRow(ctx, "SELECT count() FROM seg_members WHERE site = @site AND run_id = @run AND audience = @audience", ap...).Scan(&n); err != nil {
 		return err
 	}
+	resultMu.Lock()
 	res.Sizes[a.Name] = n
+	resultMu.Unlock()
 	return nil
 }
 
@@ -268,8 +255,8 @@ func (e *Engine) carryOver(ctx context.Context, site string, res *RunResult, aud
 		`INSERT INTO seg_members (site, run_id, audience, visitor_id, user_id, email_sha256, stage, customer_type, trigger_time)
 		 SELECT site, @run, audience, visitor_id, user_id, email_sha256, stage, customer_type, trigger_time
 		 FROM seg_members WHERE site = @site AND run_id = @cur AND audience != @audience`,
-		`INSERT INTO seg_recommendations (site, run_id, audience, visitor_id, product_id, anchor_id, strategy, reason, motivation, score, rank)
-		 SELECT site, @run, audience, visitor_id, product_id, anchor_id, strategy, reason, motivation, score, rank
+		`INSERT INTO seg_recommendations (site, run_id, audience, vh, visitor_id, product_id, anchor_id, strategy, reason, motivation, score, rank)
+		 SELECT site, @run, audience, vh, visitor_id, product_id, anchor_id, strategy, reason, motivation, score, rank
 		 FROM seg_recommendations WHERE site = @site AND run_id = @cur AND audience != @audience`,
 		`INSERT INTO seg_audience_products (site, run_id, audience, product_id, anchor_id, strategy, reason, motivation, score, rank, members)
 		 SELECT site, @run, audience, product_id, anchor_id, strategy, reason, motivation, score, rank, members
@@ -301,7 +288,9 @@ func (e *Engine) step(ctx context.Context, res *RunResult, name, q string, param
 	if err := e.db.Exec(ctx, q, params...); err != nil {
 		return fmt.Errorf("step %s: %w", name, err)
 	}
+	resultMu.Lock()
 	res.Steps = append(res.Steps, Step{Name: name, Took: time.Since(t)})
+	resultMu.Unlock()
 	e.log.Debug("segment step", "site", res.Site, "run_id", res.RunID, "step", name, "took", time.Since(t))
 	return nil
 }

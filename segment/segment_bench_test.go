@@ -103,7 +103,7 @@ func BenchmarkSegmentRun(b *testing.B) {
 // benchCatalog writes categories × perCategory products: 20 departments of
 // 10 categories, prices spread 0.5–2× a per-category base, 3% out of stock,
 // some overstock and new tags, declared upgrades on every 20th product.
-func benchCatalog(b *testing.B, db *chdb.DB, categories, perCategory int) {
+func benchCatalog(b testing.TB, db *chdb.DB, categories, perCategory int) {
 	var ps []catalog.Product
 	for c := 0; c < categories; c++ {
 		base := 20 + float64((c*7919)%980)

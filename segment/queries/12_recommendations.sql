@@ -6,76 +6,82 @@
 -- a product the visitor bought, never out of stock (related products are
 -- in stock already). Reminders rank first (prio 0), then upsells (1), then
 -- cross-sells (2); within them by score = anchor interest × kind weight /
--- rank. At most @max_items per member. The working rows stay narrow
--- (ids and numbers); titles, reasons and motivations are joined to the
--- final lists only, which keeps memory flat in the number of candidates.
+-- rank. At most @max_items per member. The working rows are numbers
+-- (hashes); ids, titles, reasons and motivations are joined to the final
+-- lists only. Members are this audience's rows of seg_members (@audience).
 -- Reason: "Still in your cart: T" (or "Back in stock: T" when the product
 -- was out of stock in the previous run @prev), "Upgrade from T",
 -- "Goes with your T", T being the anchor's title.
-INSERT INTO seg_recommendations (site, run_id, audience, visitor_id, product_id, anchor_id, strategy, reason, motivation, score, rank)
-SELECT @site, @run, @audience, visitor_id, product_id, anchor_id, strategy,
+INSERT INTO seg_recommendations (site, run_id, audience, vh, visitor_id, product_id, anchor_id, strategy, reason, motivation, score, rank)
+SELECT @site, @run, @audience, vh, visitor_id, product_id, anchor_id, strategy,
     multiIf(prio = 0 AND was_out = 1, concat('Back in stock: ', anchor_title),
             prio = 0, concat('Still in your cart: ', anchor_title),
             prio = 1, concat('Upgrade from ', anchor_title),
             concat('Goes with your ', anchor_title)) AS reason,
     motivation, score, rank
 FROM (
-    SELECT visitor_id, product_id, anchor_id, prio, strategy, score, rank, anchor_title, motivation
+    SELECT vh, ph, product_id, anchor_id, prio, strategy, score, rank, anchor_title, motivation, visitor_id
     FROM (
-        SELECT visitor_id, product_id, anchor_id, prio, strategy, score, rank, anchor_title
+        SELECT vh, ph, product_id, anchor_id, prio, strategy, score, rank, anchor_title, motivation
         FROM (
-            SELECT visitor_id, it.1 AS product_id, it.2 AS anchor_id, it.3 AS prio, it.4 AS score, r AS rank,
-                multiIf(prio = 0, 'reminder', prio = 1, 'upsell', 'cross_sell') AS strategy
+            SELECT vh, ph, anchor_id, prio, strategy, score, rank, anchor_title
             FROM (
-                SELECT visitor_id,
-                    arraySlice(arraySort(x -> (x.3, -x.4, x.1), groupArray((product_id, b.1, b.2, b.3))), 1, @max_items) AS its
+                SELECT vh, it.1 AS ph, it.2 AS aph, it.3 AS prio, it.4 AS score, r AS rank,
+                    multiIf(prio = 0, 'reminder', prio = 1, 'upsell', 'cross_sell') AS strategy
                 FROM (
-                    SELECT visitor_id, product_id, argMin((anchor_id, prio, score), (prio, -score)) AS b
+                    SELECT vh,
+                        arraySlice(arraySort(x -> (x.3, -x.4, x.1), groupArray((ph, b.1, b.2, b.3))), 1, @max_items) AS its
                     FROM (
-                        SELECT visitor_id, related_id AS product_id, anchor_id,
-                            toUInt8(if(strategy = 'upsell', 1, 2)) AS prio,
-                            weight * transform(kind, ['declared', 'co_purchase', 'co_view', 'category_fallback'], [4., 2., 2., 1.], 1.) / rank AS score
+                        SELECT vh, ph, argMin((aph, prio, score), (prio, -score)) AS b
                         FROM (
-                            SELECT visitor_id, product_id AS anchor_id, score + 1e-9 AS weight
-                            FROM seg_product_interests
-                            WHERE site = @site AND run_id = @run AND /*ANCHOR_WHERE*/
-                                AND visitor_id IN (SELECT visitor_id FROM seg_members WHERE site = @site AND run_id = @run AND audience = @audience)
-                            ORDER BY visitor_id, /*ANCHOR_ORDER*/, product_id
-                            LIMIT 3 BY visitor_id
-                        ) ALL INNER JOIN (
-                            SELECT product_id AS anchor_id, related_id, kind, strategy, rank
-                            FROM seg_related
-                            WHERE site = @site AND run_id = @run AND has(@strategies, strategy) AND rank <= @max_items
-                        ) USING anchor_id
-                        UNION ALL
-                        SELECT visitor_id, anchor_id AS product_id, anchor_id, toUInt8(0) AS prio, weight * 10 AS score
-                        FROM (
-                            SELECT visitor_id, product_id AS anchor_id, score + 1e-9 AS weight
-                            FROM seg_product_interests
-                            WHERE @self = 1 AND site = @site AND run_id = @run AND /*ANCHOR_WHERE*/
-                                AND visitor_id IN (SELECT visitor_id FROM seg_members WHERE site = @site AND run_id = @run AND audience = @audience)
-                            ORDER BY visitor_id, /*ANCHOR_ORDER*/, product_id
-                            LIMIT 3 BY visitor_id
-                        ) ALL INNER JOIN (
-                            SELECT product_id AS anchor_id FROM seg_products WHERE site = @site AND run_id = @run AND in_stock = 1
-                        ) USING anchor_id
+                            SELECT vh, related_ph AS ph, aph,
+                                toUInt8(if(strategy = 'upsell', 1, 2)) AS prio,
+                                weight * transform(kind, ['declared', 'co_purchase', 'co_view', 'category_fallback'], [4., 2., 2., 1.], 1.) / rank AS score
+                            FROM (
+                                SELECT vh, ph AS aph, score + 1e-9 AS weight
+                                FROM seg_interests
+                                WHERE site = @site AND run_id = @run AND ph != 0 AND /*ANCHOR_WHERE*/
+                                    AND vh IN (SELECT cityHash64(visitor_id) FROM seg_members WHERE site = @site AND run_id = @run AND audience = @audience)
+                                ORDER BY vh, /*ANCHOR_ORDER*/, ph
+                                LIMIT 3 BY vh
+                            ) ALL INNER JOIN (
+                                SELECT ph AS aph, related_ph, kind, strategy, rank
+                                FROM seg_related
+                                WHERE site = @site AND run_id = @run AND has(@strategies, strategy) AND rank <= @max_items
+                            ) USING aph
+                            UNION ALL
+                            SELECT vh, aph AS ph, aph, toUInt8(0) AS prio, weight * 10 AS score
+                            FROM (
+                                SELECT vh, ph AS aph, score + 1e-9 AS weight
+                                FROM seg_interests
+                                WHERE @self = 1 AND site = @site AND run_id = @run AND ph != 0 AND /*ANCHOR_WHERE*/
+                                    AND vh IN (SELECT cityHash64(visitor_id) FROM seg_members WHERE site = @site AND run_id = @run AND audience = @audience)
+                                ORDER BY vh, /*ANCHOR_ORDER*/, ph
+                                LIMIT 3 BY vh
+                            ) ALL INNER JOIN (
+                                SELECT ph AS aph FROM seg_products WHERE site = @site AND run_id = @run AND in_stock = 1
+                            ) USING aph
+                        )
+                        WHERE (vh, ph) NOT IN (
+                            SELECT vh, ph FROM seg_interests
+                            WHERE site = @site AND run_id = @run AND ph != 0 AND purchased_at > toDateTime(0)
+                                AND vh IN (SELECT cityHash64(visitor_id) FROM seg_members WHERE site = @site AND run_id = @run AND audience = @audience)
+                        )
+                        GROUP BY vh, ph
                     )
-                    WHERE (visitor_id, product_id) NOT IN (
-                        SELECT visitor_id, product_id FROM seg_product_interests
-                        WHERE site = @site AND run_id = @run AND purchased_at > toDateTime(0)
-                    )
-                    GROUP BY visitor_id, product_id
-                )
-                GROUP BY visitor_id
-            ) ARRAY JOIN its AS it, arrayEnumerate(its) AS r
+                    GROUP BY vh
+                ) ARRAY JOIN its AS it, arrayEnumerate(its) AS r
+            ) ANY LEFT JOIN (
+                SELECT ph AS aph, product_id AS anchor_id, if(title != '', title, product_id) AS anchor_title
+                FROM seg_products WHERE site = @site AND run_id = @run
+            ) USING aph
         ) ANY LEFT JOIN (
-            SELECT product_id AS anchor_id, if(title != '', title, product_id) AS anchor_title
-            FROM seg_products WHERE site = @site AND run_id = @run
-        ) USING anchor_id
+            SELECT ph, product_id, motivation FROM seg_products WHERE site = @site AND run_id = @run
+        ) USING ph
     ) ANY LEFT JOIN (
-        SELECT product_id, motivation FROM seg_products WHERE site = @site AND run_id = @run
-    ) USING product_id
+        SELECT cityHash64(visitor_id) AS vh, visitor_id FROM seg_members WHERE site = @site AND run_id = @run AND audience = @audience
+    ) USING vh
 ) ANY LEFT JOIN (
-    SELECT product_id, toUInt8(1) AS was_out
+    SELECT ph, toUInt8(1) AS was_out
     FROM seg_products WHERE site = @site AND run_id = @prev AND in_stock = 0
-) USING product_id
+) USING ph

@@ -4,8 +4,8 @@ SELECT count() AS visitors,
     countIf(rank > 0 AND rank <= @k) AS hits,
     sumIf(1 / log2(rank + 1), rank > 0 AND rank <= @k) AS dcg
 FROM (
-    SELECT visitor_id, product_id FROM seg_eval_holdout WHERE site = @site AND run_id = @run
+    SELECT vh, ph FROM seg_eval_holdout WHERE site = @site AND run_id = @run
 ) ANY LEFT JOIN (
-    SELECT visitor_id, product_id, rank FROM seg_recommendations
+    SELECT vh, cityHash64(product_id) AS ph, rank FROM seg_recommendations
     WHERE site = @site AND run_id = @run AND startsWith(audience, '_eval_')
-) USING visitor_id, product_id
+) USING vh, ph
