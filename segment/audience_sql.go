@@ -66,7 +66,8 @@ func (p *eventPlan) fragments() (counts, lasts string) {
 }
 
 // membersQuery is the one builder that turns an audience definition into
-// SQL: an INSERT of the audience's members into seg_members. Every value
+// SQL: an INSERT of the visitors its conditions select into
+// seg_member_candidates, then (membersSQL) of its members into seg_members. Every value
 // from the definition is a bound parameter (@cN_...); the only text it
 // adds are fixed fragments chosen from the tables in this file. The run's
 // shared parameters (@site, @run, @now, @audience) are bound by the caller.
@@ -75,9 +76,9 @@ func (p *eventPlan) fragments() (counts, lasts string) {
 // no exclude condition holds, they are not opted out (profiles only hold
 // non-bot visitors) and their trigger time — the latest time among the
 // include conditions' matching activity — is within the window.
-func membersQuery(a config.Audience, plan *eventPlan) (string, []any, error) {
+func membersQuery(a config.Audience, plan *eventPlan) ([]string, []any, error) {
 	if err := a.Validate(); err != nil {
-		return "", nil, err
+		return nil, nil, err
 	}
 	b := &builder{plan: plan, audience: a.Name}
 	var inc []string
@@ -92,39 +93,42 @@ func membersQuery(a config.Audience, plan *eventPlan) (string, []any, error) {
 	if a.Window > 0 {
 		having += " AND trigger_time >= toDateTime(@now - " + b.bind("window_s", seconds(a.Window)) + ")"
 	}
-	excluded := "0"
+	excluded := ""
 	if len(exc) > 0 {
-		excluded = "vh IN (SELECT vh FROM (\n" + strings.Join(exc, "\nUNION ALL\n") + "\n))"
+		excluded = "\n        AND vh NOT IN (SELECT vh FROM (\n" + strings.Join(exc, "\nUNION ALL\n") + "\n))"
 	}
-	includes := strings.Join(inc, "\nUNION ALL\n")
-	// The member's stage is read for candidates only (the includes
-	// again): grouping every visitor's interests would cost more.
-	q := `INSERT INTO seg_members (site, run_id, audience, visitor_id, user_id, email_sha256, stage, customer_type, trigger_time)
+	candidates := `INSERT INTO seg_member_candidates (site, run_id, audience, vh, trigger_time)
+SELECT @site, @run, @audience, vh, trigger_time
+FROM (
+    SELECT vh, max(trig) AS trigger_time
+    FROM (
+` + strings.Join(inc, "\nUNION ALL\n") + `
+    )
+    GROUP BY vh
+    HAVING ` + having + excluded + `
+)`
+	return []string{candidates, membersSQL}, b.args, nil
+}
+
+// membersSQL turns an audience's candidates into members: not opted out,
+// with their identity, customer type and latest product stage.
+const membersSQL = `INSERT INTO seg_members (site, run_id, audience, visitor_id, user_id, email_sha256, stage, customer_type, trigger_time)
 SELECT @site, @run, @audience, visitor_id, user_id, email_sha256, stage, customer_type, trigger_time
 FROM (
     SELECT vh, trigger_time, visitor_id, user_id, email_sha256, customer_type
     FROM (
-        SELECT vh, max(trig) AS trigger_time
-        FROM (
-` + includes + `
-        )
-        GROUP BY vh
-        HAVING ` + having + `
+        SELECT vh, trigger_time FROM seg_member_candidates WHERE site = @site AND run_id = @run AND audience = @audience
     ) ANY INNER JOIN (
         SELECT vh, visitor_id, user_id, email_sha256, customer_type
         FROM seg_profiles WHERE site = @site AND run_id = @run AND opted_out = 0
     ) USING vh
-    WHERE NOT (` + excluded + `)
 ) ANY LEFT JOIN (
     SELECT vh, argMax(stage, last_time) AS stage
     FROM seg_interests
-    WHERE site = @site AND run_id = @run AND ph != 0 AND vh IN (SELECT vh FROM (
-` + includes + `
-    ))
+    WHERE site = @site AND run_id = @run AND ph != 0
+        AND vh IN (SELECT vh FROM seg_member_candidates WHERE site = @site AND run_id = @run AND audience = @audience)
     GROUP BY vh
 ) USING vh`
-	return q, b.args, nil
-}
 
 // stageTime is the column that dates each stage.
 var stageTime = map[string]string{
@@ -197,9 +201,9 @@ func (b *builder) condition(n int, c config.Condition) string {
 			level = "arrayJoin(arrayFilter(x -> has(" + cp + ", x), " + prefixes("category") + "))"
 		}
 		where = append(where, "category != ''")
-		return "SELECT " + cond + ", vh, max(lt) AS trig FROM (SELECT vh, sum(score) AS s, max(last_time) AS lt FROM (" +
+		return "SELECT " + cond + ", v AS vh, max(lt) AS trig FROM (SELECT any(vh) AS v, sum(score) AS s, max(last_time) AS lt FROM (" +
 			"SELECT vh, score, last_time, " + level + " AS c FROM seg_interests WHERE " + strings.Join(where, " AND ") +
-			") GROUP BY vh, c HAVING s >= " + score + ") GROUP BY vh"
+			") GROUP BY cityHash64(vh, c) HAVING s >= " + score + ") GROUP BY v"
 	case len(c.Traits) > 0:
 		keys := make([]string, 0, len(c.Traits))
 		for k := range c.Traits {

@@ -93,7 +93,7 @@ func (e *Engine) Evaluate(ctx context.Context, site string, k int) (EvalResult, 
 	recs := query("12_recommendations", "/*ANCHOR_WHERE*/", "1 = 1", "/*ANCHOR_ORDER*/", "score DESC")
 	for s := 0; s < shards; s++ {
 		rp := append(params[:len(params):len(params)], clickhouse.Named("audience", fmt.Sprintf("_eval_%d", s)),
-			clickhouse.Named("strategies", []string{"upsell", "cross_sell"}), clickhouse.Named("self", 0), clickhouse.Named("prev", ""))
+			clickhouse.Named("prios", []int{1, 2}), clickhouse.Named("self", 0), clickhouse.Named("prev", ""))
 		if err := e.step(ctx, &train, "eval/recommendations", recs, rp); err != nil {
 			return res, err
 		}

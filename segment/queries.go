@@ -43,6 +43,15 @@ type strategyPlan struct {
 	self        bool     // offer the anchors themselves (reminder)
 }
 
+// prios are the related strategies as 11_related_best numbers them.
+func (p strategyPlan) prios() []int {
+	var out []int
+	for _, s := range p.related {
+		out = append(out, map[string]int{"upsell": 1, "cross_sell": 2}[s])
+	}
+	return out
+}
+
 var strategyPlans = map[string]strategyPlan{
 	"upsell":     {"purchased_at = toDateTime(0)", "score DESC", []string{"upsell", "cross_sell"}, false},
 	"cross_sell": {"purchased_at > toDateTime(0)", "purchased_at DESC", []string{"cross_sell"}, false},

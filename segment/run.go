@@ -47,7 +47,8 @@ type Step struct {
 var (
 	snapshotTables = []string{"seg_products", "seg_profiles", "seg_interests",
 		"seg_related", "seg_members", "seg_recommendations", "seg_audience_products"}
-	workTables = []string{"seg_opted_out", "seg_baskets", "seg_related_candidates", "seg_eval_holdout"}
+	workTables = []string{"seg_opted_out", "seg_baskets", "seg_related_candidates", "seg_related_best",
+		"seg_member_candidates", "seg_eval_holdout"}
 )
 
 // ErrBusy means a run for the site is already in progress in this process.
@@ -177,7 +178,8 @@ func (e *Engine) computeShared(ctx context.Context, res *RunResult, params []any
 		[]func() error{e.job(ctx, res, "08_declared", query("08_declared"), params),
 			e.job(ctx, res, "09_fallback_upsell", query("09_fallback_upsell"), params),
 			e.job(ctx, res, "10_fallback_cross_sell", query("10_fallback_cross_sell"), params)},
-		[]func() error{e.job(ctx, res, "11_related", query("11_related"), params)})
+		[]func() error{e.job(ctx, res, "11_related", query("11_related"), params)},
+		[]func() error{e.job(ctx, res, "11_related_best", query("11_related_best"), params)})
 	for _, jobs := range stages {
 		if err := parallel(2, jobs...); err != nil {
 			return err
@@ -212,20 +214,22 @@ func parallel(n int, jobs ...func() error) error {
 // computeAudience writes one audience's members, their products and the
 // audience's product list.
 func (e *Engine) computeAudience(ctx context.Context, res *RunResult, params []any, a config.Audience, plan *eventPlan) error {
-	q, args, err := membersQuery(a, plan)
+	qs, args, err := membersQuery(a, plan)
 	if err != nil {
 		return err
 	}
 	ap := append(params[:len(params):len(params)], clickhouse.Named("audience", a.Name))
-	if err := e.step(ctx, res, "members/"+a.Name, q, append(ap, args...)); err != nil {
-		return err
+	for i, q := range qs {
+		if err := e.step(ctx, res, fmt.Sprintf("members%d/%s", i+1, a.Name), q, append(ap, args...)); err != nil {
+			return err
+		}
 	}
 	sp := strategyPlans[a.Strategy]
 	self := 0
 	if sp.self {
 		self = 1
 	}
-	rp := append(ap[:len(ap):len(ap)], clickhouse.Named("strategies", sp.related), clickhouse.Named("self", self))
+	rp := append(ap[:len(ap):len(ap)], clickhouse.Named("prios", sp.prios()), clickhouse.Named("self", self))
 	recs := query("12_recommendations", "/*ANCHOR_WHERE*/", sp.anchorWhere, "/*ANCHOR_ORDER*/", sp.anchorOrder)
 	if err := e.step(ctx, res, "recommendations/"+a.Name, recs, rp); err != nil {
 		return err

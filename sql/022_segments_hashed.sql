@@ -136,7 +136,10 @@ ORDER BY tuple();
 -- Working tables of a run, dropped when it ends: the visitors opted out
 -- at the run's time; each visitor's capped basket (their most recent
 -- catalog products, by idx) per co-occurrence kind; related-product
--- candidates before ranking; an evaluation's held-out interactions.
+-- candidates before ranking; each anchor's best related products per
+-- strategy (prio 1 upsell, 2 cross-sell) over all kinds; the visitors
+-- each audience's conditions select, before their profile is joined; an
+-- evaluation's held-out interactions.
 CREATE TABLE IF NOT EXISTS seg_opted_out (
     site String,
     run_id String,
@@ -164,6 +167,25 @@ CREATE TABLE IF NOT EXISTS seg_related_candidates (
     strategy String,
     score Float64,
     together UInt64
+) ENGINE = MergeTree()
+PARTITION BY run_id
+ORDER BY tuple();
+CREATE TABLE IF NOT EXISTS seg_related_best (
+    site String,
+    run_id String,
+    ph UInt64,
+    related_ph UInt64,
+    prio UInt8,
+    score Float64
+) ENGINE = MergeTree()
+PARTITION BY run_id
+ORDER BY tuple();
+CREATE TABLE IF NOT EXISTS seg_member_candidates (
+    site String,
+    run_id String,
+    audience String,
+    vh UInt64,
+    trigger_time DateTime
 ) ENGINE = MergeTree()
 PARTITION BY run_id
 ORDER BY tuple();

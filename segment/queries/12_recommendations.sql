@@ -1,12 +1,13 @@
 -- Each member's ranked products for one audience. Anchors are the member's
 -- products chosen by the strategy (/*ANCHOR_WHERE*/, /*ANCHOR_ORDER*/ from
--- a fixed list in the code), at most 3; candidates are the anchors'
--- related products of the allowed @strategies (each kind's top
--- @max_items), plus with @self the anchors themselves (a reminder). Never
+-- a fixed list in the code), at most 3; candidates are the anchors' best
+-- related products of the allowed strategies (@prios, 11_related_best),
+-- plus with @self the anchors themselves (a reminder). Never
 -- a product the visitor bought, never out of stock (related products are
 -- in stock already). Reminders rank first (prio 0), then upsells (1), then
 -- cross-sells (2); within them by score = anchor interest × kind weight /
--- rank. At most @max_items per member. The working rows are numbers
+-- rank; a product reached from several anchors keeps its best place. At
+-- most @max_items per member. The working rows are numbers
 -- (hashes); ids, titles, reasons and motivations are joined to the final
 -- lists only. Members are this audience's rows of seg_members (@audience).
 -- Reason: "Still in your cart: T" (or "Back in stock: T" when the product
@@ -30,13 +31,11 @@ FROM (
                     multiIf(prio = 0, 'reminder', prio = 1, 'upsell', 'cross_sell') AS strategy
                 FROM (
                     SELECT vh,
-                        arraySlice(arraySort(x -> (x.3, -x.4, x.1), groupArray((ph, b.1, b.2, b.3))), 1, @max_items) AS its
+                        arraySlice(arrayFilter((x, u) -> u = 1, sorted, arrayEnumerateUniq(arrayMap(x -> x.1, sorted))), 1, @max_items) AS its
                     FROM (
-                        SELECT vh, ph, argMin((aph, prio, score), (prio, -score)) AS b
+                        SELECT vh, arraySort(x -> (x.3, -x.4, x.1), groupArray((ph, aph, prio, score))) AS sorted
                         FROM (
-                            SELECT vh, related_ph AS ph, aph,
-                                toUInt8(if(strategy = 'upsell', 1, 2)) AS prio,
-                                weight * transform(kind, ['declared', 'co_purchase', 'co_view', 'category_fallback'], [4., 2., 2., 1.], 1.) / rank AS score
+                            SELECT vh, related_ph AS ph, aph, prio, weight * s AS score
                             FROM (
                                 SELECT vh, ph AS aph, score + 1e-9 AS weight
                                 FROM seg_interests
@@ -45,9 +44,9 @@ FROM (
                                 ORDER BY vh, /*ANCHOR_ORDER*/, ph
                                 LIMIT 3 BY vh
                             ) ALL INNER JOIN (
-                                SELECT ph AS aph, related_ph, kind, strategy, rank
-                                FROM seg_related
-                                WHERE site = @site AND run_id = @run AND has(@strategies, strategy) AND rank <= @max_items
+                                SELECT ph AS aph, related_ph, prio, score AS s
+                                FROM seg_related_best
+                                WHERE site = @site AND run_id = @run AND has(@prios, prio)
                             ) USING aph
                             UNION ALL
                             SELECT vh, aph AS ph, aph, toUInt8(0) AS prio, weight * 10 AS score
@@ -67,9 +66,8 @@ FROM (
                             WHERE site = @site AND run_id = @run AND ph != 0 AND purchased_at > toDateTime(0)
                                 AND vh IN (SELECT cityHash64(visitor_id) FROM seg_members WHERE site = @site AND run_id = @run AND audience = @audience)
                         )
-                        GROUP BY vh, ph
+                        GROUP BY vh
                     )
-                    GROUP BY vh
                 ) ARRAY JOIN its AS it, arrayEnumerate(its) AS r
             ) ANY LEFT JOIN (
                 SELECT ph AS aph, product_id AS anchor_id, if(title != '', title, product_id) AS anchor_title
