@@ -74,6 +74,7 @@ func (e *Engine) params(site, runID string, asOf time.Time) []any {
 		clickhouse.Named("xs", s.CrossSellMaxPriceRatio),
 		clickhouse.Named("topk", s.RelatedTopK),
 		clickhouse.Named("cap", s.MaxItemsPerBasket),
+		clickhouse.Named("min_pair", s.MinCoOccurrence),
 		clickhouse.Named("pro_qty", s.ProfessionalMinQuantity),
 		clickhouse.Named("max_items", s.MaxItemsPerVisitor),
 		clickhouse.Named("max_products", s.MaxAudienceProducts),

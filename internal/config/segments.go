@@ -40,6 +40,12 @@ type Segments struct {
 	// recent N products form pairs (default 30), so one heavy visitor
 	// cannot make the pair count explode quadratically.
 	MaxItemsPerBasket int `yaml:"max_items_per_basket"`
+	// MinCoOccurrence: a pair of products counts as related by co-views or
+	// co-purchases only when at least this many visitors' baskets hold
+	// both (default 2). A single visitor's pair is noise, and on a large
+	// shop most pairs are single ones: counting them would multiply the
+	// work of scoring for nothing that ranks.
+	MinCoOccurrence int `yaml:"min_co_occurrence"`
 	// ProfessionalMinQuantity: a visitor who ordered at least this many
 	// units of one product in one order line is inferred a professional
 	// buyer (default 5), unless an identify trait customer_type says otherwise.
@@ -69,6 +75,7 @@ func defaultSegments() Segments {
 		MaxAudienceProducts:     200,
 		RelatedTopK:             20,
 		MaxItemsPerBasket:       30,
+		MinCoOccurrence:         2,
 		ProfessionalMinQuantity: 5,
 		KeepRuns:                3,
 	}
@@ -104,6 +111,9 @@ func (c Config) validateSegments() []error {
 	}
 	if s.MaxItemsPerVisitor <= 0 || s.MaxAudienceProducts <= 0 || s.RelatedTopK <= 0 || s.MaxItemsPerBasket < 2 || s.KeepRuns < 1 {
 		errs = append(errs, errors.New("segments: max_items_per_visitor, max_audience_products, related_top_k and keep_runs must be positive, max_items_per_basket at least 2"))
+	}
+	if s.MinCoOccurrence < 1 {
+		errs = append(errs, errors.New("segments.min_co_occurrence must be at least 1"))
 	}
 	for k, w := range s.Weights {
 		if !eventTypeRe.MatchString(k) || w < 0 {
