@@ -12,21 +12,32 @@ import (
 )
 
 // eventPlan numbers every event condition of a run's audiences. The
-// profiles pass (03_profiles) counts each one's matching lines per
-// visitor, and notes the latest, in one read of the events; membership
-// then reads those arrays instead of going back to the events.
+// profiles pass (03_profiles) evaluates them all per visitor in its one
+// read of the events, into two arrays: cond_events[k] (matching lines)
+// and cond_last[k] (the latest one's time); membership reads those arrays
+// instead of going back to the events.
+//
+// Each aggregate costs a pass over every line, so a condition gets only
+// what membership reads: an include its latest time (which also says
+// whether there was one); an exclude only whether there was one, all
+// excludes sharing one bitmask aggregate; a count only when min_count > 1
+// or max_count is set.
 type eventPlan struct {
-	counts, lasts []string       // per condition: countIf(...), maxIf(event_time, ...)
+	counts, lasts []string       // per condition: expressions for cond_events[k], cond_last[k]
+	flags         []string       // exclude conditions sharing the bitmask, bit i = flags[i]
 	args          []any          // their bound values
 	index         map[string]int // condition key → 1-based array index
 }
+
+// maxFlags is how many exclude conditions share the bitmask.
+const maxFlags = 63
 
 // planEvents compiles the event conditions of audiences. Every value is a
 // bound parameter (@eN_...).
 func planEvents(audiences []config.Audience) (*eventPlan, error) {
 	p := &eventPlan{index: map[string]int{}}
 	b := &builder{}
-	add := func(key string, c config.Condition) {
+	add := func(key string, c config.Condition, exclude bool) {
 		if len(c.Events) == 0 {
 			return
 		}
@@ -36,8 +47,18 @@ func planEvents(audiences []config.Audience) (*eventPlan, error) {
 		where = append(where, b.narrow(pre, normalizeCategories(c.Categories), c.Products, "pid")...)
 		where = append(where, b.window(pre, "event_time", c)...)
 		cond := strings.Join(where, " AND ")
-		p.counts = append(p.counts, "countIf("+cond+")")
-		p.lasts = append(p.lasts, "maxIf(event_time, "+cond+")")
+		counted := c.MinCount > 1 || c.MaxCount > 0
+		last, count := "maxIf(event_time, "+cond+")", "toUInt64("+"maxIf(event_time, "+cond+") > toDateTime(0))"
+		switch {
+		case exclude && !counted && len(p.flags) < maxFlags:
+			bit := uint64(1) << len(p.flags)
+			p.flags = append(p.flags, cond)
+			last, count = "toDateTime(0)", fmt.Sprintf("toUInt64(bitAnd(flags, %d) != 0)", bit)
+		case counted:
+			count = "countIf(" + cond + ")"
+		}
+		p.counts = append(p.counts, count)
+		p.lasts = append(p.lasts, last)
 		p.index[key] = n
 	}
 	for _, a := range audiences {
@@ -45,10 +66,10 @@ func planEvents(audiences []config.Audience) (*eventPlan, error) {
 			return nil, err
 		}
 		for i, c := range a.Include {
-			add(condKey(a.Name, i), c)
+			add(condKey(a.Name, i), c, false)
 		}
 		for i, c := range a.Exclude {
-			add(condKey(a.Name, 100+i), c)
+			add(condKey(a.Name, 100+i), c, true)
 		}
 	}
 	p.args = b.args
@@ -57,12 +78,21 @@ func planEvents(audiences []config.Audience) (*eventPlan, error) {
 
 func condKey(audience string, n int) string { return fmt.Sprintf("%s/%d", audience, n) }
 
-// fragments are the two array expressions 03_profiles computes.
-func (p *eventPlan) fragments() (counts, lasts string) {
-	if len(p.counts) == 0 {
-		return "emptyArrayUInt64()", "emptyArrayDateTime()"
+// fragments are the expressions 03_profiles computes: the bitmask of
+// exclude conditions a visitor's lines met, and the two arrays.
+func (p *eventPlan) fragments() (flags, counts, lasts string) {
+	flags = "toUInt64(0)"
+	if len(p.flags) > 0 {
+		bits := make([]string, len(p.flags))
+		for i, f := range p.flags {
+			bits[i] = fmt.Sprintf("toUInt64(%s) * %d", f, uint64(1)<<i)
+		}
+		flags = "groupBitOr(" + strings.Join(bits, " + ") + ")"
 	}
-	return "[" + strings.Join(p.counts, ", ") + "]", "[" + strings.Join(p.lasts, ", ") + "]"
+	if len(p.counts) == 0 {
+		return flags, "emptyArrayUInt64()", "emptyArrayDateTime()"
+	}
+	return flags, "[" + strings.Join(p.counts, ", ") + "]", "[" + strings.Join(p.lasts, ", ") + "]"
 }
 
 // membersQuery is the one builder that turns an audience definition into

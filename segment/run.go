@@ -158,13 +158,13 @@ func (e *Engine) computeShared(ctx context.Context, res *RunResult, params []any
 		filter = "    AND (vh, ph, event_time) NOT IN (SELECT vh, ph, event_time FROM seg_eval_holdout WHERE site = @site AND run_id = @run)"
 	}
 	lines := query("lines", "/*HOLDOUT*/", filter)
-	counts, lasts := plan.fragments()
+	flags, counts, lasts := plan.fragments()
 	pp := append(params[:len(params):len(params)], plan.args...)
 	stages := [][]func() error{
 		{e.job(ctx, res, "00_opted_out", query("00_opted_out"), params),
 			e.job(ctx, res, "01_unknown_products", query("01_unknown_products"), params)},
 		{e.job(ctx, res, "02_interests", query("02_interests", "/*LINES*/", lines), params),
-			e.job(ctx, res, "03_profiles", query("03_profiles", "/*LINES*/", lines, "/*COND_EVENTS*/", counts, "/*COND_LAST*/", lasts), pp)},
+			e.job(ctx, res, "03_profiles", query("03_profiles", "/*LINES*/", lines, "/*COND_FLAGS*/", flags, "/*COND_EVENTS*/", counts, "/*COND_LAST*/", lasts), pp)},
 		{e.job(ctx, res, "04_opted_out_profiles", query("04_opted_out_profiles"), params),
 			e.job(ctx, res, "05_products", query("05_products"), params)},
 	}

@@ -5,8 +5,9 @@
 -- "consumer". Price band: the visitor's average interacted price (the
 -- line's, else the catalog's) against the catalog's terciles.
 -- cond_events / cond_last: for each event condition of the run's
--- audiences (/*COND_EVENTS*/, /*COND_LAST*/ from the audience compiler,
--- values bound), the visitor's matching lines and the latest one's time.
+-- audiences (/*COND_FLAGS*/, /*COND_EVENTS*/, /*COND_LAST*/ from the
+-- audience compiler, values bound), the visitor's matching lines (or just
+-- 1 when any matched) and the latest one's time (when membership needs it).
 -- Runs beside 02_interests over the same lines, on the other core.
 INSERT INTO seg_profiles (site, run_id, vh, visitor_id, user_id, email_sha256, customer_type, customer_type_source, price_band, avg_price, opted_out, first_seen, last_seen, events, traits, cond_events, cond_last)
 WITH (
@@ -32,6 +33,7 @@ FROM (
         max(event_time) AS last_seen,
         count() AS n_events,
         argMaxIf(traits, event_time, traits != '') AS last_traits,
+        /*COND_FLAGS*/ AS flags,
         /*COND_EVENTS*/ AS cond_events,
         /*COND_LAST*/ AS cond_last
     FROM (
@@ -41,8 +43,8 @@ FROM (
         FROM (
 /*LINES*/
         ) ANY LEFT JOIN (
-            SELECT product_id AS pid, category AS catalog_category, price AS catalog_price FROM v_products WHERE site = @site AND product_id != ''
-        ) USING pid
+            SELECT cityHash64(product_id) AS ph, category AS catalog_category, price AS catalog_price FROM v_products WHERE site = @site AND product_id != ''
+        ) USING ph
     )
     GROUP BY vh
 )

@@ -2,19 +2,27 @@
 -- time as product lines: an event with items[] gives one line per item,
 -- any other event one line. vh hashes the visitor, ph the product (0 for
 -- a product-less line). Opted-out visitors are left out (00_opted_out).
+-- The two kinds of events are read apart: an ARRAY JOIN over every event
+-- would copy each row's (mostly empty) item arrays, which under FINAL
+-- costs more than reading the events. The copies of one event carry the
+-- same items, so PREWHERE on them keeps FINAL's deduplication exact.
 -- /*HOLDOUT*/ is empty, or for an evaluation the filter that leaves its
 -- held-out lines out.
 SELECT vh, pid, if(pid = '', toUInt64(0), cityHash64(pid)) AS ph, visitor_id, user_id, event_time, type,
     line_category, line_price, quantity, traits
 FROM (
     SELECT cityHash64(visitor_id) AS vh, visitor_id, user_id, event_time, type,
-        if(i = 0, product_id, items.product_id[i]) AS pid,
-        if(i = 0, category, items.category[i]) AS line_category,
-        if(i = 0, price, items.price[i]) AS line_price,
-        if(i = 0, quantity, items.quantity[i]) AS quantity,
+        product_id AS pid, category AS line_category, price AS line_price, quantity,
         if(type = 'identify', traits, '') AS traits
     FROM events FINAL
-    ARRAY JOIN if(empty(items.product_id), [toUInt32(0)], arrayEnumerate(items.product_id)) AS i
+    WHERE site = @site AND is_bot = 0 AND visitor_id != '' AND event_time <= toDateTime(@now) AND empty(items.product_id)
+    UNION ALL
+    SELECT cityHash64(visitor_id) AS vh, visitor_id, user_id, event_time, type,
+        items.product_id AS pid, items.category AS line_category, items.price AS line_price, items.quantity AS quantity,
+        '' AS traits
+    FROM events FINAL
+    ARRAY JOIN items
+    PREWHERE notEmpty(items.product_id)
     WHERE site = @site AND is_bot = 0 AND visitor_id != '' AND event_time <= toDateTime(@now)
 )
 WHERE vh NOT IN (SELECT vh FROM seg_opted_out WHERE site = @site AND run_id = @run)
