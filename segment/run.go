@@ -124,15 +124,25 @@ func (e *Engine) compute(ctx context.Context, site string, res *RunResult, audie
 		return err
 	}
 	params := append(e.params(site, res.RunID, res.AsOf), clickhouse.Named("prev", prev))
-	if err := e.computeShared(ctx, res, params, plan, false); err != nil {
+	// Members need only interests and profiles: they are selected while
+	// related products are computed, each on its own core.
+	members := func() error {
+		for _, a := range audiences {
+			if err := e.computeMembers(ctx, res, params, a, plan); err != nil {
+				return fmt.Errorf("audience %s: %w", a.Name, err)
+			}
+		}
+		return nil
+	}
+	if err := e.computeShared(ctx, res, params, plan, false, members); err != nil {
 		return err
 	}
 	// Audiences are independent of each other: two at a time keep both
-	// cores busy (most of their queries are single-threaded joins).
+	// cores busy.
 	jobs := make([]func() error, len(audiences))
 	for i, a := range audiences {
 		jobs[i] = func() error {
-			if err := e.computeAudience(ctx, res, params, a, plan); err != nil {
+			if err := e.computeProducts(ctx, res, params, a); err != nil {
 				return fmt.Errorf("audience %s: %w", a.Name, err)
 			}
 			return nil
@@ -149,10 +159,11 @@ func (e *Engine) compute(ctx context.Context, site string, res *RunResult, audie
 
 // computeShared runs the pipeline: opted-out visitors → interests and
 // profiles (one read of the events each, side by side) → products →
-// baskets → related products. plan is the audiences' event conditions the
-// profiles pass counts. With holdout, the lines held out by an evaluation
-// are left out.
-func (e *Engine) computeShared(ctx context.Context, res *RunResult, params []any, plan *eventPlan, holdout bool) error {
+// baskets → related products, with alongside (when not nil) running
+// beside the related-products steps. plan is the audiences' event
+// conditions the profiles pass counts. With holdout, the lines held out by
+// an evaluation are left out.
+func (e *Engine) computeShared(ctx context.Context, res *RunResult, params []any, plan *eventPlan, holdout bool, alongside func() error) error {
 	filter := ""
 	if holdout {
 		filter = "    AND (vh, ph, event_time) NOT IN (SELECT vh, ph, event_time FROM seg_eval_holdout WHERE site = @site AND run_id = @run)"
@@ -168,18 +179,32 @@ func (e *Engine) computeShared(ctx context.Context, res *RunResult, params []any
 		{e.job(ctx, res, "04_opted_out_profiles", query("04_opted_out_profiles"), params),
 			e.job(ctx, res, "05_products", query("05_products"), params)},
 	}
+	// Related products: the fallbacks need only products (and co-purchase
+	// baskets), so they fill the second core beside baskets and pairs.
 	var baskets, pairs []func() error
 	for _, bk := range basketKinds {
 		kp := append(params[:len(params):len(params)], clickhouse.Named("kind", bk.kind))
 		baskets = append(baskets, e.job(ctx, res, "06_baskets/"+bk.kind, query("06_baskets", "/*BASKET*/", bk.where, "/*BASKET_TIME*/", bk.time), kp))
 		pairs = append(pairs, e.job(ctx, res, "07_cooccurrence/"+bk.kind, query("07_cooccurrence"), kp))
 	}
-	stages = append(stages, baskets, pairs,
-		[]func() error{e.job(ctx, res, "08_declared", query("08_declared"), params),
-			e.job(ctx, res, "09_fallback_upsell", query("09_fallback_upsell"), params),
-			e.job(ctx, res, "10_fallback_cross_sell", query("10_fallback_cross_sell"), params)},
-		[]func() error{e.job(ctx, res, "11_related", query("11_related"), params)},
-		[]func() error{e.job(ctx, res, "11_related_best", query("11_related_best"), params)})
+	related := [][]func() error{
+		append(baskets, e.job(ctx, res, "08_declared", query("08_declared"), params),
+			e.job(ctx, res, "09_fallback_upsell", query("09_fallback_upsell"), params)),
+		append(pairs, e.job(ctx, res, "10_fallback_cross_sell", query("10_fallback_cross_sell"), params)),
+		{e.job(ctx, res, "11_related", query("11_related"), params)},
+		{e.job(ctx, res, "11_related_best", query("11_related_best"), params)},
+	}
+	if err := runStages(stages...); err != nil {
+		return err
+	}
+	if alongside == nil {
+		return runStages(related...)
+	}
+	return parallel(2, func() error { return runStages(related...) }, alongside)
+}
+
+// runStages runs each stage's jobs two at a time, stage after stage.
+func runStages(stages ...[]func() error) error {
 	for _, jobs := range stages {
 		if err := parallel(2, jobs...); err != nil {
 			return err
@@ -211,9 +236,8 @@ func parallel(n int, jobs ...func() error) error {
 	return errors.Join(errs...)
 }
 
-// computeAudience writes one audience's members, their products and the
-// audience's product list.
-func (e *Engine) computeAudience(ctx context.Context, res *RunResult, params []any, a config.Audience, plan *eventPlan) error {
+// computeMembers writes one audience's members.
+func (e *Engine) computeMembers(ctx context.Context, res *RunResult, params []any, a config.Audience, plan *eventPlan) error {
 	qs, args, err := membersQuery(a, plan)
 	if err != nil {
 		return err
@@ -224,6 +248,13 @@ func (e *Engine) computeAudience(ctx context.Context, res *RunResult, params []a
 			return err
 		}
 	}
+	return nil
+}
+
+// computeProducts writes one audience's members' products and the
+// audience's product list, and records its size.
+func (e *Engine) computeProducts(ctx context.Context, res *RunResult, params []any, a config.Audience) error {
+	ap := append(params[:len(params):len(params)], clickhouse.Named("audience", a.Name))
 	sp := strategyPlans[a.Strategy]
 	self := 0
 	if sp.self {
