@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sort"
 	"strconv"
 	"sync"
 	"testing"
@@ -22,7 +23,8 @@ import (
 // events at scale 1; BENCH_SEGMENTS_SCALE=0.05 for a quick try), then times
 // a plain GROUP BY visitor, category scan of the events and a full segment
 // run (interests, related products, every built-in audience with its
-// product lists). Target: run ≤ 4 × scan, no query over 8 GB (the server
+// product lists), BENCH_SEGMENTS_ROUNDS times (default 3; medians reported).
+// Target: run ≤ 4 × scan, no query over 8 GB (the server
 // profile's max_memory_usage enforces it; system.processes is sampled for
 // the peak). Run with: make bench-segments.
 func BenchmarkSegmentRun(b *testing.B) {
@@ -55,38 +57,57 @@ func BenchmarkSegmentRun(b *testing.B) {
 	cfg := testConfig(b, segment.Templates()...)
 	cfg.Sites[0].ID = "bench"
 	e := newEngine(b, db, cfg)
-	for i := 0; i < b.N; i++ {
-		scan := time.Now()
-		var groups uint64
-		if err := db.QueryRow(ctx, "SELECT count() FROM (SELECT visitor_id, category, count() FROM events GROUP BY visitor_id, category)").Scan(&groups); err != nil {
-			b.Fatal(err)
+	rounds := 3
+	if s := os.Getenv("BENCH_SEGMENTS_ROUNDS"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v <= 0 {
+			b.Fatalf("BENCH_SEGMENTS_ROUNDS=%q: want a positive number", s)
 		}
-		scanTook := time.Since(scan)
-		// For context only: the same scan deduplicated the way every
-		// segment query must read events (FINAL).
+		rounds = v
+	}
+	for i := 0; i < b.N; i++ {
+		// Each round times the scan and then a full run right after it, so
+		// a ratio compares the two under the same load; the medians are
+		// the figures.
+		var scans, runs, ratios []float64
+		var peak int64
+		for r := 0; r < rounds; r++ {
+			scan := time.Now()
+			var groups uint64
+			if err := db.QueryRow(ctx, "SELECT count() FROM (SELECT visitor_id, category, count() FROM events GROUP BY visitor_id, category)").Scan(&groups); err != nil {
+				b.Fatal(err)
+			}
+			scanTook := time.Since(scan)
+			stop := samplePeakMemory(ctx, db)
+			res, err := e.Run(ctx, "bench", segment.RunOptions{})
+			peak = max(peak, stop())
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Logf("round %d: scan (%d groups) %s; full run %s (%.2f× the scan)", r+1,
+				groups, scanTook.Round(time.Millisecond), res.Took.Round(time.Millisecond), res.Took.Seconds()/scanTook.Seconds())
+			if r == rounds-1 {
+				for _, s := range res.Steps {
+					b.Logf("  %-40s %s", s.Name, s.Took.Round(time.Millisecond))
+				}
+				b.Logf("sizes: %v", res.Sizes)
+			}
+			scans = append(scans, scanTook.Seconds())
+			runs = append(runs, res.Took.Seconds())
+			ratios = append(ratios, res.Took.Seconds()/scanTook.Seconds())
+		}
+		b.Logf("medians of %d rounds: scan %.2f s, run %.2f s, run/scan %.2f×; peak query memory %.0f MB",
+			rounds, median(scans), median(runs), median(ratios), float64(peak)/1e6)
+		b.ReportMetric(median(scans), "scan_s")
+		b.ReportMetric(median(runs), "run_s")
+		b.ReportMetric(median(ratios), "run/scan")
+		b.ReportMetric(float64(peak)/1e6, "peak_MB")
 		final := time.Now()
+		var groups uint64
 		if err := db.QueryRow(ctx, "SELECT count() FROM (SELECT visitor_id, category, count() FROM events FINAL GROUP BY visitor_id, category)").Scan(&groups); err != nil {
 			b.Fatal(err)
 		}
-		b.Logf("the same scan over events FINAL: %s", time.Since(final).Round(time.Millisecond))
-
-		stop := samplePeakMemory(ctx, db)
-		res, err := e.Run(ctx, "bench", segment.RunOptions{})
-		peak := stop()
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Logf("scan (%d groups): %s; full run: %s (%.2f× the scan); peak query memory %.0f MB",
-			groups, scanTook.Round(time.Millisecond), res.Took.Round(time.Millisecond),
-			res.Took.Seconds()/scanTook.Seconds(), float64(peak)/1e6)
-		for _, s := range res.Steps {
-			b.Logf("  %-40s %s", s.Name, s.Took.Round(time.Millisecond))
-		}
-		b.Logf("sizes: %v", res.Sizes)
-		b.ReportMetric(scanTook.Seconds(), "scan_s")
-		b.ReportMetric(res.Took.Seconds(), "run_s")
-		b.ReportMetric(res.Took.Seconds()/scanTook.Seconds(), "run/scan")
-		b.ReportMetric(float64(peak)/1e6, "peak_MB")
+		b.Logf("for context, the scan over events FINAL: %s", time.Since(final).Round(time.Millisecond))
 
 		if os.Getenv("BENCH_SEGMENTS_EVAL") == "1" {
 			ev, err := e.Evaluate(ctx, "bench", 10)
@@ -194,4 +215,13 @@ func samplePeakMemory(ctx context.Context, db *chdb.DB) func() int64 {
 		defer mu.Unlock()
 		return peak
 	}
+}
+
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
