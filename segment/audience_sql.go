@@ -111,10 +111,24 @@ func membersQuery(a config.Audience, plan *eventPlan) ([]string, []any, error) {
 		return nil, nil, err
 	}
 	b := &builder{plan: plan, audience: a.Name}
-	var inc []string
+	// Conditions read from profiles are cheap; those that sum interests
+	// are not. Every include must hold, so the latter only need to look
+	// at the visitors the first profile condition lets through.
+	inc := make([]string, len(a.Include))
 	for i, c := range a.Include {
-		inc = append(inc, b.condition(i, c))
+		if fromProfiles(c) {
+			inc[i] = b.condition(i, c)
+			if b.seed == "" {
+				b.seed = b.lastWhere
+			}
+		}
 	}
+	for i, c := range a.Include {
+		if !fromProfiles(c) {
+			inc[i] = b.condition(i, c)
+		}
+	}
+	b.seed = ""
 	var exc []string
 	for i, c := range a.Exclude {
 		exc = append(exc, b.condition(100+i, c))
@@ -160,6 +174,14 @@ FROM (
     GROUP BY vh
 ) USING vh`
 
+// seeded narrows an interest condition to the visitors of the seed.
+func (b *builder) seeded() []string {
+	if b.seed == "" {
+		return nil
+	}
+	return []string{"vh IN (SELECT vh FROM seg_profiles WHERE " + b.seed + ")"}
+}
+
 // stageTime is the column that dates each stage.
 var stageTime = map[string]string{
 	config.Browsed:   "last_time",
@@ -168,9 +190,16 @@ var stageTime = map[string]string{
 }
 
 type builder struct {
-	args     []any
-	plan     *eventPlan
-	audience string
+	args      []any
+	plan      *eventPlan
+	audience  string
+	seed      string // a WHERE on seg_profiles; when set, interest conditions only look at its visitors
+	lastWhere string // the WHERE of the last condition read from seg_profiles
+}
+
+// fromProfiles reports whether condition c is answered by seg_profiles.
+func fromProfiles(c config.Condition) bool {
+	return len(c.Events) > 0 || (c.Stage == "" && c.MinScore == 0)
 }
 
 // bind adds a named parameter and returns its placeholder.
@@ -204,15 +233,18 @@ func (b *builder) condition(n int, c config.Condition) string {
 		if c.MaxCount > 0 {
 			where = append(where, "cond_events["+k+"] <= "+b.bind(p+"max", uint64(c.MaxCount)))
 		}
-		return "SELECT " + cond + ", vh, cond_last[" + k + "] AS trig FROM seg_profiles WHERE " + strings.Join(where, " AND ")
+		b.lastWhere = strings.Join(where, " AND ")
+		return "SELECT " + cond + ", vh, cond_last[" + k + "] AS trig FROM seg_profiles WHERE " + b.lastWhere
 	case c.Stage != "":
 		col := stageTime[c.Stage]
+		where = append(where, b.seeded()...)
 		where = append(where, "ph != 0", "stage = "+b.bind(p+"stage", c.Stage))
 		where = append(where, b.narrow(p, cats, c.Products, "")...)
 		where = append(where, b.window(p, col, c)...)
 		return "SELECT " + cond + ", vh, max(" + col + ") AS trig FROM seg_interests WHERE " +
 			strings.Join(where, " AND ") + " GROUP BY vh"
 	case c.MinScore != 0:
+		where = append(where, b.seeded()...)
 		score := b.bind(p+"min_score", c.MinScore)
 		if len(c.Products) > 0 {
 			where = append(where, b.narrow(p, nil, c.Products, "")...)
@@ -245,10 +277,12 @@ func (b *builder) condition(n int, c config.Condition) string {
 			vp := b.bind(fmt.Sprintf("%sv%d", p, i), c.Traits[k])
 			where = append(where, "(visitParamExtractString(traits, "+kp+") = "+vp+" OR visitParamExtractRaw(traits, "+kp+") = "+vp+")")
 		}
-		return "SELECT " + cond + ", vh, last_seen AS trig FROM seg_profiles WHERE " + strings.Join(where, " AND ")
+		b.lastWhere = strings.Join(where, " AND ")
+		return "SELECT " + cond + ", vh, last_seen AS trig FROM seg_profiles WHERE " + b.lastWhere
 	default: // customer type
 		where = append(where, "customer_type = "+b.bind(p+"customer_type", strings.ToLower(c.CustomerType)))
-		return "SELECT " + cond + ", vh, last_seen AS trig FROM seg_profiles WHERE " + strings.Join(where, " AND ")
+		b.lastWhere = strings.Join(where, " AND ")
+		return "SELECT " + cond + ", vh, last_seen AS trig FROM seg_profiles WHERE " + b.lastWhere
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/remarket/remarket/internal/chdb"
 	"github.com/remarket/remarket/internal/chtest"
@@ -197,5 +198,33 @@ func TestReminderSaysBackInStock(t *testing.T) {
 	run(t, e)
 	if got := reasons(); !slices.Equal(got, []string{"Still in your cart: Canon EOS 250D"}) {
 		t.Errorf("a run later: %v", got)
+	}
+}
+
+// Interest conditions are evaluated only for the visitors a profile
+// condition of the same audience lets through; every include must still
+// hold on its own.
+func TestScoreAndEventConditionsMustBothHold(t *testing.T) {
+	db := chtest.MustOpen(t)
+	shopCatalog(t, db)
+	var evs []ev
+	for i := 0; i < 5; i++ {
+		evs = append(evs,
+			ev{vid: "both", ago: day, typ: "product_view", pid: "cam250d"},
+			ev{vid: "views_only", ago: day, typ: "product_view", pid: "bag"})
+	}
+	evs = append(evs,
+		ev{vid: "both", ago: day, typ: "purchase", pid: "lens50"},
+		ev{vid: "score_only", ago: day, typ: "purchase", pid: "cam250d"},
+		ev{vid: "score_only", ago: day, typ: "purchase", pid: "cam90d"},
+		ev{vid: "score_only", ago: day, typ: "product_view", pid: "cam90d"})
+	insertEvents(t, db, evs...)
+	fans := config.Audience{Name: "camera_fans", Strategy: "upsell", Include: []config.Condition{
+		{MinScore: 8, Categories: []string{"Cameras"}},
+		{Events: []string{"product_view"}, Since: config.Duration(30 * 24 * time.Hour), MinCount: 5},
+	}}
+	run(t, newEngine(t, db, testConfig(t, fans)))
+	if got := members(t, db, "camera_fans"); !slices.Equal(got, []string{"both"}) {
+		t.Errorf("camera_fans = %v, want [both]", got)
 	}
 }

@@ -138,7 +138,10 @@ func (e *Engine) compute(ctx context.Context, site string, res *RunResult, audie
 		return err
 	}
 	// Audiences are independent of each other: two at a time keep both
-	// cores busy.
+	// cores busy, the largest first so a big one does not run alone last.
+	if err := e.largestFirst(ctx, res.Site, res.RunID, audiences); err != nil {
+		return err
+	}
 	jobs := make([]func() error, len(audiences))
 	for i, a := range audiences {
 		jobs[i] = func() error {
@@ -234,6 +237,27 @@ func parallel(n int, jobs ...func() error) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// largestFirst orders audiences by their member count, largest first.
+func (e *Engine) largestFirst(ctx context.Context, site, run string, audiences []config.Audience) error {
+	rows, err := e.db.Query(ctx, "SELECT audience, count() FROM seg_members WHERE site = @site AND run_id = @run GROUP BY audience",
+		clickhouse.Named("site", site), clickhouse.Named("run", run))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	n := map[string]uint64{}
+	for rows.Next() {
+		var a string
+		var c uint64
+		if err := rows.Scan(&a, &c); err != nil {
+			return err
+		}
+		n[a] = c
+	}
+	sort.SliceStable(audiences, func(i, j int) bool { return n[audiences[i].Name] > n[audiences[j].Name] })
+	return rows.Err()
 }
 
 // computeMembers writes one audience's members.
