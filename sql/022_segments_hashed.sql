@@ -88,10 +88,8 @@ CREATE TABLE IF NOT EXISTS seg_interests (
     last_time DateTime,
     viewed_at DateTime,
     carted_at DateTime,
-    removed_at DateTime,
     purchased_at DateTime,
     units_bought UInt64,
-    max_line_quantity UInt32,
     stage String
 ) ENGINE = MergeTree()
 PARTITION BY run_id

@@ -8,10 +8,10 @@
 -- One pass over events; the group key is a single UInt64 (the fastest
 -- GROUP BY ClickHouse has), and vh, ph ride along as any() (v, p: an
 -- alias may not shadow a column another aggregate reads).
-INSERT INTO seg_interests (site, run_id, vh, ph, category, score, events, last_time, viewed_at, carted_at, removed_at, purchased_at, units_bought, max_line_quantity, stage)
+INSERT INTO seg_interests (site, run_id, vh, ph, category, score, events, last_time, viewed_at, carted_at, purchased_at, units_bought, stage)
 SELECT @site, @run, v, p,
     if(p = 0, replaceRegexpAll(list_category, '\\s*>\\s*', ' > '), product_category) AS category,
-    score, events, last_time, viewed_at, carted_at, removed_at, purchased_at, units_bought, max_line_quantity,
+    score, events, last_time, viewed_at, carted_at, purchased_at, units_bought,
     multiIf(carted_at > purchased_at AND carted_at > removed_at, 'carted',
         purchased_at > toDateTime(0), 'purchased',
         'browsed') AS stage
@@ -25,8 +25,7 @@ FROM (
         maxIf(event_time, type IN ('add_to_cart', 'checkout')) AS carted_at,
         maxIf(event_time, type = 'remove_from_cart') AS removed_at,
         maxIf(event_time, type = 'purchase') AS purchased_at,
-        sumIf(greatest(quantity, 1), type = 'purchase') AS units_bought,
-        maxIf(quantity, type = 'purchase') AS max_line_quantity
+        sumIf(greatest(quantity, 1), type = 'purchase') AS units_bought
     FROM (
 /*LINES*/
     )
