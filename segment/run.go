@@ -221,18 +221,23 @@ func (e *Engine) job(ctx context.Context, res *RunResult, name, q string, params
 	return func() error { return e.step(ctx, res, name, q, params) }
 }
 
-// parallel runs jobs, at most n at once, and returns the first error.
+// parallel runs jobs, at most n at once, in their order (a job starts
+// when one before it has finished), and returns every error.
 func parallel(n int, jobs ...func() error) error {
-	sem := make(chan struct{}, n)
 	errs := make([]error, len(jobs))
+	next := make(chan int, len(jobs))
+	for i := range jobs {
+		next <- i
+	}
+	close(next)
 	var wg sync.WaitGroup
-	for i, j := range jobs {
+	for range min(n, len(jobs)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			errs[i] = j()
+			for i := range next {
+				errs[i] = jobs[i]()
+			}
 		}()
 	}
 	wg.Wait()
