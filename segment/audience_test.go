@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -226,5 +227,46 @@ func TestScoreAndEventConditionsMustBothHold(t *testing.T) {
 	run(t, newEngine(t, db, testConfig(t, fans)))
 	if got := members(t, db, "camera_fans"); !slices.Equal(got, []string{"both"}) {
 		t.Errorf("camera_fans = %v, want [both]", got)
+	}
+}
+
+// A run of one audience recomputes it and carries every other audience's
+// members and lists over, so the new snapshot is complete.
+func TestSingleAudienceRunCarriesTheOthersOver(t *testing.T) {
+	db := chtest.MustOpen(t)
+	shopCatalog(t, db)
+	insertEvents(t, db, append(cameraShop(t),
+		ev{vid: "viewer", ago: day, typ: "product_view", pid: "cam250d"},
+		ev{vid: "carter", ago: 3 * day, typ: "add_to_cart", pid: "cam250d"},
+		ev{vid: "buyer", ago: 20 * day, typ: "purchase", pid: "cam250d"})...)
+	e := newEngine(t, db, testConfig(t, segment.Templates()...))
+	first := run(t, e)
+	snapshot := func() []string {
+		return strings1(t, db, `SELECT concat(audience, '|', visitor_id, '|', toString(rank), '|', product_id, '|', reason)
+			FROM v_visitor_recommendations WHERE site = ? ORDER BY audience, visitor_id, rank`, site)
+	}
+	before := snapshot()
+	for _, a := range []string{"cart_abandoners", "recent_buyers", "viewed_not_bought"} {
+		if !slices.ContainsFunc(before, func(r string) bool { return strings.HasPrefix(r, a+"|") }) {
+			t.Fatalf("the fixture gives %s no recommendations: %v", a, before)
+		}
+	}
+	res, err := e.Run(context.Background(), site, segment.RunOptions{Audience: "cart_abandoners"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RunID == first.RunID {
+		t.Fatal("no new run")
+	}
+	if after := snapshot(); !slices.Equal(after, before) {
+		t.Errorf("recommendations after a cart_abandoners run:\n%v\nwant the same as before:\n%v", after, before)
+	}
+	for name, n := range first.Sizes {
+		if res.Sizes[name] != n {
+			t.Errorf("%s: %d members after the single-audience run, %d before", name, res.Sizes[name], n)
+		}
+	}
+	if _, err := e.Run(context.Background(), site, segment.RunOptions{Audience: "nobody"}); err == nil {
+		t.Error("a run of an unknown audience succeeded")
 	}
 }
