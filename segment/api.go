@@ -336,14 +336,14 @@ const currentRunSQL = `SELECT argMax(run_id, switched) FROM seg_current WHERE si
 
 // visitorInterestsSQL is v_visitor_interests for one visitor: category
 // rows summed per prefix level, then product rows.
-const visitorInterestsSQL = `SELECT kind, key, category, depth, score, events, last_time, stage, viewed_at, carted_at, purchased_at
+var visitorInterestsSQL = `SELECT kind, key, category, depth, score, events, last_time, stage, viewed_at, carted_at, purchased_at
 FROM (
     SELECT 'category' AS kind, prefix AS key, prefix AS category, toUInt8(length(splitByString(' > ', prefix))) AS depth,
         sum(score) AS score, sum(events) AS events, max(last_time) AS last_time, '' AS stage,
         toDateTime(0) AS viewed_at, toDateTime(0) AS carted_at, toDateTime(0) AS purchased_at
     FROM (
         SELECT score, events, last_time,
-            arrayJoin(arrayMap(i -> arrayStringConcat(arraySlice(parts, 1, i), ' > '), arrayEnumerate(splitByString(' > ', category) AS parts))) AS prefix
+            arrayJoin(` + prefixes("category") + `) AS prefix
         FROM seg_interests
         WHERE site = @site AND run_id IN (` + currentRunSQL + `) AND vh = cityHash64(@vid) AND category != ''
     )
