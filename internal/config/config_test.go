@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,6 +58,7 @@ func TestParseRejects(t *testing.T) {
 		"short secret":  "sites:\n - {id: a, write_key: k, admin_token: short, feed_token: 0123456789abcdef}\n",
 		"bad site id":   "sites:\n - {id: 'a b', write_key: k, admin_token: 0123456789abcdef, feed_token: 0123456789abcdef}\n",
 		"bad ip mode":   "ingest: {ip_mode: hash}\n",
+		"too many weights": "segments:\n  weights: {" + manyWeights(256) + "}\n",
 		"duplicate key": "sites:\n - {id: a, write_key: k, admin_token: 0123456789abcdef, feed_token: 0123456789abcdef}\n - {id: b, write_key: k, admin_token: 0123456789abcdef, feed_token: 0123456789abcdef}\n",
 	}
 	for name, raw := range cases {
@@ -104,4 +106,28 @@ func TestStarterHasFreshSecretsAndValidates(t *testing.T) {
 	if st, _ := os.Stat(p); st.Mode().Perm() != 0o600 {
 		t.Fatalf("starter file mode %v, want 0600 (it holds secrets)", st.Mode().Perm())
 	}
+}
+
+func TestWeightsUpToTheLimitParse(t *testing.T) {
+	// Configured weights add to the defaults.
+	n := config.MaxWeightedTypes - len(config.Default().Segments.Weights)
+	cfg, err := config.Parse([]byte("segments:\n  weights: {"+manyWeights(n)+"}\n"), nil)
+	if err != nil {
+		t.Fatalf("%d weights: %v", n, err)
+	}
+	if len(cfg.Segments.Weights) != config.MaxWeightedTypes {
+		t.Fatalf("got %d weights, want %d", len(cfg.Segments.Weights), config.MaxWeightedTypes)
+	}
+}
+
+// manyWeights is n weighted event types as a YAML flow mapping's body.
+func manyWeights(n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "type_%c%c: 1", 'a'+i/26, 'a'+i%26)
+	}
+	return b.String()
 }

@@ -10,6 +10,10 @@ import (
 	"time"
 )
 
+// MaxWeightedTypes bounds segments.weights: the interests pass packs a
+// line's weighted type into 8 bits (index 1–255, 0 = no weight).
+const MaxWeightedTypes = 255
+
 // Segments configures interest inference, related products and runs for
 // every site. Each field documents its default.
 type Segments struct {
@@ -114,6 +118,9 @@ func (c Config) validateSegments() []error {
 	}
 	if s.MinCoOccurrence < 1 {
 		errs = append(errs, errors.New("segments.min_co_occurrence must be at least 1"))
+	}
+	if len(s.Weights) > MaxWeightedTypes {
+		errs = append(errs, fmt.Errorf("segments.weights: at most %d event types may have a weight, got %d", MaxWeightedTypes, len(s.Weights)))
 	}
 	for k, w := range s.Weights {
 		if !eventTypeRe.MatchString(k) || w < 0 {

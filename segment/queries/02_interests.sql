@@ -7,7 +7,12 @@
 -- A product's category is the catalog's, else the one its events gave.
 -- One pass over events; the group key is a single UInt64 (the fastest
 -- GROUP BY ClickHouse has), and vh, ph ride along as any() (v, p: an
--- alias may not shadow a column another aggregate reads).
+-- alias may not shadow a column another aggregate reads). Each line is
+-- packed into one UInt64 (time << 32 | quantity << 12 | stage bits 8–11
+-- | index of its type in @wtypes) and the group keeps them in one array:
+-- with 5.5 M groups of about one line each, every extra aggregate state
+-- costs a random memory access per group, and array functions over the
+-- packed lines are sequential.
 INSERT INTO seg_interests (site, run_id, vh, ph, category, score, events, last_time, viewed_at, carted_at, purchased_at, units_bought, stage)
 SELECT @site, @run, v, p,
     if(p = 0, replaceRegexpAll(list_category, '\\s*>\\s*', ' > '), product_category) AS category,
@@ -16,21 +21,29 @@ SELECT @site, @run, v, p,
         purchased_at > toDateTime(0), 'purchased',
         'browsed') AS stage
 FROM (
-    SELECT any(vh) AS v, any(ph) AS p,
-        anyIf(line_category, ph = 0) AS list_category,
-        sum(transform(type, @wtypes, @wvals, 0.) * exp(-0.6931471805599453 * (@now - toInt64(event_time)) / (86400. * @half_life_days))) AS score,
-        count() AS events,
-        max(event_time) AS last_time,
-        maxIf(event_time, type = 'product_view') AS viewed_at,
-        maxIf(event_time, type IN ('add_to_cart', 'checkout')) AS carted_at,
-        maxIf(event_time, type = 'remove_from_cart') AS removed_at,
-        maxIf(event_time, type = 'purchase') AS purchased_at,
-        sumIf(greatest(quantity, 1), type = 'purchase') AS units_bought
+    SELECT v, p, list_category,
+        arraySum(arrayMap(x -> arrayElement(@wvals, toUInt32(bitAnd(x, 255)))
+            * exp(-0.6931471805599453 * (@now - toInt64(bitShiftRight(x, 32))) / (86400. * @half_life_days)), packed)) AS score,
+        length(packed) AS events,
+        toDateTime(bitShiftRight(arrayReduce('max', packed), 32)) AS last_time,
+        toDateTime(arrayReduce('max', arrayMap(x -> if(bitAnd(x, 256) != 0, bitShiftRight(x, 32), 0), packed))) AS viewed_at,
+        toDateTime(arrayReduce('max', arrayMap(x -> if(bitAnd(x, 512) != 0, bitShiftRight(x, 32), 0), packed))) AS carted_at,
+        toDateTime(arrayReduce('max', arrayMap(x -> if(bitAnd(x, 1024) != 0, bitShiftRight(x, 32), 0), packed))) AS removed_at,
+        toDateTime(arrayReduce('max', arrayMap(x -> if(bitAnd(x, 2048) != 0, bitShiftRight(x, 32), 0), packed))) AS purchased_at,
+        arraySum(arrayMap(x -> if(bitAnd(x, 2048) != 0, greatest(bitAnd(bitShiftRight(x, 12), 1048575), 1), 0), packed)) AS units_bought
     FROM (
+        SELECT any(vh) AS v, any(ph) AS p,
+            anyIf(line_category, ph = 0) AS list_category,
+            groupArray(bitOr(bitShiftLeft(toUInt64(event_time), 32),
+                bitOr(bitShiftLeft(toUInt64(least(quantity, 1048575)), 12),
+                bitOr(indexOf(@wtypes, type),
+                    multiIf(type = 'product_view', 256, type IN ('add_to_cart', 'checkout'), 512,
+                        type = 'remove_from_cart', 1024, type = 'purchase', 2048, 0))))) AS packed
+        FROM (
 /*LINES*/
+        )
+        GROUP BY cityHash64(vh, ph, if(ph = 0, line_category, ''))
     )
-    WHERE ph != 0 OR line_category != ''
-    GROUP BY cityHash64(vh, ph, if(ph = 0, line_category, ''))
 ) ANY LEFT JOIN (
     SELECT ph AS p, category AS product_category FROM seg_products WHERE site = @site AND run_id = @run AND known = 0
     UNION ALL
