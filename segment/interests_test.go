@@ -104,6 +104,9 @@ func TestCustomerTypeAndPriceBand(t *testing.T) {
 		ev{vid: "trait", ago: day, typ: "product_view", pid: "dear"},
 		ev{vid: "bulk", ago: day, typ: "purchase", pid: "cheap", qty: 12},
 		ev{vid: "single", ago: day, typ: "purchase", pid: "mid", qty: 1},
+		ev{vid: "single", ago: 2 * day, typ: "page_view", uid: "u-old"},
+		ev{vid: "single", ago: day / 2, typ: "page_view", uid: "u-new"},
+		ev{vid: "single", ago: day / 4, typ: "page_view"},
 		ev{vid: "company", ago: day, typ: "identify", traits: `{"company":"Salon Ltd"}`},
 		ev{vid: "override", ago: day, typ: "identify", traits: `{"customer_type":"consumer"}`},
 		ev{vid: "override", ago: day, typ: "purchase", pid: "cheap", qty: 50},
@@ -126,5 +129,9 @@ func TestCustomerTypeAndPriceBand(t *testing.T) {
 	h := strings1(t, db, "SELECT email_sha256 FROM v_visitor_profiles WHERE site = ? AND visitor_id = 'trait'", site)
 	if len(h) != 1 || h[0] != sha("ann@example.com") {
 		t.Errorf("email_sha256 = %v", h)
+	}
+	// The latest user id wins, even over a later event without one.
+	if u := strings1(t, db, "SELECT user_id FROM v_visitor_profiles WHERE site = ? AND visitor_id = 'single'", site); len(u) != 1 || u[0] != "u-new" {
+		t.Errorf("user_id = %v, want u-new", u)
 	}
 }

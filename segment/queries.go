@@ -28,6 +28,10 @@ func query(name string, fragments ...string) string {
 	return q
 }
 
+// interestLines keeps the plain events that count towards interests:
+// those with a product, and product-less ones with a category (list views).
+const interestLines = "AND (product_id != '' OR category != '')"
+
 // basketKinds are the co-occurrence kinds: which products form a
 // visitor's basket, and which time orders it (newest first).
 var basketKinds = []struct{ kind, where, time string }{

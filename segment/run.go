@@ -47,7 +47,7 @@ type Step struct {
 var (
 	snapshotTables = []string{"seg_products", "seg_profiles", "seg_interests",
 		"seg_related", "seg_members", "seg_recommendations", "seg_audience_products"}
-	workTables = []string{"seg_opted_out", "seg_baskets", "seg_related_candidates", "seg_related_best",
+	workTables = []string{"seg_opted_out", "seg_identities", "seg_baskets", "seg_related_candidates", "seg_related_best",
 		"seg_member_candidates", "seg_eval_holdout"}
 )
 
@@ -169,16 +169,17 @@ func (e *Engine) compute(ctx context.Context, site string, res *RunResult, audie
 func (e *Engine) computeShared(ctx context.Context, res *RunResult, params []any, plan *eventPlan, holdout bool, alongside func() error) error {
 	filter := ""
 	if holdout {
-		filter = "    AND (vh, ph, event_time) NOT IN (SELECT vh, ph, event_time FROM seg_eval_holdout WHERE site = @site AND run_id = @run)"
+		filter = "WHERE (vh, ph, event_time) NOT IN (SELECT vh, ph, event_time FROM seg_eval_holdout WHERE site = @site AND run_id = @run)"
 	}
-	lines := query("lines", "/*HOLDOUT*/", filter)
+	lines := func(plain string) string { return query("lines", "/*HOLDOUT*/", filter, "/*PLAIN_LINES*/", plain) }
 	flags, counts, lasts := plan.fragments()
 	pp := append(params[:len(params):len(params)], plan.args...)
 	stages := [][]func() error{
 		{e.job(ctx, res, "00_opted_out", query("00_opted_out"), params),
+			e.job(ctx, res, "00_identities", query("00_identities"), params),
 			e.job(ctx, res, "01_unknown_products", query("01_unknown_products"), params)},
-		{e.job(ctx, res, "02_interests", query("02_interests", "/*LINES*/", lines), params),
-			e.job(ctx, res, "03_profiles", query("03_profiles", "/*LINES*/", lines, "/*COND_FLAGS*/", flags, "/*COND_EVENTS*/", counts, "/*COND_LAST*/", lasts), pp)},
+		{e.job(ctx, res, "02_interests", query("02_interests", "/*LINES*/", lines(interestLines)), params),
+			e.job(ctx, res, "03_profiles", query("03_profiles", "/*LINES*/", lines(""), "/*COND_FLAGS*/", flags, "/*COND_EVENTS*/", counts, "/*COND_LAST*/", lasts), pp)},
 		{e.job(ctx, res, "04_opted_out_profiles", query("04_opted_out_profiles"), params),
 			e.job(ctx, res, "05_products", query("05_products"), params)},
 	}

@@ -1,4 +1,5 @@
--- One profile per visitor (opted-out visitors: 04_opted_out_profiles).
+-- One profile per visitor (opted-out visitors: 04_opted_out_profiles),
+-- with the identity 00_identities found.
 -- Customer type: the latest identify trait customer_type wins; else
 -- "professional" when an order line had at least @pro_qty units of one
 -- product or identify traits carry company, vat_id or b2b = true; else
@@ -23,21 +24,16 @@ SELECT @site, @run, vh, vid, uid,
 FROM (
     SELECT vh,
         any(visitor_id) AS vid,
-        argMaxIf(user_id, event_time, user_id != '') AS uid,
-        argMaxIf(visitParamExtractString(traits, 'email'), event_time, visitParamExtractString(traits, 'email') != '') AS email,
-        argMaxIf(visitParamExtractString(traits, 'customer_type'), event_time, visitParamExtractString(traits, 'customer_type') != '') AS trait_type,
-        maxIf(visitParamExtractString(traits, 'company') != '' OR visitParamExtractString(traits, 'vat_id') != '' OR visitParamExtractBool(traits, 'b2b') = 1, traits != '') AS b2b,
         maxIf(quantity, type = 'purchase') AS max_qty,
         avgIf(if(line_price > 0, line_price, catalog_price), (line_price > 0 OR catalog_price > 0) AND type IN ('product_view', 'add_to_cart', 'checkout', 'purchase')) AS avg_raw,
         min(event_time) AS first_seen,
         max(event_time) AS last_seen,
         count() AS n_events,
-        argMaxIf(traits, event_time, traits != '') AS last_traits,
         /*COND_FLAGS*/ AS flags,
         /*COND_EVENTS*/ AS cond_events,
         /*COND_LAST*/ AS cond_last
     FROM (
-        SELECT vh, visitor_id, user_id, event_time, type, pid, line_price, quantity, traits,
+        SELECT vh, visitor_id, event_time, type, pid, line_price, quantity,
             if(catalog_category != '', catalog_category, replaceRegexpAll(line_category, '\\s*>\\s*', ' > ')) AS category,
             catalog_price
         FROM (
@@ -47,4 +43,7 @@ FROM (
         ) USING ph
     )
     GROUP BY vh
-)
+) ANY LEFT JOIN (
+    SELECT vh, user_id AS uid, email, customer_type AS trait_type, b2b, traits AS last_traits
+    FROM seg_identities WHERE site = @site AND run_id = @run
+) USING vh
