@@ -155,7 +155,9 @@ FROM (
 }
 
 // membersSQL turns an audience's candidates into members: not opted out,
-// with their identity, customer type and latest product stage.
+// with their identity, customer type and latest product stage. Both
+// joined sides are narrowed to the candidates by PREWHERE first, so a
+// small audience reads only its members' profile strings and interests.
 const membersSQL = `INSERT INTO seg_members (site, run_id, audience, visitor_id, user_id, email_sha256, stage, customer_type, trigger_time)
 SELECT @site, @run, @audience, visitor_id, user_id, email_sha256, stage, customer_type, trigger_time
 FROM (
@@ -164,13 +166,15 @@ FROM (
         SELECT vh, trigger_time FROM seg_member_candidates WHERE site = @site AND run_id = @run AND audience = @audience
     ) ANY INNER JOIN (
         SELECT vh, visitor_id, user_id, email_sha256, customer_type
-        FROM seg_profiles WHERE site = @site AND run_id = @run AND opted_out = 0
+        FROM seg_profiles
+        PREWHERE vh IN (SELECT vh FROM seg_member_candidates WHERE site = @site AND run_id = @run AND audience = @audience)
+        WHERE site = @site AND run_id = @run AND opted_out = 0
     ) USING vh
 ) ANY LEFT JOIN (
     SELECT vh, argMax(stage, last_time) AS stage
     FROM seg_interests
+    PREWHERE vh IN (SELECT vh FROM seg_member_candidates WHERE site = @site AND run_id = @run AND audience = @audience)
     WHERE site = @site AND run_id = @run AND ph != 0
-        AND vh IN (SELECT vh FROM seg_member_candidates WHERE site = @site AND run_id = @run AND audience = @audience)
     GROUP BY vh
 ) USING vh`
 
