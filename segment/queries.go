@@ -32,11 +32,11 @@ func query(name string, fragments ...string) string {
 // those with a product, and product-less ones with a category (list views).
 const interestLines = "AND (product_id != '' OR category != '')"
 
-// basketKinds are the co-occurrence kinds: which products form a
-// visitor's basket, and which time orders it (newest first).
-var basketKinds = []struct{ kind, where, time string }{
-	{"co_view", "viewed_at > toDateTime(0)", "viewed_at"},
-	{"co_purchase", "(carted_at > toDateTime(0) OR purchased_at > toDateTime(0))", "greatest(carted_at, purchased_at)"},
+// basketKinds are the co-occurrence kinds and the seg_baskets column
+// holding each visitor's basket of that kind (03_profiles).
+var basketKinds = []struct{ kind, column string }{
+	{"co_view", "basket_view"},
+	{"co_purchase", "basket_buy"},
 }
 
 // strategyPlan is how a strategy picks anchors and candidates.

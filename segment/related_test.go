@@ -66,3 +66,40 @@ func TestRelatedProductsObeyPriceRules(t *testing.T) {
 		t.Errorf("reason = %v", reason)
 	}
 }
+
+// With segments.max_items_per_basket = 2, only each visitor's two most
+// recently viewed products pair up: x1, viewed first by everybody, has no
+// co-view partner, while x2 and x3 do.
+func TestBasketsKeepTheMostRecentProducts(t *testing.T) {
+	db := chtest.MustOpen(t)
+	putProducts(t, db,
+		product("x1", "X1", "Bikes", 100), product("x2", "X2", "Bikes", 110), product("x3", "X3", "Bikes", 120),
+		product("y1", "Y1", "Shoes", 50), product("y2", "Y2", "Shoes", 55),
+	)
+	var evs []ev
+	for _, v := range []string{"v1", "v2", "v3"} {
+		evs = append(evs,
+			ev{vid: v, ago: 3 * day, typ: "product_view", pid: "x1"},
+			ev{vid: v, ago: 2 * day, typ: "product_view", pid: "x2"},
+			ev{vid: v, ago: 1 * day, typ: "product_view", pid: "x3"},
+			ev{vid: v, ago: 1 * day, typ: "product_view", pid: "x3"}, // twice: still one basket item
+		)
+	}
+	for _, v := range []string{"w1", "w2", "w3"} {
+		evs = append(evs, ev{vid: v, ago: day, typ: "product_view", pid: "y1"}, ev{vid: v, ago: day / 2, typ: "product_view", pid: "y2"})
+	}
+	insertEvents(t, db, evs...)
+	cfg := testConfig(t)
+	cfg.Segments.MaxItemsPerBasket = 2
+	run(t, newEngine(t, db, cfg))
+
+	coView := func(pid string) []string {
+		return strings1(t, db, "SELECT related_id FROM v_related_products WHERE site = ? AND product_id = ? AND kind = 'co_view' ORDER BY related_id", site, pid)
+	}
+	if got := coView("x2"); !slices.Equal(got, []string{"x3"}) {
+		t.Errorf("co-views of x2 = %v, want [x3]", got)
+	}
+	if got := coView("x1"); len(got) != 0 {
+		t.Errorf("co-views of x1 = %v, want none (never among a visitor's two latest)", got)
+	}
+}

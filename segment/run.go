@@ -47,7 +47,7 @@ type Step struct {
 var (
 	snapshotTables = []string{"seg_products", "seg_profiles", "seg_interests",
 		"seg_related", "seg_members", "seg_recommendations", "seg_audience_products"}
-	workTables = []string{"seg_opted_out", "seg_identities", "seg_baskets", "seg_related_candidates", "seg_related_best",
+	workTables = []string{"seg_opted_out", "seg_identities", "seg_numbers", "seg_baskets", "seg_related_candidates", "seg_related_best",
 		"seg_member_candidates", "seg_eval_holdout"}
 )
 
@@ -160,9 +160,9 @@ func (e *Engine) compute(ctx context.Context, site string, res *RunResult, audie
 	return nil
 }
 
-// computeShared runs the pipeline: opted-out visitors → interests and
-// profiles (one read of the events each, side by side) → products →
-// baskets → related products, with alongside (when not nil) running
+// computeShared runs the pipeline: opted-out visitors, identities and
+// product numbers → interests beside profiles with baskets (a read of the
+// events each) → products → related products, with alongside (when not nil) running
 // beside the related-products steps. plan is the audiences' event
 // conditions the profiles pass counts. With holdout, the lines held out by
 // an evaluation are left out.
@@ -177,24 +177,24 @@ func (e *Engine) computeShared(ctx context.Context, res *RunResult, params []any
 	stages := [][]func() error{
 		{e.job(ctx, res, "00_opted_out", query("00_opted_out"), params),
 			e.job(ctx, res, "00_identities", query("00_identities"), params),
-			e.job(ctx, res, "01_unknown_products", query("01_unknown_products"), params)},
+			e.job(ctx, res, "01_unknown_products", query("01_unknown_products"), params),
+			e.job(ctx, res, "01_numbers", query("01_numbers"), params)},
 		{e.job(ctx, res, "02_interests", query("02_interests", "/*LINES*/", lines(interestLines)), params),
 			e.job(ctx, res, "03_profiles", query("03_profiles", "/*LINES*/", lines(""), "/*COND_FLAGS*/", flags, "/*COND_EVENTS*/", counts, "/*COND_LAST*/", lasts), pp)},
 		{e.job(ctx, res, "04_opted_out_profiles", query("04_opted_out_profiles"), params),
 			e.job(ctx, res, "05_products", query("05_products"), params)},
 	}
-	// Related products: the fallbacks need only products (and co-purchase
-	// baskets), so they fill the second core beside baskets and pairs.
-	var baskets, pairs []func() error
+	// Related products: the fallbacks need only products and co-purchase
+	// baskets, so they fill the second core beside the pairs.
+	var pairs []func() error
 	for _, bk := range basketKinds {
 		kp := append(params[:len(params):len(params)], clickhouse.Named("kind", bk.kind))
-		baskets = append(baskets, e.job(ctx, res, "06_baskets/"+bk.kind, query("06_baskets", "/*BASKET*/", bk.where, "/*BASKET_TIME*/", bk.time), kp))
-		pairs = append(pairs, e.job(ctx, res, "07_cooccurrence/"+bk.kind, query("07_cooccurrence"), kp))
+		pairs = append(pairs, e.job(ctx, res, "07_cooccurrence/"+bk.kind, query("07_cooccurrence", "/*BASKET*/", bk.column), kp))
 	}
 	related := [][]func() error{
-		append(baskets, e.job(ctx, res, "08_declared", query("08_declared"), params),
-			e.job(ctx, res, "09_fallback_upsell", query("09_fallback_upsell"), params)),
-		append(pairs, e.job(ctx, res, "10_fallback_cross_sell", query("10_fallback_cross_sell"), params)),
+		{pairs[0], e.job(ctx, res, "10_fallback_cross_sell", query("10_fallback_cross_sell"), params),
+			pairs[1], e.job(ctx, res, "09_fallback_upsell", query("09_fallback_upsell"), params),
+			e.job(ctx, res, "08_declared", query("08_declared"), params)},
 		{e.job(ctx, res, "11_related", query("11_related"), params)},
 		{e.job(ctx, res, "11_related_best", query("11_related_best"), params)},
 	}

@@ -9,8 +9,17 @@
 -- audiences (/*COND_FLAGS*/, /*COND_EVENTS*/, /*COND_LAST*/ from the
 -- audience compiler, values bound), the visitor's matching lines (or just
 -- 1 when any matched) and the latest one's time (when membership needs it).
--- Runs beside 02_interests over the same lines, on the other core.
-INSERT INTO seg_profiles (site, run_id, vh, visitor_id, user_id, email_sha256, customer_type, customer_type_source, price_band, avg_price, opted_out, first_seen, last_seen, events, traits, cond_events, cond_last)
+-- Baskets (co-occurrence): the catalog products (idx, 01_numbers) the
+-- visitor viewed (basket_view), or carted or bought (basket_buy), newest
+-- first (a product's latest such line; ties by idx), at most @cap, which
+-- bounds the pairs one visitor can produce to cap × (cap − 1) / 2. Lines
+-- are packed as time << 32 | (2³² − 1 − idx), so one reverse sort orders
+-- them. They ride on this pass, which ends well before 02_interests, so
+-- co-occurrence can start as soon as interests are written.
+-- Runs beside 02_interests over the same lines, on the other core. Rows
+-- go to seg_visitors, whose materialized views write the profile into
+-- seg_profiles and the baskets into seg_baskets (025_segment_visitors).
+INSERT INTO seg_visitors (site, run_id, vh, visitor_id, user_id, email_sha256, customer_type, customer_type_source, price_band, avg_price, opted_out, first_seen, last_seen, events, traits, cond_events, cond_last, basket_view, basket_buy)
 WITH (
     SELECT quantiles(0.3333, 0.6667)(price) FROM v_products WHERE site = @site AND product_id != '' AND price > 0
 ) AS bands
@@ -20,7 +29,13 @@ SELECT @site, @run, vh, vid, uid,
     if(trait_type != '', 'trait', 'inferred') AS customer_type_source,
     multiIf(isNaN(avg_raw) OR isNaN(bands[1]), '', avg_raw < bands[1], 'low', avg_raw < bands[2], 'mid', 'high') AS price_band,
     if(isNaN(avg_raw), 0., avg_raw) AS avg_price,
-    toUInt8(0), first_seen, last_seen, n_events, last_traits, cond_events, cond_last
+    toUInt8(0), first_seen, last_seen, n_events, last_traits, cond_events, cond_last,
+    arraySlice(arrayFilter((x, u) -> u = 1,
+        arrayMap(x -> toUInt32(4294967295 - bitAnd(x, 4294967295)), arrayReverseSort(viewed)),
+        arrayEnumerateUniq(arrayMap(x -> toUInt32(4294967295 - bitAnd(x, 4294967295)), arrayReverseSort(viewed)))), 1, @cap) AS basket_view,
+    arraySlice(arrayFilter((x, u) -> u = 1,
+        arrayMap(x -> toUInt32(4294967295 - bitAnd(x, 4294967295)), arrayReverseSort(bought)),
+        arrayEnumerateUniq(arrayMap(x -> toUInt32(4294967295 - bitAnd(x, 4294967295)), arrayReverseSort(bought)))), 1, @cap) AS basket_buy
 FROM (
     SELECT vh,
         any(visitor_id) AS vid,
@@ -29,17 +44,25 @@ FROM (
         min(event_time) AS first_seen,
         max(event_time) AS last_seen,
         count() AS n_events,
+        groupArrayIf(packed, idx != 0 AND type = 'product_view') AS viewed,
+        groupArrayIf(packed, idx != 0 AND type IN ('add_to_cart', 'checkout', 'purchase')) AS bought,
         /*COND_FLAGS*/ AS flags,
         /*COND_EVENTS*/ AS cond_events,
         /*COND_LAST*/ AS cond_last
     FROM (
         SELECT vh, visitor_id, event_time, type, pid, line_price, quantity,
             if(catalog_category != '', catalog_category, replaceRegexpAll(line_category, '\\s*>\\s*', ' > ')) AS category,
-            catalog_price
+            catalog_price, idx,
+            bitOr(bitShiftLeft(toUInt64(event_time), 32), toUInt64(4294967295 - idx)) AS packed
         FROM (
 /*LINES*/
         ) ANY LEFT JOIN (
-            SELECT cityHash64(product_id) AS ph, category AS catalog_category, price AS catalog_price FROM v_products WHERE site = @site AND product_id != ''
+            SELECT ph, catalog_category, catalog_price, idx
+            FROM (
+                SELECT cityHash64(product_id) AS ph, category AS catalog_category, price AS catalog_price FROM v_products WHERE site = @site AND product_id != ''
+            ) ANY LEFT JOIN (
+                SELECT ph, idx FROM seg_numbers WHERE site = @site AND run_id = @run
+            ) USING ph
         ) USING ph
     )
     GROUP BY vh

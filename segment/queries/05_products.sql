@@ -1,4 +1,5 @@
--- Snapshot the current catalog for this run, numbered 1..n in product id order (idx), with
+-- Snapshot the current catalog for this run, with its numbers (idx) from
+-- 01_numbers (a product added since waits for the next run), with
 -- statistics from the run's interests (views and buyers count visitors)
 -- and each product's motivation: overstock (tag), new (tag or launched
 -- within 30 days), bestseller (top 10% of products by units sold).
@@ -10,7 +11,7 @@ WITH (
         GROUP BY ph
     )
 ) AS bestseller_units
-SELECT @site, @run, ph, toUInt32(rowNumberInAllBlocks() + 1), 1, product_id, title, category, price,
+SELECT @site, @run, ph, idx, 1, product_id, title, category, price,
     toUInt8(availability != 'out_of_stock') AS in_stock,
     tags, complements, upgrades, launch_date, views, buyers, units,
     multiIf(has(tags, 'overstock'), 'overstock',
@@ -18,9 +19,13 @@ SELECT @site, @run, ph, toUInt32(rowNumberInAllBlocks() + 1), 1, product_id, tit
         units > 0 AND units >= bestseller_units, 'bestseller',
         '') AS motivation
 FROM (
-    SELECT cityHash64(product_id) AS ph, product_id, title, category, price, availability, tags, complements, upgrades, launch_date
-    FROM v_products WHERE site = @site AND product_id != ''
-    ORDER BY product_id
+    SELECT ph, idx, product_id, title, category, price, availability, tags, complements, upgrades, launch_date
+    FROM (
+        SELECT cityHash64(product_id) AS ph, product_id, title, category, price, availability, tags, complements, upgrades, launch_date
+        FROM v_products WHERE site = @site AND product_id != ''
+    ) ANY INNER JOIN (
+        SELECT ph, idx FROM seg_numbers WHERE site = @site AND run_id = @run
+    ) USING ph
 ) ANY LEFT JOIN (
     SELECT ph, countIf(viewed_at > toDateTime(0)) AS views, countIf(purchased_at > toDateTime(0)) AS buyers, sum(units_bought) AS units
     FROM seg_interests WHERE site = @site AND run_id = @run AND ph != 0

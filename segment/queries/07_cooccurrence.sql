@@ -1,4 +1,5 @@
--- Co-occurrence candidates of one kind, scored by Dunning's log-likelihood
+-- Co-occurrence candidates of one kind (@kind; its baskets are the
+-- seg_baskets column the code puts in for the BASKET marker), scored by Dunning's log-likelihood
 -- ratio of the 2×2 table (visitors with both, x only, y only, neither), so
 -- pairs that are merely both popular score low. Only positive association
 -- (together more often than chance) is kept. Pairs are counted once
@@ -34,7 +35,7 @@ FROM (
                            - ny * log(ny) - (n - ny) * log(n - ny + (n = ny))) AS llr
                     FROM (
                         SELECT x, y, toFloat64(k11_c) AS k11, toFloat64(nx_c) AS nx, toFloat64(ny_c) AS ny,
-                            toFloat64((SELECT count() FROM seg_baskets WHERE site = @site AND run_id = @run AND kind = @kind)) AS n,
+                            toFloat64((SELECT count() FROM seg_baskets WHERE site = @site AND run_id = @run AND notEmpty(/*BASKET*/))) AS n,
                             nx - k11 AS k12, ny - k11 AS k21, n - nx - ny + k11 AS k22
                         FROM (
                             SELECT x, y, k11_c, nx_c
@@ -45,9 +46,9 @@ FROM (
                                     FROM (
                                         SELECT bitOr(bitShiftLeft(toUInt64(p), 32), toUInt64(q)) AS pair
                                         FROM (
-                                            SELECT arrayJoin(basket) AS p, basket
+                                            SELECT arrayJoin(/*BASKET*/) AS p, /*BASKET*/ AS basket
                                             FROM seg_baskets
-                                            WHERE site = @site AND run_id = @run AND kind = @kind AND length(basket) > 1
+                                            WHERE site = @site AND run_id = @run AND length(/*BASKET*/) > 1
                                         ) ARRAY JOIN basket AS q
                                         WHERE p < q
                                     )
@@ -55,13 +56,13 @@ FROM (
                                     HAVING k11_c >= @min_pair
                                 )
                             ) ANY INNER JOIN (
-                                SELECT arrayJoin(basket) AS x, count() AS nx_c
-                                FROM seg_baskets WHERE site = @site AND run_id = @run AND kind = @kind
+                                SELECT arrayJoin(/*BASKET*/) AS x, count() AS nx_c
+                                FROM seg_baskets WHERE site = @site AND run_id = @run
                                 GROUP BY x
                             ) USING x
                         ) ANY INNER JOIN (
-                            SELECT arrayJoin(basket) AS y, count() AS ny_c
-                            FROM seg_baskets WHERE site = @site AND run_id = @run AND kind = @kind
+                            SELECT arrayJoin(/*BASKET*/) AS y, count() AS ny_c
+                            FROM seg_baskets WHERE site = @site AND run_id = @run
                             GROUP BY y
                         ) USING y
                     )

@@ -24,8 +24,8 @@ FROM (
                         FROM (
                             SELECT vh, groupUniqArray(category) AS cats
                             FROM (
-                                SELECT vh, arrayJoin(basket) AS idx
-                                FROM seg_baskets WHERE site = @site AND run_id = @run AND kind = 'co_purchase' AND length(basket) > 1
+                                SELECT vh, arrayJoin(basket_buy) AS idx
+                                FROM seg_baskets WHERE site = @site AND run_id = @run AND length(basket_buy) > 1
                             ) ANY INNER JOIN (
                                 SELECT idx, category FROM seg_products
                                 WHERE site = @site AND run_id = @run AND known = 1 AND category != ''
