@@ -54,12 +54,12 @@ func TestEnvOverridesTopLevelKeys(t *testing.T) {
 
 func TestParseRejects(t *testing.T) {
 	cases := map[string]string{
-		"unknown key":   "listne: x\n",
-		"short secret":  "sites:\n - {id: a, write_key: k, admin_token: short, feed_token: 0123456789abcdef}\n",
-		"bad site id":   "sites:\n - {id: 'a b', write_key: k, admin_token: 0123456789abcdef, feed_token: 0123456789abcdef}\n",
-		"bad ip mode":   "ingest: {ip_mode: hash}\n",
+		"unknown key":      "listne: x\n",
+		"short secret":     "sites:\n - {id: a, write_key: k, admin_token: short, feed_token: 0123456789abcdef}\n",
+		"bad site id":      "sites:\n - {id: 'a b', write_key: k, admin_token: 0123456789abcdef, feed_token: 0123456789abcdef}\n",
+		"bad ip mode":      "ingest: {ip_mode: hash}\n",
 		"too many weights": "segments:\n  weights: {" + manyWeights(256) + "}\n",
-		"duplicate key": "sites:\n - {id: a, write_key: k, admin_token: 0123456789abcdef, feed_token: 0123456789abcdef}\n - {id: b, write_key: k, admin_token: 0123456789abcdef, feed_token: 0123456789abcdef}\n",
+		"duplicate key":    "sites:\n - {id: a, write_key: k, admin_token: 0123456789abcdef, feed_token: 0123456789abcdef}\n - {id: b, write_key: k, admin_token: 0123456789abcdef, feed_token: 0123456789abcdef}\n",
 	}
 	for name, raw := range cases {
 		if _, err := config.Parse([]byte(raw), nil); err == nil {
