@@ -195,8 +195,12 @@ func (e *Engine) computeShared(ctx context.Context, res *RunResult, params []any
 		{pairs[0], e.job(ctx, res, "10_fallback_cross_sell", query("10_fallback_cross_sell"), params),
 			pairs[1], e.job(ctx, res, "09_fallback_upsell", query("09_fallback_upsell"), params),
 			e.job(ctx, res, "08_declared", query("08_declared"), params)},
-		{e.job(ctx, res, "11_related", query("11_related"), params)},
-		{e.job(ctx, res, "11_related_best", query("11_related_best"), params)},
+		halves(func(hp []any, name string) func() error {
+			return e.job(ctx, res, "11_related"+name, query("11_related"), hp)
+		}, params),
+		halves(func(hp []any, name string) func() error {
+			return e.job(ctx, res, "11_related_best"+name, query("11_related_best"), hp)
+		}, params),
 	}
 	if err := runStages(stages...); err != nil {
 		return err
@@ -205,6 +209,17 @@ func (e *Engine) computeShared(ctx context.Context, res *RunResult, params []any
 		return runStages(related...)
 	}
 	return parallel(2, func() error { return runStages(related...) }, alongside)
+}
+
+// halves makes a step that splits its rows by @part modulo @parts into
+// two jobs, one per core.
+func halves(job func(params []any, name string) func() error, params []any) []func() error {
+	jobs := make([]func() error, 2)
+	for part := range jobs {
+		hp := append(params[:len(params):len(params)], clickhouse.Named("parts", 2), clickhouse.Named("part", part))
+		jobs[part] = job(hp, fmt.Sprintf("/%d", part))
+	}
+	return jobs
 }
 
 // runStages runs each stage's jobs two at a time, stage after stage.

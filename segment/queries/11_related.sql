@@ -2,6 +2,8 @@
 -- from 1 (ties by idx); a pair found by several kinds keeps a row per
 -- kind, a pair a kind lists twice (declared) its best. The reason names
 -- the anchor by its catalog title; motivation is the related product's.
+-- Anchors are split in @parts by number (this run does part @part), so
+-- the ranking runs on both cores.
 INSERT INTO seg_related (site, run_id, ph, related_ph, product_id, related_id, kind, strategy, score, rank, together, reason, motivation)
 SELECT @site, @run, ph, related_ph, product_id, related_id, kind, strategy, score, rank, together,
     if(strategy = 'upsell', concat('Upgrade from ', anchor_title), concat('Goes with your ', anchor_title)) AS reason,
@@ -15,7 +17,7 @@ FROM (
             FROM (
                 SELECT a, kind,
                     arraySort(x -> (-x.3, x.1), groupArray((b, toUInt8(if(strategy = 'upsell', 1, 2)), score, together))) AS sorted
-                FROM seg_related_candidates WHERE site = @site AND run_id = @run
+                FROM seg_related_candidates WHERE site = @site AND run_id = @run AND a % @parts = @part
                 GROUP BY a, kind
             )
         ) ARRAY JOIN cs AS c, arrayEnumerate(cs) AS r
