@@ -47,7 +47,7 @@ type Step struct {
 var (
 	snapshotTables = []string{"seg_products", "seg_profiles", "seg_interests",
 		"seg_related", "seg_members", "seg_recommendations", "seg_audience_products"}
-	workTables = []string{"seg_opted_out", "seg_identities", "seg_numbers", "seg_baskets", "seg_related_candidates", "seg_related_best",
+	workTables = []string{"seg_opted_out", "seg_identities", "seg_numbers", "seg_baskets", "seg_pairs", "seg_related_candidates", "seg_related_best",
 		"seg_member_candidates", "seg_eval_holdout"}
 )
 
@@ -174,27 +174,31 @@ func (e *Engine) computeShared(ctx context.Context, res *RunResult, params []any
 	lines := func(plain string) string { return query("lines", "/*HOLDOUT*/", filter, "/*PLAIN_LINES*/", plain) }
 	flags, counts, lasts := plan.fragments()
 	pp := append(params[:len(params):len(params)], plan.args...)
+	// The profiles pass writes the baskets and ends before the interests
+	// pass: co-occurrence pairs are counted after it on its core meanwhile.
+	profiles := e.job(ctx, res, "03_profiles", query("03_profiles", "/*LINES*/", lines(""), "/*COND_FLAGS*/", flags, "/*COND_EVENTS*/", counts, "/*COND_LAST*/", lasts), pp)
+	var pairs, candidates []func() error
+	for _, bk := range basketKinds {
+		kp := append(params[:len(params):len(params)], clickhouse.Named("kind", bk.kind))
+		pairs = append(pairs, e.job(ctx, res, "07_pairs/"+bk.kind, query("07_pairs", "/*BASKET*/", bk.column), kp))
+		candidates = append(candidates, e.job(ctx, res, "07_cooccurrence/"+bk.kind, query("07_cooccurrence"), kp))
+	}
 	stages := [][]func() error{
-		{e.job(ctx, res, "00_opted_out", query("00_opted_out"), params),
+		{e.job(ctx, res, "01_unknown_products", query("01_unknown_products"), params),
+			e.job(ctx, res, "00_opted_out", query("00_opted_out"), params),
 			e.job(ctx, res, "00_identities", query("00_identities"), params),
-			e.job(ctx, res, "01_unknown_products", query("01_unknown_products"), params),
 			e.job(ctx, res, "01_numbers", query("01_numbers"), params)},
 		{e.job(ctx, res, "02_interests", query("02_interests", "/*LINES*/", lines(interestLines)), params),
-			e.job(ctx, res, "03_profiles", query("03_profiles", "/*LINES*/", lines(""), "/*COND_FLAGS*/", flags, "/*COND_EVENTS*/", counts, "/*COND_LAST*/", lasts), pp)},
+			sequence(append([]func() error{profiles}, pairs...)...)},
 		{e.job(ctx, res, "04_opted_out_profiles", query("04_opted_out_profiles"), params),
 			e.job(ctx, res, "05_products", query("05_products"), params)},
 	}
 	// Related products: the fallbacks need only products and co-purchase
-	// baskets, so they fill the second core beside the pairs.
-	var pairs []func() error
-	for _, bk := range basketKinds {
-		kp := append(params[:len(params):len(params)], clickhouse.Named("kind", bk.kind))
-		pairs = append(pairs, e.job(ctx, res, "07_cooccurrence/"+bk.kind, query("07_cooccurrence", "/*BASKET*/", bk.column), kp))
-	}
+	// baskets, so they fill the second core beside the candidates.
 	related := [][]func() error{
-		{pairs[0], e.job(ctx, res, "10_fallback_cross_sell", query("10_fallback_cross_sell"), params),
-			pairs[1], e.job(ctx, res, "09_fallback_upsell", query("09_fallback_upsell"), params),
-			e.job(ctx, res, "08_declared", query("08_declared"), params)},
+		append(candidates, e.job(ctx, res, "10_fallback_cross_sell", query("10_fallback_cross_sell"), params),
+			e.job(ctx, res, "09_fallback_upsell", query("09_fallback_upsell"), params),
+			e.job(ctx, res, "08_declared", query("08_declared"), params)),
 		halves(func(hp []any, name string) func() error {
 			return e.job(ctx, res, "11_related"+name, query("11_related"), hp)
 		}, params),
@@ -220,6 +224,19 @@ func halves(job func(params []any, name string) func() error, params []any) []fu
 		jobs[part] = job(hp, fmt.Sprintf("/%d", part))
 	}
 	return jobs
+}
+
+// sequence is one job that runs jobs one after the other, stopping at the
+// first error.
+func sequence(jobs ...func() error) func() error {
+	return func() error {
+		for _, j := range jobs {
+			if err := j(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 // runStages runs each stage's jobs two at a time, stage after stage.
