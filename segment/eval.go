@@ -71,7 +71,7 @@ func (e *Engine) Evaluate(ctx context.Context, site string, k int) (EvalResult, 
 	trainer := &Engine{cfg: cfg, db: e.db, log: e.log, Now: e.Now}
 	train := RunResult{Site: site, RunID: run, AsOf: asOf, Sizes: map[string]uint64{}}
 	params := trainer.params(site, run, asOf)
-	if err := trainer.computeShared(ctx, &train, params, &eventPlan{}, true, nil); err != nil {
+	if err := runGraph(2, trainer.sharedTasks(ctx, &train, params, &eventPlan{}, true)); err != nil {
 		return res, err
 	}
 	// Every evaluated visitor is a member of one of the shards _eval_N of

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -113,7 +114,9 @@ func (e *Engine) Run(ctx context.Context, site string, opt RunOptions) (RunResul
 	return res, nil
 }
 
-// compute writes the run's snapshot rows.
+// compute writes the run's snapshot rows: the shared steps, then per
+// audience its members and their products, as one graph of tasks run two
+// at a time (see runGraph), so a core never waits for a stage to end.
 func (e *Engine) compute(ctx context.Context, site string, res *RunResult, audiences []config.Audience, opt RunOptions) error {
 	prev, err := e.CurrentRun(ctx, site)
 	if err != nil {
@@ -123,35 +126,26 @@ func (e *Engine) compute(ctx context.Context, site string, res *RunResult, audie
 	if err != nil {
 		return err
 	}
+	// The largest audiences' lists take longest: they go first, by the
+	// sizes of the current run (the new one's are not known yet).
+	if err := e.largestFirst(ctx, site, prev, audiences); err != nil {
+		return err
+	}
 	params := append(e.params(site, res.RunID, res.AsOf), clickhouse.Named("prev", prev))
-	// Members need only interests and profiles: they are selected while
-	// related products are computed, each on its own core.
-	members := func() error {
-		for _, a := range audiences {
-			if err := e.computeMembers(ctx, res, params, a, plan); err != nil {
-				return fmt.Errorf("audience %s: %w", a.Name, err)
-			}
-		}
-		return nil
+	tasks := e.sharedTasks(ctx, res, params, plan, false)
+	// Members need interests and profiles; products also the ranked
+	// related products. Members are listed before the ranking steps, which
+	// wait for every related-products step anyway.
+	var members, products []task
+	for _, a := range audiences {
+		members = append(members, task{name: "members/" + a.Name, after: []string{"02_interests", "03_profiles", "04_opted_out_profiles"},
+			run: func() error { return inAudience(a.Name, e.computeMembers(ctx, res, params, a, plan)) }})
+		products = append(products, task{name: "products/" + a.Name, after: []string{"members/" + a.Name, "11_related_best/0", "11_related_best/1"},
+			run: func() error { return inAudience(a.Name, e.computeProducts(ctx, res, params, a)) }})
 	}
-	if err := e.computeShared(ctx, res, params, plan, false, members); err != nil {
-		return err
-	}
-	// Audiences are independent of each other: two at a time keep both
-	// cores busy, the largest first so a big one does not run alone last.
-	if err := e.largestFirst(ctx, res.Site, res.RunID, audiences); err != nil {
-		return err
-	}
-	jobs := make([]func() error, len(audiences))
-	for i, a := range audiences {
-		jobs[i] = func() error {
-			if err := e.computeProducts(ctx, res, params, a); err != nil {
-				return fmt.Errorf("audience %s: %w", a.Name, err)
-			}
-			return nil
-		}
-	}
-	if err := parallel(2, jobs...); err != nil {
+	rank := slices.IndexFunc(tasks, func(t task) bool { return t.name == "11_related/0" })
+	tasks = slices.Concat(tasks[:rank], members, tasks[rank:], products)
+	if err := runGraph(2, tasks); err != nil {
 		return err
 	}
 	if opt.Audience != "" {
@@ -160,13 +154,21 @@ func (e *Engine) compute(ctx context.Context, site string, res *RunResult, audie
 	return nil
 }
 
-// computeShared runs the pipeline: opted-out visitors, identities and
-// product numbers → interests beside profiles with baskets (a read of the
-// events each) → products → related products, with alongside (when not nil) running
-// beside the related-products steps. plan is the audiences' event
-// conditions the profiles pass counts. With holdout, the lines held out by
-// an evaluation are left out.
-func (e *Engine) computeShared(ctx context.Context, res *RunResult, params []any, plan *eventPlan, holdout bool, alongside func() error) error {
+// inAudience names the audience in err.
+func inAudience(name string, err error) error {
+	if err != nil {
+		return fmt.Errorf("audience %s: %w", name, err)
+	}
+	return nil
+}
+
+// sharedTasks are the steps every run (and an evaluation) shares:
+// opted-out visitors, identities and product numbers → interests beside
+// profiles with baskets (a read of the events each) → products → related
+// products. plan is the audiences' event conditions the profiles pass
+// counts. With holdout, the lines held out by an evaluation are left out.
+// Tasks are listed longest chain first: that is the order ready ones start.
+func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, plan *eventPlan, holdout bool) []task {
 	filter := ""
 	if holdout {
 		filter = "WHERE (vh, ph, event_time) NOT IN (SELECT vh, ph, event_time FROM seg_eval_holdout WHERE site = @site AND run_id = @run)"
@@ -174,110 +176,53 @@ func (e *Engine) computeShared(ctx context.Context, res *RunResult, params []any
 	lines := func(plain string) string { return query("lines", "/*HOLDOUT*/", filter, "/*PLAIN_LINES*/", plain) }
 	flags, counts, lasts := plan.fragments()
 	pp := append(params[:len(params):len(params)], plan.args...)
-	// The profiles pass writes the baskets and ends before the interests
-	// pass: co-occurrence pairs are counted after it on its core meanwhile.
-	profiles := e.job(ctx, res, "03_profiles", query("03_profiles", "/*LINES*/", lines(""), "/*COND_FLAGS*/", flags, "/*COND_EVENTS*/", counts, "/*COND_LAST*/", lasts), pp)
-	var pairs, candidates []func() error
+	step := func(name string, after []string, q string, params []any) task {
+		return task{name: name, after: after, run: func() error { return e.step(ctx, res, name, q, params) }}
+	}
+	tasks := []task{
+		step("01_unknown_products", nil, query("01_unknown_products"), params),
+		step("00_opted_out", nil, query("00_opted_out"), params),
+		step("00_identities", nil, query("00_identities"), params),
+		step("01_numbers", nil, query("01_numbers"), params),
+		step("02_interests", []string{"00_opted_out", "01_unknown_products"}, query("02_interests", "/*LINES*/", lines(interestLines)), params),
+		// Profiles (with the baskets) end before interests; the pairs
+		// need only the baskets and are counted meanwhile.
+		step("03_profiles", []string{"00_opted_out", "00_identities", "01_numbers"},
+			query("03_profiles", "/*LINES*/", lines(""), "/*COND_FLAGS*/", flags, "/*COND_EVENTS*/", counts, "/*COND_LAST*/", lasts), pp),
+	}
+	var candidates []string
 	for _, bk := range basketKinds {
 		kp := append(params[:len(params):len(params)], clickhouse.Named("kind", bk.kind))
-		pairs = append(pairs, e.job(ctx, res, "07_pairs/"+bk.kind, query("07_pairs", "/*BASKET*/", bk.column), kp))
-		candidates = append(candidates, e.job(ctx, res, "07_cooccurrence/"+bk.kind, query("07_cooccurrence"), kp))
+		tasks = append(tasks,
+			step("07_pairs/"+bk.kind, []string{"03_profiles"}, query("07_pairs", "/*BASKET*/", bk.column), kp),
+			step("07_cooccurrence/"+bk.kind, []string{"07_pairs/" + bk.kind, "05_products"}, query("07_cooccurrence"), kp))
+		candidates = append(candidates, "07_cooccurrence/"+bk.kind)
 	}
-	stages := [][]func() error{
-		{e.job(ctx, res, "01_unknown_products", query("01_unknown_products"), params),
-			e.job(ctx, res, "00_opted_out", query("00_opted_out"), params),
-			e.job(ctx, res, "00_identities", query("00_identities"), params),
-			e.job(ctx, res, "01_numbers", query("01_numbers"), params)},
-		{e.job(ctx, res, "02_interests", query("02_interests", "/*LINES*/", lines(interestLines)), params),
-			sequence(append([]func() error{profiles}, pairs...)...)},
-		{e.job(ctx, res, "04_opted_out_profiles", query("04_opted_out_profiles"), params),
-			e.job(ctx, res, "05_products", query("05_products"), params)},
-	}
-	// Related products: the fallbacks need only products and co-purchase
-	// baskets, so they fill the second core beside the candidates.
-	related := [][]func() error{
-		append(candidates, e.job(ctx, res, "10_fallback_cross_sell", query("10_fallback_cross_sell"), params),
-			e.job(ctx, res, "09_fallback_upsell", query("09_fallback_upsell"), params),
-			e.job(ctx, res, "08_declared", query("08_declared"), params)),
-		halves(func(hp []any, name string) func() error {
-			return e.job(ctx, res, "11_related"+name, query("11_related"), hp)
-		}, params),
-		halves(func(hp []any, name string) func() error {
-			return e.job(ctx, res, "11_related_best"+name, query("11_related_best"), hp)
-		}, params),
-	}
-	if err := runStages(stages...); err != nil {
-		return err
-	}
-	if alongside == nil {
-		return runStages(related...)
-	}
-	return parallel(2, func() error { return runStages(related...) }, alongside)
-}
-
-// halves makes a step that splits its rows by @part modulo @parts into
-// two jobs, one per core.
-func halves(job func(params []any, name string) func() error, params []any) []func() error {
-	jobs := make([]func() error, 2)
-	for part := range jobs {
-		hp := append(params[:len(params):len(params)], clickhouse.Named("parts", 2), clickhouse.Named("part", part))
-		jobs[part] = job(hp, fmt.Sprintf("/%d", part))
-	}
-	return jobs
-}
-
-// sequence is one job that runs jobs one after the other, stopping at the
-// first error.
-func sequence(jobs ...func() error) func() error {
-	return func() error {
-		for _, j := range jobs {
-			if err := j(); err != nil {
-				return err
-			}
+	products := []string{"05_products"}
+	tasks = append(tasks,
+		step("05_products", []string{"02_interests", "01_numbers", "01_unknown_products"}, query("05_products"), params),
+		step("04_opted_out_profiles", []string{"00_opted_out"}, query("04_opted_out_profiles"), params),
+		step("10_fallback_cross_sell", []string{"05_products", "03_profiles"}, query("10_fallback_cross_sell"), params),
+		step("09_fallback_upsell", products, query("09_fallback_upsell"), params),
+		step("08_declared", products, query("08_declared"), params),
+	)
+	// Ranking is split by anchor into two halves, one per core.
+	related := slices.Concat(candidates, []string{"08_declared", "09_fallback_upsell", "10_fallback_cross_sell"})
+	for _, name := range []string{"11_related", "11_related_best"} {
+		after := related
+		if name == "11_related_best" {
+			after = []string{"11_related/0", "11_related/1"}
 		}
-		return nil
-	}
-}
-
-// runStages runs each stage's jobs two at a time, stage after stage.
-func runStages(stages ...[]func() error) error {
-	for _, jobs := range stages {
-		if err := parallel(2, jobs...); err != nil {
-			return err
+		for part := range 2 {
+			hp := append(params[:len(params):len(params)], clickhouse.Named("parts", 2), clickhouse.Named("part", part))
+			tasks = append(tasks, step(fmt.Sprintf("%s/%d", name, part), after, query(name), hp))
 		}
 	}
-	return nil
+	return tasks
 }
 
-// job is a step to run later (see parallel).
-func (e *Engine) job(ctx context.Context, res *RunResult, name, q string, params []any) func() error {
-	return func() error { return e.step(ctx, res, name, q, params) }
-}
-
-// parallel runs jobs, at most n at once, in their order (a job starts
-// when one before it has finished), and returns every error.
-func parallel(n int, jobs ...func() error) error {
-	errs := make([]error, len(jobs))
-	next := make(chan int, len(jobs))
-	for i := range jobs {
-		next <- i
-	}
-	close(next)
-	var wg sync.WaitGroup
-	for range min(n, len(jobs)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				errs[i] = jobs[i]()
-			}
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
-// largestFirst orders audiences by their member count, largest first.
+// largestFirst orders audiences by their member count in run, largest
+// first (run "" leaves the order as it is).
 func (e *Engine) largestFirst(ctx context.Context, site, run string, audiences []config.Audience) error {
 	rows, err := e.db.Query(ctx, "SELECT audience, count() FROM seg_members WHERE site = @site AND run_id = @run GROUP BY audience",
 		clickhouse.Named("site", site), clickhouse.Named("run", run))
