@@ -186,22 +186,29 @@ func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, 
 		step("01_numbers", nil, query("01_numbers"), params),
 		step("02_interests", []string{"00_opted_out", "01_unknown_products"}, query("02_interests", "/*LINES*/", lines(interestLines)), params),
 		// Profiles (with the baskets) end before interests; the pairs
-		// need only the baskets and are counted meanwhile.
+		// need only the baskets and are counted meanwhile, in two halves.
 		step("03_profiles", []string{"00_opted_out", "00_identities", "01_numbers"},
 			query("03_profiles", "/*LINES*/", lines(""), "/*COND_FLAGS*/", flags, "/*COND_EVENTS*/", counts, "/*COND_LAST*/", lasts), pp),
+		// Products wait only for interests; listed before the pairs so
+		// they start as soon as interests end.
+		step("05_products", []string{"02_interests", "01_numbers", "01_unknown_products"}, query("05_products"), params),
+		step("04_opted_out_profiles", []string{"00_opted_out"}, query("04_opted_out_profiles"), params),
 	}
 	var candidates []string
 	for _, bk := range basketKinds {
 		kp := append(params[:len(params):len(params)], clickhouse.Named("kind", bk.kind))
-		tasks = append(tasks,
-			step("07_pairs/"+bk.kind, []string{"03_profiles"}, query("07_pairs", "/*BASKET*/", bk.column), kp),
-			step("07_cooccurrence/"+bk.kind, []string{"07_pairs/" + bk.kind, "05_products"}, query("07_cooccurrence"), kp))
+		var pairs []string
+		for part := range 2 {
+			name := fmt.Sprintf("07_pairs/%s/%d", bk.kind, part)
+			hp := append(kp[:len(kp):len(kp)], clickhouse.Named("parts", 2), clickhouse.Named("part", part))
+			tasks = append(tasks, step(name, []string{"03_profiles"}, query("07_pairs", "/*BASKET*/", bk.column), hp))
+			pairs = append(pairs, name)
+		}
+		tasks = append(tasks, step("07_cooccurrence/"+bk.kind, append(pairs, "05_products"), query("07_cooccurrence"), kp))
 		candidates = append(candidates, "07_cooccurrence/"+bk.kind)
 	}
 	products := []string{"05_products"}
 	tasks = append(tasks,
-		step("05_products", []string{"02_interests", "01_numbers", "01_unknown_products"}, query("05_products"), params),
-		step("04_opted_out_profiles", []string{"00_opted_out"}, query("04_opted_out_profiles"), params),
 		step("10_fallback_cross_sell", []string{"05_products", "03_profiles"}, query("10_fallback_cross_sell"), params),
 		step("09_fallback_upsell", products, query("09_fallback_upsell"), params),
 		step("08_declared", products, query("08_declared"), params),

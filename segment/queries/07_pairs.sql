@@ -6,8 +6,9 @@
 -- are counted once (x < y, packed into one UInt64 key) and used both
 -- ways; pairs fewer than @min_pair visitors share are noise and dropped.
 -- Needs only the baskets, so it runs right after the profiles pass, while
--- interests are still being computed; 07_cooccurrence applies the price
--- and category rules once the product snapshot exists.
+-- interests are still being computed, in @parts parts by x (this is part
+-- @part), one per core; 07_cooccurrence applies the price and category
+-- rules once the product snapshot exists.
 -- x·ln x is written x * log(x + (x = 0)), which is 0 at x = 0 (k11, nx and
 -- ny are at least 1).
 INSERT INTO seg_pairs (site, run_id, kind, x, y, llr, k11)
@@ -35,7 +36,7 @@ FROM (
                             FROM seg_baskets
                             WHERE site = @site AND run_id = @run AND length(/*BASKET*/) > 1
                         ) ARRAY JOIN basket AS q
-                        WHERE p < q
+                        WHERE p < q AND p % @parts = @part
                     )
                     GROUP BY pair
                     HAVING k11_c >= @min_pair
