@@ -53,18 +53,21 @@ type Result struct {
 type personTable struct {
 	name                string
 	hasVisitor, hasUser bool
+	hasHash             bool // vh = cityHash64(visitor_id), the segment tables' key
 }
 
 // tables finds every MergeTree table of the database with a site column
-// and a visitor_id or user_id column: the events and whatever segment,
-// feed or future capability derived from them. Finding them at run time
-// means a new derived table cannot be forgotten here.
+// and a visitor_id, user_id or vh (a visitor's hash) column: the events
+// and whatever segment, feed or future capability derived from them.
+// Finding them at run time means a new derived table cannot be forgotten
+// here.
 func (e *Eraser) tables(ctx context.Context) ([]personTable, error) {
 	// Tables of the current database that hold per-person rows.
 	rows, err := e.db.Query(ctx, `
 		SELECT c.table,
 		       countIf(c.name = 'visitor_id') AS v,
 		       countIf(c.name = 'user_id') AS u,
+		       countIf(c.name = 'vh' AND c.type = 'UInt64') AS h,
 		       countIf(c.name = 'site') AS s
 		FROM system.columns AS c
 		WHERE c.database = currentDatabase()
@@ -78,12 +81,12 @@ func (e *Eraser) tables(ctx context.Context) ([]personTable, error) {
 	var out []personTable
 	for rows.Next() {
 		var name string
-		var v, u, s uint64
-		if err := rows.Scan(&name, &v, &u, &s); err != nil {
+		var v, u, h, s uint64
+		if err := rows.Scan(&name, &v, &u, &h, &s); err != nil {
 			return nil, err
 		}
-		if s > 0 && (v > 0 || u > 0) {
-			out = append(out, personTable{name: name, hasVisitor: v > 0, hasUser: u > 0})
+		if s > 0 && (v > 0 || u > 0 || h > 0) {
+			out = append(out, personTable{name: name, hasVisitor: v > 0, hasUser: u > 0, hasHash: h > 0})
 		}
 	}
 	return out, rows.Err()
@@ -165,6 +168,10 @@ func personFilter(t personTable, s Subject, visitors []string) (string, []any) {
 	var args []any
 	if t.hasVisitor && len(visitors) > 0 {
 		parts = append(parts, "has(?, visitor_id)")
+		args = append(args, visitors)
+	}
+	if t.hasHash && len(visitors) > 0 {
+		parts = append(parts, "has(arrayMap(x -> cityHash64(x), ?), vh)")
 		args = append(args, visitors)
 	}
 	if t.hasUser && s.Kind == "user" {

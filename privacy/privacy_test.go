@@ -31,26 +31,36 @@ func addEvent(t *testing.T, db *chdb.DB, site, vid, uid string, at time.Time) {
 }
 
 // personTables lists tables with site and visitor_id/user_id columns, as the eraser should find them.
-func personTables(t *testing.T, db *chdb.DB) map[string][2]bool {
+func personTables(t *testing.T, db *chdb.DB) map[string][3]bool {
 	t.Helper()
-	rows, err := db.Query(context.Background(), `SELECT table, countIf(name='visitor_id'), countIf(name='user_id'), countIf(name='site')
+	rows, err := db.Query(context.Background(), `SELECT table, countIf(name='visitor_id'), countIf(name='user_id'), countIf(name='site'), countIf(name='vh')
 		FROM system.columns WHERE database = currentDatabase() AND table IN (SELECT name FROM system.tables WHERE database = currentDatabase() AND engine LIKE '%MergeTree%') GROUP BY table`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	out := map[string][2]bool{}
+	out := map[string][3]bool{}
 	for rows.Next() {
 		var name string
-		var v, u, s uint64
-		if err := rows.Scan(&name, &v, &u, &s); err != nil {
+		var v, u, s, h uint64
+		if err := rows.Scan(&name, &v, &u, &s, &h); err != nil {
 			t.Fatal(err)
 		}
-		if s > 0 && (v > 0 || u > 0) {
-			out[name] = [2]bool{v > 0, u > 0}
+		if s > 0 && (v > 0 || u > 0 || h > 0) {
+			out[name] = [3]bool{v > 0, u > 0, h > 0}
 		}
 	}
 	return out
+}
+
+// cityHash64 is ClickHouse's hash of s, as the segment tables key visitors.
+func cityHash64(t *testing.T, db *chdb.DB, s string) uint64 {
+	t.Helper()
+	var h uint64
+	if err := db.QueryRow(context.Background(), "SELECT cityHash64(?)", s).Scan(&h); err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
 
 func count(t *testing.T, db *chdb.DB, table, where string, args ...any) uint64 {
@@ -105,6 +115,9 @@ func TestEraseRemovesTheSubjectEverywhere(t *testing.T) {
 						}
 						cols, args = cols+", user_id", append(args, uid)
 					}
+					if has[2] {
+						cols, args = cols+", vh", append(args, cityHash64(t, db, vid))
+					}
 					if err := db.InsertRow(ctx, fmt.Sprintf("INSERT INTO %s (%s)", name, cols), args...); err != nil {
 						t.Fatalf("%s: %v", name, err)
 					}
@@ -126,6 +139,14 @@ func TestEraseRemovesTheSubjectEverywhere(t *testing.T) {
 					}
 					if n := count(t, db, name, "site = 'shop' AND visitor_id = 'v-carol'"); n == 0 {
 						t.Errorf("%s lost an unrelated visitor", name)
+					}
+				}
+				if has[2] {
+					if n := count(t, db, name, "site = 'shop' AND has(arrayMap(x -> cityHash64(x), ?), vh)", tc.gone); n != 0 {
+						t.Errorf("%s still has %d rows hashed from %v", name, n, tc.gone)
+					}
+					if n := count(t, db, name, "site = 'shop' AND vh = cityHash64('v-carol')"); n == 0 {
+						t.Errorf("%s lost an unrelated visitor's hashed rows", name)
 					}
 				}
 			}

@@ -2,11 +2,13 @@
 -- read apart from the profiles pass: latest values are the same with or
 -- without duplicate events, so they are read without FINAL and only from
 -- the few events that carry them, instead of keeping four string states
--- for every visitor in the pass that must read FINAL.
+-- for every visitor in the pass that must read FINAL. visitor_id is kept
+-- so that an erasure finds these rows like any other person table's.
 CREATE TABLE IF NOT EXISTS seg_identities (
     site String,
     run_id String,
     vh UInt64,
+    visitor_id String,
     user_id String,
     email String,
     customer_type String,

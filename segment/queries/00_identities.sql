@@ -3,8 +3,8 @@
 -- (company, vat_id or b2b = true). Latest values and "any" do not change
 -- when an event is stored twice, so events are read without FINAL, and
 -- only those with a user id or identify traits. 03_profiles joins them.
-INSERT INTO seg_identities (site, run_id, vh, user_id, email, customer_type, b2b, traits)
-SELECT @site, @run, cityHash64(visitor_id) AS vh,
+INSERT INTO seg_identities (site, run_id, vh, visitor_id, user_id, email, customer_type, b2b, traits)
+SELECT @site, @run, cityHash64(visitor_id) AS vh, any(visitor_id),
     argMaxIf(user_id, event_time, user_id != ''),
     argMaxIf(email, event_time, email != ''),
     argMaxIf(ctype, event_time, ctype != ''),
