@@ -154,6 +154,17 @@ func (e *Engine) compute(ctx context.Context, site string, res *RunResult, audie
 	return nil
 }
 
+// lines is the event-lines fragment (lines.sql): plain narrows the
+// product-less events; with holdout, an evaluation's held-out lines are
+// left out.
+func lines(holdout bool, plain string) string {
+	filter := ""
+	if holdout {
+		filter = "WHERE (vh, ph, event_time) NOT IN (SELECT vh, ph, event_time FROM seg_eval_holdout WHERE site = @site AND run_id = @run)"
+	}
+	return query("lines", "/*HOLDOUT*/", filter, "/*PLAIN_LINES*/", plain)
+}
+
 // inAudience names the audience in err.
 func inAudience(name string, err error) error {
 	if err != nil {
@@ -169,11 +180,6 @@ func inAudience(name string, err error) error {
 // counts. With holdout, the lines held out by an evaluation are left out.
 // Tasks are listed longest chain first: that is the order ready ones start.
 func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, plan *eventPlan, holdout bool) []task {
-	filter := ""
-	if holdout {
-		filter = "WHERE (vh, ph, event_time) NOT IN (SELECT vh, ph, event_time FROM seg_eval_holdout WHERE site = @site AND run_id = @run)"
-	}
-	lines := func(plain string) string { return query("lines", "/*HOLDOUT*/", filter, "/*PLAIN_LINES*/", plain) }
 	flags, counts, lasts := plan.fragments()
 	pp := append(params[:len(params):len(params)], plan.args...)
 	step := func(name string, after []string, q string, params []any) task {
@@ -184,11 +190,11 @@ func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, 
 		step("00_opted_out", nil, query("00_opted_out"), params),
 		step("00_identities", nil, query("00_identities"), params),
 		step("01_numbers", nil, query("01_numbers"), params),
-		step("02_interests", []string{"00_opted_out", "01_unknown_products"}, query("02_interests", "/*LINES*/", lines(interestLines)), params),
+		step("02_interests", []string{"00_opted_out", "01_unknown_products"}, query("02_interests", "/*LINES*/", lines(holdout, interestLines)), params),
 		// Profiles (with the baskets) end before interests; the pairs
 		// need only the baskets and are counted meanwhile, in two halves.
 		step("03_profiles", []string{"00_opted_out", "00_identities", "01_numbers"},
-			query("03_profiles", "/*LINES*/", lines(""), "/*COND_FLAGS*/", flags, "/*COND_EVENTS*/", counts, "/*COND_LAST*/", lasts), pp),
+			query("03_profiles", "/*LINES*/", lines(holdout, ""), "/*COND_FLAGS*/", flags, "/*COND_EVENTS*/", counts, "/*COND_LAST*/", lasts), pp),
 		// Products wait only for interests; listed before the pairs so
 		// they start as soon as interests end.
 		step("05_products", []string{"02_interests", "01_numbers", "01_unknown_products"}, query("05_products"), params),
