@@ -185,6 +185,16 @@ func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, 
 	step := func(name string, after []string, q string, params []any) task {
 		return task{name: name, after: after, run: func() error { return e.step(ctx, res, name, q, params) }}
 	}
+	// halves splits a step by @part modulo @parts into name/0 and name/1,
+	// one per core.
+	halves := func(name string, after []string, q string, params []any) []task {
+		var out []task
+		for part := range 2 {
+			hp := append(params[:len(params):len(params)], clickhouse.Named("parts", 2), clickhouse.Named("part", part))
+			out = append(out, step(fmt.Sprintf("%s/%d", name, part), after, q, hp))
+		}
+		return out
+	}
 	tasks := []task{
 		step("01_unknown_products", nil, query("01_unknown_products"), params),
 		step("00_opted_out", nil, query("00_opted_out"), params),
@@ -203,14 +213,9 @@ func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, 
 	var candidates []string
 	for _, bk := range basketKinds {
 		kp := append(params[:len(params):len(params)], clickhouse.Named("kind", bk.kind))
-		var pairs []string
-		for part := range 2 {
-			name := fmt.Sprintf("07_pairs/%s/%d", bk.kind, part)
-			hp := append(kp[:len(kp):len(kp)], clickhouse.Named("parts", 2), clickhouse.Named("part", part))
-			tasks = append(tasks, step(name, []string{"03_profiles"}, query("07_pairs", "/*BASKET*/", bk.column), hp))
-			pairs = append(pairs, name)
-		}
-		tasks = append(tasks, step("07_cooccurrence/"+bk.kind, append(pairs, "05_products"), query("07_cooccurrence"), kp))
+		pairs := "07_pairs/" + bk.kind
+		tasks = append(tasks, halves(pairs, []string{"03_profiles"}, query("07_pairs", "/*BASKET*/", bk.column), kp)...)
+		tasks = append(tasks, step("07_cooccurrence/"+bk.kind, []string{pairs + "/0", pairs + "/1", "05_products"}, query("07_cooccurrence"), kp))
 		candidates = append(candidates, "07_cooccurrence/"+bk.kind)
 	}
 	products := []string{"05_products"}
@@ -221,16 +226,8 @@ func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, 
 	)
 	// Ranking is split by anchor into two halves, one per core.
 	related := slices.Concat(candidates, []string{"08_declared", "09_fallback_upsell", "10_fallback_cross_sell"})
-	for _, name := range []string{"11_related", "11_related_best"} {
-		after := related
-		if name == "11_related_best" {
-			after = []string{"11_related/0", "11_related/1"}
-		}
-		for part := range 2 {
-			hp := append(params[:len(params):len(params)], clickhouse.Named("parts", 2), clickhouse.Named("part", part))
-			tasks = append(tasks, step(fmt.Sprintf("%s/%d", name, part), after, query(name), hp))
-		}
-	}
+	tasks = append(tasks, halves("11_related", related, query("11_related"), params)...)
+	tasks = append(tasks, halves("11_related_best", []string{"11_related/0", "11_related/1"}, query("11_related_best"), params)...)
 	return tasks
 }
 
