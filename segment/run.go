@@ -48,7 +48,7 @@ type Step struct {
 var (
 	snapshotTables = []string{"seg_products", "seg_profiles", "seg_interests",
 		"seg_related", "seg_members", "seg_recommendations", "seg_audience_products"}
-	workTables = []string{"seg_opted_out", "seg_identities", "seg_numbers", "seg_baskets", "seg_pairs", "seg_related_candidates", "seg_related_best",
+	workTables = []string{"seg_opted_out", "seg_identities", "seg_numbers", "seg_baskets", "seg_product_lines", "seg_pairs", "seg_related_candidates", "seg_related_best",
 		"seg_member_candidates", "seg_eval_holdout"}
 )
 
@@ -175,8 +175,8 @@ func inAudience(name string, err error) error {
 
 // sharedTasks are the steps every run (and an evaluation) shares:
 // opted-out visitors, identities and product numbers → interests beside
-// profiles with baskets (a read of the events each) → products → related
-// products. plan is the audiences' event conditions the profiles pass
+// profiles with baskets and product counts (a read of the events each);
+// products → related products follow the profiles, beside interests. plan is the audiences' event conditions the profiles pass
 // counts. With holdout, the lines held out by an evaluation are left out.
 // Tasks are listed longest chain first: that is the order ready ones start.
 func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, plan *eventPlan, holdout bool) []task {
@@ -205,9 +205,10 @@ func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, 
 		// need only the baskets and are counted meanwhile, in two halves.
 		step("03_profiles", []string{"00_opted_out", "00_identities", "01_numbers"},
 			query("03_profiles", "/*LINES*/", lines(holdout, ""), "/*COND_FLAGS*/", flags, "/*COND_EVENTS*/", counts, "/*COND_LAST*/", lasts), pp),
-		// Products wait only for interests; listed before the pairs so
-		// they start as soon as interests end.
-		step("05_products", []string{"02_interests", "01_numbers", "01_unknown_products"}, query("05_products"), params),
+		// Products need the counts of the profiles pass, not interests:
+		// the product snapshot and every related-products step run while
+		// interests are still computing.
+		step("05_products", []string{"03_profiles", "01_numbers", "01_unknown_products"}, query("05_products"), params),
 		step("04_opted_out_profiles", []string{"00_opted_out"}, query("04_opted_out_profiles"), params),
 	}
 	var candidates []string

@@ -15,11 +15,17 @@
 -- bounds the pairs one visitor can produce to cap × (cap − 1) / 2. Lines
 -- are packed as time << 32 | (2³² − 1 − idx), so one reverse sort orders
 -- them. They ride on this pass, which ends well before 02_interests, so
--- co-occurrence can start as soon as interests are written.
+-- co-occurrence is counted while interests are still computing.
+-- Product statistics: the visitor's distinct viewed products (uncapped)
+-- and purchase lines (idx << 32 | units, units = quantity, at least 1;
+-- bit 31 marks the visitor's first line of a product), which 05_products
+-- counts (seg_product_lines, 027), so the product snapshot and the
+-- related products need not wait for interests.
 -- Runs beside 02_interests over the same lines, on the other core. Rows
 -- go to seg_visitors, whose materialized views write the profile into
--- seg_profiles and the baskets into seg_baskets (025_segment_visitors).
-INSERT INTO seg_visitors (site, run_id, vh, visitor_id, user_id, email_sha256, customer_type, customer_type_source, price_band, avg_price, opted_out, first_seen, last_seen, events, traits, cond_events, cond_last, basket_view, basket_buy)
+-- seg_profiles, the baskets into seg_baskets and the product lines into
+-- seg_product_lines (025, 027).
+INSERT INTO seg_visitors (site, run_id, vh, visitor_id, user_id, email_sha256, customer_type, customer_type_source, price_band, avg_price, opted_out, first_seen, last_seen, events, traits, cond_events, cond_last, basket_view, basket_buy, product_views, product_buys)
 WITH (
     SELECT quantiles(0.3333, 0.6667)(price) FROM v_products WHERE site = @site AND product_id != '' AND price > 0
 ) AS bands
@@ -30,12 +36,8 @@ SELECT @site, @run, vh, vid, uid,
     multiIf(isNaN(avg_raw) OR isNaN(bands[1]), '', avg_raw < bands[1], 'low', avg_raw < bands[2], 'mid', 'high') AS price_band,
     if(isNaN(avg_raw), 0., avg_raw) AS avg_price,
     toUInt8(0), first_seen, last_seen, n_events, last_traits, cond_events, cond_last,
-    arraySlice(arrayFilter((x, u) -> u = 1,
-        arrayMap(x -> toUInt32(4294967295 - bitAnd(x, 4294967295)), arrayReverseSort(viewed)),
-        arrayEnumerateUniq(arrayMap(x -> toUInt32(4294967295 - bitAnd(x, 4294967295)), arrayReverseSort(viewed)))), 1, @cap) AS basket_view,
-    arraySlice(arrayFilter((x, u) -> u = 1,
-        arrayMap(x -> toUInt32(4294967295 - bitAnd(x, 4294967295)), arrayReverseSort(bought)),
-        arrayEnumerateUniq(arrayMap(x -> toUInt32(4294967295 - bitAnd(x, 4294967295)), arrayReverseSort(bought)))), 1, @cap) AS basket_buy
+    arraySlice(viewed, 1, @cap) AS basket_view, arraySlice(bought, 1, @cap) AS basket_buy,
+    viewed AS product_views, purchases AS product_buys
 FROM (
     SELECT vh,
         any(visitor_id) AS vid,
@@ -44,8 +46,16 @@ FROM (
         min(event_time) AS first_seen,
         max(event_time) AS last_seen,
         count() AS n_events,
-        groupArrayIf(packed, idx != 0 AND type = 'product_view') AS viewed,
-        groupArrayIf(packed, idx != 0 AND type IN ('add_to_cart', 'checkout', 'purchase')) AS bought,
+        arrayMap(x -> toUInt32(4294967295 - bitAnd(x, 4294967295)),
+            arrayReverseSort(groupArrayIf(packed, idx != 0 AND type = 'product_view'))) AS viewed_lines,
+        arrayFilter((x, u) -> u = 1, viewed_lines, arrayEnumerateUniq(viewed_lines)) AS viewed,
+        arrayMap(x -> toUInt32(4294967295 - bitAnd(x, 4294967295)),
+            arrayReverseSort(groupArrayIf(packed, idx != 0 AND type IN ('add_to_cart', 'checkout', 'purchase')))) AS bought_lines,
+        arrayFilter((x, u) -> u = 1, bought_lines, arrayEnumerateUniq(bought_lines)) AS bought,
+        groupArrayIf(bitOr(bitShiftLeft(toUInt64(idx), 32), toUInt64(greatest(least(quantity, 1048575), 1))),
+            idx != 0 AND type = 'purchase') AS purchase_lines,
+        arrayMap((x, u) -> if(u = 1, bitOr(x, 2147483648), x),
+            purchase_lines, arrayEnumerateUniq(arrayMap(x -> bitShiftRight(x, 32), purchase_lines))) AS purchases,
         /*COND_FLAGS*/ AS flags,
         /*COND_EVENTS*/ AS cond_events,
         /*COND_LAST*/ AS cond_last

@@ -1,14 +1,16 @@
 -- Snapshot the current catalog for this run, with its numbers (idx) from
 -- 01_numbers (a product added since waits for the next run), with
--- statistics from the run's interests (views and buyers count visitors)
--- and each product's motivation: overstock (tag), new (tag or launched
--- within 30 days), bestseller (top 10% of products by units sold).
+-- statistics from the lines the profiles pass collected
+-- (seg_product_lines: views and buyers count visitors, units the units
+-- bought) and each product's
+-- motivation: overstock (tag), new (tag or launched within 30 days),
+-- bestseller (top 10% of products by units sold).
 INSERT INTO seg_products (site, run_id, ph, idx, known, product_id, title, category, price, in_stock, tags, complements, upgrades, launch_date, views, buyers, units, motivation)
 WITH (
     SELECT quantileExact(0.9)(u) FROM (
-        SELECT sum(units_bought) AS u FROM seg_interests
-        WHERE site = @site AND run_id = @run AND ph != 0 AND units_bought > 0
-        GROUP BY ph
+        SELECT sum(bitAnd(line, 1048575)) AS u
+        FROM (SELECT arrayJoin(product_buys) AS line FROM seg_product_lines WHERE site = @site AND run_id = @run)
+        GROUP BY bitShiftRight(line, 32)
     )
 ) AS bestseller_units
 SELECT @site, @run, ph, idx, 1, product_id, title, category, price,
@@ -27,7 +29,14 @@ FROM (
         SELECT ph, idx FROM seg_numbers WHERE site = @site AND run_id = @run
     ) USING ph
 ) ANY LEFT JOIN (
-    SELECT ph, countIf(viewed_at > toDateTime(0)) AS views, countIf(purchased_at > toDateTime(0)) AS buyers, sum(units_bought) AS units
-    FROM seg_interests WHERE site = @site AND run_id = @run AND ph != 0
-    GROUP BY ph
-) USING ph
+    SELECT idx, sum(views) AS views, sum(buyers) AS buyers, sum(units) AS units
+    FROM (
+        SELECT arrayJoin(product_views) AS idx, toUInt64(1) AS views, toUInt64(0) AS buyers, toUInt64(0) AS units
+        FROM seg_product_lines WHERE site = @site AND run_id = @run
+        UNION ALL
+        SELECT toUInt32(bitShiftRight(line, 32)) AS idx, toUInt64(0) AS views,
+            toUInt64(bitAnd(line, 2147483648) != 0) AS buyers, bitAnd(line, 1048575) AS units
+        FROM (SELECT arrayJoin(product_buys) AS line FROM seg_product_lines WHERE site = @site AND run_id = @run)
+    )
+    GROUP BY idx
+) USING idx
