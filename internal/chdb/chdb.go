@@ -65,6 +65,26 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		conn.Close()
 		return nil, err
 	}
+	if db.Version.AtLeast(19, 1) {
+		return db, nil
+	}
+	// ClickHouse 18 squashes an INSERT's blocks into blocks of
+	// min_insert_block_size_rows (1 M) by growing columns one block at a
+	// time, every growth a fresh allocation: inserting the 5.5 M interest
+	// rows of the segments benchmark took 400,000 page faults and 8 s of
+	// CPU more than reading them. Blocks of 65,536 rows (what SELECTs
+	// produce anyway) need no squashing; the parts they make are merged
+	// in the background. Connection settings stay under any a query adds.
+	conn.Close()
+	if opts.Settings == nil {
+		opts.Settings = clickhouse.Settings{}
+	}
+	if _, set := opts.Settings["min_insert_block_size_rows"]; !set {
+		opts.Settings["min_insert_block_size_rows"] = 65536
+	}
+	if db.Conn, err = clickhouse.Open(opts); err != nil {
+		return nil, fmt.Errorf("cannot open clickhouse %q: %w", Redact(dsn), err)
+	}
 	return db, nil
 }
 

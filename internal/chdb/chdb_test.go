@@ -1,0 +1,48 @@
+package chdb_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/remarket/remarket/internal/chdb"
+	"github.com/remarket/remarket/internal/chtest"
+)
+
+func TestMain(m *testing.M) { chtest.Main(m) }
+
+// On ClickHouse 18 every connection inserts in blocks of 65,536 rows
+// (see Open), a DSN's own value wins, and a query's settings add to the
+// connection's instead of replacing them.
+func TestOpenSetsInsertBlockSizeOn18(t *testing.T) {
+	dsn := chtest.DSN(t)
+	setting := func(dsn string, ctx context.Context) string {
+		t.Helper()
+		db, err := chdb.Open(context.Background(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if db.Version.AtLeast(19, 1) {
+			t.Skipf("server %s squashes inserts without the ClickHouse 18 cost", db.Version)
+		}
+		var v string
+		if err := db.QueryRow(ctx, "SELECT value FROM system.settings WHERE name = 'min_insert_block_size_rows'").Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	withMemory := clickhouse.Context(context.Background(), clickhouse.WithSettings(clickhouse.Settings{"max_memory_usage": 8_000_000_000}))
+	if got := setting(dsn, withMemory); got != "65536" {
+		t.Errorf("min_insert_block_size_rows = %s beside a query setting, want 65536", got)
+	}
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	if got := setting(dsn+sep+"min_insert_block_size_rows=1048576", context.Background()); got != "1048576" {
+		t.Errorf("min_insert_block_size_rows = %s with the DSN's 1048576, want the DSN's", got)
+	}
+}
