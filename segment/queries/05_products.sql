@@ -2,9 +2,9 @@
 -- 01_numbers (a product added since waits for the next run), with
 -- statistics from the lines the profiles pass collected
 -- (seg_product_lines: views and buyers count visitors, units the units
--- bought) and each product's
--- motivation: overstock (tag), new (tag or launched within 30 days),
--- bestseller (top 10% of products by units sold).
+-- bought) and each product's motivation: overstock (tag), new (tag or
+-- launched within 30 days), bestseller (top 10% of products by units
+-- sold).
 INSERT INTO seg_products (site, run_id, ph, idx, known, product_id, title, category, price, in_stock, tags, complements, upgrades, launch_date, views, buyers, units, motivation)
 WITH (
     SELECT quantileExact(0.9)(u) FROM (
