@@ -201,8 +201,8 @@ func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, 
 		step("00_identities", nil, query("00_identities"), params),
 		step("01_numbers", nil, query("01_numbers"), params),
 		step("02_interests", []string{"00_opted_out", "01_unknown_products"}, query("02_interests", "/*LINES*/", lines(holdout, interestLines)), params),
-		// Profiles (with the baskets) end before interests; the pairs
-		// need only the baskets and are counted meanwhile, in two halves.
+		// The pairs need only the profiles pass's baskets: they are
+		// counted (in two halves) without waiting for interests.
 		step("03_profiles", []string{"00_opted_out", "00_identities", "01_numbers"},
 			query("03_profiles", "/*LINES*/", lines(holdout, ""), "/*COND_FLAGS*/", flags, "/*COND_EVENTS*/", counts, "/*COND_LAST*/", lasts), pp),
 		// Products need the counts of the profiles pass, not interests:

@@ -11,7 +11,9 @@
 -- every column of the inserted block for each array element there; a
 -- view's subquery cannot name its aliases, and a view's writes do not
 -- reach the views of their target.) The Null table and its views are
--- work tables, recreated here with the new columns.
+-- work tables, recreated here with the new columns rather than altered:
+-- a migration that failed halfway is run again, and 18.16 has no ADD
+-- COLUMN IF NOT EXISTS.
 DROP TABLE IF EXISTS seg_visitors_to_profiles;
 DROP TABLE IF EXISTS seg_visitors_to_baskets;
 DROP TABLE IF EXISTS seg_visitors;

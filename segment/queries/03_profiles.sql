@@ -14,8 +14,8 @@
 -- first (a product's latest such line; ties by idx), at most @cap, which
 -- bounds the pairs one visitor can produce to cap × (cap − 1) / 2. Lines
 -- are packed as time << 32 | (2³² − 1 − idx), so one reverse sort orders
--- them. They ride on this pass, which ends well before 02_interests, so
--- co-occurrence is counted while interests are still computing.
+-- them. They ride on this pass, so co-occurrence needs nothing from
+-- 02_interests.
 -- Product statistics: the visitor's distinct viewed products (uncapped)
 -- and purchase lines (idx << 32 | units, units = quantity, at least 1;
 -- bit 31 marks the visitor's first line of a product), which 05_products
