@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/remarket/remarket/internal/chdb"
 	"github.com/remarket/remarket/internal/chtest"
 )
 
@@ -33,8 +34,8 @@ func cameraShop(t *testing.T) []ev {
 	return evs
 }
 
-func TestRelatedProductsObeyPriceRules(t *testing.T) {
-	db := chtest.MustOpen(t)
+// cameraCatalog is the catalog cameraShop's visitors browse.
+func cameraCatalog(t *testing.T, db *chdb.DB) {
 	putProducts(t, db,
 		product("cam250d", "Canon EOS 250D", "Cameras > DSLR", 500),
 		product("cam90d", "Canon EOS 90D", "Cameras > DSLR", 700),
@@ -45,6 +46,11 @@ func TestRelatedProductsObeyPriceRules(t *testing.T) {
 		product("bag", "Camera bag", "Accessories > Bags", 50),
 		product("tripod", "Tripod", "Accessories > Tripods", 80),
 	)
+}
+
+func TestRelatedProductsObeyPriceRules(t *testing.T) {
+	db := chtest.MustOpen(t)
+	cameraCatalog(t, db)
 	insertEvents(t, db, cameraShop(t)...)
 	e := newEngine(t, db, testConfig(t))
 	run(t, e)

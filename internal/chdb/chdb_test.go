@@ -2,6 +2,7 @@ package chdb_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -44,5 +45,41 @@ func TestOpenSetsInsertBlockSizeOn18(t *testing.T) {
 	}
 	if got := setting(dsn+sep+"min_insert_block_size_rows=1048576", context.Background()); got != "1048576" {
 		t.Errorf("min_insert_block_size_rows = %s with the DSN's 1048576, want the DSN's", got)
+	}
+}
+
+// Every connection lets a GROUP BY or ORDER BY spill to disk at half of
+// max_memory_usage (see defaultSettings); a DSN's own value wins.
+func TestOpenSpillsAtHalfTheMemoryLimit(t *testing.T) {
+	dsn := chtest.DSN(t)
+	settings := func(dsn string) (limit, groupBy, sort string) {
+		t.Helper()
+		db, err := chdb.Open(context.Background(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		q := "SELECT value FROM system.settings WHERE name = @name"
+		for name, v := range map[string]*string{"max_memory_usage": &limit, "max_bytes_before_external_group_by": &groupBy, "max_bytes_before_external_sort": &sort} {
+			if err := db.QueryRow(context.Background(), q, clickhouse.Named("name", name)).Scan(v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return limit, groupBy, sort
+	}
+	limit, groupBy, sort := settings(dsn)
+	n, err := strconv.ParseUint(limit, 10, 64)
+	if err != nil || n == 0 {
+		t.Fatalf("max_memory_usage = %q: the test server should set a limit", limit)
+	}
+	if want := strconv.FormatUint(n/2, 10); groupBy != want || sort != want {
+		t.Errorf("max_memory_usage %s: external group by at %s and sort at %s, want both at %s", limit, groupBy, sort, want)
+	}
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	if _, groupBy, sort := settings(dsn + sep + "max_bytes_before_external_group_by=1000"); groupBy != "1000" || sort != strconv.FormatUint(n/2, 10) {
+		t.Errorf("with the DSN's group by threshold 1000: group by at %s, sort at %s; want 1000 and %d", groupBy, sort, n/2)
 	}
 }

@@ -1,0 +1,88 @@
+package segment_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/remarket/remarket/internal/chdb"
+	"github.com/remarket/remarket/internal/chtest"
+	"github.com/remarket/remarket/segment"
+)
+
+// A shop too large for the server's memory makes a run's GROUP BYs and
+// ORDER BYs spill to disk (chdb sets the thresholds at half of
+// max_memory_usage). Here they spill at one byte, so every one does; the
+// run must come out as it does in memory: interests, related products,
+// members and their recommendations.
+func TestSpillingToDiskLeavesTheRunAsItWas(t *testing.T) {
+	dsn := chtest.DSN(t)
+	open := func(dsn string) *chdb.DB {
+		t.Helper()
+		db, err := chdb.Open(context.Background(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	db := open(dsn)
+	cameraCatalog(t, db)
+	insertEvents(t, db, cameraShop(t)...)
+	insertEvents(t, db,
+		ev{vid: "c1", ago: 3 * day, typ: "add_to_cart", pid: "cam90d"},
+		ev{vid: "c2", ago: 2 * day, typ: "product_view", pid: "lens50"},
+		ev{vid: "c2", ago: 2 * day, typ: "product_list_view", category: "Cameras > Lenses"},
+		ev{vid: "c3", ago: day, typ: "product_view", pid: "cam250d"},
+		ev{vid: "c4", ago: day, typ: "product_view", pid: "cam250d"},
+		ev{vid: "c4", ago: day / 2, typ: "product_view", pid: "lens50"},
+	)
+	cfg := testConfig(t, segment.Templates()...)
+	snapshot := func(db *chdb.DB) []string {
+		t.Helper()
+		var out []string
+		for _, q := range []string{
+			"SELECT concat(audience, ' ', visitor_id) FROM v_audience_members WHERE site = ?",
+			"SELECT concat(audience, ' ', visitor_id, ' ', toString(rank), ' ', product_id, ' ', strategy, ' ', reason) FROM v_visitor_recommendations WHERE site = ?",
+			"SELECT concat(visitor_id, ' ', kind, ' ', key, ' ', toString(round(score, 9)), ' ', stage) FROM v_visitor_interests WHERE site = ?",
+			"SELECT concat(product_id, ' ', related_id, ' ', strategy, ' ', kind) FROM v_related_products WHERE site = ?",
+		} {
+			rows := strings1(t, db, q, site)
+			slices.Sort(rows)
+			out = append(out, rows...)
+		}
+		return out
+	}
+	spilled := func() uint64 {
+		var n uint64
+		if err := db.QueryRow(context.Background(), "SELECT sum(value) FROM system.events WHERE event IN ('ExternalAggregationWritePart', 'ExternalSortWritePart')").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	run(t, newEngine(t, db, cfg))
+	inMemory := snapshot(db)
+	if len(inMemory) < 50 || !slices.Contains(inMemory, "viewed_not_bought c3 3 lens50 cross_sell Goes with your Canon EOS 250D") {
+		t.Fatalf("the run in memory computed too little to compare: %v", inMemory)
+	}
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	before := spilled()
+	onDisk := open(dsn + sep + "max_bytes_before_external_group_by=1&max_bytes_before_external_sort=1")
+	run(t, newEngine(t, onDisk, cfg))
+	if spilled() == before {
+		t.Fatal("no GROUP BY or ORDER BY spilled to disk")
+	}
+	if got := snapshot(onDisk); !slices.Equal(got, inMemory) {
+		for i := range min(len(got), len(inMemory)) {
+			if got[i] != inMemory[i] {
+				t.Fatalf("spilled run differs: first at row %d: %q, in memory %q (%d rows against %d)", i, got[i], inMemory[i], len(got), len(inMemory))
+			}
+		}
+		t.Fatalf("spilled run has %d rows, in memory %d", len(got), len(inMemory))
+	}
+}
