@@ -3,7 +3,6 @@ package segment_test
 import (
 	"context"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/remarket/remarket/internal/chdb"
@@ -68,14 +67,10 @@ func TestSpillingToDiskLeavesTheRunAsItWas(t *testing.T) {
 	if len(inMemory) < 50 || !slices.Contains(inMemory, "viewed_not_bought c3 3 lens50 cross_sell Goes with your Canon EOS 250D") {
 		t.Fatalf("the run in memory computed too little to compare: %v", inMemory)
 	}
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
 	groups, sorts := spilled()
 	// A GROUP BY spills only once its hash table is two-level, which
 	// ClickHouse does from 100,000 keys: here from the first.
-	onDisk := open(dsn + sep + "max_bytes_before_external_group_by=1&max_bytes_before_external_sort=1&group_by_two_level_threshold=1")
+	onDisk := open(chtest.WithSettings(dsn, "max_bytes_before_external_group_by=1&max_bytes_before_external_sort=1&group_by_two_level_threshold=1"))
 	run(t, newEngine(t, onDisk, cfg))
 	if g, s := spilled(); g == groups || s == sorts {
 		t.Fatalf("spilled %d groupings and %d sorts to disk, want both", g-groups, s-sorts)

@@ -3,7 +3,6 @@ package chdb_test
 import (
 	"context"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -39,11 +38,7 @@ func TestOpenSetsInsertBlockSizeOn18(t *testing.T) {
 	if got := setting(dsn, withMemory); got != "65536" {
 		t.Errorf("min_insert_block_size_rows = %s beside a query setting, want 65536", got)
 	}
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
-	if got := setting(dsn+sep+"min_insert_block_size_rows=1048576", context.Background()); got != "1048576" {
+	if got := setting(chtest.WithSettings(dsn, "min_insert_block_size_rows=1048576"), context.Background()); got != "1048576" {
 		t.Errorf("min_insert_block_size_rows = %s with the DSN's 1048576, want the DSN's", got)
 	}
 }
@@ -75,11 +70,7 @@ func TestOpenSpillsAtHalfTheMemoryLimit(t *testing.T) {
 	if want := strconv.FormatUint(n/2, 10); groupBy != want || sort != want {
 		t.Errorf("max_memory_usage %s: external group by at %s and sort at %s, want both at %s", limit, groupBy, sort, want)
 	}
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
-	if _, groupBy, sort := settings(dsn + sep + "max_bytes_before_external_group_by=1000"); groupBy != "1000" || sort != strconv.FormatUint(n/2, 10) {
+	if _, groupBy, sort := settings(chtest.WithSettings(dsn, "max_bytes_before_external_group_by=1000")); groupBy != "1000" || sort != strconv.FormatUint(n/2, 10) {
 		t.Errorf("with the DSN's group by threshold 1000: group by at %s, sort at %s; want 1000 and %d", groupBy, sort, n/2)
 	}
 }

@@ -103,6 +103,15 @@ func MustOpen(t testing.TB) *chdb.DB {
 	return db
 }
 
+// WithSettings appends query settings ("name=value&...") to a DSN, which
+// chdb.Open passes to the server with every query.
+func WithSettings(dsn, settings string) string {
+	if strings.Contains(dsn, "?") {
+		return dsn + "&" + settings
+	}
+	return dsn + "?" + settings
+}
+
 // withDatabase swaps the database path of a clickhouse:// DSN.
 func withDatabase(dsn, db string) string {
 	scheme, rest, _ := strings.Cut(dsn, "://")
