@@ -135,3 +135,53 @@ func TestCustomerTypeAndPriceBand(t *testing.T) {
 		t.Errorf("user_id = %v, want u-new", u)
 	}
 }
+
+// List views (product-less lines with a category) count towards the
+// category's interest under its normalised path, one row per category,
+// also for a category no catalog product has; an unknown product counts
+// under the category its events gave.
+func TestListViewsCountTowardsTheirCategory(t *testing.T) {
+	db := chtest.MustOpen(t)
+	putProducts(t, db, product("p1", "One", "Cameras > DSLR", 100))
+	insertEvents(t, db,
+		ev{vid: "v", ago: day, typ: "product_list_view", category: "Cameras>Lenses"},
+		ev{vid: "v", ago: day, typ: "product_list_view", category: "Cameras  >  Lenses"},
+		ev{vid: "v", ago: day, typ: "product_list_view", category: "Cameras > DSLR"},
+		ev{vid: "v", ago: day, typ: "product_list_view", category: "Film"},
+		ev{vid: "v", ago: day, typ: "product_view", pid: "p1"},
+		ev{vid: "v", ago: day, typ: "product_view", pid: "gone", category: "Film > Rolls"},
+		ev{vid: "w", ago: day, typ: "product_list_view", category: "Film"},
+	)
+	run(t, newEngine(t, db, testConfig(t)))
+	d := math.Pow(2, -1.0/14)
+	want := map[string]float64{
+		"v|Cameras > Lenses": 2 * 0.2 * d,
+		"v|Cameras > DSLR":   0.2*d + d,
+		"v|Cameras":          3*0.2*d + d,
+		"v|Film":             0.2*d + d,
+		"v|Film > Rolls":     d,
+		"w|Film":             0.2 * d,
+	}
+	rows, err := db.Query(context.Background(), "SELECT concat(visitor_id, '|', key), score FROM v_visitor_interests WHERE site = ? AND kind = 'category'", site)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	got := map[string]float64{}
+	for rows.Next() {
+		var k string
+		var s float64
+		if err := rows.Scan(&k, &s); err != nil {
+			t.Fatal(err)
+		}
+		got[k] = s
+	}
+	if len(got) != len(want) {
+		t.Errorf("category interests = %v, want %v", got, want)
+	}
+	for k, w := range want {
+		if math.Abs(got[k]-w) > 1e-9 {
+			t.Errorf("score %s = %v, want %v", k, got[k], w)
+		}
+	}
+}

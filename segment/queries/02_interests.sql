@@ -5,23 +5,25 @@
 -- Product-less lines with a category (list views) give one row per
 -- visitor and category with ph = 0; they only add to category interests.
 -- A product's category is the catalog's, else the one its events gave.
--- One pass over events; the group key is a single UInt64 (the fastest
--- GROUP BY ClickHouse has), and vh, ph ride along as any() (v, p: an
--- alias may not shadow a column another aggregate reads). Each line is
+-- One pass over events, grouped by three UInt64 keys (vh, ph, and for
+-- list lines ch, the hash of their category): numbers only, so the
+-- groups keep no String state (keeping a list line's category per group
+-- cost 7% more CPU and memory); the category names come from the join
+-- at the end, which maps ch to the name like ph to its product's
+-- category. Each line is
 -- packed into one UInt64 (time << 32 | quantity << 12 | stage bits 8–11
 -- | index of its type in @wtypes) and the group keeps them in one array:
 -- with 5.5 M groups of about one line each, every extra aggregate state
 -- costs a random memory access per group, and array functions over the
 -- packed lines are sequential.
 INSERT INTO seg_interests (site, run_id, vh, ph, category, score, events, last_time, viewed_at, carted_at, purchased_at, units_bought, stage)
-SELECT @site, @run, v, p,
-    if(p = 0, replaceRegexpAll(list_category, '\\s*>\\s*', ' > '), product_category) AS category,
+SELECT @site, @run, v, p, category_name AS category,
     score, events, last_time, viewed_at, carted_at, purchased_at, units_bought,
     multiIf(carted_at > purchased_at AND carted_at > removed_at, 'carted',
         purchased_at > toDateTime(0), 'purchased',
         'browsed') AS stage
 FROM (
-    SELECT v, p, list_category,
+    SELECT v, p, if(p = 0, ch, p) AS k,
         arraySum(arrayMap(x -> arrayElement(@wvals, toUInt32(bitAnd(x, 255)))
             * exp(-0.6931471805599453 * (@now - toInt64(bitShiftRight(x, 32))) / (86400. * @half_life_days)), packed)) AS score,
         length(packed) AS events,
@@ -32,8 +34,7 @@ FROM (
         toDateTime(arrayReduce('max', arrayMap(x -> if(bitAnd(x, 2048) != 0, bitShiftRight(x, 32), 0), packed))) AS purchased_at,
         arraySum(arrayMap(x -> if(bitAnd(x, 2048) != 0, greatest(bitAnd(bitShiftRight(x, 12), 1048575), 1), 0), packed)) AS units_bought
     FROM (
-        SELECT any(vh) AS v, any(ph) AS p,
-            anyIf(line_category, ph = 0) AS list_category,
+        SELECT vh AS v, ph AS p, ch,
             groupArray(bitOr(bitShiftLeft(toUInt64(event_time), 32),
                 bitOr(bitShiftLeft(toUInt64(least(quantity, 1048575)), 12),
                 bitOr(indexOf(@wtypes, type),
@@ -42,10 +43,15 @@ FROM (
         FROM (
 /*LINES*/
         )
-        GROUP BY cityHash64(vh, ph, if(ph = 0, line_category, ''))
+        GROUP BY vh, ph, if(ph = 0, cityHash64(line_category), toUInt64(0)) AS ch
     )
 ) ANY LEFT JOIN (
-    SELECT ph AS p, category AS product_category FROM seg_products WHERE site = @site AND run_id = @run AND known = 0
+    SELECT ph AS k, category AS category_name FROM seg_products WHERE site = @site AND run_id = @run AND known = 0
     UNION ALL
-    SELECT cityHash64(product_id) AS p, category AS product_category FROM v_products WHERE site = @site AND product_id != ''
-) USING p
+    SELECT cityHash64(product_id) AS k, category AS category_name FROM v_products WHERE site = @site AND product_id != ''
+    UNION ALL
+    -- Every category the site's events name, by hash (a superset of the
+    -- list lines' categories), normalised like the catalog's paths.
+    SELECT cityHash64(category) AS k, replaceRegexpAll(any(category), '\\s*>\\s*', ' > ') AS category_name
+    FROM events WHERE site = @site AND category != '' GROUP BY k
+) USING k
