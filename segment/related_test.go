@@ -109,3 +109,32 @@ func TestBasketsKeepTheMostRecentProducts(t *testing.T) {
 		t.Errorf("co-views of x1 = %v, want none (never among a visitor's two latest)", got)
 	}
 }
+
+// A product nobody has seen yet gets cross-sells from the best sellers of
+// its category's complements (co-bought categories, siblings under the
+// same top level), each within its own price limit: the categories'
+// candidates are shared, the limit is the anchor's.
+func TestFallbackCrossSellsKeepEachAnchorsPriceLimit(t *testing.T) {
+	db := chtest.MustOpen(t)
+	cameraCatalog(t, db)
+	putProducts(t, db,
+		product("camNew", "Canon EOS 300D", "Cameras > DSLR", 500),
+		product("camCheap", "Canon EOS 100D", "Cameras > DSLR", 100),
+	)
+	insertEvents(t, db, cameraShop(t)...)
+	run(t, newEngine(t, db, testConfig(t)))
+
+	fallback := func(anchor string) []string {
+		return strings1(t, db, "SELECT related_id FROM v_related_products WHERE site = ? AND product_id = ? AND kind = 'category_fallback' AND strategy = 'cross_sell' ORDER BY related_id", site, anchor)
+	}
+	// Lenses are the DSLRs' sibling and were bought with them, bags were
+	// bought with them; tripods never were. 0.6 × 500 = 300 admits the
+	// 50mm (250) and the bag (50), not the L lens (1000).
+	if got := fallback("camNew"); !slices.Equal(got, []string{"bag", "lens50"}) {
+		t.Errorf("fallback cross-sells of a new 500 camera = %v, want [bag lens50]", got)
+	}
+	// 0.6 × 100 = 60 admits only the bag.
+	if got := fallback("camCheap"); !slices.Equal(got, []string{"bag"}) {
+		t.Errorf("fallback cross-sells of a new 100 camera = %v, want [bag]", got)
+	}
+}

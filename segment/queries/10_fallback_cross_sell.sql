@@ -3,19 +3,33 @@
 -- carted or bought together with it (by visitors' baskets), plus its
 -- siblings under the same top-level category; the 5 strongest are kept,
 -- and from each its 20 best sellers; each anchor's @topk best, as
--- 11_related keeps.
+-- 11_related keeps. A candidate's score does not depend on the anchor,
+-- only whether its price fits does: each category's candidates are sorted
+-- once (score, then number), and an anchor keeps the first @topk that fit
+-- (the same list as sorting each anchor's ~100 candidates, without
+-- making 2 M rows of them). ClickHouse 18.16 lambdas cannot name a column
+-- of a query with a JOIN, so the anchor's limit and number enter them as
+-- arrays (arrayResize(…, n, value)).
 INSERT INTO seg_related_candidates (site, run_id, a, b, kind, strategy, score, together)
-SELECT @site, @run, a, c.1, 'category_fallback', 'cross_sell', c.2, 0
+SELECT @site, @run, a, b, 'category_fallback', 'cross_sell', score, 0
 FROM (
-    SELECT a, arraySlice(arraySort(x -> (-x.2, x.1), groupArray((b, score))), 1, @topk) AS cs
+    SELECT a,
+        arrayMap((p, c, lim, self) -> p <= lim AND c != self, cand_price, cand_b,
+            arrayResize([@xs * price_a], length(cand_b), @xs * price_a), arrayResize([a], length(cand_b), a)) AS fits,
+        arraySlice(arrayFilter((x, f) -> f, cand_b, fits), 1, @topk) AS bs,
+        arraySlice(arrayFilter((x, f) -> f, cand_score, fits), 1, @topk) AS scores
     FROM (
-        SELECT a, b, cat_score * (log(1 + toFloat64(units_b) * 5 + toFloat64(views_b)) + 0.001) AS score
+        SELECT idx AS a, category AS cat_a, price AS price_a
+        FROM seg_products WHERE site = @site AND run_id = @run AND known = 1 AND price > 0 AND category != ''
+    ) ALL INNER JOIN (
+        SELECT cat_a,
+            arraySort((x, s, b) -> (-s, b), cb, cs, cb) AS cand_b,
+            arraySort((x, s, b) -> (-s, b), cp, cs, cb) AS cand_price,
+            arraySort((x, s, b) -> (-s, b), cs, cs, cb) AS cand_score
         FROM (
-            SELECT a, price_a, cat_b, cat_score
+            SELECT cat_a, groupArray(b) AS cb, groupArray(price_b) AS cp,
+                groupArray(cat_score * (log(1 + toFloat64(units_b) * 5 + toFloat64(views_b)) + 0.001)) AS cs
             FROM (
-                SELECT idx AS a, category AS cat_a, price AS price_a
-                FROM seg_products WHERE site = @site AND run_id = @run AND known = 1 AND price > 0 AND category != ''
-            ) ALL INNER JOIN (
                 SELECT cat_a, cat_b, sum(s) AS cat_score
                 FROM (
                     SELECT c1 AS cat_a, c2 AS cat_b, toFloat64(count()) AS s
@@ -51,14 +65,13 @@ FROM (
                 GROUP BY cat_a, cat_b
                 ORDER BY cat_a, cat_score DESC, cat_b
                 LIMIT 5 BY cat_a
-            ) USING cat_a
-        ) ALL INNER JOIN (
-            SELECT idx AS b, category AS cat_b, price AS price_b, units AS units_b, views AS views_b
-            FROM seg_products WHERE site = @site AND run_id = @run AND known = 1 AND in_stock = 1 AND price > 0 AND category != ''
-            ORDER BY category, units DESC, views DESC, product_id
-            LIMIT 20 BY category
-        ) USING cat_b
-        WHERE price_b <= @xs * price_a AND a != b
-    )
-    GROUP BY a
-) ARRAY JOIN cs AS c
+            ) ALL INNER JOIN (
+                SELECT idx AS b, category AS cat_b, price AS price_b, units AS units_b, views AS views_b
+                FROM seg_products WHERE site = @site AND run_id = @run AND known = 1 AND in_stock = 1 AND price > 0 AND category != ''
+                ORDER BY category, units DESC, views DESC, product_id
+                LIMIT 20 BY category
+            ) USING cat_b
+            GROUP BY cat_a
+        )
+    ) USING cat_a
+) ARRAY JOIN bs AS b, scores AS score
