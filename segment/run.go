@@ -134,8 +134,10 @@ func (e *Engine) compute(ctx context.Context, site string, res *RunResult, audie
 	params := append(e.params(site, res.RunID, res.AsOf), clickhouse.Named("prev", prev))
 	tasks := e.sharedTasks(ctx, res, params, plan, false)
 	// Members need interests and profiles; products also the ranked
-	// related products. Members are listed before the ranking steps, which
-	// wait for every related-products step anyway.
+	// related products. When both are ready, the largest audience's
+	// members and the ranking go first: the largest audience's lists are
+	// the run's longest step and need both, while the other audiences'
+	// members can run beside those lists.
 	var members, products []task
 	for _, a := range audiences {
 		members = append(members, task{name: "members/" + a.Name, after: []string{"02_interests", "03_profiles", "04_opted_out_profiles"},
@@ -144,7 +146,8 @@ func (e *Engine) compute(ctx context.Context, site string, res *RunResult, audie
 			run: func() error { return inAudience(a.Name, e.computeProducts(ctx, res, params, a)) }})
 	}
 	rank := slices.IndexFunc(tasks, func(t task) bool { return t.name == "11_related/0" })
-	tasks = slices.Concat(tasks[:rank], members, tasks[rank:], products)
+	first := min(1, len(members))
+	tasks = slices.Concat(tasks[:rank], members[:first], tasks[rank:], members[first:], products)
 	if err := runGraph(2, tasks); err != nil {
 		return err
 	}
