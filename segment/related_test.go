@@ -112,9 +112,10 @@ func TestBasketsKeepTheMostRecentProducts(t *testing.T) {
 
 // A product nobody has seen yet gets cross-sells from the best sellers of
 // its category's complements (co-bought categories, siblings under the
-// same top level), each within its own price limit: the categories'
-// candidates are shared, the limit is the anchor's.
-func TestFallbackCrossSellsKeepEachAnchorsPriceLimit(t *testing.T) {
+// same top level) and upsells from its own category, each within its own
+// price limits: the categories' candidates are shared, the limits are the
+// anchor's.
+func TestFallbacksKeepEachAnchorsPriceLimits(t *testing.T) {
 	db := chtest.MustOpen(t)
 	cameraCatalog(t, db)
 	putProducts(t, db,
@@ -126,6 +127,18 @@ func TestFallbackCrossSellsKeepEachAnchorsPriceLimit(t *testing.T) {
 
 	fallback := func(anchor string) []string {
 		return strings1(t, db, "SELECT related_id FROM v_related_products WHERE site = ? AND product_id = ? AND kind = 'category_fallback' AND strategy = 'cross_sell' ORDER BY related_id", site, anchor)
+	}
+	upsells := func(anchor string) []string {
+		return strings1(t, db, "SELECT related_id FROM v_related_products WHERE site = ? AND product_id = ? AND kind = 'category_fallback' AND strategy = 'upsell' ORDER BY related_id", site, anchor)
+	}
+	// Upsells: same category, dearer, within 1.5 × the price, in stock:
+	// for 500 the 90D (700), not the R5 (5000), the out-of-stock 200D
+	// (600) nor the 250D (500, not dearer); nothing for 100 (≤ 150).
+	if got := upsells("camNew"); !slices.Equal(got, []string{"cam90d"}) {
+		t.Errorf("fallback upsells of a new 500 camera = %v, want [cam90d]", got)
+	}
+	if got := upsells("camCheap"); len(got) != 0 {
+		t.Errorf("fallback upsells of a new 100 camera = %v, want none", got)
 	}
 	// Lenses are the DSLRs' sibling and were bought with them, bags were
 	// bought with them; tripods never were. 0.6 × 500 = 300 admits the

@@ -1,20 +1,29 @@
 -- Cold-start upsells: best sellers of the anchor's own category priced
 -- above it within @up × its price, preferring popular items close in
--- price; each anchor's @topk best, as 11_related keeps.
+-- price; each anchor's @topk best, as 11_related keeps. Each category's
+-- in-stock products come as arrays (one row per category), so an anchor
+-- filters and scores its ~100 candidates as array elements instead of
+-- 2 M anchor × candidate rows. ClickHouse 18.16 lambdas cannot name a
+-- column of a query with a JOIN, so the anchor's price and number enter
+-- them as arrays (arrayResize(…, n, value)).
 INSERT INTO seg_related_candidates (site, run_id, a, b, kind, strategy, score, together)
-SELECT @site, @run, a, c.1, 'category_fallback', 'upsell', c.2, 0
+SELECT @site, @run, a, b, 'category_fallback', 'upsell', score, 0
 FROM (
-    SELECT a, arraySlice(arraySort(x -> (-x.2, x.1), groupArray((b, score))), 1, @topk) AS cs
+    SELECT a,
+        arrayResize([price_a], length(cand_b), price_a) AS pa,
+        arrayMap((p, lo) -> p > lo AND p <= @up * lo, cand_price, pa) AS fits,
+        arrayFilter((x, f) -> f, cand_b, fits) AS bs,
+        arrayMap((p, w, lo) -> w / (1 + abs(log(p / lo))) + 0.001,
+            arrayFilter((x, f) -> f, cand_price, fits), arrayFilter((x, f) -> f, cand_pop, fits), arrayFilter((x, f) -> f, pa, fits)) AS ss,
+        arraySlice(arraySort((x, s, y) -> (-s, y), bs, ss, bs), 1, @topk) AS top_b,
+        arraySlice(arraySort((x, s, y) -> (-s, y), ss, ss, bs), 1, @topk) AS top_score
     FROM (
-        SELECT a, b, log(1 + toFloat64(units_b) * 5 + toFloat64(views_b)) / (1 + abs(log(price_b / price_a))) + 0.001 AS score
-        FROM (
-            SELECT idx AS a, category, price AS price_a
-            FROM seg_products WHERE site = @site AND run_id = @run AND known = 1 AND price > 0 AND category != ''
-        ) ALL INNER JOIN (
-            SELECT idx AS b, category, price AS price_b, units AS units_b, views AS views_b
-            FROM seg_products WHERE site = @site AND run_id = @run AND known = 1 AND in_stock = 1 AND price > 0 AND category != ''
-        ) USING category
-        WHERE price_b > price_a AND price_b <= @up * price_a
-    )
-    GROUP BY a
-) ARRAY JOIN cs AS c
+        SELECT idx AS a, category, price AS price_a
+        FROM seg_products WHERE site = @site AND run_id = @run AND known = 1 AND price > 0 AND category != ''
+    ) ALL INNER JOIN (
+        SELECT category, groupArray(idx) AS cand_b, groupArray(price) AS cand_price,
+            groupArray(log(1 + toFloat64(units) * 5 + toFloat64(views))) AS cand_pop
+        FROM seg_products WHERE site = @site AND run_id = @run AND known = 1 AND in_stock = 1 AND price > 0 AND category != ''
+        GROUP BY category
+    ) USING category
+) ARRAY JOIN top_b AS b, top_score AS score
