@@ -5,6 +5,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/remarket/remarket/internal/chdb"
 	"github.com/remarket/remarket/internal/chtest"
 )
 
@@ -33,27 +34,12 @@ func TestInterestsDecayWithHalfLife(t *testing.T) {
 		"Cameras > DSLR":   math.Pow(2, -1.0/14) + math.Pow(2, -20.0/14),
 		"Cameras > Lenses": 3 * math.Pow(2, -30.0/14),
 	}
-	rows, err := db.Query(context.Background(), "SELECT key, score FROM v_visitor_interests WHERE site = ? AND visitor_id = 'v' ORDER BY score DESC", site)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	got := map[string]float64{}
+	got, keys := scores(t, db, "SELECT key, score FROM v_visitor_interests WHERE site = ? AND visitor_id = 'v' ORDER BY score DESC", site)
+	wantScores(t, got, want)
 	var order []string
-	for rows.Next() {
-		var k string
-		var s float64
-		if err := rows.Scan(&k, &s); err != nil {
-			t.Fatal(err)
-		}
-		got[k] = s
+	for _, k := range keys {
 		if k[0] == 'p' {
 			order = append(order, k)
-		}
-	}
-	for k, w := range want {
-		if math.Abs(got[k]-w) > 1e-9 {
-			t.Errorf("score %s = %v, want %v", k, got[k], w)
 		}
 	}
 	// One recent view beats three old ones; an old single view is last.
@@ -162,12 +148,24 @@ func TestListViewsCountTowardsTheirCategory(t *testing.T) {
 		"v|Film > Rolls":     d,
 		"w|Film":             0.2 * d,
 	}
-	rows, err := db.Query(context.Background(), "SELECT concat(visitor_id, '|', key), score FROM v_visitor_interests WHERE site = ? AND kind = 'category'", site)
+	got, _ := scores(t, db, "SELECT concat(visitor_id, '|', key), score FROM v_visitor_interests WHERE site = ? AND kind = 'category'", site)
+	if len(got) != len(want) {
+		t.Errorf("category interests = %v, want %v", got, want)
+	}
+	wantScores(t, got, want)
+}
+
+// scores runs a query of (key, score) rows: the scores by key, and the
+// keys in the query's order.
+func scores(t *testing.T, db *chdb.DB, q string, args ...any) (map[string]float64, []string) {
+	t.Helper()
+	rows, err := db.Query(context.Background(), q, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
 	got := map[string]float64{}
+	var keys []string
 	for rows.Next() {
 		var k string
 		var s float64
@@ -175,10 +173,17 @@ func TestListViewsCountTowardsTheirCategory(t *testing.T) {
 			t.Fatal(err)
 		}
 		got[k] = s
+		keys = append(keys, k)
 	}
-	if len(got) != len(want) {
-		t.Errorf("category interests = %v, want %v", got, want)
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
+	return got, keys
+}
+
+// wantScores reports every wanted score that got misses by more than 1e-9.
+func wantScores(t *testing.T, got, want map[string]float64) {
+	t.Helper()
 	for k, w := range want {
 		if math.Abs(got[k]-w) > 1e-9 {
 			t.Errorf("score %s = %v, want %v", k, got[k], w)
