@@ -124,12 +124,15 @@ func TestCustomerTypeAndPriceBand(t *testing.T) {
 
 // List views (product-less lines with a category) count towards the
 // category's interest under its normalised path, one row per category,
-// also for a category no catalog product has; an unknown product counts
-// under the category its events gave.
+// also for a category no catalog product has (and one spelled like a
+// product id); an unknown product counts under the category its events
+// gave.
 func TestListViewsCountTowardsTheirCategory(t *testing.T) {
 	db := chtest.MustOpen(t)
-	putProducts(t, db, product("p1", "One", "Cameras > DSLR", 100))
+	// A product id may read like a category name: "Film" is both here.
+	putProducts(t, db, product("p1", "One", "Cameras > DSLR", 100), product("Film", "Film camera", "Cameras > DSLR", 100))
 	insertEvents(t, db,
+		ev{vid: "v", ago: day, typ: "product_view", pid: "Film"},
 		ev{vid: "v", ago: day, typ: "product_list_view", category: "Cameras>Lenses"},
 		ev{vid: "v", ago: day, typ: "product_list_view", category: "Cameras  >  Lenses"},
 		ev{vid: "v", ago: day, typ: "product_list_view", category: "Cameras > DSLR"},
@@ -142,8 +145,8 @@ func TestListViewsCountTowardsTheirCategory(t *testing.T) {
 	d := math.Pow(2, -1.0/14)
 	want := map[string]float64{
 		"v|Cameras > Lenses": 2 * 0.2 * d,
-		"v|Cameras > DSLR":   0.2*d + d,
-		"v|Cameras":          3*0.2*d + d,
+		"v|Cameras > DSLR":   0.2*d + 2*d,
+		"v|Cameras":          3*0.2*d + 2*d,
 		"v|Film":             0.2*d + d,
 		"v|Film > Rolls":     d,
 		"w|Film":             0.2 * d,

@@ -9,8 +9,8 @@
 -- list lines ch, the hash of their category): numbers only, so the
 -- groups keep no String state (keeping a list line's category per group
 -- cost 7% more CPU and memory); the category names come from the join
--- at the end, which maps ch to the name like ph to its product's
--- category. Each line is
+-- at the end, which maps (0, ch) to the name like (ph, 0) to its
+-- product's category. Each line is
 -- packed into one UInt64 (time << 32 | quantity << 12 | stage bits 8–11
 -- | index of its type in @wtypes) and the group keeps them in one array:
 -- with 5.5 M groups of about one line each, every extra aggregate state
@@ -23,7 +23,7 @@ SELECT @site, @run, v, p, category_name AS category,
         purchased_at > toDateTime(0), 'purchased',
         'browsed') AS stage
 FROM (
-    SELECT v, p, if(p = 0, ch, p) AS k,
+    SELECT v, p, ch,
         arraySum(arrayMap(x -> arrayElement(@wvals, toUInt32(bitAnd(x, 255)))
             * exp(-0.6931471805599453 * (@now - toInt64(bitShiftRight(x, 32))) / (86400. * @half_life_days)), packed)) AS score,
         length(packed) AS events,
@@ -46,12 +46,14 @@ FROM (
         GROUP BY vh, ph, if(ph = 0, cityHash64(line_category), toUInt64(0)) AS ch
     )
 ) ANY LEFT JOIN (
-    SELECT ph AS k, category AS category_name FROM seg_products WHERE site = @site AND run_id = @run AND known = 0
+    SELECT ph AS p, toUInt64(0) AS ch, category AS category_name FROM seg_products WHERE site = @site AND run_id = @run AND known = 0
     UNION ALL
-    SELECT cityHash64(product_id) AS k, category AS category_name FROM v_products WHERE site = @site AND product_id != ''
+    SELECT cityHash64(product_id) AS p, toUInt64(0) AS ch, category AS category_name FROM v_products WHERE site = @site AND product_id != ''
     UNION ALL
     -- Every category the site's events name, by hash (a superset of the
-    -- list lines' categories), normalised like the catalog's paths.
-    SELECT cityHash64(category) AS k, replaceRegexpAll(any(category), '\\s*>\\s*', ' > ') AS category_name
-    FROM events WHERE site = @site AND category != '' GROUP BY k
-) USING k
+    -- list lines' categories), normalised like the catalog's paths. The
+    -- join is on (p, ch), so a category spelled like a product id (same
+    -- hash) still names only its own rows.
+    SELECT toUInt64(0) AS p, cityHash64(category) AS ch, replaceRegexpAll(any(category), '\\s*>\\s*', ' > ') AS category_name
+    FROM events WHERE site = @site AND category != '' GROUP BY ch
+) USING (p, ch)
