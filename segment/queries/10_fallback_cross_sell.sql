@@ -7,15 +7,15 @@
 -- only whether its price fits does: each category's candidates are sorted
 -- once (score, then number), and an anchor keeps the first @topk that fit
 -- (the same list as sorting each anchor's ~100 candidates, without
--- making 2 M rows of them). ClickHouse 18.16 lambdas cannot name a column
--- of a query with a JOIN, so the anchor's limit and number enter them as
--- arrays (arrayResize(…, n, value)).
+-- making 2 M rows of them). Complements are other categories, so no
+-- candidate is the anchor itself. ClickHouse 18.16 lambdas cannot name a
+-- column of a query with a JOIN, so the anchor's limit enters them as an
+-- array (arrayResize(…, n, value)).
 INSERT INTO seg_related_candidates (site, run_id, a, b, kind, strategy, score, together)
 SELECT @site, @run, a, b, 'category_fallback', 'cross_sell', score, 0
 FROM (
     SELECT a,
-        arrayMap((p, c, lim, self) -> p <= lim AND c != self, cand_price, cand_b,
-            arrayResize([@xs * price_a], length(cand_b), @xs * price_a), arrayResize([a], length(cand_b), a)) AS fits,
+        arrayMap((p, lim) -> p <= lim, cand_price, arrayResize([@xs * price_a], length(cand_b), @xs * price_a)) AS fits,
         arraySlice(arrayFilter((x, f) -> f, cand_b, fits), 1, @topk) AS bs,
         arraySlice(arrayFilter((x, f) -> f, cand_score, fits), 1, @topk) AS scores
     FROM (
