@@ -125,29 +125,26 @@ func TestFallbacksKeepEachAnchorsPriceLimits(t *testing.T) {
 	insertEvents(t, db, cameraShop(t)...)
 	run(t, newEngine(t, db, testConfig(t)))
 
-	fallback := func(anchor string) []string {
-		return strings1(t, db, "SELECT related_id FROM v_related_products WHERE site = ? AND product_id = ? AND kind = 'category_fallback' AND strategy = 'cross_sell' ORDER BY related_id", site, anchor)
-	}
-	upsells := func(anchor string) []string {
-		return strings1(t, db, "SELECT related_id FROM v_related_products WHERE site = ? AND product_id = ? AND kind = 'category_fallback' AND strategy = 'upsell' ORDER BY related_id", site, anchor)
+	fallback := func(anchor, strategy string) []string {
+		return strings1(t, db, "SELECT related_id FROM v_related_products WHERE site = ? AND product_id = ? AND kind = 'category_fallback' AND strategy = ? ORDER BY related_id", site, anchor, strategy)
 	}
 	// Upsells: same category, dearer, within 1.5 × the price, in stock:
 	// for 500 the 90D (700), not the R5 (5000), the out-of-stock 200D
 	// (600) nor the 250D (500, not dearer); nothing for 100 (≤ 150).
-	if got := upsells("camNew"); !slices.Equal(got, []string{"cam90d"}) {
+	if got := fallback("camNew", "upsell"); !slices.Equal(got, []string{"cam90d"}) {
 		t.Errorf("fallback upsells of a new 500 camera = %v, want [cam90d]", got)
 	}
-	if got := upsells("camCheap"); len(got) != 0 {
+	if got := fallback("camCheap", "upsell"); len(got) != 0 {
 		t.Errorf("fallback upsells of a new 100 camera = %v, want none", got)
 	}
 	// Lenses are the DSLRs' sibling and were bought with them, bags were
 	// bought with them; tripods never were. 0.6 × 500 = 300 admits the
 	// 50mm (250) and the bag (50), not the L lens (1000).
-	if got := fallback("camNew"); !slices.Equal(got, []string{"bag", "lens50"}) {
+	if got := fallback("camNew", "cross_sell"); !slices.Equal(got, []string{"bag", "lens50"}) {
 		t.Errorf("fallback cross-sells of a new 500 camera = %v, want [bag lens50]", got)
 	}
 	// 0.6 × 100 = 60 admits only the bag.
-	if got := fallback("camCheap"); !slices.Equal(got, []string{"bag"}) {
+	if got := fallback("camCheap", "cross_sell"); !slices.Equal(got, []string{"bag"}) {
 		t.Errorf("fallback cross-sells of a new 100 camera = %v, want [bag]", got)
 	}
 }
