@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/remarket/remarket/internal/chtest"
+	"github.com/remarket/remarket/internal/config"
 	"github.com/remarket/remarket/segment"
 )
 
@@ -42,6 +43,7 @@ func TestAudienceAPI(t *testing.T) {
 		{`{"strategy":"upsell","include":[{"events":["product_view"],"categories":["Boats"]}]}`, "include[0].categories[0]"},
 		{`{"strategy":"upsell","include":[{"stage":"dreaming"}]}`, "include[0].stage"},
 		{`{"strategy":"upsell","include":[{"events":["product_view"]}],"window":"soon"}`, "window"},
+		{`{"strategy":"upsell","include":[` + strings.Repeat(`{"events":["product_view"]},`, config.MaxIncludes) + `{"events":["purchase"]}]}`, "include"},
 	}
 	for _, b := range bad {
 		code, out := do("PUT", "/api/sites/shop/audiences/mine", b.body)

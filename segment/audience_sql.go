@@ -133,7 +133,11 @@ func membersQuery(a config.Audience, plan *eventPlan) ([]string, []any, error) {
 	for i, c := range a.Exclude {
 		exc = append(exc, b.condition(100+i, c))
 	}
-	having := "uniqExact(cond) = " + b.bind("n_includes", uint8(len(inc)))
+	// Each include sets its bit (cond is its number); a visitor qualifies
+	// when all are set. One UInt64 state per visitor, where uniqExact kept
+	// a hash set each (0.75 → 0.55 s of CPU for a condition most of the
+	// benchmark's million visitors meet).
+	having := "groupBitOr(bitShiftLeft(toUInt64(1), cond)) = " + b.bind("all_includes", ^uint64(0)>>(64-len(inc)))
 	if a.Window > 0 {
 		having += " AND trigger_time >= toDateTime(@now - " + b.bind("window_s", seconds(a.Window)) + ")"
 	}

@@ -230,6 +230,26 @@ func TestScoreAndEventConditionsMustBothHold(t *testing.T) {
 	}
 }
 
+// Membership needs every include; with the most an audience may have, the
+// last one still decides.
+func TestEveryOfTheMostIncludesMustHold(t *testing.T) {
+	db := chtest.MustOpen(t)
+	shopCatalog(t, db)
+	insertEvents(t, db,
+		ev{vid: "viewer", ago: day, typ: "product_view", pid: "cam250d"},
+		ev{vid: "buyer", ago: day, typ: "product_view", pid: "cam250d"},
+		ev{vid: "buyer", ago: day, typ: "purchase", pid: "bag"})
+	many := config.Audience{Name: "many", Strategy: "cross_sell"}
+	for i := 0; i < config.MaxIncludes-1; i++ {
+		many.Include = append(many.Include, config.Condition{Events: []string{"product_view"}, Since: config.Duration(time.Duration(i+2) * day)})
+	}
+	many.Include = append(many.Include, config.Condition{Events: []string{"purchase"}})
+	run(t, newEngine(t, db, testConfig(t, many)))
+	if got := members(t, db, "many"); !slices.Equal(got, []string{"buyer"}) {
+		t.Errorf("many = %v, want [buyer]", got)
+	}
+}
+
 // A run of one audience recomputes it and carries every other audience's
 // members and lists over, so the new snapshot is complete.
 func TestSingleAudienceRunCarriesTheOthersOver(t *testing.T) {

@@ -14,6 +14,10 @@ import (
 // line's weighted type into 8 bits (index 1–255, 0 = no weight).
 const MaxWeightedTypes = 255
 
+// MaxIncludes bounds an audience's include conditions: membership sets
+// one bit of a UInt64 per include that holds.
+const MaxIncludes = 64
+
 // Segments configures interest inference, related products and runs for
 // every site. Each field documents its default.
 type Segments struct {
@@ -300,6 +304,9 @@ func (a Audience) Validate() error {
 	}
 	if len(a.Include) == 0 {
 		return fieldErr("include", "at least one condition is required")
+	}
+	if len(a.Include) > MaxIncludes {
+		return fieldErr("include", "at most %d conditions", MaxIncludes)
 	}
 	if len(a.Description) > 500 {
 		return fieldErr("description", "at most 500 characters")
