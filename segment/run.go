@@ -272,10 +272,21 @@ func (e *Engine) computeMembers(ctx context.Context, res *RunResult, params []an
 	return nil
 }
 
-// computeProducts writes one audience's members' products and the
-// audience's product list, and records its size.
+// computeProducts records one audience's size and writes its members'
+// products and the audience's product list; an empty audience has none,
+// and its queries (each a read of the run's interests) are skipped.
 func (e *Engine) computeProducts(ctx context.Context, res *RunResult, params []any, a config.Audience) error {
 	ap := append(params[:len(params):len(params)], clickhouse.Named("audience", a.Name))
+	var n uint64
+	if err := e.db.QueryRow(ctx, "SELECT count() FROM seg_members WHERE site = @site AND run_id = @run AND audience = @audience", ap...).Scan(&n); err != nil {
+		return err
+	}
+	resultMu.Lock()
+	res.Sizes[a.Name] = n
+	resultMu.Unlock()
+	if n == 0 {
+		return nil
+	}
 	sp := strategyPlans[a.Strategy]
 	self := 0
 	if sp.self {
@@ -286,17 +297,7 @@ func (e *Engine) computeProducts(ctx context.Context, res *RunResult, params []a
 	if err := e.step(ctx, res, "recommendations/"+a.Name, recs, rp); err != nil {
 		return err
 	}
-	if err := e.step(ctx, res, "audience_products/"+a.Name, query("13_audience_products"), ap); err != nil {
-		return err
-	}
-	var n uint64
-	if err := e.db.QueryRow(ctx, "SELECT count() FROM seg_members WHERE site = @site AND run_id = @run AND audience = @audience", ap...).Scan(&n); err != nil {
-		return err
-	}
-	resultMu.Lock()
-	res.Sizes[a.Name] = n
-	resultMu.Unlock()
-	return nil
+	return e.step(ctx, res, "audience_products/"+a.Name, query("13_audience_products"), ap)
 }
 
 // carryOver copies every other audience of the current run into this one,
