@@ -51,7 +51,15 @@ func BenchmarkSegmentRun(b *testing.B) {
 		clickhouse.Named("per_category", perCategory), clickhouse.Named("now", now.Unix())); err != nil {
 		b.Fatal(err)
 	}
-	db.Exec(ctx, "OPTIMIZE TABLE events FINAL")
+	// One part per partition, as a shop's events settle into after merges.
+	if err := db.Exec(ctx, "OPTIMIZE TABLE events FINAL"); err != nil {
+		b.Fatal(err)
+	}
+	var parts uint64
+	if err := db.QueryRow(ctx, "SELECT count() FROM system.parts WHERE database = currentDatabase() AND table = 'events' AND active").Scan(&parts); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("events in %d parts", parts)
 	b.Logf("generated %d events, %d visitors, %d products in %s", events, visitors, categories*perCategory, time.Since(t0).Round(time.Millisecond))
 
 	cfg := testConfig(b, segment.Templates()...)
