@@ -90,7 +90,7 @@ func (e *Engine) Evaluate(ctx context.Context, site string, k int) (EvalResult, 
 		clickhouse.Named("site", site), clickhouse.Named("run", run), clickhouse.Named("shards", shards)); err != nil {
 		return res, err
 	}
-	recs := query("12_recommendations", "/*ANCHOR_WHERE*/", "1 = 1", "/*ANCHOR_ORDER*/", "score DESC")
+	recs := recommendations("1 = 1", "score")
 	for s := 0; s < shards; s++ {
 		rp := append(params[:len(params):len(params)], clickhouse.Named("audience", fmt.Sprintf("_eval_%d", s)),
 			clickhouse.Named("prios", []int{1, 2}), clickhouse.Named("self", 0), clickhouse.Named("prev", ""))

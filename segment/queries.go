@@ -42,9 +42,19 @@ var basketKinds = []struct{ kind, column string }{
 // strategyPlan is how a strategy picks anchors and candidates.
 type strategyPlan struct {
 	anchorWhere string   // which of the member's products are anchors
-	anchorOrder string   // which 3 first
+	anchorKey   string   // the 3 with the highest first
 	related     []string // related-product strategies offered
 	self        bool     // offer the anchors themselves (reminder)
+}
+
+// recommendations is 12_recommendations with anchors chosen by where and
+// key (fixed fragments from strategyPlans); the reminder branch reads
+// them only when @self = 1.
+func recommendations(where, key string) string {
+	anchors := func(self string) string {
+		return query("anchors", "/*ANCHOR_WHERE*/", where, "/*ANCHOR_KEY*/", key, "/*SELF*/", self)
+	}
+	return query("12_recommendations", "/*ANCHORS*/", anchors(""), "/*SELF_ANCHORS*/", anchors("@self = 1 AND"))
 }
 
 // prios are the related strategies as 11_related_best numbers them.
@@ -57,8 +67,8 @@ func (p strategyPlan) prios() []int {
 }
 
 var strategyPlans = map[string]strategyPlan{
-	"upsell":     {"purchased_at = toDateTime(0)", "score DESC", []string{"upsell", "cross_sell"}, false},
-	"cross_sell": {"purchased_at > toDateTime(0)", "purchased_at DESC", []string{"cross_sell"}, false},
-	"reminder":   {"stage = 'carted'", "carted_at DESC", []string{"upsell"}, true},
-	"winback":    {"purchased_at > toDateTime(0)", "purchased_at DESC", []string{"upsell", "cross_sell"}, false},
+	"upsell":     {"purchased_at = toDateTime(0)", "score", []string{"upsell", "cross_sell"}, false},
+	"cross_sell": {"purchased_at > toDateTime(0)", "purchased_at", []string{"cross_sell"}, false},
+	"reminder":   {"stage = 'carted'", "carted_at", []string{"upsell"}, true},
+	"winback":    {"purchased_at > toDateTime(0)", "purchased_at", []string{"upsell", "cross_sell"}, false},
 }

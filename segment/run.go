@@ -293,7 +293,7 @@ func (e *Engine) computeProducts(ctx context.Context, res *RunResult, params []a
 		self = 1
 	}
 	rp := append(ap[:len(ap):len(ap)], clickhouse.Named("prios", sp.prios()), clickhouse.Named("self", self))
-	recs := query("12_recommendations", "/*ANCHOR_WHERE*/", sp.anchorWhere, "/*ANCHOR_ORDER*/", sp.anchorOrder)
+	recs := recommendations(sp.anchorWhere, sp.anchorKey)
 	if err := e.step(ctx, res, "recommendations/"+a.Name, recs, rp); err != nil {
 		return err
 	}

@@ -1,6 +1,6 @@
 -- Each member's ranked products for one audience. Anchors are the member's
--- products chosen by the strategy (/*ANCHOR_WHERE*/, /*ANCHOR_ORDER*/ from
--- a fixed list in the code), at most 3; candidates are the anchors' best
+-- products chosen by the strategy (anchors.sql with fragments from a fixed
+-- list in the code), at most 3; candidates are the anchors' best
 -- related products of the allowed strategies (@prios, 11_related_best),
 -- plus with @self the anchors themselves (a reminder). Never
 -- a product the visitor bought, never out of stock (related products are
@@ -60,14 +60,9 @@ FROM (
                                 arrayMap((x, w) -> x * w, arraySlice(arrayFilter((x, k) -> k, rel_s, keep), 1, @max_items),
                                     arrayResize([weight], length(c_ph), weight)) AS c_score
                             FROM (
-                                SELECT vh, aph, weight, rel_ph, rel_prio, rel_s
+                                SELECT vh, aph, weight, bought, rel_ph, rel_prio, rel_s
                                 FROM (
-                                        SELECT vh, ph AS aph, score + 1e-9 AS weight
-                                        FROM seg_interests
-                                        WHERE  site = @site AND run_id = @run AND ph != 0 AND /*ANCHOR_WHERE*/
-                                            AND vh IN (SELECT cityHash64(visitor_id) FROM seg_members WHERE site = @site AND run_id = @run AND audience = @audience)
-                                        ORDER BY vh, /*ANCHOR_ORDER*/, ph
-                                        LIMIT 3 BY vh
+/*ANCHORS*/
                                 ) ALL INNER JOIN (
                                     SELECT aph,
                                         arraySort((x, p, s, h) -> (p, -s, h), r_ph, r_prio, r_s, r_ph) AS rel_ph,
@@ -81,24 +76,13 @@ FROM (
                                     )
                                 ) USING aph
                                 UNION ALL
-                                SELECT vh, aph, weight, [aph] AS rel_ph, [toUInt8(0)] AS rel_prio, [10.] AS rel_s
+                                SELECT vh, aph, weight, bought, [aph] AS rel_ph, [toUInt8(0)] AS rel_prio, [10.] AS rel_s
                                 FROM (
-                                        SELECT vh, ph AS aph, score + 1e-9 AS weight
-                                        FROM seg_interests
-                                        WHERE @self = 1 AND site = @site AND run_id = @run AND ph != 0 AND /*ANCHOR_WHERE*/
-                                            AND vh IN (SELECT cityHash64(visitor_id) FROM seg_members WHERE site = @site AND run_id = @run AND audience = @audience)
-                                        ORDER BY vh, /*ANCHOR_ORDER*/, ph
-                                        LIMIT 3 BY vh
+/*SELF_ANCHORS*/
                                 ) ALL INNER JOIN (
                                     SELECT ph AS aph FROM seg_products WHERE site = @site AND run_id = @run AND in_stock = 1
                                 ) USING aph
-                            ) ANY LEFT JOIN (
-                                SELECT vh, groupArray(ph) AS bought
-                                FROM seg_interests
-                                WHERE site = @site AND run_id = @run AND ph != 0 AND purchased_at > toDateTime(0)
-                                    AND vh IN (SELECT cityHash64(visitor_id) FROM seg_members WHERE site = @site AND run_id = @run AND audience = @audience)
-                                GROUP BY vh
-                            ) USING vh
+                            )
                         )
                         GROUP BY vh
                     )
