@@ -25,6 +25,9 @@ func TestWorkTablesAreNeverMerged(t *testing.T) {
 		}
 		engines[name] = engine
 	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
 	const never = "max_bytes_to_merge_at_max_space_in_pool = 1,"
 	for _, name := range workTables {
 		if !strings.Contains(engines[name], never) {
