@@ -8,7 +8,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +26,7 @@ type Server struct {
 	TCPPort  int    // native protocol
 	HTTPPort int
 	Binary   string
+	Engine   Engine
 
 	cmd    *exec.Cmd
 	exited chan struct{}
@@ -37,6 +40,7 @@ type Options struct {
 	TCPPort  int
 	HTTPPort int
 	Binary   string
+	Engine   Engine
 }
 
 // ErrNoBinary means clickhouse-server is not installed.
@@ -44,9 +48,9 @@ var ErrNoBinary = errors.New("clickhouse-server not found in PATH (install it wi
 
 // Start launches a server and waits until it answers on its native port.
 func Start(ctx context.Context, opts Options) (*Server, error) {
-	s := &Server{Dir: opts.Dir, TCPPort: opts.TCPPort, HTTPPort: opts.HTTPPort, Binary: opts.Binary}
+	s := &Server{Dir: opts.Dir, TCPPort: opts.TCPPort, HTTPPort: opts.HTTPPort, Binary: opts.Binary, Engine: opts.Engine}
 	if s.Binary == "" {
-		p, err := lookBinary()
+		p, err := s.Engine.binary(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -101,16 +105,21 @@ func (s *Server) Restart(ctx context.Context) error {
 	if s.cmd != nil {
 		return errors.New("clickhouse server already running")
 	}
-	if err := s.writeConfig(); err != nil {
+	args, err := s.command()
+	if err != nil {
 		return err
 	}
 	logf, err := os.OpenFile(filepath.Join(s.Dir, "stdout.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("cannot open clickhouse log: %w", err)
 	}
-	cmd := exec.Command(s.Binary, "--config-file="+filepath.Join(s.Dir, "config.xml"))
+	cmd := exec.Command(s.Binary, args...)
 	cmd.Dir = s.Dir
 	cmd.Stdout, cmd.Stderr = logf, logf
+	if s.Engine == EngineChDB {
+		// clickhouse-server gets UTC from its config; chDB's server from TZ.
+		cmd.Env = append(os.Environ(), "TZ=UTC")
+	}
 	// Own process group and a parent-death signal: a killed test binary
 	// must not leave a server behind.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -124,14 +133,25 @@ func (s *Server) Restart(ctx context.Context) error {
 	return s.waitReady(ctx)
 }
 
+// command writes what the engine reads at start and returns its arguments.
+func (s *Server) command() ([]string, error) {
+	if s.Engine == EngineChDB {
+		return s.chdbArgs()
+	}
+	if err := s.writeConfig(); err != nil {
+		return nil, err
+	}
+	return []string{"--config-file=" + filepath.Join(s.Dir, "config.xml")}, nil
+}
+
 func (s *Server) waitReady(ctx context.Context) error {
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
 		case <-s.exited:
-			tail, _ := os.ReadFile(filepath.Join(s.Dir, "log", "err.log"))
+			tail, _ := os.ReadFile(filepath.Join(s.Dir, s.Engine.errorLog()))
 			s.cmd = nil
-			return fmt.Errorf("clickhouse-server exited during start-up; its error log:\n%s", lastBytes(tail, 2000))
+			return fmt.Errorf("%s exited during start-up; its error log:\n%s", s.Engine, lastBytes(tail, 2000))
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
@@ -146,18 +166,14 @@ func (s *Server) waitReady(ctx context.Context) error {
 // pingHTTP asks the built-in /ping endpoint; the native port opens at the
 // same time.
 func pingHTTP(port int) bool {
-	c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 200*time.Millisecond)
+	c := http.Client{Timeout: time.Second}
+	resp, err := c.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/ping")
 	if err != nil {
 		return false
 	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("GET /ping HTTP/1.0\r\n\r\n")); err != nil {
-		return false
-	}
-	buf := make([]byte, 256)
-	n, _ := c.Read(buf)
-	return strings.Contains(string(buf[:n]), "Ok.")
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
+	return resp.StatusCode == http.StatusOK && strings.HasPrefix(string(body), "Ok.")
 }
 
 func lastBytes(b []byte, n int) []byte {

@@ -19,6 +19,11 @@ import (
 	rmsql "github.com/remarket/remarket/sql"
 )
 
+// EngineEnv chooses the ClickHouse the package's server runs: unset or
+// "server" for clickhouse-server from PATH (18.16 on our machines), "chdb"
+// for ClickHouse 26 from the chDB library.
+const EngineEnv = "REMARKET_TEST_ENGINE"
+
 var (
 	server  *chserver.Server
 	baseDSN string // DSN of the server with no database
@@ -37,8 +42,13 @@ func run(m *testing.M) int {
 		started.Store(true)
 		return m.Run()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	s, err := chserver.Start(ctx, chserver.Options{})
+	engine, err := chserver.ParseEngine(os.Getenv(EngineEnv))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chtest:", err)
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	s, err := chserver.Start(ctx, chserver.Options{Engine: engine})
 	cancel()
 	if err != nil {
 		if os.Getenv("CI") == "" && err == chserver.ErrNoBinary {
