@@ -77,17 +77,17 @@ FROM (
         SELECT product_id, anchor_id, strategy, reason, motivation, rank
         FROM v_audience_products
         WHERE site = ? AND audience = ? AND run_id = ?
-    ) ANY INNER JOIN (
+    ) AS listed ALL INNER JOIN (
         SELECT product_id, title, description, link, image_link, price, currency, availability,
             ` + "`condition`" + ` AS cond, brand, gtin, mpn, category, google_product_category, item_group_id
         FROM v_products
         WHERE site = ?
-    ) USING product_id
-) ANY LEFT JOIN (
+    ) AS catalog USING product_id
+) AS items ANY LEFT JOIN (
     SELECT product_id AS anchor_id, title AS anchor_title
     FROM v_products
     WHERE site = ?
-) USING anchor_id
+) AS anchors USING anchor_id
 ORDER BY rank, product_id
 LIMIT 1 BY product_id
 LIMIT ?`

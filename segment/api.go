@@ -355,8 +355,8 @@ FROM (
         SELECT ph, category, score, events, last_time, stage, viewed_at, carted_at, purchased_at
         FROM seg_interests
         WHERE site = @site AND run_id IN (` + currentRunSQL + `) AND vh = cityHash64(@vid) AND ph != 0
-    ) ANY LEFT JOIN (
+    ) AS interests ANY LEFT JOIN (
         SELECT ph, product_id FROM seg_products WHERE site = @site AND run_id IN (` + currentRunSQL + `)
-    ) USING ph
+    ) AS products USING ph
 )
 ORDER BY kind, score DESC LIMIT 200`

@@ -168,19 +168,19 @@ FROM (
     SELECT vh, trigger_time, visitor_id, user_id, email_sha256, customer_type
     FROM (
         SELECT vh, trigger_time FROM seg_member_candidates WHERE site = @site AND run_id = @run AND audience = @audience
-    ) ANY INNER JOIN (
+    ) AS candidates ALL INNER JOIN (
         SELECT vh, visitor_id, user_id, email_sha256, customer_type
         FROM seg_profiles
         PREWHERE vh IN (SELECT vh FROM seg_member_candidates WHERE site = @site AND run_id = @run AND audience = @audience)
         WHERE site = @site AND run_id = @run AND opted_out = 0
-    ) USING vh
-) ANY LEFT JOIN (
+    ) AS profiles USING vh
+) AS members ANY LEFT JOIN (
     SELECT vh, argMax(stage, last_time) AS stage
     FROM seg_interests
     PREWHERE vh IN (SELECT vh FROM seg_member_candidates WHERE site = @site AND run_id = @run AND audience = @audience)
     WHERE site = @site AND run_id = @run AND ph != 0
     GROUP BY vh
-) USING vh`
+) AS stages USING vh`
 
 // seeded narrows an interest condition to the visitors of the seed.
 func (b *builder) seeded() []string {

@@ -85,8 +85,8 @@ func (e *Engine) Evaluate(ctx context.Context, site string, k int) (EvalResult, 
 	shards := max(1, int((n+evalShard-1)/evalShard))
 	if err := e.db.Exec(ctx, `INSERT INTO seg_members (site, run_id, audience, visitor_id)
 		SELECT @site, @run, concat('_eval_', toString(vh % @shards)), visitor_id
-		FROM (SELECT vh FROM seg_eval_holdout WHERE site = @site AND run_id = @run)
-		ANY INNER JOIN (SELECT vh, visitor_id FROM seg_profiles WHERE site = @site AND run_id = @run) USING vh`,
+		FROM (SELECT vh FROM seg_eval_holdout WHERE site = @site AND run_id = @run) AS held_out
+		ALL INNER JOIN (SELECT vh, visitor_id FROM seg_profiles WHERE site = @site AND run_id = @run) AS profiles USING vh`,
 		clickhouse.Named("site", site), clickhouse.Named("run", run), clickhouse.Named("shards", shards)); err != nil {
 		return res, err
 	}
@@ -140,9 +140,9 @@ func (e *Engine) popular(ctx context.Context, site, run string, n int) ([]uint64
 			WHERE site = @site AND run_id = @run AND ph != 0
 				AND greatest(viewed_at, greatest(carted_at, purchased_at)) > toDateTime(0)
 			GROUP BY ph
-		) ANY INNER JOIN (
+		) AS seen ALL INNER JOIN (
 			SELECT ph, product_id FROM seg_products WHERE site = @site AND run_id = @run AND in_stock = 1
-		) USING ph
+		) AS in_stock USING ph
 		ORDER BY visitors DESC, product_id LIMIT @n`,
 		clickhouse.Named("site", site), clickhouse.Named("run", run), clickhouse.Named("n", n))
 	if err != nil {

@@ -70,9 +70,35 @@ func TestSpillingToDiskLeavesTheRunAsItWas(t *testing.T) {
 	groups, sorts := spilled()
 	// A GROUP BY spills only once its hash table is two-level, which
 	// ClickHouse does from 100,000 keys: here from the first.
-	onDisk := open(chtest.WithSettings(dsn, "max_bytes_before_external_group_by=1&max_bytes_before_external_sort=1&group_by_two_level_threshold=1"))
+	settings := "max_bytes_before_external_group_by=1&max_bytes_before_external_sort=1&group_by_two_level_threshold=1"
+	// Current servers spill a sort only in blocks of at least this size
+	// (100 MB by default); 18.16 has no such setting.
+	var minBlock uint64
+	if err := db.QueryRow(context.Background(), "SELECT count() FROM system.settings WHERE name = 'min_external_sort_block_bytes'").Scan(&minBlock); err != nil {
+		t.Fatal(err)
+	}
+	if minBlock > 0 {
+		settings += "&min_external_sort_block_bytes=1"
+	}
+	onDisk := open(chtest.WithSettings(dsn, settings))
+	// Since 25.1 the sort threshold counts the query's tracked memory; the
+	// chDB engine tracks none per query, so its sorts never spill. Sorts
+	// must spill wherever a plain sort does.
+	sortsSpill := true
+	if minBlock > 0 {
+		var n uint64
+		if err := onDisk.QueryRow(context.Background(), "SELECT count() FROM (SELECT number FROM numbers(200000) ORDER BY cityHash64(number))").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		_, s := spilled()
+		sortsSpill = s > sorts
+		sorts = s
+		if !sortsSpill {
+			t.Log("this server's sorts do not spill (no per-query memory tracking): checking groupings only")
+		}
+	}
 	run(t, newEngine(t, onDisk, cfg))
-	if g, s := spilled(); g == groups || s == sorts {
+	if g, s := spilled(); g == groups || (sortsSpill && s == sorts) {
 		t.Fatalf("spilled %d groupings and %d sorts to disk, want both", g-groups, s-sorts)
 	}
 	if got := snapshot(onDisk); !slices.Equal(got, inMemory) {

@@ -7,6 +7,9 @@ import (
 	"strings"
 )
 
+// memoryLimit is every query's max_memory_usage on a managed server.
+const memoryLimit = 8000000000
+
 // The config keeps the server small (caches sized for a laptop), quiet
 // (warnings only), in UTC and reachable on loopback only.
 const configXML = `<?xml version="1.0"?>
@@ -32,7 +35,7 @@ const configXML = `<?xml version="1.0"?>
 
 const usersXML = `<?xml version="1.0"?>
 <yandex>
-  <profiles><default><max_memory_usage>8000000000</max_memory_usage></default></profiles>
+  <profiles><default><max_memory_usage>%d</max_memory_usage></default></profiles>
   <users><default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota></default></users>
   <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
 </yandex>
@@ -48,7 +51,7 @@ func (s *Server) writeConfig() error {
 	if err := os.WriteFile(filepath.Join(s.Dir, "config.xml"), []byte(cfg), 0o644); err != nil {
 		return fmt.Errorf("cannot write clickhouse config: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(s.Dir, "users.xml"), []byte(usersXML), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(s.Dir, "users.xml"), []byte(fmt.Sprintf(usersXML, memoryLimit)), 0o644); err != nil {
 		return fmt.Errorf("cannot write clickhouse users: %w", err)
 	}
 	return nil

@@ -72,6 +72,8 @@ func (s *Server) chdbArgs() ([]string, error) {
 		"--path=" + data + "/",
 		"--tcp-port=" + strconv.Itoa(s.TCPPort),
 		"--http-port=" + strconv.Itoa(s.HTTPPort),
+		// The memory limit of clickhouse-server's generated users.xml.
+		"--", "--max_memory_usage=" + strconv.Itoa(memoryLimit),
 	}, nil
 }
 

@@ -2,23 +2,27 @@
 -- the events gave (separators normalised to " > "). They keep their
 -- interests and category, are never recommended (no price, not in stock)
 -- and get no idx. Events with items[] are read apart (see lines.sql), and
--- a product's category is any its events gave, so duplicates do not matter.
+-- a product's category is the greatest its events gave (a fixed choice,
+-- so every server picks the same), so duplicates do not matter.
 INSERT INTO seg_products (site, run_id, ph, idx, known, product_id, category)
 SELECT @site, @run, cityHash64(pid), 0, 0, pid, replaceRegexpAll(cat, '\\s*>\\s*', ' > ')
 FROM (
-    SELECT pid, anyIf(line_category, line_category != '') AS cat
+    SELECT pid, maxIf(line_category, line_category != '') AS cat
     FROM (
         SELECT product_id AS pid, category AS line_category
         FROM events
         WHERE site = @site AND is_bot = 0 AND event_time <= toDateTime(@now) AND product_id != '' AND empty(items.product_id)
             AND product_id NOT IN (SELECT product_id FROM v_products WHERE site = @site)
         UNION ALL
-        SELECT items.product_id AS pid, items.category AS line_category
-        FROM events
-        ARRAY JOIN items
-        PREWHERE notEmpty(items.product_id)
-        WHERE site = @site AND is_bot = 0 AND event_time <= toDateTime(@now) AND items.product_id != ''
-            AND items.product_id NOT IN (SELECT product_id FROM v_products WHERE site = @site)
+        SELECT pid, line_category
+        FROM (
+            SELECT items.product_id AS item_pids, items.category AS item_categories
+            FROM events
+            PREWHERE notEmpty(items.product_id)
+            WHERE site = @site AND is_bot = 0 AND event_time <= toDateTime(@now)
+        ) AS with_items
+        ARRAY JOIN item_pids AS pid, item_categories AS line_category
+        WHERE pid != '' AND pid NOT IN (SELECT product_id FROM v_products WHERE site = @site)
     )
     GROUP BY pid
 )

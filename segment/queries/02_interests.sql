@@ -45,7 +45,7 @@ FROM (
         )
         GROUP BY vh, ph, if(ph = 0, cityHash64(line_category), toUInt64(0)) AS ch
     )
-) ANY LEFT JOIN (
+) AS interests ANY LEFT JOIN (
     SELECT ph AS p, toUInt64(0) AS ch, category AS category_name FROM seg_products WHERE site = @site AND run_id = @run AND known = 0
     UNION ALL
     SELECT cityHash64(product_id) AS p, toUInt64(0) AS ch, category AS category_name FROM v_products WHERE site = @site AND product_id != ''
@@ -56,4 +56,4 @@ FROM (
     -- hash) still names only its own rows.
     SELECT toUInt64(0) AS p, cityHash64(category) AS ch, replaceRegexpAll(any(category), '\\s*>\\s*', ' > ') AS category_name
     FROM events WHERE site = @site AND category != '' GROUP BY ch
-) USING (p, ch)
+) AS names USING (p, ch)

@@ -68,17 +68,17 @@ FROM (
                 bitOr(if(type = 'product_view', toUInt64(0), toUInt64(2147483648)), toUInt64(2147483647 - idx))) AS packed
         FROM (
 /*LINES*/
-        ) ANY LEFT JOIN (
+        ) AS lines ANY LEFT JOIN (
             SELECT ph, catalog_category, catalog_price, idx
             FROM (
                 SELECT cityHash64(product_id) AS ph, category AS catalog_category, price AS catalog_price FROM v_products WHERE site = @site AND product_id != ''
-            ) ANY LEFT JOIN (
+            ) AS catalog ANY LEFT JOIN (
                 SELECT ph, idx FROM seg_numbers WHERE site = @site AND run_id = @run
-            ) USING ph
-        ) USING ph
+            ) AS numbers USING ph
+        ) AS products USING ph
     )
     GROUP BY vh
-) ANY LEFT JOIN (
+) AS visitors ANY LEFT JOIN (
     SELECT vh, user_id AS uid, email, customer_type AS trait_type, b2b, traits AS last_traits
     FROM seg_identities WHERE site = @site AND run_id = @run
-) USING vh
+) AS identities USING vh

@@ -25,10 +25,10 @@ FROM (
     FROM (
         SELECT cityHash64(product_id) AS ph, product_id, title, category, price, availability, tags, complements, upgrades, launch_date
         FROM v_products WHERE site = @site AND product_id != ''
-    ) ANY INNER JOIN (
+    ) AS catalog ALL INNER JOIN (
         SELECT ph, idx FROM seg_numbers WHERE site = @site AND run_id = @run
-    ) USING ph
-) ANY LEFT JOIN (
+    ) AS numbers USING ph
+) AS products ANY LEFT JOIN (
     SELECT idx, sum(views) AS views, sum(buyers) AS buyers, sum(units) AS units
     FROM (
         SELECT arrayJoin(product_views) AS idx, toUInt64(1) AS views, toUInt64(0) AS buyers, toUInt64(0) AS units
@@ -39,4 +39,4 @@ FROM (
         FROM (SELECT arrayJoin(product_buys) AS line FROM seg_product_lines WHERE site = @site AND run_id = @run)
     )
     GROUP BY idx
-) USING idx
+) AS stats USING idx

@@ -22,14 +22,14 @@ FROM (
                 SELECT x, y, llr, k11, cat_x, price_x, in_stock_x
                 FROM (
                     SELECT x, y, llr, k11 FROM seg_pairs WHERE site = @site AND run_id = @run AND kind = @kind
-                ) ANY INNER JOIN (
+                ) AS pairs ALL INNER JOIN (
                     SELECT idx AS x, category AS cat_x, price AS price_x, in_stock AS in_stock_x
                     FROM seg_products WHERE site = @site AND run_id = @run AND known = 1
-                ) USING x
-            ) ANY INNER JOIN (
+                ) AS xs USING x
+            ) AS pairs_x ALL INNER JOIN (
                 SELECT idx AS y, category AS cat_y, price AS price_y, in_stock AS in_stock_y
                 FROM seg_products WHERE site = @site AND run_id = @run AND known = 1
-            ) USING y
+            ) AS ys USING y
         )
         ARRAY JOIN [(x, y, prio_xy), (y, x, prio_yx)] AS d
         WHERE d.3 != 0

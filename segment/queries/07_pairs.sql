@@ -41,16 +41,16 @@ FROM (
                     GROUP BY pair
                     HAVING k11_c >= @min_pair
                 )
-            ) ANY INNER JOIN (
+            ) AS pairs ALL INNER JOIN (
                 SELECT arrayJoin(/*BASKET*/) AS x, count() AS nx_c
                 FROM seg_baskets WHERE site = @site AND run_id = @run
                 GROUP BY x
-            ) USING x
-        ) ANY INNER JOIN (
+            ) AS xs USING x
+        ) AS pairs_x ALL INNER JOIN (
             SELECT arrayJoin(/*BASKET*/) AS y, count() AS ny_c
             FROM seg_baskets WHERE site = @site AND run_id = @run
             GROUP BY y
-        ) USING y
+        ) AS ys USING y
     )
     WHERE k11 * n > nx * ny
 )

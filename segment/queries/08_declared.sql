@@ -16,10 +16,10 @@ FROM (
             FROM seg_products
             WHERE site = @site AND run_id = @run AND known = 1 AND price > 0 AND (notEmpty(upgrades) OR notEmpty(complements))
         )
-    ) ANY INNER JOIN (
+    ) AS declared ALL INNER JOIN (
         SELECT product_id AS related_id, idx AS b, price AS price_b
         FROM seg_products WHERE site = @site AND run_id = @run AND known = 1 AND in_stock = 1 AND price > 0
-    ) USING related_id
+    ) AS related USING related_id
 )
 WHERE a != b AND ((strategy = 'upsell' AND price_b > price_a AND price_b <= @up * price_a)
     OR (strategy = 'cross_sell' AND price_b <= @xs * price_a))

@@ -20,10 +20,10 @@ FROM (
     FROM (
         SELECT idx AS a, category, price AS price_a
         FROM seg_products WHERE site = @site AND run_id = @run AND known = 1 AND price > 0 AND category != ''
-    ) ALL INNER JOIN (
+    ) AS anchors ALL INNER JOIN (
         SELECT category, groupArray(idx) AS cand_b, groupArray(price) AS cand_price,
             groupArray(log(1 + toFloat64(units) * 5 + toFloat64(views))) AS cand_pop
         FROM seg_products WHERE site = @site AND run_id = @run AND known = 1 AND in_stock = 1 AND price > 0 AND category != ''
         GROUP BY category
-    ) USING category
+    ) AS candidates USING category
 ) ARRAY JOIN top_b AS b, top_score AS score

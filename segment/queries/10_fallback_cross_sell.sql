@@ -21,7 +21,7 @@ FROM (
     FROM (
         SELECT idx AS a, category AS cat_a, price AS price_a
         FROM seg_products WHERE site = @site AND run_id = @run AND known = 1 AND price > 0 AND category != ''
-    ) ALL INNER JOIN (
+    ) AS anchors ALL INNER JOIN (
         SELECT cat_a,
             arraySort((x, s, b) -> (-s, b), cb, cs, cb) AS cand_b,
             arraySort((x, s, b) -> (-s, b), cp, cs, cb) AS cand_price,
@@ -40,10 +40,10 @@ FROM (
                             FROM (
                                 SELECT vh, arrayJoin(basket_buy) AS idx
                                 FROM seg_baskets WHERE site = @site AND run_id = @run AND length(basket_buy) > 1
-                            ) ANY INNER JOIN (
+                            ) AS lines ALL INNER JOIN (
                                 SELECT idx, category FROM seg_products
                                 WHERE site = @site AND run_id = @run AND known = 1 AND category != ''
-                            ) USING idx
+                            ) AS products USING idx
                             GROUP BY vh HAVING length(cats) > 1
                         )
                     ) ARRAY JOIN cats AS c2
@@ -55,23 +55,23 @@ FROM (
                         SELECT category AS cat_a, splitByString(' > ', category)[1] AS root
                         FROM seg_products WHERE site = @site AND run_id = @run AND known = 1 AND category != ''
                         GROUP BY category
-                    ) ALL INNER JOIN (
+                    ) AS cats_a ALL INNER JOIN (
                         SELECT category AS cat_b, splitByString(' > ', category)[1] AS root
                         FROM seg_products WHERE site = @site AND run_id = @run AND known = 1 AND category != ''
                         GROUP BY category
-                    ) USING root
+                    ) AS cats_b USING root
                     WHERE cat_a != cat_b
                 )
                 GROUP BY cat_a, cat_b
                 ORDER BY cat_a, cat_score DESC, cat_b
                 LIMIT 5 BY cat_a
-            ) ALL INNER JOIN (
+            ) AS complements ALL INNER JOIN (
                 SELECT idx AS b, category AS cat_b, price AS price_b, units AS units_b, views AS views_b
                 FROM seg_products WHERE site = @site AND run_id = @run AND known = 1 AND in_stock = 1 AND price > 0 AND category != ''
                 ORDER BY category, units DESC, views DESC, product_id
                 LIMIT 20 BY category
-            ) USING cat_b
+            ) AS best_sellers USING cat_b
             GROUP BY cat_a
         )
-    ) USING cat_a
+    ) AS candidates USING cat_a
 ) ARRAY JOIN bs AS b, scores AS score

@@ -21,11 +21,11 @@ FROM (
                 GROUP BY a, kind
             )
         ) ARRAY JOIN cs AS c, arrayEnumerate(cs) AS r
-    ) ANY LEFT JOIN (
+    ) AS ranked ANY LEFT JOIN (
         SELECT idx AS a, ph, product_id, if(title != '', title, product_id) AS anchor_title
         FROM seg_products WHERE site = @site AND run_id = @run AND known = 1
-    ) USING a
-) ANY LEFT JOIN (
+    ) AS anchors USING a
+) AS ranked_anchors ANY LEFT JOIN (
     SELECT idx AS b, ph AS related_ph, product_id AS related_id, motivation
     FROM seg_products WHERE site = @site AND run_id = @run AND known = 1
-) USING b
+) AS related USING b

@@ -63,7 +63,7 @@ FROM (
                                 SELECT vh, aph, weight, bought, rel_ph, rel_prio, rel_s
                                 FROM (
 /*ANCHORS*/
-                                ) ALL INNER JOIN (
+                                ) AS anchors ALL INNER JOIN (
                                     SELECT aph,
                                         arraySort((x, p, s, h) -> (p, -s, h), r_ph, r_prio, r_s, r_ph) AS rel_ph,
                                         arraySort((x, p, s, h) -> (p, -s, h), r_prio, r_prio, r_s, r_ph) AS rel_prio,
@@ -74,30 +74,30 @@ FROM (
                                         WHERE site = @site AND run_id = @run AND has(@prios, prio)
                                         GROUP BY ph
                                     )
-                                ) USING aph
+                                ) AS related USING aph
                                 UNION ALL
                                 SELECT vh, aph, weight, bought, [aph] AS rel_ph, [toUInt8(0)] AS rel_prio, [10.] AS rel_s
                                 FROM (
 /*SELF_ANCHORS*/
-                                ) ALL INNER JOIN (
+                                ) AS self_anchors ALL INNER JOIN (
                                     SELECT ph AS aph FROM seg_products WHERE site = @site AND run_id = @run AND in_stock = 1
-                                ) USING aph
+                                ) AS in_stock USING aph
                             )
                         )
                         GROUP BY vh
                     )
                 ) ARRAY JOIN top_ph AS ph, top_aph AS aph, top_prio AS prio, top_score AS score, arrayEnumerate(top_ph) AS rank
-            ) ANY LEFT JOIN (
+            ) AS lists ANY LEFT JOIN (
                 SELECT ph AS aph, product_id AS anchor_id, if(title != '', title, product_id) AS anchor_title
                 FROM seg_products WHERE site = @site AND run_id = @run
-            ) USING aph
-        ) ANY LEFT JOIN (
+            ) AS anchors USING aph
+        ) AS lists_anchors ANY LEFT JOIN (
             SELECT ph, product_id, motivation FROM seg_products WHERE site = @site AND run_id = @run
-        ) USING ph
-    ) ANY LEFT JOIN (
+        ) AS products USING ph
+    ) AS lists_products ANY LEFT JOIN (
         SELECT cityHash64(visitor_id) AS vh, visitor_id FROM seg_members WHERE site = @site AND run_id = @run AND audience = @audience
-    ) USING vh
-) ANY LEFT JOIN (
+    ) AS members USING vh
+) AS lists_members ANY LEFT JOIN (
     SELECT ph, toUInt8(1) AS was_out
     FROM seg_products WHERE site = @site AND run_id = @prev AND in_stock = 0
-) USING ph
+) AS previous USING ph

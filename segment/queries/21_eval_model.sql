@@ -5,7 +5,7 @@ SELECT count() AS visitors,
     sumIf(1 / log2(rank + 1), rank > 0 AND rank <= @k) AS dcg
 FROM (
     SELECT vh, ph FROM seg_eval_holdout WHERE site = @site AND run_id = @run
-) ANY LEFT JOIN (
+) AS held_out ANY LEFT JOIN (
     SELECT vh, cityHash64(product_id) AS ph, rank FROM seg_recommendations
     WHERE site = @site AND run_id = @run AND startsWith(audience, '_eval_')
-) USING vh, ph
+) AS recommended USING (vh, ph)

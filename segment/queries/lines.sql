@@ -5,7 +5,9 @@
 -- The two kinds of events are read apart: an ARRAY JOIN over every event
 -- would copy each row's (mostly empty) item arrays, which under FINAL
 -- costs more than reading the events. The copies of one event carry the
--- same items, so PREWHERE on them keeps FINAL's deduplication exact.
+-- same items, so PREWHERE on them keeps FINAL's deduplication exact. The
+-- PREWHERE sits in a subquery under the ARRAY JOIN: current ClickHouse
+-- refuses PREWHERE on an array-joined column (ILLEGAL_PREWHERE).
 -- Every filter sits in the WHERE that reads events: a WHERE over this
 -- union would copy every column of every line once more (10 s and
 -- 1.5 GB on the benchmark shop). /*PLAIN_LINES*/ narrows product-less
@@ -22,13 +24,15 @@ FROM (
         AND cityHash64(visitor_id) NOT IN (SELECT vh FROM seg_opted_out WHERE site = @site AND run_id = @run)
         /*PLAIN_LINES*/
     UNION ALL
-    SELECT cityHash64(visitor_id) AS vh, visitor_id, user_id, event_time, type,
-        items.product_id AS pid, items.category AS line_category, items.price AS line_price, items.quantity AS quantity,
-        '' AS traits
-    FROM events FINAL
-    ARRAY JOIN items
-    PREWHERE notEmpty(items.product_id)
-    WHERE site = @site AND is_bot = 0 AND visitor_id != '' AND event_time <= toDateTime(@now)
-        AND cityHash64(visitor_id) NOT IN (SELECT vh FROM seg_opted_out WHERE site = @site AND run_id = @run)
+    SELECT vh, visitor_id, user_id, event_time, type, pid, line_category, line_price, quantity, '' AS traits
+    FROM (
+        SELECT cityHash64(visitor_id) AS vh, visitor_id, user_id, event_time, type,
+            items.product_id AS item_pids, items.category AS item_categories, items.price AS item_prices, items.quantity AS item_quantities
+        FROM events FINAL
+        PREWHERE notEmpty(items.product_id)
+        WHERE site = @site AND is_bot = 0 AND visitor_id != '' AND event_time <= toDateTime(@now)
+            AND cityHash64(visitor_id) NOT IN (SELECT vh FROM seg_opted_out WHERE site = @site AND run_id = @run)
+    ) AS with_items
+    ARRAY JOIN item_pids AS pid, item_categories AS line_category, item_prices AS line_price, item_quantities AS quantity
 )
 /*HOLDOUT*/

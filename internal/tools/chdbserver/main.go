@@ -53,7 +53,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "chdbserver:", err)
 		os.Exit(2)
 	}
-	if err := serve(libPath, *path, *tcpPort, *httpPort); err != nil {
+	if err := serve(libPath, *path, *tcpPort, *httpPort, flag.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, "chdbserver:", err)
 		os.Exit(1)
 	}
@@ -70,7 +70,9 @@ func findLibrary(flagged string) (string, error) {
 	return "", errors.New("no libchdb.so: give --lib or set CHDB_LIB_PATH")
 }
 
-func serve(libPath, path string, tcpPort, httpPort int) error {
+// serve runs the engine; extra are more clickhouse-local arguments
+// (settings such as --max_memory_usage=N).
+func serve(libPath, path string, tcpPort, httpPort int, extra []string) error {
 	if err := os.MkdirAll(path, 0o755); err != nil {
 		return fmt.Errorf("cannot create data directory %q: %w", path, err)
 	}
@@ -89,10 +91,13 @@ func serve(libPath, path string, tcpPort, httpPort int) error {
 		"--listen_host=127.0.0.1",
 		"--tcp_port=" + strconv.Itoa(tcpPort),
 		"--http_port=" + strconv.Itoa(httpPort),
-		"--multiquery",
-		"--query=SYSTEM START LISTEN TCP; SYSTEM START LISTEN HTTP; " +
-			"SELECT sleepEachRow(1) FROM system.numbers SETTINGS max_block_size = 1 FORMAT Null",
 	}
+	args = append(args, extra...)
+	args = append(args,
+		"--multiquery",
+		"--query=SYSTEM START LISTEN TCP; SYSTEM START LISTEN HTTP; "+
+			"SELECT sleepEachRow(1) FROM system.numbers SETTINGS max_block_size = 1 FORMAT Null",
+	)
 	argv := make([]*byte, len(args))
 	for i, a := range args {
 		b := append([]byte(a), 0)
