@@ -4,6 +4,10 @@ BIN     := bin/remarket
 CONFIG  ?= remarket.yaml
 # Packages whose concurrency matters run under the race detector too.
 RACE_PKGS := ./ingest/ ./feeds/ ./segment/
+# The suite runs twice: on Debian's clickhouse-server 18.16, then on
+# ClickHouse 26 from the chDB library (internal/tools/chdbserver).
+# internal/crosscheck starts both itself and compares their results.
+CURRENT_PKGS = $(shell $(GO) list ./... | grep -v /internal/crosscheck)
 
 .PHONY: run demo build test lint unit race deps clickhouse bench-ingest bench-segments bench-feeds clean
 
@@ -25,9 +29,10 @@ clickhouse:
 deps:
 	@scripts/install-test-deps.sh
 
-## test: every test (lint, unit and integration against a real ClickHouse, race, browser)
+## test: every test (lint, unit and integration against ClickHouse 18.16 and 26, race, browser)
 test: deps lint
 	$(GO) test -count=1 -timeout 25m ./...
+	REMARKET_TEST_ENGINE=chdb $(GO) test -count=1 -timeout 25m $(CURRENT_PKGS)
 	$(GO) test -count=1 -race -timeout 20m $(RACE_PKGS)
 
 lint:

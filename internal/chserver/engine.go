@@ -89,10 +89,13 @@ func chdbLibrary() (string, error) {
 	}
 	p := filepath.Join(root, "e2e", "node_modules", "@chdb", "lib-linux-x64-gnu", "libchdb.so")
 	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("libchdb.so not found at %s: run `make deps` (npm ci in e2e/) or set CHDB_LIB_PATH", p)
+		return "", fmt.Errorf("%w at %s: run `make deps` (npm ci in e2e/) or set CHDB_LIB_PATH", ErrNoChDB, p)
 	}
 	return p, nil
 }
+
+// ErrNoChDB means the chDB library is not installed.
+var ErrNoChDB = errors.New("libchdb.so not found")
 
 // ChDBServerEnv names a prebuilt internal/tools/chdbserver; without it the
 // tool is built from the source tree the tests run in, once per process.

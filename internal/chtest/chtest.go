@@ -5,6 +5,7 @@ package chtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -51,8 +52,8 @@ func run(m *testing.M) int {
 	s, err := chserver.Start(ctx, chserver.Options{Engine: engine})
 	cancel()
 	if err != nil {
-		if os.Getenv("CI") == "" && err == chserver.ErrNoBinary {
-			fmt.Fprintln(os.Stderr, "chtest: clickhouse-server missing, ClickHouse tests will skip (run make clickhouse)")
+		if os.Getenv("CI") == "" && (errors.Is(err, chserver.ErrNoBinary) || errors.Is(err, chserver.ErrNoChDB)) {
+			fmt.Fprintf(os.Stderr, "chtest: %v; ClickHouse tests will skip (run make deps)\n", err)
 			return m.Run()
 		}
 		fmt.Fprintln(os.Stderr, "chtest:", err)
