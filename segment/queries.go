@@ -4,6 +4,8 @@ import (
 	"embed"
 	"fmt"
 	"strings"
+
+	"github.com/remarket/remarket/internal/chdb"
 )
 
 // The run's SQL lives in queries/*.sql; each file's top comment says what
@@ -12,6 +14,20 @@ import (
 //
 //go:embed queries/*.sql
 var queryFiles embed.FS
+
+// queryFor is query for a server of version v: a query with a NAME.legacy.sql
+// beside it has two forms, the file's for current servers and the legacy
+// one for ClickHouse 18.16 (chdb.Version.Legacy), which lacks what the
+// current form uses (window functions). Both give the same rows
+// (internal/crosscheck); dropping 18.16 deletes the legacy files.
+func queryFor(v chdb.Version, name string, fragments ...string) string {
+	if v.Legacy() {
+		if _, err := queryFiles.Open("queries/" + name + ".legacy.sql"); err == nil {
+			return query(name+".legacy", fragments...)
+		}
+	}
+	return query(name, fragments...)
+}
 
 func query(name string, fragments ...string) string {
 	b, err := queryFiles.ReadFile("queries/" + name + ".sql")

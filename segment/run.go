@@ -297,7 +297,7 @@ func (e *Engine) computeProducts(ctx context.Context, res *RunResult, params []a
 	if err := e.step(ctx, res, "recommendations/"+a.Name, recs, rp); err != nil {
 		return err
 	}
-	return e.step(ctx, res, "audience_products/"+a.Name, query("13_audience_products"), ap)
+	return e.step(ctx, res, "audience_products/"+a.Name, queryFor(e.db.Version, "13_audience_products"), ap)
 }
 
 // carryOver copies every other audience of the current run into this one,

@@ -5,6 +5,12 @@
 // file are separated by a line ending in ";". Every statement must be
 // idempotent (IF NOT EXISTS), because two processes may race past the lock
 // after a stale lock is broken, and a crash may stop a file half way.
+//
+// Statements are text/template templates: {{lowCardinality "String"}} and
+// {{codec "ZSTD(1)"}} write the current server's column forms and 18.16's
+// plain ones (see dialect.go). A step that needs decisions (moving a
+// table's rows) is a Go migration, registered under its number in the
+// same sequence.
 package sql
 
 import (
@@ -23,11 +29,25 @@ import (
 //go:embed *.sql
 var files embed.FS
 
-// Migration is one numbered file.
+// Migration is one numbered file or Go step.
 type Migration struct {
 	Version    int
 	Name       string
-	Statements []string
+	Statements []string // templates, see dialect.go
+	// Run, when set, is the migration (Statements is empty): it must be
+	// safe to run again after a crash at any point.
+	Run func(ctx context.Context, db *chdb.DB) error
+}
+
+// goMigrations are the migrations written in Go, by number.
+var goMigrations = map[int]Migration{}
+
+// register adds a Go migration; numbers are shared with the files.
+func register(m Migration) {
+	if _, dup := goMigrations[m.Version]; dup {
+		panic(fmt.Sprintf("sql: two Go migrations numbered %d", m.Version))
+	}
+	goMigrations[m.Version] = m
 }
 
 // Migrations lists the embedded files in order.
@@ -53,6 +73,13 @@ func Migrations() ([]Migration, error) {
 			return nil, err
 		}
 		out = append(out, Migration{Version: v, Name: name, Statements: SplitStatements(string(body))})
+	}
+	for v, m := range goMigrations {
+		if prev, dup := seen[v]; dup {
+			return nil, fmt.Errorf("migrations %q and %q share number %d", prev, m.Name, v)
+		}
+		seen[v] = m.Name
+		out = append(out, m)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
 	return out, nil
@@ -117,7 +144,16 @@ func Migrate(ctx context.Context, db *chdb.DB) ([]string, error) {
 		if done[m.Version] {
 			continue
 		}
-		for i, stmt := range m.Statements {
+		if m.Run != nil {
+			if err := m.Run(ctx, db); err != nil {
+				return ran, fmt.Errorf("migration %s: %w", m.Name, err)
+			}
+		}
+		for i, tmpl := range m.Statements {
+			stmt, err := render(tmpl, db.Version)
+			if err != nil {
+				return ran, fmt.Errorf("migration %s, statement %d: %w", m.Name, i+1, err)
+			}
 			if err := db.Exec(ctx, stmt); err != nil {
 				return ran, fmt.Errorf("migration %s, statement %d: %w", m.Name, i+1, err)
 			}

@@ -2,6 +2,9 @@ package sql_test
 
 import (
 	"context"
+	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -103,5 +106,133 @@ func TestSplitStatements(t *testing.T) {
 	got := rmsql.SplitStatements("-- comment\nCREATE TABLE a (x UInt8)\nENGINE = Log;\n\nSELECT 1;\n")
 	if len(got) != 2 || got[1] != "SELECT 1" {
 		t.Fatalf("got %q", got)
+	}
+}
+
+// A re-used event id (the write key is public) must not replace another
+// visitor's event: a forged page view once replaced a purchase.
+func TestReusedEventIDCannotReplaceAnotherVisitorsEvent(t *testing.T) {
+	db := chtest.MustOpen(t)
+	ctx := context.Background()
+	id := uuid.New()
+	insert := func(visitor, typ string) {
+		t.Helper()
+		if err := db.InsertRow(ctx, "INSERT INTO events (site, event_id, event_time, type, visitor_id)", "s1", id, time.Now(), typ, visitor); err != nil {
+			t.Fatal(err)
+		}
+	}
+	insert("buyer", "purchase")
+	insert("forger", "page_view")
+	insert("buyer", "purchase") // a re-send of the buyer's own event collapses
+	if err := db.Exec(ctx, "OPTIMIZE TABLE events FINAL"); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.Query(ctx, "SELECT visitor_id, type FROM v_events WHERE site = 's1' ORDER BY visitor_id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var v, typ string
+		if err := rows.Scan(&v, &typ); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, v+" "+typ)
+	}
+	if want := []string{"buyer purchase", "forger page_view"}; !slices.Equal(got, want) {
+		t.Fatalf("v_events = %q, want %q", got, want)
+	}
+}
+
+// Migration 030 moves events stored under the old key (site, event_id)
+// into the new table without losing or doubling one, also when run again
+// after a crash, and leaves the old rows in events_before_030.
+func TestEventsMoveToTheVisitorKey(t *testing.T) {
+	db := chtest.MustOpen(t)
+	ctx := context.Background()
+	// Put the old layout back, as an install from before 030 has it.
+	old, err := rmsql.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var create string
+	for _, m := range old {
+		if m.Version == 1 {
+			create = m.Statements[0]
+		}
+	}
+	for _, q := range []string{"DROP TABLE events", "DROP TABLE events_before_030", create} {
+		if err := db.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	forget30(t, db)
+	want := map[string]string{}
+	for i := range 50 {
+		id, visitor := uuid.New(), fmt.Sprintf("v%d", i%7)
+		want[id.String()] = visitor
+		if err := db.InsertRow(ctx, "INSERT INTO events (site, event_id, event_time, type, visitor_id)", "s1", id, time.Now().Add(-time.Duration(i)*24*time.Hour), "page_view", visitor); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func() {
+		t.Helper()
+		rows, err := db.Query(ctx, "SELECT toString(event_id), visitor_id FROM v_events WHERE site = 's1'")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		got := map[string]string{}
+		for rows.Next() {
+			var id, v string
+			if err := rows.Scan(&id, &v); err != nil {
+				t.Fatal(err)
+			}
+			if _, dup := got[id]; dup {
+				t.Fatalf("event %s twice in v_events", id)
+			}
+			got[id] = v
+		}
+		if !maps.Equal(got, want) {
+			t.Fatalf("v_events has %d events, want the %d stored before the migration", len(got), len(want))
+		}
+		var key string
+		if err := db.QueryRow(ctx, "SELECT sorting_key FROM system.tables WHERE database = currentDatabase() AND name = 'events'").Scan(&key); err != nil {
+			t.Fatal(err)
+		}
+		if key != "site, visitor_id, event_id" {
+			t.Fatalf("events sorted by %q", key)
+		}
+	}
+	if _, err := rmsql.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	check()
+	var kept uint64
+	if err := db.QueryRow(ctx, "SELECT count() FROM events_before_030").Scan(&kept); err != nil || kept != 50 {
+		t.Fatalf("events_before_030 keeps %d rows (%v), want 50", kept, err)
+	}
+	// A crash after the rename, before the migration was recorded.
+	forget30(t, db)
+	if _, err := rmsql.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	check()
+}
+
+// forget30 removes migrations from 030 on from the ledger.
+func forget30(t *testing.T, db *chdb.DB) {
+	t.Helper()
+	for _, q := range []string{
+		"DROP TABLE IF EXISTS schema_migrations_kept",
+		"CREATE TABLE schema_migrations_kept AS schema_migrations",
+		"INSERT INTO schema_migrations_kept SELECT * FROM schema_migrations WHERE version < 30",
+		"DROP TABLE schema_migrations",
+		"RENAME TABLE schema_migrations_kept TO schema_migrations",
+	} {
+		if err := db.Exec(context.Background(), q); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

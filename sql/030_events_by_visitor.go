@@ -1,0 +1,156 @@
+package sql
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/remarket/remarket/internal/chdb"
+)
+
+// Migration 030 re-keys events by (site, visitor_id, event_id), the same
+// columns plus inserted_at, and gives current servers LowCardinality and
+// compression codecs (see dialect.go).
+//
+// Why the key: an event id identifies an event within its visitor. Before,
+// ids were unique per site and the last copy of an id won, so anyone with
+// the public write key could re-use another visitor's event id and replace
+// their purchase with a page view. Now a re-used id is another visitor's
+// row and cannot touch the first; re-sent and replayed copies of one
+// visitor's event still collapse (v_events reads with FINAL). One
+// visitor's rows also sit together: the segment passes group by visitor,
+// and a cluster (clickhouse_cluster) shards by visitor, so that each copy
+// of an event meets the others on one shard.
+//
+// inserted_at is when ClickHouse stored the row (the insert's now(), in
+// seconds), so a run can read what arrived since an earlier one whatever
+// the events' own times.
+//
+// The rows move into a new table, which then takes the name events in one
+// RENAME; the old table stays as events_before_030 for the operator to
+// drop once satisfied (docs/operations.md, "Upgrades"). Rows another,
+// older process inserted into the old table while the copy ran are
+// copied again after the rename (their parts are newer than the copy).
+// Safe to run again after a crash at any point: copies collapse like
+// re-sent events.
+func init() {
+	register(Migration{Version: 30, Name: "030_events_by_visitor", Run: moveEventsByVisitor})
+}
+
+const eventsByVisitorKey = "site, visitor_id, event_id"
+
+// createEventsByVisitor is the events table from this migration on.
+const createEventsByVisitor = `CREATE TABLE IF NOT EXISTS events_by_visitor (
+    site {{lowCardinality "String"}},
+    event_id UUID,
+    event_time DateTime{{codec "Delta, ZSTD(1)"}},
+    received_at DateTime{{codec "Delta, ZSTD(1)"}},
+    inserted_at DateTime DEFAULT now(){{codec "Delta, ZSTD(1)"}},
+    type {{lowCardinality "String"}},
+    name String,
+    visitor_id String,
+    user_id String,
+    product_id String,
+    sku String,
+    category {{lowCardinality "String"}},
+    price Float64,
+    currency {{lowCardinality "String"}},
+    quantity UInt32,
+    order_id String,
+    revenue Float64,
+    items Nested(
+        product_id String,
+        sku String,
+        category String,
+        price Float64,
+        quantity UInt32
+    ),
+    url String{{codec "ZSTD(1)"}},
+    referrer String{{codec "ZSTD(1)"}},
+    title String{{codec "ZSTD(1)"}},
+    user_agent String{{codec "ZSTD(1)"}},
+    ip String,
+    is_bot UInt8,
+    opted_out UInt8,
+    properties String{{codec "ZSTD(1)"}},
+    traits String{{codec "ZSTD(1)"}}
+) ENGINE = ReplacingMergeTree()
+PARTITION BY toYYYYMM(event_time)
+ORDER BY (site, visitor_id, event_id)`
+
+// eventColumns are the columns both layouts have.
+const eventColumns = "site, event_id, event_time, received_at, type, name, visitor_id, user_id, " +
+	"product_id, sku, category, price, currency, quantity, order_id, revenue, " +
+	"`items.product_id`, `items.sku`, `items.category`, `items.price`, `items.quantity`, " +
+	"url, referrer, title, user_agent, ip, is_bot, opted_out, properties, traits"
+
+func moveEventsByVisitor(ctx context.Context, db *chdb.DB) error {
+	key, err := sortingKey(ctx, db, "events")
+	if err != nil {
+		return err
+	}
+	if key == eventsByVisitorKey {
+		// Renamed already (a crash stopped the migration after that):
+		// copy the old table's rows again, all of them this time.
+		old, err := sortingKey(ctx, db, "events_before_030")
+		if err != nil || old == "" {
+			return err
+		}
+		return copyEvents(ctx, db, "events_before_030", "events", "")
+	}
+	if old, err := sortingKey(ctx, db, "events_before_030"); err != nil || old != "" {
+		return fmt.Errorf("events_before_030 exists while events has the old key (%v): rename or drop one of them by hand", err)
+	}
+	stmt, err := render(createEventsByVisitor, db.Version)
+	if err != nil {
+		return err
+	}
+	if err := db.Exec(ctx, stmt); err != nil {
+		return fmt.Errorf("cannot create events_by_visitor: %w", err)
+	}
+	var start time.Time
+	if err := db.QueryRow(ctx, "SELECT now()").Scan(&start); err != nil {
+		return err
+	}
+	if err := copyEvents(ctx, db, "events", "events_by_visitor", ""); err != nil {
+		return err
+	}
+	if err := db.Exec(ctx, "RENAME TABLE events TO events_before_030, events_by_visitor TO events"); err != nil {
+		return fmt.Errorf("cannot swap the events tables: %w", err)
+	}
+	// Parts written since the copy began hold what older processes
+	// inserted meanwhile (and merges of older rows, which collapse).
+	newer := fmt.Sprintf(`_part IN (SELECT name FROM system.parts WHERE database = currentDatabase()
+		AND table = 'events_before_030' AND active AND modification_time >= toDateTime(%d))`, start.Unix())
+	return copyEvents(ctx, db, "events_before_030", "events", newer)
+}
+
+// copyEvents inserts from's rows (those where holds, if given) into to.
+// Table names and the condition are this file's constants.
+func copyEvents(ctx context.Context, db *chdb.DB, from, to, where string) error {
+	q := "INSERT INTO " + to + " (" + eventColumns + ") SELECT " + eventColumns + " FROM " + from
+	if where != "" {
+		q += " WHERE " + where
+	}
+	if err := db.Exec(ctx, q); err != nil {
+		return fmt.Errorf("cannot copy %s into %s: %w", from, to, err)
+	}
+	return nil
+}
+
+// sortingKey is a table's ORDER BY as system.tables shows it ("" when the
+// table does not exist).
+func sortingKey(ctx context.Context, db *chdb.DB, table string) (string, error) {
+	rows, err := db.Query(ctx, "SELECT sorting_key FROM system.tables WHERE database = currentDatabase() AND name = ?", table)
+	if err != nil {
+		return "", fmt.Errorf("cannot read the sorting key of %s: %w", table, err)
+	}
+	defer rows.Close()
+	var key string
+	for rows.Next() {
+		if err := rows.Scan(&key); err != nil {
+			return "", err
+		}
+	}
+	return key, rows.Err()
+}
