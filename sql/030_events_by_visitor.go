@@ -8,9 +8,9 @@ import (
 	"github.com/remarket/remarket/internal/chdb"
 )
 
-// Migration 030 re-keys events by (site, visitor_id, event_id), the same
-// columns plus inserted_at, and gives current servers LowCardinality and
-// compression codecs (see dialect.go).
+// Migration 030 re-keys events by (site, cityHash64(visitor_id), event_id),
+// the same columns plus inserted_at, and gives current servers
+// LowCardinality and compression codecs (see dialect.go).
 //
 // Why the key: an event id identifies an event within its visitor. Before,
 // ids were unique per site and the last copy of an id won, so anyone with
@@ -20,7 +20,14 @@ import (
 // visitor's event still collapse (v_events reads with FINAL). One
 // visitor's rows also sit together: the segment passes group by visitor,
 // and a cluster (clickhouse_cluster) shards by visitor, so that each copy
-// of an event meets the others on one shard.
+// of an event meets the others on one shard. The key holds the visitor's
+// hash, not the string: FINAL compares keys row by row, and on the
+// benchmark shop (10 M events, ClickHouse 18.16, CPU time) a FINAL read
+// took 2.9 s with the hash, 4.1 s with the string and 1.9 s with the old
+// (site, event_id); the interests pass 5.9–6.5 s, 7.1–7.5 s and
+// 6.4–6.9 s; a plain GROUP BY visitor, category 3.5 s, 3.6 s and 5.8–6.4 s.
+// (Two visitors whose ids share a 64-bit hash and who send the same event
+// id would collapse: about one chance in 2⁶⁴ per pair.)
 //
 // inserted_at is when ClickHouse stored the row (the insert's now(), in
 // seconds), so a run can read what arrived since an earlier one whatever
@@ -37,7 +44,7 @@ func init() {
 	register(Migration{Version: 30, Name: "030_events_by_visitor", Run: moveEventsByVisitor})
 }
 
-const eventsByVisitorKey = "site, visitor_id, event_id"
+const eventsByVisitorKey = "site, cityHash64(visitor_id), event_id"
 
 // createEventsByVisitor is the events table from this migration on.
 const createEventsByVisitor = `CREATE TABLE IF NOT EXISTS events_by_visitor (
@@ -76,7 +83,7 @@ const createEventsByVisitor = `CREATE TABLE IF NOT EXISTS events_by_visitor (
     traits String{{codec "ZSTD(1)"}}
 ) ENGINE = ReplacingMergeTree()
 PARTITION BY toYYYYMM(event_time)
-ORDER BY (site, visitor_id, event_id)`
+ORDER BY (site, cityHash64(visitor_id), event_id)`
 
 // eventColumns are the columns both layouts have.
 const eventColumns = "site, event_id, event_time, received_at, type, name, visitor_id, user_id, " +

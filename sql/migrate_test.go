@@ -201,7 +201,7 @@ func TestEventsMoveToTheVisitorKey(t *testing.T) {
 		if err := db.QueryRow(ctx, "SELECT sorting_key FROM system.tables WHERE database = currentDatabase() AND name = 'events'").Scan(&key); err != nil {
 			t.Fatal(err)
 		}
-		if key != "site, visitor_id, event_id" {
+		if key != "site, cityHash64(visitor_id), event_id" {
 			t.Fatalf("events sorted by %q", key)
 		}
 	}
