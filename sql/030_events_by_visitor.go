@@ -2,6 +2,7 @@ package sql
 
 import (
 	"context"
+	_ "embed"
 	"fmt"
 	"time"
 
@@ -33,6 +34,15 @@ import (
 // seconds), so a run can read what arrived since an earlier one whatever
 // the events' own times.
 //
+// ver decides which copy of an event id FINAL keeps: the one received
+// first (a later copy is a re-send; before, the copy inserted last won,
+// whichever it was), and between copies received in the same second the
+// one whose content hashes higher, so every reader (and every server)
+// picks the same copy whatever the order the copies were inserted in.
+// (The hash leaves out the items: ClickHouse 18.16 cannot name a Nested
+// column in a DEFAULT. Two copies received in one second that differ only
+// in their items keep the one inserted last, as before.)
+//
 // The rows move into a new table, which then takes the name events in one
 // RENAME; the old table stays as events_before_030 for the operator to
 // drop once satisfied (docs/operations.md, "Upgrades"). Rows another,
@@ -47,43 +57,9 @@ func init() {
 const eventsByVisitorKey = "site, cityHash64(visitor_id), event_id"
 
 // createEventsByVisitor is the events table from this migration on.
-const createEventsByVisitor = `CREATE TABLE IF NOT EXISTS events_by_visitor (
-    site {{lowCardinality "String"}},
-    event_id UUID,
-    event_time DateTime{{codec "Delta, ZSTD(1)"}},
-    received_at DateTime{{codec "Delta, ZSTD(1)"}},
-    inserted_at DateTime DEFAULT now(){{codec "Delta, ZSTD(1)"}},
-    type {{lowCardinality "String"}},
-    name String,
-    visitor_id String,
-    user_id String,
-    product_id String,
-    sku String,
-    category {{lowCardinality "String"}},
-    price Float64,
-    currency {{lowCardinality "String"}},
-    quantity UInt32,
-    order_id String,
-    revenue Float64,
-    items Nested(
-        product_id String,
-        sku String,
-        category String,
-        price Float64,
-        quantity UInt32
-    ),
-    url String{{codec "ZSTD(1)"}},
-    referrer String{{codec "ZSTD(1)"}},
-    title String{{codec "ZSTD(1)"}},
-    user_agent String{{codec "ZSTD(1)"}},
-    ip String,
-    is_bot UInt8,
-    opted_out UInt8,
-    properties String{{codec "ZSTD(1)"}},
-    traits String{{codec "ZSTD(1)"}}
-) ENGINE = ReplacingMergeTree()
-PARTITION BY toYYYYMM(event_time)
-ORDER BY (site, cityHash64(visitor_id), event_id)`
+//
+//go:embed tables/events_030.sql
+var createEventsByVisitor string
 
 // eventColumns are the columns both layouts have.
 const eventColumns = "site, event_id, event_time, received_at, type, name, visitor_id, user_id, " +

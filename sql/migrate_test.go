@@ -236,3 +236,28 @@ func forget30(t *testing.T, db *chdb.DB) {
 		}
 	}
 }
+
+// Of two copies of one visitor's event id, the one received first is the
+// event, whichever was inserted last (re-sends arrive later).
+func TestFirstReceivedCopyOfAnEventWins(t *testing.T) {
+	db := chtest.MustOpen(t)
+	ctx := context.Background()
+	id := uuid.New()
+	first := time.Now().Add(-time.Hour).Truncate(time.Second)
+	for _, c := range []struct {
+		received time.Time
+		typ      string
+	}{{first.Add(time.Minute), "page_view"}, {first, "purchase"}, {first.Add(2 * time.Minute), "product_view"}} {
+		if err := db.InsertRow(ctx, "INSERT INTO events (site, event_id, event_time, received_at, type, visitor_id)", "s1", id, first, c.received, c.typ, "v1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var typ string
+	var n uint64
+	if err := db.QueryRow(ctx, "SELECT any(type), count() FROM v_events WHERE site = 's1'").Scan(&typ, &n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 || typ != "purchase" {
+		t.Fatalf("v_events has %d rows, type %q; want the first received copy, a purchase", n, typ)
+	}
+}
