@@ -159,7 +159,8 @@ FROM (
 }
 
 // membersSQL turns an audience's candidates into members: not opted out,
-// with their identity, customer type and latest product stage. Both
+// with their identity, customer type and latest product stage (of two
+// products last touched in one second, the further stage). Both
 // joined sides are narrowed to the candidates by PREWHERE first, so a
 // small audience reads only its members' profile strings and interests.
 const membersSQL = `INSERT INTO seg_members (site, run_id, audience, visitor_id, user_id, email_sha256, stage, customer_type, trigger_time)
@@ -175,7 +176,7 @@ FROM (
         WHERE site = @site AND run_id = @run AND opted_out = 0
     ) AS profiles USING vh
 ) AS members ANY LEFT JOIN (
-    SELECT vh, argMax(stage, last_time) AS stage
+    SELECT vh, argMax(stage, (last_time, stage)) AS stage
     FROM seg_interests
     PREWHERE vh IN (SELECT vh FROM seg_member_candidates WHERE site = @site AND run_id = @run AND audience = @audience)
     WHERE site = @site AND run_id = @run AND ph != 0

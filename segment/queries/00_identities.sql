@@ -3,13 +3,15 @@
 -- (company, vat_id or b2b = true). Latest values and "any" do not change
 -- when an event is stored twice, so events are read without FINAL, and
 -- only those with a user id or identify traits. 03_profiles joins them.
+-- Values of one second are told apart by the value itself, so every
+-- server and every run picks the same.
 INSERT INTO seg_identities (site, run_id, vh, visitor_id, user_id, email, customer_type, b2b, traits)
 SELECT @site, @run, cityHash64(visitor_id) AS vh, any(visitor_id),
-    argMaxIf(user_id, event_time, user_id != ''),
-    argMaxIf(email, event_time, email != ''),
-    argMaxIf(ctype, event_time, ctype != ''),
+    argMaxIf(user_id, (event_time, user_id), user_id != ''),
+    argMaxIf(email, (event_time, email), email != ''),
+    argMaxIf(ctype, (event_time, ctype), ctype != ''),
     max(business),
-    argMaxIf(id_traits, event_time, id_traits != '')
+    argMaxIf(id_traits, (event_time, id_traits), id_traits != '')
 FROM (
     SELECT visitor_id, user_id, event_time, id_traits,
         visitParamExtractString(id_traits, 'email') AS email,

@@ -7,8 +7,9 @@
 -- in stock already). Reminders rank first (prio 0), then upsells (1), then
 -- cross-sells (2); within them by score = anchor interest × kind weight /
 -- rank, ties by product hash; a product reached from several anchors
--- keeps its best place. At most @max_items per member. The working rows
--- are numbers (hashes); ids, titles, reasons and motivations are joined
+-- keeps its best place (from equally good ones, the anchor with the
+-- lowest hash, so every server names the same anchor). At most
+-- @max_items per member. The working rows are numbers (hashes); ids, titles, reasons and motivations are joined
 -- to the final lists only. Members are this audience's rows of
 -- seg_members (@audience).
 -- Candidates travel as arrays: each anchor's related products sorted
@@ -42,12 +43,12 @@ FROM (
                     multiIf(prio = 0, 'reminder', prio = 1, 'upsell', 'cross_sell') AS strategy
                 FROM (
                     SELECT vh,
-                        arraySort((x, p, s, h) -> (p, -s, h), phs, prios, scores, phs) AS sorted_ph,
+                        arraySort((x, p, s, h, a) -> (p, -s, h, a), phs, prios, scores, phs, aphs) AS sorted_ph,
                         arrayEnumerateUniq(sorted_ph) AS first,
                         arraySlice(arrayFilter((x, f) -> f = 1, sorted_ph, first), 1, @max_items) AS top_ph,
-                        arraySlice(arrayFilter((x, f) -> f = 1, arraySort((x, p, s, h) -> (p, -s, h), aphs, prios, scores, phs), first), 1, @max_items) AS top_aph,
-                        arraySlice(arrayFilter((x, f) -> f = 1, arraySort((x, p, s, h) -> (p, -s, h), prios, prios, scores, phs), first), 1, @max_items) AS top_prio,
-                        arraySlice(arrayFilter((x, f) -> f = 1, arraySort((x, p, s, h) -> (p, -s, h), scores, prios, scores, phs), first), 1, @max_items) AS top_score
+                        arraySlice(arrayFilter((x, f) -> f = 1, arraySort((x, p, s, h, a) -> (p, -s, h, a), aphs, prios, scores, phs, aphs), first), 1, @max_items) AS top_aph,
+                        arraySlice(arrayFilter((x, f) -> f = 1, arraySort((x, p, s, h, a) -> (p, -s, h, a), prios, prios, scores, phs, aphs), first), 1, @max_items) AS top_prio,
+                        arraySlice(arrayFilter((x, f) -> f = 1, arraySort((x, p, s, h, a) -> (p, -s, h, a), scores, prios, scores, phs, aphs), first), 1, @max_items) AS top_score
                     FROM (
                         SELECT vh, groupArrayArray(c_ph) AS phs, groupArrayArray(c_aph) AS aphs,
                             groupArrayArray(c_prio) AS prios, groupArrayArray(c_score) AS scores
