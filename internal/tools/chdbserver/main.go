@@ -27,15 +27,16 @@ import (
 	"github.com/ebitengine/purego"
 )
 
-// localResultV2 mirrors chDB's struct local_result_v2 (chdb.h).
+// localResultV2 mirrors chDB's struct local_result_v2 (chdb.h); only the
+// error message is read.
 type localResultV2 struct {
-	buf       *byte
-	len       uintptr
-	vec       unsafe.Pointer
-	elapsed   float64
-	rowsRead  uint64
-	bytesRead uint64
-	errorMsg  *byte
+	_        *byte          // buf
+	_        uintptr        // len
+	_        unsafe.Pointer // _vec
+	_        float64        // elapsed
+	_        uint64         // rows_read
+	_        uint64         // bytes_read
+	errorMsg *byte
 }
 
 func main() {
