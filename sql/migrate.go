@@ -10,7 +10,9 @@
 // {{codec "ZSTD(1)"}} write the current server's column forms and 18.16's
 // plain ones (see dialect.go). A step that needs decisions (moving a
 // table's rows) is a Go migration, registered under its number in the
-// same sequence.
+// same sequence. A column is added with ALTER TABLE t ADD COLUMN IF NOT
+// EXISTS c ..., one column per statement: the runner makes that work on
+// ClickHouse 18.16, which does not parse it (see apply).
 package sql
 
 import (
@@ -18,6 +20,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -154,7 +157,7 @@ func Migrate(ctx context.Context, db *chdb.DB) ([]string, error) {
 			if err != nil {
 				return ran, fmt.Errorf("migration %s, statement %d: %w", m.Name, i+1, err)
 			}
-			if err := db.Exec(ctx, stmt); err != nil {
+			if err := apply(ctx, db, stmt); err != nil {
 				return ran, fmt.Errorf("migration %s, statement %d: %w", m.Name, i+1, err)
 			}
 		}
@@ -165,6 +168,37 @@ func Migrate(ctx context.Context, db *chdb.DB) ([]string, error) {
 		ran = append(ran, m.Name)
 	}
 	return ran, nil
+}
+
+// addColumn matches ALTER TABLE t ADD COLUMN IF NOT EXISTS c ... and
+// captures the table, the column and where IF NOT EXISTS sits.
+var addColumn = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+(\w+)\s+ADD\s+COLUMN\s+(IF\s+NOT\s+EXISTS\s+)(\w+)\s`)
+
+// apply runs one statement of a migration.
+//
+// ClickHouse 18.16 does not know ADD COLUMN IF NOT EXISTS (19.1 added it,
+// 19.4 fixed it to ignore an existing column): on the servers that get
+// the 18.16 forms (chdb.Version.Legacy) the runner looks the column up in
+// system.columns itself and sends the statement without IF NOT EXISTS
+// when it is missing. The lock makes check and add one step. (18.16
+// only: delete this branch with it.)
+func apply(ctx context.Context, db *chdb.DB, stmt string) error {
+	m := addColumn.FindStringSubmatchIndex(stmt)
+	if m == nil || !db.Version.Legacy() {
+		return db.Exec(ctx, stmt)
+	}
+	table, column := stmt[m[2]:m[3]], stmt[m[6]:m[7]]
+	var n uint64
+	// Whether the table already has the column.
+	err := db.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = ? AND name = ?",
+		table, column).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("cannot look up column %s.%s: %w", table, column, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	return db.Exec(ctx, stmt[:m[4]]+stmt[m[5]:])
 }
 
 func applied(ctx context.Context, db *chdb.DB) (map[int]bool, error) {

@@ -14,7 +14,9 @@ package chdb
 //   - ranking: window functions (row_number() OVER ...) on current servers,
 //     arraySort/arrayEnumerate over grouped arrays on 18.16;
 //   - settings: min_insert_block_size_rows on 18.16 only (see
-//     defaultSettings).
+//     defaultSettings);
+//   - ALTER TABLE … ADD COLUMN IF NOT EXISTS, which 18.16 cannot parse:
+//     the migration runner checks system.columns itself (sql.apply).
 //
 // Everything else is one statement for both: aliases on joined subqueries,
 // ALL INNER JOIN where 18.16 said ANY INNER JOIN, no PREWHERE on
