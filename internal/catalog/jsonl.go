@@ -98,6 +98,7 @@ type jsonRecord struct {
 	Margin                jsonText `json:"margin"`
 	Complements           jsonList `json:"complements"`
 	Upgrades              jsonList `json:"upgrades"`
+	AvailabilityDate      jsonText `json:"availability_date"`
 }
 
 // decodeJSONRecord reads one product object. Unknown keys are a warning
@@ -135,6 +136,7 @@ func decodeJSONRecord(data []byte, strict bool, warned map[string]bool) Record {
 		fGTIN: jr.GTIN, fMPN: jr.MPN, fCategory: jr.Category,
 		fGoogleProductCategory: jr.GoogleProductCategory, fItemGroupID: jr.ItemGroupID,
 		fStockQuantity: jr.StockQuantity, fLaunchDate: jr.LaunchDate, fMargin: jr.Margin,
+		fAvailabilityDate: jr.AvailabilityDate,
 	}
 	for f, t := range scalars {
 		rec.Values[f] = string(t)

@@ -35,6 +35,11 @@ type Product struct {
 	Margin                float64   `json:"margin"` // fraction of the price (0.25 = 25 %), 0 when unknown
 	Complements           []string  `json:"complements"`
 	Upgrades              []string  `json:"upgrades"`
+	// AvailabilityDate is when a preorder or backorder item becomes
+	// available (zero, 1970-01-01 in ClickHouse, when unknown). Google
+	// requires it for those two availabilities; feeds leave such items
+	// out without it.
+	AvailabilityDate time.Time `json:"availability_date"`
 }
 
 // Availability values, in Google Merchant's spelling with underscores.
@@ -52,23 +57,32 @@ var Fields = []string{
 	"availability", "condition", "brand", "gtin", "mpn", "category",
 	"google_product_category", "item_group_id", "stock_quantity",
 	"launch_date", "tags", "margin", "complements", "upgrades",
+	"availability_date",
 }
 
 // epoch is what ClickHouse stores for an unknown launch date.
 var epoch = time.Unix(0, 0).UTC()
 
+// known reports whether t is a date rather than the "unknown" zero.
+func known(t time.Time) bool { return !t.IsZero() && !t.Equal(epoch) }
+
 // MarshalJSON writes launch_date as the import formats spell it
-// (YYYY-MM-DD, "" when unknown) rather than as a timestamp.
+// (YYYY-MM-DD, "" when unknown) rather than as a timestamp, and
+// availability_date as RFC 3339 in UTC ("" when unknown).
 func (p Product) MarshalJSON() ([]byte, error) {
 	type plain Product // drops the method, keeps the tags
-	date := ""
-	if !p.LaunchDate.IsZero() && !p.LaunchDate.Equal(epoch) {
+	date, avail := "", ""
+	if known(p.LaunchDate) {
 		date = p.LaunchDate.Format(time.DateOnly)
+	}
+	if known(p.AvailabilityDate) {
+		avail = p.AvailabilityDate.UTC().Format(time.RFC3339)
 	}
 	return json.Marshal(struct {
 		plain
-		LaunchDate string `json:"launch_date"`
-	}{plain(p), date})
+		LaunchDate       string `json:"launch_date"`
+		AvailabilityDate string `json:"availability_date"`
+	}{plain(p), date, avail})
 }
 
 // UnmarshalJSON reads what MarshalJSON writes (and RFC 3339 times).
@@ -76,7 +90,8 @@ func (p *Product) UnmarshalJSON(b []byte) error {
 	type plain Product
 	var v struct {
 		*plain
-		LaunchDate string `json:"launch_date"`
+		LaunchDate       string `json:"launch_date"`
+		AvailabilityDate string `json:"availability_date"`
 	}
 	v.plain = (*plain)(p)
 	if err := json.Unmarshal(b, &v); err != nil {
@@ -89,6 +104,14 @@ func (p *Product) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("launch_date %q: want YYYY-MM-DD", v.LaunchDate)
 		}
 		p.LaunchDate = d
+	}
+	p.AvailabilityDate = epoch
+	if v.AvailabilityDate != "" {
+		d, err := parseDateTime(v.AvailabilityDate)
+		if err != nil {
+			return fmt.Errorf("availability_date %q: want YYYY-MM-DD or YYYY-MM-DDThh:mm with an offset", v.AvailabilityDate)
+		}
+		p.AvailabilityDate = d
 	}
 	return nil
 }

@@ -69,10 +69,10 @@ func scanProducts(rows driver.Rows) ([]Product, error) {
 		var p Product
 		if err := rows.Scan(&p.ID, &p.Title, &p.Description, &p.Link, &p.ImageLink, &p.Price, &p.Currency,
 			&p.Availability, &p.Condition, &p.Brand, &p.GTIN, &p.MPN, &p.Category, &p.GoogleProductCategory,
-			&p.ItemGroupID, &p.StockQuantity, &p.LaunchDate, &p.Tags, &p.Margin, &p.Complements, &p.Upgrades); err != nil {
+			&p.ItemGroupID, &p.StockQuantity, &p.LaunchDate, &p.Tags, &p.Margin, &p.Complements, &p.Upgrades, &p.AvailabilityDate); err != nil {
 			return nil, err
 		}
-		p.LaunchDate = p.LaunchDate.UTC()
+		p.LaunchDate, p.AvailabilityDate = p.LaunchDate.UTC(), p.AvailabilityDate.UTC()
 		out = append(out, p)
 	}
 	return out, rows.Err()

@@ -36,6 +36,7 @@ const (
 	fMargin
 	fComplements
 	fUpgrades
+	fAvailabilityDate
 	numFields
 )
 
@@ -123,6 +124,7 @@ func (r *Record) Validate() (Product, []RowError) {
 		GoogleProductCategory: v(fGoogleProductCategory),
 		ItemGroupID:           v(fItemGroupID),
 		LaunchDate:            epoch,
+		AvailabilityDate:      epoch,
 	}
 	switch {
 	case p.ID == "":
@@ -184,6 +186,13 @@ func (r *Record) Validate() (Product, []RowError) {
 			fail(fLaunchDate, "launch_date %q is not a date (want YYYY-MM-DD)", s)
 		}
 		p.LaunchDate = d
+	}
+	if s := v(fAvailabilityDate); s != "" {
+		d, err := parseDateTime(s)
+		if err != nil {
+			fail(fAvailabilityDate, "availability_date %q is not a date (want YYYY-MM-DD, or YYYY-MM-DDThh:mm with an offset such as +0100 or Z)", s)
+		}
+		p.AvailabilityDate = d
 	}
 	if s := v(fMargin); s != "" {
 		m, msg := parseMargin(s)
@@ -252,6 +261,27 @@ func parseDate(s string) (time.Time, error) {
 		s = s[:10]
 	}
 	return time.Parse(time.DateOnly, s)
+}
+
+// dateTimeLayouts are the spellings of availability_date: Google
+// Merchant's (2025-12-01T09:00-0800), RFC 3339 and a plain date.
+var dateTimeLayouts = []string{
+	"2006-01-02T15:04-0700", "2006-01-02T15:04:05-0700",
+	"2006-01-02T15:04Z07:00", time.RFC3339, "2006-01-02T15:04:05", "2006-01-02T15:04", time.DateOnly,
+}
+
+// parseDateTime reads a point in time; one without an offset (a plain
+// date at midnight) is UTC. ClickHouse's DateTime holds 1970-2105.
+func parseDateTime(s string) (time.Time, error) {
+	for _, l := range dateTimeLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			if t = t.UTC(); t.Year() < 1971 || t.Year() > 2105 {
+				return time.Time{}, fmt.Errorf("%q is out of range", s)
+			}
+			return t.Truncate(time.Second), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not a date", s)
 }
 
 var availabilitySpelling = strings.NewReplacer(" ", "_", "-", "_")

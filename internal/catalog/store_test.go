@@ -127,6 +127,7 @@ func checkCanon250D(t *testing.T, ps []catalog.Product) {
 			StockQuantity:         14, LaunchDate: time.Date(2019, 4, 10, 0, 0, 0, 0, time.UTC),
 			Tags: []string{"bestseller"}, Margin: 0.18,
 			Complements: []string{"CAN-EFS-1855", "SAN-64GB", "LOW-BAG-20"}, Upgrades: []string{"CAN-R50", "CAN-R6II"},
+			AvailabilityDate: time.Unix(0, 0).UTC(),
 		}
 		if !reflect.DeepEqual(p, want) {
 			t.Errorf("CAN-250D =\n%+v\nwant\n%+v", p, want)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
@@ -13,7 +14,7 @@ const productColumns = "site, version, " + productColumnsAfterVersion
 
 const productColumnsAfterVersion = "product_id, title, description, link, image_link, price, currency, " +
 	"availability, condition, brand, gtin, mpn, category, google_product_category, item_group_id, " +
-	"stock_quantity, launch_date, tags, margin, complements, upgrades"
+	"stock_quantity, launch_date, tags, margin, complements, upgrades, availability_date"
 
 // writer sends one version's rows in batches of Store.BatchRows.
 type writer struct {
@@ -41,7 +42,7 @@ func (w *writer) add(ctx context.Context, p Product) error {
 	err := w.batch.Append(w.site, w.version, p.ID, p.Title, p.Description, p.Link, p.ImageLink,
 		p.Price, p.Currency, p.Availability, p.Condition, p.Brand, p.GTIN, p.MPN, p.Category,
 		p.GoogleProductCategory, p.ItemGroupID, p.StockQuantity, launchDate(p), nonNil(p.Tags),
-		p.Margin, nonNil(p.Complements), nonNil(p.Upgrades))
+		p.Margin, nonNil(p.Complements), nonNil(p.Upgrades), orEpoch(p.AvailabilityDate))
 	if err != nil {
 		return fmt.Errorf("cannot add product %q to the catalog insert: %w", p.ID, err)
 	}
@@ -76,11 +77,14 @@ func (w *writer) discard() {
 	}
 }
 
-func launchDate(p Product) any {
-	if p.LaunchDate.IsZero() {
+func launchDate(p Product) any { return orEpoch(p.LaunchDate) }
+
+// orEpoch is how ClickHouse stores an unknown date.
+func orEpoch(t time.Time) time.Time {
+	if t.IsZero() {
 		return epoch
 	}
-	return p.LaunchDate
+	return t
 }
 
 func nonNil(s []string) []string {
@@ -95,4 +99,5 @@ var productSelect = strings.Join([]string{
 	"product_id", "title", "description", "link", "image_link", "price", "currency",
 	"availability", "condition", "brand", "gtin", "mpn", "category", "google_product_category",
 	"item_group_id", "stock_quantity", "launch_date", "tags", "margin", "complements", "upgrades",
+	"availability_date",
 }, ", ")

@@ -27,6 +27,7 @@ var xmlFields = map[string]field{
 	"custom_label_0": fTags, "custom_label_1": fTags, "custom_label_2": fTags,
 	"custom_label_3": fTags, "custom_label_4": fTags,
 	"complements": fComplements, "upgrades": fUpgrades,
+	"availability_date": fAvailabilityDate,
 }
 
 // xmlDecoder streams <item> (RSS 2.0) and <entry> (Atom) elements of a
