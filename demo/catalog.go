@@ -16,8 +16,9 @@ import (
 )
 
 // catalogCSV is the demo shop in the catalog CSV format (contracts.md).
-// Its launch dates are written as of CatalogAsOf; CatalogCSV moves them so
-// that "new" products stay new whenever the demo runs.
+// Its launch and availability dates are written as of CatalogAsOf;
+// CatalogCSV moves them so that "new" products stay new and the preorder
+// lens stays ahead of its release whenever the demo runs.
 //
 //go:embed catalog.csv
 var catalogCSV []byte
@@ -25,8 +26,8 @@ var catalogCSV []byte
 // CatalogAsOf is the day the launch dates in catalog.csv are relative to.
 var CatalogAsOf = time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
 
-// CatalogCSV returns the demo catalog with launch dates shifted by the
-// whole days between CatalogAsOf and now.
+// CatalogCSV returns the demo catalog with launch and availability dates
+// shifted by the whole days between CatalogAsOf and now.
 func CatalogCSV(now time.Time) []byte {
 	shift := now.UTC().Truncate(24 * time.Hour).Sub(CatalogAsOf)
 	r := csv.NewReader(bytes.NewReader(catalogCSV))
@@ -34,10 +35,12 @@ func CatalogCSV(now time.Time) []byte {
 	if err != nil {
 		panic(fmt.Sprintf("demo: embedded catalog.csv: %v", err)) // caught by tests
 	}
-	col := index(rows[0])["launch_date"]
+	cols := index(rows[0])
 	for _, row := range rows[1:] {
-		if d, err := time.Parse(time.DateOnly, row[col]); err == nil {
-			row[col] = d.Add(shift).Format(time.DateOnly)
+		for _, col := range []int{cols["launch_date"], cols["availability_date"]} {
+			if d, err := time.Parse(time.DateOnly, row[col]); err == nil {
+				row[col] = d.Add(shift).Format(time.DateOnly)
+			}
 		}
 	}
 	var out bytes.Buffer

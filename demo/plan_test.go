@@ -62,6 +62,16 @@ func TestCatalogIsValidAndLinked(t *testing.T) {
 		if strings.HasPrefix(p.Category, "Beauty > Hair Care > Professional") {
 			counts["professional"]++
 		}
+		// Feeds leave out preorder and backorder items without a date.
+		if p.Availability == catalog.Preorder || p.Availability == catalog.Backorder {
+			if !p.AvailabilityDate.After(now) || p.AvailabilityDate.After(now.AddDate(0, 3, 0)) {
+				t.Errorf("%s is %s with availability_date %v: want one within three months of the demo day", p.ID, p.Availability, p.AvailabilityDate)
+			}
+			counts["dated "+p.Availability]++
+		}
+	}
+	if counts["dated preorder"] == 0 {
+		t.Error("no preorder item with an availability_date: the demo feeds show none")
 	}
 	for _, want := range []string{"overstock", "new", "out_of_stock", "in_stock", "launched within 30 days", "professional"} {
 		if counts[want] < 3 {

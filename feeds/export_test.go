@@ -18,3 +18,6 @@ func ResolveWindows(ctx context.Context, db *chdb.DB, site, audience string, run
 
 // RuleKey exposes ruleKey.
 func RuleKey(r config.DiscountRule) string { return ruleKey(r) }
+
+// SkippedItems exposes the skipped-items counter.
+var SkippedItems = skippedItems

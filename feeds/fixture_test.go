@@ -18,7 +18,8 @@ var contractShapes = map[string]string{
 		image_link String, price Float64, currency String, availability String, condition String,
 		brand String, gtin String, mpn String, category String, google_product_category String,
 		item_group_id String, stock_quantity Int64, launch_date Date, tags Array(String),
-		margin Float64, complements Array(String), upgrades Array(String), version UInt64`,
+		margin Float64, complements Array(String), upgrades Array(String), version UInt64,
+		availability_date DateTime`,
 	"v_segment_runs": `site String, run_id String, started_at DateTime, finished_at DateTime,
 		status String, error String, is_current UInt8`,
 	"v_audience_sizes": `site String, audience String, run_id String, run_time DateTime, size UInt64`,
@@ -54,6 +55,7 @@ type product struct {
 	Price                               float64
 	Currency, Availability, Condition   string
 	Brand, GTIN, Category               string
+	AvailabilityDate                    time.Time
 }
 
 func (f *fixture) products(site string, ps ...product) {
@@ -61,14 +63,18 @@ func (f *fixture) products(site string, ps ...product) {
 	ctx := context.Background()
 	b, err := f.db.PrepareBatch(ctx, `INSERT INTO v_products (site, product_id, title, description, link, image_link, price,
 		currency, availability, condition, brand, gtin, mpn, category, google_product_category, item_group_id,
-		stock_quantity, launch_date, tags, margin, complements, upgrades, version)`)
+		stock_quantity, launch_date, tags, margin, complements, upgrades, version, availability_date)`)
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	for _, p := range ps {
+		avail := p.AvailabilityDate
+		if avail.IsZero() {
+			avail = time.Unix(0, 0)
+		}
 		if err := b.Append(site, p.ID, p.Title, p.Description, p.Link, p.Image, p.Price, p.Currency, p.Availability,
 			p.Condition, p.Brand, p.GTIN, "", p.Category, "", "", int64(5), time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
-			[]string{}, 0.0, []string{}, []string{}, uint64(1)); err != nil {
+			[]string{}, 0.0, []string{}, []string{}, uint64(1), avail); err != nil {
 			f.t.Fatal(err)
 		}
 	}

@@ -29,6 +29,9 @@ func (g *GoogleWriter) Item(it *Item) error {
 	g.elem("g:link", it.Link)
 	g.elem("g:image_link", it.Image)
 	g.elem("g:availability", it.Availability)
+	if !it.AvailabilityDate.IsZero() {
+		g.elem("g:availability_date", it.AvailabilityDate.Format(googleTime))
+	}
 	g.elem("g:condition", it.Condition)
 	g.elem("g:price", it.Price.String())
 	if it.HasSale() {
@@ -55,6 +58,9 @@ func (g *GoogleWriter) End() error {
 	g.w.WriteString("</channel>\n</rss>\n")
 	return g.w.Flush()
 }
+
+// googleTime is Google Merchant's date-time: 2026-12-15T09:00+0000.
+const googleTime = "2006-01-02T15:04-0700"
 
 var labelTags = [5]string{"g:custom_label_0", "g:custom_label_1", "g:custom_label_2", "g:custom_label_3", "g:custom_label_4"}
 

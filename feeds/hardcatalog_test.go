@@ -26,7 +26,8 @@ func hardCatalog() []product {
 		{ID: "noprice", Title: "No price", Link: "https://shop.example/n", Image: "https://cdn.example/n.jpg", Price: 0, Currency: "USD"},
 		{ID: "badlink", Title: "Bad link", Link: "javascript:alert(1)", Image: "https://cdn.example/b.jpg", Price: 10, Currency: "USD"},
 		{ID: strings.Repeat("x", 51), Title: "Long id", Link: "https://shop.example/l", Image: "https://cdn.example/l.jpg", Price: 10, Currency: "USD"},
-		{ID: "kwd", Title: "Three decimals", Link: "https://shop.example/k", Image: "https://cdn.example/k.jpg", Price: 12.3456, Currency: "KWD", Condition: "refurbished", Availability: "preorder"},
+		{ID: "kwd", Title: "Three decimals", Link: "https://shop.example/k", Image: "https://cdn.example/k.jpg", Price: 12.3456, Currency: "KWD", Condition: "refurbished", Availability: "preorder",
+			AvailabilityDate: time.Date(2026, 12, 15, 8, 0, 0, 0, time.UTC)},
 	}
 }
 

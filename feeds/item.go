@@ -19,6 +19,7 @@ type Row struct {
 	Currency, Availability, Condition string
 	Brand, GTIN, MPN                  string
 	Category, GoogleCategory, GroupID string
+	AvailabilityDate                  time.Time // 1970-01-01 when unknown
 }
 
 // Item is a row made valid for every format: clean, bounded text, a
@@ -29,8 +30,9 @@ type Item struct {
 	Price                  Money
 	Sale                   Money // zero unless a discount is active
 	SaleWindow             Window
-	Availability           string // Google vocabulary: in_stock, out_of_stock, preorder, backorder
-	Condition              string // new, refurbished, used
+	Availability           string    // Google vocabulary: in_stock, out_of_stock, preorder, backorder
+	AvailabilityDate       time.Time // set for preorder and backorder items only
+	Condition              string    // new, refurbished, used
 	Brand, GTIN, MPN       string
 	ProductType            string // the catalog's category path
 	GoogleCategory         string
@@ -56,6 +58,9 @@ const (
 	SkipNoImage      = "no_image"
 	SkipAvailability = "bad_availability"
 	SkipCondition    = "bad_condition"
+	// SkipNoAvailabilityDate: a preorder or backorder item without the
+	// availability_date Google requires for them.
+	SkipNoAvailabilityDate = "no_availability_date"
 )
 
 // Builder turns rows into items for one feed: one site, audience and run.
@@ -121,6 +126,12 @@ func (b *Builder) Build(r *Row) (Item, string) {
 	}
 	if it.Availability = availability(r.Availability); it.Availability == "" {
 		return it, SkipAvailability
+	}
+	if it.Availability == "preorder" || it.Availability == "backorder" {
+		if r.AvailabilityDate.Unix() <= 0 {
+			return it, SkipNoAvailabilityDate
+		}
+		it.AvailabilityDate = r.AvailabilityDate.UTC()
 	}
 	if it.Condition = condition(r.Condition); it.Condition == "" {
 		return it, SkipCondition

@@ -21,6 +21,7 @@ type jsonItem struct {
 	Link                   string     `json:"link"`
 	ImageLink              string     `json:"image_link"`
 	Availability           string     `json:"availability"`
+	AvailabilityDate       string     `json:"availability_date,omitempty"`
 	Condition              string     `json:"condition"`
 	Price                  string     `json:"price"`
 	SalePrice              string     `json:"sale_price,omitempty"`
@@ -64,6 +65,9 @@ func (j *JSONWriter) Item(it *Item) error {
 		GoogleProductCategory: it.GoogleCategory, ItemGroupID: it.GroupID,
 		Audience: it.Labels[0], Strategy: it.Labels[1], Reason: it.Labels[2], OfferText: it.Labels[3], Motivation: it.Labels[4],
 		OfferToken: it.OfferToken,
+	}
+	if !it.AvailabilityDate.IsZero() {
+		ji.AvailabilityDate = it.AvailabilityDate.Format(metaTime)
 	}
 	if it.HasSale() {
 		ji.SalePrice, ji.SalePriceEffectiveDate = it.Sale.String(), it.SaleWindow.meta()

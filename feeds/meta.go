@@ -10,7 +10,11 @@ var metaColumns = []string{
 	"id", "title", "description", "availability", "condition", "price", "link", "image_link", "brand",
 	"sale_price", "sale_price_effective_date", "gtin", "mpn", "product_type", "google_product_category",
 	"item_group_id", "custom_label_0", "custom_label_1", "custom_label_2", "custom_label_3", "custom_label_4",
+	"availability_date",
 }
+
+// metaTime is Meta's ISO 8601 date-time: 2026-12-15T09:00+00:00.
+const metaTime = "2006-01-02T15:04-07:00"
 
 // MetaWriter writes a Meta (Facebook) catalog as RFC 4180 CSV: CRLF line
 // ends, fields with commas, quotes or line breaks quoted.
@@ -39,6 +43,10 @@ func (m *MetaWriter) Item(it *Item) error {
 	}
 	r[11], r[12], r[13], r[14], r[15] = it.GTIN, it.MPN, it.ProductType, it.GoogleCategory, it.GroupID
 	copy(r[16:], it.Labels[:])
+	r[21] = ""
+	if !it.AvailabilityDate.IsZero() {
+		r[21] = it.AvailabilityDate.Format(metaTime)
+	}
 	return m.csv.Write(r)
 }
 

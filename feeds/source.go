@@ -68,18 +68,18 @@ func audienceInRun(ctx context.Context, db *chdb.DB, site, audience, runID strin
 // to. ClickHouse 18.16 joins one table per SELECT, hence the nesting.
 const feedQuery = `SELECT product_id, anchor_id, anchor_title, strategy, reason, motivation, rank,
     title, description, link, image_link, price, currency, availability, cond,
-    brand, gtin, mpn, category, google_product_category, item_group_id
+    brand, gtin, mpn, category, google_product_category, item_group_id, availability_date
 FROM (
     SELECT product_id, anchor_id, strategy, reason, motivation, rank,
         title, description, link, image_link, price, currency, availability, cond,
-        brand, gtin, mpn, category, google_product_category, item_group_id
+        brand, gtin, mpn, category, google_product_category, item_group_id, availability_date
     FROM (
         SELECT product_id, anchor_id, strategy, reason, motivation, rank
         FROM v_audience_products
         WHERE site = ? AND audience = ? AND run_id = ?
     ) AS listed ALL INNER JOIN (
         SELECT product_id, title, description, link, image_link, price, currency, availability,
-            ` + "`condition`" + ` AS cond, brand, gtin, mpn, category, google_product_category, item_group_id
+            ` + "`condition`" + ` AS cond, brand, gtin, mpn, category, google_product_category, item_group_id, availability_date
         FROM v_products
         WHERE site = ?
     ) AS catalog USING product_id
@@ -108,7 +108,7 @@ func audienceRows(db *chdb.DB, site, audience, runID string, limit int) RowSourc
 		for rows.Next() {
 			if err := rows.Scan(&r.ProductID, &r.AnchorID, &r.AnchorTitle, &r.Strategy, &r.Reason, &r.Motivation, &r.Rank,
 				&r.Title, &r.Description, &r.Link, &r.Image, &r.Price, &r.Currency, &r.Availability, &r.Condition,
-				&r.Brand, &r.GTIN, &r.MPN, &r.Category, &r.GoogleCategory, &r.GroupID); err != nil {
+				&r.Brand, &r.GTIN, &r.MPN, &r.Category, &r.GoogleCategory, &r.GroupID, &r.AvailabilityDate); err != nil {
 				return fmt.Errorf("cannot read audience %q products: %w", audience, err)
 			}
 			if err := fn(&r); err != nil {
