@@ -17,8 +17,9 @@ const (
 )
 
 // cleanText makes s safe for every format: valid UTF-8, only characters
-// XML 1.0 allows, no control characters, whitespace runs collapsed to one
-// space (so a CSV cell never spans lines), trimmed.
+// XML 1.0 allows, no control characters, no bidirectional-text controls
+// (see bidiControl), whitespace runs collapsed to one space (so a CSV cell
+// never spans lines), trimmed.
 func cleanText(s string) string {
 	if isPlain(s) {
 		return s
@@ -48,7 +49,7 @@ func cleanText(s string) string {
 			space = b.Len() > 0
 			continue
 		}
-		if !xmlChar(r) || r == '\u2028' || r == '\u2029' {
+		if !xmlChar(r) || r == '\u2028' || r == '\u2029' || bidiControl(r) {
 			continue
 		}
 		if space {
@@ -58,6 +59,25 @@ func cleanText(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// bidiControl reports the characters that change the direction of the
+// text around them (embeddings, overrides, isolates and the invisible
+// direction marks). In a catalog title they can make an ad read other
+// than it is written ("Trojan Source"): U+202E shows "gpj.exe" as
+// "exe.jpg". Unicode classes them as format characters, not controls, so
+// they are listed here. Right-to-left text displays without them (the
+// Unicode bidi algorithm orders it); at worst punctuation between words of
+// two directions sits on the other side.
+func bidiControl(r rune) bool {
+	switch {
+	case r >= '\u202A' && r <= '\u202E', // LRE, RLE, PDF, LRO, RLO
+		r >= '\u2066' && r <= '\u2069', // LRI, RLI, FSI, PDI
+		r == '\u200E', r == '\u200F',   // LRM, RLM
+		r == '\u061C': // ALM
+		return true
+	}
+	return false
 }
 
 // isPlain is the fast path: printable ASCII, no double spaces, trimmed.
