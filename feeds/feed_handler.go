@@ -148,8 +148,12 @@ func (a *API) Export(ctx context.Context, w io.Writer, siteID, audience string, 
 	if err != nil {
 		return Stats{}, err
 	}
-	if ok, err := audienceInRun(ctx, a.db, site.ID, audience, p.Run.ID); err != nil || !ok {
-		return Stats{}, errors.Join(err, httpx.Errorf(httpx.NotFound, "audience "+audience+" is not in the current segment run"))
+	ok, err = audienceInRun(ctx, a.db, site.ID, audience, p.Run.ID)
+	if err != nil {
+		return Stats{}, err // ClickHouse failed, which is not "not found"
+	}
+	if !ok {
+		return Stats{}, httpx.Errorf(httpx.NotFound, "audience "+audience+" is not in the current segment run")
 	}
 	st, err := a.Write(ctx, w, p)
 	a.logSkips(p, st)

@@ -53,8 +53,13 @@ func (a *API) exportMembers(c *gin.Context) {
 		httpx.Fail(c, err)
 		return
 	}
-	if ok, err := audienceInRun(ctx, a.db, site.ID, audience, run.ID); err != nil || !ok {
-		httpx.Fail(c, errors.Join(err, httpx.Errorf(httpx.NotFound, "no audience "+audience+" in the current segment run")))
+	ok, err := audienceInRun(ctx, a.db, site.ID, audience, run.ID)
+	if err != nil {
+		httpx.Fail(c, err) // ClickHouse failed: a logged 500, not a 404
+		return
+	}
+	if !ok {
+		httpx.Fail(c, httpx.Errorf(httpx.NotFound, "no audience "+audience+" in the current segment run"))
 		return
 	}
 	rows, err := a.db.Query(ctx, membersQuery, site.ID, audience, run.ID, site.ID)
