@@ -58,7 +58,13 @@ func (o Offer) JSON() OfferJSON {
 	}
 }
 
-var b64 = base64.RawURLEncoding
+// b64 encodes tokens; strictB64 decodes them. One offer has one token:
+// a lenient decoder would also take the encodings whose unused last bits
+// are not zero, so several strings would verify as the same offer.
+var (
+	b64       = base64.RawURLEncoding
+	strictB64 = base64.RawURLEncoding.Strict()
+)
 
 // SignOffer returns the token "payload.signature" (both base64url), the
 // payload being the offer's JSON and the signature HMAC-SHA256 over the
@@ -117,6 +123,7 @@ const (
 	ReasonBadSignature = "bad_signature"
 	ReasonExpired      = "expired"
 	ReasonNotYetValid  = "not_yet_valid"
+	ReasonWrongSite    = "wrong_site"
 )
 
 // OfferError says why a token is not a valid offer.
@@ -133,11 +140,11 @@ func (e *OfferError) Error() string { return e.Reason + ": " + e.Message }
 func VerifyOffer(sites func(id string) (config.Site, bool), token string, now time.Time) (Offer, *OfferError) {
 	bad := func(reason, msg string) (Offer, *OfferError) { return Offer{}, &OfferError{reason, msg} }
 	payload, sig, ok := strings.Cut(token, ".")
-	if !ok || len(token) > 4096 || payload == "" || sig == "" {
+	if !ok || len(token) > 4096 || payload == "" || sig == "" || !tokenChars(token) {
 		return bad(ReasonMalformed, "a token is <payload>.<signature>, both base64url")
 	}
-	raw, err1 := b64.DecodeString(payload)
-	given, err2 := b64.DecodeString(sig)
+	raw, err1 := strictB64.DecodeString(payload)
+	given, err2 := strictB64.DecodeString(sig)
 	var o Offer
 	if err1 != nil || err2 != nil || json.Unmarshal(raw, &o) != nil || o.Site == "" || o.Product == "" || o.KeyID == "" {
 		return bad(ReasonMalformed, "the token does not decode to an offer")
@@ -165,4 +172,18 @@ func VerifyOffer(sites func(id string) (config.Site, bool), token string, now ti
 		return bad(ReasonNotYetValid, "the offer starts at "+time.Unix(o.NotBefore, 0).UTC().Format(time.RFC3339))
 	}
 	return o, nil
+}
+
+// tokenChars reports whether s has only base64url characters and dots:
+// even a strict decoder skips line breaks, which would make more strings
+// of one token.
+func tokenChars(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
 }
