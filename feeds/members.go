@@ -78,7 +78,9 @@ func (a *API) exportMembers(c *gin.Context) {
 		cw := csv.NewWriter(w)
 		cw.UseCRLF = true
 		cw.Write([]string{"visitor_id", "user_id", "email_sha256"})
-		write = func(m Member) error { return cw.Write([]string{m.VisitorID, m.UserID, m.EmailSHA256}) }
+		write = func(m Member) error {
+			return cw.Write([]string{csvCell(m.VisitorID), csvCell(m.UserID), csvCell(m.EmailSHA256)})
+		}
 		defer cw.Flush()
 	} else {
 		w.Header().Set("Content-Type", "application/x-ndjson")

@@ -17,7 +17,8 @@ var metaColumns = []string{
 const metaTime = "2006-01-02T15:04-07:00"
 
 // MetaWriter writes a Meta (Facebook) catalog as RFC 4180 CSV: CRLF line
-// ends, fields with commas, quotes or line breaks quoted.
+// ends, fields with commas, quotes or line breaks quoted, and every cell
+// that a spreadsheet would run as a formula neutralised (csvCell).
 type MetaWriter struct {
 	w   *bufio.Writer
 	csv *csv.Writer
@@ -46,6 +47,9 @@ func (m *MetaWriter) Item(it *Item) error {
 	r[21] = ""
 	if !it.AvailabilityDate.IsZero() {
 		r[21] = it.AvailabilityDate.Format(metaTime)
+	}
+	for i := range r {
+		r[i] = csvCell(r[i])
 	}
 	return m.csv.Write(r)
 }
