@@ -69,6 +69,12 @@ func EnsureConfig(path string) (string, error) {
 		sites.Content = append(sites.Content, site)
 		changes = append(changes, "added site "+Site)
 	}
+	// Files written before erasure_key existed get one, so the demo's
+	// erasures are keyed by it rather than by the admin token.
+	if v := mapValue(root, "erasure_key"); v == nil || v.Value == "" {
+		setValue(root, "erasure_key", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "erk_" + config.Secret(32)})
+		changes = append(changes, "added erasure_key")
+	}
 	ingest := mapValue(root, "ingest")
 	if ingest == nil || ingest.Kind != yaml.MappingNode {
 		ingest = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}

@@ -50,6 +50,9 @@ func TestEnsureConfigAddsDemoToAnExistingFile(t *testing.T) {
 	if _, ok := cfg.Site(demo.Site); !ok || cfg.Ingest.MaxPast != demo.MaxPast {
 		t.Fatalf("demo site missing or max_past %v", cfg.Ingest.MaxPast)
 	}
+	if len(cfg.ErasureKey) < 32 {
+		t.Fatalf("a file without erasure_key did not get one: %q", cfg.ErasureKey)
+	}
 	raw, _ := os.ReadFile(p)
 	if string(raw[:9]) != "# my shop" {
 		t.Fatalf("comment lost:\n%s", raw)

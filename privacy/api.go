@@ -22,7 +22,10 @@ type API struct {
 
 // NewAPI returns the erasure API.
 func NewAPI(cfg config.Config, db *chdb.DB, log *slog.Logger) *API {
-	return &API{cfg: cfg, eraser: NewEraser(db, log)}
+	if cfg.ErasureKey == "" {
+		log.Warn("erasure_key is not set: erasure_log hashes ids with a key derived from each site's admin token; add erasure_key to the config (or REMARKET_ERASURE_KEY), see docs/operations.md#erasure")
+	}
+	return &API{cfg: cfg, eraser: NewEraser(cfg, db, log)}
 }
 
 // Register adds DELETE /api/sites/:site/visitors/:vid and

@@ -6,8 +6,6 @@ package privacy
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -16,10 +14,12 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/remarket/remarket/internal/chdb"
+	"github.com/remarket/remarket/internal/config"
 )
 
 // Eraser deletes people from ClickHouse.
 type Eraser struct {
+	cfg config.Config
 	db  *chdb.DB
 	log *slog.Logger
 	// Wait bounds how long Erase waits for ClickHouse to finish the
@@ -27,9 +27,9 @@ type Eraser struct {
 	Wait time.Duration
 }
 
-// NewEraser returns an Eraser on db.
-func NewEraser(db *chdb.DB, log *slog.Logger) *Eraser {
-	return &Eraser{db: db, log: log, Wait: 2 * time.Minute}
+// NewEraser returns an Eraser for the configured sites on db.
+func NewEraser(cfg config.Config, db *chdb.DB, log *slog.Logger) *Eraser {
+	return &Eraser{cfg: cfg, db: db, log: log, Wait: 2 * time.Minute}
 }
 
 // Subject is who to erase: a visitor (anonymous id) or a user id, whose
@@ -100,6 +100,10 @@ func (e *Eraser) Erase(ctx context.Context, s Subject, requestedBy string) (Resu
 	if s.ID == "" || len(s.ID) > 200 {
 		return res, fmt.Errorf("erase: id must be 1-200 characters")
 	}
+	site, ok := e.cfg.Site(s.Site)
+	if !ok {
+		return res, fmt.Errorf("erase: site %q is not configured", s.Site)
+	}
 	started := time.Now().UTC()
 	visitors := []string{}
 	if s.Kind == "visitor" {
@@ -154,7 +158,7 @@ func (e *Eraser) Erase(ctx context.Context, s Subject, requestedBy string) (Resu
 	if runErr != nil {
 		res.Status = "failed"
 	}
-	e.audit(ctx, s, requestedBy, res, started, runErr)
+	e.audit(ctx, site, s, requestedBy, res, started, runErr)
 	if runErr != nil {
 		return res, runErr
 	}
@@ -209,26 +213,19 @@ func (e *Eraser) waitMutations(ctx context.Context, tables []string) (bool, erro
 	}
 }
 
-func (e *Eraser) audit(ctx context.Context, s Subject, by string, res Result, started time.Time, runErr error) {
+func (e *Eraser) audit(ctx context.Context, site config.Site, s Subject, by string, res Result, started time.Time, runErr error) {
 	msg := ""
 	if runErr != nil {
 		msg = runErr.Error()
 	}
+	key, keyName := SubjectKey(e.cfg, site)
 	err := e.db.InsertRow(context.WithoutCancel(ctx),
-		"INSERT INTO erasure_log (site, erasure_id, requested_at, finished_at, requested_by, subject_kind, subject_sha256, visitors, tables, status, error)",
-		s.Site, uuid.MustParse(res.ErasureID), started, time.Now().UTC(), by, s.Kind, SubjectHash(s.Site, s.ID),
+		"INSERT INTO erasure_log (site, erasure_id, requested_at, finished_at, requested_by, subject_kind, subject_sha256, subject_key, visitors, tables, status, error)",
+		s.Site, uuid.MustParse(res.ErasureID), started, time.Now().UTC(), by, s.Kind, SubjectHash(key, s.Site, s.ID), keyName,
 		uint32(res.Visitors), res.Tables, res.Status, msg)
 	if err != nil {
 		e.log.Error("cannot write erasure_log", "erasure_id", res.ErasureID, "err", err)
 	}
-}
-
-// SubjectHash is how erasure_log names a subject: hex SHA-256 of
-// "site\x00id". Whoever still knows the id can check it was erased; the
-// log alone does not reveal it.
-func SubjectHash(site, id string) string {
-	sum := sha256.Sum256([]byte(site + "\x00" + id))
-	return hex.EncodeToString(sum[:])
 }
 
 func quoteIdent(s string) string {

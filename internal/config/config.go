@@ -34,6 +34,12 @@ type Config struct {
 	SpoolDir string `yaml:"spool_dir"`
 	// LogLevel is debug, info, warn or error (default info).
 	LogLevel string `yaml:"log_level"`
+	// ErasureKey keys the hash by which erasure_log names an erased
+	// visitor or user (env REMARKET_ERASURE_KEY; at least 32 characters;
+	// remarket init generates one). Empty: a key derived from each site's
+	// admin token (see privacy.SubjectKey). A secret: without it, the log
+	// cannot be tested against guessed ids.
+	ErasureKey string `yaml:"erasure_key"`
 
 	Spool    Spool    `yaml:"spool"`
 	Ingest   Ingest   `yaml:"ingest"`
@@ -214,6 +220,9 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s.feed_token must be at least 16 characters", where))
 		}
 	}
+	if c.ErasureKey != "" && len(c.ErasureKey) < 32 {
+		errs = append(errs, errors.New("erasure_key must be at least 32 characters (remarket init writes a random one)"))
+	}
 	switch c.Ingest.IPMode {
 	case "truncate", "drop", "keep":
 	default:
@@ -273,6 +282,7 @@ func (c Config) Redacted() Config {
 		out.Sites[i] = s
 	}
 	out.ClickHouse = chdb.Redact(c.ClickHouse)
+	out.ErasureKey = redact(c.ErasureKey)
 	return out
 }
 

@@ -54,12 +54,13 @@ func TestEnvOverridesTopLevelKeys(t *testing.T) {
 
 func TestParseRejects(t *testing.T) {
 	cases := map[string]string{
-		"unknown key":      "listne: x\n",
-		"short secret":     "sites:\n - {id: a, write_key: k, admin_token: short, feed_token: 0123456789abcdef}\n",
-		"bad site id":      "sites:\n - {id: 'a b', write_key: k, admin_token: 0123456789abcdef, feed_token: 0123456789abcdef}\n",
-		"bad ip mode":      "ingest: {ip_mode: hash}\n",
-		"too many weights": "segments:\n  weights: {" + manyWeights(256) + "}\n",
-		"duplicate key":    "sites:\n - {id: a, write_key: k, admin_token: 0123456789abcdef, feed_token: 0123456789abcdef}\n - {id: b, write_key: k, admin_token: 0123456789abcdef, feed_token: 0123456789abcdef}\n",
+		"unknown key":       "listne: x\n",
+		"short secret":      "sites:\n - {id: a, write_key: k, admin_token: short, feed_token: 0123456789abcdef}\n",
+		"bad site id":       "sites:\n - {id: 'a b', write_key: k, admin_token: 0123456789abcdef, feed_token: 0123456789abcdef}\n",
+		"bad ip mode":       "ingest: {ip_mode: hash}\n",
+		"short erasure key": "erasure_key: guessable\n",
+		"too many weights":  "segments:\n  weights: {" + manyWeights(256) + "}\n",
+		"duplicate key":     "sites:\n - {id: a, write_key: k, admin_token: 0123456789abcdef, feed_token: 0123456789abcdef}\n - {id: b, write_key: k, admin_token: 0123456789abcdef, feed_token: 0123456789abcdef}\n",
 	}
 	for name, raw := range cases {
 		if _, err := config.Parse([]byte(raw), nil); err == nil {
@@ -69,12 +70,16 @@ func TestParseRejects(t *testing.T) {
 }
 
 func TestRedactedHidesSecrets(t *testing.T) {
-	cfg, err := config.Parse([]byte(minimal), []string{"CLICKHOUSE_DSN=clickhouse://u:hunter2@db:9000/x"})
+	cfg, err := config.Parse([]byte(minimal), []string{"CLICKHOUSE_DSN=clickhouse://u:hunter2@db:9000/x",
+		"REMARKET_ERASURE_KEY=erasure-key-from-env-0123456789abcdef"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if cfg.ErasureKey != "erasure-key-from-env-0123456789abcdef" {
+		t.Fatalf("REMARKET_ERASURE_KEY not applied: %q", cfg.ErasureKey)
+	}
 	r := cfg.Redacted()
-	out := r.Sites[0].AdminToken + r.Sites[0].FeedToken + r.ClickHouse
+	out := r.Sites[0].AdminToken + r.Sites[0].FeedToken + r.ClickHouse + r.ErasureKey
 	for _, secret := range []string{"0123456789abcdef", "hunter2"} {
 		if strings.Contains(out, secret) {
 			t.Fatalf("redacted config shows %q: %s", secret, out)
@@ -102,6 +107,9 @@ func TestStarterHasFreshSecretsAndValidates(t *testing.T) {
 	other, _ := config.Starter("shop")
 	if strings.Contains(other, cfg.Sites[0].AdminToken) {
 		t.Fatal("two starters share an admin token")
+	}
+	if len(cfg.ErasureKey) < 32 || strings.Contains(other, cfg.ErasureKey) {
+		t.Fatalf("starter erasure_key %q: want a fresh secret of at least 32 characters", cfg.ErasureKey)
 	}
 	if st, _ := os.Stat(p); st.Mode().Perm() != 0o600 {
 		t.Fatalf("starter file mode %v, want 0600 (it holds secrets)", st.Mode().Perm())

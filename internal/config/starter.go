@@ -24,6 +24,7 @@ const starterTemplate = `# remarket configuration. Every top-level key can be ov
 clickhouse: clickhouse://127.0.0.1:9000/remarket
 listen: 127.0.0.1:8080
 spool_dir: ./data/spool
+erasure_key: {{erasure}}   # secret: keys the id hashes of erasure_log
 
 sites:
   - id: {{site}}
@@ -42,7 +43,8 @@ func Starter(site string) (string, error) {
 	if !validSiteID(site) {
 		return "", fmt.Errorf("site id %q: use 1-64 letters, digits, '-' or '_'", site)
 	}
-	s := strings.NewReplacer("{{site}}", site, "{{admin}}", "adm_"+Secret(24), "{{feed}}", "feed_"+Secret(24)).Replace(starterTemplate)
+	s := strings.NewReplacer("{{site}}", site, "{{admin}}", "adm_"+Secret(24), "{{feed}}", "feed_"+Secret(24),
+		"{{erasure}}", "erk_"+Secret(32)).Replace(starterTemplate)
 	for _, sec := range StarterSections {
 		s += sec(site)
 	}
