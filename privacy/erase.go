@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/google/uuid"
 
 	"github.com/remarket/remarket/internal/chdb"
@@ -85,7 +86,7 @@ func (e *Eraser) tables(ctx context.Context) ([]personTable, error) {
 		if err := rows.Scan(&name, &v, &u, &h, &s); err != nil {
 			return nil, err
 		}
-		if s > 0 && (v > 0 || u > 0 || h > 0) {
+		if s > 0 && (v > 0 || u > 0 || h > 0) && name != subjectsTable {
 			out = append(out, personTable{name: name, hasVisitor: v > 0, hasUser: u > 0, hasHash: h > 0})
 		}
 	}
@@ -105,42 +106,29 @@ func (e *Eraser) Erase(ctx context.Context, s Subject, requestedBy string) (Resu
 		return res, fmt.Errorf("erase: site %q is not configured", s.Site)
 	}
 	started := time.Now().UTC()
-	visitors := []string{}
-	if s.Kind == "visitor" {
-		visitors = append(visitors, s.ID)
-	} else {
-		// Every anonymous id the user was seen with.
-		rows, err := e.db.Query(ctx, `SELECT DISTINCT visitor_id FROM events WHERE site = ? AND user_id = ? AND visitor_id != ''`, s.Site, s.ID)
-		if err != nil {
-			return res, fmt.Errorf("cannot find the user's visitor ids: %w", err)
-		}
-		for rows.Next() {
-			var v string
-			if err := rows.Scan(&v); err != nil {
-				rows.Close()
-				return res, err
-			}
-			visitors = append(visitors, v)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return res, err
-		}
+	// The ids go to ClickHouse only as data (erasure_subjects, a batch
+	// insert), never in a statement's text: the deletions name the
+	// erasure, so system.mutations and the server's query log show its
+	// id, not the person's.
+	visitors, err := e.recordSubject(ctx, res.ErasureID, s, started)
+	if err != nil {
+		return res, err
 	}
-	res.Visitors = len(visitors)
+	res.Visitors = visitors
 	tables, err := e.tables(ctx)
 	if err != nil {
 		return res, err
 	}
 	var runErr error
 	for _, t := range tables {
-		where, args := personFilter(t, s, visitors)
+		where := personFilter(t, s)
 		if where == "" {
 			continue
 		}
-		// t.name comes from system.columns of our own database, quoted as an identifier.
-		stmt := fmt.Sprintf("ALTER TABLE %s DELETE WHERE site = ? AND (%s)", quoteIdent(t.name), where)
-		if err := e.db.Exec(ctx, stmt, append([]any{s.Site}, args...)...); err != nil {
+		// t.name comes from system.columns of our own database, quoted as
+		// an identifier; the values bound are the site and the erasure id.
+		stmt := fmt.Sprintf("ALTER TABLE %s DELETE WHERE site = @site AND (%s)", quoteIdent(t.name), where)
+		if err := e.db.Exec(ctx, stmt, clickhouse.Named("site", s.Site), clickhouse.Named("erasure", res.ErasureID)); err != nil {
 			runErr = fmt.Errorf("cannot erase from %s: %w", t.name, err)
 			break
 		}
@@ -148,7 +136,7 @@ func (e *Eraser) Erase(ctx context.Context, s Subject, requestedBy string) (Resu
 	}
 	res.Status = "done"
 	if runErr == nil {
-		done, err := e.waitMutations(ctx, res.Tables)
+		done, err := e.waitMutations(ctx, res.ErasureID)
 		if err != nil {
 			runErr = err
 		} else if !done {
@@ -159,6 +147,7 @@ func (e *Eraser) Erase(ctx context.Context, s Subject, requestedBy string) (Resu
 		res.Status = "failed"
 	}
 	e.audit(ctx, site, s, requestedBy, res, started, runErr)
+	e.dropFinishedSubjects(context.WithoutCancel(ctx))
 	if runErr != nil {
 		return res, runErr
 	}
@@ -166,38 +155,35 @@ func (e *Eraser) Erase(ctx context.Context, s Subject, requestedBy string) (Resu
 	return res, nil
 }
 
-// personFilter is the WHERE clause selecting the subject's rows in t.
-func personFilter(t personTable, s Subject, visitors []string) (string, []any) {
+// personFilter is the WHERE clause selecting the erasure's subject rows in
+// t, through erasure_subjects: @erasure is the erasure id.
+func personFilter(t personTable, s Subject) string {
+	const (
+		visitors = "SELECT visitor_id FROM erasure_subjects WHERE erasure_id = @erasure AND visitor_id != ''"
+		hashes   = "SELECT cityHash64(visitor_id) FROM erasure_subjects WHERE erasure_id = @erasure AND visitor_id != ''"
+		users    = "SELECT user_id FROM erasure_subjects WHERE erasure_id = @erasure AND user_id != ''"
+	)
 	var parts []string
-	var args []any
-	if t.hasVisitor && len(visitors) > 0 {
-		parts = append(parts, "has(?, visitor_id)")
-		args = append(args, visitors)
+	if t.hasVisitor {
+		parts = append(parts, "visitor_id IN ("+visitors+")")
 	}
-	if t.hasHash && len(visitors) > 0 {
-		parts = append(parts, "has(arrayMap(x -> cityHash64(x), ?), vh)")
-		args = append(args, visitors)
+	if t.hasHash {
+		parts = append(parts, "vh IN ("+hashes+")")
 	}
 	if t.hasUser && s.Kind == "user" {
-		parts = append(parts, "user_id = ?")
-		args = append(args, s.ID)
+		parts = append(parts, "user_id IN ("+users+")")
 	}
-	return strings.Join(parts, " OR "), args
+	return strings.Join(parts, " OR ")
 }
 
-// waitMutations polls system.mutations until the tables have no
-// unfinished mutation, or Wait passes (false).
-func (e *Eraser) waitMutations(ctx context.Context, tables []string) (bool, error) {
-	if len(tables) == 0 {
-		return true, nil
-	}
+// waitMutations polls system.mutations until the erasure's mutations
+// (their text names its id) are done, or Wait passes (false).
+func (e *Eraser) waitMutations(ctx context.Context, erasureID string) (bool, error) {
 	deadline := time.Now().Add(e.Wait)
 	for {
-		var pending uint64
-		// Unfinished mutations on the tables just mutated.
-		err := e.db.QueryRow(ctx, `SELECT count() FROM system.mutations WHERE database = currentDatabase() AND has(?, table) AND is_done = 0`, tables).Scan(&pending)
+		pending, err := e.pendingMutations(ctx, erasureID)
 		if err != nil {
-			return false, fmt.Errorf("cannot read system.mutations: %w", err)
+			return false, err
 		}
 		if pending == 0 {
 			return true, nil
@@ -211,6 +197,18 @@ func (e *Eraser) waitMutations(ctx context.Context, tables []string) (bool, erro
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// pendingMutations counts the erasure's unfinished mutations.
+func (e *Eraser) pendingMutations(ctx context.Context, erasureID string) (uint64, error) {
+	var n uint64
+	// Unfinished mutations whose text names the erasure.
+	err := e.db.QueryRow(ctx, `SELECT count() FROM system.mutations WHERE database = currentDatabase() AND is_done = 0 AND position(command, ?) > 0`,
+		erasureID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("cannot read system.mutations: %w", err)
+	}
+	return n, nil
 }
 
 func (e *Eraser) audit(ctx context.Context, site config.Site, s Subject, by string, res Result, started time.Time, runErr error) {

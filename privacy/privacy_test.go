@@ -52,7 +52,8 @@ func personTables(t *testing.T, db *chdb.DB) map[string][3]bool {
 		if err := rows.Scan(&name, &v, &u, &s, &h); err != nil {
 			t.Fatal(err)
 		}
-		if s > 0 && (v > 0 || u > 0 || h > 0) {
+		// erasure_subjects holds the ids being erased, on purpose.
+		if s > 0 && (v > 0 || u > 0 || h > 0) && name != "erasure_subjects" {
 			out[name] = [3]bool{v > 0, u > 0, h > 0}
 		}
 	}
