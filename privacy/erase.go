@@ -16,6 +16,7 @@ import (
 
 	"github.com/remarket/remarket/internal/chdb"
 	"github.com/remarket/remarket/internal/config"
+	"github.com/remarket/remarket/internal/erasures"
 )
 
 // Eraser deletes people from ClickHouse.
@@ -50,49 +51,6 @@ type Result struct {
 	Status    string   `json:"status"` // done, or running when ClickHouse is still deleting
 }
 
-// personTable is a table holding rows about one person.
-type personTable struct {
-	name                string
-	hasVisitor, hasUser bool
-	hasHash             bool // vh = cityHash64(visitor_id), the segment tables' key
-}
-
-// tables finds every MergeTree table of the database with a site column
-// and a visitor_id, user_id or vh (a visitor's hash) column: the events
-// and whatever segment, feed or future capability derived from them.
-// Finding them at run time means a new derived table cannot be forgotten
-// here.
-func (e *Eraser) tables(ctx context.Context) ([]personTable, error) {
-	// Tables of the current database that hold per-person rows.
-	rows, err := e.db.Query(ctx, `
-		SELECT c.table,
-		       countIf(c.name = 'visitor_id') AS v,
-		       countIf(c.name = 'user_id') AS u,
-		       countIf(c.name = 'vh' AND c.type = 'UInt64') AS h,
-		       countIf(c.name = 'site') AS s
-		FROM system.columns AS c
-		WHERE c.database = currentDatabase()
-		  AND c.table IN (SELECT name FROM system.tables WHERE database = currentDatabase() AND engine LIKE '%MergeTree%')
-		GROUP BY c.table
-		ORDER BY c.table`)
-	if err != nil {
-		return nil, fmt.Errorf("cannot list tables: %w", err)
-	}
-	defer rows.Close()
-	var out []personTable
-	for rows.Next() {
-		var name string
-		var v, u, h, s uint64
-		if err := rows.Scan(&name, &v, &u, &h, &s); err != nil {
-			return nil, err
-		}
-		if s > 0 && (v > 0 || u > 0 || h > 0) && name != subjectsTable {
-			out = append(out, personTable{name: name, hasVisitor: v > 0, hasUser: u > 0, hasHash: h > 0})
-		}
-	}
-	return out, rows.Err()
-}
-
 // Erase removes the subject from every person table, waits for the
 // deletions and records the erasure in erasure_log. requestedBy says who
 // asked (never personal data: "admin_api:<token fingerprint>", "cli").
@@ -106,109 +64,64 @@ func (e *Eraser) Erase(ctx context.Context, s Subject, requestedBy string) (Resu
 		return res, fmt.Errorf("erase: site %q is not configured", s.Site)
 	}
 	started := time.Now().UTC()
+	var visitor, user string
+	switch s.Kind {
+	case "visitor":
+		visitor = s.ID
+	case "user":
+		user = s.ID
+	default:
+		return res, fmt.Errorf("erase: kind %q: want visitor or user", s.Kind)
+	}
 	// The ids go to ClickHouse only as data (erasure_subjects, a batch
 	// insert), never in a statement's text: the deletions name the
 	// erasure, so system.mutations and the server's query log show its
-	// id, not the person's.
-	visitors, err := e.recordSubject(ctx, res.ErasureID, s, started)
+	// id, not the person's. Segment runs that overlap the erasure read
+	// them from there too.
+	visitors, err := erasures.Record(ctx, e.db, res.ErasureID, s.Site, visitor, user, started)
 	if err != nil {
 		return res, err
 	}
 	res.Visitors = visitors
-	tables, err := e.tables(ctx)
+	tables, err := erasures.PersonTables(ctx, e.db)
 	if err != nil {
 		return res, err
 	}
 	var runErr error
 	for _, t := range tables {
-		where := personFilter(t, s)
-		if where == "" {
-			continue
-		}
-		// t.name comes from system.columns of our own database, quoted as
+		// t.Name comes from system.columns of our own database, quoted as
 		// an identifier; the values bound are the site and the erasure id.
-		stmt := fmt.Sprintf("ALTER TABLE %s DELETE WHERE site = @site AND (%s)", quoteIdent(t.name), where)
-		if err := e.db.Exec(ctx, stmt, clickhouse.Named("site", s.Site), clickhouse.Named("erasure", res.ErasureID)); err != nil {
-			runErr = fmt.Errorf("cannot erase from %s: %w", t.name, err)
+		stmt := fmt.Sprintf("ALTER TABLE %s DELETE WHERE site = @site AND (%s)", quoteIdent(t.Name), erasures.Where(t))
+		if err := e.db.Exec(ctx, stmt, clickhouse.Named("site", s.Site), clickhouse.Named("erasures", []string{res.ErasureID})); err != nil {
+			runErr = fmt.Errorf("cannot erase from %s: %w", t.Name, err)
 			break
 		}
-		res.Tables = append(res.Tables, t.name)
+		res.Tables = append(res.Tables, t.Name)
 	}
 	res.Status = "done"
 	if runErr == nil {
-		done, err := e.waitMutations(ctx, res.ErasureID)
-		if err != nil {
+		done, err := e.db.WaitMutations(ctx, res.ErasureID, e.Wait)
+		switch {
+		case err != nil:
 			runErr = err
-		} else if !done {
-			res.Status = "running"
+		case !done:
+			res.Status = "running" // erasures.Sweep marks it done later
+		default:
+			if err := erasures.MarkDone(ctx, e.db, res.ErasureID, s.Site, time.Now().UTC()); err != nil {
+				runErr = err
+			}
 		}
 	}
 	if runErr != nil {
 		res.Status = "failed"
 	}
 	e.audit(ctx, site, s, requestedBy, res, started, runErr)
-	e.dropFinishedSubjects(context.WithoutCancel(ctx))
+	erasures.Sweep(context.WithoutCancel(ctx), e.db, e.log)
 	if runErr != nil {
 		return res, runErr
 	}
 	e.log.Info("erasure", "site", s.Site, "kind", s.Kind, "erasure_id", res.ErasureID, "visitors", res.Visitors, "tables", len(res.Tables), "status", res.Status)
 	return res, nil
-}
-
-// personFilter is the WHERE clause selecting the erasure's subject rows in
-// t, through erasure_subjects: @erasure is the erasure id.
-func personFilter(t personTable, s Subject) string {
-	const (
-		visitors = "SELECT visitor_id FROM erasure_subjects WHERE erasure_id = @erasure AND visitor_id != ''"
-		hashes   = "SELECT cityHash64(visitor_id) FROM erasure_subjects WHERE erasure_id = @erasure AND visitor_id != ''"
-		users    = "SELECT user_id FROM erasure_subjects WHERE erasure_id = @erasure AND user_id != ''"
-	)
-	var parts []string
-	if t.hasVisitor {
-		parts = append(parts, "visitor_id IN ("+visitors+")")
-	}
-	if t.hasHash {
-		parts = append(parts, "vh IN ("+hashes+")")
-	}
-	if t.hasUser && s.Kind == "user" {
-		parts = append(parts, "user_id IN ("+users+")")
-	}
-	return strings.Join(parts, " OR ")
-}
-
-// waitMutations polls system.mutations until the erasure's mutations
-// (their text names its id) are done, or Wait passes (false).
-func (e *Eraser) waitMutations(ctx context.Context, erasureID string) (bool, error) {
-	deadline := time.Now().Add(e.Wait)
-	for {
-		pending, err := e.pendingMutations(ctx, erasureID)
-		if err != nil {
-			return false, err
-		}
-		if pending == 0 {
-			return true, nil
-		}
-		if time.Now().After(deadline) {
-			return false, nil
-		}
-		select {
-		case <-ctx.Done():
-			return false, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-// pendingMutations counts the erasure's unfinished mutations.
-func (e *Eraser) pendingMutations(ctx context.Context, erasureID string) (uint64, error) {
-	var n uint64
-	// Unfinished mutations whose text names the erasure.
-	err := e.db.QueryRow(ctx, `SELECT count() FROM system.mutations WHERE database = currentDatabase() AND is_done = 0 AND position(command, ?) > 0`,
-		erasureID).Scan(&n)
-	if err != nil {
-		return 0, fmt.Errorf("cannot read system.mutations: %w", err)
-	}
-	return n, nil
 }
 
 func (e *Eraser) audit(ctx context.Context, site config.Site, s Subject, by string, res Result, started time.Time, runErr error) {

@@ -14,6 +14,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/remarket/remarket/internal/config"
+	"github.com/remarket/remarket/internal/erasures"
 )
 
 // RunOptions narrow a run.
@@ -96,11 +97,17 @@ func (e *Engine) Run(ctx context.Context, site string, opt RunOptions) (RunResul
 		err = e.beforeSwitch(ctx, site, res.RunID)
 	}
 	if err == nil {
+		// Last before the switch: an erasure that began after this point
+		// deletes from the run's rows itself, all of them being written.
+		err = e.reapplyErasures(ctx, &res, started)
+	}
+	if err == nil {
 		err = e.publish(ctx, &res)
 	}
 	res.Took = time.Since(started)
 	// Work tables go either way; a failed run's snapshot rows go too.
 	e.dropRun(context.WithoutCancel(ctx), res.RunID, err != nil)
+	defer erasures.Sweep(context.WithoutCancel(ctx), e.db, e.log) // once this run no longer counts as running
 	if err != nil {
 		rerr := e.recordRun(context.WithoutCancel(ctx), res, started, time.Now(), "failed", err.Error(), names)
 		e.log.Error("segment run failed", "site", site, "run_id", res.RunID, "took", res.Took, "err", err)
