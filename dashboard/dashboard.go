@@ -62,8 +62,10 @@ func (u *UI) Register(r gin.IRouter) {
 	api.GET("/overview", u.overview)
 	api.GET("/audiences", u.audiences)
 	api.GET("/audiences/:name", u.audience)
-	api.GET("/visitors/:vid", u.visitor)
-	api.DELETE("/visitors/:vid", u.eraseVisitor)
+	// Visitor and user ids may hold "/": the id is the rest of the path.
+	api.GET("/visitors/*vid", u.visitor)
+	api.DELETE("/visitors/*vid", u.eraseVisitor)
+	api.DELETE("/users/*uid", u.eraseUser)
 	api.GET("/products/:pid", u.product)
 
 	r.GET("/demo/shop", u.shop)

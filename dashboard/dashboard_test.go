@@ -171,3 +171,48 @@ func TestEraseFromTheDashboard(t *testing.T) {
 		t.Fatalf("erasure_log requested_by %q, want the dashboard", by)
 	}
 }
+
+// Ids with "/" are looked up and erased from the dashboard like any other,
+// visitors and users both.
+func TestDashboardErasesIdsWithSlashes(t *testing.T) {
+	srv, db := newServerDB(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	for _, e := range [][2]string{{"a/b", ""}, {"v-phone", "org/42"}, {"v-keep", ""}} {
+		if err := db.InsertRow(ctx, "INSERT INTO events (site, event_id, event_time, received_at, type, visitor_id, user_id)", "demo", uuid.New(), now, now, "page_view", e[0], e[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp, body := do(t, srv, "POST", "/ui/api/login", `{"site":"demo","token":"`+admin+`"}`, map[string]string{"Content-Type": "application/json"})
+	var s struct{ CSRF string }
+	json.Unmarshal([]byte(body), &s)
+	auth := map[string]string{"Cookie": strings.Split(resp.Header.Get("Set-Cookie"), ";")[0], "X-CSRF-Token": s.CSRF}
+
+	resp, body = do(t, srv, "GET", "/ui/api/visitors/a%2Fb", "", auth)
+	if resp.StatusCode != 200 || !strings.Contains(body, `"query":"a/b"`) || !strings.Contains(body, `"page_view"`) {
+		t.Fatalf("lookup a/b: %d %s", resp.StatusCode, body)
+	}
+	resp, body = do(t, srv, "GET", "/ui/api/visitors/org%2F42", "", auth)
+	if resp.StatusCode != 200 || !strings.Contains(body, `"user":true`) || !strings.Contains(body, "v-phone") {
+		t.Fatalf("lookup org/42: %d %s", resp.StatusCode, body)
+	}
+	for _, tc := range []struct{ path, gone string }{
+		{"/ui/api/visitors/a%2Fb", "visitor_id = 'a/b'"},
+		{"/ui/api/users/org%2F42", "user_id = 'org/42' OR visitor_id = 'v-phone'"},
+	} {
+		resp, body := do(t, srv, "DELETE", tc.path, "", auth)
+		if resp.StatusCode != 200 || !strings.Contains(body, `"status":"done"`) {
+			t.Errorf("%s: %d %s", tc.path, resp.StatusCode, body)
+		}
+		var n uint64
+		db.QueryRow(ctx, "SELECT count() FROM events WHERE "+tc.gone).Scan(&n)
+		if n != 0 {
+			t.Errorf("%s: %d events left", tc.path, n)
+		}
+	}
+	var kept uint64
+	db.QueryRow(ctx, "SELECT count() FROM events WHERE visitor_id = 'v-keep'").Scan(&kept)
+	if kept != 1 {
+		t.Fatal("the other visitor was erased too")
+	}
+}

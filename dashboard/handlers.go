@@ -288,7 +288,7 @@ func (u *UI) addTitles(c *gin.Context, s config.Site, rows []map[string]any, fie
 // visitor: timeline, interests and recommendations of one visitor id (or
 // of every visitor id of a user id).
 func (u *UI) visitor(c *gin.Context) {
-	ctx, s, id := c.Request.Context(), site(c), strings.TrimSpace(c.Param("vid"))
+	ctx, s, id := c.Request.Context(), site(c), strings.TrimSpace(httpx.RestParam(c, "vid"))
 	// The visitor ids to show: the id itself, or those seen with it as user id.
 	ids, err := u.rows(ctx, `SELECT DISTINCT visitor_id FROM v_events WHERE site = ? AND (visitor_id = ? OR user_id = ?) LIMIT 20`, s.ID, id, id)
 	if err != nil {
@@ -301,7 +301,13 @@ func (u *UI) visitor(c *gin.Context) {
 			vids = append(vids, v)
 		}
 	}
-	out := gin.H{"query": id, "visitor_ids": vids}
+	// Whether the id is also a user id, which the page can erase as one.
+	users, err := u.rows(ctx, `SELECT count() AS n FROM v_events WHERE site = ? AND user_id = ?`, s.ID, id)
+	if err != nil {
+		httpx.Fail(c, err)
+		return
+	}
+	out := gin.H{"query": id, "visitor_ids": vids, "user": len(users) > 0 && users[0]["n"].(uint64) > 0}
 	queries := []struct{ key, sql string }{
 		// Newest events first.
 		{"events", `SELECT event_time, type, name, visitor_id, user_id, product_id, category, price, currency, quantity, order_id, revenue, url, is_bot, opted_out FROM v_events WHERE site = ? AND has(?, visitor_id) ORDER BY event_time DESC LIMIT 200`},
@@ -325,10 +331,13 @@ func (u *UI) visitor(c *gin.Context) {
 	c.JSON(http.StatusOK, out)
 }
 
-// eraseVisitor forwards an erasure to the privacy API.
-func (u *UI) eraseVisitor(c *gin.Context) {
+// eraseVisitor and eraseUser forward an erasure to the privacy API.
+func (u *UI) eraseVisitor(c *gin.Context) { u.erase(c, "/visitors/%s", httpx.RestParam(c, "vid")) }
+func (u *UI) eraseUser(c *gin.Context)    { u.erase(c, "/users/%s", httpx.RestParam(c, "uid")) }
+
+func (u *UI) erase(c *gin.Context, path, id string) {
 	s := site(c)
-	status, body, err := u.call(c.Request.Context(), s, http.MethodDelete, sitePath(s, "/visitors/%s", c.Param("vid")), false)
+	status, body, err := u.call(c.Request.Context(), s, http.MethodDelete, sitePath(s, path, id), false)
 	if err != nil {
 		httpx.Fail(c, err)
 		return

@@ -28,12 +28,15 @@ func NewAPI(cfg config.Config, db *chdb.DB, log *slog.Logger) *API {
 	return &API{cfg: cfg, eraser: NewEraser(cfg, db, log)}
 }
 
-// Register adds DELETE /api/sites/:site/visitors/:vid and
-// DELETE /api/sites/:site/users/:uid (admin token).
+// Register adds DELETE /api/sites/:site/visitors/{vid} and
+// DELETE /api/sites/:site/users/{uid} (admin token). The id is the rest of
+// the path: ingest stores ids with "/", and a client percent-encodes them
+// ("a%2Fb"), which the router has decoded to "a/b" by the time it
+// matches, so a one-segment parameter would answer 404.
 func (a *API) Register(r gin.IRouter) {
 	g := r.Group("/api/sites/:site", httpx.RequireAdmin(a.cfg))
-	g.DELETE("/visitors/:vid", func(c *gin.Context) { a.erase(c, "visitor", c.Param("vid")) })
-	g.DELETE("/users/:uid", func(c *gin.Context) { a.erase(c, "user", c.Param("uid")) })
+	g.DELETE("/visitors/*vid", func(c *gin.Context) { a.erase(c, "visitor", httpx.RestParam(c, "vid")) })
+	g.DELETE("/users/*uid", func(c *gin.Context) { a.erase(c, "user", httpx.RestParam(c, "uid")) })
 }
 
 func (a *API) erase(c *gin.Context, kind, id string) {

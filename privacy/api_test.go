@@ -54,3 +54,38 @@ func TestAPIErasesWithAdminTokenOnly(t *testing.T) {
 		}
 	}
 }
+
+// Any id ingest stores can be erased through the API, "/" included: the
+// client percent-encodes it.
+func TestAPIErasesIdsWithSlashes(t *testing.T) {
+	db := chtest.MustOpen(t)
+	now := time.Now().UTC()
+	addEvent(t, db, "shop", "a/b", "", now)
+	addEvent(t, db, "shop", "/lead/trail/", "", now)
+	addEvent(t, db, "shop", "v-user", "org/42", now)
+	addEvent(t, db, "shop", "a", "", now) // a prefix of "a/b" stays
+	cfg := config.Config{Sites: []config.Site{{ID: "shop", WriteKey: "wk", AdminToken: "admin-token-0123456789", FeedToken: "feed-token-0123456789"}}}
+	gin.SetMode(gin.TestMode)
+	r := gin.New()
+	privacy.NewAPI(cfg, db, quiet).Register(r)
+	for _, tc := range []struct{ path, gone string }{
+		{"/api/sites/shop/visitors/a%2Fb", "visitor_id = 'a/b'"},
+		{"/api/sites/shop/visitors/%2Flead%2Ftrail%2F", "visitor_id = '/lead/trail/'"},
+		{"/api/sites/shop/users/org%2F42", "user_id = 'org/42' OR visitor_id = 'v-user'"},
+	} {
+		req := httptest.NewRequest(http.MethodDelete, tc.path, nil)
+		req.Header.Set("Authorization", "Bearer admin-token-0123456789")
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			t.Errorf("%s: %d %s", tc.path, w.Code, w.Body)
+			continue
+		}
+		if n := count(t, db, "events", tc.gone); n != 0 {
+			t.Errorf("%s: %d events left", tc.path, n)
+		}
+	}
+	if n := count(t, db, "events", "visitor_id = 'a'"); n != 1 {
+		t.Errorf("visitor a: %d events, want its one kept", n)
+	}
+}

@@ -52,6 +52,7 @@ func commands(a *app) []*cobra.Command {
 		newServeCmd(a),
 		newDemoCmd(a),
 		newRetentionCmd(a),
+		newEraseCmd(a),
 		newFeedCmd(a),
 		newSegmentCmd(a),
 		newEvalCmd(a),

@@ -190,7 +190,9 @@
     return api('GET', 'visitors/' + enc(id)).then(function (o) {
       s += '<div class="card"><p>Visitor ids: ' + o.visitor_ids.map(function (v) { return '<code>' + esc(v) + '</code>'; }).join(', ') + '</p>';
       s += '<p>Audiences: ' + (o.audiences.map(function (a) { return '<a href="#/audience/' + enc(a.audience) + '">' + esc(a.audience) + '</a> (' + esc(a.stage) + ', ' + esc(a.customer_type) + ')'; }).join(', ') || '<span class="muted">none</span>') + '</p>';
-      s += '<button class="danger" id="erase">Erase this visitor</button> <span id="erase-result" class="muted"></span></div>';
+      s += '<button class="danger" id="erase">Erase this visitor</button> ';
+      if (o.user) s += '<button class="danger" id="erase-user">Erase this user and every visitor id seen with it</button> ';
+      s += '<span id="erase-result" class="muted"></span></div>';
       s += '<div class="card"><h2>Recommendations</h2>' + table([
         { h: 'Audience', f: function (r) { return esc(r.audience); } },
         { h: '#', cls: 'num', f: function (r) { return num(r.rank); } },
@@ -248,12 +250,14 @@
     render().then(function (html) {
       view.innerHTML = html;
       bindLookup(page === 'visitor' ? 'visitor' : 'product');
-      var erase = document.getElementById('erase');
-      if (erase) erase.addEventListener('click', function () {
-        if (!confirm('Erase every event and derived row of this visitor? This cannot be undone.')) return;
-        api('DELETE', 'visitors/' + enc(arg)).then(function (r) {
-          document.getElementById('erase-result').textContent = 'Erased from ' + r.tables.length + ' tables (' + r.status + ').';
-        }, function (e) { document.getElementById('erase-result').textContent = e.message; });
+      [['erase', 'visitors/', 'this visitor'], ['erase-user', 'users/', 'this user and of every visitor id seen with it']].forEach(function (b) {
+        var button = document.getElementById(b[0]);
+        if (button) button.addEventListener('click', function () {
+          if (!confirm('Erase every event and derived row of ' + b[2] + '? This cannot be undone.')) return;
+          api('DELETE', b[1] + enc(arg)).then(function (r) {
+            document.getElementById('erase-result').textContent = 'Erased ' + r.visitors + ' visitor ids from ' + r.tables.length + ' tables (' + r.status + ').';
+          }, function (e) { document.getElementById('erase-result').textContent = e.message; });
+        });
       });
     }, function (e) {
       if (e.message !== 'signed out') view.innerHTML = '<div class="card error">' + esc(e.message) + '</div>';

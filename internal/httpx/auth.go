@@ -54,6 +54,13 @@ func RequireFeedToken(sites Sites) gin.HandlerFunc {
 	}
 }
 
+// RestParam is the value of a catch-all route parameter (/visitors/*vid)
+// without its leading slash: an id that may itself hold "/", matched
+// against the decoded path whatever the engine's UseRawPath says.
+func RestParam(c *gin.Context, name string) string {
+	return strings.TrimPrefix(c.Param(name), "/")
+}
+
 // CurrentSite returns the site stored by RequireAdmin or RequireFeedToken.
 func CurrentSite(c *gin.Context) config.Site {
 	s, _ := c.Get(SiteKey)
