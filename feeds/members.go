@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/gin-gonic/gin"
 
 	"github.com/remarket/remarket/internal/httpx"
@@ -22,12 +23,26 @@ type Member struct {
 // membersQuery lists an audience's members of the current run without
 // opted-out visitors: the segment engine already leaves them out, and the
 // export checks again against the events, so an opt-out recorded after
-// the run is honoured too.
+// the run is honoured too. Opt-out follows the person: a visitor is left
+// out when it opted out, or when its user id, or a user id it was seen
+// with, did on any device (an opted-out event carrying that user id, or
+// an opted-out browser seen with it). A flag is the same in every copy of
+// an event, so the person's links are read from events without FINAL.
 const membersQuery = `SELECT visitor_id, user_id, email_sha256, opted_out
-FROM v_audience_members
-WHERE site = ? AND audience = ? AND run_id = ? AND opted_out = 0
-  AND visitor_id NOT IN (SELECT visitor_id FROM v_events WHERE site = ? AND opted_out = 1)
+FROM (
+    SELECT visitor_id, user_id, email_sha256, opted_out
+    FROM v_audience_members
+    WHERE site = @site AND audience = @audience AND run_id = @run AND opted_out = 0
+      AND visitor_id NOT IN (SELECT visitor_id FROM v_events WHERE site = @site AND opted_out = 1)
+)
+WHERE user_id NOT IN (` + optedOutUsers + `)
+  AND visitor_id NOT IN (SELECT visitor_id FROM events WHERE site = @site AND user_id IN (` + optedOutUsers + `))
 ORDER BY visitor_id`
+
+// optedOutUsers are the user ids with an opted-out event, or seen with a
+// browser that has one.
+const optedOutUsers = `SELECT user_id FROM events WHERE site = @site AND user_id != '' AND (opted_out = 1
+    OR visitor_id IN (SELECT visitor_id FROM events WHERE site = @site AND opted_out = 1 AND visitor_id != ''))`
 
 // exportMembers answers GET /api/sites/:site/audiences/:audience/members
 // (?format=csv, the default, or jsonl), streamed row by row.
@@ -62,7 +77,7 @@ func (a *API) exportMembers(c *gin.Context) {
 		httpx.Fail(c, httpx.Errorf(httpx.NotFound, "no audience "+audience+" in the current segment run"))
 		return
 	}
-	rows, err := a.db.Query(ctx, membersQuery, site.ID, audience, run.ID, site.ID)
+	rows, err := a.db.Query(ctx, membersQuery, clickhouse.Named("site", site.ID), clickhouse.Named("audience", audience), clickhouse.Named("run", run.ID))
 	if err != nil {
 		httpx.Fail(c, fmt.Errorf("cannot query members: %w", err))
 		return

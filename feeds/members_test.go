@@ -108,3 +108,47 @@ func TestDiscountRulesAPI(t *testing.T) {
 		t.Fatalf("other site's admin token: %d", rec.Code)
 	}
 }
+
+// An opt-out recorded after the run on another device of the same user
+// (GPC on a laptop, or a server-side consent=false with only the user id)
+// keeps the member out of the export.
+func TestMembersExportHonoursOptOutOfThePerson(t *testing.T) {
+	s := newServer(t, testConfig(t))
+	s.fx.run("shop", "r1", runFinished, "cart", 4)
+	s.fx.members("shop", "r1", "cart",
+		member{Visitor: "ann-phone", User: "ann"},
+		member{Visitor: "bob-phone", User: "bob"},
+		member{Visitor: "cid-phone"}, // signed in as cid only in the events
+		member{Visitor: "fay-phone", User: "fay"},
+	)
+	now := time.Now().UTC()
+	for _, e := range []struct {
+		vid, uid string
+		optedOut uint8
+	}{
+		{"ann-laptop", "ann", 1}, // GPC on another device, signed in
+		{"bob-phone", "bob", 0},
+		{"", "bob", 1},           // the backend reports bob's refusal
+		{"cid-phone", "cid", 0},  // cid's phone is cid's
+		{"cid-laptop", "", 1},    // cid's laptop opts out
+		{"cid-laptop", "cid", 0}, // and is cid's too
+		{"fay-laptop", "fay", 0},
+	} {
+		if err := s.db.InsertRow(t.Context(), "INSERT INTO events (site, event_id, event_time, received_at, type, visitor_id, user_id, opted_out)",
+			"shop", uuid.New(), now, now, "page_view", e.vid, e.uid, e.optedOut); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := s.get("/api/sites/shop/audiences/cart/members", "Authorization", "Bearer "+adminToken)
+	recs, err := csv.NewReader(rec.Body).ReadAll()
+	if rec.Code != http.StatusOK || err != nil {
+		t.Fatalf("export: %d %v", rec.Code, err)
+	}
+	var got []string
+	for _, r := range recs[1:] {
+		got = append(got, r[0])
+	}
+	if strings.Join(got, ",") != "fay-phone" {
+		t.Fatalf("exported %v, want only fay-phone", got)
+	}
+}

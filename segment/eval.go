@@ -52,8 +52,8 @@ func (e *Engine) Evaluate(ctx context.Context, site string, k int) (EvalResult, 
 
 	scratch := RunResult{Site: site, RunID: all, AsOf: asOf}
 	ap := e.params(site, all, asOf)
-	for _, name := range []string{"00_opted_out", "01_unknown_products"} {
-		if err := e.step(ctx, &scratch, "eval/"+name, query(name), ap); err != nil {
+	for _, s := range [][2]string{{"00_opted_out", optedOut()}, {"01_unknown_products", query("01_unknown_products")}} {
+		if err := e.step(ctx, &scratch, "eval/"+s[0], s[1], ap); err != nil {
 			return res, err
 		}
 	}

@@ -44,6 +44,12 @@ func query(name string, fragments ...string) string {
 	return q
 }
 
+// optedOut is 00_opted_out with the opted-out browsers, which it reads
+// twice, from their own file.
+func optedOut() string {
+	return query("00_opted_out", "/*OPTED_OUT_BROWSERS*/", query("opted_out_browsers"))
+}
+
 // interestLines keeps the plain events that count towards interests:
 // those with a product, and product-less ones with a category (list views).
 const interestLines = "AND (product_id != '' OR category != '')"

@@ -207,7 +207,7 @@ func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, 
 	}
 	tasks := []task{
 		step("01_unknown_products", nil, query("01_unknown_products"), params),
-		step("00_opted_out", nil, query("00_opted_out"), params),
+		step("00_opted_out", nil, optedOut(), params),
 		step("00_identities", nil, query("00_identities"), params),
 		step("01_numbers", nil, query("01_numbers"), params),
 		step("02_interests", []string{"00_opted_out", "01_unknown_products"}, query("02_interests", "/*LINES*/", lines(holdout, interestLines)), params),
