@@ -29,11 +29,13 @@ type UI struct {
 	// capabilities' APIs (audiences, feeds, erasure), so it shows exactly
 	// what those APIs serve. Set by Register when the router is the engine.
 	app http.Handler
+	// signIns throttles failed sign-ins per client and site.
+	signIns *throttle
 }
 
 // New returns the dashboard.
 func New(cfg config.Config, db *chdb.DB, log *slog.Logger) *UI {
-	return &UI{cfg: cfg, db: db, log: log}
+	return &UI{cfg: cfg, db: db, log: log, signIns: newThrottle()}
 }
 
 // Register adds /ui/, its API under /ui/api/ and /demo/shop.

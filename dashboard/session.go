@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -17,18 +18,21 @@ import (
 	"github.com/remarket/remarket/internal/httpx"
 )
 
-// Sessions are stateless: the cookie carries site, expiry and a nonce,
-// signed with the site's admin token. Any serve instance can check it,
-// restarts keep people signed in, and rotating the admin token signs
-// everybody out. The CSRF token is a second MAC of the nonce that the page
-// holds in memory and sends as X-CSRF-Token on every write.
+// Sessions are signed cookies: the cookie carries site, expiry and a
+// nonce, signed with the site's admin token. Any serve instance can check
+// it, restarts keep people signed in, and rotating the admin token signs
+// everybody out. Signing out records the session as revoked in ClickHouse
+// (dashboard_revoked_sessions), which every instance consults, so an old
+// copy of the cookie stops working everywhere at once. The CSRF token is
+// a second MAC of the nonce that the page holds in memory and sends as
+// X-CSRF-Token on every write.
 const (
 	cookieName  = "rm_session"
 	cookiePath  = "/ui"
 	sessionTTL  = 12 * time.Hour
 	csrfHeader  = "X-CSRF-Token"
 	sessionSite = "dashboard.site"
-	sessionCSRF = "dashboard.csrf"
+	sessionKey  = "dashboard.session"
 )
 
 func mac(key, msg string) string {
@@ -45,25 +49,35 @@ func newSession(site config.Site, now time.Time) (cookie, csrf string) {
 	return payload + "|" + mac(site.AdminToken, "session|"+payload), mac(site.AdminToken, "csrf|"+nonce)
 }
 
-// checkSession returns the site and CSRF token of a valid cookie value.
-func checkSession(sites httpx.Sites, value string, now time.Time) (config.Site, string, bool) {
+// session is what a valid cookie says.
+type session struct {
+	site    config.Site
+	csrf    string
+	id      string // SHA-256 of the nonce: the name a revocation uses
+	expires time.Time
+}
+
+// checkSession returns the session of a validly signed, unexpired cookie
+// value (revocation is checked apart: it needs ClickHouse).
+func checkSession(sites httpx.Sites, value string, now time.Time) (session, bool) {
 	parts := strings.Split(value, "|")
 	if len(parts) != 4 {
-		return config.Site{}, "", false
+		return session{}, false
 	}
 	site, ok := sites.Site(parts[0])
 	if !ok || site.AdminToken == "" {
-		return config.Site{}, "", false
+		return session{}, false
 	}
 	payload := strings.Join(parts[:3], "|")
 	if !hmac.Equal([]byte(parts[3]), []byte(mac(site.AdminToken, "session|"+payload))) {
-		return config.Site{}, "", false
+		return session{}, false
 	}
 	exp, err := strconv.ParseInt(parts[1], 10, 64)
 	if err != nil || now.Unix() > exp {
-		return config.Site{}, "", false
+		return session{}, false
 	}
-	return site, mac(site.AdminToken, "csrf|"+parts[2]), true
+	id := sha256.Sum256([]byte(parts[2]))
+	return session{site: site, csrf: mac(site.AdminToken, "csrf|"+parts[2]), id: hex.EncodeToString(id[:]), expires: time.Unix(exp, 0).UTC()}, true
 }
 
 func secureRequest(c *gin.Context) bool {
@@ -77,7 +91,8 @@ func setCookie(c *gin.Context, value string, maxAge int) {
 	})
 }
 
-// login checks site + admin token and starts a session.
+// login checks site + admin token and starts a session. Failures are
+// throttled per client and site (throttle.go): 429 with Retry-After.
 func (u *UI) login(c *gin.Context) {
 	// A JSON body cannot be sent cross-site without a CORS preflight,
 	// which this endpoint never grants: no login CSRF.
@@ -93,42 +108,67 @@ func (u *UI) login(c *gin.Context) {
 		httpx.Fail(c, httpx.Errorf(httpx.Invalid, "send JSON {\"site\": ..., \"token\": ...}"))
 		return
 	}
-	site, ok := u.cfg.Site(strings.TrimSpace(in.Site))
+	siteID, client := strings.TrimSpace(in.Site), httpx.ClientIP(c.Request)
+	if wait := u.signIns.wait(client, siteID); wait > 0 {
+		secs := int((wait + time.Second - 1) / time.Second)
+		c.Header("Retry-After", strconv.Itoa(secs))
+		httpx.Fail(c, httpx.Errorf(httpx.TooMany, fmt.Sprintf("too many failed sign-ins for this site from your address: try again in %d seconds", secs)))
+		return
+	}
+	site, ok := u.cfg.Site(siteID)
 	if !ok || !httpx.Equal(strings.TrimSpace(in.Token), site.AdminToken) {
+		u.signIns.failed(client, siteID)
 		httpx.Fail(c, httpx.Errorf(httpx.Unauthorized, "unknown site or wrong admin token"))
 		return
 	}
+	u.signIns.succeeded(client, siteID)
 	cookie, csrf := newSession(site, time.Now())
 	setCookie(c, cookie, int(sessionTTL/time.Second))
 	c.JSON(http.StatusOK, gin.H{"site": site.ID, "csrf": csrf})
 }
 
+// logout revokes the session on every instance, then clears the cookie.
 func (u *UI) logout(c *gin.Context) {
+	s := c.MustGet(sessionKey).(session)
+	if err := u.revoke(c.Request.Context(), s); err != nil {
+		httpx.Fail(c, err) // the cookie would go on working: say so
+		return
+	}
 	setCookie(c, "", -1)
 	c.JSON(http.StatusOK, gin.H{"signed_out": true})
 }
 
 func (u *UI) session(c *gin.Context) {
-	c.JSON(http.StatusOK, gin.H{"site": c.MustGet(sessionSite).(config.Site).ID, "csrf": c.MustGet(sessionCSRF)})
+	s := c.MustGet(sessionKey).(session)
+	c.JSON(http.StatusOK, gin.H{"site": s.site.ID, "csrf": s.csrf})
 }
 
 // requireSession guards the dashboard API; writes also need the CSRF token.
 func (u *UI) requireSession(c *gin.Context) {
 	value, _ := c.Cookie(cookieName)
-	site, csrf, ok := checkSession(u.cfg, value, time.Now())
+	s, ok := checkSession(u.cfg, value, time.Now())
 	if !ok {
 		httpx.Fail(c, httpx.Errorf(httpx.Unauthorized, "sign in first"))
+		return
+	}
+	revoked, err := u.revoked(c.Request.Context(), s)
+	if err != nil {
+		httpx.Fail(c, err)
+		return
+	}
+	if revoked {
+		httpx.Fail(c, httpx.Errorf(httpx.Unauthorized, "signed out: sign in again"))
 		return
 	}
 	switch c.Request.Method {
 	case http.MethodGet, http.MethodHead:
 	default:
-		if !hmac.Equal([]byte(c.GetHeader(csrfHeader)), []byte(csrf)) {
+		if !hmac.Equal([]byte(c.GetHeader(csrfHeader)), []byte(s.csrf)) {
 			c.AbortWithStatusJSON(http.StatusForbidden, gin.H{"error": "missing or wrong " + csrfHeader, "code": "forbidden"})
 			return
 		}
 	}
-	c.Set(sessionSite, site)
-	c.Set(sessionCSRF, csrf)
+	c.Set(sessionSite, s.site)
+	c.Set(sessionKey, s)
 	c.Next()
 }
