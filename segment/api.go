@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -51,8 +52,9 @@ func (a *API) Register(r gin.IRouter) {
 	g.GET("/audiences/:audience", a.getAudience)
 	g.PUT("/audiences/:audience", a.putAudience)
 	g.DELETE("/audiences/:audience", a.deleteAudience)
-	g.GET("/visitors/:vid/interests", a.interests)
-	g.GET("/visitors/:vid/recommendations", a.recommendations)
+	// A visitor id may hold "/" (percent-encoded in the URL): the id is
+	// everything between /visitors/ and the last segment.
+	g.GET("/visitors/*rest", a.visitor)
 	g.POST("/segments/run", a.run)
 }
 
@@ -184,9 +186,29 @@ func (a *API) deleteAudience(c *gin.Context) {
 
 // interests answers a visitor's top category and product interests in the
 // current run, with their profile.
-func (a *API) interests(c *gin.Context) {
+// visitor answers GET …/visitors/{vid}/interests and …/recommendations.
+func (a *API) visitor(c *gin.Context) {
+	rest := httpx.RestParam(c, "rest")
+	i := strings.LastIndexByte(rest, '/')
+	if i <= 0 {
+		httpx.Fail(c, errVisitorRoute)
+		return
+	}
+	switch vid, what := rest[:i], rest[i+1:]; what {
+	case "interests":
+		a.interests(c, vid)
+	case "recommendations":
+		a.recommendations(c, vid)
+	default:
+		httpx.Fail(c, errVisitorRoute)
+	}
+}
+
+var errVisitorRoute = httpx.Errorf(httpx.NotFound, "no such route: use /visitors/{visitor id}/interests or /visitors/{visitor id}/recommendations")
+
+func (a *API) interests(c *gin.Context, vid string) {
 	ctx := c.Request.Context()
-	site, vid := httpx.CurrentSite(c).ID, c.Param("vid")
+	site := httpx.CurrentSite(c).ID
 	p := []any{clickhouse.Named("site", site), clickhouse.Named("vid", vid)}
 	type interest struct {
 		Kind        string     `json:"kind"`
@@ -248,9 +270,9 @@ func (a *API) interests(c *gin.Context) {
 
 // recommendations answers the visitor's ranked products in every
 // audience they are in (current run), each with strategy and reason.
-func (a *API) recommendations(c *gin.Context) {
+func (a *API) recommendations(c *gin.Context, vid string) {
 	ctx := c.Request.Context()
-	site, vid := httpx.CurrentSite(c).ID, c.Param("vid")
+	site := httpx.CurrentSite(c).ID
 	type item struct {
 		Audience   string  `json:"audience"`
 		Rank       uint32  `json:"rank"`

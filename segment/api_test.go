@@ -18,7 +18,8 @@ import (
 func TestAudienceAPI(t *testing.T) {
 	db := chtest.MustOpen(t)
 	shopCatalog(t, db)
-	insertEvents(t, db, ev{vid: "v1", ago: 3 * day, typ: "add_to_cart", pid: "cam250d"})
+	insertEvents(t, db, ev{vid: "v1", ago: 3 * day, typ: "add_to_cart", pid: "cam250d"},
+		ev{vid: "shop/v/2", ago: 3 * day, typ: "add_to_cart", pid: "cam250d"})
 	cfg := testConfig(t, segment.Templates()...)
 	gin.SetMode(gin.TestMode)
 	r := gin.New()
@@ -72,7 +73,7 @@ func TestAudienceAPI(t *testing.T) {
 			t.Errorf("audience %v lacks last_run or strategy", m)
 		}
 	}
-	if sizes["dslr_carts"] != 1 || sizes["cart_abandoners"] != 1 || len(sizes) != 7 {
+	if sizes["dslr_carts"] != 2 || sizes["cart_abandoners"] != 2 || len(sizes) != 7 {
 		t.Errorf("sizes = %v", sizes)
 	}
 	code, out = do("GET", "/api/sites/shop/visitors/v1/recommendations", "")
@@ -82,6 +83,18 @@ func TestAudienceAPI(t *testing.T) {
 	}
 	if code, _ = do("GET", "/api/sites/shop/visitors/v1/interests", ""); code != http.StatusOK {
 		t.Errorf("interests: %d", code)
+	}
+	// An id with "/" (stored as sent) is reachable percent-encoded.
+	code, out = do("GET", "/api/sites/shop/visitors/shop%2Fv%2F2/recommendations", "")
+	if items, _ := out["items"].([]any); code != http.StatusOK || len(items) == 0 {
+		t.Errorf("recommendations of shop/v/2: %d %v", code, out)
+	}
+	code, out = do("GET", "/api/sites/shop/visitors/shop%2Fv%2F2/interests", "")
+	if products, _ := out["products"].([]any); code != http.StatusOK || out["visitor_id"] != "shop/v/2" || len(products) == 0 {
+		t.Errorf("interests of shop/v/2: %d %v", code, out)
+	}
+	if code, _ = do("GET", "/api/sites/shop/visitors/v1/history", ""); code != http.StatusNotFound {
+		t.Errorf("unknown visitor route: %d, want 404", code)
 	}
 	if code, _ = do("DELETE", "/api/sites/shop/audiences/cart_abandoners", ""); code != http.StatusConflict {
 		t.Errorf("deleting a config audience: %d, want 409", code)
