@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Everything the test suite needs on a fresh Debian machine of our kind:
-# ClickHouse (Debian's package), the pinned npm packages of e2e/ (from the
-# lock file) and Debian's Chromium for the browser tests.
+# ClickHouse (Debian's package), ZooKeeper (Debian's package, for the
+# cluster tests of internal/clustercheck), the pinned npm packages of e2e/
+# (from the lock file) and Debian's Chromium for the browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-clickhouse.sh
 SUDO=""
 if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
+if [ ! -f /usr/share/java/zookeeper.jar ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q zookeeper
+fi
 if ! command -v chromium >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -q

@@ -30,7 +30,7 @@ const configXML = `<?xml version="1.0"?>
   <max_concurrent_queries>200</max_concurrent_queries>
   <timezone>UTC</timezone>
   <mlock_executable>false</mlock_executable>
-</yandex>
+%s</yandex>
 `
 
 const usersXML = `<?xml version="1.0"?>
@@ -47,7 +47,7 @@ func (s *Server) writeConfig() error {
 			return fmt.Errorf("cannot create clickhouse dir: %w", err)
 		}
 	}
-	cfg := strings.ReplaceAll(fmt.Sprintf(configXML, s.TCPPort, s.HTTPPort), "{{dir}}", s.Dir)
+	cfg := strings.ReplaceAll(fmt.Sprintf(configXML, s.TCPPort, s.HTTPPort, s.ExtraConfig), "{{dir}}", s.Dir)
 	if err := os.WriteFile(filepath.Join(s.Dir, "config.xml"), []byte(cfg), 0o644); err != nil {
 		return fmt.Errorf("cannot write clickhouse config: %w", err)
 	}

@@ -27,6 +27,9 @@ type Server struct {
 	HTTPPort int
 	Binary   string
 	Engine   Engine
+	// ExtraConfig is XML added inside the generated config's root
+	// element (a cluster member's remote_servers, macros, zookeeper).
+	ExtraConfig string
 
 	cmd    *exec.Cmd
 	exited chan struct{}
@@ -41,6 +44,9 @@ type Options struct {
 	HTTPPort int
 	Binary   string
 	Engine   Engine
+	// ExtraConfig is XML for the config's root element (clickhouse-server
+	// only): what makes a server a member of a cluster (see StartCluster).
+	ExtraConfig string
 }
 
 // ErrNoBinary means clickhouse-server is not installed.
@@ -48,7 +54,7 @@ var ErrNoBinary = errors.New("clickhouse-server not found in PATH (install it wi
 
 // Start launches a server and waits until it answers on its native port.
 func Start(ctx context.Context, opts Options) (*Server, error) {
-	s := &Server{Dir: opts.Dir, TCPPort: opts.TCPPort, HTTPPort: opts.HTTPPort, Binary: opts.Binary, Engine: opts.Engine}
+	s := &Server{Dir: opts.Dir, TCPPort: opts.TCPPort, HTTPPort: opts.HTTPPort, Binary: opts.Binary, Engine: opts.Engine, ExtraConfig: opts.ExtraConfig}
 	if s.Binary == "" {
 		p, err := s.Engine.binary(ctx)
 		if err != nil {
@@ -197,6 +203,17 @@ func (s *Server) Stop() error {
 	}
 	s.cmd = nil
 	return nil
+}
+
+// Kill ends the process with SIGKILL, as a crash would, and keeps its
+// data, so Restart can resume.
+func (s *Server) Kill() {
+	if s.cmd == nil {
+		return
+	}
+	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+	<-s.exited
+	s.cmd = nil
 }
 
 // Close stops the server and removes a directory it created itself.
