@@ -47,6 +47,9 @@ func (a *app) open(ctx context.Context) (*chdb.DB, error) {
 		return a.db, nil
 	}
 	dsn := a.cfg.ClickHouse
+	if a.localClickHouse && a.cfg.ClickHouseCluster != "" {
+		return nil, fmt.Errorf("--local-clickhouse starts one server, not cluster %q: unset clickhouse_cluster or give the cluster's DSN", a.cfg.ClickHouseCluster)
+	}
 	if a.localClickHouse {
 		s, attached, err := chserver.StartOrAttach(ctx, "./data/clickhouse")
 		if err != nil {
@@ -58,12 +61,12 @@ func (a *app) open(ctx context.Context) (*chdb.DB, error) {
 		dsn = s.DSN(databaseOf(dsn))
 		a.log.Info("using local clickhouse", "dir", s.Dir, "port", s.TCPPort, "started", !attached)
 	}
-	db, err := chdb.Open(ctx, dsn)
+	db, err := chdb.OpenCluster(ctx, dsn, a.cfg.ClickHouseCluster)
 	if err != nil {
 		return nil, err
 	}
 	a.db = db
-	a.log.Info("connected to clickhouse", "dsn", chdb.Redact(dsn), "version", db.Version.String())
+	a.log.Info("connected to clickhouse", "dsn", chdb.Redact(dsn), "version", db.Version.String(), "cluster", a.cfg.ClickHouseCluster)
 	return db, nil
 }
 

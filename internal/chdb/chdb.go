@@ -20,6 +20,8 @@ type DB struct {
 	driver.Conn
 	Database string
 	Version  Version
+	// Cluster is the cluster the tables live on (nil: a single node).
+	Cluster *Cluster
 }
 
 // Version is the server's major.minor.patch.
@@ -34,7 +36,15 @@ func (v Version) String() string { return fmt.Sprintf("%d.%d.%d", v.Major, v.Min
 
 // Open connects to dsn (clickhouse://host:port/db?...), creating the
 // database when it does not exist yet.
-func Open(ctx context.Context, dsn string) (*DB, error) {
+func Open(ctx context.Context, dsn string) (*DB, error) { return OpenCluster(ctx, dsn, "") }
+
+// OpenCluster is Open for remarket's tables on the ClickHouse cluster
+// named cluster (remote_servers; "" is a single node): the database and
+// its shard database are created on every node, and the connection
+// inserts into Distributed tables synchronously (see Cluster). dsn may
+// list several of the cluster's hosts (clickhouse://h1:9000,h2:9000/db):
+// a connection goes to the first that answers.
+func OpenCluster(ctx context.Context, dsn, cluster string) (*DB, error) {
 	if strings.HasPrefix(dsn, "http://") || strings.HasPrefix(dsn, "https://") {
 		return nil, fmt.Errorf("clickhouse DSN %q: use the native protocol (clickhouse://host:9000/db); the HTTP protocol is not supported", Redact(dsn))
 	}
@@ -46,7 +56,17 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if database == "" {
 		database = "default"
 	}
-	if database != "default" {
+	if cluster != "" {
+		if !validClusterName(cluster) {
+			return nil, fmt.Errorf("clickhouse_cluster %q: use letters, digits, '_' and '-'", cluster)
+		}
+		if database == "default" {
+			return nil, fmt.Errorf("clickhouse DSN %q: name remarket's database (clickhouse://host:9000/remarket); on a cluster it gets a shard database beside it", Redact(dsn))
+		}
+		if err := createClusterDatabases(ctx, *opts, cluster, database); err != nil {
+			return nil, err
+		}
+	} else if database != "default" {
 		if err := createDatabase(ctx, *opts, database); err != nil {
 			return nil, err
 		}
@@ -71,22 +91,30 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		conn.Close()
 		return nil, err
 	}
+	if cluster != "" {
+		for name, v := range clusterSettings {
+			add[name] = v
+		}
+	}
 	for name := range add {
 		if _, set := opts.Settings[name]; set {
 			delete(add, name)
 		}
 	}
-	if len(add) == 0 {
-		return db, nil
-	}
-	// Connection settings stay under any a query adds.
-	conn.Close()
 	if opts.Settings == nil {
 		opts.Settings = clickhouse.Settings{}
 	}
 	for name, v := range add {
 		opts.Settings[name] = v
 	}
+	if cluster != "" {
+		db.Cluster = &Cluster{Name: cluster, Local: database + LocalSuffix, opts: *opts, version: db.Version}
+	}
+	if len(add) == 0 {
+		return db, nil
+	}
+	// Connection settings stay under any a query adds.
+	conn.Close()
 	if db.Conn, err = clickhouse.Open(opts); err != nil {
 		return nil, fmt.Errorf("cannot open clickhouse %q: %w", Redact(dsn), err)
 	}

@@ -25,6 +25,10 @@ type Config struct {
 	// ClickHouse is the native-protocol DSN (default
 	// clickhouse://127.0.0.1:9000/remarket; env CLICKHOUSE_DSN wins).
 	ClickHouse string `yaml:"clickhouse"`
+	// ClickHouseCluster names the ClickHouse cluster (remote_servers) the
+	// tables live on: replicated, sharded by visitor, every DDL ON CLUSTER
+	// (default "": one server; env REMARKET_CLICKHOUSE_CLUSTER).
+	ClickHouseCluster string `yaml:"clickhouse_cluster"`
 	// Listen is the HTTP address of serve (default 127.0.0.1:8080).
 	Listen string `yaml:"listen"`
 	// PublicURL is how browsers and ad platforms reach this server, used in

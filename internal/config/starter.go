@@ -22,6 +22,7 @@ func Secret(n int) string {
 const starterTemplate = `# remarket configuration. Every top-level key can be overridden by
 # REMARKET_<KEY> (e.g. REMARKET_LISTEN), the database by CLICKHOUSE_DSN.
 clickhouse: clickhouse://127.0.0.1:9000/remarket
+# clickhouse_cluster: my_cluster  # tables ON CLUSTER, sharded by visitor (README, "Running at scale")
 listen: 127.0.0.1:8080
 spool_dir: ./data/spool
 erasure_key: {{erasure}}   # secret: keys the id hashes of erasure_log

@@ -1,0 +1,247 @@
+package chdb
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+)
+
+// Cluster is the layout of remarket's tables on a ClickHouse cluster
+// (config clickhouse_cluster), in two databases on every node:
+//
+//   - the database of the DSN (remarket) holds what users and remarket
+//     query: a Distributed table for every sharded table, replicated
+//     tables that every node holds whole (catalog, segment run results
+//     that are not per visitor, the migration ledger, ...), and the views;
+//   - the shard database (remarket_shard, Local) holds the node's own
+//     shard of every sharded table under the same name, as a
+//     Replicated…MergeTree replicated between the shard's replicas, plus
+//     the same views over them and a view for each whole table, so that a
+//     query written for one node runs unchanged on one shard's visitors.
+//
+// Tables with a visitor (visitor_id or its hash vh) are sharded by
+// cityHash64(visitor_id): every row of one visitor lives on one shard, so
+// a visitor's events meet their re-sent copies there (each id once, by
+// FINAL, per shard) and a segment step grouped by visitor runs on each
+// shard alone. sql/cluster.go makes both databases from the single-node
+// migrations.
+type Cluster struct {
+	Name  string // in remote_servers
+	Local string // the shard database
+
+	opts    clickhouse.Options // the DSN's, for connections to each node
+	version Version
+
+	mu    sync.Mutex
+	nodes map[string]*Node // by host:port
+}
+
+// LocalSuffix names the shard database after the DSN's database.
+const LocalSuffix = "_shard"
+
+// clusterSettings are what every connection to a cluster sets:
+// an insert into a Distributed table returns once every shard has its
+// rows (instead of queueing them on the node, to be sent later: an
+// acknowledged event must be in ClickHouse when the spool moves past it,
+// and a segment step's rows must be there when the next step reads them).
+var clusterSettings = clickhouse.Settings{
+	"insert_distributed_sync": 1,
+}
+
+// Node is one server of the cluster: its place and a connection whose
+// default database is the shard database.
+type Node struct {
+	Shard, Replica int
+	Host           string // host:port as remote_servers names it
+	*DB
+}
+
+// OnCluster is the clause every DDL statement of the layout carries.
+func (c *Cluster) OnCluster() string { return " ON CLUSTER '" + c.Name + "'" }
+
+// Nodes lists the cluster's servers by shard and replica (from
+// system.clusters of the node db is connected to), each with a connection
+// (opened once, dialled on first use: a node that is down fails its
+// queries, not this call).
+func (db *DB) Nodes(ctx context.Context) ([]*Node, error) {
+	c := db.Cluster
+	if c == nil {
+		return nil, fmt.Errorf("not a cluster")
+	}
+	rows, err := db.Query(ctx, "SELECT shard_num, replica_num, host_name, port FROM system.clusters WHERE cluster = ? ORDER BY shard_num, replica_num", c.Name)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read cluster %s: %w", c.Name, err)
+	}
+	defer rows.Close()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.nodes == nil {
+		c.nodes = map[string]*Node{}
+	}
+	var out []*Node
+	for rows.Next() {
+		var shard, replica uint32
+		var host string
+		var port uint16
+		if err := rows.Scan(&shard, &replica, &host, &port); err != nil {
+			return nil, err
+		}
+		addr := host + ":" + strconv.Itoa(int(port))
+		n := c.nodes[addr]
+		if n == nil {
+			opts := c.opts
+			opts.Addr = []string{addr}
+			opts.Auth.Database = c.Local
+			opts.MaxOpenConns = 8
+			conn, err := clickhouse.Open(&opts)
+			if err != nil {
+				return nil, fmt.Errorf("cannot open cluster node %s: %w", addr, err)
+			}
+			n = &Node{Host: addr, DB: &DB{Conn: conn, Database: c.Local, Version: c.version}}
+			c.nodes[addr] = n
+		}
+		n.Shard, n.Replica = int(shard), int(replica)
+		out = append(out, n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("cluster %s is not in remote_servers of the server remarket is connected to", c.Name)
+	}
+	return out, nil
+}
+
+// Up reports whether the node answers within a second.
+func (n *Node) Up(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	return n.Ping(ctx) == nil
+}
+
+// Close closes the connection and those to the cluster's nodes.
+func (db *DB) Close() error {
+	if c := db.Cluster; c != nil {
+		c.mu.Lock()
+		for _, n := range c.nodes {
+			n.Conn.Close()
+		}
+		c.nodes = nil
+		c.mu.Unlock()
+	}
+	return db.Conn.Close()
+}
+
+// ShardedTables are the tables of the database that are sharded on the
+// cluster (the Distributed ones), by name; empty on a single node.
+func (db *DB) ShardedTables(ctx context.Context) (map[string]bool, error) {
+	out := map[string]bool{}
+	if db.Cluster == nil {
+		return out, nil
+	}
+	rows, err := db.Query(ctx, "SELECT name FROM system.tables WHERE database = ? AND engine = 'Distributed'", db.Database)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list sharded tables: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		out[name] = true
+	}
+	return out, rows.Err()
+}
+
+// Alter runs ALTER TABLE table <clause> where the table's rows are: on a
+// single node as it is; on a cluster, for a sharded table on every
+// shard's local table through the DDL queue (ON CLUSTER: a shard that is
+// down runs it when it is back), for a table every node holds whole on
+// this node (replication carries a DELETE or DROP PARTITION to the
+// others). table comes from the caller's code, never from input.
+func (db *DB) Alter(ctx context.Context, table, clause string, args ...any) error {
+	if db.Cluster == nil {
+		return db.Exec(ctx, "ALTER TABLE "+table+" "+clause, args...)
+	}
+	sharded, err := db.ShardedTables(ctx)
+	if err != nil {
+		return err
+	}
+	if sharded[table] {
+		return db.Exec(ctx, "ALTER TABLE "+db.Cluster.Local+"."+table+db.Cluster.OnCluster()+" "+clause, args...)
+	}
+	return db.Exec(ctx, "ALTER TABLE "+db.Database+"."+table+" "+clause, args...)
+}
+
+// ShardReplicas groups nodes by shard, in shard order.
+func ShardReplicas(nodes []*Node) [][]*Node {
+	by := map[int][]*Node{}
+	for _, n := range nodes {
+		by[n.Shard] = append(by[n.Shard], n)
+	}
+	shards := make([]int, 0, len(by))
+	for s := range by {
+		shards = append(shards, s)
+	}
+	sort.Ints(shards)
+	out := make([][]*Node, len(shards))
+	for i, s := range shards {
+		out[i] = by[s]
+	}
+	return out
+}
+
+// createClusterDatabases makes the database and its shard database on
+// every node (ON CLUSTER), unless the node db connects to has both.
+func createClusterDatabases(ctx context.Context, opts clickhouse.Options, cluster, database string) error {
+	if !validIdent(database) || !validIdent(database+LocalSuffix) {
+		return fmt.Errorf("clickhouse database name %q: use letters, digits and underscores", database)
+	}
+	opts.Auth.Database = "default"
+	opts.MaxOpenConns = 1
+	if opts.DialTimeout == 0 {
+		opts.DialTimeout = 5 * time.Second
+	}
+	conn, err := clickhouse.Open(&opts)
+	if err != nil {
+		return fmt.Errorf("cannot open clickhouse: %w", err)
+	}
+	defer conn.Close()
+	var members uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM system.clusters WHERE cluster = ?", cluster).Scan(&members); err != nil {
+		return fmt.Errorf("cannot read system.clusters: %w", err)
+	}
+	if members == 0 {
+		return fmt.Errorf("clickhouse_cluster %q is not in the server's remote_servers", cluster)
+	}
+	var have uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM system.databases WHERE name IN (?, ?)", database, database+LocalSuffix).Scan(&have); err != nil {
+		return fmt.Errorf("cannot read system.databases: %w", err)
+	}
+	if have == 2 {
+		return nil
+	}
+	for _, name := range []string{database, database + LocalSuffix} {
+		// Names are identifiers (checked above), not values: they cannot be bound.
+		if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+name+" ON CLUSTER '"+cluster+"'"); err != nil {
+			return fmt.Errorf("cannot create database %s on cluster %s: %w", name, cluster, err)
+		}
+	}
+	return nil
+}
+
+func validClusterName(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	return strings.IndexFunc(s, func(r rune) bool {
+		return !(r == '_' || r == '-' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9'))
+	}) < 0
+}
