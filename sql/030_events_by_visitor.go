@@ -4,6 +4,7 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/remarket/remarket/internal/chdb"
@@ -50,8 +51,34 @@ import (
 // copied again after the rename (their parts are newer than the copy).
 // Safe to run again after a crash at any point: copies collapse like
 // re-sent events.
+//
+// On a cluster the events table is sharded by visitor from migration 001
+// on, and this migration only gives it the key: a cluster is made from a
+// single node that has applied it (remarket cluster convert), or new, so
+// its events table is empty here, and is made again.
 func init() {
-	register(Migration{Version: 30, Name: "030_events_by_visitor", Run: moveEventsByVisitor})
+	register(Migration{Version: 30, Name: "030_events_by_visitor", Run: func(ctx context.Context, s *Schema) error {
+		if s.Clustered() {
+			return eventsByVisitorOnCluster(ctx, s)
+		}
+		return moveEventsByVisitor(ctx, s.DB)
+	}})
+}
+
+// eventsByVisitorOnCluster makes the cluster's (empty) events table again
+// with the key.
+func eventsByVisitorOnCluster(ctx context.Context, s *Schema) error {
+	var n uint64
+	if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+s.DB.Database+".events").Scan(&n); err != nil {
+		return fmt.Errorf("cannot count events: %w", err)
+	}
+	if n > 0 {
+		return fmt.Errorf("the cluster's events table has %d rows and the old key: apply migration 030 on a single node, then convert it (docs/operations.md)", n)
+	}
+	if err := s.Exec(ctx, "DROP TABLE IF EXISTS events"); err != nil {
+		return err
+	}
+	return s.Exec(ctx, strings.Replace(createEventsByVisitor, "events_by_visitor", "events", 1))
 }
 
 const eventsByVisitorKey = "site, cityHash64(visitor_id), event_id"

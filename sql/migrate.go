@@ -12,7 +12,12 @@
 // table's rows) is a Go migration, registered under its number in the
 // same sequence. A column is added with ALTER TABLE t ADD COLUMN IF NOT
 // EXISTS c ..., one column per statement: the runner makes that work on
-// ClickHouse 18.16, which does not parse it (see apply).
+// ClickHouse 18.16, which does not parse it (see addColumnCompat).
+//
+// On a cluster (clickhouse_cluster) the same statements are applied in
+// their cluster form (cluster.go): replicated, sharded by visitor, ON
+// CLUSTER. A new table shows in internal/clustercheck/testdata/engines.txt
+// with the place the cluster gives it; review it there.
 package sql
 
 import (
@@ -39,7 +44,7 @@ type Migration struct {
 	Statements []string // templates, see dialect.go
 	// Run, when set, is the migration (Statements is empty): it must be
 	// safe to run again after a crash at any point.
-	Run func(ctx context.Context, db *chdb.DB) error
+	Run func(ctx context.Context, s *Schema) error
 }
 
 // goMigrations are the migrations written in Go, by number.
@@ -126,6 +131,9 @@ const (
 // Migrate applies every migration not yet recorded in schema_migrations.
 // It returns the names it applied.
 func Migrate(ctx context.Context, db *chdb.DB) ([]string, error) {
+	if db.Cluster != nil {
+		return migrateCluster(ctx, db)
+	}
 	all, err := Migrations()
 	if err != nil {
 		return nil, err
@@ -138,30 +146,68 @@ func Migrate(ctx context.Context, db *chdb.DB) ([]string, error) {
 		return nil, err
 	}
 	defer unlock()
-	done, err := applied(ctx, db)
+	done, err := applied(ctx, db, "schema_migrations")
 	if err != nil {
 		return nil, err
 	}
+	return apply(ctx, &Schema{DB: db, conn: db}, all, done, "schema_migrations")
+}
+
+// Schema is what migrations change the schema through: on a single
+// node the statements as they are, on a cluster their cluster form
+// (see cluster.go), sent to one node.
+type Schema struct {
+	DB     *chdb.DB
+	conn   *chdb.DB // where statements run: DB, or one node of the cluster
+	layout *layout  // nil on a single node
+}
+
+// Clustered reports a cluster layout.
+func (s *Schema) Clustered() bool { return s.layout != nil }
+
+// Exec fills a statement template for the server and runs it (on a
+// cluster, the statements of its cluster form in turn).
+func (s *Schema) Exec(ctx context.Context, tmpl string) error {
+	stmt, err := render(tmpl, s.DB.Version)
+	if err != nil {
+		return err
+	}
+	stmt, skip, err := addColumnCompat(ctx, s.conn, s.DB.Database, stmt)
+	if err != nil || skip {
+		return err
+	}
+	stmts := []string{stmt}
+	if s.layout != nil {
+		if stmts, err = s.layout.rewrite(stmt); err != nil {
+			return err
+		}
+	}
+	for _, q := range stmts {
+		if err := s.conn.Exec(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// apply runs the migrations not in done and records each in ledger.
+func apply(ctx context.Context, s *Schema, all []Migration, done map[int]bool, ledger string) ([]string, error) {
 	var ran []string
 	for _, m := range all {
 		if done[m.Version] {
 			continue
 		}
 		if m.Run != nil {
-			if err := m.Run(ctx, db); err != nil {
+			if err := m.Run(ctx, s); err != nil {
 				return ran, fmt.Errorf("migration %s: %w", m.Name, err)
 			}
 		}
 		for i, tmpl := range m.Statements {
-			stmt, err := render(tmpl, db.Version)
-			if err != nil {
-				return ran, fmt.Errorf("migration %s, statement %d: %w", m.Name, i+1, err)
-			}
-			if err := apply(ctx, db, stmt); err != nil {
+			if err := s.Exec(ctx, tmpl); err != nil {
 				return ran, fmt.Errorf("migration %s, statement %d: %w", m.Name, i+1, err)
 			}
 		}
-		if err := db.InsertRow(ctx, "INSERT INTO schema_migrations (version, name, applied_at)",
+		if err := s.conn.InsertRow(ctx, "INSERT INTO "+ledger+" (version, name, applied_at)",
 			uint32(m.Version), m.Name, time.Now().UTC()); err != nil {
 			return ran, fmt.Errorf("cannot record migration %s: %w", m.Name, err)
 		}
@@ -174,35 +220,37 @@ func Migrate(ctx context.Context, db *chdb.DB) ([]string, error) {
 // captures the table, the column and where IF NOT EXISTS sits.
 var addColumn = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+(\w+)\s+ADD\s+COLUMN\s+(IF\s+NOT\s+EXISTS\s+)(\w+)\s`)
 
-// apply runs one statement of a migration.
+// addColumnCompat prepares one statement of a migration for the server.
 //
 // ClickHouse 18.16 does not know ADD COLUMN IF NOT EXISTS (19.1 added it,
 // 19.4 fixed it to ignore an existing column): on the servers that get
 // the 18.16 forms (chdb.Version.Legacy) the runner looks the column up in
-// system.columns itself and sends the statement without IF NOT EXISTS
-// when it is missing. The lock makes check and add one step. (18.16
-// only: delete this branch with it.)
-func apply(ctx context.Context, db *chdb.DB, stmt string) error {
+// system.columns of database itself (on a cluster, of the node it talks
+// to: the DDL queue gives every node the same columns) and sends the
+// statement without IF NOT EXISTS when it is missing, or nothing (skip).
+// The lock makes check and add one step. (18.16 only: delete this branch
+// with it.)
+func addColumnCompat(ctx context.Context, conn *chdb.DB, database, stmt string) (out string, skip bool, err error) {
 	m := addColumn.FindStringSubmatchIndex(stmt)
-	if m == nil || !db.Version.Legacy() {
-		return db.Exec(ctx, stmt)
+	if m == nil || !conn.Version.Legacy() {
+		return stmt, false, nil
 	}
 	table, column := stmt[m[2]:m[3]], stmt[m[6]:m[7]]
 	var n uint64
 	// Whether the table already has the column.
-	err := db.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = ? AND name = ?",
-		table, column).Scan(&n)
+	err = conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?",
+		database, table, column).Scan(&n)
 	if err != nil {
-		return fmt.Errorf("cannot look up column %s.%s: %w", table, column, err)
+		return "", false, fmt.Errorf("cannot look up column %s.%s: %w", table, column, err)
 	}
 	if n > 0 {
-		return nil
+		return "", true, nil
 	}
-	return db.Exec(ctx, stmt[:m[4]]+stmt[m[5]:])
+	return stmt[:m[4]] + stmt[m[5]:], false, nil
 }
 
-func applied(ctx context.Context, db *chdb.DB) (map[int]bool, error) {
-	rows, err := db.Query(ctx, "SELECT DISTINCT version FROM schema_migrations")
+func applied(ctx context.Context, db *chdb.DB, ledger string) (map[int]bool, error) {
+	rows, err := db.Query(ctx, "SELECT DISTINCT version FROM "+ledger)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read schema_migrations: %w", err)
 	}

@@ -1,0 +1,85 @@
+package sql
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+// The cluster form of each kind of statement the migrations use
+// (internal/clustercheck runs them on a real cluster).
+func TestClusterLayoutRewrites(t *testing.T) {
+	l := &layout{cluster: "c", db: "rm", local: "rm_shard", objects: map[string]object{}}
+	cases := []struct {
+		stmt string
+		want []string
+	}{
+		{"CREATE TABLE IF NOT EXISTS seg_x (site String, vh UInt64, n Nested(a String, b UInt8)) ENGINE = MergeTree() PARTITION BY run_id ORDER BY tuple()", []string{
+			"CREATE TABLE IF NOT EXISTS rm_shard.seg_x ON CLUSTER 'c' (site String, vh UInt64, n Nested(a String, b UInt8)) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/rm_shard/seg_x', '{replica}') PARTITION BY run_id ORDER BY tuple()",
+			"CREATE TABLE IF NOT EXISTS rm.seg_x ON CLUSTER 'c' AS rm_shard.seg_x ENGINE = Distributed('c', 'rm_shard', 'seg_x', vh)",
+		}},
+		{"CREATE TABLE IF NOT EXISTS ev (site String, visitor_id String) ENGINE = ReplacingMergeTree() ORDER BY (site, visitor_id)", []string{
+			"CREATE TABLE IF NOT EXISTS rm_shard.ev ON CLUSTER 'c' (site String, visitor_id String) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/rm_shard/ev', '{replica}') ORDER BY (site, visitor_id)",
+			"CREATE TABLE IF NOT EXISTS rm.ev ON CLUSTER 'c' AS rm_shard.ev ENGINE = Distributed('c', 'rm_shard', 'ev', cityHash64(visitor_id))",
+		}},
+		{"CREATE TABLE IF NOT EXISTS cur (site String, run_id String, switched UInt64) ENGINE = ReplacingMergeTree(switched) ORDER BY site", []string{
+			"CREATE TABLE IF NOT EXISTS rm.cur ON CLUSTER 'c' (site String, run_id String, switched UInt64) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/all/rm/cur', '{shard}-{replica}', switched) ORDER BY site",
+			"CREATE VIEW IF NOT EXISTS rm_shard.cur ON CLUSTER 'c' AS SELECT * FROM rm.cur",
+		}},
+		// Known already: nothing to do.
+		{"CREATE TABLE IF NOT EXISTS cur (site String) ENGINE = MergeTree() ORDER BY site", nil},
+		{"CREATE VIEW IF NOT EXISTS v AS SELECT site FROM seg_x WHERE (site, run_id) IN (SELECT site, argMax(run_id, switched) FROM cur GROUP BY site) ARRAY JOIN arr AS a", []string{
+			"CREATE VIEW IF NOT EXISTS rm.v ON CLUSTER 'c' AS SELECT site FROM rm.seg_x WHERE (site, run_id) GLOBAL IN (SELECT site, argMax(run_id, switched) FROM rm.cur GROUP BY site) ARRAY JOIN arr AS a",
+			"CREATE VIEW IF NOT EXISTS rm_shard.v ON CLUSTER 'c' AS SELECT site FROM rm_shard.seg_x WHERE (site, run_id) IN (SELECT site, argMax(run_id, switched) FROM rm.cur GROUP BY site) ARRAY JOIN arr AS a",
+		}},
+		{"CREATE VIEW w AS SELECT x FROM v ALL INNER JOIN system.numbers AS n USING x WHERE x NOT IN (SELECT x FROM ev) AND y GLOBAL IN (SELECT 1)", []string{
+			"CREATE VIEW rm.w ON CLUSTER 'c' AS SELECT x FROM rm.v ALL INNER JOIN system.numbers AS n USING x WHERE x GLOBAL NOT IN (SELECT x FROM rm.ev) AND y GLOBAL IN (SELECT 1)",
+			"CREATE VIEW rm_shard.w ON CLUSTER 'c' AS SELECT x FROM rm_shard.v ALL INNER JOIN system.numbers AS n USING x WHERE x NOT IN (SELECT x FROM rm_shard.ev) AND y GLOBAL IN (SELECT 1)",
+		}},
+		{"CREATE MATERIALIZED VIEW IF NOT EXISTS x_to_ev TO ev AS SELECT site, visitor_id FROM seg_x", []string{
+			"CREATE MATERIALIZED VIEW IF NOT EXISTS rm_shard.x_to_ev ON CLUSTER 'c' TO rm_shard.ev AS SELECT site, visitor_id FROM rm_shard.seg_x",
+		}},
+		{"ALTER TABLE ev ADD COLUMN n UInt8 DEFAULT 0", []string{
+			"ALTER TABLE rm_shard.ev ON CLUSTER 'c' ADD COLUMN n UInt8 DEFAULT 0",
+			"ALTER TABLE rm.ev ON CLUSTER 'c' ADD COLUMN n UInt8 DEFAULT 0",
+		}},
+		{"ALTER TABLE cur ADD COLUMN n UInt8", []string{
+			"ALTER TABLE rm.cur ADD COLUMN n UInt8",
+			"DROP TABLE IF EXISTS rm_shard.cur ON CLUSTER 'c'",
+			"CREATE VIEW IF NOT EXISTS rm_shard.cur ON CLUSTER 'c' AS SELECT * FROM rm.cur",
+		}},
+		{"ALTER TABLE ev DELETE WHERE site = 'x'", []string{"ALTER TABLE rm_shard.ev ON CLUSTER 'c' DELETE WHERE site = 'x'"}},
+		{"DROP TABLE IF EXISTS x_to_ev", []string{"DROP TABLE IF EXISTS rm_shard.x_to_ev ON CLUSTER 'c'"}},
+		{"DROP TABLE IF EXISTS seg_x", []string{"DROP TABLE IF EXISTS rm.seg_x ON CLUSTER 'c'", "DROP TABLE IF EXISTS rm_shard.seg_x ON CLUSTER 'c'"}},
+		{"DROP TABLE IF EXISTS cur", []string{"DROP TABLE IF EXISTS rm_shard.cur ON CLUSTER 'c'", "DROP TABLE IF EXISTS rm.cur ON CLUSTER 'c'"}},
+		{"DROP TABLE IF EXISTS never_made", nil},
+	}
+	for _, c := range cases {
+		got, err := l.rewrite(c.stmt)
+		if err != nil {
+			t.Errorf("%s: %v", c.stmt, err)
+			continue
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s:\n got  %s\n want %s", c.stmt, strings.Join(got, "\n      "), strings.Join(c.want, "\n      "))
+		}
+	}
+}
+
+// What would make a table on one node only is refused.
+func TestClusterLayoutRefuses(t *testing.T) {
+	l := &layout{cluster: "c", db: "rm", local: "rm_shard", objects: map[string]object{
+		"whole": {kind: kindTable}, "sharded": {kind: kindTable, sharded: true}}}
+	for _, stmt := range []string{
+		"CREATE TABLE lock (at DateTime) ENGINE = Log",
+		"CREATE TABLE n (site String) ENGINE = Null",
+		"RENAME TABLE a TO b",
+		"CREATE MATERIALIZED VIEW m TO whole AS SELECT site FROM sharded",
+		"ALTER TABLE missing ADD COLUMN x UInt8",
+		"OPTIMIZE TABLE whole FINAL",
+	} {
+		if got, err := l.rewrite(stmt); err == nil {
+			t.Errorf("%s: no error, got %v", stmt, got)
+		}
+	}
+}

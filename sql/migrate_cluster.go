@@ -1,0 +1,132 @@
+package sql
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/remarket/remarket/internal/chdb"
+)
+
+// migrateCluster is Migrate on a cluster: every statement in its cluster
+// form (cluster.go), sent to one node that answers, which hands it to the
+// DDL queue. With nothing to apply it changes nothing, so instances start
+// while a node is down; applying a migration needs every node (each DDL
+// statement waits for all of them, distributed_ddl_task_timeout).
+func migrateCluster(ctx context.Context, db *chdb.DB) ([]string, error) {
+	all, err := Migrations()
+	if err != nil {
+		return nil, err
+	}
+	node, err := upNode(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	l := newLayout(db.Cluster, db.Database)
+	if err := l.load(ctx, node); err != nil {
+		return nil, err
+	}
+	s := &Schema{DB: db, conn: node, layout: l}
+	ledger := db.Database + ".schema_migrations"
+	if _, ok := l.objects["schema_migrations"]; !ok {
+		if err := s.Exec(ctx, createLedger); err != nil {
+			return nil, fmt.Errorf("cannot create schema_migrations: %w", err)
+		}
+	}
+	done, err := applied(ctx, node, ledger)
+	if err != nil {
+		return nil, err
+	}
+	if !pending(all, done) {
+		return nil, nil
+	}
+	unlock, err := lockCluster(ctx, db, node)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	// The previous holder recorded its migrations on its node; wait until
+	// they are here, and read the schema it left.
+	if err := node.Exec(ctx, "SYSTEM SYNC REPLICA "+ledger); err != nil {
+		return nil, fmt.Errorf("cannot sync schema_migrations: %w", err)
+	}
+	if done, err = applied(ctx, node, ledger); err != nil {
+		return nil, err
+	}
+	if err := l.load(ctx, node); err != nil {
+		return nil, err
+	}
+	return apply(ctx, s, all, done, ledger)
+}
+
+func pending(all []Migration, done map[int]bool) bool {
+	for _, m := range all {
+		if !done[m.Version] {
+			return true
+		}
+	}
+	return false
+}
+
+// upNode is the first node of the cluster that answers.
+func upNode(ctx context.Context, db *chdb.DB) (*chdb.DB, error) {
+	nodes, err := db.Nodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range nodes {
+		if n.Up(ctx) {
+			return n.DB, nil
+		}
+	}
+	return nil, fmt.Errorf("no node of cluster %s answers", db.Cluster.Name)
+}
+
+// lockCluster takes the migration lock of the whole cluster: the lock
+// table is created ON CLUSTER, and the DDL queue runs the CREATEs of
+// processes racing for it in one order on every node, so exactly one
+// succeeds. It is replicated, so its time stamp reaches every node and a
+// lock left by a process that died is recognised from any of them.
+func lockCluster(ctx context.Context, db *chdb.DB, node *chdb.DB) (func(), error) {
+	c := db.Cluster
+	table := db.Database + ".schema_migrations_lock"
+	create := "CREATE TABLE " + table + c.OnCluster() + " (locked_at DateTime) ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/" +
+		db.Database + "/schema_migrations_lock', '{shard}-{replica}') ORDER BY tuple()"
+	drop := "DROP TABLE IF EXISTS " + table + c.OnCluster()
+	deadline := time.Now().Add(2 * staleLock)
+	for {
+		var exists uint64
+		if err := node.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ? AND name = 'schema_migrations_lock'", db.Database).Scan(&exists); err != nil {
+			return nil, fmt.Errorf("cannot look for the migration lock: %w", err)
+		}
+		if exists == 0 {
+			err := node.Exec(ctx, create)
+			if err == nil {
+				if err := node.InsertRow(ctx, "INSERT INTO "+table+" (locked_at)", time.Now().UTC()); err != nil {
+					return nil, fmt.Errorf("cannot stamp migration lock: %w", err)
+				}
+				return func() { node.Exec(context.Background(), drop) }, nil
+			}
+			if !strings.Contains(err.Error(), "already exists") {
+				return nil, fmt.Errorf("cannot take migration lock: %w", err)
+			}
+		} else {
+			var n uint64
+			var age int64
+			row := node.QueryRow(ctx, "SELECT count(), toInt64(now()) - toInt64(max(locked_at)) FROM "+table)
+			if row.Scan(&n, &age) == nil && n > 0 && age > int64(staleLock/time.Second) {
+				node.Exec(ctx, drop)
+				continue
+			}
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("migration lock held by another process for too long; if none runs, drop table %s%s", table, c.OnCluster())
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
