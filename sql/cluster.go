@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/remarket/remarket/internal/chdb"
 )
@@ -16,12 +17,19 @@ import (
 //   - CREATE TABLE of a table with a visitor (a vh UInt64 or a visitor_id
 //     column, or listed in shardedWithoutVisitor) makes the shard's table
 //     in the shard database, as Replicated<engine> under
-//     /clickhouse/tables/{shard}/<shard db>/<table> with replica
+//     /clickhouse/tables/{shard}/<shard db>/<table>/… with replica
 //     {replica}, and a Distributed table of the same name in the database,
 //     sharded by the visitor (vh, or cityHash64(visitor_id): the same
 //     number);
+//   - the path ends in the statement that made the table (030-2: the
+//     migration and the statement's place in it), so a table dropped and
+//     made again gets a new path: ON CLUSTER runs the DROP and the CREATE
+//     on each node in turn, and a node that made the table again while
+//     another still dropped the old one would find half its ZooKeeper
+//     nodes gone. Fixed per statement, a CREATE run again after a failure
+//     joins the replicas its first run made;
 //   - CREATE TABLE of any other table makes it in the database, whole on
-//     every node: Replicated<engine> under /clickhouse/tables/all/<db>/<table>
+//     every node: Replicated<engine> under /clickhouse/tables/all/<db>/<table>/…
 //     with replica {shard}-{replica}, and a view of it in the shard
 //     database under the same name;
 //   - CREATE VIEW makes the view in both databases, with the table names
@@ -72,6 +80,9 @@ type layout struct {
 	db      string // the DSN's database
 	local   string // the shard database
 	objects map[string]object
+	// tag names the statement being rewritten (030-2) in the ZooKeeper
+	// paths of the tables it makes.
+	tag string
 }
 
 func newLayout(c *chdb.Cluster, db string) *layout {
@@ -79,8 +90,25 @@ func newLayout(c *chdb.Cluster, db string) *layout {
 }
 
 // load reads the schema that exists (from one node: every node has the
-// same, the DDL queue sees to it).
+// same, the DDL queue sees to it). ClickHouse 18.16 fails a read of
+// system.tables when a table is dropped meanwhile (by another process
+// migrating): it is read again.
 func (l *layout) load(ctx context.Context, conn *chdb.DB) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		if err = l.read(ctx, conn); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return err
+}
+
+func (l *layout) read(ctx context.Context, conn *chdb.DB) error {
 	rows, err := conn.Query(ctx, `SELECT database, name, engine FROM system.tables
 		WHERE database IN (?, ?) AND NOT startsWith(name, '.inner.')`, l.db, l.local)
 	if err != nil {
@@ -195,7 +223,7 @@ func (l *layout) createTable(stmt string) ([]string, error) {
 	}
 	var out []string
 	if sharded {
-		eng, err := replicated(engine, args, "/clickhouse/tables/{shard}/"+l.local+"/"+name, "{replica}")
+		eng, err := replicated(engine, args, "/clickhouse/tables/{shard}/"+l.local+"/"+name+"/"+l.tag, "{replica}")
 		if err != nil {
 			return nil, fmt.Errorf("table %s: %w", name, err)
 		}
@@ -206,7 +234,7 @@ func (l *layout) createTable(stmt string) ([]string, error) {
 		if engine == "Null" {
 			return nil, fmt.Errorf("table %s: a Null table without a visitor has nowhere to go on a cluster", name)
 		}
-		eng, err := replicated(engine, args, "/clickhouse/tables/all/"+l.db+"/"+name, "{shard}-{replica}")
+		eng, err := replicated(engine, args, "/clickhouse/tables/all/"+l.db+"/"+name+"/"+l.tag, "{shard}-{replica}")
 		if err != nil {
 			return nil, fmt.Errorf("table %s: %w", name, err)
 		}

@@ -9,21 +9,21 @@ import (
 // The cluster form of each kind of statement the migrations use
 // (internal/clustercheck runs them on a real cluster).
 func TestClusterLayoutRewrites(t *testing.T) {
-	l := &layout{cluster: "c", db: "rm", local: "rm_shard", objects: map[string]object{}}
+	l := &layout{cluster: "c", db: "rm", local: "rm_shard", objects: map[string]object{}, tag: "t"}
 	cases := []struct {
 		stmt string
 		want []string
 	}{
 		{"CREATE TABLE IF NOT EXISTS seg_x (site String, vh UInt64, n Nested(a String, b UInt8)) ENGINE = MergeTree() PARTITION BY run_id ORDER BY tuple()", []string{
-			"CREATE TABLE IF NOT EXISTS rm_shard.seg_x ON CLUSTER 'c' (site String, vh UInt64, n Nested(a String, b UInt8)) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/rm_shard/seg_x', '{replica}') PARTITION BY run_id ORDER BY tuple()",
+			"CREATE TABLE IF NOT EXISTS rm_shard.seg_x ON CLUSTER 'c' (site String, vh UInt64, n Nested(a String, b UInt8)) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/rm_shard/seg_x/t', '{replica}') PARTITION BY run_id ORDER BY tuple()",
 			"CREATE TABLE IF NOT EXISTS rm.seg_x ON CLUSTER 'c' AS rm_shard.seg_x ENGINE = Distributed('c', 'rm_shard', 'seg_x', vh)",
 		}},
 		{"CREATE TABLE IF NOT EXISTS ev (site String, visitor_id String) ENGINE = ReplacingMergeTree() ORDER BY (site, visitor_id)", []string{
-			"CREATE TABLE IF NOT EXISTS rm_shard.ev ON CLUSTER 'c' (site String, visitor_id String) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/rm_shard/ev', '{replica}') ORDER BY (site, visitor_id)",
+			"CREATE TABLE IF NOT EXISTS rm_shard.ev ON CLUSTER 'c' (site String, visitor_id String) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/rm_shard/ev/t', '{replica}') ORDER BY (site, visitor_id)",
 			"CREATE TABLE IF NOT EXISTS rm.ev ON CLUSTER 'c' AS rm_shard.ev ENGINE = Distributed('c', 'rm_shard', 'ev', cityHash64(visitor_id))",
 		}},
 		{"CREATE TABLE IF NOT EXISTS cur (site String, run_id String, switched UInt64) ENGINE = ReplacingMergeTree(switched) ORDER BY site", []string{
-			"CREATE TABLE IF NOT EXISTS rm.cur ON CLUSTER 'c' (site String, run_id String, switched UInt64) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/all/rm/cur', '{shard}-{replica}', switched) ORDER BY site",
+			"CREATE TABLE IF NOT EXISTS rm.cur ON CLUSTER 'c' (site String, run_id String, switched UInt64) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/all/rm/cur/t', '{shard}-{replica}', switched) ORDER BY site",
 			"CREATE VIEW IF NOT EXISTS rm_shard.cur ON CLUSTER 'c' AS SELECT * FROM rm.cur",
 		}},
 		// Known already: nothing to do.

@@ -160,6 +160,9 @@ type Schema struct {
 	DB     *chdb.DB
 	conn   *chdb.DB // where statements run: DB, or one node of the cluster
 	layout *layout  // nil on a single node
+	// version and n place the statement being applied: migration and
+	// ordinal (the cluster's ZooKeeper paths name them).
+	version, n int
 }
 
 // Clustered reports a cluster layout.
@@ -177,7 +180,9 @@ func (s *Schema) Exec(ctx context.Context, tmpl string) error {
 		return err
 	}
 	stmts := []string{stmt}
+	s.n++
 	if s.layout != nil {
+		s.layout.tag = fmt.Sprintf("%03d-%d", s.version, s.n)
 		if stmts, err = s.layout.rewrite(stmt); err != nil {
 			return err
 		}
@@ -197,6 +202,7 @@ func apply(ctx context.Context, s *Schema, all []Migration, done map[int]bool, l
 		if done[m.Version] {
 			continue
 		}
+		s.version, s.n = m.Version, 0
 		if m.Run != nil {
 			if err := m.Run(ctx, s); err != nil {
 				return ran, fmt.Errorf("migration %s: %w", m.Name, err)

@@ -91,17 +91,21 @@ func upNode(ctx context.Context, db *chdb.DB) (*chdb.DB, error) {
 func lockCluster(ctx context.Context, db *chdb.DB, node *chdb.DB) (func(), error) {
 	c := db.Cluster
 	table := db.Database + ".schema_migrations_lock"
+	// A path of its own for each lock (see the tag in cluster.go): the
+	// previous lock's may still be being removed on some node.
 	create := "CREATE TABLE " + table + c.OnCluster() + " (locked_at DateTime) ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/" +
-		db.Database + "/schema_migrations_lock', '{shard}-{replica}') ORDER BY tuple()"
+		db.Database + "/schema_migrations_lock/%d', '{shard}-{replica}') ORDER BY tuple()"
 	drop := "DROP TABLE IF EXISTS " + table + c.OnCluster()
 	deadline := time.Now().Add(2 * staleLock)
 	for {
-		var exists uint64
-		if err := node.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ? AND name = 'schema_migrations_lock'", db.Database).Scan(&exists); err != nil {
+		// (EXISTS rather than system.tables: on 18.16 a read of
+		// system.tables fails when the holder drops a table meanwhile.)
+		var exists uint8
+		if err := node.QueryRow(ctx, "EXISTS TABLE "+table).Scan(&exists); err != nil {
 			return nil, fmt.Errorf("cannot look for the migration lock: %w", err)
 		}
 		if exists == 0 {
-			err := node.Exec(ctx, create)
+			err := node.Exec(ctx, fmt.Sprintf(create, time.Now().UnixNano()))
 			if err == nil {
 				if err := node.InsertRow(ctx, "INSERT INTO "+table+" (locked_at)", time.Now().UTC()); err != nil {
 					return nil, fmt.Errorf("cannot stamp migration lock: %w", err)
