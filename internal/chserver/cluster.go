@@ -126,6 +126,23 @@ const clusterMemberXML = `  <interserver_http_port>%d</interserver_http_port>
   <distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>
 `
 
+// Recover starts a node again after Kill, as an operator does after a
+// crash: with the force_restore_data flag, which lets it set aside
+// (detach) the parts an interrupted insert left on its disk but never
+// committed in ZooKeeper. Without the flag ClickHouse 18.16 refuses to
+// start when such parts are over half of a table's rows, which in a test
+// cluster's small tables they easily are.
+func (c *Cluster) Recover(ctx context.Context, s *Server) error {
+	flags := filepath.Join(s.Dir, "data", "flags")
+	if err := os.MkdirAll(flags, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(flags, "force_restore_data"), nil, 0o644); err != nil {
+		return err
+	}
+	return s.Restart(ctx)
+}
+
 // Node is the server of shard s and replica r, both from 1.
 func (c *Cluster) Node(s, r int) *Server { return c.Nodes[(s-1)*c.Replicas+r-1] }
 

@@ -5,6 +5,7 @@
 package chserver
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -157,7 +158,7 @@ func (s *Server) waitReady(ctx context.Context) error {
 		case <-s.exited:
 			tail, _ := os.ReadFile(filepath.Join(s.Dir, s.Engine.errorLog()))
 			s.cmd = nil
-			return fmt.Errorf("%s exited during start-up; its error log:\n%s", s.Engine, lastBytes(tail, 2000))
+			return fmt.Errorf("%s exited during start-up; its error log:\n%s", s.Engine, lastError(tail))
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
@@ -180,6 +181,18 @@ func pingHTTP(port int) bool {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
 	return resp.StatusCode == http.StatusOK && strings.HasPrefix(string(body), "Ok.")
+}
+
+// lastError is the end of an error log from its last exception message
+// on (a stack trace follows it), or its last 2,000 bytes.
+func lastError(log []byte) []byte {
+	if i := bytes.LastIndex(log, []byte("Exception: ")); i >= 0 {
+		if j := bytes.LastIndexByte(log[:i], '\n'); j >= 0 {
+			i = j + 1
+		}
+		return log[i:min(len(log), i+2000)]
+	}
+	return lastBytes(log, 2000)
 }
 
 func lastBytes(b []byte, n int) []byte {
