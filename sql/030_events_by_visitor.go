@@ -78,7 +78,11 @@ func eventsByVisitorOnCluster(ctx context.Context, s *Schema) error {
 	if err := s.Exec(ctx, "DROP TABLE IF EXISTS events"); err != nil {
 		return err
 	}
-	return s.Exec(ctx, strings.Replace(createEventsByVisitor, "events_by_visitor", "events", 1))
+	create := "CREATE TABLE IF NOT EXISTS events_by_visitor ("
+	if !strings.Contains(createEventsByVisitor, create) {
+		return fmt.Errorf("tables/events_030.sql does not say %q", create)
+	}
+	return s.Exec(ctx, strings.Replace(createEventsByVisitor, create, "CREATE TABLE IF NOT EXISTS events (", 1))
 }
 
 const eventsByVisitorKey = "site, cityHash64(visitor_id), event_id"

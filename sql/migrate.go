@@ -181,6 +181,9 @@ func (s *Schema) Exec(ctx context.Context, tmpl string) error {
 	}
 	stmts := []string{stmt}
 	s.n++
+	if parts := SplitStatements(stmt); len(parts) == 1 {
+		stmt = parts[0] // without comment lines, which the layout does not read
+	}
 	if s.layout != nil {
 		s.layout.tag = fmt.Sprintf("%03d-%d", s.version, s.n)
 		if stmts, err = s.layout.rewrite(stmt); err != nil {

@@ -84,16 +84,19 @@ func TestIngestWhileReplicasDieAndReturn(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			failed := false
 			for b := range work {
 				// A client re-sends one batch in ten (its answer was lost).
 				for range 1 + b%10/9 {
-					if err := post(srv.URL, batches[b]); err != nil {
+					if err := post(srv.URL, batches[b]); err != nil && !failed {
 						errs <- err
-						return
+						failed = true
 					}
 				}
-				acked[b] = true
-				sent.Add(perBatch)
+				if !failed {
+					acked[b] = true
+					sent.Add(perBatch)
+				}
 			}
 		}()
 	}
@@ -130,7 +133,7 @@ func TestIngestWhileReplicasDieAndReturn(t *testing.T) {
 	fctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	if err := svc.Flush(fctx); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v; remarket's log:\n%s", err, lastLines(logs.String(), 10))
 	}
 	t.Logf("%d inserts failed while replicas were down and were retried", strings.Count(logs.String(), "clickhouse insert failed"))
 
@@ -255,4 +258,9 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
