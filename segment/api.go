@@ -256,7 +256,7 @@ func (a *API) interests(c *gin.Context, vid string) {
 		AvgPrice     float64 `json:"avg_price"`
 	}
 	err = a.db.QueryRow(ctx, `SELECT user_id, customer_type, customer_type_source, price_band, avg_price
-		FROM seg_profiles WHERE site = @site AND run_id IN (`+currentRunSQL+`)
+		FROM seg_profiles WHERE site = @site AND run_id GLOBAL IN (`+currentRunSQL+`)
 			AND vh = cityHash64(@vid) AND visitor_id = @vid AND opted_out = 0 LIMIT 1`, p...).
 		Scan(&prof.UserID, &prof.CustomerType, &prof.Source, &prof.PriceBand, &prof.AvgPrice)
 	if err != nil {
@@ -284,7 +284,7 @@ func (a *API) recommendations(c *gin.Context, vid string) {
 		Score      float64 `json:"score"`
 	}
 	rows, err := a.db.Query(ctx, `SELECT audience, rank, product_id, anchor_id, strategy, reason, motivation, score
-		FROM seg_recommendations WHERE site = @site AND run_id IN (`+currentRunSQL+`)
+		FROM seg_recommendations WHERE site = @site AND run_id GLOBAL IN (`+currentRunSQL+`)
 			AND vh = cityHash64(@vid) AND visitor_id = @vid
 		ORDER BY audience, rank`, clickhouse.Named("site", site), clickhouse.Named("vid", vid))
 	if err != nil {
@@ -353,7 +353,11 @@ func quote(s string) string { return `"` + s + `"` }
 
 // The per-visitor reads go to the current run's rows by the visitor's
 // hash (what the tables are keyed by) rather than through the views,
-// which resolve every visitor of the run.
+// which resolve every visitor of the run. The pointer is read GLOBAL:
+// on a cluster, once, where the query arrives, and the run id sent to the
+// shards (a shard would look for seg_current in its default database,
+// and one shard could see a newer pointer than another); on one node
+// GLOBAL IN is IN.
 const currentRunSQL = `SELECT argMax(run_id, switched) FROM seg_current WHERE site = @site`
 
 // visitorInterestsSQL is v_visitor_interests for one visitor: category
@@ -367,7 +371,7 @@ FROM (
         SELECT score, events, last_time,
             arrayJoin(` + prefixes("category") + `) AS prefix
         FROM seg_interests
-        WHERE site = @site AND run_id IN (` + currentRunSQL + `) AND vh = cityHash64(@vid) AND category != ''
+        WHERE site = @site AND run_id GLOBAL IN (` + currentRunSQL + `) AND vh = cityHash64(@vid) AND category != ''
     )
     GROUP BY prefix
     UNION ALL
@@ -376,9 +380,9 @@ FROM (
     FROM (
         SELECT ph, category, score, events, last_time, stage, viewed_at, carted_at, purchased_at
         FROM seg_interests
-        WHERE site = @site AND run_id IN (` + currentRunSQL + `) AND vh = cityHash64(@vid) AND ph != 0
+        WHERE site = @site AND run_id GLOBAL IN (` + currentRunSQL + `) AND vh = cityHash64(@vid) AND ph != 0
     ) AS interests ANY LEFT JOIN (
-        SELECT ph, product_id FROM seg_products WHERE site = @site AND run_id IN (` + currentRunSQL + `)
+        SELECT ph, product_id FROM seg_products WHERE site = @site AND run_id GLOBAL IN (` + currentRunSQL + `)
     ) AS products USING ph
 )
 ORDER BY kind, score DESC LIMIT 200`

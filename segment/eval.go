@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/remarket/remarket/internal/chdb"
 )
 
 // Metrics are offline quality figures at K.
@@ -47,10 +49,20 @@ func (e *Engine) Evaluate(ctx context.Context, site string, k int) (EvalResult, 
 	started := time.Now()
 	asOf := e.Now().UTC().Truncate(time.Second)
 	all, run := "e"+newRunID(), "e"+newRunID()
-	defer e.dropRun(context.WithoutCancel(ctx), all, true)
-	defer e.dropRun(context.WithoutCancel(ctx), run, true)
+	var cluster *clusterRun
+	if e.db.Cluster != nil {
+		var err error
+		if cluster, err = newClusterRun(ctx, e.db); err != nil {
+			return res, err
+		}
+		if err := cluster.settleCatalog(ctx, site); err != nil {
+			return res, err
+		}
+	}
+	defer e.dropRun(context.WithoutCancel(ctx), cluster, all, true)
+	defer e.dropRun(context.WithoutCancel(ctx), cluster, run, true)
 
-	scratch := RunResult{Site: site, RunID: all, AsOf: asOf}
+	scratch := RunResult{Site: site, RunID: all, AsOf: asOf, cluster: cluster}
 	ap := e.params(site, all, asOf)
 	for _, s := range [][2]string{{"00_opted_out", optedOut()}, {"01_unknown_products", query("01_unknown_products")}} {
 		if err := e.step(ctx, &scratch, "eval/"+s[0], s[1], ap); err != nil {
@@ -69,7 +81,7 @@ func (e *Engine) Evaluate(ctx context.Context, site string, k int) (EvalResult, 
 	cfg := e.cfg
 	cfg.Segments.MaxItemsPerVisitor = k
 	trainer := &Engine{cfg: cfg, db: e.db, log: e.log, Now: e.Now}
-	train := RunResult{Site: site, RunID: run, AsOf: asOf, Sizes: map[string]uint64{}}
+	train := RunResult{Site: site, RunID: run, AsOf: asOf, Sizes: map[string]uint64{}, cluster: cluster}
 	params := trainer.params(site, run, asOf)
 	if err := runGraph(2, trainer.sharedTasks(ctx, &train, params, &eventPlan{}, true)); err != nil {
 		return res, err
@@ -78,16 +90,21 @@ func (e *Engine) Evaluate(ctx context.Context, site string, k int) (EvalResult, 
 	// at most evalShard visitors: one recommendation query per shard keeps
 	// memory bounded however many visitors the site has.
 	var n uint64
-	if err := e.db.QueryRow(ctx, "SELECT count() FROM seg_eval_holdout WHERE site = @site AND run_id = @run",
-		clickhouse.Named("site", site), clickhouse.Named("run", run)).Scan(&n); err != nil {
+	db := e.conn(&train)
+	rp := []any{clickhouse.Named("site", site), clickhouse.Named("run", run)}
+	const held = "SELECT count() FROM seg_eval_holdout WHERE site = @site AND run_id = @run"
+	if err := e.settle(ctx, &train, held, rp); err != nil {
+		return res, err
+	}
+	if err := db.QueryRow(ctx, held, rp...).Scan(&n); err != nil {
 		return res, err
 	}
 	shards := max(1, int((n+evalShard-1)/evalShard))
-	if err := e.db.Exec(ctx, `INSERT INTO seg_members (site, run_id, audience, visitor_id)
+	if err := e.step(ctx, &train, "eval/members", `INSERT INTO seg_members (site, run_id, audience, visitor_id)
 		SELECT @site, @run, concat('_eval_', toString(vh % @shards)), visitor_id
 		FROM (SELECT vh FROM seg_eval_holdout WHERE site = @site AND run_id = @run) AS held_out
 		ALL INNER JOIN (SELECT vh, visitor_id FROM seg_profiles WHERE site = @site AND run_id = @run) AS profiles USING vh`,
-		clickhouse.Named("site", site), clickhouse.Named("run", run), clickhouse.Named("shards", shards)); err != nil {
+		append(rp, clickhouse.Named("shards", shards))); err != nil {
 		return res, err
 	}
 	recs := recommendations("1 = 1", "score")
@@ -100,27 +117,31 @@ func (e *Engine) Evaluate(ctx context.Context, site string, k int) (EvalResult, 
 	}
 
 	p := []any{clickhouse.Named("site", site), clickhouse.Named("run", run), clickhouse.Named("k", k)}
-	if err := e.db.QueryRow(ctx, "SELECT count() FROM seg_products WHERE site = @site AND run_id = @run AND in_stock = 1", p...).Scan(&res.Products); err != nil {
+	// Everything the figures read is the training run's.
+	if err := e.settle(ctx, &train, "seg_products seg_recommendations seg_interests seg_eval_holdout", p); err != nil {
+		return res, err
+	}
+	if err := db.QueryRow(ctx, "SELECT count() FROM seg_products WHERE site = @site AND run_id = @run AND in_stock = 1", p...).Scan(&res.Products); err != nil {
 		return res, err
 	}
 	var hits uint64
 	var dcg float64
-	if err := e.db.QueryRow(ctx, query("21_eval_model"), p...).Scan(&res.Visitors, &hits, &dcg); err != nil {
+	if err := db.QueryRow(ctx, query("21_eval_model"), p...).Scan(&res.Visitors, &hits, &dcg); err != nil {
 		return res, fmt.Errorf("eval model metrics: %w", err)
 	}
 	var covered uint64
-	if err := e.db.QueryRow(ctx, "SELECT uniqExact(product_id) FROM seg_recommendations WHERE site = @site AND run_id = @run AND startsWith(audience, '_eval_')", p...).Scan(&covered); err != nil {
+	if err := db.QueryRow(ctx, "SELECT uniqExact(product_id) FROM seg_recommendations WHERE site = @site AND run_id = @run AND startsWith(audience, '_eval_')", p...).Scan(&covered); err != nil {
 		return res, err
 	}
 	res.Model = metrics(hits, dcg, covered, res.Visitors, res.Products)
 
-	popular, err := e.popular(ctx, site, run, k+50)
+	popular, err := popular(ctx, db, site, run, k+50)
 	if err != nil {
 		return res, err
 	}
 	if len(popular) > 0 {
 		bp := append(p, clickhouse.Named("popular", popular))
-		if err := e.db.QueryRow(ctx, query("22_eval_baseline"), bp...).Scan(&hits, &dcg, &covered); err != nil {
+		if err := db.QueryRow(ctx, query("22_eval_baseline"), bp...).Scan(&hits, &dcg, &covered); err != nil {
 			return res, fmt.Errorf("eval baseline metrics: %w", err)
 		}
 		res.Baseline = metrics(hits, dcg, covered, res.Visitors, res.Products)
@@ -134,8 +155,8 @@ const evalShard = 100_000
 
 // popular lists in-stock products (by their hash) by how many visitors
 // viewed, carted or bought them in the training interests, most first.
-func (e *Engine) popular(ctx context.Context, site, run string, n int) ([]uint64, error) {
-	rows, err := e.db.Query(ctx, `SELECT ph FROM (
+func popular(ctx context.Context, db *chdb.DB, site, run string, n int) ([]uint64, error) {
+	rows, err := db.Query(ctx, `SELECT ph FROM (
 			SELECT ph, count() AS visitors FROM seg_interests
 			WHERE site = @site AND run_id = @run AND ph != 0
 				AND greatest(viewed_at, greatest(carted_at, purchased_at)) > toDateTime(0)

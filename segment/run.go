@@ -13,6 +13,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
+	"github.com/remarket/remarket/internal/chdb"
 	"github.com/remarket/remarket/internal/config"
 	"github.com/remarket/remarket/internal/erasures"
 )
@@ -33,6 +34,8 @@ type RunResult struct {
 	Sizes    map[string]uint64 // audience → members
 	Steps    []Step
 	Warnings []string
+
+	cluster *clusterRun // where the run's queries go on a cluster (nil: one node)
 }
 
 // resultMu guards a RunResult's Sizes and Steps while steps run side by side.
@@ -92,7 +95,15 @@ func (e *Engine) Run(ctx context.Context, site string, opt RunOptions) (RunResul
 	if err := e.recordRun(ctx, res, started, time.Time{}, "running", "", names); err != nil {
 		return res, err
 	}
-	err = e.compute(ctx, site, &res, audiences, opt)
+	if e.db.Cluster != nil {
+		res.cluster, err = newClusterRun(ctx, e.db)
+		if err == nil {
+			err = res.cluster.settleCatalog(ctx, site)
+		}
+	}
+	if err == nil {
+		err = e.compute(ctx, site, &res, audiences, opt)
+	}
 	if err == nil && e.beforeSwitch != nil {
 		err = e.beforeSwitch(ctx, site, res.RunID)
 	}
@@ -106,7 +117,7 @@ func (e *Engine) Run(ctx context.Context, site string, opt RunOptions) (RunResul
 	}
 	res.Took = time.Since(started)
 	// Work tables go either way; a failed run's snapshot rows go too.
-	e.dropRun(context.WithoutCancel(ctx), res.RunID, err != nil)
+	e.dropRun(context.WithoutCancel(ctx), res.cluster, res.RunID, err != nil)
 	defer erasures.Sweep(context.WithoutCancel(ctx), e.db, e.log) // once this run no longer counts as running
 	if err != nil {
 		rerr := e.recordRun(context.WithoutCancel(ctx), res, started, time.Now(), "failed", err.Error(), names)
@@ -116,7 +127,7 @@ func (e *Engine) Run(ctx context.Context, site string, opt RunOptions) (RunResul
 	if err := e.recordRun(ctx, res, started, time.Now(), "ok", "", names); err != nil {
 		return res, err
 	}
-	e.cleanup(ctx, site)
+	e.cleanup(ctx, res.cluster, site)
 	e.log.Info("segment run complete", "site", site, "run_id", res.RunID, "took", res.Took.Round(time.Millisecond), "sizes", res.Sizes)
 	return res, nil
 }
@@ -135,7 +146,7 @@ func (e *Engine) compute(ctx context.Context, site string, res *RunResult, audie
 	}
 	// The largest audiences' lists take longest: they go first, by the
 	// sizes of the current run (the new one's are not known yet).
-	if err := e.largestFirst(ctx, site, prev, audiences); err != nil {
+	if err := e.largestFirst(ctx, e.conn(res), site, prev, audiences); err != nil {
 		return err
 	}
 	params := append(e.params(site, res.RunID, res.AsOf), clickhouse.Named("prev", prev))
@@ -244,8 +255,8 @@ func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, 
 
 // largestFirst orders audiences by their member count in run, largest
 // first (run "" leaves the order as it is).
-func (e *Engine) largestFirst(ctx context.Context, site, run string, audiences []config.Audience) error {
-	rows, err := e.db.Query(ctx, "SELECT audience, count() FROM seg_members WHERE site = @site AND run_id = @run GROUP BY audience",
+func (e *Engine) largestFirst(ctx context.Context, db *chdb.DB, site, run string, audiences []config.Audience) error {
+	rows, err := db.Query(ctx, "SELECT audience, count() FROM seg_members WHERE site = @site AND run_id = @run GROUP BY audience",
 		clickhouse.Named("site", site), clickhouse.Named("run", run))
 	if err != nil {
 		return err
@@ -285,7 +296,11 @@ func (e *Engine) computeMembers(ctx context.Context, res *RunResult, params []an
 func (e *Engine) computeProducts(ctx context.Context, res *RunResult, params []any, a config.Audience) error {
 	ap := append(params[:len(params):len(params)], clickhouse.Named("audience", a.Name))
 	var n uint64
-	if err := e.db.QueryRow(ctx, "SELECT count() FROM seg_members WHERE site = @site AND run_id = @run AND audience = @audience", ap...).Scan(&n); err != nil {
+	const size = "SELECT count() FROM seg_members WHERE site = @site AND run_id = @run AND audience = @audience"
+	if err := e.settle(ctx, res, size, ap); err != nil {
+		return err
+	}
+	if err := e.conn(res).QueryRow(ctx, size, ap...).Scan(&n); err != nil {
 		return err
 	}
 	resultMu.Lock()
@@ -327,11 +342,15 @@ func (e *Engine) carryOver(ctx context.Context, site string, res *RunResult, aud
 		 FROM seg_audience_products WHERE site = @site AND run_id = @cur AND audience != @audience`,
 	}
 	for _, q := range copies {
-		if err := e.db.Exec(ctx, q, p...); err != nil {
+		if err := e.conn(res).Exec(ctx, q, p...); err != nil {
 			return fmt.Errorf("cannot carry over audiences of run %s: %w", cur, err)
 		}
 	}
-	rows, err := e.db.Query(ctx, "SELECT audience, count() FROM seg_members WHERE site = @site AND run_id = @run AND audience != @audience GROUP BY audience", p...)
+	const sizes = "SELECT audience, count() FROM seg_members WHERE site = @site AND run_id = @run AND audience != @audience GROUP BY audience"
+	if err := e.settle(ctx, res, sizes, p); err != nil {
+		return err
+	}
+	rows, err := e.conn(res).Query(ctx, sizes, p...)
 	if err != nil {
 		return err
 	}
@@ -349,7 +368,13 @@ func (e *Engine) carryOver(ctx context.Context, site string, res *RunResult, aud
 
 func (e *Engine) step(ctx context.Context, res *RunResult, name, q string, params []any) error {
 	t := time.Now()
-	if err := e.db.Exec(ctx, q, params...); err != nil {
+	exec := e.db.Exec
+	if res.cluster != nil {
+		exec = func(ctx context.Context, q string, params ...any) error {
+			return res.cluster.exec(ctx, name, q, params)
+		}
+	}
+	if err := exec(ctx, q, params...); err != nil {
 		return fmt.Errorf("step %s: %w", name, err)
 	}
 	resultMu.Lock()
@@ -360,10 +385,18 @@ func (e *Engine) step(ctx context.Context, res *RunResult, name, q string, param
 }
 
 // publish records the sizes and moves the pointer: the single insert into
-// seg_current is the switch.
+// seg_current is the switch. On a cluster every node that answers holds
+// the whole run first, so a reader on any node finds the rows the pointer
+// points to.
 func (e *Engine) publish(ctx context.Context, res *RunResult) error {
+	db := e.conn(res)
+	if c := res.cluster; c != nil {
+		if err := c.settleAll(ctx, res.RunID, snapshotTables); err != nil {
+			return err
+		}
+	}
 	if len(res.Sizes) > 0 {
-		b, err := e.db.PrepareBatch(ctx, "INSERT INTO seg_audience_sizes (site, audience, run_id, run_time, size)")
+		b, err := db.PrepareBatch(ctx, "INSERT INTO seg_audience_sizes (site, audience, run_id, run_time, size)")
 		if err != nil {
 			return err
 		}
@@ -381,8 +414,13 @@ func (e *Engine) publish(ctx context.Context, res *RunResult) error {
 		if err := b.Send(); err != nil {
 			return err
 		}
+		if c := res.cluster; c != nil {
+			if err := c.settleAll(ctx, res.RunID, []string{"seg_audience_sizes"}); err != nil {
+				return err
+			}
+		}
 	}
-	return e.db.InsertRow(ctx, "INSERT INTO seg_current (site, run_id, switched)", res.Site, res.RunID, uint64(time.Now().UnixNano()))
+	return db.InsertRow(ctx, "INSERT INTO seg_current (site, run_id, switched)", res.Site, res.RunID, uint64(time.Now().UnixNano()))
 }
 
 func (e *Engine) recordRun(ctx context.Context, res RunResult, started, finished time.Time, status, msg string, audiences []string) error {
@@ -404,15 +442,22 @@ func (e *Engine) CurrentRun(ctx context.Context, site string) (string, error) {
 	return id, err
 }
 
-// dropRun removes a run's work rows, and with all its snapshot rows too.
-func (e *Engine) dropRun(ctx context.Context, runID string, all bool) {
+// dropRun removes a run's work rows, and with all its snapshot rows too
+// (on a cluster through c).
+func (e *Engine) dropRun(ctx context.Context, c *clusterRun, runID string, all bool) {
 	tables := workTables
 	if all {
 		tables = append(append([]string{}, workTables...), snapshotTables...)
 	}
 	for _, t := range tables {
 		// t comes from the fixed lists above; the partition value is bound.
-		if err := e.db.Exec(ctx, "ALTER TABLE "+t+" DROP PARTITION @run", clickhouse.Named("run", runID)); err != nil {
+		drop := func() error {
+			return e.db.Exec(ctx, "ALTER TABLE "+t+" DROP PARTITION @run", clickhouse.Named("run", runID))
+		}
+		if c != nil {
+			drop = func() error { return c.dropPartition(ctx, t, runID) }
+		}
+		if err := drop(); err != nil {
 			e.log.Warn("cannot drop run partition", "table", t, "run_id", runID, "err", err)
 		}
 	}
@@ -422,7 +467,7 @@ func (e *Engine) dropRun(ctx context.Context, runID string, all bool) {
 // runs up to KeepRuns in all, and drops the rest; run history and audience
 // sizes stay. Runs still marked running are left alone (another process
 // may be writing them).
-func (e *Engine) cleanup(ctx context.Context, site string) {
+func (e *Engine) cleanup(ctx context.Context, c *clusterRun, site string) {
 	rows, err := e.db.Query(ctx, `SELECT run_id FROM (
 			SELECT DISTINCT run_id FROM seg_profiles WHERE site = @site
 			UNION ALL SELECT DISTINCT run_id FROM seg_products WHERE site = @site
@@ -446,7 +491,7 @@ func (e *Engine) cleanup(ctx context.Context, site string) {
 	}
 	rows.Close()
 	for _, id := range old {
-		e.dropRun(ctx, id, true)
+		e.dropRun(ctx, c, id, true)
 	}
 }
 
@@ -456,4 +501,22 @@ func newRunID() string {
 	b := make([]byte, 3)
 	rand.Read(b)
 	return "r" + time.Now().UTC().Format("20060102T150405.000000") + "-" + hex.EncodeToString(b)
+}
+
+// conn is where a run's own queries go: on a cluster its coordinator,
+// which reads what it wrote itself.
+func (e *Engine) conn(res *RunResult) *chdb.DB {
+	if res.cluster != nil {
+		return res.cluster.coord
+	}
+	return e.db
+}
+
+// settle, on a cluster, waits until the run's rows q reads are on every
+// replica the coordinator may read them from (see clusterRun).
+func (e *Engine) settle(ctx context.Context, res *RunResult, q string, params []any) error {
+	if res.cluster == nil {
+		return nil
+	}
+	return res.cluster.settle(ctx, res.cluster.reads(q), runIDs(params), false)
 }

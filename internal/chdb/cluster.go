@@ -60,6 +60,30 @@ type Node struct {
 	Shard, Replica int
 	Host           string // host:port as remote_servers names it
 	*DB
+
+	cluster  *Cluster
+	database string // the DSN's
+	main     *DB
+}
+
+// Main is a connection to the node whose default database is the DSN's
+// (the Distributed tables and the whole ones), opened on first use.
+func (n *Node) Main() (*DB, error) {
+	c := n.cluster
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n.main == nil {
+		opts := c.opts
+		opts.Addr = []string{n.Host}
+		opts.Auth.Database = n.database
+		opts.MaxOpenConns = 8
+		conn, err := clickhouse.Open(&opts)
+		if err != nil {
+			return nil, fmt.Errorf("cannot open cluster node %s: %w", n.Host, err)
+		}
+		n.main = &DB{Conn: conn, Database: n.database, Version: c.version}
+	}
+	return n.main, nil
 }
 
 // OnCluster is the clause every DDL statement of the layout carries.
@@ -103,7 +127,7 @@ func (db *DB) Nodes(ctx context.Context) ([]*Node, error) {
 			if err != nil {
 				return nil, fmt.Errorf("cannot open cluster node %s: %w", addr, err)
 			}
-			n = &Node{Host: addr, DB: &DB{Conn: conn, Database: c.Local, Version: c.version}}
+			n = &Node{Host: addr, DB: &DB{Conn: conn, Database: c.Local, Version: c.version}, cluster: c, database: db.Database}
 			c.nodes[addr] = n
 		}
 		n.Shard, n.Replica = int(shard), int(replica)
@@ -131,6 +155,9 @@ func (db *DB) Close() error {
 		c.mu.Lock()
 		for _, n := range c.nodes {
 			n.Conn.Close()
+			if n.main != nil {
+				n.main.Conn.Close()
+			}
 		}
 		c.nodes = nil
 		c.mu.Unlock()

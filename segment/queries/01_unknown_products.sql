@@ -3,7 +3,10 @@
 -- interests and category, are never recommended (no price, not in stock)
 -- and get no idx. Events with items[] are read apart (see lines.sql), and
 -- a product's category is the greatest its events gave (a fixed choice,
--- so every server picks the same), so duplicates do not matter.
+-- so every server picks the same), so duplicates do not matter. The
+-- catalog's ids are read GLOBAL: on a cluster events is a Distributed
+-- table, and each shard would look for v_products in its default
+-- database (on one node GLOBAL IN is IN).
 INSERT INTO seg_products (site, run_id, ph, idx, known, product_id, category)
 SELECT @site, @run, cityHash64(pid), 0, 0, pid, replaceRegexpAll(cat, '\\s*>\\s*', ' > ')
 FROM (
@@ -12,7 +15,7 @@ FROM (
         SELECT product_id AS pid, category AS line_category
         FROM events
         WHERE site = @site AND is_bot = 0 AND event_time <= toDateTime(@now) AND product_id != '' AND empty(items.product_id)
-            AND product_id NOT IN (SELECT product_id FROM v_products WHERE site = @site)
+            AND product_id GLOBAL NOT IN (SELECT product_id FROM v_products WHERE site = @site)
         UNION ALL
         SELECT pid, line_category
         FROM (
@@ -22,7 +25,7 @@ FROM (
             WHERE site = @site AND is_bot = 0 AND event_time <= toDateTime(@now)
         ) AS with_items
         ARRAY JOIN item_pids AS pid, item_categories AS line_category
-        WHERE pid != '' AND pid NOT IN (SELECT product_id FROM v_products WHERE site = @site)
+        WHERE pid != '' AND pid GLOBAL NOT IN (SELECT product_id FROM v_products WHERE site = @site)
     )
     GROUP BY pid
 )

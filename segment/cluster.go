@@ -1,0 +1,358 @@
+package segment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/remarket/remarket/internal/chdb"
+)
+
+// On a cluster (chdb.Cluster) a run's queries are the single node's, run
+// where their rows are:
+//
+//   - a step that works on each visitor's rows alone (perShard) runs on
+//     one replica of every shard at once, in the shard database, where
+//     the same table names are the shard's own rows (and the whole tables
+//     are views): each shard computes its visitors' interests, profiles,
+//     members and recommendations from its own events, as a single node
+//     computes everyone's;
+//   - every other step (products, co-occurrence pairs, related products,
+//     audience product lists: statistics across visitors) runs once, on
+//     one node (the coordinator), over the Distributed tables: ClickHouse
+//     aggregates on each shard and merges on the coordinator.
+//
+// Rows written on one node reach the others by replication, which lags.
+// Before a step reads a table of the run, the nodes it reads from hold at
+// least as many of the run's rows as any replica does (settle): a
+// per-shard step's replica has every whole table's rows and its shard's,
+// a step over the Distributed tables finds every replica of a shard
+// complete (whichever one ClickHouse reads), and the run is published
+// only once every node that answers has all of it. Counting works on
+// every version, unlike SYSTEM SYNC REPLICA, which on 18.16 can return
+// before a replica has fetched the log.
+type clusterRun struct {
+	db        *chdb.DB
+	coord     *chdb.DB     // the DSN's database on the coordinator
+	executors []*chdb.Node // one replica per shard, the coordinator among them
+	sharded   map[string]bool
+	runTables map[string]bool // tables with a run_id column
+	wait      time.Duration
+}
+
+// perShard are the steps (by name, up to the first '/', after eval/) that
+// read and write one visitor's rows at a time.
+var perShard = map[string]bool{
+	"00_opted_out":          true,
+	"00_identities":         true,
+	"02_interests":          true,
+	"03_profiles":           true,
+	"04_opted_out_profiles": true,
+	"members1":              true,
+	"members2":              true,
+	"recommendations":       true,
+	"holdout":               true,
+	"members":               true, // an evaluation's
+}
+
+func stepOnShards(name string) bool {
+	name = strings.TrimPrefix(name, "eval/")
+	if i := strings.IndexByte(name, '/'); i >= 0 {
+		name = name[:i]
+	}
+	return perShard[name]
+}
+
+// settleWait bounds how long a step waits for replicas to catch up
+// before the run fails.
+const settleWait = 5 * time.Minute
+
+// newClusterRun picks the coordinator (the first node that answers) and
+// one replica of every shard (the coordinator for its own shard).
+func newClusterRun(ctx context.Context, db *chdb.DB) (*clusterRun, error) {
+	nodes, err := db.Nodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := &clusterRun{db: db, wait: settleWait}
+	var coord *chdb.Node
+	for _, shard := range chdb.ShardReplicas(nodes) {
+		var pick *chdb.Node
+		for _, n := range shard {
+			if !n.Up(ctx) {
+				continue
+			}
+			if coord == nil {
+				coord = n
+			}
+			pick = n
+			break
+		}
+		if pick == nil {
+			return nil, fmt.Errorf("no replica of shard %d answers: a run needs every shard", shard[0].Shard)
+		}
+		c.executors = append(c.executors, pick)
+	}
+	if c.coord, err = coord.Main(); err != nil {
+		return nil, err
+	}
+	if c.sharded, err = db.ShardedTables(ctx); err != nil {
+		return nil, err
+	}
+	c.runTables = map[string]bool{}
+	rows, err := c.coord.Query(ctx, "SELECT table FROM system.columns WHERE database = ? AND name = 'run_id'", db.Database)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list run tables: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, err
+		}
+		c.runTables[t] = true
+	}
+	return c, rows.Err()
+}
+
+var (
+	reInsertInto = regexp.MustCompile(`(?i)^\s*INSERT\s+INTO\s+(\w+)`)
+	reWord       = regexp.MustCompile(`\b[a-z_][a-z0-9_]*\b`)
+)
+
+// exec runs one step of a run where its rows are.
+func (c *clusterRun) exec(ctx context.Context, name, q string, params []any) error {
+	shards := stepOnShards(name)
+	if err := c.settle(ctx, c.reads(q), runIDs(params), shards); err != nil {
+		return err
+	}
+	if !shards {
+		return c.coord.Exec(ctx, q, params...)
+	}
+	errs := make([]error, len(c.executors))
+	var wg sync.WaitGroup
+	for i, n := range c.executors {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := n.Exec(ctx, q, params...); err != nil {
+				errs[i] = fmt.Errorf("shard %d (%s): %w", n.Shard, n.Host, err)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// reads lists the run tables q names, but the one it inserts into.
+func (c *clusterRun) reads(q string) []string {
+	target := ""
+	if m := reInsertInto.FindStringSubmatch(q); m != nil {
+		target = m[1]
+	}
+	var out []string
+	for _, w := range reWord.FindAllString(q, -1) {
+		if c.runTables[w] && w != target && !slices.Contains(out, w) {
+			out = append(out, w)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// runIDs are the runs a step's parameters name (its own, and an
+// evaluation's run of every event).
+func runIDs(params []any) []string {
+	var out []string
+	for _, p := range params {
+		if nv, ok := p.(driver.NamedValue); ok && (nv.Name == "run" || nv.Name == "all_run") {
+			if s, ok := nv.Value.(string); ok && s != "" {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// settle waits until the nodes a step reads from hold every row of runs
+// in tables that any replica holds: for a per-shard step its replica of
+// each shard, for a step over the Distributed tables the coordinator (for
+// whole tables) and every replica that answers (for sharded ones).
+func (c *clusterRun) settle(ctx context.Context, tables, runs []string, onShards bool) error {
+	if len(tables) == 0 || len(runs) == 0 {
+		return nil
+	}
+	nodes, err := c.db.Nodes(ctx)
+	if err != nil {
+		return err
+	}
+	var up []*chdb.Node
+	for _, n := range nodes {
+		if n.Up(ctx) {
+			up = append(up, n)
+		}
+	}
+	for _, t := range tables {
+		var groups [][]*chdb.Node // replicas holding the same rows
+		if c.sharded[t] {
+			groups = chdb.ShardReplicas(up)
+		} else {
+			groups = [][]*chdb.Node{up}
+		}
+		for _, g := range groups {
+			must := g // the replicas that must be complete
+			if onShards {
+				must = slices.DeleteFunc(slices.Clone(g), func(n *chdb.Node) bool { return !slices.Contains(c.executors, n) })
+			} else if !c.sharded[t] {
+				must = slices.DeleteFunc(slices.Clone(g), func(n *chdb.Node) bool { return !c.isCoordinator(n) })
+			}
+			if len(must) == 0 {
+				continue
+			}
+			if err := c.catchUp(ctx, t, runs, g, must); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (c *clusterRun) isCoordinator(n *chdb.Node) bool {
+	m, err := n.Main()
+	return err == nil && m == c.coord
+}
+
+// catchUp waits until every node of must holds as many rows of runs in
+// table as the fullest node of group.
+func (c *clusterRun) catchUp(ctx context.Context, table string, runs []string, group, must []*chdb.Node) error {
+	deadline := time.Now().Add(c.wait)
+	// table is a name from system.columns of our own database.
+	q := "SELECT count() FROM " + table + " WHERE has(?, run_id)"
+	if !c.sharded[table] {
+		q = "SELECT count() FROM " + c.db.Database + "." + table + " WHERE has(?, run_id)"
+	}
+	for {
+		counts := make(map[*chdb.Node]uint64, len(group))
+		var most uint64
+		for _, n := range group {
+			var k uint64
+			if err := n.QueryRow(ctx, q, runs).Scan(&k); err != nil {
+				if slices.Contains(must, n) {
+					return fmt.Errorf("cannot count %s on %s: %w", table, n.Host, err)
+				}
+				continue // gone since: Distributed reads skip it too
+			}
+			counts[n] = k
+			most = max(most, k)
+		}
+		behind := ""
+		for _, n := range must {
+			if counts[n] < most {
+				behind = n.Host
+			}
+		}
+		if behind == "" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("replica %s has not caught up with %s of run %s within %s (is it replicating? see system.replicas)", behind, table, runs[0], c.wait)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// settleAll waits until every node that answers holds all rows of the run
+// in tables: before the run is published.
+func (c *clusterRun) settleAll(ctx context.Context, run string, tables []string) error {
+	nodes, err := c.db.Nodes(ctx)
+	if err != nil {
+		return err
+	}
+	var up []*chdb.Node
+	for _, n := range nodes {
+		if n.Up(ctx) {
+			up = append(up, n)
+		}
+	}
+	for _, t := range tables {
+		groups := [][]*chdb.Node{up}
+		if c.sharded[t] {
+			groups = chdb.ShardReplicas(up)
+		}
+		for _, g := range groups {
+			if err := c.catchUp(ctx, t, []string{run}, g, g); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// settleCatalog waits until every executor has the site's current catalog
+// as the coordinator sees it: a run reads the catalog on every shard.
+func (c *clusterRun) settleCatalog(ctx context.Context, site string) error {
+	var version, rows uint64
+	if err := c.coord.QueryRow(ctx, "SELECT argMax(version, switch_seq) FROM catalog_versions WHERE site = ?", site).Scan(&version); err != nil {
+		return err
+	}
+	if err := c.coord.QueryRow(ctx, "SELECT count() FROM catalog_products WHERE site = ? AND version = ?", site, version).Scan(&rows); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(c.wait)
+	for _, n := range c.executors {
+		for {
+			var v, k uint64
+			// The shard database's catalog tables are views of the whole ones.
+			err := n.QueryRow(ctx, "SELECT argMax(version, switch_seq) FROM catalog_versions WHERE site = ?", site).Scan(&v)
+			if err == nil {
+				err = n.QueryRow(ctx, "SELECT count() FROM catalog_products WHERE site = ? AND version = ?", site, version).Scan(&k)
+			}
+			if err != nil {
+				return fmt.Errorf("cannot read the catalog on %s: %w", n.Host, err)
+			}
+			if v == version && k == rows {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("replica %s has not caught up with the catalog of site %s within %s", n.Host, site, c.wait)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+// dropPartition drops a run's partition of table: of a sharded table on
+// one replica of every shard (replication drops it on the others), of a
+// whole table on the coordinator. ON CLUSTER would send each through the
+// DDL queue, a few hundred milliseconds apiece, and a run drops ~20.
+func (c *clusterRun) dropPartition(ctx context.Context, table, run string) error {
+	// table comes from the run's fixed lists; the partition is bound.
+	q := "ALTER TABLE " + table + " DROP PARTITION @run"
+	if !c.sharded[table] {
+		return c.coord.Exec(ctx, q, clickhouse.Named("run", run))
+	}
+	var errs []error
+	for _, n := range c.executors {
+		if err := n.Exec(ctx, q, clickhouse.Named("run", run)); err != nil {
+			errs = append(errs, fmt.Errorf("shard %d: %w", n.Shard, err))
+		}
+	}
+	return errors.Join(errs...)
+}
