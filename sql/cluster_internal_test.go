@@ -1,9 +1,14 @@
 package sql
 
 import (
+	"context"
+	"maps"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/remarket/remarket/internal/chdb"
 )
 
 // The cluster form of each kind of statement the migrations use
@@ -82,4 +87,70 @@ func TestClusterLayoutRefuses(t *testing.T) {
 			t.Errorf("%s: no error, got %v", stmt, got)
 		}
 	}
+}
+
+// A new cluster's plan makes what replaying every migration makes, each
+// object once and with its last definition, in fewer statements.
+func TestClusterPlanMakesWhatTheMigrationsLeave(t *testing.T) {
+	all, err := Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(planned bool) (*layout, int) {
+		l := &layout{cluster: "c", db: "rm", local: "rm_shard", objects: map[string]object{}}
+		if planned {
+			l.plan = newPlan()
+		}
+		s := &Schema{DB: &chdb.DB{Version: chdb.Version{Major: 18, Minor: 16}}, layout: l}
+		count := 0
+		for _, m := range all {
+			s.version, s.n = m.Version, 0
+			if m.Run != nil {
+				if !planned {
+					continue // reads the cluster; its statements are in the plan's run
+				}
+				if err := m.Run(context.Background(), s); err != nil {
+					t.Fatalf("%s: %v", m.Name, err)
+				}
+			}
+			for _, tmpl := range m.Statements {
+				stmt, err := render(tmpl, s.DB.Version)
+				if err != nil {
+					t.Fatal(err)
+				}
+				s.n++
+				l.tag = "t"
+				out, err := l.rewrite(SplitStatements(stmt)[0])
+				if err != nil {
+					t.Fatalf("%s: %v", m.Name, err)
+				}
+				count += len(out)
+			}
+		}
+		return l, count
+	}
+	planned, _ := run(true)
+	replayed, statements := run(false)
+	if !maps.Equal(planned.objects, replayed.objects) {
+		t.Errorf("the plan makes %v, the migrations %v", planned.objects, replayed.objects)
+	}
+	stmts := planned.plan.statements()
+	made := map[string]int{}
+	for _, q := range stmts {
+		if strings.HasPrefix(q, "DROP") {
+			t.Errorf("the plan drops: %s", q)
+		}
+		if m := regexp.MustCompile(`^CREATE (?:MATERIALIZED )?(?:TABLE|VIEW) (?:IF NOT EXISTS )?(\S+)`).FindStringSubmatch(q); m != nil {
+			made[m[1]]++
+		}
+	}
+	for name, n := range made {
+		if n > 1 {
+			t.Errorf("the plan makes %s %d times", name, n)
+		}
+	}
+	if len(stmts) >= statements {
+		t.Errorf("the plan has %d statements, the migrations %d", len(stmts), statements)
+	}
+	t.Logf("the plan has %d statements, the migrations %d", len(stmts), statements)
 }

@@ -168,6 +168,10 @@ type Schema struct {
 // Clustered reports a cluster layout.
 func (s *Schema) Clustered() bool { return s.layout != nil }
 
+// Planning reports that statements are collected for a new cluster's
+// schema rather than run (cluster.go, plan): nothing exists yet to read.
+func (s *Schema) Planning() bool { return s.layout != nil && s.layout.plan != nil }
+
 // Exec fills a statement template for the server and runs it (on a
 // cluster, the statements of its cluster form in turn).
 func (s *Schema) Exec(ctx context.Context, tmpl string) error {

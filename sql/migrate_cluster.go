@@ -2,8 +2,11 @@ package sql
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/remarket/remarket/internal/chdb"
@@ -57,7 +60,79 @@ func migrateCluster(ctx context.Context, db *chdb.DB) ([]string, error) {
 	if err := l.load(ctx, node); err != nil {
 		return nil, err
 	}
+	if len(done) == 0 && len(l.objects) == 1 {
+		// A new cluster (nothing but the ledger): make what the
+		// migrations leave, not every step on the way.
+		ran, err := applyPlan(ctx, s, all, ledger)
+		if !errors.Is(err, errUnplannable) {
+			return ran, err
+		}
+	}
 	return apply(ctx, s, all, done, ledger)
+}
+
+// applyPlan runs the migrations into a plan, runs the plan's statements
+// and records every migration.
+func applyPlan(ctx context.Context, s *Schema, all []Migration, ledger string) ([]string, error) {
+	l := *s.layout
+	l.objects = maps.Clone(s.layout.objects)
+	l.plan = newPlan()
+	planner := &Schema{DB: s.DB, conn: s.conn, layout: &l}
+	for _, m := range all {
+		planner.version, planner.n = m.Version, 0
+		if m.Run != nil {
+			if err := m.Run(ctx, planner); err != nil {
+				return nil, fmt.Errorf("migration %s: %w", m.Name, err)
+			}
+		}
+		for i, tmpl := range m.Statements {
+			if err := planner.Exec(ctx, tmpl); err != nil {
+				return nil, fmt.Errorf("migration %s, statement %d: %w", m.Name, i+1, err)
+			}
+		}
+	}
+	// Independent objects' statements go to the DDL queue at once: each
+	// waits for every node, mostly idle in between.
+	for _, stage := range l.plan.stages() {
+		work := make(chan []string)
+		var mu sync.Mutex
+		var errs []error
+		var wg sync.WaitGroup
+		for range min(8, len(stage)) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for chain := range work {
+					for _, q := range chain {
+						if err := s.conn.Exec(ctx, q); err != nil {
+							mu.Lock()
+							errs = append(errs, fmt.Errorf("new cluster schema: %w", err))
+							mu.Unlock()
+							break
+						}
+					}
+				}
+			}()
+		}
+		for _, chain := range stage {
+			work <- chain
+		}
+		close(work)
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return nil, err
+		}
+	}
+	s.layout.objects = l.objects
+	var ran []string
+	for _, m := range all {
+		if err := s.conn.InsertRow(ctx, "INSERT INTO "+ledger+" (version, name, applied_at)",
+			uint32(m.Version), m.Name, time.Now().UTC()); err != nil {
+			return ran, fmt.Errorf("cannot record migration %s: %w", m.Name, err)
+		}
+		ran = append(ran, m.Name)
+	}
+	return ran, nil
 }
 
 func pending(all []Migration, done map[int]bool) bool {
