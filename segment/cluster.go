@@ -75,32 +75,35 @@ func stepOnShards(name string) bool {
 // before the run fails.
 const settleWait = 5 * time.Minute
 
-// newClusterRun picks the coordinator (the first node that answers) and
-// one replica of every shard (the coordinator for its own shard).
+// newClusterRun picks one replica of every shard, the one with the
+// freshest events (a replica back from a failure may still be fetching
+// them), and the first of them as the coordinator.
 func newClusterRun(ctx context.Context, db *chdb.DB) (*clusterRun, error) {
 	nodes, err := db.Nodes(ctx)
 	if err != nil {
 		return nil, err
 	}
 	c := &clusterRun{db: db, wait: settleWait}
-	var coord *chdb.Node
 	for _, shard := range chdb.ShardReplicas(nodes) {
 		var pick *chdb.Node
+		var lag uint64
 		for _, n := range shard {
-			if !n.Up(ctx) {
-				continue
+			var delay uint64
+			// Seconds its replica of events is behind (0 when current).
+			err := n.QueryRow(ctx, "SELECT absolute_delay FROM system.replicas WHERE database = currentDatabase() AND table = 'events'").Scan(&delay)
+			if err != nil {
+				continue // down, or cannot tell
 			}
-			if coord == nil {
-				coord = n
+			if pick == nil || delay < lag {
+				pick, lag = n, delay
 			}
-			pick = n
-			break
 		}
 		if pick == nil {
 			return nil, fmt.Errorf("no replica of shard %d answers: a run needs every shard", shard[0].Shard)
 		}
 		c.executors = append(c.executors, pick)
 	}
+	coord := c.executors[0]
 	if c.coord, err = coord.Main(); err != nil {
 		return nil, err
 	}
@@ -300,42 +303,64 @@ func (c *clusterRun) settleAll(ctx context.Context, run string, tables []string)
 	return nil
 }
 
-// settleCatalog waits until every executor has the site's current catalog
-// as the coordinator sees it: a run reads the catalog on every shard.
+// settleCatalog waits until the coordinator and every executor see the
+// site's newest catalog version whole: a run reads the catalog on every
+// shard. (The nodes' copies are replicas of one table: the newest version
+// any of them knows, and the most rows any holds of it, are the target.)
 func (c *clusterRun) settleCatalog(ctx context.Context, site string) error {
-	var version, rows uint64
-	if err := c.coord.QueryRow(ctx, "SELECT argMax(version, switch_seq) FROM catalog_versions WHERE site = ?", site).Scan(&version); err != nil {
-		return err
-	}
-	if err := c.coord.QueryRow(ctx, "SELECT count() FROM catalog_products WHERE site = ? AND version = ?", site, version).Scan(&rows); err != nil {
-		return err
-	}
+	nodes := append([]*chdb.DB{c.coord}, nodeDBs(c.executors)...)
 	deadline := time.Now().Add(c.wait)
-	for _, n := range c.executors {
-		for {
-			var v, k uint64
-			// The shard database's catalog tables are views of the whole ones.
-			err := n.QueryRow(ctx, "SELECT argMax(version, switch_seq) FROM catalog_versions WHERE site = ?", site).Scan(&v)
-			if err == nil {
-				err = n.QueryRow(ctx, "SELECT count() FROM catalog_products WHERE site = ? AND version = ?", site, version).Scan(&k)
-			}
+	for {
+		type view struct {
+			version, seq, rows uint64
+		}
+		views := make([]view, len(nodes))
+		var newest view
+		for i, n := range nodes {
+			// (On an executor the catalog tables are the shard
+			// database's views of the whole ones.)
+			err := n.QueryRow(ctx, "SELECT argMax(version, switch_seq), max(switch_seq) FROM catalog_versions WHERE site = ?", site).
+				Scan(&views[i].version, &views[i].seq)
 			if err != nil {
-				return fmt.Errorf("cannot read the catalog on %s: %w", n.Host, err)
+				return fmt.Errorf("cannot read the catalog versions: %w", err)
 			}
-			if v == version && k == rows {
-				break
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("replica %s has not caught up with the catalog of site %s within %s", n.Host, site, c.wait)
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(20 * time.Millisecond):
+			if views[i].seq > newest.seq {
+				newest = views[i]
 			}
 		}
+		behind := -1
+		for i, n := range nodes {
+			if err := n.QueryRow(ctx, "SELECT count() FROM catalog_products WHERE site = ? AND version = ?", site, newest.version).Scan(&views[i].rows); err != nil {
+				return fmt.Errorf("cannot count the catalog: %w", err)
+			}
+			newest.rows = max(newest.rows, views[i].rows)
+		}
+		for i, v := range views {
+			if v.version != newest.version || v.rows < newest.rows {
+				behind = i
+			}
+		}
+		if behind < 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("a replica has not caught up with the catalog of site %s within %s: version %d with %d rows against %d with %d",
+				site, c.wait, views[behind].version, views[behind].rows, newest.version, newest.rows)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
-	return nil
+}
+
+func nodeDBs(nodes []*chdb.Node) []*chdb.DB {
+	out := make([]*chdb.DB, len(nodes))
+	for i, n := range nodes {
+		out[i] = n.DB
+	}
+	return out
 }
 
 // dropPartition drops a run's partition of table: of a sharded table on
