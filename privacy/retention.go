@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -95,8 +96,10 @@ func (r *Retention) Run(ctx context.Context, onlySite string, dryRun bool) ([]Mo
 			}
 		}
 		if m.Dropped && !dryRun {
-			// p is an integer read from system.parts, not user text.
-			if err := r.db.Exec(ctx, fmt.Sprintf("ALTER TABLE events DROP PARTITION %d", p)); err != nil {
+			// p is an integer read from system.parts, not user text. On a
+			// cluster every shard drops it (the DDL queue keeps it for a
+			// node that is down).
+			if err := r.db.Alter(ctx, "events", fmt.Sprintf("DROP PARTITION %d", p)); err != nil && !chdb.IsDDLTimeout(err) {
 				return out, fmt.Errorf("cannot drop events partition %d: %w", p, err)
 			}
 			r.log.Info("retention dropped events month", "partition", p, "newest", m.Newest)
@@ -106,10 +109,37 @@ func (r *Retention) Run(ctx context.Context, onlySite string, dryRun bool) ([]Mo
 	return out, nil
 }
 
-// partitions lists the events table's active monthly partitions, oldest first.
+// partitions lists the events table's active monthly partitions, oldest
+// first: on a cluster those of every node that answers (each holds its
+// shard's).
 func (r *Retention) partitions(ctx context.Context) ([]int, error) {
+	if r.db.Cluster == nil {
+		return partitionsOn(ctx, r.db)
+	}
+	nodes, err := r.db.Nodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []int
+	for _, n := range nodes {
+		if !n.Up(ctx) {
+			continue
+		}
+		ps, err := partitionsOn(ctx, n.DB)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ps...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// partitionsOn lists the active partitions of the events table of db's
+// default database (on a cluster's node, its shard database).
+func partitionsOn(ctx context.Context, db *chdb.DB) ([]int, error) {
 	// Active partitions of the events table.
-	rows, err := r.db.Query(ctx, `SELECT DISTINCT partition_id FROM system.parts WHERE database = currentDatabase() AND table = 'events' AND active ORDER BY partition_id`)
+	rows, err := db.Query(ctx, `SELECT DISTINCT partition_id FROM system.parts WHERE database = currentDatabase() AND table = 'events' AND active ORDER BY partition_id`)
 	if err != nil {
 		return nil, fmt.Errorf("cannot list events partitions: %w", err)
 	}

@@ -2,6 +2,7 @@ package chdb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -195,16 +196,28 @@ func (db *DB) ShardedTables(ctx context.Context) (map[string]bool, error) {
 // others). table comes from the caller's code, never from input.
 func (db *DB) Alter(ctx context.Context, table, clause string, args ...any) error {
 	if db.Cluster == nil {
-		return db.Exec(ctx, "ALTER TABLE "+table+" "+clause, args...)
+		return db.Exec(ctx, "ALTER TABLE "+quoteIdent(table)+" "+clause, args...)
 	}
 	sharded, err := db.ShardedTables(ctx)
 	if err != nil {
 		return err
 	}
 	if sharded[table] {
-		return db.Exec(ctx, "ALTER TABLE "+db.Cluster.Local+"."+table+db.Cluster.OnCluster()+" "+clause, args...)
+		return db.Exec(ctx, "ALTER TABLE "+db.Cluster.Local+"."+quoteIdent(table)+db.Cluster.OnCluster()+" "+clause, args...)
 	}
-	return db.Exec(ctx, "ALTER TABLE "+db.Database+"."+table+" "+clause, args...)
+	return db.Exec(ctx, "ALTER TABLE "+db.Database+"."+quoteIdent(table)+" "+clause, args...)
+}
+
+// IsDDLTimeout reports an ON CLUSTER statement that some node has not run
+// within distributed_ddl_task_timeout: the DDL queue keeps it, and the
+// node runs it when it is back.
+func IsDDLTimeout(err error) bool {
+	var ex *clickhouse.Exception
+	return errors.As(err, &ex) && ex.Code == 159 && strings.Contains(ex.Message, "distributed_ddl_task_timeout")
+}
+
+func quoteIdent(s string) string {
+	return "`" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "`", "\\`") + "`"
 }
 
 // ShardReplicas groups nodes by shard, in shard order.
