@@ -1,0 +1,182 @@
+package clustercheck
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/remarket/remarket/internal/chdb"
+	"github.com/remarket/remarket/internal/config"
+	"github.com/remarket/remarket/privacy"
+)
+
+// Erasing a signed-in user removes every row of each of their visitor ids
+// from every table of every node: events, identities, profiles,
+// interests, members, recommendations, on both replicas of each shard.
+func TestErasureLeavesNoRowOnAnyNode(t *testing.T) {
+	demoOnCluster(t)
+	ctx := context.Background()
+	// Through replica 2 of shard 2: any node will do.
+	db := openCluster(t, cluster.DSN(database, cluster.Node(2, 2)))
+	var user string
+	if err := db.QueryRow(ctx, `SELECT any(user_id) FROM v_audience_members WHERE site = ? AND user_id != ''`, demoSite).Scan(&user); err != nil || user == "" {
+		t.Fatalf("no member with a user id (%v)", err)
+	}
+	var visitors []string
+	rows, err := db.Query(ctx, "SELECT DISTINCT visitor_id FROM v_events WHERE site = ? AND user_id = ?", demoSite, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		visitors = append(visitors, v)
+	}
+	rows.Close()
+	before := personRows(t, demoSite, user, visitors)
+	if before == 0 {
+		t.Fatal("the person has no rows to erase")
+	}
+	er := privacy.NewEraser(db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	res, err := er.Erase(ctx, privacy.Subject{Site: demoSite, Kind: "user", ID: user}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != "done" || res.Visitors != len(visitors) {
+		t.Errorf("erasure %+v, want done for %d visitor ids", res, len(visitors))
+	}
+	if left := personRows(t, demoSite, user, visitors); left > 0 {
+		t.Errorf("%d of the person's %d rows are left on the nodes", left, before)
+	}
+	t.Logf("erased %d rows (%d visitor ids, %d tables)", before, len(visitors), len(res.Tables))
+	var logged uint64
+	if err := db.QueryRow(ctx, "SELECT count() FROM erasure_log WHERE erasure_id = toUUID(?) AND status = 'done'", res.ErasureID).Scan(&logged); err != nil || logged != 1 {
+		t.Errorf("erasure_log has %d rows for the erasure (%v)", logged, err)
+	}
+}
+
+// personRows counts a person's rows in every MergeTree table of both
+// databases on every node, found independently of the eraser.
+func personRows(t *testing.T, site, user string, visitors []string) uint64 {
+	t.Helper()
+	ctx := context.Background()
+	var total uint64
+	for _, n := range cluster.Nodes {
+		db := openNode(t, n)
+		rows, err := db.Query(ctx, `SELECT database, table, groupArray(name) FROM system.columns
+			WHERE database IN (?, ?) AND (database, table) IN (SELECT database, name FROM system.tables WHERE engine LIKE '%MergeTree%')
+			GROUP BY database, table`, database, database+chdb.LocalSuffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		type table struct {
+			name string
+			cols []string
+		}
+		var tables []table
+		for rows.Next() {
+			var d, name string
+			var cols []string
+			if err := rows.Scan(&d, &name, &cols); err != nil {
+				t.Fatal(err)
+			}
+			tables = append(tables, table{d + "." + name, cols})
+		}
+		rows.Close()
+		for _, tb := range tables {
+			var conds []string
+			for _, c := range tb.cols {
+				switch c {
+				case "visitor_id":
+					conds = append(conds, "has(@visitors, visitor_id)")
+				case "vh":
+					conds = append(conds, "has(arrayMap(v -> cityHash64(v), @visitors), vh)")
+				case "user_id":
+					conds = append(conds, "user_id = @user")
+				}
+			}
+			if len(conds) == 0 || !strings.Contains(strings.Join(tb.cols, ","), "site") {
+				continue
+			}
+			var k uint64
+			q := fmt.Sprintf("SELECT count() FROM %s WHERE site = @site AND (%s)", tb.name, strings.Join(conds, " OR "))
+			if err := db.QueryRow(ctx, q, named("site", site), named("user", user), named("visitors", visitors)).Scan(&k); err != nil {
+				t.Fatalf("%s on %s: %v", q, n.DSN(""), err)
+			}
+			total += k
+		}
+	}
+	return total
+}
+
+// Retention drops an expired month on every shard, whichever node it
+// runs through, and keeps the months it must.
+func TestRetentionDropsTheMonthOnEveryNode(t *testing.T) {
+	migrated(t)
+	ctx := context.Background()
+	db := openCluster(t, cluster.DSN(database, cluster.Node(1, 2)))
+	// 400 events of January 2020 over 50 visitors: both shards get some.
+	err := db.Exec(ctx, `INSERT INTO events (site, event_id, event_time, received_at, type, visitor_id)
+		SELECT 'retention', generateUUIDv4(), toDateTime('2020-01-15 00:00:00') + number, toDateTime('2020-01-15 00:00:00') + number,
+			'page_view', concat('v', toString(number % 50))
+		FROM system.numbers LIMIT 400`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := januaryRows(t); n[0]+n[1] == 0 || n[2]+n[3] == 0 {
+		t.Fatalf("January 2020 rows per node %v: want some on both shards", n)
+	}
+	cfg := config.Default()
+	cfg.Sites = []config.Site{{ID: "retention", WriteKey: "wk_r", AdminToken: strings.Repeat("a", 16), FeedToken: strings.Repeat("f", 16), RetentionDays: 30}}
+	r := privacy.NewRetention(cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	months, err := r.Run(ctx, "retention", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropped := 0
+	for _, m := range months {
+		if m.Dropped {
+			dropped++
+			if m.Partition != 202001 {
+				t.Errorf("dropped month %d", m.Partition)
+			}
+		}
+	}
+	if dropped != 1 {
+		t.Errorf("dropped %d months, want 202001: %+v", dropped, months)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		n := januaryRows(t)
+		if n == [4]uint64{} {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("January 2020 rows per node after retention: %v", n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// januaryRows counts each node's own rows of January 2020.
+func januaryRows(t *testing.T) [4]uint64 {
+	t.Helper()
+	var out [4]uint64
+	for i, n := range cluster.Nodes {
+		if err := openNode(t, n).QueryRow(context.Background(),
+			"SELECT count() FROM "+database+chdb.LocalSuffix+".events WHERE toYYYYMM(event_time) = 202001").Scan(&out[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+func named(name string, v any) any { return clickhouse.Named(name, v) }
