@@ -49,9 +49,9 @@ type clusterRun struct {
 }
 
 // perShard are the steps (by name, up to the first '/', after eval/) that
-// read and write one visitor's rows at a time.
+// read and write one visitor's rows at a time. (00_opted_out is not: a
+// person's opt-out follows their user id to visitor ids on other shards.)
 var perShard = map[string]bool{
-	"00_opted_out":          true,
 	"00_identities":         true,
 	"02_interests":          true,
 	"03_profiles":           true,
