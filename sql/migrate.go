@@ -179,15 +179,15 @@ func (s *Schema) Exec(ctx context.Context, tmpl string) error {
 	if err != nil {
 		return err
 	}
-	stmt, skip, err := addColumnCompat(ctx, s.conn, s.DB.Database, stmt)
-	if err != nil || skip {
-		return err
-	}
-	stmts := []string{stmt}
 	s.n++
 	if parts := SplitStatements(stmt); len(parts) == 1 {
 		stmt = parts[0] // without comment lines, which the layout does not read
 	}
+	stmt, skip, err := addColumnCompat(ctx, s.conn, s.DB, stmt, s.Planning())
+	if err != nil || skip {
+		return err
+	}
+	stmts := []string{stmt}
 	if s.layout != nil {
 		s.layout.tag = fmt.Sprintf("%03d-%d", s.version, s.n)
 		if stmts, err = s.layout.rewrite(stmt); err != nil {
@@ -238,21 +238,27 @@ var addColumn = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+(\w+)\s+ADD\s+COLUM
 // ClickHouse 18.16 does not know ADD COLUMN IF NOT EXISTS (19.1 added it,
 // 19.4 fixed it to ignore an existing column): on the servers that get
 // the 18.16 forms (chdb.Version.Legacy) the runner looks the column up in
-// system.columns of database itself (on a cluster, of the node it talks
-// to: the DDL queue gives every node the same columns) and sends the
+// system.columns of db's database itself (on a cluster, on the node it
+// talks to, conn: the DDL queue gives every node the same columns) and sends the
 // statement without IF NOT EXISTS when it is missing, or nothing (skip).
 // The lock makes check and add one step. (18.16 only: delete this branch
 // with it.)
-func addColumnCompat(ctx context.Context, conn *chdb.DB, database, stmt string) (out string, skip bool, err error) {
+//
+// A new cluster's plan (fresh) has no tables to look in: the column is
+// new.
+func addColumnCompat(ctx context.Context, conn, db *chdb.DB, stmt string, fresh bool) (out string, skip bool, err error) {
 	m := addColumn.FindStringSubmatchIndex(stmt)
-	if m == nil || !conn.Version.Legacy() {
+	if m == nil || !db.Version.Legacy() {
 		return stmt, false, nil
+	}
+	if fresh {
+		return stmt[:m[4]] + stmt[m[5]:], false, nil
 	}
 	table, column := stmt[m[2]:m[3]], stmt[m[6]:m[7]]
 	var n uint64
 	// Whether the table already has the column.
 	err = conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?",
-		database, table, column).Scan(&n)
+		db.Database, table, column).Scan(&n)
 	if err != nil {
 		return "", false, fmt.Errorf("cannot look up column %s.%s: %w", table, column, err)
 	}
