@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -89,10 +88,14 @@ func (e *Eraser) Erase(ctx context.Context, s Subject, requestedBy string) (Resu
 	}
 	var runErr error
 	for _, t := range tables {
-		// t.Name comes from system.columns of our own database, quoted as
-		// an identifier; the values bound are the site and the erasure id.
-		stmt := fmt.Sprintf("ALTER TABLE %s DELETE WHERE site = @site AND (%s)", quoteIdent(t.Name), erasures.Where(t))
-		if err := e.db.Exec(ctx, stmt, clickhouse.Named("site", s.Site), clickhouse.Named("erasures", []string{res.ErasureID})); err != nil {
+		// t.Name comes from system.columns of our own databases (Alter
+		// quotes it, and on a cluster sends the DELETE where the table's
+		// rows are); the values bound are the site and the erasure id. An
+		// ON CLUSTER statement a node that is down has not run yet stays
+		// queued for it: the wait below reports the erasure running.
+		err := e.db.Alter(ctx, t.Name, "DELETE WHERE site = @site AND ("+erasures.Where(t)+")",
+			clickhouse.Named("site", s.Site), clickhouse.Named("erasures", []string{res.ErasureID}))
+		if err != nil && !chdb.IsDDLTimeout(err) {
 			runErr = fmt.Errorf("cannot erase from %s: %w", t.Name, err)
 			break
 		}
@@ -137,8 +140,4 @@ func (e *Eraser) audit(ctx context.Context, site config.Site, s Subject, by stri
 	if err != nil {
 		e.log.Error("cannot write erasure_log", "erasure_id", res.ErasureID, "err", err)
 	}
-}
-
-func quoteIdent(s string) string {
-	return "`" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "`", "\\`") + "`"
 }

@@ -40,8 +40,9 @@ func (e *Engine) reapplyErasures(ctx context.Context, res *RunResult, started ti
 		}
 		// t.Name is one of snapshotTables; the values are bound (the
 		// statement names the run and the erasures, never a person).
-		q := "ALTER TABLE " + t.Name + " DELETE WHERE site = @site AND run_id = @run AND (" + erasures.Where(t) + ")"
-		if err := e.db.Exec(ctx, q, p...); err != nil {
+		// (On a cluster Alter sends it where the table's rows are.)
+		err := e.db.Alter(ctx, t.Name, "DELETE WHERE site = @site AND run_id = @run AND ("+erasures.Where(t)+")", p...)
+		if err != nil {
 			return fmt.Errorf("cannot re-apply erasures to %s: %w", t.Name, err)
 		}
 	}
@@ -52,7 +53,7 @@ func (e *Engine) reapplyErasures(ctx context.Context, res *RunResult, started ti
 	if !done {
 		return fmt.Errorf("re-applying %d erasures to the run took over %s", len(ids), erasureWait)
 	}
-	rows, err := e.db.Query(ctx, "SELECT audience, count() FROM seg_members WHERE site = @site AND run_id = @run GROUP BY audience", p...)
+	rows, err := e.conn(res).Query(ctx, "SELECT audience, count() FROM seg_members WHERE site = @site AND run_id = @run GROUP BY audience", p...)
 	if err != nil {
 		return err
 	}

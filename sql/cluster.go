@@ -59,6 +59,13 @@ var shardedWithoutVisitor = map[string]string{
 	"seg_product_lines": "rand()",
 }
 
+// wholeWithVisitor are tables with a visitor column that every node holds
+// whole: erasure_subjects lists the people an erasure deletes, and every
+// shard's deletion reads all of them.
+var wholeWithVisitor = map[string]bool{
+	"erasure_subjects": true,
+}
+
 type objectKind int
 
 const (
@@ -152,6 +159,7 @@ var (
 	reCreateView  = regexp.MustCompile(`(?is)^\s*CREATE\s+VIEW\s+(IF\s+NOT\s+EXISTS\s+)?(\w+)\s+AS\s+(.*)$`)
 	reCreateMV    = regexp.MustCompile(`(?is)^\s*CREATE\s+MATERIALIZED\s+VIEW\s+(IF\s+NOT\s+EXISTS\s+)?(\w+)\s+TO\s+(\w+)\s+AS\s+(.*)$`)
 	reDropTable   = regexp.MustCompile(`(?is)^\s*DROP\s+TABLE\s+(IF\s+EXISTS\s+)?(\w+)\s*$`)
+	reDropQual    = regexp.MustCompile(`^DROP TABLE IF EXISTS ([\w.]+) ON CLUSTER '[^']*'$`)
 	reAlterTable  = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+(\w+)\s+(.*)$`)
 	reInsert      = regexp.MustCompile(`(?is)^\s*INSERT\s+INTO\s`)
 	reColumnAlter = regexp.MustCompile(`(?is)^\s*(ADD|DROP|MODIFY|RENAME|COMMENT)\s+COLUMN\b`)
@@ -246,10 +254,20 @@ func (p *plan) record(name string, act action, kind objectKind, out []string) er
 		p.order = slices.DeleteFunc(p.order, func(n string) bool { return n == name })
 		delete(p.stmts, name)
 	case actAlter:
-		if _, ok := p.stmts[name]; !ok {
+		chain, ok := p.stmts[name]
+		if !ok {
 			return fmt.Errorf("ALTER TABLE %s before the plan made it", name)
 		}
-		p.stmts[name] = append(p.stmts[name], out...)
+		for _, q := range out {
+			// A view the ALTER drops to make again (a whole table's
+			// view in the shard database) is made once, after it.
+			if m := reDropQual.FindStringSubmatch(q); m != nil {
+				chain = slices.DeleteFunc(chain, func(c string) bool { return strings.HasPrefix(c, "CREATE VIEW IF NOT EXISTS "+m[1]+" ") })
+				continue
+			}
+			chain = append(chain, q)
+		}
+		p.stmts[name] = chain
 	}
 	return nil
 }
@@ -350,7 +368,7 @@ func (l *layout) createTable(stmt string) ([]string, error) {
 	}
 	cols := columns(body)
 	key, sharded := shardedWithoutVisitor[name]
-	if !sharded {
+	if !sharded && !wholeWithVisitor[name] {
 		if cols["vh"] == "UInt64" {
 			key, sharded = "vh", true
 		} else if _, ok := cols["visitor_id"]; ok {

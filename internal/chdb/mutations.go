@@ -9,7 +9,16 @@ import (
 // PendingMutations counts the unfinished mutations of the current
 // database whose text contains marker (an erasure or run id bound into
 // the statement), so a caller waits for its own mutations only.
+//
+// On a cluster it counts on every node, in both databases: a node that
+// does not answer counts as one pending, and so does each mutation a node
+// has yet to pull from ZooKeeper (ALTER … ON CLUSTER returns once one
+// replica of each shard made the mutation; the others load it a little
+// later): the node with the most mutations of the marker is the measure.
 func (db *DB) PendingMutations(ctx context.Context, marker string) (uint64, error) {
+	if db.Cluster != nil {
+		return db.clusterPendingMutations(ctx, marker)
+	}
 	var n uint64
 	// Unfinished mutations whose text names the marker.
 	err := db.QueryRow(ctx, `SELECT count() FROM system.mutations WHERE database = currentDatabase() AND is_done = 0 AND position(command, ?) > 0`,
@@ -40,4 +49,30 @@ func (db *DB) WaitMutations(ctx context.Context, marker string, wait time.Durati
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+func (db *DB) clusterPendingMutations(ctx context.Context, marker string) (uint64, error) {
+	nodes, err := db.Nodes(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var pending, most uint64
+	seen := make([]uint64, 0, len(nodes))
+	for _, n := range nodes {
+		var all, open uint64
+		// The node's mutations whose text names the marker, and how many are unfinished.
+		err := n.QueryRow(ctx, `SELECT count(), countIf(is_done = 0) FROM system.mutations
+			WHERE database IN (?, ?) AND position(command, ?) > 0`, db.Database, db.Cluster.Local, marker).Scan(&all, &open)
+		if err != nil {
+			pending++
+			continue
+		}
+		pending += open
+		most = max(most, all)
+		seen = append(seen, all)
+	}
+	for _, all := range seen {
+		pending += most - all
+	}
+	return pending, nil
 }

@@ -20,7 +20,7 @@ import (
 // from every table of every node: events, identities, profiles,
 // interests, members, recommendations, on both replicas of each shard.
 func TestErasureLeavesNoRowOnAnyNode(t *testing.T) {
-	demoOnCluster(t)
+	cfg, _ := demoOnCluster(t)
 	ctx := context.Background()
 	// Through replica 2 of shard 2: any node will do.
 	db := openCluster(t, cluster.DSN(database, cluster.Node(2, 2)))
@@ -45,7 +45,7 @@ func TestErasureLeavesNoRowOnAnyNode(t *testing.T) {
 	if before == 0 {
 		t.Fatal("the person has no rows to erase")
 	}
-	er := privacy.NewEraser(db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	er := privacy.NewEraser(cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	res, err := er.Erase(ctx, privacy.Subject{Site: demoSite, Kind: "user", ID: user}, "test")
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,15 +43,24 @@ type PersonTable struct {
 	Name                string
 	HasVisitor, HasUser bool
 	HasHash             bool // vh = cityHash64(visitor_id), the segment tables' key
+	// Subjects is erasure_subjects with its database: a mutation's
+	// subquery runs on each replica, in whatever database it has at hand.
+	Subjects string
 }
 
 // PersonTables finds every MergeTree table of the database with a site
 // column and a visitor_id, user_id or vh (a visitor's hash) column: the
 // events and whatever segment, feed or future capability derived from
 // them. Finding them at run time means a new derived table cannot be
-// forgotten. erasure_subjects itself is left out.
+// forgotten. erasure_subjects itself is left out. On a cluster a sharded
+// table's rows are in the shard database (chdb.Cluster): its MergeTree
+// tables count too, by the same names (chdb.DB.Alter finds them).
 func PersonTables(ctx context.Context, db *chdb.DB) ([]PersonTable, error) {
-	// Tables of the current database that hold per-person rows.
+	databases := []string{db.Database}
+	if c := db.Cluster; c != nil {
+		databases = append(databases, c.Local)
+	}
+	// Tables that hold per-person rows.
 	rows, err := db.Query(ctx, `
 		SELECT c.table,
 		       countIf(c.name = 'visitor_id') AS v,
@@ -58,10 +68,10 @@ func PersonTables(ctx context.Context, db *chdb.DB) ([]PersonTable, error) {
 		       countIf(c.name = 'vh' AND c.type = 'UInt64') AS h,
 		       countIf(c.name = 'site') AS s
 		FROM system.columns AS c
-		WHERE c.database = currentDatabase()
-		  AND c.table IN (SELECT name FROM system.tables WHERE database = currentDatabase() AND engine LIKE '%MergeTree%')
+		WHERE has(?, c.database)
+		  AND (c.database, c.table) IN (SELECT database, name FROM system.tables WHERE has(?, database) AND engine LIKE '%MergeTree%')
 		GROUP BY c.table
-		ORDER BY c.table`)
+		ORDER BY c.table`, databases, databases)
 	if err != nil {
 		return nil, fmt.Errorf("cannot list tables: %w", err)
 	}
@@ -74,7 +84,7 @@ func PersonTables(ctx context.Context, db *chdb.DB) ([]PersonTable, error) {
 			return nil, err
 		}
 		if s > 0 && (v > 0 || u > 0 || h > 0) && name != Table {
-			out = append(out, PersonTable{Name: name, HasVisitor: v > 0, HasUser: u > 0, HasHash: h > 0})
+			out = append(out, PersonTable{Name: name, HasVisitor: v > 0, HasUser: u > 0, HasHash: h > 0, Subjects: db.Database + "." + Table})
 		}
 	}
 	return out, rows.Err()
@@ -84,10 +94,10 @@ func PersonTables(ctx context.Context, db *chdb.DB) ([]PersonTable, error) {
 // erasures named by the bound parameter @erasures (an Array(String)):
 // their visitor ids, those ids' hashes and their user ids.
 func Where(t PersonTable) string {
-	const (
-		visitors = "SELECT visitor_id FROM erasure_subjects WHERE has(@erasures, erasure_id) AND visitor_id != ''"
-		hashes   = "SELECT cityHash64(visitor_id) FROM erasure_subjects WHERE has(@erasures, erasure_id) AND visitor_id != ''"
-		users    = "SELECT user_id FROM erasure_subjects WHERE has(@erasures, erasure_id) AND user_id != ''"
+	var (
+		visitors = "SELECT visitor_id FROM " + t.Subjects + " WHERE has(@erasures, erasure_id) AND visitor_id != ''"
+		hashes   = "SELECT cityHash64(visitor_id) FROM " + t.Subjects + " WHERE has(@erasures, erasure_id) AND visitor_id != ''"
+		users    = "SELECT user_id FROM " + t.Subjects + " WHERE has(@erasures, erasure_id) AND user_id != ''"
 	)
 	var parts []string
 	if t.HasVisitor {
@@ -114,16 +124,21 @@ func Record(ctx context.Context, db *chdb.DB, erasureID, site, visitor, user str
 	p := []any{clickhouse.Named("erasures", []string{erasureID}), clickhouse.Named("erasure", erasureID),
 		clickhouse.Named("site", site), clickhouse.Named("at", at)}
 	if user != "" {
-		// Every anonymous id the user was seen with.
+		// Every anonymous id the user was seen with. (GLOBAL: on a
+		// cluster events is a Distributed table, and each shard would
+		// look for erasure_subjects in its default database.)
 		err := db.Exec(ctx, `INSERT INTO erasure_subjects (erasure_id, site, requested_at, visitor_id, user_id, done_at)
 			SELECT @erasure, @site, @at, visitor_id, '', toDateTime(0)
 			FROM events
 			WHERE site = @site AND visitor_id != ''
-			  AND user_id IN (SELECT user_id FROM erasure_subjects WHERE has(@erasures, erasure_id) AND user_id != '')
+			  AND user_id GLOBAL IN (SELECT user_id FROM erasure_subjects WHERE has(@erasures, erasure_id) AND user_id != '')
 			GROUP BY visitor_id`, p...)
 		if err != nil {
 			return 0, fmt.Errorf("cannot find the user's visitor ids: %w", err)
 		}
+	}
+	if err := settle(ctx, db, erasureID); err != nil {
+		return 0, err
 	}
 	var n uint64
 	// The visitor ids the erasure covers.
@@ -131,6 +146,46 @@ func Record(ctx context.Context, db *chdb.DB, erasureID, site, visitor, user str
 		return 0, err
 	}
 	return int(n), nil
+}
+
+// settle waits, on a cluster, until every node holds the erasure's ids:
+// each replica runs the deletions' subqueries on its own copy of
+// erasure_subjects (replicated whole to every node), and one that had not
+// fetched them yet would delete nothing. A node that does not answer
+// gets them when it is back, before it runs the mutations queued for it.
+func settle(ctx context.Context, db *chdb.DB, erasureID string) error {
+	if db.Cluster == nil {
+		return nil
+	}
+	nodes, err := db.Nodes(ctx)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var counts []uint64
+		var most uint64
+		for _, n := range nodes {
+			var k uint64
+			// The node's copy of the erasure's ids.
+			if err := n.QueryRow(ctx, "SELECT count() FROM "+db.Database+"."+Table+" WHERE erasure_id = ?", erasureID).Scan(&k); err != nil {
+				continue // down
+			}
+			counts = append(counts, k)
+			most = max(most, k)
+		}
+		if slices.Min(append(counts, most)) == most {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the erasure's ids have not reached every node within a minute (see system.replicas)")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // MarkDone records that the erasure's deletions had all finished at at:
