@@ -60,6 +60,14 @@ bench-feeds: clickhouse
 clean:
 	rm -rf bin data
 
+## bench-cluster: ingest throughput and a full segment run on a 2×2 cluster (ZooKeeper, four
+## clickhouse-server) vs one node, same events, same machine; medians of 3.
+## BENCH_CLUSTER_EVENTS (50000) and BENCH_CLUSTER_VISITORS (1000) size it.
+.PHONY: bench-cluster
+bench-cluster: clickhouse
+	@scripts/install-zookeeper.sh
+	$(GO) test ./internal/clustercheck/ -run '^$$' -bench ClusterVsOneNode -benchtime 1x -count 1 -timeout 60m -v
+
 ## bench-segments: synthetic shop (20k products, 1M visitors, 10M events) generated in ClickHouse;
 ## full segment run vs a plain GROUP BY scan. BENCH_SEGMENTS_SCALE=0.05 for a quick try,
 ## BENCH_SEGMENTS_EVAL=1 to add remarket eval on the same shop.

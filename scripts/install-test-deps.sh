@@ -6,13 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-clickhouse.sh
+scripts/install-zookeeper.sh
 SUDO=""
 if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
-if [ ! -f /usr/share/java/zookeeper.jar ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -q
-  $SUDO apt-get install -y -q zookeeper
-fi
 if ! command -v chromium >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -q

@@ -62,7 +62,7 @@ func run(m *testing.M) int {
 }
 
 // needCluster skips (or under CI fails) a test when the cluster could not start.
-func needCluster(t *testing.T) {
+func needCluster(t testing.TB) {
 	t.Helper()
 	if cluster == nil {
 		if os.Getenv("CI") != "" {

@@ -33,7 +33,7 @@ var migration struct {
 // migrated returns the DSN of the shared database on every node, made by
 // two `remarket migrate` processes started at once, each connected to
 // other nodes.
-func migrated(t *testing.T) string {
+func migrated(t testing.TB) string {
 	t.Helper()
 	needCluster(t)
 	migration.once.Do(func() {
@@ -149,7 +149,7 @@ func openNode(t *testing.T, n *chserver.Server) *chdb.DB {
 }
 
 // openCluster opens dsn as remarket does with clickhouse_cluster set.
-func openCluster(t *testing.T, dsn string) *chdb.DB {
+func openCluster(t testing.TB, dsn string) *chdb.DB {
 	t.Helper()
 	db, err := chdb.OpenCluster(context.Background(), dsn, clusterName)
 	if err != nil {

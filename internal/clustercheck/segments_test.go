@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +24,10 @@ import (
 // demoSite is the site `remarket demo` makes.
 const demoSite = "demo"
 
+// demoVisitors is how many shoppers the demo simulates (make
+// bench-cluster takes BENCH_CLUSTER_VISITORS).
+var demoVisitors = 400
+
 var demo struct {
 	once sync.Once
 	cfg  config.Config
@@ -35,7 +40,7 @@ var demo struct {
 // demoOnCluster runs `remarket demo --no-serve` on the cluster once:
 // the collect API and the pixel through the spool into the Distributed
 // events table, the catalog into the replicated catalog, a segment run.
-func demoOnCluster(t *testing.T) (config.Config, time.Time) {
+func demoOnCluster(t testing.TB) (config.Config, time.Time) {
 	t.Helper()
 	migrated(t)
 	demo.once.Do(func() {
@@ -46,7 +51,7 @@ func demoOnCluster(t *testing.T) (config.Config, time.Time) {
 		}
 		start := time.Now()
 		cfgPath := runcheck.RunDemo(t, bin, cluster.DSN(database, cluster.Node(2, 1), cluster.Node(1, 1)),
-			[]string{"REMARKET_CLICKHOUSE_CLUSTER=" + clusterName}, "--visitors", "400")
+			[]string{"REMARKET_CLICKHOUSE_CLUSTER=" + clusterName}, "--visitors", strconv.Itoa(demoVisitors))
 		demo.took = time.Since(start)
 		if demo.cfg, demo.err = config.Load(cfgPath, true); demo.err != nil {
 			return
