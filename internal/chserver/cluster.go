@@ -70,20 +70,17 @@ func StartCluster(ctx context.Context, opts ClusterOptions) (*Cluster, error) {
 			}
 		}
 	}
-	var remote strings.Builder
-	fmt.Fprintf(&remote, "  <remote_servers><%s>\n", c.Name)
-	for s := 0; s < c.Shards; s++ {
-		remote.WriteString("    <shard><internal_replication>true</internal_replication>\n")
+	hosts := make([][]string, c.Shards)
+	for s := range hosts {
 		for r := 0; r < c.Replicas; r++ {
-			fmt.Fprintf(&remote, "      <replica><host>127.0.0.1</host><port>%d</port></replica>\n", all[s*c.Replicas+r].tcp)
+			hosts[s] = append(hosts[s], fmt.Sprintf("127.0.0.1:%d", all[s*c.Replicas+r].tcp))
 		}
-		remote.WriteString("    </shard>\n")
 	}
-	fmt.Fprintf(&remote, "  </%s></remote_servers>\n", c.Name)
+	remote := RemoteServersXML(c.Name, hosts)
 	c.Nodes = make([]*Server, n)
 	for i := range c.Nodes {
 		shard, replica := i/c.Replicas+1, i%c.Replicas+1
-		extra := remote.String() + fmt.Sprintf(clusterMemberXML, all[i].interserver, c.ZooKeeper.Port, c.Name, shard, replica)
+		extra := remote + fmt.Sprintf(clusterMemberXML, all[i].interserver, c.ZooKeeper.Port) + MacrosXML(c.Name, shard, replica)
 		c.Nodes[i] = &Server{
 			Dir:         filepath.Join(c.dir, fmt.Sprintf("s%dr%d", shard, replica)),
 			TCPPort:     all[i].tcp,
@@ -118,13 +115,40 @@ func StartCluster(ctx context.Context, opts ClusterOptions) (*Cluster, error) {
 
 // clusterMemberXML is the part of a node's config that makes it a member:
 // the port replicas fetch parts from, ZooKeeper (5 s sessions, so a
-// killed replica's session ends soon), its macros and the DDL queue.
+// killed replica's session ends soon), and the DDL queue (MacrosXML adds its macros).
 const clusterMemberXML = `  <interserver_http_port>%d</interserver_http_port>
   <interserver_http_host>127.0.0.1</interserver_http_host>
   <zookeeper><node><host>127.0.0.1</host><port>%d</port></node><session_timeout_ms>5000</session_timeout_ms></zookeeper>
-  <macros><cluster>%s</cluster><shard>%02d</shard><replica>r%d</replica></macros>
   <distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>
 `
+
+// RemoteServersXML is the remote_servers section of a cluster's servers:
+// one shard per element of hosts, its replicas (host:port of the native
+// protocol) replicating among themselves (internal_replication: a
+// Distributed insert writes one replica, ReplicatedMergeTree copies it).
+// docker/cluster/cluster.xml has the same shape.
+func RemoteServersXML(name string, hosts [][]string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "  <remote_servers><%s>\n", name)
+	for _, replicas := range hosts {
+		b.WriteString("    <shard><internal_replication>true</internal_replication>\n")
+		for _, h := range replicas {
+			host, port, _ := strings.Cut(h, ":")
+			fmt.Fprintf(&b, "      <replica><host>%s</host><port>%s</port></replica>\n", host, port)
+		}
+		b.WriteString("    </shard>\n")
+	}
+	fmt.Fprintf(&b, "  </%s></remote_servers>\n", name)
+	return b.String()
+}
+
+// MacrosXML is the macros section of the server that is replica of shard
+// (both from 1): remarket's ReplicatedMergeTree paths use {shard} (01,
+// 02, ...) and {replica} (r1, r2, ...). docker/cluster/macros-sNrM.xml
+// have the same shape.
+func MacrosXML(cluster string, shard, replica int) string {
+	return fmt.Sprintf("  <macros><cluster>%s</cluster><shard>%02d</shard><replica>r%d</replica></macros>\n", cluster, shard, replica)
+}
 
 // Recover starts a node again after Kill, as an operator does after a
 // crash: with the force_restore_data flag, which lets it set aside
