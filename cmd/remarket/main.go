@@ -48,6 +48,7 @@ func commands(a *app) []*cobra.Command {
 	return []*cobra.Command{
 		newInitCmd(a),
 		newMigrateCmd(a),
+		newConvertCmd(a),
 		newCatalogCmd(a),
 		newServeCmd(a),
 		newDemoCmd(a),
