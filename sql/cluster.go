@@ -490,6 +490,10 @@ func (l *layout) drop(name string) []string {
 	return []string{drop(l.db), drop(l.local)}
 }
 
+// EveryNode starts a statement of the cluster form that the runner sends
+// to every node itself (runOnEveryNode), not through the DDL queue.
+const EveryNode = "/* every node */ "
+
 func (l *layout) alter(name, clause string) ([]string, error) {
 	o, ok := l.objects[name]
 	if !ok || o.kind != kindTable {
@@ -499,7 +503,12 @@ func (l *layout) alter(name, clause string) ([]string, error) {
 	if o.sharded {
 		out := []string{"ALTER TABLE " + l.local + "." + name + l.on() + " " + clause}
 		if columnChange {
-			out = append(out, "ALTER TABLE "+l.db+"."+name+l.on()+" "+clause)
+			// The Distributed table's columns, on each node in turn:
+			// ClickHouse 18.16 refuses ALTER … ON CLUSTER of a table that
+			// is not replicated when the cluster's shards replicate
+			// (internal_replication), and the DDL queue runs an ALTER of
+			// a replicated table on one replica per shard only.
+			out = append(out, EveryNode+"ALTER TABLE "+l.db+"."+name+" "+clause)
 		}
 		return out, nil
 	}

@@ -46,7 +46,7 @@ func TestClusterLayoutRewrites(t *testing.T) {
 		}},
 		{"ALTER TABLE ev ADD COLUMN n UInt8 DEFAULT 0", []string{
 			"ALTER TABLE rm_shard.ev ON CLUSTER 'c' ADD COLUMN n UInt8 DEFAULT 0",
-			"ALTER TABLE rm.ev ON CLUSTER 'c' ADD COLUMN n UInt8 DEFAULT 0",
+			EveryNode + "ALTER TABLE rm.ev ADD COLUMN n UInt8 DEFAULT 0",
 		}},
 		{"ALTER TABLE cur ADD COLUMN n UInt8", []string{
 			"ALTER TABLE rm.cur ADD COLUMN n UInt8",

@@ -2,6 +2,7 @@ package sql
 
 import (
 	"context"
+	"strings"
 
 	"github.com/remarket/remarket/internal/chdb"
 )
@@ -51,6 +52,9 @@ func ClusterStatements(v chdb.Version) ([]string, error) {
 		if planned {
 			out = append(out, l.plan.statements()...)
 		}
+	}
+	for i, q := range out {
+		out[i] = strings.TrimPrefix(q, EveryNode)
 	}
 	return out, nil
 }

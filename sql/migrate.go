@@ -195,11 +195,20 @@ func (s *Schema) Exec(ctx context.Context, tmpl string) error {
 		}
 	}
 	for _, q := range stmts {
-		if err := s.conn.Exec(ctx, q); err != nil {
+		if err := s.run(ctx, q); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// run sends one statement of the cluster form (or of a single node) to
+// the node the runner talks to, or to every node (EveryNode).
+func (s *Schema) run(ctx context.Context, q string) error {
+	if rest, ok := strings.CutPrefix(q, EveryNode); ok && s.DB.Cluster != nil {
+		return runOnEveryNode(ctx, s.DB, rest)
+	}
+	return s.conn.Exec(ctx, q)
 }
 
 // apply runs the migrations not in done and records each in ledger.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -104,7 +105,7 @@ func applyPlan(ctx context.Context, s *Schema, all []Migration, ledger string) (
 				defer wg.Done()
 				for chain := range work {
 					for _, q := range chain {
-						if err := s.conn.Exec(ctx, q); err != nil {
+						if err := s.run(ctx, q); err != nil {
 							mu.Lock()
 							errs = append(errs, fmt.Errorf("new cluster schema: %w", err))
 							mu.Unlock()
@@ -208,4 +209,64 @@ func lockCluster(ctx context.Context, db *chdb.DB, node *chdb.DB) (func(), error
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// reEveryNodeAlter matches the column change of a Distributed table that
+// runOnEveryNode makes: ALTER TABLE db.t ADD|DROP|MODIFY… COLUMN [IF [NOT]
+// EXISTS] c.
+var reEveryNodeAlter = regexp.MustCompile(`(?is)^ALTER\s+TABLE\s+(\w+)\.(\w+)\s+(ADD|DROP|MODIFY|RENAME|COMMENT)\s+COLUMN\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?(\w+)`)
+
+// runOnEveryNode changes a Distributed table's columns on every node (a
+// migration needs every node anyway). A column added waits until the
+// node's shard table has it (the DDL queue changed one replica per shard;
+// replication brings the others along), and a node that has the change
+// already (a run stopped half way) is left as it is.
+func runOnEveryNode(ctx context.Context, db *chdb.DB, q string) error {
+	m := reEveryNodeAlter.FindStringSubmatch(q)
+	if m == nil {
+		return fmt.Errorf("not a column change of a Distributed table: %s", q)
+	}
+	table, op, column := m[2], strings.ToUpper(m[3]), m[4]
+	nodes, err := db.Nodes(ctx)
+	if err != nil {
+		return err
+	}
+	has := func(n *chdb.Node, database string) (bool, error) {
+		var k uint64
+		err := n.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?",
+			database, table, column).Scan(&k)
+		return k > 0, err
+	}
+	for _, n := range nodes {
+		if op == "ADD" {
+			deadline := time.Now().Add(time.Minute)
+			for {
+				ok, err := has(n, db.Cluster.Local)
+				if err != nil {
+					return fmt.Errorf("node %s: %w", n.Host, err)
+				}
+				if ok {
+					break
+				}
+				if time.Now().After(deadline) {
+					return fmt.Errorf("node %s: %s.%s has no column %s a minute after it was added (see system.replicas)", n.Host, db.Cluster.Local, table, column)
+				}
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
+			if ok, err := has(n, db.Database); err != nil || ok {
+				if err != nil {
+					return fmt.Errorf("node %s: %w", n.Host, err)
+				}
+				continue
+			}
+		}
+		if err := n.Exec(ctx, q); err != nil {
+			return fmt.Errorf("node %s: %w", n.Host, err)
+		}
+	}
+	return nil
 }
