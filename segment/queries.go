@@ -54,6 +54,16 @@ func optedOut() string {
 // those with a product, and product-less ones with a category (list views).
 const interestLines = "AND (product_id != '' OR category != '')"
 
+// priceRule is the price rules as a strategy number, 1 upsell, 2
+// cross-sell, 0 neither (similar), of a related product b for an anchor
+// a, over the columns cat_a, price_a, cat_b and price_b of the query it
+// goes into (/*PRIO*/): an upsell is in the anchor's category, dearer,
+// at most @up × its price; a cross-sell in another category at most @xs
+// × its price. Every related product gets its strategy from here.
+const priceRule = `multiIf(price_a <= 0 OR price_b <= 0, 0,
+    cat_b = cat_a AND price_b > price_a AND price_b <= @up * price_a, 1,
+    cat_b != cat_a AND price_b <= @xs * price_a, 2, 0)`
+
 // basketKinds are the co-occurrence kinds and the seg_baskets column
 // holding each visitor's basket of that kind (03_profiles).
 var basketKinds = []struct{ kind, column string }{
@@ -79,7 +89,8 @@ func recommendations(where, key string) string {
 	return query("12_recommendations", "/*ANCHORS*/", anchors(""), "/*SELF_ANCHORS*/", anchors("@self = 1 AND"))
 }
 
-// prios are the related strategies as 11_related_best numbers them.
+// prios are the related strategies as seg_related_best numbers them
+// (11_related).
 func (p strategyPlan) prios() []int {
 	var out []int
 	for _, s := range p.related {

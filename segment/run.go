@@ -52,7 +52,7 @@ type Step struct {
 var (
 	snapshotTables = []string{"seg_products", "seg_profiles", "seg_interests",
 		"seg_related", "seg_members", "seg_recommendations", "seg_audience_products"}
-	workTables = []string{"seg_opted_out", "seg_identities", "seg_numbers", "seg_baskets", "seg_product_lines", "seg_pairs", "seg_related_candidates", "seg_related_best",
+	workTables = []string{"seg_opted_out", "seg_identities", "seg_numbers", "seg_baskets", "seg_product_lines", "seg_pairs", "seg_pair_items", "seg_related_candidates", "seg_related_best",
 		"seg_member_candidates", "seg_eval_holdout"}
 )
 
@@ -160,7 +160,7 @@ func (e *Engine) compute(ctx context.Context, site string, res *RunResult, audie
 	for _, a := range audiences {
 		members = append(members, task{name: "members/" + a.Name, after: []string{"02_interests", "03_profiles", "04_opted_out_profiles"},
 			run: func() error { return inAudience(a.Name, e.computeMembers(ctx, res, params, a, plan)) }})
-		products = append(products, task{name: "products/" + a.Name, after: []string{"members/" + a.Name, "11_related_best/0", "11_related_best/1"},
+		products = append(products, task{name: "products/" + a.Name, after: []string{"members/" + a.Name, "11_related/0", "11_related/1"},
 			run: func() error { return inAudience(a.Name, e.computeProducts(ctx, res, params, a)) }})
 	}
 	rank := slices.IndexFunc(tasks, func(t task) bool { return t.name == "11_related/0" })
@@ -232,12 +232,21 @@ func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, 
 		step("05_products", []string{"03_profiles", "01_numbers", "01_unknown_products"}, query("05_products"), params),
 		step("04_opted_out_profiles", []string{"00_opted_out"}, query("04_opted_out_profiles"), params),
 	}
-	var candidates []string
+	// Co-occurrence, per kind: pairs in two halves, then each product's
+	// counts. Scoring waits for every kind's counts: an anchor's weak
+	// pairs count only while it lacks strong partners of any kind.
+	var items, candidates []string
 	for _, bk := range basketKinds {
 		kp := append(params[:len(params):len(params)], clickhouse.Named("kind", bk.kind))
 		pairs := "07_pairs/" + bk.kind
 		tasks = append(tasks, halves(pairs, []string{"03_profiles"}, query("07_pairs", "/*BASKET*/", bk.column), kp)...)
-		tasks = append(tasks, step("07_cooccurrence/"+bk.kind, []string{pairs + "/0", pairs + "/1", "05_products"}, query("07_cooccurrence"), kp))
+		tasks = append(tasks, step("07_items/"+bk.kind, []string{pairs + "/0", pairs + "/1"}, query("07_items"), kp))
+		items = append(items, "07_items/"+bk.kind)
+	}
+	cooccurrence := query("07_cooccurrence", "/*BUSY*/", query("busy_anchors"), "/*PRIO*/", priceRule)
+	for _, bk := range basketKinds {
+		kp := append(params[:len(params):len(params)], clickhouse.Named("kind", bk.kind))
+		tasks = append(tasks, step("07_cooccurrence/"+bk.kind, slices.Concat(items, []string{"05_products"}), cooccurrence, kp))
 		candidates = append(candidates, "07_cooccurrence/"+bk.kind)
 	}
 	products := []string{"05_products"}
@@ -245,11 +254,11 @@ func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, 
 		step("10_fallback_cross_sell", []string{"05_products", "03_profiles"}, query("10_fallback_cross_sell"), params),
 		step("09_fallback_upsell", products, query("09_fallback_upsell"), params),
 		step("08_declared", products, query("08_declared"), params),
+		step("10_fallback_bestsellers", append(candidates[:len(candidates):len(candidates)], "08_declared", "09_fallback_upsell", "10_fallback_cross_sell"), query("10_fallback_bestsellers", "/*PRIO*/", priceRule), params),
 	)
 	// Ranking is split by anchor into two halves, one per core.
-	related := slices.Concat(candidates, []string{"08_declared", "09_fallback_upsell", "10_fallback_cross_sell"})
+	related := slices.Concat(candidates, []string{"08_declared", "09_fallback_upsell", "10_fallback_cross_sell", "10_fallback_bestsellers"})
 	tasks = append(tasks, halves("11_related", related, query("11_related"), params)...)
-	tasks = append(tasks, halves("11_related_best", []string{"11_related/0", "11_related/1"}, query("11_related_best"), params)...)
 	return tasks
 }
 

@@ -1,11 +1,15 @@
 // Package segment turns a site's events into what re-marketing needs, all
 // computed inside ClickHouse: per-visitor interests (time-decayed,
 // event-weighted, per category prefix and product), intent stages, price
-// band and customer type; related products (co-view substitutes and
-// co-purchase complements scored by log-likelihood ratio, declared
-// upgrades and complements, category fallbacks for cold start) split into
-// upsells and cross-sells by the price rules; audiences from declarative
-// definitions; and each member's ranked products with a human reason.
+// band and customer type; related products as a relation (co-views and
+// co-purchases weighted by closeness in the visitor's basket and damped
+// for popularity, declared upgrades and complements, category and shop
+// best sellers for cold start), each with a strategy from the price
+// rules (upsell, cross-sell or similar) and one order across kinds;
+// audiences from declarative definitions; and each member's ranked
+// products — the policy: upsells and cross-sells only — with a human
+// reason. EvaluateNextItem measures the related products on held-out
+// sessions against item-kNN and most-popular.
 //
 // A run writes a complete snapshot tagged with its run id and then moves
 // the site's current-run pointer in one insert, so readers (the v_* views,

@@ -42,17 +42,20 @@ type Segments struct {
 	MaxItemsPerVisitor int `yaml:"max_items_per_visitor"`
 	// MaxAudienceProducts caps an audience's ranked product list (default 200).
 	MaxAudienceProducts int `yaml:"max_audience_products"`
-	// RelatedTopK keeps this many related products per product and kind (default 20).
+	// RelatedTopK: each product lists its best this many related
+	// products (default 20), plus its best MaxItemsPerVisitor upsells
+	// and cross-sells; fallbacks fill a shorter list up to it.
 	RelatedTopK int `yaml:"related_top_k"`
 	// MaxItemsPerBasket bounds co-occurrence work: only a visitor's most
 	// recent N products form pairs (default 30), so one heavy visitor
 	// cannot make the pair count explode quadratically.
 	MaxItemsPerBasket int `yaml:"max_items_per_basket"`
-	// MinCoOccurrence: a pair of products counts as related by co-views or
-	// co-purchases only when at least this many visitors' baskets hold
-	// both (default 2). A single visitor's pair is noise, and on a large
-	// shop most pairs are single ones: counting them would multiply the
-	// work of scoring for nothing that ranks.
+	// MinCoOccurrence: a pair of products that fewer visitors' baskets
+	// hold than this (default 2) is weak evidence, used for a product
+	// only while it has fewer than RelatedTopK stronger partners. On a
+	// small shop most pairs are single ones and are all there is to
+	// learn from; on a large one they are mostly noise, and scoring its
+	// millions of them would multiply the work for nothing that ranks.
 	MinCoOccurrence int `yaml:"min_co_occurrence"`
 	// ProfessionalMinQuantity: a visitor who ordered at least this many
 	// units of one product in one order line is inferred a professional

@@ -1,56 +1,48 @@
--- Co-occurrence pairs of one kind (@kind; its baskets are the seg_baskets
--- column the code puts in for the BASKET marker), with Dunning's
--- log-likelihood ratio of the 2×2 table (visitors with both, x only, y
--- only, neither), so pairs that are merely both popular score low. Only
--- positive association (together more often than chance) is kept. Pairs
--- are counted once (x < y, packed into one UInt64 key) and used both
--- ways; pairs fewer than @min_pair visitors share are noise and dropped.
--- Needs only the baskets, so it runs right after the profiles pass, while
--- interests are still being computed, in @parts parts by x (this is part
--- @part), one per core; 07_cooccurrence applies the price and category
--- rules once the product snapshot exists.
--- x·ln x is written x * log(x + (x = 0)), which is 0 at x = 0 (k11, nx and
--- ny are at least 1).
-INSERT INTO seg_pairs (site, run_id, kind, x, y, llr, k11)
-SELECT @site, @run, @kind, x, y, llr, k11
+-- Co-occurrence counts of one kind (@kind; its baskets are the
+-- seg_baskets column the code puts in for the BASKET marker): per pair
+-- of products x < y, k11 the baskets holding both and w the sum of
+-- their position weights. A basket lists a visitor's products newest
+-- first (03_profiles); two products d places apart weigh 1/d, so
+-- products looked at one after the other count most (the closeness
+-- weighting of session-based kNN, V-SKNN; measured on real sessions in
+-- BENCHMARKS.md). Weights are integers (2²⁰ / d, rounded down), so sums
+-- are exact and every server ranks ties alike. Every pair is written,
+-- however rare: 07_cooccurrence decides which ones an anchor needs.
+-- The diagonal holds each product's baskets (x = y, k11), and the pair
+-- (0, 0) the number of baskets, so everything the scores need is in
+-- one table of sums: counts from new baskets could be added to it (an
+-- incremental run would subtract a returning visitor's old basket and
+-- add the new one). Needs only the baskets, so it runs right after the
+-- profiles pass, while interests are still being computed, in @parts
+-- parts by x (this is part @part), one per core.
+INSERT INTO seg_pairs (site, run_id, kind, x, y, k11, w)
+SELECT @site, @run, @kind, toUInt32(intDiv(pair, 4294967296)) AS x, toUInt32(pair % 4294967296) AS y, k11, w
 FROM (
-    SELECT x, y, k11,
-        2 * (k11 * log(k11) + k12 * log(k12 + (k12 = 0)) + k21 * log(k21 + (k21 = 0))
-           + k22 * log(k22 + (k22 = 0)) + n * log(n)
-           - nx * log(nx) - (n - nx) * log(n - nx + (n = nx))
-           - ny * log(ny) - (n - ny) * log(n - ny + (n = ny))) AS llr
+    SELECT pair, count() AS k11, sum(weight) AS w
     FROM (
-        SELECT x, y, toFloat64(k11_c) AS k11, toFloat64(nx_c) AS nx, toFloat64(ny_c) AS ny,
-            toFloat64((SELECT count() FROM seg_baskets WHERE site = @site AND run_id = @run AND notEmpty(/*BASKET*/))) AS n,
-            nx - k11 AS k12, ny - k11 AS k21, n - nx - ny + k11 AS k22
+        SELECT bitOr(bitShiftLeft(toUInt64(least(p, q)), 32), toUInt64(greatest(p, q))) AS pair,
+            toUInt64(intDiv(1048576, toUInt64(j - i))) AS weight
         FROM (
-            SELECT x, y, k11_c, nx_c
+            SELECT arrayJoin(arrayEnumerate(basket)) AS i, basket[i] AS p, basket
             FROM (
-                SELECT toUInt32(intDiv(pair, 4294967296)) AS x, toUInt32(pair % 4294967296) AS y, k11_c
-                FROM (
-                    SELECT pair, count() AS k11_c
-                    FROM (
-                        SELECT bitOr(bitShiftLeft(toUInt64(p), 32), toUInt64(q)) AS pair
-                        FROM (
-                            SELECT arrayJoin(/*BASKET*/) AS p, /*BASKET*/ AS basket
-                            FROM seg_baskets
-                            WHERE site = @site AND run_id = @run AND length(/*BASKET*/) > 1
-                        ) ARRAY JOIN basket AS q
-                        WHERE p < q AND p % @parts = @part
-                    )
-                    GROUP BY pair
-                    HAVING k11_c >= @min_pair
-                )
-            ) AS pairs ALL INNER JOIN (
-                SELECT arrayJoin(/*BASKET*/) AS x, count() AS nx_c
-                FROM seg_baskets WHERE site = @site AND run_id = @run
-                GROUP BY x
-            ) AS xs USING x
-        ) AS pairs_x ALL INNER JOIN (
-            SELECT arrayJoin(/*BASKET*/) AS y, count() AS ny_c
-            FROM seg_baskets WHERE site = @site AND run_id = @run
-            GROUP BY y
-        ) AS ys USING y
+                SELECT /*BASKET*/ AS basket
+                FROM seg_baskets
+                WHERE site = @site AND run_id = @run AND length(/*BASKET*/) > 1
+            )
+        ) ARRAY JOIN basket AS q, arrayEnumerate(basket) AS j
+        WHERE i < j AND least(p, q) % @parts = @part
     )
-    WHERE k11 * n > nx * ny
+    GROUP BY pair
 )
+UNION ALL
+SELECT @site, @run, @kind, x, x, count(), toUInt64(0)
+FROM (
+    SELECT arrayJoin(/*BASKET*/) AS x FROM seg_baskets WHERE site = @site AND run_id = @run
+)
+WHERE x % @parts = @part
+GROUP BY x
+UNION ALL
+SELECT @site, @run, @kind, toUInt32(0), toUInt32(0), count(), toUInt64(0)
+FROM seg_baskets
+WHERE site = @site AND run_id = @run AND notEmpty(/*BASKET*/) AND @part = 0
+GROUP BY run_id

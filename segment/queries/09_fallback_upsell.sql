@@ -1,6 +1,7 @@
 -- Cold-start upsells: best sellers of the anchor's own category priced
 -- above it within @up × its price, preferring popular items close in
--- price; each anchor's @topk best, as 11_related keeps. Each category's
+-- price; each anchor's @max_items best, as many upsells as 11_related
+-- lists. Each category's
 -- in-stock products come as arrays (one row per category), so an anchor
 -- filters and scores its ~100 candidates as array elements instead of
 -- 2 M anchor × candidate rows. ClickHouse 18.16 lambdas cannot name a
@@ -15,8 +16,8 @@ FROM (
         arrayFilter((x, f) -> f, cand_b, fits) AS bs,
         arrayMap((p, w, lo) -> w / (1 + abs(log(p / lo))) + 0.001,
             arrayFilter((x, f) -> f, cand_price, fits), arrayFilter((x, f) -> f, cand_pop, fits), arrayFilter((x, f) -> f, pa, fits)) AS ss,
-        arraySlice(arraySort((x, s, y) -> (-s, y), bs, ss, bs), 1, @topk) AS top_b,
-        arraySlice(arraySort((x, s, y) -> (-s, y), ss, ss, bs), 1, @topk) AS top_score
+        arraySlice(arraySort((x, s, y) -> (-s, y), bs, ss, bs), 1, @max_items) AS top_b,
+        arraySlice(arraySort((x, s, y) -> (-s, y), ss, ss, bs), 1, @max_items) AS top_score
     FROM (
         SELECT idx AS a, category, price AS price_a
         FROM seg_products WHERE site = @site AND run_id = @run AND known = 1 AND price > 0 AND category != ''

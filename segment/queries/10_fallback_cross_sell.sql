@@ -2,10 +2,10 @@
 -- at most @xs × the anchor. A category's complements are the categories
 -- carted or bought together with it (by visitors' baskets), plus its
 -- siblings under the same top-level category; the 5 strongest are kept,
--- and from each its 20 best sellers; each anchor's @topk best, as
+-- and from each its 20 best sellers; each anchor's @max_items best, as
 -- 11_related keeps. A candidate's score does not depend on the anchor,
 -- only whether its price fits does: each category's candidates are sorted
--- once (score, then number), and an anchor keeps the first @topk that fit
+-- once (score, then number), and an anchor keeps the first @max_items that fit
 -- (the same list as sorting each anchor's ~100 candidates, without
 -- making 2 M rows of them). Complements are other categories, so no
 -- candidate is the anchor itself. ClickHouse 18.16 lambdas cannot name a
@@ -16,8 +16,8 @@ SELECT @site, @run, a, b, 'category_fallback', 'cross_sell', score, 0
 FROM (
     SELECT a,
         arrayMap((p, lim) -> p <= lim, cand_price, arrayResize([@xs * price_a], length(cand_b), @xs * price_a)) AS fits,
-        arraySlice(arrayFilter((x, f) -> f, cand_b, fits), 1, @topk) AS bs,
-        arraySlice(arrayFilter((x, f) -> f, cand_score, fits), 1, @topk) AS scores
+        arraySlice(arrayFilter((x, f) -> f, cand_b, fits), 1, @max_items) AS bs,
+        arraySlice(arrayFilter((x, f) -> f, cand_score, fits), 1, @max_items) AS scores
     FROM (
         SELECT idx AS a, category AS cat_a, price AS price_a
         FROM seg_products WHERE site = @site AND run_id = @run AND known = 1 AND price > 0 AND category != ''

@@ -1,7 +1,7 @@
 -- Each member's ranked products for one audience. Anchors are the member's
 -- products chosen by the strategy (anchors.sql with fragments from a fixed
 -- list in the code), at most 3; candidates are the anchors' best
--- related products of the allowed strategies (@prios, 11_related_best),
+-- related products of the allowed strategies (@prios, seg_related_best),
 -- plus with @self the anchors themselves (a reminder). Never
 -- a product the visitor bought, never out of stock (related products are
 -- in stock already). Reminders rank first (prio 0), then upsells (1), then
