@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -10,11 +12,13 @@ import (
 )
 
 func newEvalCmd(a *app) *cobra.Command {
-	var site string
+	var site, sessions string
 	var k int
+	var nextItem bool
+	var window, gap time.Duration
 	cmd := &cobra.Command{
 		Use:   "eval",
-		Short: "Offline quality of recommendations: leave-last-out HitRate@K, NDCG@K, coverage vs most-popular",
+		Short: "Offline quality: leave-last-out HitRate@K, NDCG@K, coverage vs most-popular; --next-item: related products on held-out sessions vs item-kNN and most-popular",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := a.load(true); err != nil {
@@ -23,12 +27,35 @@ func newEvalCmd(a *app) *cobra.Command {
 			if site == "" {
 				return fmt.Errorf("--site is required")
 			}
+			if sessions != "" && !nextItem {
+				return fmt.Errorf("--sessions goes with --next-item")
+			}
 			ctx := cmd.Context()
 			db, err := a.openMigrated(ctx)
 			if err != nil {
 				return err
 			}
-			res, err := segment.New(a.cfg, db, a.log).Evaluate(ctx, site, k)
+			eng := segment.New(a.cfg, db, a.log)
+			if nextItem {
+				opt := segment.NextItemOptions{K: k, Window: window, Gap: gap}
+				if sessions != "" {
+					f, err := os.Open(sessions)
+					if err != nil {
+						return err
+					}
+					opt.Sessions, err = segment.ReadSessions(f)
+					f.Close()
+					if err != nil {
+						return err
+					}
+				}
+				res, err := eng.EvaluateNextItem(ctx, site, opt)
+				if err != nil {
+					return err
+				}
+				return printNextItem(a, res, sessions)
+			}
+			res, err := eng.Evaluate(ctx, site, k)
 			if err != nil {
 				return err
 			}
@@ -43,5 +70,43 @@ func newEvalCmd(a *app) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&site, "site", "", "site id (required)")
 	cmd.Flags().IntVar(&k, "k", 10, "list length K")
+	cmd.Flags().BoolVar(&nextItem, "next-item", false, "replay held-out sessions: is each next viewed product among the first K related products of the one before?")
+	cmd.Flags().DurationVar(&window, "window", 24*time.Hour, "with --next-item: hold out the sessions that end within this window before now")
+	cmd.Flags().DurationVar(&gap, "gap", 30*time.Minute, "with --next-item: a pause longer than this starts a new session")
+	cmd.Flags().StringVar(&sessions, "sessions", "", "with --next-item: replay these sessions (TSV: session, product, Unix time) against the current run instead")
 	return cmd
+}
+
+// printNextItem prints a next-item evaluation as a table, each method's
+// HitRate@K next to item-kNN's (the bar to beat).
+func printNextItem(a *app, res segment.NextItemResult, sessions string) error {
+	from := "held-out sessions (the model and baselines learned from the rest)"
+	if sessions != "" {
+		from = "sessions of " + sessions + " (against the current run)"
+	}
+	a.printf("site %s: %d %s, %d next items, %d of them allowed by the price rules; %s\n\n",
+		res.Site, res.Sessions, from, res.Pairs, res.AllowedPairs, res.Took.Round(time.Millisecond))
+	w := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	k := res.K
+	fmt.Fprintf(w, "\tHitRate@%d\tMRR@%d\t× item-kNN\tallowed HitRate@%d\tallowed MRR@%d\t× item-kNN\t\n", k, k, k, k)
+	for _, m := range []struct {
+		name string
+		m    segment.NextItemMethod
+	}{{"remarket", res.Remarket}, {"item-kNN", res.ItemKNN}, {"most-popular", res.MostPopular}} {
+		fmt.Fprintf(w, "%s\t%.4f\t%.4f\t%s\t%.4f\t%.4f\t%s\t\n", m.name, m.m.All.HitRate, m.m.All.MRR, times(m.m.All.HitRate, res.ItemKNN.All.HitRate),
+			m.m.Allowed.HitRate, m.m.Allowed.MRR, times(m.m.Allowed.HitRate, res.ItemKNN.Allowed.HitRate))
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	a.printf("\ncoverage: %d of %d in-stock products with views have related products (%.1f%%); %d of %d in-stock products are among the first %d of some product (%.1f%%)\n",
+		res.Covered, res.Viewed, 100*res.Coverage(), res.Listed, res.InStock, k, 100*res.ListCoverage())
+	return nil
+}
+
+func times(x, base float64) string {
+	if base == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.3f", x/base)
 }
