@@ -3,6 +3,7 @@ package dashboard_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/remarket/remarket/dashboard"
+	"github.com/remarket/remarket/internal/catalog"
 	"github.com/remarket/remarket/internal/chdb"
 	"github.com/remarket/remarket/internal/chtest"
 	"github.com/remarket/remarket/internal/config"
@@ -214,5 +216,64 @@ func TestDashboardErasesIdsWithSlashes(t *testing.T) {
 	db.QueryRow(ctx, "SELECT count() FROM events WHERE visitor_id = 'v-keep'").Scan(&kept)
 	if kept != 1 {
 		t.Fatal("the other visitor was erased too")
+	}
+}
+
+// The product page lists each related product once, in the relation's
+// order, with every kind that found it: v_related_products has a row per
+// kind.
+func TestProductPageListsEachRelatedProductOnce(t *testing.T) {
+	srv, db := newServerDB(t)
+	ctx := context.Background()
+	var ps []catalog.Product
+	for _, id := range []string{"cam", "lens", "bag"} {
+		ps = append(ps, catalog.Product{ID: id, Title: "T " + id, Price: 100, Currency: "USD", Availability: catalog.InStock, Condition: "new"})
+	}
+	if _, err := catalog.NewStore(db, nil).Upsert(ctx, "demo", ps, "test"); err != nil {
+		t.Fatal(err)
+	}
+	rows := []struct {
+		related, kind, strategy, reason string
+		rank, position                  uint32
+	}{
+		{"bag", "co_view", "similar", "Often viewed with T cam", 2, 2},
+		{"lens", "co_purchase", "cross_sell", "Goes with your T cam", 1, 1},
+		{"lens", "co_view", "cross_sell", "Goes with your T cam", 1, 1},
+		{"bag", "category_fallback", "similar", "Popular alternative to T cam", 1, 2},
+	}
+	for _, r := range rows {
+		if err := db.InsertRow(ctx, `INSERT INTO seg_related (site, run_id, product_id, related_id, kind, strategy, score, rank, reason, position)`,
+			"demo", "r1", "cam", r.related, r.kind, r.strategy, 1.0, r.rank, r.reason, r.position); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.InsertRow(ctx, "INSERT INTO seg_current (site, run_id, switched)", "demo", "r1", uint64(1)); err != nil {
+		t.Fatal(err)
+	}
+	resp, _ := do(t, srv, "POST", "/ui/api/login", `{"site":"demo","token":"`+admin+`"}`, map[string]string{"Content-Type": "application/json"})
+	cookie := strings.Split(resp.Header.Get("Set-Cookie"), ";")[0]
+	resp, body := do(t, srv, "GET", "/ui/api/products/cam", "", map[string]string{"Cookie": cookie})
+	if resp.StatusCode != 200 {
+		t.Fatalf("product: %d %s", resp.StatusCode, body)
+	}
+	var got struct {
+		Related []struct {
+			RelatedID string   `json:"related_id"`
+			Position  uint32   `json:"position"`
+			Strategy  string   `json:"strategy"`
+			Kinds     []string `json:"kinds"`
+			Reason    string   `json:"reason"`
+		} `json:"related"`
+	}
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"lens 1 cross_sell [co_purchase co_view] Goes with your T cam", "bag 2 similar [category_fallback co_view] Popular alternative to T cam"}
+	var have []string
+	for _, r := range got.Related {
+		have = append(have, fmt.Sprintf("%s %d %s %v %s", r.RelatedID, r.Position, r.Strategy, r.Kinds, r.Reason))
+	}
+	if strings.Join(have, "\n") != strings.Join(want, "\n") {
+		t.Errorf("related rows:\n%s\nwant:\n%s", strings.Join(have, "\n"), strings.Join(want, "\n"))
 	}
 }

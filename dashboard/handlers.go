@@ -345,7 +345,7 @@ func (u *UI) erase(c *gin.Context, path, id string) {
 	c.Data(status, "application/json; charset=utf-8", body)
 }
 
-// product: a catalog entry with its upsells and cross-sells.
+// product: a catalog entry with its related products.
 func (u *UI) product(c *gin.Context) {
 	ctx, s, id := c.Request.Context(), site(c), c.Param("pid")
 	prod, err := u.rows(ctx, `SELECT product_id, title, brand, category, price, currency, availability, stock_quantity, launch_date, tags, complements, upgrades, link, image_link FROM v_products WHERE site = ? AND product_id = ?`, s.ID, id)
@@ -357,8 +357,15 @@ func (u *UI) product(c *gin.Context) {
 		httpx.Fail(c, httpx.Errorf(httpx.NotFound, "no product "+id))
 		return
 	}
-	// Related products of the current run, best first within strategy and kind.
-	related, err := u.rows(ctx, `SELECT strategy, kind, rank, related_id, score, reason, motivation FROM v_related_products WHERE site = ? AND product_id = ? ORDER BY strategy DESC, score DESC LIMIT 60`, s.ID, id)
+	// Related products of the current run, one row each in remarket's
+	// order (position), with every kind that found it and its rank there.
+	// All rows of a related product share its position and strategy; the
+	// reason shown is its best-ranked kind's.
+	related, err := u.rows(ctx, `SELECT related_id, min(position) AS position, min(strategy) AS strategy,
+			arrayMap(x -> x.2, arraySort(groupArray((rank, kind)))) AS kinds, arraySort(groupArray(rank)) AS ranks,
+			argMin(reason, (rank, kind)) AS reason, min(motivation) AS motivation
+		FROM v_related_products WHERE site = ? AND product_id = ?
+		GROUP BY related_id ORDER BY position LIMIT 60`, s.ID, id)
 	if err != nil {
 		httpx.Fail(c, err)
 		return

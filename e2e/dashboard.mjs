@@ -50,7 +50,7 @@ main(async ({ base, site, token, out = 'test-artifacts', product = 'canon-eos-25
       await page.screenshot({ path: file('dashboard-visitor.png'), fullPage: true });
     }
     await page.goto(`${base}/ui/#/product/${encodeURIComponent(product)}`);
-    await page.waitForSelector('h2 >> text=Upsells');
+    await page.waitForSelector('h2 >> text=Related products');
     await page.screenshot({ path: file('dashboard-product.png'), fullPage: true });
 
     await page.setViewportSize({ width: 390, height: 844 });

@@ -225,18 +225,15 @@
       var p = o.product;
       s += '<div class="card"><h2>' + esc(p.title) + '</h2><p>' + esc(p.brand) + ' · ' + esc(p.category) + ' · <strong>' + num(p.price, 2) + ' ' + esc(p.currency) + '</strong> · ' + esc(p.availability) + ' (' + num(p.stock_quantity) + ' in stock)</p>';
       s += '<p class="muted">Tags: ' + esc((p.tags || []).join(', ') || '—') + ' · launched ' + esc(String(p.launch_date).slice(0, 10)) + '</p></div>';
-      ['upsell', 'cross_sell'].forEach(function (strategy) {
-        var rows = o.related.filter(function (r) { return r.strategy === strategy; });
-        s += '<div class="card"><h2>' + (strategy === 'upsell' ? 'Upsells' : 'Cross-sells') + '</h2>' + table([
-          { h: 'Product', f: function (r) { return '<a href="#/product/' + enc(r.related_id) + '">' + esc(r.related_id_title || r.related_id) + '</a>'; } },
-          { h: 'Price', cls: 'num', f: function (r) { return num(r.related_id_price, 2); } },
-          { h: 'Kind', f: function (r) { return esc(r.kind); } },
-          { h: 'Why', cls: 'hide-sm', f: function (r) { return esc(r.reason || ''); } },
-          { h: 'Score', cls: 'num', f: function (r) { return num(r.score, 2); } }
-        ], rows, 'None in the current run.') + '</div>';
-      });
-      var other = o.related.filter(function (r) { return r.strategy !== 'upsell' && r.strategy !== 'cross_sell'; });
-      if (other.length) s += '<div class="card"><h2>Other related</h2>' + table([{ h: 'Product', f: function (r) { return esc(r.related_id_title || r.related_id); } }, { h: 'Kind', f: function (r) { return esc(r.kind); } }, { h: 'Score', cls: 'num', f: function (r) { return num(r.score, 2); } }], other) + '</div>';
+      var strategies = { upsell: 'Upsell', cross_sell: 'Cross-sell', similar: 'Similar' };
+      s += '<div class="card"><h2>Related products</h2><p class="muted">In remarket\'s order. Upsells and cross-sells are what audiences and feeds offer; similar ones fail the price rules.</p>' + table([
+        { h: '#', cls: 'num', f: function (r) { return num(r.position); } },
+        { h: 'Product', f: function (r) { return '<a href="#/product/' + enc(r.related_id) + '">' + esc(r.related_id_title || r.related_id) + '</a>'; } },
+        { h: 'Price', cls: 'num', f: function (r) { return num(r.related_id_price, 2); } },
+        { h: 'Strategy', f: function (r) { return '<span class="pill">' + esc(strategies[r.strategy] || r.strategy) + '</span>'; } },
+        { h: 'Kinds', f: function (r) { return (r.kinds || []).map(function (k, i) { return esc(k) + ' #' + num((r.ranks || [])[i]); }).join(', '); } },
+        { h: 'Why', cls: 'hide-sm', f: function (r) { return esc(r.reason || ''); } }
+      ], o.related, 'None in the current run.') + '</div>';
       return s;
     });
   }
