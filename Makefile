@@ -11,7 +11,7 @@ RACE_PKGS := ./ingest/ ./feeds/ ./segment/
 # chDB engine has no replication).
 CURRENT_PKGS = $(shell $(GO) list ./... | grep -v -e /internal/crosscheck -e /internal/clustercheck)
 
-.PHONY: run demo build test lint unit race deps clickhouse bench-ingest bench-segments bench-feeds clean
+.PHONY: run demo build test lint unit race deps clickhouse bench-ingest bench-segments bench-feeds bench-related clean
 
 ## run: start everything locally (a private ClickHouse under ./data, migrations, server)
 run: clickhouse build
@@ -73,3 +73,8 @@ bench-cluster: clickhouse
 ## BENCH_SEGMENTS_EVAL=1 to add remarket eval on the same shop.
 bench-segments: clickhouse
 	BENCH_SEGMENTS_SCALE=$${BENCH_SEGMENTS_SCALE:-1} $(GO) test ./segment/ -run '^$$' -bench BenchmarkSegmentRun -benchtime 1x -count 1 -timeout 60m -v
+
+## bench-related: real sessions (../shared/data/yoochoose-100k) sent through the collect API, a segment run,
+## and the validation sessions' next items against the related products, item-kNN and most-popular.
+bench-related: clickhouse
+	$(GO) run ./internal/tools/benchrelated
