@@ -160,7 +160,7 @@ func (e *Engine) compute(ctx context.Context, site string, res *RunResult, audie
 	for _, a := range audiences {
 		members = append(members, task{name: "members/" + a.Name, after: []string{"02_interests", "03_profiles", "04_opted_out_profiles"},
 			run: func() error { return inAudience(a.Name, e.computeMembers(ctx, res, params, a, plan)) }})
-		products = append(products, task{name: "products/" + a.Name, after: []string{"members/" + a.Name, "11_related/0", "11_related/1"},
+		products = append(products, task{name: "products/" + a.Name, after: []string{"members/" + a.Name, "11_related_best"},
 			run: func() error { return inAudience(a.Name, e.computeProducts(ctx, res, params, a)) }})
 	}
 	rank := slices.IndexFunc(tasks, func(t task) bool { return t.name == "11_related/0" })
@@ -259,6 +259,7 @@ func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, 
 	// Ranking is split by anchor into two halves, one per core.
 	related := slices.Concat(candidates, []string{"08_declared", "09_fallback_upsell", "10_fallback_cross_sell", "10_fallback_bestsellers"})
 	tasks = append(tasks, halves("11_related", related, query("11_related"), params)...)
+	tasks = append(tasks, step("11_related_best", []string{"11_related/0", "11_related/1"}, query("11_related_best"), params))
 	return tasks
 }
 

@@ -7,38 +7,11 @@
 -- recreated rather than altered (ClickHouse 18.16 has no ADD COLUMN IF
 -- NOT EXISTS): v_related_products is empty from the upgrade until the
 -- first run after it, while audiences, feeds and recommendations keep
--- serving from their own tables.
+-- serving from their own tables. prio, best_score and best mark each
+-- anchor's best upsells and cross-sells, which 11_related_best copies
+-- into seg_related_best (internal columns, not in the view).
 DROP TABLE IF EXISTS seg_related;
 CREATE TABLE IF NOT EXISTS seg_related (
-    site String,
-    run_id String,
-    ph UInt64,
-    related_ph UInt64,
-    product_id String,
-    related_id String,
-    kind String,
-    strategy String,
-    score Float64,
-    rank UInt32,
-    together UInt64,
-    reason String,
-    motivation String,
-    position UInt32
-) ENGINE = MergeTree()
-PARTITION BY run_id
-ORDER BY (site, ph, position);
--- The view grows by position.
-DROP TABLE IF EXISTS v_related_products;
-CREATE VIEW IF NOT EXISTS v_related_products AS
-SELECT site, product_id, related_id, kind, score, rank, run_id, strategy, together, reason, motivation, position
-FROM seg_related
-WHERE (site, run_id) IN (SELECT site, argMax(run_id, switched) FROM seg_current GROUP BY site);
--- 11_related writes each run's relation once, into seg_related_rows
--- (stores nothing): one materialized view keeps every row in
--- seg_related, the other each anchor's best upsells and cross-sells
--- (best = 1) in seg_related_best, the input of members' recommendations,
--- so the ranking is not read back a second time.
-CREATE TABLE IF NOT EXISTS seg_related_rows (
     site String,
     run_id String,
     ph UInt64,
@@ -56,11 +29,12 @@ CREATE TABLE IF NOT EXISTS seg_related_rows (
     prio UInt8,
     best_score Float64,
     best UInt8
-) ENGINE = Null;
-CREATE MATERIALIZED VIEW IF NOT EXISTS seg_related_rows_to_related TO seg_related AS
-SELECT site, run_id, ph, related_ph, product_id, related_id, kind, strategy, score, rank, together, reason, motivation, position
-FROM seg_related_rows;
-CREATE MATERIALIZED VIEW IF NOT EXISTS seg_related_rows_to_best TO seg_related_best AS
-SELECT site, run_id, ph, related_ph, prio, best_score AS score
-FROM seg_related_rows
-WHERE best = 1;
+) ENGINE = MergeTree()
+PARTITION BY run_id
+ORDER BY (site, ph, position);
+-- The view grows by position.
+DROP TABLE IF EXISTS v_related_products;
+CREATE VIEW IF NOT EXISTS v_related_products AS
+SELECT site, product_id, related_id, kind, score, rank, run_id, strategy, together, reason, motivation, position
+FROM seg_related
+WHERE (site, run_id) IN (SELECT site, argMax(run_id, switched) FROM seg_current GROUP BY site);

@@ -16,10 +16,10 @@
 -- 2 co_purchase, 3 category_fallback, 4 bestseller; strategy 0 similar,
 -- 1 upsell, 2 cross_sell) and become names at the end. The reason names
 -- the anchor by its catalog title; motivation is the related product's.
--- The same pass feeds the policy: rows go to seg_related_rows, whose
--- materialized views write them to seg_related, and each anchor's first
--- @max_items upsells and cross-sells (best = 1, one row per product) to
--- seg_related_best for 12_recommendations (prio 1 upsell, 2 cross-sell),
+-- The same pass marks the policy's input: each anchor's first
+-- @max_items upsells and cross-sells (best = 1, one row per product),
+-- which 11_related_best copies to seg_related_best for
+-- 12_recommendations (prio 1 upsell, 2 cross-sell),
 -- scored by the weight of the product's best kind (declared 4, learned
 -- 2, fallback 1) / its place among the anchor's products of that
 -- strategy, so that a member's list, which scales scores by the anchor's
@@ -28,7 +28,7 @@
 -- places left by products they bought.
 -- Anchors are split in @parts by number (this run does part @part), so
 -- the ranking runs on both cores.
-INSERT INTO seg_related_rows (site, run_id, ph, related_ph, product_id, related_id, kind, strategy, score, rank, together, reason, motivation, position, prio, best_score, best)
+INSERT INTO seg_related (site, run_id, ph, related_ph, product_id, related_id, kind, strategy, score, rank, together, reason, motivation, position, prio, best_score, best)
 SELECT @site, @run, ph, related_ph, product_id, related_id, kind, strategy, score, rank, together,
     multiIf(strategy = 'upsell', concat('Upgrade from ', anchor_title),
         strategy = 'cross_sell', concat('Goes with your ', anchor_title),
