@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/remarket
 CONFIG  ?= remarket.yaml
 # Packages whose concurrency matters run under the race detector too.
-RACE_PKGS := ./ingest/ ./feeds/ ./segment/
+RACE_PKGS := ./ingest/ ./ingest/spool/ ./feeds/ ./segment/
 # The suite runs twice: on Debian's clickhouse-server 18.16, then on
 # ClickHouse 26 from the chDB library (internal/tools/chdbserver).
 # internal/crosscheck starts both itself and compares their results;

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/remarket/remarket/ingest/spool"
 	"github.com/remarket/remarket/internal/config"
 	"github.com/remarket/remarket/internal/httpx"
 )
@@ -55,7 +56,7 @@ func (h *collector) collect(kind string) gin.HandlerFunc {
 		events, err := h.readRequest(c, kind)
 		if err == nil && len(events) > 0 {
 			err = h.accept(c.Request.Context(), events)
-			if errors.Is(err, ErrSpoolFull) {
+			if errors.Is(err, spool.ErrFull) {
 				c.Header("Retry-After", retryAfterSeconds)
 				err = reject("spool_full", httpx.TooMany, "the server is busy storing earlier events; retry after "+retryAfterSeconds+" seconds")
 			}

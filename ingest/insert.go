@@ -3,10 +3,55 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/remarket/remarket/ingest/spool"
 	"github.com/remarket/remarket/internal/chdb"
 )
+
+var (
+	shippedEvents = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "remarket_shipped_events_total", Help: "Events inserted into ClickHouse.",
+	})
+	shipLatency = promauto.NewHistogram(prometheus.HistogramOpts{
+		Name: "remarket_ship_latency_seconds", Help: "Time from receiving an event to its insert into ClickHouse (oldest event of each batch).",
+		Buckets: prometheus.ExponentialBuckets(0.05, 2, 14),
+	})
+)
+
+// eventSink is the spool's Sink: it decodes a batch of spool records and
+// inserts the events into ClickHouse. A record that does not decode is
+// logged and left out; it would fail every retry.
+func eventSink(db *chdb.DB, log *slog.Logger) spool.Sink {
+	return func(ctx context.Context, records [][]byte) error {
+		events := make([]Event, 0, len(records))
+		var oldest time.Time
+		for _, rec := range records {
+			var e Event
+			if err := decodeEvent(rec, &e); err != nil {
+				log.Error("spool: undecodable record skipped", "err", err)
+				continue
+			}
+			if oldest.IsZero() || e.ReceivedAt.Before(oldest) {
+				oldest = e.ReceivedAt
+			}
+			events = append(events, e)
+		}
+		if len(events) == 0 {
+			return nil
+		}
+		if err := insertEvents(ctx, db, events); err != nil {
+			return err
+		}
+		shippedEvents.Add(float64(len(events)))
+		shipLatency.Observe(time.Since(oldest).Seconds())
+		return nil
+	}
+}
 
 // insertColumns is the explicit column list ClickHouse 18.16 needs for a
 // batch; the order matches insertEvents.

@@ -8,6 +8,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+
+	"github.com/remarket/remarket/ingest/spool"
 )
 
 // transparentGIF is a 1×1 transparent GIF89a.
@@ -68,7 +70,7 @@ func (h *collector) pixel(c *gin.Context) {
 	switch err := h.accept(req.Context(), []Event{ev}); {
 	case err == nil:
 		eventsAccepted.WithLabelValues("pixel").Inc()
-	case errors.Is(err, ErrSpoolFull):
+	case errors.Is(err, spool.ErrFull):
 		pixelDropped.WithLabelValues("spool_full").Inc()
 	default:
 		pixelDropped.WithLabelValues("spool_error").Inc()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/remarket/remarket/ingest/spool"
 	"github.com/remarket/remarket/internal/chdb"
 	"github.com/remarket/remarket/internal/config"
 )
@@ -27,8 +28,8 @@ type Service struct {
 	cfg     config.Config
 	log     *slog.Logger
 	now     func() time.Time
-	spool   *Spool
-	shipper *Shipper
+	spool   *spool.Spool
+	shipper *spool.Shipper
 }
 
 // Open opens the spool (replaying what a previous process left unshipped)
@@ -44,14 +45,14 @@ func Open(ctx context.Context, opts Options) (*Service, error) {
 		return nil, errors.New("ingest: no ClickHouse connection")
 	}
 	sc := opts.Config.Spool
-	sp, err := OpenSpool(SpoolOptions{Dir: opts.Config.SpoolDir, SegmentBytes: sc.SegmentBytes, MaxBytes: sc.MaxBytes, Logger: opts.Logger})
+	sp, err := spool.Open(spool.Options{Dir: opts.Config.SpoolDir, SegmentBytes: sc.SegmentBytes, MaxBytes: sc.MaxBytes, Logger: opts.Logger})
 	if err != nil {
 		return nil, err
 	}
 	if n := sp.Unshipped(); n > 0 {
 		opts.Logger.Info("spool: replaying unshipped events", "bytes", n)
 	}
-	sh := NewShipper(sp, opts.DB, sc.BatchRows, sc.FlushInterval, opts.Logger)
+	sh := spool.NewShipper(sp, eventSink(opts.DB, opts.Logger), spool.ShipperOptions{BatchRows: sc.BatchRows, FlushInterval: sc.FlushInterval, Logger: opts.Logger})
 	sh.Start()
 	return &Service{cfg: opts.Config, log: opts.Logger, now: opts.Now, spool: sp, shipper: sh}, nil
 }
@@ -73,7 +74,7 @@ func (s *Service) Flush(ctx context.Context) error {
 	target := s.spool.Committed()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
-	for s.spool.Shipped().less(target) {
+	for s.spool.Shipped().Less(target) {
 		s.shipper.Kick()
 		select {
 		case <-ctx.Done():
@@ -87,7 +88,7 @@ func (s *Service) Flush(ctx context.Context) error {
 // Ready fails while the spool cannot take more events.
 func (s *Service) Ready(context.Context) error {
 	if s.spool.Unshipped() >= s.cfg.Spool.MaxBytes {
-		return ErrSpoolFull
+		return spool.ErrFull
 	}
 	return nil
 }
@@ -97,5 +98,5 @@ func (s *Service) Ready(context.Context) error {
 func (s *Service) Close(ctx context.Context) error {
 	err := s.spool.Close()
 	err = errors.Join(err, s.shipper.Stop(ctx))
-	return errors.Join(err, s.spool.closeCheckpoint())
+	return errors.Join(err, s.spool.Release())
 }

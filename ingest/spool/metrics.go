@@ -1,4 +1,4 @@
-package ingest
+package spool
 
 import (
 	"time"
@@ -8,6 +8,7 @@ import (
 )
 
 // Spool and shipper metrics. Package-level: one process has one spool.
+// The shipped-events count and latency are the Sink's (ingest's).
 var (
 	spoolAppended = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "remarket_spool_events_total", Help: "Events durably written to the spool.",
@@ -25,19 +26,12 @@ var (
 		Name: "remarket_spool_fsync_seconds", Help: "Duration of one group commit (write + fsync).",
 		Buckets: prometheus.ExponentialBuckets(0.0002, 2, 14),
 	})
-	shippedEvents = promauto.NewCounter(prometheus.CounterOpts{
-		Name: "remarket_shipped_events_total", Help: "Events inserted into ClickHouse.",
-	})
 	shipErrors = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "remarket_ship_errors_total", Help: "Failed inserts into ClickHouse (each is retried).",
 	})
 	shipBatchSeconds = promauto.NewHistogram(prometheus.HistogramOpts{
 		Name: "remarket_ship_batch_seconds", Help: "Duration of one batch insert into ClickHouse.",
 		Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
-	})
-	shipLatency = promauto.NewHistogram(prometheus.HistogramOpts{
-		Name: "remarket_ship_latency_seconds", Help: "Time from receiving an event to its insert into ClickHouse (oldest event of each batch).",
-		Buckets: prometheus.ExponentialBuckets(0.05, 2, 14),
 	})
 )
 

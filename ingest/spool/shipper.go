@@ -1,4 +1,4 @@
-package ingest
+package spool
 
 import (
 	"context"
@@ -7,16 +7,28 @@ import (
 	"io"
 	"log/slog"
 	"time"
-
-	"github.com/remarket/remarket/internal/chdb"
 )
 
-// Shipper moves committed spool records into ClickHouse in large batches
+// Sink stores one batch of records, in spool order. It returns nil once
+// they are stored (the shipper then checkpoints past them) and an error to
+// have the same batch retried with backoff. A record it cannot use it
+// skips itself: a nil error means the whole batch is done with. The
+// records are only valid during the call.
+type Sink func(ctx context.Context, records [][]byte) error
+
+// ShipperOptions configure NewShipper.
+type ShipperOptions struct {
+	BatchRows     int           // most records in one batch
+	FlushInterval time.Duration // longest a record waits for a fuller batch
+	Logger        *slog.Logger
+}
+
+// Shipper moves committed spool records into a Sink in large batches
 // (BatchRows or FlushInterval, whichever first), retrying with backoff
-// while ClickHouse is down, and checkpoints only after an insert succeeded.
+// while the Sink fails, and checkpoints only after a batch was stored.
 type Shipper struct {
 	spool     *Spool
-	db        *chdb.DB
+	sink      Sink
 	log       *slog.Logger
 	batchRows int
 	interval  time.Duration
@@ -28,8 +40,11 @@ type Shipper struct {
 }
 
 // NewShipper prepares a shipper; Start runs it.
-func NewShipper(s *Spool, db *chdb.DB, batchRows int, interval time.Duration, log *slog.Logger) *Shipper {
-	return &Shipper{spool: s, db: db, log: log, batchRows: batchRows, interval: interval,
+func NewShipper(s *Spool, sink Sink, opts ShipperOptions) *Shipper {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Shipper{spool: s, sink: sink, log: opts.Logger, batchRows: opts.BatchRows, interval: opts.FlushInterval,
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), abort: make(chan struct{}), done: make(chan struct{})}
 }
 
@@ -63,10 +78,9 @@ func (sh *Shipper) run() {
 	cur := newCursor(sh.spool, sh.spool.Shipped())
 	defer cur.closeReader()
 	var (
-		batch    []Event
+		batch    [][]byte
 		end      Position
 		first    time.Time // when the batch's first record was read
-		oldest   time.Time // its receive time, for the latency metric
 		kicked   bool
 		stopping bool
 		stop     = sh.stop
@@ -82,29 +96,25 @@ func (sh *Shipper) run() {
 				break
 			}
 			end = pos
-			var e Event
-			if err := decodeEvent(payload, &e); err != nil {
-				sh.log.Error("spool: undecodable record skipped", "err", err)
-				continue
-			}
 			if len(batch) == 0 {
-				first, oldest = time.Now(), e.ReceivedAt
+				first = time.Now()
 			}
-			batch = append(batch, e)
+			batch = append(batch, payload)
 		}
 		due := len(batch) >= sh.batchRows || stopping || kicked || time.Since(first) >= sh.interval
 		if len(batch) > 0 && due {
-			if !sh.ship(batch, oldest) {
-				return // aborted while ClickHouse was down: the spool keeps it
+			if !sh.ship(batch) {
+				return // aborted while the sink was failing: the spool keeps it
 			}
 			sh.checkpoint(end)
+			clear(batch)
 			batch, kicked = batch[:0], false
 			continue
 		}
-		if len(batch) == 0 && sh.spool.Shipped().less(end) {
-			sh.checkpoint(end) // only skipped records were read
+		if len(batch) == 0 && sh.spool.Shipped().Less(end) {
+			sh.checkpoint(end) // only skipped bytes were read
 		}
-		if stopping && len(batch) == 0 && !cur.pos.less(sh.spool.Committed()) {
+		if stopping && len(batch) == 0 && !cur.pos.Less(sh.spool.Committed()) {
 			return
 		}
 		var timer <-chan time.Time
@@ -122,21 +132,17 @@ func (sh *Shipper) run() {
 	}
 }
 
-// ship inserts batch, retrying with backoff while ClickHouse fails, until
-// it succeeds or Stop's deadline aborts it.
-func (sh *Shipper) ship(batch []Event, oldest time.Time) bool {
+// ship hands batch to the sink, retrying with backoff while it fails,
+// until it succeeds or Stop's deadline aborts it.
+func (sh *Shipper) ship(batch [][]byte) bool {
 	backoff := 200 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		t := time.Now()
-		err := insertEvents(ctx, sh.db, batch)
+		err := sh.sink(ctx, batch)
 		cancel()
 		if err == nil {
 			shipBatchSeconds.Observe(time.Since(t).Seconds())
-			shippedEvents.Add(float64(len(batch)))
-			if !oldest.IsZero() {
-				shipLatency.Observe(time.Since(oldest).Seconds())
-			}
 			return true
 		}
 		shipErrors.Inc()
@@ -152,8 +158,8 @@ func (sh *Shipper) ship(batch []Event, oldest time.Time) bool {
 
 func (sh *Shipper) checkpoint(pos Position) {
 	if err := sh.spool.Checkpoint(pos); err != nil {
-		// The records are in ClickHouse; a stale checkpoint only means a
-		// replay, which ClickHouse deduplicates by event id.
+		// The records are stored; a stale checkpoint only means a replay,
+		// which ClickHouse deduplicates by event id.
 		sh.log.Error("spool: cannot write checkpoint", "err", err)
 	}
 }

@@ -1,4 +1,4 @@
-package ingest
+package spool
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 
 func openTestSpool(t *testing.T, dir string, segBytes, maxBytes int64) *Spool {
 	t.Helper()
-	s, err := OpenSpool(SpoolOptions{Dir: dir, SegmentBytes: segBytes, MaxBytes: maxBytes})
+	s, err := Open(Options{Dir: dir, SegmentBytes: segBytes, MaxBytes: maxBytes})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,8 +148,8 @@ func TestSpoolRefusesAtCap(t *testing.T) {
 	if err := s.Append(context.Background(), make([]byte, 50)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Append(context.Background(), make([]byte, 50)); !errors.Is(err, ErrSpoolFull) {
-		t.Fatalf("append over the cap: err = %v, want ErrSpoolFull", err)
+	if err := s.Append(context.Background(), make([]byte, 50)); !errors.Is(err, ErrFull) {
+		t.Fatalf("append over the cap: err = %v, want ErrFull", err)
 	}
 }
 
@@ -185,7 +185,7 @@ func TestSpoolConcurrentAppendsAllDurable(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	if err := s.Append(context.Background(), []byte("y")); !errors.Is(err, ErrSpoolClosed) {
+	if err := s.Append(context.Background(), []byte("y")); !errors.Is(err, ErrClosed) {
 		t.Fatalf("append after close: %v", err)
 	}
 }
@@ -262,7 +262,7 @@ func TestCheckpointSurvivesATornSlot(t *testing.T) {
 		}
 	}
 	s.Close()
-	s.closeCheckpoint()
+	s.Release()
 	// Tear the newest slot (sequence 2 lives in slot 0): the older one wins.
 	path := filepath.Join(dir, checkpointFn)
 	raw, _ := os.ReadFile(path)
@@ -276,7 +276,7 @@ func TestCheckpointSurvivesATornSlot(t *testing.T) {
 	// Both slots torn: refuse rather than guess.
 	raw[32+10] ^= 0xFF
 	os.WriteFile(path, raw, 0o644)
-	if _, err := OpenSpool(SpoolOptions{Dir: dir, SegmentBytes: 1 << 20, MaxBytes: 1 << 20}); err == nil {
+	if _, err := Open(Options{Dir: dir, SegmentBytes: 1 << 20, MaxBytes: 1 << 20}); err == nil {
 		t.Fatal("opened a spool whose checkpoint has no valid slot")
 	}
 }

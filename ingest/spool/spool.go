@@ -1,4 +1,8 @@
-package ingest
+// Package spool is remarket's write-ahead log: records (encoded events)
+// are appended and fsync'd before they are acknowledged, and a Shipper
+// hands them to a Sink (ClickHouse) in batches. It knows nothing of what
+// a record holds; ingest encodes events and supplies the Sink.
+package spool
 
 import (
 	"context"
@@ -15,12 +19,13 @@ import (
 	"sync"
 )
 
-// The spool is a write-ahead log of accepted events on local disk. HTTP
-// handlers append and wait for the group fsync before they acknowledge; the
-// shipper reads committed records in order and moves a checkpoint forward
-// once ClickHouse has them. A crash loses nothing acknowledged: on the next
-// start the shipper resumes from the checkpoint (replayed records keep
-// their event ids, so ClickHouse collapses any it already had).
+// A Spool is a write-ahead log of records on local disk. HTTP handlers
+// append and wait for the group fsync before they acknowledge; the Shipper
+// reads committed records in order, hands them to its Sink (ClickHouse) in
+// batches and moves a checkpoint forward once the Sink has them. A crash
+// loses nothing acknowledged: on the next start the shipper resumes from
+// the checkpoint (replayed records keep their event ids, so ClickHouse
+// collapses any it already had).
 //
 // Layout: dir/seg-<16 digit id>.wal files, sealed at SegmentBytes, and
 // dir/checkpoint (segment id and offset of the first unshipped record).
@@ -30,7 +35,7 @@ import (
 // CRC; readers skip forward to the next valid record and count the bytes.
 //
 // Policy at the cap: when unshipped data reaches MaxBytes, Append fails
-// with ErrSpoolFull and nothing is written: the JSON API answers 429 with
+// with ErrFull and nothing is written: the JSON API answers 429 with
 // Retry-After, the pixel drops the event and counts it.
 
 const (
@@ -43,11 +48,11 @@ const (
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
-// ErrSpoolFull means the spool reached its size cap.
-var ErrSpoolFull = errors.New("spool is full: ClickHouse is not keeping up or is down")
+// ErrFull means the spool reached its size cap.
+var ErrFull = errors.New("spool is full: ClickHouse is not keeping up or is down")
 
-// ErrSpoolClosed means Append was called after Close.
-var ErrSpoolClosed = errors.New("spool is closed")
+// ErrClosed means Append was called after Close.
+var ErrClosed = errors.New("spool is closed")
 
 // Position addresses a byte in the spool.
 type Position struct {
@@ -55,12 +60,13 @@ type Position struct {
 	Offset  int64
 }
 
-func (p Position) less(q Position) bool {
+// Less reports whether p comes before q.
+func (p Position) Less(q Position) bool {
 	return p.Segment < q.Segment || (p.Segment == q.Segment && p.Offset < q.Offset)
 }
 
-// SpoolOptions configure OpenSpool.
-type SpoolOptions struct {
+// Options configure Open.
+type Options struct {
 	Dir          string
 	SegmentBytes int64
 	MaxBytes     int64
@@ -70,7 +76,7 @@ type SpoolOptions struct {
 // Spool is the durable queue. Append is safe for concurrent use; one reader
 // (the shipper) consumes it.
 type Spool struct {
-	opts SpoolOptions
+	opts Options
 	log  *slog.Logger
 
 	reqs   chan *appendReq
@@ -97,8 +103,8 @@ type appendReq struct {
 	done     chan error
 }
 
-// OpenSpool opens or creates the spool in dir, repairing a torn tail.
-func OpenSpool(opts SpoolOptions) (*Spool, error) {
+// Open opens or creates the spool in opts.Dir, repairing a torn tail.
+func Open(opts Options) (*Spool, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -202,14 +208,14 @@ func (s *Spool) Append(ctx context.Context, payloads ...[]byte) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return ErrSpoolClosed
+		return ErrClosed
 	}
 	// A soft cap: appends racing past this check may overshoot it by one
 	// group, which is bounded by the request limits.
 	if s.unshippedLocked()+size > s.opts.MaxBytes {
 		s.mu.Unlock()
 		spoolFull.Inc()
-		return ErrSpoolFull
+		return ErrFull
 	}
 	s.mu.Unlock()
 	req := &appendReq{payloads: payloads, size: size, done: make(chan error, 1)}
@@ -411,10 +417,8 @@ func (s *Spool) Checkpoint(pos Position) error {
 	return nil
 }
 
-// closeCheckpoint releases the checkpoint file once the shipper is done.
-func (s *Spool) closeCheckpoint() error { return s.cpw.close() }
-
-// Close stops accepting appends, finishes queued ones and closes the file.
+// Close stops accepting appends and finishes queued ones; the shipper
+// may still read and checkpoint until Release.
 func (s *Spool) Close() error {
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
@@ -430,6 +434,9 @@ func (s *Spool) Close() error {
 	<-s.done
 	return nil
 }
+
+// Release closes the checkpoint file once the shipper has stopped.
+func (s *Spool) Release() error { return s.cpw.close() }
 
 func (s *Spool) segPath(id uint64) string {
 	return filepath.Join(s.opts.Dir, fmt.Sprintf("seg-%016d.wal", id))

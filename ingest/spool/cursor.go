@@ -1,4 +1,4 @@
-package ingest
+package spool
 
 import (
 	"errors"
@@ -24,7 +24,7 @@ func newCursor(s *Spool, from Position) *cursor {
 func (c *cursor) next() ([]byte, Position, error) {
 	for {
 		committed := c.spool.Committed()
-		if !c.pos.less(committed) {
+		if !c.pos.Less(committed) {
 			return nil, c.pos, io.EOF
 		}
 		limit, ok := c.spool.sizeOf(c.seg)
