@@ -180,3 +180,43 @@ func TestClickHouseOutageLosesNothing(t *testing.T) {
 	restarted = true
 	e.waitCount(600, 60*time.Second)
 }
+
+func TestSecondServeOnOneSpoolDirRefusesToStart(t *testing.T) {
+	e := newE2E(t)
+	first := e.start()
+	// The same config on another port, as `make run` beside `make demo`.
+	second := freeAddr(t)
+	t.Setenv("REMARKET_LISTEN", second)
+	var out, errOut bytes.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	exit := make(chan int, 1)
+	go func() { exit <- Main(ctx, []string{"serve", "--config", e.cfgPath}, &out, &errOut) }()
+	deadline := time.After(60 * time.Second)
+	for started := false; !started; {
+		select {
+		case code := <-exit:
+			if code == 0 {
+				t.Fatal("the second serve exited 0")
+			}
+			started = true
+		case <-deadline:
+			t.Fatal("the second serve neither failed nor answered")
+		case <-time.After(50 * time.Millisecond):
+			if resp, err := http.Get("http://" + second + "/healthz"); err == nil {
+				resp.Body.Close()
+				cancel()
+				<-exit
+				t.Fatal("a second serve started on a spool directory in use")
+			}
+		}
+	}
+	msg := errOut.String()
+	for _, want := range []string{filepath.Join(e.dir, "spool"), fmt.Sprintf("pid %d", first.Process.Pid), "spool_dir"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("the error does not name %q:\n%s", want, msg)
+		}
+	}
+	e.sendBatch("after", 0, 10) // the first one still takes events
+	e.waitCount(10, 20*time.Second)
+}

@@ -95,6 +95,7 @@ type Spool struct {
 	curZeroed bool     // cur was pre-zeroed to SegmentBytes
 	spares    *spares
 	cpw       *checkpointWriter // used by Checkpoint (the shipper) only
+	lock      *dirLock
 }
 
 type appendReq struct {
@@ -103,7 +104,8 @@ type appendReq struct {
 	done     chan error
 }
 
-// Open opens or creates the spool in opts.Dir, repairing a torn tail.
+// Open opens or creates the spool in opts.Dir, repairing a torn tail. The
+// directory stays locked against other processes until Release.
 func Open(opts Options) (*Spool, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -111,7 +113,12 @@ func Open(opts Options) (*Spool, error) {
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create spool dir %q: %w", opts.Dir, err)
 	}
+	lock, err := lockDir(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
 	s := &Spool{
+		lock:   lock,
 		opts:   opts,
 		log:    opts.Logger,
 		reqs:   make(chan *appendReq, 4096),
@@ -122,6 +129,10 @@ func Open(opts Options) (*Spool, error) {
 	s.spares = newSpares(opts.Dir, opts.SegmentBytes, opts.Logger)
 	if err := s.recover(); err != nil {
 		s.spares.close()
+		if s.cpw != nil {
+			s.cpw.close()
+		}
+		lock.unlock()
 		return nil, err
 	}
 	go s.commitLoop()
@@ -435,8 +446,11 @@ func (s *Spool) Close() error {
 	return nil
 }
 
-// Release closes the checkpoint file once the shipper has stopped.
-func (s *Spool) Release() error { return s.cpw.close() }
+// Release closes the checkpoint file and unlocks the directory once the
+// shipper has stopped.
+func (s *Spool) Release() error {
+	return errors.Join(s.cpw.close(), s.lock.unlock())
+}
 
 func (s *Spool) segPath(id uint64) string {
 	return filepath.Join(s.opts.Dir, fmt.Sprintf("seg-%016d.wal", id))

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +24,13 @@ func openTestSpool(t *testing.T, dir string, segBytes, maxBytes int64) *Spool {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// shut closes s for appends and releases its directory, as a process
+// does once its shipper has stopped.
+func shut(s *Spool) {
+	s.Close()
+	s.Release()
 }
 
 // readAll returns every committed record from the checkpoint on.
@@ -56,13 +64,13 @@ func TestSpoolSurvivesReopenAndRotates(t *testing.T) {
 	dir := t.TempDir()
 	s := openTestSpool(t, dir, 200, 1<<20) // tiny segments: many rotations
 	appendN(t, s, 0, 50)
-	s.Close()
+	shut(s)
 	segs, _ := filepath.Glob(filepath.Join(dir, "seg-*.wal"))
 	if len(segs) < 5 {
 		t.Fatalf("%d segments, want rotation into many", len(segs))
 	}
 	s = openTestSpool(t, dir, 200, 1<<20)
-	defer s.Close()
+	defer shut(s)
 	got := readAll(t, s)
 	if len(got) != 50 || got[0] != "record-0000" || got[49] != "record-0049" {
 		t.Fatalf("after reopen read %d records (%v...)", len(got), got[:min(3, len(got))])
@@ -86,9 +94,9 @@ func TestSpoolCheckpointDropsShippedSegments(t *testing.T) {
 	if err := s.Checkpoint(pos); err != nil {
 		t.Fatal(err)
 	}
-	s.Close()
+	shut(s)
 	s = openTestSpool(t, dir, 200, 1<<20)
-	defer s.Close()
+	defer shut(s)
 	got := readAll(t, s)
 	if len(got) != 10 || got[0] != "record-0030" {
 		t.Fatalf("after checkpoint read %d records starting %q, want 10 from record-0030", len(got), got[0])
@@ -102,13 +110,13 @@ func TestSpoolCutsTornTail(t *testing.T) {
 	dir := t.TempDir()
 	s := openTestSpool(t, dir, 1<<20, 1<<20)
 	appendN(t, s, 0, 20)
-	s.Close()
+	shut(s)
 	// A crash during a write: half a record at the end.
 	f, _ := os.OpenFile(filepath.Join(dir, "seg-0000000000000001.wal"), os.O_WRONLY|os.O_APPEND, 0)
 	f.Write(appendRecord(nil, []byte("record-torn-and-long"))[:15])
 	f.Close()
 	s = openTestSpool(t, dir, 1<<20, 1<<20)
-	defer s.Close()
+	defer shut(s)
 	appendN(t, s, 20, 1)
 	got := readAll(t, s)
 	if len(got) != 21 || got[19] != "record-0019" || got[20] != "record-0020" {
@@ -120,14 +128,14 @@ func TestSpoolSkipsCorruptRecordKeepsTheRest(t *testing.T) {
 	dir := t.TempDir()
 	s := openTestSpool(t, dir, 1<<20, 1<<20)
 	appendN(t, s, 0, 10)
-	s.Close()
+	shut(s)
 	path := filepath.Join(dir, "seg-0000000000000001.wal")
 	raw, _ := os.ReadFile(path)
 	recLen := headerSize + len("record-0000")
 	raw[4*recLen+headerSize+3] ^= 0xFF // flip a payload byte of record 4
 	os.WriteFile(path, raw, 0o644)
 	s = openTestSpool(t, dir, 1<<20, 1<<20)
-	defer s.Close()
+	defer shut(s)
 	got := readAll(t, s)
 	if len(got) != 9 {
 		t.Fatalf("read %d records, want the 9 intact ones: %v", len(got), got)
@@ -144,7 +152,7 @@ func TestSpoolSkipsCorruptRecordKeepsTheRest(t *testing.T) {
 
 func TestSpoolRefusesAtCap(t *testing.T) {
 	s := openTestSpool(t, t.TempDir(), 1<<20, 100)
-	defer s.Close()
+	defer shut(s)
 	if err := s.Append(context.Background(), make([]byte, 50)); err != nil {
 		t.Fatal(err)
 	}
@@ -170,9 +178,9 @@ func TestSpoolConcurrentAppendsAllDurable(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	s.Close()
+	shut(s)
 	s = openTestSpool(t, dir, 4096, 1<<30)
-	defer s.Close()
+	defer shut(s)
 	got := readAll(t, s)
 	seen := map[string]bool{}
 	for _, r := range got {
@@ -184,7 +192,7 @@ func TestSpoolConcurrentAppendsAllDurable(t *testing.T) {
 	if err := s.Append(context.Background(), []byte("x")); err != nil {
 		t.Fatal(err)
 	}
-	s.Close()
+	shut(s)
 	if err := s.Append(context.Background(), []byte("y")); !errors.Is(err, ErrClosed) {
 		t.Fatalf("append after close: %v", err)
 	}
@@ -202,7 +210,7 @@ func TestSpoolPreZeroedSegments(t *testing.T) {
 	}
 	appendN(t, s, 400, 200)
 	cur := s.Committed()
-	s.Close()
+	shut(s)
 	st, err := os.Stat(s.segPath(cur.Segment))
 	if err != nil {
 		t.Fatal(err)
@@ -219,14 +227,14 @@ func TestSpoolPreZeroedSegments(t *testing.T) {
 		t.Fatalf("zero padding counted as %v corrupt bytes", d)
 	}
 	end := s.Committed()
-	s.Close()
+	shut(s)
 
 	// A torn write inside the padding: half a record where the next goes.
 	f, _ := os.OpenFile(s.segPath(end.Segment), os.O_WRONLY, 0)
 	f.WriteAt(appendRecord(nil, []byte("record-torn-in-padding"))[:12], end.Offset)
 	f.Close()
 	s = openTestSpool(t, dir, segBytes, 1<<20)
-	defer s.Close()
+	defer shut(s)
 	if d := corruptBytes() - corruptBefore; d != 12 {
 		t.Fatalf("torn tail reported as %v bytes, want 12", d)
 	}
@@ -261,15 +269,14 @@ func TestCheckpointSurvivesATornSlot(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s.Close()
-	s.Release()
+	shut(s)
 	// Tear the newest slot (sequence 2 lives in slot 0): the older one wins.
 	path := filepath.Join(dir, checkpointFn)
 	raw, _ := os.ReadFile(path)
 	raw[10] ^= 0xFF
 	os.WriteFile(path, raw, 0o644)
 	s = openTestSpool(t, dir, 1<<20, 1<<20)
-	defer s.Close()
+	defer shut(s)
 	if got := readAll(t, s); len(got) != 6 || got[0] != "record-0004" {
 		t.Fatalf("after a torn checkpoint slot read %d records from %q, want 6 from record-0004", len(got), got[0])
 	}
@@ -279,6 +286,27 @@ func TestCheckpointSurvivesATornSlot(t *testing.T) {
 	if _, err := Open(Options{Dir: dir, SegmentBytes: 1 << 20, MaxBytes: 1 << 20}); err == nil {
 		t.Fatal("opened a spool whose checkpoint has no valid slot")
 	}
+}
+
+func TestSpoolDirectoryIsLockedWhileOpen(t *testing.T) {
+	dir := t.TempDir()
+	s := openTestSpool(t, dir, 1<<20, 1<<20)
+	_, err := Open(Options{Dir: dir, SegmentBytes: 1 << 20, MaxBytes: 1 << 20})
+	if err == nil {
+		t.Fatal("a second spool opened a directory in use")
+	}
+	for _, want := range []string{dir, fmt.Sprintf("pid %d", os.Getpid()), "spool_dir"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %q", err, want)
+		}
+	}
+	// Closed for appends, the shipper may still be draining: still locked.
+	s.Close()
+	if _, err := Open(Options{Dir: dir, SegmentBytes: 1 << 20, MaxBytes: 1 << 20}); err == nil {
+		t.Fatal("a second spool opened a directory whose shipper is still draining")
+	}
+	s.Release()
+	shut(openTestSpool(t, dir, 1<<20, 1<<20))
 }
 
 func TestCheckpointReadsLegacyFormat(t *testing.T) {
