@@ -37,6 +37,9 @@ func (a *app) load(required bool) error {
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
 	a.log = slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(a.log)
+	for _, w := range cfg.Warnings() {
+		a.log.Warn(w)
+	}
 	return nil
 }
 

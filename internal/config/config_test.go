@@ -139,3 +139,20 @@ func manyWeights(n int) string {
 	}
 	return b.String()
 }
+
+func TestRetiredCommitIntervalLoadsWithAWarning(t *testing.T) {
+	cfg, err := config.Parse([]byte(minimal), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := cfg.Warnings(); len(w) != 0 {
+		t.Fatalf("warnings for a config without retired keys: %q", w)
+	}
+	cfg, err = config.Parse([]byte(minimal+"spool: {commit_interval: 2ms}\n"), nil)
+	if err != nil {
+		t.Fatalf("an older config with spool.commit_interval no longer loads: %v", err)
+	}
+	if w := cfg.Warnings(); len(w) != 1 || !strings.Contains(w[0], "spool.commit_interval is ignored") {
+		t.Fatalf("warnings = %q, want one saying spool.commit_interval is ignored", w)
+	}
+}
