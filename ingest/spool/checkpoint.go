@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -26,39 +27,69 @@ type checkpointWriter struct {
 	seq uint64
 }
 
-func openCheckpointWriter(dir string, seq uint64) (*checkpointWriter, error) {
+// openCheckpointWriter opens the checkpoint, whose newest slot holds cp
+// with sequence seq (zero for none), and makes sure its blocks are
+// allocated: a file sized by truncation is sparse, and on a full disk the
+// first write into the hole fails, so shipped segments could never be
+// deleted and the disk would stay full for good. Writing the bytes
+// themselves (zeros for a new file, the same content for an existing one)
+// allocates them once, up front.
+func openCheckpointWriter(dir string, cp Position, seq uint64) (*checkpointWriter, error) {
 	path := filepath.Join(dir, checkpointFn)
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("cannot open spool checkpoint: %w", err)
+		return nil, fmt.Errorf("cannot open spool checkpoint %q: %w", path, err)
 	}
-	if st, err := f.Stat(); err == nil && st.Size() != 2*checkpointSlot {
-		// New file, or the legacy format: give it both slots first. The
-		// legacy content is rewritten as slot 0 by the first write.
-		if err := f.Truncate(2 * checkpointSlot); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("cannot size spool checkpoint: %w", err)
+	w := &checkpointWriter{f: f, seq: seq}
+	img := make([]byte, 2*checkpointSlot)
+	n, err := f.ReadAt(img, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		f.Close()
+		return nil, fmt.Errorf("cannot read spool checkpoint %q: %w", path, err)
+	}
+	resized := n != len(img)
+	if resized {
+		// New, or the legacy single-slot format: both slots, zeroed, with
+		// a legacy position carried over into a proper slot.
+		clear(img)
+		if cp != (Position{}) {
+			w.seq++
+			w.encode(img[w.slot():], cp)
 		}
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("cannot fsync spool checkpoint: %w", err)
-		}
+	}
+	if _, err := f.WriteAt(img, 0); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cannot allocate spool checkpoint %q: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cannot fsync spool checkpoint %q: %w", path, err)
+	}
+	if resized {
 		if err := syncDir(dir); err != nil {
 			f.Close()
 			return nil, err
 		}
 	}
-	return &checkpointWriter{f: f, seq: seq}, nil
+	return w, nil
+}
+
+// slot is the offset of the slot the current sequence number lives in.
+func (w *checkpointWriter) slot() int64 { return int64(w.seq%2) * checkpointSlot }
+
+// encode writes pos with the current sequence number as one slot into b.
+func (w *checkpointWriter) encode(b []byte, pos Position) {
+	binary.LittleEndian.PutUint64(b[0:8], w.seq)
+	binary.LittleEndian.PutUint64(b[8:16], pos.Segment)
+	binary.LittleEndian.PutUint64(b[16:24], uint64(pos.Offset))
+	binary.LittleEndian.PutUint32(b[24:28], crc32.Checksum(b[:24], crcTable))
 }
 
 func (w *checkpointWriter) write(pos Position) error {
 	w.seq++
 	var b [checkpointSlot]byte
-	binary.LittleEndian.PutUint64(b[0:8], w.seq)
-	binary.LittleEndian.PutUint64(b[8:16], pos.Segment)
-	binary.LittleEndian.PutUint64(b[16:24], uint64(pos.Offset))
-	binary.LittleEndian.PutUint32(b[24:28], crc32.Checksum(b[:24], crcTable))
-	if _, err := w.f.WriteAt(b[:], int64(w.seq%2)*checkpointSlot); err != nil {
+	w.encode(b[:], pos)
+	if _, err := w.f.WriteAt(b[:], w.slot()); err != nil {
 		return fmt.Errorf("cannot write spool checkpoint: %w", err)
 	}
 	if err := fdatasync(w.f); err != nil {

@@ -147,7 +147,7 @@ func (s *Spool) recover() error {
 	if err != nil {
 		return err
 	}
-	if s.cpw, err = openCheckpointWriter(s.opts.Dir, seq); err != nil {
+	if s.cpw, err = openCheckpointWriter(s.opts.Dir, cp, seq); err != nil {
 		return err
 	}
 	ids, err := s.segmentIDs()

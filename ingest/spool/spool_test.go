@@ -15,6 +15,7 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+	"golang.org/x/sys/unix"
 )
 
 func openTestSpool(t *testing.T, dir string, segBytes, maxBytes int64) *Spool {
@@ -319,5 +320,26 @@ func TestCheckpointReadsLegacyFormat(t *testing.T) {
 	pos, _, err := readCheckpoint(dir)
 	if err != nil || pos != (Position{7, 42}) {
 		t.Fatalf("legacy checkpoint read as %v, %v", pos, err)
+	}
+	// Converted on open; a process that stops before its first checkpoint
+	// must leave a file the next one still reads.
+	shut(openTestSpool(t, dir, 1<<20, 1<<20))
+	pos, _, err = readCheckpoint(dir)
+	if err != nil || pos != (Position{7, 42}) {
+		t.Fatalf("converted legacy checkpoint read as %v, %v", pos, err)
+	}
+}
+
+// TestCheckpointSpaceIsAllocated: a sparse checkpoint cannot be written on
+// a full disk, and then shipped segments are never deleted.
+func TestCheckpointSpaceIsAllocated(t *testing.T) {
+	dir := t.TempDir()
+	shut(openTestSpool(t, dir, 1<<20, 1<<20))
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join(dir, checkpointFn), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Size != 2*checkpointSlot || st.Blocks == 0 {
+		t.Fatalf("checkpoint is %d bytes in %d blocks; want %d bytes, allocated", st.Size, st.Blocks, 2*checkpointSlot)
 	}
 }
