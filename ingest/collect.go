@@ -56,9 +56,16 @@ func (h *collector) collect(kind string) gin.HandlerFunc {
 		events, err := h.readRequest(c, kind)
 		if err == nil && len(events) > 0 {
 			err = h.accept(c.Request.Context(), events)
-			if errors.Is(err, spool.ErrFull) {
+			switch {
+			case errors.Is(err, spool.ErrFull):
 				c.Header("Retry-After", retryAfterSeconds)
 				err = reject("spool_full", httpx.TooMany, "the server is busy storing earlier events; retry after "+retryAfterSeconds+" seconds")
+			case errors.Is(err, spool.ErrUnavailable), errors.Is(err, spool.ErrClosed):
+				// The disk is full or failing (logged by the spool), or
+				// the server is shutting down: another instance, or this
+				// one a little later, can take the events.
+				c.Header("Retry-After", retryAfterSeconds)
+				err = reject("spool_unavailable", httpx.Unavailable, "the server cannot store events right now; retry after "+retryAfterSeconds+" seconds")
 			}
 		}
 		if err != nil {

@@ -56,14 +56,14 @@ func mustCollectEnv(t *testing.T, edit func(*config.Config)) *collectEnv {
 	gin.SetMode(gin.TestMode)
 	r := gin.New()
 	svc.Register(r)
-	srv := httptest.NewServer(r)
+	env := &collectEnv{svc: svc, srv: httptest.NewServer(r), db: db}
 	t.Cleanup(func() {
-		srv.Close()
+		env.srv.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		svc.Close(ctx)
+		env.svc.Close(ctx) // a test may have swapped in a reopened service
 	})
-	return &collectEnv{svc: svc, srv: srv, db: db}
+	return env
 }
 
 // flush waits until every acknowledged event is in ClickHouse.

@@ -72,6 +72,8 @@ func (h *collector) pixel(c *gin.Context) {
 		eventsAccepted.WithLabelValues("pixel").Inc()
 	case errors.Is(err, spool.ErrFull):
 		pixelDropped.WithLabelValues("spool_full").Inc()
+	case errors.Is(err, spool.ErrUnavailable), errors.Is(err, spool.ErrClosed):
+		pixelDropped.WithLabelValues("spool_error").Inc() // the spool logs why, once
 	default:
 		pixelDropped.WithLabelValues("spool_error").Inc()
 		h.log.Error("pixel: cannot spool event", "site", site.ID, "err", err)

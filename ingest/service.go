@@ -85,13 +85,9 @@ func (s *Service) Flush(ctx context.Context) error {
 	return nil
 }
 
-// Ready fails while the spool cannot take more events.
-func (s *Service) Ready(context.Context) error {
-	if s.spool.Unshipped() >= s.cfg.Spool.MaxBytes {
-		return spool.ErrFull
-	}
-	return nil
-}
+// Ready fails while the spool cannot take more events: at its cap, or
+// while its disk refuses writes.
+func (s *Service) Ready(context.Context) error { return s.spool.Health() }
 
 // Close stops accepting, finishes queued appends, ships what it can
 // before ctx ends and closes the spool. Unshipped records stay on disk.

@@ -19,6 +19,9 @@ var (
 	spoolFull = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "remarket_spool_full_total", Help: "Appends refused because the spool reached spool.max_bytes.",
 	})
+	spoolWriteErrors = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "remarket_spool_write_errors_total", Help: "Spool writes or fsyncs that failed (a full or failing disk); appends are refused until writes work again.",
+	})
 	spoolCorruptBytes = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "remarket_spool_corrupt_bytes_total", Help: "Torn or corrupt spool bytes skipped or cut.",
 	})

@@ -78,6 +78,11 @@ func (sp *spares) loop() {
 		if sp.ready() {
 			continue
 		}
+		if free, err := freeBytes(sp.dir); err == nil && free < 2*sp.size {
+			// Writing the zeros would take the space appends need; they
+			// grow the current segment instead.
+			continue
+		}
 		if err := sp.prepare(); err != nil {
 			sp.log.Warn("spool: cannot prepare a pre-zeroed segment; appends stay slower", "err", err)
 		}

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // A Spool is a write-ahead log of records on local disk. HTTP handlers
@@ -37,6 +38,12 @@ import (
 // Policy at the cap: when unshipped data reaches MaxBytes, Append fails
 // with ErrFull and nothing is written: the JSON API answers 429 with
 // Retry-After, the pixel drops the event and counts it.
+//
+// When a write fails (a full disk, mostly), Append fails fast with
+// ErrUnavailable until the spool can write again, which it checks by
+// itself every second (see space.go): the JSON API answers 503 with
+// Retry-After and /readyz fails meanwhile. Nothing acknowledged is lost,
+// because nothing that failed was acknowledged.
 
 const (
 	recordMagic  = 0xA7
@@ -53,6 +60,10 @@ var ErrFull = errors.New("spool is full: ClickHouse is not keeping up or is down
 
 // ErrClosed means Append was called after Close.
 var ErrClosed = errors.New("spool is closed")
+
+// ErrUnavailable means the spool cannot write (the disk is full or
+// failing); errors wrapping it say why.
+var ErrUnavailable = errors.New("spool cannot write")
 
 // Position addresses a byte in the spool.
 type Position struct {
@@ -91,6 +102,7 @@ type Spool struct {
 	shipped   Position // checkpoint: start of unshipped data
 	sizes     map[uint64]int64
 	closed    bool
+	writeErr  error    // the last write failed and no write has worked since
 	cur       *os.File // owned by the commit loop
 	curZeroed bool     // cur was pre-zeroed to SegmentBytes
 	spares    *spares
@@ -221,6 +233,10 @@ func (s *Spool) Append(ctx context.Context, payloads ...[]byte) error {
 		s.mu.Unlock()
 		return ErrClosed
 	}
+	if err := s.writeErr; err != nil {
+		s.mu.Unlock()
+		return err
+	}
 	// A soft cap: appends racing past this check may overshoot it by one
 	// group, which is bounded by the request limits.
 	if s.unshippedLocked()+size > s.opts.MaxBytes {
@@ -241,12 +257,33 @@ func (s *Spool) Append(ctx context.Context, payloads ...[]byte) error {
 }
 
 // commitLoop is the single writer: it takes every queued request, writes
-// them in one go and fsyncs once for all of them (group commit).
+// them in one go and fsyncs once for all of them (group commit). While
+// writes fail it also checks, every probeInterval, whether they can work
+// again.
 func (s *Spool) commitLoop() {
 	defer close(s.done)
 	buf := make([]byte, 0, 1<<20)
 	var group []*appendReq
-	for first := range s.reqs {
+	probe := time.NewTicker(probeInterval)
+	defer probe.Stop()
+	for {
+		var first *appendReq
+		select {
+		case r, ok := <-s.reqs:
+			if !ok {
+				if s.cur != nil {
+					s.cur.Close()
+				}
+				s.spares.close()
+				return
+			}
+			first = r
+		case <-probe.C:
+			if s.failing() {
+				s.recoverWrites()
+			}
+			continue
+		}
 		group = append(group[:0], first)
 	drain:
 		for len(group) < 4096 {
@@ -274,10 +311,6 @@ func (s *Spool) commitLoop() {
 			spoolAppended.Add(float64(countPayloads(group)))
 		}
 	}
-	if s.cur != nil {
-		s.cur.Close()
-	}
-	s.spares.close()
 }
 
 func countPayloads(group []*appendReq) int {
@@ -308,10 +341,10 @@ func (s *Spool) writeSync(buf []byte) error {
 	s.mu.Unlock()
 	timer := spoolFsyncSeconds.Start()
 	if _, err := s.cur.WriteAt(buf, pos.Offset); err != nil {
-		return fmt.Errorf("cannot write spool segment: %w", err)
+		return s.failWrites(fmt.Errorf("cannot write spool segment %q: %w", s.segPath(pos.Segment), err))
 	}
 	if err := fdatasync(s.cur); err != nil {
-		return fmt.Errorf("cannot fsync spool segment: %w", err)
+		return s.failWrites(fmt.Errorf("cannot fsync spool segment %q: %w", s.segPath(pos.Segment), err))
 	}
 	timer()
 	end := Position{pos.Segment, pos.Offset + int64(len(buf))}
@@ -344,7 +377,7 @@ func (s *Spool) writeSync(buf []byte) error {
 // rotate seals the current segment and continues in segment next, a
 // pre-zeroed spare when one is ready, else a file that grows by appends.
 // On failure the current segment simply keeps growing.
-func (s *Spool) rotate(next uint64) {
+func (s *Spool) rotate(next uint64) error {
 	f, zeroed, err := s.spares.take(s.segPath(next))
 	if err == nil {
 		err = syncDir(s.opts.Dir)
@@ -354,7 +387,7 @@ func (s *Spool) rotate(next uint64) {
 			f.Close()
 		}
 		s.log.Error("spool: cannot start a new segment; the current one keeps growing", "err", err)
-		return
+		return err
 	}
 	old := s.cur
 	s.mu.Lock()
@@ -364,6 +397,7 @@ func (s *Spool) rotate(next uint64) {
 	s.mu.Unlock()
 	old.Close()
 	s.spares.want()
+	return nil
 }
 
 // Committed is the end of durable data.
