@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -150,6 +151,9 @@ func (h *collector) readBody(r *http.Request) ([]byte, error) {
 		body = zr
 	}
 	raw, err := io.ReadAll(io.LimitReader(body, limit+1))
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return nil, reject("timeout", httpx.Timeout, fmt.Sprintf("request body not received within %v (http.read_timeout); send it faster", h.cfg.HTTP.ReadTimeout))
+	}
 	if err != nil {
 		return nil, reject("bad_json", httpx.Invalid, "cannot read body: "+cleanText(err.Error(), 200))
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/remarket/remarket/feeds"
 	"github.com/remarket/remarket/ingest"
 	"github.com/remarket/remarket/internal/catalog"
+	"github.com/remarket/remarket/internal/httplimit"
 	"github.com/remarket/remarket/privacy"
 	"github.com/remarket/remarket/segment"
 	rmsql "github.com/remarket/remarket/sql"
@@ -86,7 +88,8 @@ func (a *app) serve(ctx context.Context, ready func(addr string)) error {
 		ing.Close(context.Background())
 		return err
 	}
-	srv := &http.Server{Handler: engine, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	srv := a.httpServer(engine)
+	ln = a.limitListener(ln)
 	a.log.Info("listening", "addr", ln.Addr().String(), "public_url", a.cfg.PublicURL)
 	a.printBanner(ln.Addr().String())
 	if ready != nil {
@@ -114,4 +117,26 @@ func (a *app) serve(ctx context.Context, ready func(addr string)) error {
 		err = nil
 	}
 	return err
+}
+
+// httpServer serves h with the http section's timeouts and per-request
+// limits (internal/httplimit).
+func (a *app) httpServer(h http.Handler) *http.Server {
+	hc := a.cfg.HTTP
+	return &http.Server{
+		Handler:           httplimit.Handler(h, httplimit.Options{MaxBodyRequests: hc.MaxBodyRequests, WriteTimeout: hc.WriteTimeout, Logger: a.log}),
+		ReadHeaderTimeout: hc.ReadHeaderTimeout,
+		ReadTimeout:       hc.ReadTimeout,
+		IdleTimeout:       hc.IdleTimeout,
+	}
+}
+
+// limitListener caps ln's open connections at http.max_connections,
+// lowered to what the open-file limit allows.
+func (a *app) limitListener(ln net.Listener) net.Listener {
+	limit, note := httplimit.ConnectionLimit(a.cfg.HTTP.MaxConnections)
+	if note != "" {
+		a.log.Warn(note)
+	}
+	return httplimit.Listener(ln, limit, a.log)
 }

@@ -45,6 +45,7 @@ type Config struct {
 	// cannot be tested against guessed ids.
 	ErasureKey string `yaml:"erasure_key"`
 
+	HTTP     HTTP     `yaml:"http"`
 	Spool    Spool    `yaml:"spool"`
 	Ingest   Ingest   `yaml:"ingest"`
 	Segments Segments `yaml:"segments"`
@@ -66,6 +67,30 @@ type Site struct {
 
 	SiteSegments `yaml:",inline"`
 	SiteFeeds    `yaml:",inline"`
+}
+
+// HTTP bounds what clients of serve's listener can hold: connections,
+// requests sending bodies, and time. Each limit's answer names its key.
+type HTTP struct {
+	// MaxConnections caps open connections (default 10000, and at most the
+	// process's open-file limit less 256). At the cap new connections wait
+	// in the kernel's queue until one closes.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxBodyRequests caps requests that send a body (the collect API,
+	// admin writes) being received or handled at once (default 256, at
+	// most half of MaxConnections); more are answered 503 at once, so slow
+	// uploads cannot take the connections the pixel and health checks need.
+	MaxBodyRequests int `yaml:"max_body_requests"`
+	// ReadHeaderTimeout bounds receiving a request's headers (default 10s),
+	// ReadTimeout its headers and body (default 30s).
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	ReadTimeout       time.Duration `yaml:"read_timeout"`
+	// WriteTimeout is the longest one write of a response may wait for a
+	// client that does not read it (default 30s); a long-running handler
+	// or a long stream is fine as long as the client keeps reading.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// IdleTimeout closes a keep-alive connection idle this long (default 120s).
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
 }
 
 // Spool tunes the durable queue between HTTP and ClickHouse.
@@ -109,6 +134,14 @@ func Default() Config {
 		Listen:     "127.0.0.1:8080",
 		SpoolDir:   "./data/spool",
 		LogLevel:   "info",
+		HTTP: HTTP{
+			MaxConnections:    10000,
+			MaxBodyRequests:   256,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       120 * time.Second,
+		},
 		Spool: Spool{
 			MaxBytes:      1 << 30,
 			SegmentBytes:  64 << 20,
@@ -233,12 +266,26 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("ingest.ip_mode %q: want truncate, drop or keep", c.Ingest.IPMode))
 	}
+	errs = append(errs, c.HTTP.validate()...)
 	if c.Spool.BatchRows <= 0 || c.Spool.MaxBytes <= 0 || c.Spool.SegmentBytes <= 0 {
 		errs = append(errs, errors.New("spool.batch_rows, spool.max_bytes and spool.segment_bytes must be positive"))
 	}
 	errs = append(errs, c.validateSegments()...)
 	errs = append(errs, c.validateFeeds()...)
 	return errors.Join(errs...)
+}
+
+func (h HTTP) validate() []error {
+	var errs []error
+	if h.MaxConnections < 2 || h.MaxBodyRequests < 1 {
+		errs = append(errs, errors.New("http.max_connections must be at least 2 and http.max_body_requests at least 1"))
+	} else if h.MaxBodyRequests > h.MaxConnections/2 {
+		errs = append(errs, fmt.Errorf("http.max_body_requests (%d) must be at most half of http.max_connections (%d): the rest keep the pixel and health checks answering", h.MaxBodyRequests, h.MaxConnections))
+	}
+	if h.ReadHeaderTimeout <= 0 || h.ReadTimeout <= 0 || h.WriteTimeout <= 0 || h.IdleTimeout <= 0 {
+		errs = append(errs, errors.New("http.read_header_timeout, read_timeout, write_timeout and idle_timeout must be positive"))
+	}
+	return errs
 }
 
 // Warnings are problems worth a log line that do not stop a start: keys

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/remarket/remarket/internal/config"
 )
@@ -154,5 +155,19 @@ func TestRetiredCommitIntervalLoadsWithAWarning(t *testing.T) {
 	}
 	if w := cfg.Warnings(); len(w) != 1 || !strings.Contains(w[0], "spool.commit_interval is ignored") {
 		t.Fatalf("warnings = %q, want one saying spool.commit_interval is ignored", w)
+	}
+}
+
+func TestHTTPLimitsKeepRoomForBodylessRequests(t *testing.T) {
+	cfg, err := config.Parse([]byte(minimal), []string{"REMARKET_HTTP={max_connections: 100, max_body_requests: 50}"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.HTTP.MaxConnections != 100 || cfg.HTTP.ReadTimeout != 30*time.Second {
+		t.Fatalf("http = %+v; want the override merged over the defaults", cfg.HTTP)
+	}
+	_, err = config.Parse([]byte(minimal), []string{"REMARKET_HTTP={max_connections: 100, max_body_requests: 51}"})
+	if err == nil || !strings.Contains(err.Error(), "http.max_body_requests (51) must be at most half of http.max_connections (100)") {
+		t.Fatalf("err = %v", err)
 	}
 }

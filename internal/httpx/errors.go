@@ -19,6 +19,7 @@ const (
 	Unauthorized Code = "unauthorized" // 401
 	Forbidden    Code = "forbidden"    // 403
 	NotFound     Code = "not_found"    // 404
+	Timeout      Code = "timeout"      // 408
 	Conflict     Code = "conflict"     // 409
 	TooLarge     Code = "too_large"    // 413
 	TooMany      Code = "too_many"     // 429
@@ -31,6 +32,7 @@ var statuses = map[Code]int{
 	Unauthorized: http.StatusUnauthorized,
 	Forbidden:    http.StatusForbidden,
 	NotFound:     http.StatusNotFound,
+	Timeout:      http.StatusRequestTimeout,
 	Conflict:     http.StatusConflict,
 	TooLarge:     http.StatusRequestEntityTooLarge,
 	TooMany:      http.StatusTooManyRequests,

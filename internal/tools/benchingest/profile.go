@@ -20,6 +20,7 @@ import (
 	"github.com/remarket/remarket/ingest"
 	"github.com/remarket/remarket/internal/chdb"
 	"github.com/remarket/remarket/internal/config"
+	"github.com/remarket/remarket/internal/httplimit"
 	rmsql "github.com/remarket/remarket/sql"
 )
 
@@ -55,7 +56,10 @@ func runProfileServer(configPath string) error {
 	engine.GET("/metrics", gin.WrapH(promhttp.Handler()))
 	engine.GET("/debug/pprof/*name", gin.WrapF(pprofHandler))
 
-	srv := &http.Server{Addr: cfg.Listen, Handler: engine, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	hc := cfg.HTTP // the limits serve applies (the connection cap aside)
+	srv := &http.Server{Addr: cfg.Listen,
+		Handler:           httplimit.Handler(engine, httplimit.Options{MaxBodyRequests: hc.MaxBodyRequests, WriteTimeout: hc.WriteTimeout, Logger: log}),
+		ReadHeaderTimeout: hc.ReadHeaderTimeout, ReadTimeout: hc.ReadTimeout, IdleTimeout: hc.IdleTimeout}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	var serveErr error
