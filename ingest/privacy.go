@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"encoding/json"
 	"net"
 	"net/http"
 	"net/netip"
@@ -14,9 +15,9 @@ import (
 //   - the request carries Sec-GPC: 1 (always honoured),
 //   - or DNT: 1 and ingest.honor_dnt is true (the default),
 //   - or the event carries a consent flag of "no": pixel c=0 (also
-//     c=false/no/n); JSON context.consent=false, or a false
-//     context.consent.advertising, or a false "advertising"/"Advertising"
-//     in context.consent.categoryPreferences (Segment Consent Management).
+//     c=false/no/n); JSON context.consent, context.consent.advertising or
+//     "advertising"/"Advertising" in context.consent.categoryPreferences
+//     (Segment Consent Management) that is false, 0, "false", "0" or "no".
 //
 // IP: the client address is the TCP peer, or — only when the peer is a
 // loopback or private address, i.e. our own proxy — the right-most
@@ -45,22 +46,40 @@ func consentDenied(c string) bool {
 	return false
 }
 
-// contextConsentDenied reads a JSON event's context.consent.
-func contextConsentDenied(consent any) bool {
-	switch c := consent.(type) {
+// refusal reports whether a JSON consent value says no: false, 0, or a
+// string consentDenied refuses ("false", "0", "no"). SDKs and consent
+// tools send all of these shapes; treating any of them as consent would
+// put a person who said no into audiences.
+func refusal(v any) bool {
+	switch x := v.(type) {
 	case bool:
-		return !c
+		return !x
 	case string:
-		return consentDenied(c)
-	case map[string]any:
-		if v, ok := c["advertising"].(bool); ok && !v {
+		return consentDenied(x)
+	case json.Number:
+		f, err := x.Float64()
+		return err == nil && f == 0
+	case float64:
+		return x == 0
+	}
+	return false
+}
+
+// contextConsentDenied reads a JSON event's context.consent: a flag, or
+// an object with an advertising flag or Segment Consent Management's
+// categoryPreferences.
+func contextConsentDenied(consent any) bool {
+	c, ok := consent.(map[string]any)
+	if !ok {
+		return refusal(consent)
+	}
+	if refusal(c["advertising"]) {
+		return true
+	}
+	prefs, _ := c["categoryPreferences"].(map[string]any)
+	for k, v := range prefs {
+		if strings.EqualFold(k, "advertising") && refusal(v) {
 			return true
-		}
-		prefs, _ := c["categoryPreferences"].(map[string]any)
-		for k, v := range prefs {
-			if b, ok := v.(bool); ok && !b && strings.EqualFold(k, "advertising") {
-				return true
-			}
 		}
 	}
 	return false
