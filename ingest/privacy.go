@@ -24,7 +24,8 @@ import (
 // X-Forwarded-For entry that is not itself loopback or private. A JSON
 // event's context.ip (server-side SDKs) replaces it. ingest.ip_mode then
 // keeps it, drops it, or (default) truncates it to its /24 (IPv4) or /48
-// (IPv6) network.
+// (IPv6) network; an IPv6 address that carries an IPv4 address (6to4,
+// Teredo, NAT64, mapped, compatible) is stored as that IPv4's /24.
 //
 // Bots: a user agent matching botPattern marks the event is_bot=1; it is
 // stored and kept out of segments.
@@ -128,6 +129,9 @@ func storedIP(a netip.Addr, mode string) string {
 	case "drop":
 		return ""
 	}
+	if v4, ok := embeddedIPv4(a); ok {
+		a = v4
+	}
 	bits := 24
 	if a.Is6() {
 		bits = 48
@@ -137,6 +141,38 @@ func storedIP(a netip.Addr, mode string) string {
 		return ""
 	}
 	return p.Addr().String()
+}
+
+// nat64 is the well-known NAT64 prefix 64:ff9b::/96 (RFC 6052).
+var nat64 = netip.MustParsePrefix("64:ff9b::/96")
+
+// embeddedIPv4 finds the IPv4 address of a person that an IPv6 address
+// carries, so that truncation treats it like any IPv4 address: a /48 of
+// a 6to4 address (2002:AABB:CCDD::/48) is the whole IPv4 address
+// AA.BB.CC.DD. The forms: IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible
+// (::a.b.c.d), NAT64 (64:ff9b::a.b.c.d), 6to4 (2002:aabb:ccdd::/16,
+// bits 16-47) and Teredo (2001:0::/32, the client's address inverted in
+// the last 32 bits).
+func embeddedIPv4(a netip.Addr) (netip.Addr, bool) {
+	if a.Is4In6() {
+		return a.Unmap(), true
+	}
+	if !a.Is6() {
+		return netip.Addr{}, false
+	}
+	b := a.As16()
+	last := [4]byte(b[12:16])
+	switch {
+	case b[0] == 0x20 && b[1] == 0x02:
+		return netip.AddrFrom4([4]byte(b[2:6])), true
+	case b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0:
+		return netip.AddrFrom4([4]byte{^last[0], ^last[1], ^last[2], ^last[3]}), true
+	case nat64.Contains(a):
+		return netip.AddrFrom4(last), true
+	case [12]byte(b[:12]) == [12]byte{} && last != [4]byte{} && last != [4]byte{0, 0, 0, 1}:
+		return netip.AddrFrom4(last), true // IPv4-compatible, not :: or ::1
+	}
+	return netip.Addr{}, false
 }
 
 // botMarkers are lower-case substrings of user agents of crawlers,

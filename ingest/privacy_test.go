@@ -66,6 +66,14 @@ func TestClientIPAndModes(t *testing.T) {
 		{"203.0.113.77", "truncate", "203.0.113.0"},
 		{"2001:db8:abcd:1234::1", "truncate", "2001:db8:abcd::"},
 		{"203.0.113.77", "drop", ""},
+		// IPv6 addresses that carry an IPv4 address: truncated as that IPv4.
+		{"2002:cb00:714d:1::1", "truncate", "203.0.113.0"},                // 6to4 of 203.0.113.77
+		{"2001:0:4136:e378:8000:63bf:3fff:fdd2", "truncate", "192.0.2.0"}, // Teredo, client 192.0.2.45
+		{"64:ff9b::cb00:714d", "truncate", "203.0.113.0"},                 // NAT64
+		{"::ffff:203.0.113.77", "truncate", "203.0.113.0"},                // IPv4-mapped
+		{"::cb00:714d", "truncate", "203.0.113.0"},                        // IPv4-compatible
+		{"2002:cb00:714d:1::1", "keep", "2002:cb00:714d:1::1"},
+		{"::1", "truncate", "::"},
 		{"203.0.113.77", "keep", "203.0.113.77"},
 	}
 	for _, m := range modes {
