@@ -8,6 +8,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/remarket/remarket/internal/sanitize"
 )
 
 // Bad-input rules shared by the pixel and the JSON API. Nothing a client
@@ -19,7 +21,7 @@ import (
 //     and is then cut at a character boundary to its cap (maxURL,
 //     maxTitle, maxID, ...). Over-long text is clamped, not rejected.
 //   - Money (price, revenue/value/total) must be a finite number (or a
-//     numeric string) in [0, maxAmount]; quantity a whole number in
+//     string in plain decimal notation) in [0, maxAmount]; quantity a whole number in
 //     [0, maxQuantity]; currency three ASCII letters (upper-cased).
 //   - A value breaking a money/quantity/currency rule is a rejected field:
 //     the JSON API answers 400 naming it (e.g. "properties.price: ..."),
@@ -144,15 +146,16 @@ func parseCurrency(field string, v any) (string, error) {
 }
 
 // toFloat accepts JSON numbers (float64 or json.Number) and numeric
-// strings, as sent by SDKs that stringify prices.
+// strings, as sent by SDKs that stringify prices, in plain decimal
+// notation only (no "0x1p10", "1_000" or "Inf").
 func toFloat(v any) (float64, error) {
 	switch x := v.(type) {
 	case float64:
 		return x, nil
 	case json.Number:
-		return strconv.ParseFloat(string(x), 64)
+		return sanitize.Decimal(string(x))
 	case string:
-		return strconv.ParseFloat(strings.TrimSpace(x), 64)
+		return sanitize.Decimal(strings.TrimSpace(x))
 	}
 	return 0, fmt.Errorf("not a number: %T", v)
 }

@@ -196,3 +196,31 @@ func TestFatalInputErrors(t *testing.T) {
 		t.Errorf("a fatal input error produced version %d (%v)", v, err)
 	}
 }
+
+// TestNumbersMustBeDecimal: Go's number parsers take hexadecimal floats,
+// digit separators and Inf; a catalog row with one is a bad row.
+func TestNumbersMustBeDecimal(t *testing.T) {
+	db := chtest.MustOpen(t)
+	s := catalog.NewStore(db, nil)
+	rep, err := importString(t, s, "shop", "id,price,currency,margin\n"+
+		"OK,1e3,EUR,0.25\n"+ // line 2
+		"HEX,0x1p10,EUR,\n"+ // 3
+		"SEP,1_000,EUR,\n"+ // 4
+		"INF,Inf,EUR,\n"+ // 5
+		"HEXCUR,0x10 USD,,\n"+ // 6
+		"MARGIN,5,EUR,0x1p-2\n") // 7
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []badRow{
+		{3, "HEX", "price", "not a number"}, {4, "SEP", "price", "not a number"}, {5, "INF", "price", "not a number"},
+		{6, "HEXCUR", "price", "not a number"}, {7, "MARGIN", "margin", "not a number"},
+	} {
+		if !reported(rep.Errors, want) {
+			t.Errorf("no error %+v in report:\n%s", want, describe(rep.Errors))
+		}
+	}
+	if got := currentIDs(t, db, "shop"); !reflect.DeepEqual(got, []string{"OK"}) {
+		t.Errorf("v_products = %v, want [OK]", got)
+	}
+}

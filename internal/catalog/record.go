@@ -2,13 +2,14 @@ package catalog
 
 import (
 	"fmt"
-	"math"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/remarket/remarket/internal/sanitize"
 )
 
 // field indexes Record.Values; the order is the order of Fields.
@@ -230,9 +231,9 @@ func parsePrice(s string) (price float64, currency, msg string) {
 	if i := strings.IndexFunc(s, unicode.IsSpace); i >= 0 {
 		num, currency = s[:i], strings.ToUpper(strings.TrimSpace(s[i:]))
 	}
-	f, err := strconv.ParseFloat(num, 64)
+	f, err := sanitize.Decimal(num)
 	switch {
-	case err != nil || math.IsNaN(f) || math.IsInf(f, 0):
+	case err != nil:
 		return 0, currency, fmt.Sprintf("price %q is not a number (want 1234.50 or \"1234.50 USD\")", s)
 	case f < 0:
 		return 0, currency, fmt.Sprintf("price %q is negative", s)
@@ -243,8 +244,8 @@ func parsePrice(s string) (price float64, currency, msg string) {
 // parseMargin reads a fraction ("0.25") or a percentage ("25%").
 func parseMargin(s string) (float64, string) {
 	text, pct := strings.CutSuffix(s, "%")
-	f, err := strconv.ParseFloat(strings.TrimSpace(text), 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+	f, err := sanitize.Decimal(strings.TrimSpace(text))
+	if err != nil {
 		return 0, fmt.Sprintf("margin %q is not a number", s)
 	}
 	if pct {
