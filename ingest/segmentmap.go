@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/remarket/remarket/internal/sanitize"
 )
 
 // eventTypes maps Segment e-commerce v2 event names (compared without
@@ -289,10 +291,14 @@ func copyMap(m map[string]any) map[string]any {
 
 // encodeObject stores free-form properties or traits as a JSON object
 // ("" when empty). Decoding already replaced invalid UTF-8, and the
-// encoder escapes control characters, so the text is always valid JSON.
+// encoder escapes control characters, so the text is always valid JSON;
+// bidirectional controls are taken out of every key and string first.
 func encodeObject(m map[string]any) string {
 	if len(m) == 0 {
 		return ""
+	}
+	if hasBidi(m) {
+		m = stripBidi(m).(map[string]any)
 	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
@@ -301,4 +307,48 @@ func encodeObject(m map[string]any) string {
 		return ""
 	}
 	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// hasBidi reports whether any string or object key in v holds a
+// bidirectional control (the common answer, no, allocates nothing).
+func hasBidi(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return strings.IndexFunc(x, sanitize.IsBidiControl) >= 0
+	case map[string]any:
+		for k, e := range x {
+			if hasBidi(k) || hasBidi(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if hasBidi(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// stripBidi returns v with bidirectional controls removed from every
+// string and object key in it, copying only what changes.
+func stripBidi(v any) any {
+	switch x := v.(type) {
+	case string:
+		return sanitize.StripBidi(x)
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[sanitize.StripBidi(k)] = stripBidi(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = stripBidi(e)
+		}
+		return out
+	}
+	return v
 }

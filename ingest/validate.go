@@ -17,7 +17,8 @@ import (
 //
 //   - Text (ids, urls, titles, names, categories, currency) has invalid
 //     UTF-8 replaced by U+FFFD, tabs and line breaks turned into spaces,
-//     every other control character removed, surrounding space trimmed,
+//     every other control character and every bidirectional control
+//     (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C) removed, surrounding space trimmed,
 //     and is then cut at a character boundary to its cap (maxURL,
 //     maxTitle, maxID, ...). Over-long text is clamped, not rejected.
 //   - Money (price, revenue/value/total) must be a finite number (or a
@@ -51,8 +52,8 @@ type fieldError struct {
 
 func (e *fieldError) Error() string { return e.Field + ": " + e.Reason }
 
-// cleanText applies the text rule: valid UTF-8, no control characters,
-// trimmed, at most max bytes (cut at a rune boundary).
+// cleanText applies the text rule: valid UTF-8, no control characters
+// or bidirectional controls, trimmed, at most max bytes (cut at a rune boundary).
 func cleanText(s string, max int) string {
 	if isPlain(s) && len(s) <= max {
 		return strings.TrimSpace(s)
@@ -63,7 +64,7 @@ func cleanText(s string, max int) string {
 		switch {
 		case r == '\t' || r == '\n' || r == '\r':
 			r = ' '
-		case unicode.IsControl(r):
+		case unicode.IsControl(r), sanitize.IsBidiControl(r):
 			continue
 		}
 		b.WriteRune(r)

@@ -224,3 +224,28 @@ func TestNumbersMustBeDecimal(t *testing.T) {
 		t.Errorf("v_products = %v, want [OK]", got)
 	}
 }
+
+// TestBidiControlsAreStripped: a title such as "Canon<U+202E>gpj.exe" displays
+// reversed in feeds and the dashboard; catalog text keeps no
+// bidirectional controls, and an id with one is a bad row.
+func TestBidiControlsAreStripped(t *testing.T) {
+	db := chtest.MustOpen(t)
+	s := catalog.NewStore(db, nil)
+	ctl := "\u202A\u202B\u202C\u202D\u202E\u2066\u2067\u2068\u2069\u200E\u200F\u061C"
+	rep, err := importString(t, s, "shop", `{"id":"A","title":"Canon`+ctl+`gpj.exe","description":"x`+ctl+`","brand":"B`+ctl+`","category":"Cameras `+ctl+`> DSLR","price":1,"currency":"EUR","tags":["new`+ctl+`"]}`+"\n"+
+		`{"id":"B`+ctl+`","title":"t","price":1,"currency":"EUR"}`+"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reported(rep.Errors, badRow{2, "B" + ctl, "id", "invalid characters"}) && !reported(rep.Errors, badRow{2, "B", "id", "invalid characters"}) {
+		t.Errorf("an id with bidi controls was not a bad row:\n%s", describe(rep.Errors))
+	}
+	ps := currentProducts(t, db, "shop")
+	if len(ps) != 1 {
+		t.Fatalf("imported %d products, want 1", len(ps))
+	}
+	p := ps[0]
+	if p.Title != "Canongpj.exe" || p.Description != "x" || p.Brand != "B" || p.Category != "Cameras > DSLR" || !reflect.DeepEqual(p.Tags, []string{"new"}) {
+		t.Errorf("stored title %q, description %q, brand %q, category %q, tags %q", p.Title, p.Description, p.Brand, p.Category, p.Tags)
+	}
+}

@@ -110,7 +110,8 @@ func (r *Record) Validate() (Product, []RowError) {
 	fail := func(f field, format string, args ...any) {
 		errs = append(errs, RowError{Line: r.Line, Item: r.Item, Field: f.String(), Message: fmt.Sprintf(format, args...)})
 	}
-	v := func(f field) string { return strings.TrimSpace(r.Values[f]) }
+	// Bidirectional controls only make text display as something else.
+	v := func(f field) string { return strings.TrimSpace(sanitize.StripBidi(r.Values[f])) }
 
 	p := Product{
 		ID:                    v(fID),
@@ -132,7 +133,9 @@ func (r *Record) Validate() (Product, []RowError) {
 		fail(fID, "id is missing")
 	case len(p.ID) > maxIDLen:
 		fail(fID, "id is longer than %d bytes", maxIDLen)
-	case !utf8.ValidString(p.ID) || strings.IndexFunc(p.ID, unicode.IsControl) >= 0:
+	case !utf8.ValidString(p.ID) || strings.IndexFunc(p.ID, unicode.IsControl) >= 0 || p.ID != strings.TrimSpace(r.Values[fID]):
+		// (an id is matched against events' product ids, so it is refused
+		// rather than silently changed by taking its bidi controls out)
 		fail(fID, "id has invalid characters")
 	}
 	for _, f := range []field{fLink, fImageLink} {
@@ -337,7 +340,7 @@ func cleanList(in []string, lower bool, self string) []string {
 	out := make([]string, 0, len(in))
 	seen := make(map[string]bool, len(in))
 	for _, s := range in {
-		s = strings.TrimSpace(s)
+		s = strings.TrimSpace(sanitize.StripBidi(s))
 		if lower {
 			s = strings.ToLower(s)
 		}
