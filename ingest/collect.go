@@ -246,10 +246,7 @@ func (h *collector) toEvent(req *http.Request, m message, r receipt) (Event, err
 	if m.Type == "track" && ev.Name == "" {
 		return ev, reject("missing_event", httpx.Invalid, "missing event (the name of the tracked action, e.g. \"Product Viewed\")")
 	}
-	if ev.UserAgent == "" {
-		ev.UserAgent = cleanText(req.UserAgent(), maxUA)
-	}
-	ev.IsBot = isBot(ev.UserAgent)
+	judgeBot(&ev, req)
 	ev.OptedOut = optOutHeaders(req.Header, h.cfg.Ingest.HonorDNT) || contextConsentDenied(m.Context["consent"])
 	ip := clientIP(req)
 	if s, ok := m.Context["ip"].(string); ok {

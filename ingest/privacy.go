@@ -27,8 +27,8 @@ import (
 // (IPv6) network; an IPv6 address that carries an IPv4 address (6to4,
 // Teredo, NAT64, mapped, compatible) is stored as that IPv4's /24.
 //
-// Bots: a user agent matching botPattern marks the event is_bot=1; it is
-// stored and kept out of segments.
+// Bots: a user agent matching botMarkers marks the event is_bot=1; it is
+// stored and kept out of segments. Whose user agent: see judgeBot.
 
 // optOutHeaders reports a browser-level opt-out signal.
 func optOutHeaders(h http.Header, honorDNT bool) bool {
@@ -173,6 +173,37 @@ func embeddedIPv4(a netip.Addr) (netip.Addr, bool) {
 		return netip.AddrFrom4(last), true // IPv4-compatible, not :: or ::1
 	}
 	return netip.Addr{}, false
+}
+
+// judgeBot decides is_bot for a JSON API event, and whose user agent it
+// stores. The write key is public, so a call's authentication says
+// nothing about who sent it; where it came from does:
+//   - context.userAgent, when present, is the visitor's browser, whoever
+//     relays it: it is judged (a server may report a crawler's visit).
+//   - Otherwise a request a browser sent (the snippet, a browser SDK: it
+//     carries Origin, which browsers add to every POST, or Sec-Fetch-Site)
+//     is judged by its own User-Agent; a browser always sends one, so an
+//     empty one is a bot, as on the pixel.
+//   - Otherwise it is a server-side call that did not say who the visitor
+//     is: its User-Agent is the HTTP library's (Go-http-client, curl,
+//     python-requests), not the visitor's, so it is neither judged nor
+//     stored, and the event is not a bot. A backend reporting purchases
+//     keeps them in segments.
+func judgeBot(ev *Event, req *http.Request) {
+	switch {
+	case ev.UserAgent != "":
+		ev.IsBot = isBot(ev.UserAgent)
+	case fromBrowser(req):
+		ev.UserAgent = cleanText(req.UserAgent(), maxUA)
+		ev.IsBot = ev.UserAgent == "" || isBot(ev.UserAgent)
+	}
+}
+
+// fromBrowser reports whether a browser sent req: browsers add Origin to
+// every POST (fetch, sendBeacon, XHR; "null" under a strict referrer
+// policy) and Sec-Fetch-Site to every request; HTTP libraries add neither.
+func fromBrowser(req *http.Request) bool {
+	return req.Header.Get("Origin") != "" || req.Header.Get("Sec-Fetch-Site") != ""
 }
 
 // botMarkers are lower-case substrings of user agents of crawlers,
