@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -25,9 +26,11 @@ type API struct {
 	db     *chdb.DB
 	log    *slog.Logger
 	engine *Engine
-	// runs holds on-demand runs so a request never waits for one and the
-	// server can stop them.
+	// On-demand runs go on in the background under runCtx, so a request
+	// never waits for one and the server can stop them; runs tracks them
+	// so the server can wait for them (Wait) before closing ClickHouse.
 	runCtx context.Context
+	runs   sync.WaitGroup
 }
 
 // NewAPI builds the segment API.
@@ -44,6 +47,10 @@ func (a *API) WithRunContext(ctx context.Context) *API {
 	a.runCtx = ctx
 	return a
 }
+
+// Wait returns once every on-demand run started so far has returned,
+// including its clean-up after a cancellation.
+func (a *API) Wait() { a.runs.Wait() }
 
 // Register adds the routes under /api/sites/:site.
 func (a *API) Register(r gin.IRouter) {
@@ -326,7 +333,9 @@ func (a *API) run(c *gin.Context) {
 		c.JSON(http.StatusOK, gin.H{"run_id": res.RunID, "took_ms": res.Took.Milliseconds(), "sizes": res.Sizes})
 		return
 	}
+	a.runs.Add(1)
 	go func() {
+		defer a.runs.Done()
 		if _, err := a.engine.Run(a.runCtx, site, opt); err != nil && !errors.Is(err, ErrBusy) {
 			a.log.Error("on-demand segment run failed", "site", site, "err", err)
 		}

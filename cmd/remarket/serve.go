@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -15,6 +17,7 @@ import (
 	"github.com/remarket/remarket/feeds"
 	"github.com/remarket/remarket/ingest"
 	"github.com/remarket/remarket/internal/catalog"
+	"github.com/remarket/remarket/internal/chdb"
 	"github.com/remarket/remarket/internal/httplimit"
 	"github.com/remarket/remarket/privacy"
 	"github.com/remarket/remarket/segment"
@@ -38,8 +41,10 @@ func newServeCmd(a *app) *cobra.Command {
 // serve runs until ctx ends. ready, when not nil, receives the bound
 // address once the server accepts connections.
 //
-// Shutdown order: stop HTTP (no new events) → close ingest (flush the
-// spool, ship what is left) → close ClickHouse.
+// Shutdown order: stop HTTP and drain its requests (no new events) →
+// close ingest (flush the spool, ship what is left) → stop the background
+// jobs (the segment schedule, on-demand runs) and wait for them → close
+// ClickHouse (Main, once serve has returned).
 func (a *app) serve(ctx context.Context, ready func(addr string)) error {
 	tuneGC()
 	db, err := a.open(ctx)
@@ -66,10 +71,8 @@ func (a *app) serve(ctx context.Context, ready func(addr string)) error {
 	feedAPI := feeds.NewAPI(a.cfg, db, a.log)
 	defer feedAPI.Close()
 	feedAPI.Register(engine)
-	bg, stopBG := context.WithCancel(context.Background())
-	defer stopBG()
-	segment.NewAPI(a.cfg, db, a.log).WithRunContext(bg).Register(engine)
-	go segment.NewScheduler(a.cfg, db, a.log).Run(bg)
+	jobs := a.startJobs(db, engine)
+	defer jobs.stop() // on every return: nothing may use ClickHouse once Main closes it
 
 	engine.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok\n") })
 	engine.GET("/readyz", func(c *gin.Context) {
@@ -88,7 +91,10 @@ func (a *app) serve(ctx context.Context, ready func(addr string)) error {
 		ing.Close(context.Background())
 		return err
 	}
+	reqCtx, cancelRequests := context.WithCancel(context.Background())
+	defer cancelRequests()
 	srv := a.httpServer(engine)
+	srv.BaseContext = func(net.Listener) context.Context { return reqCtx }
 	ln = a.limitListener(ln)
 	a.log.Info("listening", "addr", ln.Addr().String(), "public_url", a.cfg.PublicURL)
 	a.printBanner(ln.Addr().String())
@@ -103,20 +109,82 @@ func (a *app) serve(ctx context.Context, ready func(addr string)) error {
 	case <-ctx.Done():
 	}
 	a.log.Info("shutting down")
-	stopBG()
+	a.stopHTTP(srv, cancelRequests)
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if serr := srv.Shutdown(sctx); serr != nil {
-		a.log.Error("http shutdown", "err", serr)
-	}
 	if cerr := ing.Close(sctx); cerr != nil {
 		a.log.Error("ingest shutdown", "err", cerr)
 		err = errors.Join(err, cerr)
 	}
+	jobs.stop()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
 	return err
+}
+
+// drainTimeout bounds each step of stopping HTTP.
+const drainTimeout = 10 * time.Second
+
+// stopHTTP stops accepting and lets requests finish; requests still going
+// after drainTimeout (a ?wait=1 segment run, an erasure, a long export)
+// have their contexts cancelled and get another drainTimeout to return.
+func (a *app) stopHTTP(srv *http.Server, cancelRequests context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	if srv.Shutdown(ctx) == nil {
+		return
+	}
+	a.log.Warn("http: requests still running at shutdown; cancelling them")
+	cancelRequests()
+	ctx2, cancel2 := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel2()
+	if err := srv.Shutdown(ctx2); err != nil {
+		a.log.Error("http: requests did not stop; closing their connections", "err", err)
+		srv.Close()
+	}
+}
+
+// jobs are serve's background work on ClickHouse: the segment schedule
+// and the runs started through the API.
+type jobs struct {
+	cancel    context.CancelFunc
+	scheduler chan struct{} // closed when the schedule's goroutine returns
+	api       *segment.API
+	log       *slog.Logger
+	once      sync.Once
+}
+
+func (a *app) startJobs(db *chdb.DB, r gin.IRouter) *jobs {
+	ctx, cancel := context.WithCancel(context.Background())
+	j := &jobs{cancel: cancel, scheduler: make(chan struct{}), log: a.log,
+		api: segment.NewAPI(a.cfg, db, a.log).WithRunContext(ctx)}
+	j.api.Register(r)
+	go func() {
+		defer close(j.scheduler)
+		segment.NewScheduler(a.cfg, db, a.log).Run(ctx)
+	}()
+	return j
+}
+
+// stop cancels the jobs and waits for them to return, their clean-up
+// included (a cancelled run records itself as failed and drops its work
+// tables); after 30 seconds it gives up waiting, saying so.
+func (j *jobs) stop() {
+	j.once.Do(func() {
+		j.cancel()
+		done := make(chan struct{})
+		go func() {
+			<-j.scheduler
+			j.api.Wait()
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			j.log.Error("segment runs did not stop within 30s; closing ClickHouse under them")
+		}
+	})
 }
 
 // httpServer serves h with the http section's timeouts and per-request
