@@ -162,10 +162,9 @@ func (db *DB) defaultSettings(ctx context.Context) (clickhouse.Settings, error) 
 	return add, nil
 }
 
-func createDatabase(ctx context.Context, opts clickhouse.Options, database string) error {
-	if !validIdent(database) {
-		return fmt.Errorf("clickhouse database name %q: use letters, digits and underscores", database)
-	}
+// openDefaultDatabase is one connection to the server's default database,
+// for creating the databases remarket uses before they exist.
+func openDefaultDatabase(opts clickhouse.Options) (driver.Conn, error) {
 	opts.Auth.Database = "default"
 	opts.MaxOpenConns = 1
 	if opts.DialTimeout == 0 {
@@ -173,7 +172,18 @@ func createDatabase(ctx context.Context, opts clickhouse.Options, database strin
 	}
 	conn, err := clickhouse.Open(&opts)
 	if err != nil {
-		return fmt.Errorf("cannot open clickhouse: %w", err)
+		return nil, fmt.Errorf("cannot open clickhouse: %w", err)
+	}
+	return conn, nil
+}
+
+func createDatabase(ctx context.Context, opts clickhouse.Options, database string) error {
+	if !validIdent(database) {
+		return fmt.Errorf("clickhouse database name %q: use letters, digits and underscores", database)
+	}
+	conn, err := openDefaultDatabase(opts)
+	if err != nil {
+		return err
 	}
 	defer conn.Close()
 	// The name is an identifier (checked above), not a value: it cannot be bound.

@@ -244,14 +244,9 @@ func createClusterDatabases(ctx context.Context, opts clickhouse.Options, cluste
 	if !validIdent(database) || !validIdent(database+LocalSuffix) {
 		return fmt.Errorf("clickhouse database name %q: use letters, digits and underscores", database)
 	}
-	opts.Auth.Database = "default"
-	opts.MaxOpenConns = 1
-	if opts.DialTimeout == 0 {
-		opts.DialTimeout = 5 * time.Second
-	}
-	conn, err := clickhouse.Open(&opts)
+	conn, err := openDefaultDatabase(opts)
 	if err != nil {
-		return fmt.Errorf("cannot open clickhouse: %w", err)
+		return err
 	}
 	defer conn.Close()
 	var members uint64
