@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -243,11 +244,21 @@ func (s *Server) DSN(db string) string {
 	return fmt.Sprintf("clickhouse://127.0.0.1:%d/%s", s.TCPPort, db)
 }
 
+// freePort finds a loopback port nothing listens on, below Linux's
+// ephemeral range (32768 and up): a port the kernel handed out and took
+// back can be given to any outgoing connection (another test's client)
+// before the server binds it, which made servers fail to start with
+// "Address already in use". Ports are drawn at random, so test processes
+// running side by side rarely draw the same one.
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("cannot find a free port: %w", err)
+	for range 200 {
+		port := 20000 + rand.IntN(12000)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return port, nil
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, errors.New("cannot find a free port between 20000 and 32000")
 }
