@@ -2,14 +2,17 @@ package privacy_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/google/uuid"
 
 	"github.com/remarket/remarket/internal/chtest"
+	"github.com/remarket/remarket/internal/erasures"
 	"github.com/remarket/remarket/privacy"
 )
 
@@ -79,5 +82,47 @@ func TestErasureKeepsIdsOutOfStatements(t *testing.T) {
 	}
 	if n := count(t, db, "erasure_subjects", "1"); n != 0 {
 		t.Errorf("erasure_subjects still holds %d ids after the erasures finished", n)
+	}
+}
+
+// An erasure that outlasted the eraser's wait was logged "running" (202);
+// once ClickHouse has finished its deletions, the sweep marks it done and
+// erasure_log gets a second row saying so, so the audit trail does not
+// stay "running". (The erasure is set up as Erase leaves it: its subject
+// recorded and its request logged running; nothing is left pending.)
+func TestSlowErasureIsLoggedDoneBySweep(t *testing.T) {
+	db := chtest.MustOpen(t)
+	ctx := context.Background()
+	id, at := uuid.NewString(), time.Now().UTC().Add(-time.Minute).Truncate(time.Second)
+	if _, err := erasures.Record(ctx, db, id, "shop", "v-slow", "", at); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Exec(ctx, `INSERT INTO erasure_log (site, erasure_id, requested_at, finished_at, requested_by, subject_kind, subject_sha256, subject_key, visitors, tables, status, error)
+		SELECT 'shop', toUUID(@id), toDateTime(@at), toDateTime(@at), 'test', 'visitor', 'h', 'k', 1, ['events'], 'running', ''`,
+		clickhouse.Named("id", id), clickhouse.Named("at", at)); err != nil {
+		t.Fatal(err)
+	}
+	erasures.Sweep(ctx, db, quiet)
+	erasures.Sweep(ctx, db, quiet) // a second sweep adds nothing
+	rows, err := db.Query(ctx, "SELECT status, finished_at > requested_at, requested_by, visitors FROM erasure_log WHERE erasure_id = toUUID(?) ORDER BY finished_at", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var status, by string
+		var later uint8
+		var visitors uint32
+		if err := rows.Scan(&status, &later, &by, &visitors); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%s %d %s %d", status, later, by, visitors))
+	}
+	if want := "running 0 test 1,done 1 test 1"; strings.Join(got, ",") != want {
+		t.Fatalf("erasure_log rows %q, want %q", got, want)
+	}
+	if n := count(t, db, "erasure_subjects", "erasure_id = ?", id); n != 0 {
+		t.Fatalf("%d erasure_subjects rows left after the sweep", n)
 	}
 }

@@ -273,6 +273,14 @@ func Sweep(ctx context.Context, db *chdb.DB, log *slog.Logger) {
 				continue
 			}
 			e.done = now
+			// The audit trail says when it finished: a second row, like
+			// the first but done (erasure_log is append-only).
+			if err := db.Exec(ctx, `INSERT INTO erasure_log (site, erasure_id, requested_at, finished_at, requested_by, subject_kind, subject_sha256, subject_key, visitors, tables, status, error)
+				SELECT site, erasure_id, requested_at, toDateTime(@at), requested_by, subject_kind, subject_sha256, subject_key, visitors, tables, 'done', ''
+				FROM erasure_log WHERE erasure_id = toUUID(@erasure) AND status = 'running' LIMIT 1`,
+				clickhouse.Named("at", now), clickhouse.Named("erasure", e.id)); err != nil {
+				log.Warn("cannot log erasure done", "erasure_id", e.id, "err", err)
+			}
 		}
 		var running uint64
 		// Runs of the site still going that started before the erasure
