@@ -122,9 +122,10 @@ func DecodeAudience(b []byte) (config.Audience, error) {
 // a custom type's error without its path.
 func badDuration(b []byte) string {
 	var doc struct {
-		Window  json.RawMessage `json:"window"`
-		Include []map[string]json.RawMessage
-		Exclude []map[string]json.RawMessage
+		Window      json.RawMessage `json:"window"`
+		Attribution json.RawMessage `json:"attribution_window"`
+		Include     []map[string]json.RawMessage
+		Exclude     []map[string]json.RawMessage
 	}
 	if json.Unmarshal(b, &doc) != nil {
 		return ""
@@ -135,6 +136,9 @@ func badDuration(b []byte) string {
 	}
 	if bad(doc.Window) {
 		return "window"
+	}
+	if bad(doc.Attribution) {
+		return "attribution_window"
 	}
 	for name, conds := range map[string][]map[string]json.RawMessage{"include": doc.Include, "exclude": doc.Exclude} {
 		for i, c := range conds {

@@ -44,6 +44,12 @@ type Config struct {
 	// admin token (see privacy.SubjectKey). A secret: without it, the log
 	// cannot be tested against guessed ids.
 	ErasureKey string `yaml:"erasure_key"`
+	// HoldoutKey is the secret that keys each person's holdout assignment
+	// (see Audience.HoldoutPercent; env REMARKET_HOLDOUT_KEY). remarket
+	// init writes a random one. Without it the assignment is still
+	// deterministic, but anyone who knows an id can compute its group.
+	// Changing it reassigns everyone.
+	HoldoutKey string `yaml:"holdout_key"`
 
 	HTTP     HTTP     `yaml:"http"`
 	Spool    Spool    `yaml:"spool"`
@@ -261,6 +267,9 @@ func (c Config) Validate() error {
 	if c.ErasureKey != "" && len(c.ErasureKey) < 32 {
 		errs = append(errs, errors.New("erasure_key must be at least 32 characters (remarket init writes a random one)"))
 	}
+	if c.HoldoutKey != "" && len(c.HoldoutKey) < 32 {
+		errs = append(errs, errors.New("holdout_key must be at least 32 characters (remarket init writes a random one)"))
+	}
 	switch c.Ingest.IPMode {
 	case "truncate", "drop", "keep":
 	default:
@@ -345,6 +354,7 @@ func (c Config) Redacted() Config {
 	}
 	out.ClickHouse = chdb.Redact(c.ClickHouse)
 	out.ErasureKey = redact(c.ErasureKey)
+	out.HoldoutKey = redact(c.HoldoutKey)
 	return out
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -243,6 +244,39 @@ type Audience struct {
 	Window  Duration    `yaml:"window,omitempty" json:"window,omitempty"`
 	Include []Condition `yaml:"include" json:"include"`
 	Exclude []Condition `yaml:"exclude,omitempty" json:"exclude,omitempty"`
+	// HoldoutPercent of the audience's people form its holdout (absent:
+	// DefaultHoldoutPercent; 0 disables it): computed like everyone else,
+	// never exported nor targeted, the control group its outcomes are
+	// compared with. Who is in it is a keyed hash of the person (see
+	// Config.HoldoutKey), the same in every run and on every device.
+	HoldoutPercent *float64 `yaml:"holdout_percent,omitempty" json:"holdout_percent,omitempty"`
+	// AttributionWindow is how long after joining a member's purchases
+	// count as the audience's outcome (0: DefaultAttributionWindow).
+	AttributionWindow Duration `yaml:"attribution_window,omitempty" json:"attribution_window,omitempty"`
+}
+
+// Outcome defaults and bounds (docs/analytics.md, "Outcomes and lift").
+const (
+	DefaultHoldoutPercent    = 10
+	MaxHoldoutPercent        = 50
+	DefaultAttributionWindow = Duration(14 * 24 * time.Hour)
+	MaxAttributionWindow     = Duration(90 * 24 * time.Hour)
+)
+
+// Holdout is the audience's holdout share in percent.
+func (a Audience) Holdout() float64 {
+	if a.HoldoutPercent == nil {
+		return DefaultHoldoutPercent
+	}
+	return *a.HoldoutPercent
+}
+
+// Attribution is the audience's attribution window.
+func (a Audience) Attribution() Duration {
+	if a.AttributionWindow == 0 {
+		return DefaultAttributionWindow
+	}
+	return a.AttributionWindow
 }
 
 // Condition is one test on a visitor. Exactly one of Events, Stage,
@@ -313,6 +347,12 @@ func (a Audience) Validate() error {
 	}
 	if len(a.Description) > 500 {
 		return fieldErr("description", "at most 500 characters")
+	}
+	if h := a.Holdout(); math.IsNaN(h) || h < 0 || h > MaxHoldoutPercent {
+		return fieldErr("holdout_percent", "%g: want 0 (no holdout) to %d", h, MaxHoldoutPercent)
+	}
+	if a.AttributionWindow < 0 || a.AttributionWindow > MaxAttributionWindow {
+		return fieldErr("attribution_window", "%s: want a duration up to %s", a.AttributionWindow, MaxAttributionWindow)
 	}
 	for i, c := range a.Include {
 		if err := c.validate(fmt.Sprintf("include[%d]", i)); err != nil {

@@ -26,6 +26,7 @@ clickhouse: clickhouse://127.0.0.1:9000/remarket
 listen: 127.0.0.1:8080
 spool_dir: ./data/spool
 erasure_key: {{erasure}}   # secret: keys the id hashes of erasure_log
+holdout_key: {{holdout}}   # secret: keys who is in each audience's holdout
 
 sites:
   - id: {{site}}
@@ -45,7 +46,7 @@ func Starter(site string) (string, error) {
 		return "", fmt.Errorf("site id %q: use 1-64 letters, digits, '-' or '_'", site)
 	}
 	s := strings.NewReplacer("{{site}}", site, "{{admin}}", "adm_"+Secret(24), "{{feed}}", "feed_"+Secret(24),
-		"{{erasure}}", "erk_"+Secret(32)).Replace(starterTemplate)
+		"{{erasure}}", "erk_"+Secret(32), "{{holdout}}", "hk_"+Secret(24)).Replace(starterTemplate)
 	for _, sec := range StarterSections {
 		s += sec(site)
 	}
