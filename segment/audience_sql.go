@@ -163,8 +163,9 @@ FROM (
 // products last touched in one second, the further stage). Both
 // joined sides are narrowed to the candidates by PREWHERE first, so a
 // small audience reads only its members' profile strings and interests.
-const membersSQL = `INSERT INTO seg_members (site, run_id, audience, visitor_id, user_id, email_sha256, stage, customer_type, trigger_time)
-SELECT @site, @run, @audience, visitor_id, user_id, email_sha256, stage, customer_type, trigger_time
+// Each member's group (treatment or holdout, groupSQL) comes with them.
+const membersSQL = `INSERT INTO seg_members (site, run_id, audience, visitor_id, user_id, email_sha256, stage, customer_type, trigger_time, grp)
+SELECT @site, @run, @audience, visitor_id, user_id, email_sha256, stage, customer_type, trigger_time, ` + groupSQL + `
 FROM (
     SELECT vh, trigger_time, visitor_id, user_id, email_sha256, customer_type
     FROM (

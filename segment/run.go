@@ -292,6 +292,7 @@ func (e *Engine) computeMembers(ctx context.Context, res *RunResult, params []an
 		return err
 	}
 	ap := append(params[:len(params):len(params)], clickhouse.Named("audience", a.Name))
+	ap = append(ap, e.holdoutParams(a)...)
 	for i, q := range qs {
 		if err := e.step(ctx, res, fmt.Sprintf("members%d/%s", i+1, a.Name), q, append(ap, args...)); err != nil {
 			return err
@@ -341,8 +342,8 @@ func (e *Engine) carryOver(ctx context.Context, site string, res *RunResult, aud
 	}
 	p := []any{clickhouse.Named("site", site), clickhouse.Named("run", res.RunID), clickhouse.Named("cur", cur), clickhouse.Named("audience", audience)}
 	copies := []string{
-		`INSERT INTO seg_members (site, run_id, audience, visitor_id, user_id, email_sha256, stage, customer_type, trigger_time)
-		 SELECT site, @run, audience, visitor_id, user_id, email_sha256, stage, customer_type, trigger_time
+		`INSERT INTO seg_members (site, run_id, audience, visitor_id, user_id, email_sha256, stage, customer_type, trigger_time, grp)
+		 SELECT site, @run, audience, visitor_id, user_id, email_sha256, stage, customer_type, trigger_time, grp
 		 FROM seg_members WHERE site = @site AND run_id = @cur AND audience != @audience`,
 		`INSERT INTO seg_recommendations (site, run_id, audience, vh, visitor_id, product_id, anchor_id, strategy, reason, motivation, score, rank)
 		 SELECT site, @run, audience, vh, visitor_id, product_id, anchor_id, strategy, reason, motivation, score, rank
