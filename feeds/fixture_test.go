@@ -24,7 +24,8 @@ var contractShapes = map[string]string{
 		status String, error String, is_current UInt8`,
 	"v_audience_sizes": `site String, audience String, run_id String, run_time DateTime, size UInt64`,
 	"v_audience_members": `site String, audience String, run_id String, visitor_id String, user_id String,
-		email_sha256 String, stage String, customer_type String, trigger_time DateTime, opted_out UInt8`,
+		email_sha256 String, stage String, customer_type String, trigger_time DateTime, opted_out UInt8,
+		grp String`,
 	"v_audience_products": `site String, audience String, run_id String, product_id String, anchor_id String,
 		strategy String, reason String, motivation String, score Float64, rank UInt32, members UInt64`,
 }
@@ -130,18 +131,22 @@ func (f *fixture) list(site, runID, audience string, ls ...listed) {
 type member struct {
 	Visitor, User, EmailSHA string
 	OptedOut                uint8
+	Group                   string // treatment when empty
 }
 
 func (f *fixture) members(site, runID, audience string, ms ...member) {
 	f.t.Helper()
 	ctx := context.Background()
 	b, err := f.db.PrepareBatch(ctx, `INSERT INTO v_audience_members (site, audience, run_id, visitor_id, user_id,
-		email_sha256, stage, customer_type, trigger_time, opted_out)`)
+		email_sha256, stage, customer_type, trigger_time, opted_out, grp)`)
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	for _, m := range ms {
-		if err := b.Append(site, audience, runID, m.Visitor, m.User, m.EmailSHA, "carted", "consumer", time.Now().UTC(), m.OptedOut); err != nil {
+		if m.Group == "" {
+			m.Group = "treatment"
+		}
+		if err := b.Append(site, audience, runID, m.Visitor, m.User, m.EmailSHA, "carted", "consumer", time.Now().UTC(), m.OptedOut, m.Group); err != nil {
 			f.t.Fatal(err)
 		}
 	}

@@ -12,7 +12,8 @@ import (
 	"github.com/google/uuid"
 )
 
-func TestMembersExportHonoursOptOut(t *testing.T) {
+// Opted-out visitors and the holdout group are never exported.
+func TestMembersExportHonoursOptOutAndHoldout(t *testing.T) {
 	s := newServer(t, testConfig(t))
 	s.fx.run("shop", "r1", runFinished, "cart", 3)
 	s.fx.members("shop", "r1", "cart",
@@ -20,6 +21,7 @@ func TestMembersExportHonoursOptOut(t *testing.T) {
 		member{Visitor: "v2"},
 		member{Visitor: "v3", User: "u3", OptedOut: 1}, // the view must not, but if it did
 		member{Visitor: "v4", User: "u4"},              // opts out after the run, below
+		member{Visitor: "v5", User: "u5", EmailSHA: strings.Repeat("b", 64), Group: "holdout"},
 	)
 	s.fx.members("shop", "r1", "other-audience", member{Visitor: "v9"})
 	// v4 opted out after the run: an event with opted_out = 1.

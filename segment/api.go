@@ -276,7 +276,8 @@ func (a *API) interests(c *gin.Context, vid string) {
 }
 
 // recommendations answers the visitor's ranked products in every
-// audience they are in (current run), each with strategy and reason.
+// audience they are in (current run) and not held out of, each with
+// strategy and reason.
 func (a *API) recommendations(c *gin.Context, vid string) {
 	ctx := c.Request.Context()
 	site := httpx.CurrentSite(c).ID
@@ -290,9 +291,13 @@ func (a *API) recommendations(c *gin.Context, vid string) {
 		Motivation string  `json:"motivation"`
 		Score      float64 `json:"score"`
 	}
+	// Audiences that hold the visitor out are left out: the holdout is
+	// never targeted, here no more than in exports.
 	rows, err := a.db.Query(ctx, `SELECT audience, rank, product_id, anchor_id, strategy, reason, motivation, score
 		FROM seg_recommendations WHERE site = @site AND run_id GLOBAL IN (`+currentRunSQL+`)
 			AND vh = cityHash64(@vid) AND visitor_id = @vid
+			AND audience NOT IN (SELECT audience FROM seg_members WHERE site = @site AND run_id IN (`+currentRunSQL+`)
+				AND visitor_id = @vid AND grp = '`+Holdout+`')
 		ORDER BY audience, rank`, clickhouse.Named("site", site), clickhouse.Named("vid", vid))
 	if err != nil {
 		httpx.Fail(c, err)

@@ -1,9 +1,15 @@
 package segment_test
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
 
 	"github.com/remarket/remarket/internal/chdb"
 	"github.com/remarket/remarket/internal/chtest"
@@ -128,6 +134,51 @@ func TestHoldoutIsStableAcrossRunsAndSharedByDevices(t *testing.T) {
 	for v, g := range groups(t, db, "viewers") {
 		if first[v] != g {
 			t.Errorf("carried over: %s moved from %s to %s", v, first[v], g)
+		}
+	}
+}
+
+// TestRecommendationsLeaveOutTheHoldout: a held-out member's products are
+// computed (v_visitor_recommendations) but never served to the shop.
+func TestRecommendationsLeaveOutTheHoldout(t *testing.T) {
+	db := chtest.MustOpen(t)
+	shopCatalog(t, db)
+	half := 50.0
+	held, treated := "", ""
+	for i := 0; held == "" || treated == ""; i++ {
+		v := fmt.Sprintf("visitor-%d", i)
+		if segment.HoldoutGroup(holdoutKey, site, "viewers", "v:"+v, half) == segment.Holdout {
+			held = cmp.Or(held, v)
+		} else {
+			treated = cmp.Or(treated, v)
+		}
+	}
+	insertEvents(t, db,
+		ev{vid: held, ago: day, typ: "product_view", pid: "cam250d"},
+		ev{vid: treated, ago: day, typ: "product_view", pid: "cam250d"},
+	)
+	cfg := testConfig(t, viewers("viewers", &half))
+	cfg.HoldoutKey = holdoutKey
+	gin.SetMode(gin.TestMode)
+	r := gin.New()
+	api := segment.NewAPI(cfg, db, nil)
+	api.Engine().Now = func() time.Time { return now }
+	api.Register(r)
+	run(t, api.Engine())
+	if n := strings1(t, db, "SELECT product_id FROM v_visitor_recommendations WHERE site = ? AND visitor_id = ?", site, held); len(n) == 0 {
+		t.Fatal("the held-out member has no computed recommendations")
+	}
+	for v, want := range map[string]int{held: 0, treated: 1} {
+		req := httptest.NewRequest("GET", "/api/sites/shop/visitors/"+v+"/recommendations", nil)
+		req.Header.Set("Authorization", "Bearer admin-token-0123456789")
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, req)
+		var out struct{ Items []struct{ Audience string } }
+		if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil || w.Code != 200 {
+			t.Fatalf("%s: %d %s", v, w.Code, w.Body)
+		}
+		if got := min(len(out.Items), 1); got != want {
+			t.Errorf("%s (%s): %d items served", v, segment.HoldoutGroup(holdoutKey, site, "viewers", "v:"+v, half), len(out.Items))
 		}
 	}
 }
