@@ -182,3 +182,7 @@ func TestRecommendationsLeaveOutTheHoldout(t *testing.T) {
 		}
 	}
 }
+
+func groupOf(audience, person string) string {
+	return segment.HoldoutGroup(holdoutKey, site, audience, person, 10)
+}

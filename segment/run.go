@@ -156,16 +156,21 @@ func (e *Engine) compute(ctx context.Context, site string, res *RunResult, audie
 	// members and the ranking go first: the largest audience's lists are
 	// the run's longest step and need both, while the other audiences'
 	// members can run beside those lists.
-	var members, products []task
+	var members, products, joins []task
 	for _, a := range audiences {
 		members = append(members, task{name: "members/" + a.Name, after: []string{"02_interests", "03_profiles", "04_opted_out_profiles"},
 			run: func() error { return inAudience(a.Name, e.computeMembers(ctx, res, params, a, plan)) }})
 		products = append(products, task{name: "products/" + a.Name, after: []string{"members/" + a.Name, "11_related_best"},
 			run: func() error { return inAudience(a.Name, e.computeProducts(ctx, res, params, a)) }})
+		ap := append(params[:len(params):len(params)], clickhouse.Named("audience", a.Name))
+		joins = append(joins, task{name: "joins/" + a.Name, after: []string{"members/" + a.Name},
+			run: func() error {
+				return inAudience(a.Name, e.step(ctx, res, "joins/"+a.Name, query("14_member_joins"), ap))
+			}})
 	}
 	rank := slices.IndexFunc(tasks, func(t task) bool { return t.name == "11_related/0" })
 	first := min(1, len(members))
-	tasks = slices.Concat(tasks[:rank], members[:first], tasks[rank:], members[first:], products)
+	tasks = slices.Concat(tasks[:rank], members[:first], tasks[rank:], members[first:], products, joins)
 	if err := runGraph(2, tasks); err != nil {
 		return err
 	}
