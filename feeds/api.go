@@ -46,6 +46,7 @@ func NewAPI(cfg config.Config, db *chdb.DB, log *slog.Logger) *API {
 func (a *API) Register(r gin.IRouter) {
 	r.GET("/feeds/:site/:audience/:file", httpx.RequireFeedToken(a.cfg), a.serveFeed)
 	r.GET("/api/offers/verify", a.verifyOffer)
+	r.POST("/api/offers/redeem", a.redeemOffer)
 	admin := r.Group("/api/sites/:site", httpx.RequireAdmin(a.cfg))
 	admin.GET("/discounts", a.getDiscounts)
 	admin.PUT("/discounts", a.putDiscounts)

@@ -76,8 +76,9 @@ type Builder struct {
 	UTMMedium  string
 	OfferParam string
 
-	loc    *time.Location
-	signer *signer
+	loc      *time.Location
+	signer   *signer
+	ruleKeys map[int]string // ruleKey of Rules[i], computed once per feed
 	// seen holds a 64-bit hash per written id (8 bytes an item, not the
 	// ids): a collision would leave an item out, never repeat an id.
 	seen map[uint64]struct{}
@@ -172,7 +173,7 @@ func (b *Builder) Build(r *Row) (Item, string) {
 // applyDiscount sets the sale price and offer text of an item whose rule
 // is active now, and returns its signed offer token ("" when none).
 func (b *Builder) applyDiscount(it *Item, r *Row) string {
-	rule, ok := matchRule(b.Rules, b.Audience, r.Motivation, r.Strategy)
+	rule, ri, ok := matchRuleIndex(b.Rules, b.Audience, r.Motivation, r.Strategy)
 	if !ok {
 		return ""
 	}
@@ -190,9 +191,17 @@ func (b *Builder) applyDiscount(it *Item, r *Row) string {
 		return ""
 	}
 	label := ""
+	if b.ruleKeys == nil {
+		b.ruleKeys = map[int]string{}
+	}
+	key, known := b.ruleKeys[ri]
+	if !known {
+		key = ruleKey(rule)
+		b.ruleKeys[ri] = key
+	}
 	o := Offer{
 		Site: b.Site.ID, Audience: b.Audience, Product: it.ID, Currency: it.Price.Currency,
-		NotBefore: w.Start.Unix(), Expires: w.End.Unix(),
+		NotBefore: w.Start.Unix(), Expires: w.End.Unix(), ListPrice: it.Price.amount(), Rule: key,
 	}
 	if hasSale {
 		it.Sale, it.SaleWindow = sale, w

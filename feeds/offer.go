@@ -29,6 +29,11 @@ type Offer struct {
 	Currency      string  `json:"cu,omitempty"`
 	NotBefore     int64   `json:"nb"`
 	Expires       int64   `json:"exp"`
+	// ListPrice is the price the feed showed before the discount, and
+	// Rule the discount rule that made the offer (ruleKey): a redemption
+	// reports the discount given away per audience, rule and product.
+	ListPrice string `json:"lp,omitempty"`
+	Rule      string `json:"r,omitempty"`
 }
 
 // OfferJSON is the offer as /api/offers/verify answers it.
@@ -46,6 +51,8 @@ type OfferJSON struct {
 	ValidFrom     time.Time `json:"valid_from"`
 	ValidUntil    time.Time `json:"valid_until"`
 	KeyID         string    `json:"key_id"`
+	ListPrice     string    `json:"list_price,omitempty"`
+	RuleKey       string    `json:"rule_key,omitempty"`
 }
 
 // JSON is the readable form of o.
@@ -55,6 +62,7 @@ func (o Offer) JSON() OfferJSON {
 		Percent: o.Percent, Amount: o.Amount, SalePrice: o.SalePrice,
 		BundlePercent: o.BundlePercent, Anchor: o.Anchor, Currency: o.Currency,
 		ValidFrom: time.Unix(o.NotBefore, 0).UTC(), ValidUntil: time.Unix(o.Expires, 0).UTC(), KeyID: o.KeyID,
+		ListPrice: o.ListPrice, RuleKey: o.Rule,
 	}
 }
 
