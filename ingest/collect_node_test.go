@@ -2,6 +2,10 @@ package ingest
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -106,5 +110,45 @@ func TestSnippetInNode(t *testing.T) {
 	}
 	if id.UserID != "snippet-user" || !strings.Contains(id.Traits, "ann@example.com") || !strings.Contains(id.UserAgent, "Firefox") {
 		t.Errorf("identify stored as %+v", id)
+	}
+}
+
+// TestSnippetKeepsTheOffer: the snippet keeps the landing URL's offer
+// token while it is valid and sends it with the events that follow, on
+// later page loads too; after the offer expires it sends none.
+func TestSnippetKeepsTheOffer(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("node missing")
+		}
+		t.Skip("node missing")
+	}
+	env := mustCollectEnv(t, nil)
+	payload := base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf(`{"s":"open","p":"amp","exp":%d}`, time.Now().Add(2*time.Hour).Unix())))
+	token := payload + ".c2lnbmF0dXJl"
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, node, filepath.Join(e2eDir, "snippet-offer-node.mjs"), env.srv.URL, "wk_open", token, "2").CombinedOutput()
+	if err != nil {
+		t.Fatalf("snippet-offer-node.mjs: %v\n%s", err, out)
+	}
+	env.flush(t)
+	byPath := map[string]string{}
+	for _, r := range env.storedEvents(t, "open") {
+		u, _ := url.Parse(r.URL)
+		var props map[string]any
+		json.Unmarshal([]byte(r.Properties), &props)
+		offer, _ := props["rm_offer"].(string)
+		byPath[u.Path+" "+r.Type] = offer
+	}
+	want := map[string]string{"/p/amp page_view": token, "/checkout/thanks purchase": token, "/later page_view": ""}
+	if len(byPath) != len(want) {
+		t.Fatalf("stored %v, want %v (node said %s)", byPath, want, out)
+	}
+	for k, w := range want {
+		if got, ok := byPath[k]; !ok || got != w {
+			t.Errorf("%s carries offer %q, want %q", k, got, w)
+		}
 	}
 }

@@ -26,7 +26,7 @@ func (s *Service) registerRoutes(r gin.IRouter) {
 
 func (h *collector) register(r gin.IRouter) {
 	r.GET("/p.gif", h.pixel)
-	r.GET("/t.js", serveSnippet)
+	r.GET("/t.js", serveSnippet(snippetFor(h.cfg.Feeds.OfferParam)))
 	v1 := r.Group("/v1", h.cors)
 	for kind, short := range messageTypes {
 		for _, path := range []string{"/" + kind, "/" + short} {

@@ -1,7 +1,9 @@
 package ingest
 
 import (
+	"bytes"
 	_ "embed"
+	"encoding/json"
 	"fmt"
 	"html"
 	"net/http"
@@ -15,12 +17,22 @@ import (
 //go:embed static/t.js
 var snippetJS []byte
 
+// snippetFor is the script with the offer token's parameter name
+// (feeds.offer_param), which it reads from landing URLs and attaches to
+// events under the same name.
+func snippetFor(offerParam string) []byte {
+	name, _ := json.Marshal(offerParam) // a JavaScript string literal
+	return bytes.Replace(snippetJS, []byte("var OFFER_PARAM = 'rm_offer';"), []byte("var OFFER_PARAM = "+string(name)+";"), 1)
+}
+
 // serveSnippet answers GET /t.js. The script is the same for every site
 // (it reads its write key from its own src), so browsers and CDNs may
 // cache it for an hour.
-func serveSnippet(c *gin.Context) {
-	c.Header("Cache-Control", "public, max-age=3600")
-	c.Data(http.StatusOK, "application/javascript; charset=utf-8", snippetJS)
+func serveSnippet(js []byte) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Header("Cache-Control", "public, max-age=3600")
+		c.Data(http.StatusOK, "application/javascript; charset=utf-8", js)
+	}
 }
 
 // SnippetHTML is the tag a site pastes into every page: the queue stub, a

@@ -12,6 +12,12 @@
  * remarket('identify', userId[, traits]), remarket('consent', false|true),
  * remarket('reset'). The write key comes from ?k= on this script's src or
  * from init; events go to the host this script was loaded from.
+ *
+ * Offers: a landing URL from an ad feed carries a signed offer token
+ * (?rm_offer=..., the server's feeds.offer_param). The script keeps the
+ * latest one in first-party storage until the offer expires and attaches
+ * it to the properties of every page and track call, so a purchase made
+ * later in the visit, or on a later visit, counts as a redemption.
  */
 (function (w, d) {
   'use strict';
@@ -24,6 +30,9 @@
   var gpc = !!(w.navigator && w.navigator.globalPrivacyControl);
   var userId = load('_rmuid');
   var anonId = load('_rmaid');
+  // OFFER_PARAM is set by the server from feeds.offer_param.
+  var OFFER_PARAM = 'rm_offer';
+  var offer = '';
 
   function findScript() {
     var s = d.getElementsByTagName('script');
@@ -76,6 +85,27 @@
     return anonId;
   }
 
+  // keepOffer takes a token from the landing URL, else the stored one
+  // while it is valid. A token's payload (base64url JSON) says when it
+  // expires ("exp", seconds); one that does not decode is kept two days.
+  function keepOffer() {
+    var now = new Date().getTime();
+    var t = param(w.location.search || '', OFFER_PARAM);
+    if (/^[A-Za-z0-9_-]{1,4000}\.[A-Za-z0-9_-]{1,200}$/.test(t)) {
+      var exp = now + 2 * 864e5;
+      try {
+        var p = JSON.parse(w.atob(t.split('.')[0].replace(/-/g, '+').replace(/_/g, '/')));
+        if (p && p.exp > 0) exp = p.exp * 1000;
+      } catch (e) { /* not ours to judge: the server verifies */ }
+      offer = t;
+      save('_rmoffer', t + ' ' + exp);
+      return;
+    }
+    var kept = load('_rmoffer').split(' ');
+    if (kept.length === 2 && Number(kept[1]) > now) offer = kept[0];
+    else if (kept[0]) forget('_rmoffer');
+  }
+
   function extend(a, b) {
     for (var k in b) if (Object.prototype.hasOwnProperty.call(b, k)) a[k] = b[k];
     return a;
@@ -113,6 +143,10 @@
     msg.sentAt = now;
     msg.context = context();
     msg.writeKey = key;
+    if (offer && (type === 'page' || type === 'track')) {
+      msg.properties = msg.properties || {};
+      msg.properties[OFFER_PARAM] = offer;
+    }
     var body = JSON.stringify(msg);
     var url = base + '/v1/' + type.charAt(0);
     var n = w.navigator;
@@ -163,14 +197,17 @@
       } else {
         forget('_rmaid');
         forget('_rmuid');
+        forget('_rmoffer');
         try { w.localStorage.setItem('_rmconsent', '0'); } catch (e) { /* private mode */ }
       }
     },
     reset: function () {
       userId = '';
       anonId = '';
+      offer = '';
       forget('_rmaid');
       forget('_rmuid');
+      forget('_rmoffer');
     }
   };
 
@@ -180,6 +217,7 @@
     if (fn) fn.apply(null, a.slice(1));
   }
 
+  keepOffer();
   var queued = (w.remarket && w.remarket.q) || [];
   w.remarket = remarket;
   // Settings first, so a queued page call can use a key given by init.
