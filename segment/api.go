@@ -38,6 +38,13 @@ func NewAPI(cfg config.Config, db *chdb.DB, log *slog.Logger) *API {
 	return &API{cfg: cfg, db: db, log: log, engine: New(cfg, db, log), runCtx: context.Background()}
 }
 
+// WithRedemptions has the API's runs record offer redemptions first
+// (Engine.SetRedemptions).
+func (a *API) WithRedemptions(r Redemptions) *API {
+	a.engine.SetRedemptions(r)
+	return a
+}
+
 // Engine is the engine behind the API (tests pin its clock).
 func (a *API) Engine() *Engine { return a.engine }
 

@@ -51,9 +51,9 @@ type Step struct {
 // only live while a run computes.
 var (
 	snapshotTables = []string{"seg_products", "seg_profiles", "seg_interests",
-		"seg_related", "seg_members", "seg_recommendations", "seg_audience_products"}
-	workTables = []string{"seg_opted_out", "seg_identities", "seg_numbers", "seg_baskets", "seg_product_lines", "seg_pairs", "seg_pair_items", "seg_related_candidates", "seg_related_best",
-		"seg_member_candidates", "seg_eval_holdout", "seg_eval_sessions", "seg_eval_pairs", "seg_eval_lists"}
+		"seg_related", "seg_members", "seg_recommendations", "seg_audience_products", "seg_outcomes"}
+	workTables = []string{"seg_opted_out", "seg_identities", "seg_numbers", "seg_baskets", "seg_product_lines", "seg_pairs", "seg_related_candidates", "seg_related_best",
+		"seg_member_candidates", "seg_eval_holdout"}
 )
 
 // ErrBusy means a run for the site is already in progress in this process.
@@ -157,12 +157,14 @@ func (e *Engine) compute(ctx context.Context, site string, res *RunResult, audie
 	// the run's longest step and need both, while the other audiences'
 	// members can run beside those lists.
 	var members, products, joins []task
+	var joined []string
 	for _, a := range audiences {
 		members = append(members, task{name: "members/" + a.Name, after: []string{"02_interests", "03_profiles", "04_opted_out_profiles"},
 			run: func() error { return inAudience(a.Name, e.computeMembers(ctx, res, params, a, plan)) }})
 		products = append(products, task{name: "products/" + a.Name, after: []string{"members/" + a.Name, "11_related_best"},
 			run: func() error { return inAudience(a.Name, e.computeProducts(ctx, res, params, a)) }})
 		ap := append(params[:len(params):len(params)], clickhouse.Named("audience", a.Name))
+		joined = append(joined, "joins/"+a.Name)
 		joins = append(joins, task{name: "joins/" + a.Name, after: []string{"members/" + a.Name},
 			run: func() error {
 				return inAudience(a.Name, e.step(ctx, res, "joins/"+a.Name, query("14_member_joins"), ap))
@@ -170,7 +172,16 @@ func (e *Engine) compute(ctx context.Context, site string, res *RunResult, audie
 	}
 	rank := slices.IndexFunc(tasks, func(t task) bool { return t.name == "11_related/0" })
 	first := min(1, len(members))
-	tasks = slices.Concat(tasks[:rank], members[:first], tasks[rank:], members[first:], products, joins)
+	// Outcomes count every audience, also those a single-audience run
+	// carries over: their joins are recorded already.
+	defs := audiences
+	if opt.Audience != "" {
+		if defs, err = e.Audiences(ctx, site); err != nil {
+			return err
+		}
+	}
+	outcomes := e.outcomeTasks(ctx, res, params, defs, joined)
+	tasks = slices.Concat(tasks[:rank], members[:first], tasks[rank:], members[first:], products, joins, outcomes)
 	if err := runGraph(2, tasks); err != nil {
 		return err
 	}
@@ -436,7 +447,11 @@ func (e *Engine) publish(ctx context.Context, res *RunResult) error {
 			}
 		}
 	}
-	return db.InsertRow(ctx, "INSERT INTO seg_current (site, run_id, switched)", res.Site, res.RunID, uint64(time.Now().UnixNano()))
+	if err := e.db.Exec(ctx, recordOutcomeTotals, clickhouse.Named("site", res.Site), clickhouse.Named("run", res.RunID),
+		clickhouse.Named("now", res.AsOf.Unix())); err != nil {
+		return fmt.Errorf("cannot record outcome totals: %w", err)
+	}
+	return e.db.InsertRow(ctx, "INSERT INTO seg_current (site, run_id, switched)", res.Site, res.RunID, uint64(time.Now().UnixNano()))
 }
 
 func (e *Engine) recordRun(ctx context.Context, res RunResult, started, finished time.Time, status, msg string, audiences []string) error {

@@ -31,6 +31,13 @@ func NewScheduler(cfg config.Config, db *chdb.DB, log *slog.Logger) *Scheduler {
 	return &Scheduler{engine: New(cfg, db, log), every: every, log: log}
 }
 
+// WithRedemptions has the scheduled runs record offer redemptions first
+// (Engine.SetRedemptions).
+func (s *Scheduler) WithRedemptions(r Redemptions) *Scheduler {
+	s.engine.SetRedemptions(r)
+	return s
+}
+
 // Run runs all sites now and then every interval until ctx ends. A run
 // that outlasts the interval delays the next one (never two at once).
 func (s *Scheduler) Run(ctx context.Context) {

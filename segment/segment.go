@@ -39,6 +39,8 @@ type Engine struct {
 	// beforeSwitch, when set, runs after a run's rows are written and
 	// before the pointer moves (tests use it to read mid-run).
 	beforeSwitch func(ctx context.Context, site, runID string) error
+	// redemptions records offer redemptions before outcomes (SetRedemptions).
+	redemptions Redemptions
 }
 
 // New returns an engine; log may be nil.

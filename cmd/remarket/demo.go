@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/remarket/remarket/demo"
+	"github.com/remarket/remarket/feeds"
 	"github.com/remarket/remarket/ingest"
 	"github.com/remarket/remarket/internal/catalog"
 	"github.com/remarket/remarket/segment"
@@ -115,7 +116,9 @@ func (a *app) demo(ctx context.Context, noServe bool, seed uint64, visitors int)
 		a.printf("demo built in %s; not serving (--no-serve)\n", time.Since(start).Round(time.Millisecond))
 		return err
 	}
-	go segment.NewScheduler(scheduled, a.db, a.log).Run(sctx)
+	offers := feeds.NewAPI(scheduled, a.db, a.log)
+	defer offers.Close()
+	go segment.NewScheduler(scheduled, a.db, a.log).WithRedemptions(offers).Run(sctx)
 	a.printf("serving until Ctrl-C\n")
 	return <-served
 }
@@ -193,6 +196,9 @@ func indent(s, pre string) string {
 // traffic had arrived; this one waits for it and then runs again.
 func runDemoSegments(ctx context.Context, a *app, site string) error {
 	engine := segment.New(a.cfg, a.db, a.log)
+	offers := feeds.NewAPI(a.cfg, a.db, a.log)
+	defer offers.Close()
+	engine.SetRedemptions(offers)
 	deadline := time.Now().Add(10 * time.Minute)
 	for {
 		_, err := engine.Run(ctx, site, segment.RunOptions{})

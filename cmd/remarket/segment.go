@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/remarket/remarket/feeds"
 	"github.com/remarket/remarket/segment"
 )
 
@@ -39,6 +40,9 @@ func newSegmentCmd(a *app) *cobra.Command {
 				return fmt.Errorf("no site %q in %s", site, a.configPath)
 			}
 			e := segment.New(a.cfg, db, a.log)
+			offers := feeds.NewAPI(a.cfg, db, a.log)
+			defer offers.Close()
+			e.SetRedemptions(offers)
 			for _, s := range sites {
 				res, err := e.Run(ctx, s, segment.RunOptions{Audience: audience})
 				if err != nil {

@@ -71,7 +71,7 @@ func (a *app) serve(ctx context.Context, ready func(addr string)) error {
 	feedAPI := feeds.NewAPI(a.cfg, db, a.log)
 	defer feedAPI.Close()
 	feedAPI.Register(engine)
-	jobs := a.startJobs(db, engine)
+	jobs := a.startJobs(db, engine, feedAPI)
 	defer jobs.stop() // on every return: nothing may use ClickHouse once Main closes it
 
 	engine.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok\n") })
@@ -155,14 +155,14 @@ type jobs struct {
 	once      sync.Once
 }
 
-func (a *app) startJobs(db *chdb.DB, r gin.IRouter) *jobs {
+func (a *app) startJobs(db *chdb.DB, r gin.IRouter, redemptions segment.Redemptions) *jobs {
 	ctx, cancel := context.WithCancel(context.Background())
 	j := &jobs{cancel: cancel, scheduler: make(chan struct{}), log: a.log,
-		api: segment.NewAPI(a.cfg, db, a.log).WithRunContext(ctx)}
+		api: segment.NewAPI(a.cfg, db, a.log).WithRunContext(ctx).WithRedemptions(redemptions)}
 	j.api.Register(r)
 	go func() {
 		defer close(j.scheduler)
-		segment.NewScheduler(a.cfg, db, a.log).Run(ctx)
+		segment.NewScheduler(a.cfg, db, a.log).WithRedemptions(redemptions).Run(ctx)
 	}()
 	return j
 }
