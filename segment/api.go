@@ -66,6 +66,7 @@ func (a *API) Register(r gin.IRouter) {
 	g.GET("/audiences/:audience", a.getAudience)
 	g.PUT("/audiences/:audience", a.putAudience)
 	g.DELETE("/audiences/:audience", a.deleteAudience)
+	g.GET("/audiences/:audience/lift", a.lift)
 	// A visitor id may hold "/" (percent-encoded in the URL): the id is
 	// everything between /visitors/ and the last segment.
 	g.GET("/visitors/*rest", a.visitor)

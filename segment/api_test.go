@@ -81,6 +81,12 @@ func TestAudienceAPI(t *testing.T) {
 	if code != http.StatusOK || len(items) == 0 || items[0].(map[string]any)["reason"] == "" {
 		t.Errorf("recommendations: %d %v", code, out)
 	}
+	if code, out = do("GET", "/api/sites/shop/audiences/cart_abandoners/lift", ""); code != http.StatusOK || out["verdict"] == "" || out["method"] == "" {
+		t.Errorf("lift: %d %v", code, out)
+	}
+	if code, _ = do("GET", "/api/sites/shop/audiences/ghost/lift", ""); code != http.StatusNotFound {
+		t.Errorf("lift of an unknown audience: %d", code)
+	}
 	if code, _ = do("GET", "/api/sites/shop/visitors/v1/interests", ""); code != http.StatusOK {
 		t.Errorf("interests: %d", code)
 	}

@@ -142,6 +142,23 @@ func TestOutcomesCountPurchasesWithinTheWindowAfterJoining(t *testing.T) {
 			t.Errorf("%s: %+v, want %+v", k, got[k], w)
 		}
 	}
+	rep, err := e.LiftReport(context.Background(), site, "viewers", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Treatment.Members != 4 || rep.Holdout.Members != 3 || rep.Treatment.Converters != 3 || rep.Verdict != segment.VerdictTooSmall ||
+		len(rep.Days) != 2 || !rep.Days[0].Complete || rep.Days[1].Complete || rep.DiscountCost != 10 || rep.AttributionWindow != "7d" {
+		t.Errorf("lift report %+v", rep)
+	}
+	if len(rep.Redemptions) != 1 || rep.Redemptions[0].Discount != 10 || len(rep.History) != 2 {
+		t.Errorf("redemptions %+v, history %+v", rep.Redemptions, rep.History)
+	}
+	if done, _ := e.LiftReport(context.Background(), site, "viewers", true); len(done.Days) != 1 || done.Holdout.Members != 2 {
+		t.Errorf("complete days only: %+v", done.Days)
+	}
+	if _, err := e.LiftReport(context.Background(), site, "ghost", false); err != segment.ErrNoAudience {
+		t.Errorf("unknown audience: %v", err)
+	}
 	// The history keeps each run's totals.
 	var runs, members uint64
 	if err := db.QueryRow(context.Background(), `SELECT uniqExact(run_id), sumIf(members, run_time = ?) FROM v_audience_outcome_history

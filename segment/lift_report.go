@@ -1,0 +1,258 @@
+package segment
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/gin-gonic/gin"
+
+	"github.com/remarket/remarket/internal/httpx"
+)
+
+// LiftMethod says in one sentence how a lift is computed.
+const LiftMethod = "A member converts when they buy within the attribution window after joining; " +
+	"95% intervals: Wilson for each group's rate, Newcombe's hybrid score for the difference, " +
+	"log (Katz) for the ratio, Welch's normal interval for incremental revenue."
+
+// LiftReport is an audience's outcome in the current run: the lift over
+// all days joined, each day's cohort with the lift of all days up to it,
+// the lift each day's last run saw, and the redemptions of its offers.
+type LiftReport struct {
+	Site              string     `json:"site"`
+	Audience          string     `json:"audience"`
+	RunID             string     `json:"run_id"`
+	AsOf              *time.Time `json:"as_of"`
+	HoldoutPercent    float64    `json:"holdout_percent"`
+	AttributionWindow string     `json:"attribution_window"`
+	CompleteOnly      bool       `json:"complete_only"`
+	Method            string     `json:"method"`
+	Lift
+	DiscountCost float64             `json:"discount_cost"`
+	Days         []DayLift           `json:"days"`
+	History      []HistoryLift       `json:"history"`
+	Redemptions  []RedemptionSummary `json:"redemptions"`
+}
+
+// DayLift is one day's cohort and the lift of the cohorts up to it.
+type DayLift struct {
+	Day        string       `json:"day"`
+	Complete   bool         `json:"complete"`
+	Treatment  GroupOutcome `json:"treatment"`
+	Holdout    GroupOutcome `json:"holdout"`
+	Cumulative *Estimate    `json:"cumulative_absolute_lift"`
+	Verdict    string       `json:"cumulative_verdict"`
+}
+
+// HistoryLift is the lift as the last run of a day saw it.
+type HistoryLift struct {
+	Day       string       `json:"day"`
+	RunTime   time.Time    `json:"run_time"`
+	Treatment GroupOutcome `json:"treatment"`
+	Holdout   GroupOutcome `json:"holdout"`
+	Absolute  *Estimate    `json:"absolute_lift"`
+	Verdict   string       `json:"verdict"`
+}
+
+// RedemptionSummary counts an audience's redemptions of one rule and product.
+type RedemptionSummary struct {
+	RuleKey     string  `json:"rule_key"`
+	Rule        string  `json:"rule"`
+	ProductID   string  `json:"product_id"`
+	Redemptions uint64  `json:"redemptions"`
+	Quantity    uint64  `json:"quantity"`
+	Revenue     float64 `json:"revenue"`
+	Discount    float64 `json:"discount"`
+}
+
+// ErrNoAudience is an audience the site does not define.
+var ErrNoAudience = httpx.Errorf(httpx.NotFound, "no such audience")
+
+// LiftReport reads an audience's outcomes of the current run; with
+// completeOnly only the days whose attribution windows have all ended.
+func (e *Engine) LiftReport(ctx context.Context, site, audience string, completeOnly bool) (LiftReport, error) {
+	defs, err := e.Definitions(ctx, site)
+	if err != nil {
+		return LiftReport{}, err
+	}
+	r := LiftReport{Site: site, Audience: audience, CompleteOnly: completeOnly, Method: LiftMethod,
+		Days: []DayLift{}, History: []HistoryLift{}, Redemptions: []RedemptionSummary{}}
+	found := false
+	for _, d := range defs {
+		if d.Name == audience {
+			found, r.HoldoutPercent, r.AttributionWindow = true, d.Holdout(), d.Attribution().String()
+		}
+	}
+	if !found {
+		return r, ErrNoAudience
+	}
+	p := []any{clickhouse.Named("site", site), clickhouse.Named("audience", audience)}
+	// The current run and its as-of time.
+	rows, err := e.db.Query(ctx, `SELECT run_id, as_of FROM v_segment_runs WHERE site = @site AND is_current = 1`, p...)
+	if err != nil {
+		return r, err
+	}
+	for rows.Next() {
+		var at time.Time
+		if err := rows.Scan(&r.RunID, &at); err != nil {
+			rows.Close()
+			return r, err
+		}
+		at = at.UTC()
+		r.AsOf = &at
+	}
+	rows.Close()
+	if err := e.cohorts(ctx, &r, p, completeOnly); err != nil {
+		return r, err
+	}
+	if err := e.liftHistory(ctx, &r, p); err != nil {
+		return r, err
+	}
+	return r, e.redemptionSummary(ctx, &r, p)
+}
+
+// cohorts reads the days joined and sums them into the report's lift.
+func (e *Engine) cohorts(ctx context.Context, r *LiftReport, p []any, completeOnly bool) error {
+	// The audience's outcomes per day joined and group, oldest first.
+	rows, err := e.db.Query(ctx, `SELECT toString(day_joined), grp, members, converters, orders, revenue, revenue_sq,
+			redemptions, discount_cost, complete
+		FROM v_audience_outcomes WHERE site = @site AND audience = @audience
+		ORDER BY day_joined, grp`, p...)
+	if err != nil {
+		return fmt.Errorf("cannot read outcomes: %w", err)
+	}
+	defer rows.Close()
+	var t, h GroupOutcome
+	for rows.Next() {
+		var day, grp string
+		var g GroupOutcome
+		var complete uint8
+		if err := rows.Scan(&day, &grp, &g.Members, &g.Converters, &g.Orders, &g.Revenue, &g.RevenueSq,
+			&g.Redemptions, &g.DiscountCost, &complete); err != nil {
+			return err
+		}
+		if completeOnly && complete == 0 {
+			continue
+		}
+		if n := len(r.Days); n == 0 || r.Days[n-1].Day != day {
+			r.Days = append(r.Days, DayLift{Day: day, Complete: true})
+		}
+		d := &r.Days[len(r.Days)-1]
+		d.Complete = d.Complete && complete == 1
+		if grp == Holdout {
+			d.Holdout.Add(g)
+			h.Add(g)
+		} else {
+			d.Treatment.Add(g)
+			t.Add(g)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	var ct, ch GroupOutcome
+	for i := range r.Days {
+		ct.Add(r.Days[i].Treatment)
+		ch.Add(r.Days[i].Holdout)
+		l := Compare(ct, ch)
+		r.Days[i].Cumulative, r.Days[i].Verdict = l.Absolute, l.Verdict
+	}
+	r.Lift = Compare(t, h)
+	r.DiscountCost = t.DiscountCost + h.DiscountCost
+	return nil
+}
+
+// liftHistory reads the totals of each day's last run.
+func (e *Engine) liftHistory(ctx context.Context, r *LiftReport, p []any) error {
+	// Per day, the totals of the audience's last run that day, per group.
+	rows, err := e.db.Query(ctx, `SELECT toString(day), grp, run_time, members, converters, orders, revenue, revenue_sq, redemptions, discount_cost
+		FROM (
+			SELECT toDate(h_time, 'UTC') AS day, h_grp AS grp, max(h_time) AS run_time,
+				argMax(h_members, h_time) AS members, argMax(h_converters, h_time) AS converters,
+				argMax(h_orders, h_time) AS orders, argMax(h_revenue, h_time) AS revenue,
+				argMax(h_revenue_sq, h_time) AS revenue_sq, argMax(h_redemptions, h_time) AS redemptions,
+				argMax(h_discount, h_time) AS discount_cost
+			FROM (
+				SELECT run_time AS h_time, grp AS h_grp, members AS h_members, converters AS h_converters,
+					orders AS h_orders, revenue AS h_revenue, revenue_sq AS h_revenue_sq,
+					redemptions AS h_redemptions, discount_cost AS h_discount
+				FROM v_audience_outcome_history WHERE site = @site AND audience = @audience
+			)
+			GROUP BY day, grp
+		)
+		ORDER BY day DESC, grp LIMIT 730`, p...)
+	if err != nil {
+		return fmt.Errorf("cannot read the outcome history: %w", err)
+	}
+	defer rows.Close()
+	byDay := map[string]*HistoryLift{}
+	var order []string
+	for rows.Next() {
+		var day, grp string
+		var at time.Time
+		var g GroupOutcome
+		if err := rows.Scan(&day, &grp, &at, &g.Members, &g.Converters, &g.Orders, &g.Revenue, &g.RevenueSq,
+			&g.Redemptions, &g.DiscountCost); err != nil {
+			return err
+		}
+		hl, ok := byDay[day]
+		if !ok {
+			hl = &HistoryLift{Day: day, RunTime: at.UTC()}
+			byDay[day] = hl
+			order = append(order, day)
+		}
+		if at.After(hl.RunTime) {
+			hl.RunTime = at.UTC()
+		}
+		if grp == Holdout {
+			hl.Holdout = g
+		} else {
+			hl.Treatment = g
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for i := len(order) - 1; i >= 0; i-- { // oldest first
+		hl := byDay[order[i]]
+		l := Compare(hl.Treatment, hl.Holdout)
+		hl.Absolute, hl.Verdict = l.Absolute, l.Verdict
+		r.History = append(r.History, *hl)
+	}
+	return nil
+}
+
+// redemptionSummary counts the audience's redemptions per rule and product.
+func (e *Engine) redemptionSummary(ctx context.Context, r *LiftReport, p []any) error {
+	// The audience's redemptions per rule and product, most redeemed first.
+	rows, err := e.db.Query(ctx, `SELECT rule_key, rule, product_id, count() AS n, sum(quantity), sum(revenue), sum(discount)
+		FROM v_offer_redemptions WHERE site = @site AND audience = @audience
+		GROUP BY rule_key, rule, product_id
+		ORDER BY n DESC, rule_key, product_id LIMIT 100`, p...)
+	if err != nil {
+		return fmt.Errorf("cannot read redemptions: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s RedemptionSummary
+		if err := rows.Scan(&s.RuleKey, &s.Rule, &s.ProductID, &s.Redemptions, &s.Quantity, &s.Revenue, &s.Discount); err != nil {
+			return err
+		}
+		r.Redemptions = append(r.Redemptions, s)
+	}
+	return rows.Err()
+}
+
+// lift answers GET /api/sites/:site/audiences/:audience/lift
+// (?complete=1: only days whose attribution windows have ended).
+func (a *API) lift(c *gin.Context) {
+	complete := c.Query("complete") == "1" || c.Query("complete") == "true"
+	r, err := a.engine.LiftReport(c.Request.Context(), httpx.CurrentSite(c).ID, c.Param("audience"), complete)
+	if err != nil {
+		httpx.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, r)
+}
