@@ -67,6 +67,7 @@ func (a *API) Register(r gin.IRouter) {
 	g.PUT("/audiences/:audience", a.putAudience)
 	g.DELETE("/audiences/:audience", a.deleteAudience)
 	g.GET("/audiences/:audience/lift", a.lift)
+	g.POST("/audiences/:audience/dry-run", a.dryRun)
 	// A visitor id may hold "/" (percent-encoded in the URL): the id is
 	// everything between /visitors/ and the last segment.
 	g.GET("/visitors/*rest", a.visitor)
@@ -160,35 +161,63 @@ func (a *API) getAudience(c *gin.Context) {
 	httpx.Fail(c, httpx.Errorf(httpx.NotFound, "no audience "+quote(c.Param("audience"))))
 }
 
-// putAudience stores a definition; the name in the path wins over (and
-// must agree with) one in the body. Unknown fields are 400.
-func (a *API) putAudience(c *gin.Context) {
+// readDefinition reads the definition in a request's body; the name in
+// the path wins over (and must agree with) one in the body. Unknown
+// fields are 400.
+func readDefinition(c *gin.Context) (config.Audience, bool) {
 	name := c.Param("audience")
 	if !config.ValidAudienceName(name) {
 		httpx.Fail(c, httpx.Errorf(httpx.Invalid, "name: use 1-64 of a-z, 0-9, '_' or '-'"))
-		return
+		return config.Audience{}, false
 	}
 	body, err := io.ReadAll(io.LimitReader(c.Request.Body, 64<<10))
 	if err != nil {
 		httpx.Fail(c, httpx.Errorf(httpx.Invalid, "cannot read body"))
-		return
+		return config.Audience{}, false
 	}
 	def, err := DecodeAudience(body)
 	if err != nil {
 		httpx.Fail(c, invalid(err))
-		return
+		return config.Audience{}, false
 	}
 	if def.Name != "" && def.Name != name {
 		httpx.Fail(c, httpx.Errorf(httpx.Invalid, "name: body says "+quote(def.Name)+", path says "+quote(name)))
-		return
+		return config.Audience{}, false
 	}
 	def.Name = name
+	return def, true
+}
+
+// putAudience stores a definition.
+func (a *API) putAudience(c *gin.Context) {
+	def, ok := readDefinition(c)
+	if !ok {
+		return
+	}
+	name := def.Name
 	if err := a.engine.PutAudience(c.Request.Context(), httpx.CurrentSite(c).ID, def); err != nil {
 		httpx.Fail(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"name": name, "stored": true, "definition": def,
 		"note": "members are computed by the next segment run (POST /api/sites/:site/segments/run to run now)"})
+}
+
+// dryRun answers POST /api/sites/:site/audiences/:audience/dry-run: the
+// members the definition in the body would have now, by group, without
+// storing or publishing anything (the editor's preview).
+func (a *API) dryRun(c *gin.Context) {
+	def, ok := readDefinition(c)
+	if !ok {
+		return
+	}
+	r, err := a.engine.DryRun(c.Request.Context(), httpx.CurrentSite(c).ID, def)
+	if err != nil {
+		httpx.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"name": def.Name, "members": r.Members, "treatment": r.Treatment, "holdout": r.Holdout,
+		"holdout_percent": def.Holdout(), "as_of": r.AsOf, "took_ms": r.Took.Milliseconds()})
 }
 
 func (a *API) deleteAudience(c *gin.Context) {

@@ -152,9 +152,22 @@ func badDuration(b []byte) string {
 	return ""
 }
 
-// PutAudience validates a definition (including that its categories exist
-// in the catalog and that it compiles) and stores it.
+// PutAudience validates a definition (checkDefinition) and stores it.
 func (e *Engine) PutAudience(ctx context.Context, site string, a config.Audience) error {
+	if err := e.checkDefinition(ctx, site, a); err != nil {
+		return err
+	}
+	def, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	return e.db.InsertRow(ctx, "INSERT INTO seg_audience_defs (site, name, definition, deleted, updated)",
+		site, a.Name, string(def), uint8(0), uint64(time.Now().UnixNano()))
+}
+
+// checkDefinition validates a definition, including that its categories
+// exist in the catalog and that it compiles.
+func (e *Engine) checkDefinition(ctx context.Context, site string, a config.Audience) error {
 	if err := a.Validate(); err != nil {
 		return invalid(err)
 	}
@@ -165,15 +178,7 @@ func (e *Engine) PutAudience(ctx context.Context, site string, a config.Audience
 	if _, _, err := membersQuery(a, plan); err != nil {
 		return invalid(err)
 	}
-	if err := e.checkCategories(ctx, site, a); err != nil {
-		return err
-	}
-	def, err := json.Marshal(a)
-	if err != nil {
-		return err
-	}
-	return e.db.InsertRow(ctx, "INSERT INTO seg_audience_defs (site, name, definition, deleted, updated)",
-		site, a.Name, string(def), uint8(0), uint64(time.Now().UnixNano()))
+	return e.checkCategories(ctx, site, a)
 }
 
 // DeleteAudience tombstones an API-defined audience.

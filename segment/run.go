@@ -497,14 +497,15 @@ func (e *Engine) dropRun(ctx context.Context, c *clusterRun, runID string, all b
 // cleanup keeps the rows of the site's current run and of the newest
 // runs up to KeepRuns in all, and drops the rest; run history and audience
 // sizes stay. Runs still marked running are left alone (another process
-// may be writing them).
-func (e *Engine) cleanup(ctx context.Context, c *clusterRun, site string) {
+// may be writing them), and so are dry runs (dryrun.go drops its own).
+func (e *Engine) cleanup(ctx context.Context, site string) {
 	rows, err := e.db.Query(ctx, `SELECT run_id FROM (
 			SELECT DISTINCT run_id FROM seg_profiles WHERE site = @site
 			UNION ALL SELECT DISTINCT run_id FROM seg_products WHERE site = @site
 			UNION ALL SELECT DISTINCT run_id FROM seg_members WHERE site = @site
 		)
 		WHERE run_id NOT IN (SELECT run_id FROM v_segment_runs WHERE site = @site AND (is_current = 1 OR status = 'running'))
+			AND NOT endsWith(run_id, '`+dryRunSuffix+`')
 		GROUP BY run_id
 		ORDER BY run_id DESC
 		LIMIT 1000 OFFSET @keep`,
