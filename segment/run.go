@@ -88,11 +88,16 @@ func (e *Engine) Run(ctx context.Context, site string, opt RunOptions) (RunResul
 	asOf := e.Now().UTC().Truncate(time.Second)
 	res := RunResult{Site: site, RunID: newRunID(), AsOf: asOf, Sizes: map[string]uint64{}}
 	started := time.Now()
+	// The run's recorded times follow the engine's clock: a run computed
+	// as of a past time (tests, the demo's campaign) starts at its as-of
+	// time and finishes as long after it as it took, so feeds open its
+	// offers then.
+	clock := func() time.Time { return asOf.Add(time.Since(started)) }
 	names := make([]string, len(audiences))
 	for i, a := range audiences {
 		names[i] = a.Name
 	}
-	if err := e.recordRun(ctx, res, started, time.Time{}, "running", "", names); err != nil {
+	if err := e.recordRun(ctx, res, asOf, time.Time{}, "running", "", names); err != nil {
 		return res, err
 	}
 	if e.db.Cluster != nil {
@@ -120,11 +125,11 @@ func (e *Engine) Run(ctx context.Context, site string, opt RunOptions) (RunResul
 	e.dropRun(context.WithoutCancel(ctx), res.cluster, res.RunID, err != nil)
 	defer erasures.Sweep(context.WithoutCancel(ctx), e.db, e.log) // once this run no longer counts as running
 	if err != nil {
-		rerr := e.recordRun(context.WithoutCancel(ctx), res, started, time.Now(), "failed", err.Error(), names)
+		rerr := e.recordRun(context.WithoutCancel(ctx), res, asOf, clock(), "failed", err.Error(), names)
 		e.log.Error("segment run failed", "site", site, "run_id", res.RunID, "took", res.Took, "err", err)
 		return res, errors.Join(err, rerr)
 	}
-	if err := e.recordRun(ctx, res, started, time.Now(), "ok", "", names); err != nil {
+	if err := e.recordRun(ctx, res, asOf, clock(), "ok", "", names); err != nil {
 		return res, err
 	}
 	e.cleanup(ctx, res.cluster, site)
