@@ -75,6 +75,11 @@ func EnsureConfig(path string) (string, error) {
 		setValue(root, "erasure_key", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "erk_" + config.Secret(32)})
 		changes = append(changes, "added erasure_key")
 	}
+	// And a holdout_key, so the demo's holdout groups are unpredictable.
+	if v := mapValue(root, "holdout_key"); v == nil || v.Value == "" {
+		setValue(root, "holdout_key", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "hk_" + config.Secret(24)})
+		changes = append(changes, "added holdout_key")
+	}
 	ingest := mapValue(root, "ingest")
 	if ingest == nil || ingest.Kind != yaml.MappingNode {
 		ingest = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}

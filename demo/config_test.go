@@ -53,6 +53,9 @@ func TestEnsureConfigAddsDemoToAnExistingFile(t *testing.T) {
 	if len(cfg.ErasureKey) < 32 {
 		t.Fatalf("a file without erasure_key did not get one: %q", cfg.ErasureKey)
 	}
+	if len(cfg.HoldoutKey) < 32 {
+		t.Fatalf("a file without holdout_key did not get one: %q", cfg.HoldoutKey)
+	}
 	raw, _ := os.ReadFile(p)
 	if string(raw[:9]) != "# my shop" {
 		t.Fatalf("comment lost:\n%s", raw)

@@ -48,6 +48,13 @@ type Stats struct {
 // the same plan twice stores each event once.
 func Simulate(ctx context.Context, c *Catalog, opts Options) (Stats, error) {
 	opts.PlanOptions.defaults()
+	return Send(ctx, Plan(c, opts.PlanOptions), opts)
+}
+
+// Send sends the visitors' hits as Simulate does. The event ids derive
+// from the seed, Now and each visitor's id and hit number.
+func Send(ctx context.Context, visitors []Visitor, opts Options) (Stats, error) {
+	opts.PlanOptions.defaults()
 	if opts.Client == nil {
 		opts.Client = &http.Client{Timeout: 30 * time.Second}
 	}
@@ -58,7 +65,6 @@ func Simulate(ctx context.Context, c *Catalog, opts Options) (Stats, error) {
 		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	start := time.Now()
-	visitors := Plan(c, opts.PlanOptions)
 	st := Stats{ByPersona: map[string]int{}}
 	for _, v := range visitors {
 		st.Visitors++
@@ -179,7 +185,11 @@ func message(v *Visitor, h Hit, id string) map[string]any {
 		m["properties"] = h.Props
 	case "page":
 		m["name"] = h.Title
-		m["properties"] = map[string]any{"url": h.URL, "title": h.Title}
+		props := map[string]any{"url": h.URL, "title": h.Title}
+		for k, v := range h.Props {
+			props[k] = v
+		}
+		m["properties"] = props
 	case "identify":
 		m["traits"] = h.Traits
 	}

@@ -100,6 +100,11 @@ func (a *app) demo(ctx context.Context, noServe bool, seed uint64, visitors int)
 		<-served
 		return err
 	}
+	if err := a.demoCampaign(ctx, base, seed); err != nil {
+		stopServer()
+		<-served
+		return fmt.Errorf("campaign: %w", err)
+	}
 	runStart := time.Now()
 	if err := runDemoSegments(ctx, a, site.ID); err != nil {
 		stopServer()
@@ -182,8 +187,15 @@ func (a *app) printDemo(ctx context.Context, public string, took time.Duration) 
 		}
 		a.printf("    %-22s %5d  %s/feeds/%s/%s/google.xml?token=%s\n", name, n, public, site.ID, name, url.QueryEscape(site.FeedToken))
 	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	a.printf("\n")
+	if err := a.printOutcomes(ctx, site.ID); err != nil {
+		return err
+	}
 	a.printf("\n  Config: %s (holds the secrets; keep it private)\n", a.configPath)
-	return rows.Err()
+	return nil
 }
 
 func indent(s, pre string) string {

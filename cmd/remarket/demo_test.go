@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -46,6 +47,7 @@ func TestDemoEndToEnd(t *testing.T) {
 		t.Fatalf("demo exited %d\n%s\n%s", code, out.String(), tail(errs.String(), 3000))
 	}
 	took := time.Since(start)
+	firstOutput := out.String()
 	t.Logf("remarket demo --no-serve took %s\n%s", took.Round(time.Millisecond), out.String())
 	os.WriteFile(filepath.Join(artifactsDir(t), "demo-output.txt"), []byte(fmt.Sprintf("took %s\n%s", took, out.String())), 0o644)
 
@@ -99,6 +101,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	base := serveInProcess(t, cfgPath, addr)
 	t.Run("shop", func(t *testing.T) { testShop(t, db, base) })
 	t.Run("segment_sdk", func(t *testing.T) { testSegmentSDK(t, db, base) })
+	t.Run("outcomes", func(t *testing.T) { testOutcomes(t, db, base, site, firstOutput) })
 	t.Run("dashboard", func(t *testing.T) { testDashboard(t, base, site) })
 	t.Run("erasure", func(t *testing.T) { testErasure(t, db, base, site) })
 }
@@ -344,4 +347,74 @@ func tail(s string, n int) string {
 		return "…" + s[len(s)-n:]
 	}
 	return s
+}
+
+// testOutcomes: the campaign shows a lift where the holdout is large
+// enough and says where it is not; offers were redeemed; no holdout member
+// is in any export.
+func testOutcomes(t *testing.T, db *chdb.DB, base string, site config.Site, output string) {
+	for _, want := range []string{"campaign: 8 segment runs", "Outcomes:", "Too few people to conclude anything"} {
+		if !strings.Contains(output, want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+	verdicts := map[string]string{}
+	for _, name := range builtinAudiences {
+		var lift struct {
+			Verdict   string
+			Treatment struct{ Members int }
+			Holdout   struct{ Members int }
+		}
+		if code := getJSON(t, base+"/api/sites/demo/audiences/"+name+"/lift", site.AdminToken, &lift); code != http.StatusOK {
+			t.Fatalf("lift of %s: %d", name, code)
+		}
+		if lift.Treatment.Members == 0 || lift.Holdout.Members == 0 {
+			t.Errorf("%s: %d treated and %d held-out members", name, lift.Treatment.Members, lift.Holdout.Members)
+		}
+		verdicts[lift.Verdict] = name
+	}
+	if verdicts["positive"] == "" || verdicts["too_small"] == "" {
+		t.Errorf("verdicts %v: want a positive lift and a too-small sample", verdicts)
+	}
+	if n := count(t, db, "SELECT count() FROM v_offer_redemptions WHERE site = 'demo' AND order_id != '' AND discount > 0"); n == 0 {
+		t.Error("the campaign redeemed no offer")
+	}
+	if n := count(t, db, "SELECT count() FROM offer_redemptions WHERE order_id = '' OR product_id = ''"); n != 0 {
+		t.Errorf("%d redemptions without an order or product", n)
+	}
+	// Holdout members are never exported.
+	checked := 0
+	for _, name := range builtinAudiences {
+		held := map[string]bool{}
+		rows, err := db.Query(context.Background(), "SELECT visitor_id FROM v_audience_members WHERE site = 'demo' AND audience = ? AND grp = 'holdout'", name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var v string
+			rows.Scan(&v)
+			held[v] = true
+		}
+		rows.Close()
+		req, _ := http.NewRequest(http.MethodGet, base+"/api/sites/demo/audiences/"+name+"/members?format=csv", nil)
+		req.Header.Set("Authorization", "Bearer "+site.AdminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		exported := strings.Split(strings.TrimSpace(string(body)), "\r\n")
+		for _, line := range exported[1:] {
+			if v, _, _ := strings.Cut(line, ","); held[v] {
+				t.Errorf("%s exports holdout member %s", name, v)
+			}
+		}
+		if len(held) > 0 && len(exported) > 1 {
+			checked++
+		}
+	}
+	if checked == 0 {
+		t.Error("no audience has both exported and held-out members: nothing was checked")
+	}
 }
