@@ -53,7 +53,7 @@ func (u *UI) Register(r gin.IRouter) {
 	}
 	r.GET("/ui", func(c *gin.Context) { c.Redirect(http.StatusFound, "/ui/") })
 	r.GET("/ui/", serveFile)
-	for _, name := range []string{"app.js", "app.css", "favicon.svg", "shop.js"} {
+	for _, name := range []string{"app.js", "app.css", "favicon.svg", "shop.js", "outcomes.js"} {
 		r.GET("/ui/"+name, serveFile)
 	}
 
@@ -69,6 +69,7 @@ func (u *UI) Register(r gin.IRouter) {
 	api.DELETE("/visitors/*vid", u.eraseVisitor)
 	api.DELETE("/users/*uid", u.eraseUser)
 	api.GET("/products/:pid", u.product)
+	u.registerForwards(api)
 
 	r.GET("/demo/shop", u.shop)
 }

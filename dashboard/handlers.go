@@ -208,7 +208,7 @@ func (u *UI) audience(c *gin.Context) {
 		// Size at every run, oldest first.
 		{"history", `SELECT run_time, size FROM v_audience_sizes WHERE site = ? AND audience = ? ORDER BY run_time`},
 		// A sample of the current members, most recently triggered first.
-		{"members", `SELECT visitor_id, user_id, email_sha256 != '' AS has_email, stage, customer_type, trigger_time FROM v_audience_members WHERE site = ? AND audience = ? ORDER BY trigger_time DESC LIMIT 25`},
+		{"members", `SELECT visitor_id, user_id, email_sha256 != '' AS has_email, stage, customer_type, trigger_time, grp FROM v_audience_members WHERE site = ? AND audience = ? ORDER BY trigger_time DESC LIMIT 25`},
 		// The audience's ranked products (what the feed advertises).
 		{"products", `SELECT rank, product_id, anchor_id, strategy, reason, motivation, score, members FROM v_audience_products WHERE site = ? AND audience = ? ORDER BY rank LIMIT 25`},
 	}
@@ -316,7 +316,7 @@ func (u *UI) visitor(c *gin.Context) {
 		// Recommendations of the current run, per audience in rank order.
 		{"recommendations", `SELECT audience, rank, product_id, anchor_id, strategy, reason, motivation, score FROM v_visitor_recommendations WHERE site = ? AND has(?, visitor_id) ORDER BY audience, rank LIMIT 60`},
 		// Audiences the visitor belongs to now.
-		{"audiences", `SELECT audience, stage, customer_type, trigger_time FROM v_audience_members WHERE site = ? AND has(?, visitor_id) ORDER BY audience`},
+		{"audiences", `SELECT audience, stage, customer_type, trigger_time, grp FROM v_audience_members WHERE site = ? AND has(?, visitor_id) ORDER BY audience`},
 	}
 	for _, q := range queries {
 		if out[q.key], err = u.rows(ctx, q.sql, s.ID, vids); err != nil {

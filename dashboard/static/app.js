@@ -143,6 +143,7 @@
     return api('GET', 'audiences/' + enc(name)).then(function (o) {
       var a = o.audience;
       var s = '<h1>' + esc(a.name) + ' ' + pill(a.strategy) + '</h1>';
+      s += '<div id="lift-panel" data-audience="' + esc(a.name) + '"></div>';
       s += '<div class="grid"><div class="card"><div class="muted">Members now</div><div class="stat">' + num(a.size) + '</div><p>' + esc(a.description || '') + '</p></div>';
       s += '<div class="card"><div class="muted">Discounts</div>' + ((o.discounts || []).map(discountText).join('<br>') || '<p class="muted">No discount rule applies.</p>') + '</div></div>';
       s += '<div class="card"><h2>Size history</h2>' + line(o.history.map(function (h) { return { v: h.size, label: time(h.run_time) }; }), { label: 'audience size' }) + '</div>';
@@ -170,6 +171,7 @@
         { h: 'User', cls: 'hide-sm', f: function (m) { return esc(m.user_id); } },
         { h: 'Stage', f: function (m) { return esc(m.stage); } },
         { h: 'Type', f: function (m) { return esc(m.customer_type); } },
+        { h: 'Group', cls: 'hide-sm', f: function (m) { return m.grp === 'holdout' ? '<span class="pill">holdout</span>' : esc(m.grp); } },
         { h: 'Since', f: function (m) { return esc(time(m.trigger_time)); } }
       ], o.members) + '</div>';
       return s;
@@ -189,7 +191,7 @@
     if (!id) return Promise.resolve(s);
     return api('GET', 'visitors/' + enc(id)).then(function (o) {
       s += '<div class="card"><p>Visitor ids: ' + o.visitor_ids.map(function (v) { return '<code>' + esc(v) + '</code>'; }).join(', ') + '</p>';
-      s += '<p>Audiences: ' + (o.audiences.map(function (a) { return '<a href="#/audience/' + enc(a.audience) + '">' + esc(a.audience) + '</a> (' + esc(a.stage) + ', ' + esc(a.customer_type) + ')'; }).join(', ') || '<span class="muted">none</span>') + '</p>';
+      s += '<p>Audiences: ' + (o.audiences.map(function (a) { return '<a href="#/audience/' + enc(a.audience) + '">' + esc(a.audience) + '</a> (' + esc(a.stage) + ', ' + esc(a.customer_type) + (a.grp === 'holdout' ? ', held out' : '') + ')'; }).join(', ') || '<span class="muted">none</span>') + '</p>';
       s += '<button class="danger" id="erase">Erase this visitor</button> ';
       if (o.user) s += '<button class="danger" id="erase-user">Erase this user and every visitor id seen with it</button> ';
       s += '<span id="erase-result" class="muted"></span></div>';
@@ -238,15 +240,20 @@
     });
   }
 
+  // Pages and panels in other files (outcomes.js, editor.js) use these.
+  var ui = window.remarketUI = { api: api, esc: esc, num: num, time: time, enc: enc, pill: pill, table: table, pages: {}, shown: [] };
+
   // --- routing and session --------------------------------------------------
   function route() {
     var parts = location.hash.replace(/^#\/?/, '').split('/');
     var page = parts[0] || '', arg = decodeURIComponent(parts.slice(1).join('/'));
-    var render = { '': overview, audiences: audiences, audience: function () { return audience(arg); }, visitor: function () { return visitor(arg); }, product: function () { return product(arg); } }[page] || overview;
+    var extra = ui.pages[page] && function () { return ui.pages[page](arg); };
+    var render = { '': overview, audiences: audiences, audience: function () { return audience(arg); }, visitor: function () { return visitor(arg); }, product: function () { return product(arg); } }[page] || extra || overview;
     view.innerHTML = '<p class="muted">Loading…</p>';
     render().then(function (html) {
       view.innerHTML = html;
       bindLookup(page === 'visitor' ? 'visitor' : 'product');
+      ui.shown.forEach(function (fn) { fn(page, arg, view); });
       [['erase', 'visitors/', 'this visitor'], ['erase-user', 'users/', 'this user and of every visitor id seen with it']].forEach(function (b) {
         var button = document.getElementById(b[0]);
         if (button) button.addEventListener('click', function () {
