@@ -53,7 +53,7 @@ func (u *UI) Register(r gin.IRouter) {
 	}
 	r.GET("/ui", func(c *gin.Context) { c.Redirect(http.StatusFound, "/ui/") })
 	r.GET("/ui/", serveFile)
-	for _, name := range []string{"app.js", "app.css", "favicon.svg", "shop.js", "outcomes.js"} {
+	for _, name := range []string{"app.js", "app.css", "favicon.svg", "shop.js", "outcomes.js", "editor.js"} {
 		r.GET("/ui/"+name, serveFile)
 	}
 

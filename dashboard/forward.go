@@ -13,11 +13,23 @@ import (
 	"github.com/remarket/remarket/internal/httpx"
 )
 
-// The lift panel uses the admin API itself: these routes forward a
+// The lift panel, the audience editor and the discount rules editor use
+// the admin API itself (lift, dry run, validation): these routes forward a
 // signed-in page's request to it as the site, body and all, and answer
-// what it answered, so the page shows exactly what the API says.
+// what it answered, so the page shows the API's own messages (which name
+// the field). Writes need the page's CSRF token (requireSession).
 func (u *UI) registerForwards(api gin.IRouter) {
 	api.GET("/audiences/:name/lift", u.forwardAudience(http.MethodGet, "/lift"))
+	api.POST("/audiences/:name/dry-run", u.forwardAudience(http.MethodPost, "/dry-run"))
+	api.PUT("/audiences/:name", u.forwardAudience(http.MethodPut, ""))
+	api.GET("/discounts", u.forward(http.MethodGet, "/discounts"))
+	api.PUT("/discounts", u.forward(http.MethodPut, "/discounts"))
+	api.POST("/segments/run", u.forward(http.MethodPost, "/segments/run?wait=1"))
+}
+
+// forward forwards to /api/sites/:site + path.
+func (u *UI) forward(method, path string) gin.HandlerFunc {
+	return func(c *gin.Context) { u.send(c, method, path) }
 }
 
 // forwardAudience forwards to /api/sites/:site/audiences/:name + suffix.

@@ -17,17 +17,15 @@ import (
 	"github.com/remarket/remarket/segment"
 )
 
-// TestDashboardForwardsToTheAdminAPI: the lift panel's calls go to the
-// admin API as the signed-in site, with its answers passed through.
+// TestDashboardForwardsToTheAdminAPI: the lift panel's and the editors'
+// calls go to the admin API as the signed-in site, with its answers (and
+// its field-naming messages) passed through; writes need the CSRF token.
 func TestDashboardForwardsToTheAdminAPI(t *testing.T) {
 	db := chtest.MustOpen(t)
 	cfg := config.Default()
 	cfg.PublicURL = "http://remarket.test"
 	cfg.Feeds.CacheDir = t.TempDir()
-	twenty := 20.0
 	cfg.Sites = []config.Site{{ID: "demo", WriteKey: "wk_demo", AdminToken: admin, FeedToken: "feed_0123456789abcdef"}}
-	cfg.Sites[0].Audiences = []config.Audience{{Name: "viewers", Strategy: config.Upsell, HoldoutPercent: &twenty,
-		Include: []config.Condition{{Events: []string{"product_view"}}}}}
 	gin.SetMode(gin.TestMode)
 	r := gin.New()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -43,14 +41,24 @@ func TestDashboardForwardsToTheAdminAPI(t *testing.T) {
 	var s struct{ CSRF string }
 	json.Unmarshal([]byte(body), &s)
 	cookie := strings.Split(resp.Header.Get("Set-Cookie"), ";")[0]
-	auth := map[string]string{"Cookie": cookie}
+	auth := map[string]string{"Cookie": cookie, "X-CSRF-Token": s.CSRF}
+	def := `{"strategy":"upsell","holdout_percent":20,"include":[{"events":["product_view"],"since":"7d"}]}`
 	cases := []struct {
 		name, method, path, body string
 		hdr                      map[string]string
 		status                   int
 		want                     string
 	}{
+		{"preview", "POST", "/ui/api/audiences/viewers/dry-run", def, auth, 200, `"members":0`},
+		{"preview naming the field", "POST", "/ui/api/audiences/viewers/dry-run", `{"strategy":"upsell","include":[{"events":["view"]}]}`, auth, 400, "include[0].events[0]"},
+		{"save without CSRF", "PUT", "/ui/api/audiences/viewers", def, map[string]string{"Cookie": cookie}, 403, ""},
+		{"save", "PUT", "/ui/api/audiences/viewers", def, auth, 200, `"stored":true`},
+		{"bad name", "PUT", "/ui/api/audiences/Bad%20Name", def, auth, 400, "name"},
+		{"run", "POST", "/ui/api/segments/run", "", auth, 200, `"viewers":0`},
 		{"lift", "GET", "/ui/api/audiences/viewers/lift", "", auth, 200, `"holdout_percent":20`},
+		{"rules naming the field", "PUT", "/ui/api/discounts", `{"rules":[{"strategy":"reminder","percent":45,"duration":"48h"}]}`, auth, 400, "percent 45 exceeds"},
+		{"rules", "PUT", "/ui/api/discounts", `{"rules":[{"strategy":"reminder","percent":12,"duration":"48h"}]}`, auth, 200, `"percent":12`},
+		{"rules read back", "GET", "/ui/api/discounts", "", auth, 200, `"percent":12`},
 		{"signed out", "GET", "/ui/api/audiences/viewers/lift", "", nil, 401, ""},
 	}
 	for _, c := range cases {
@@ -59,7 +67,7 @@ func TestDashboardForwardsToTheAdminAPI(t *testing.T) {
 			t.Errorf("%s: %d %s, want %d with %q", c.name, resp.StatusCode, body, c.status, c.want)
 		}
 	}
-	for _, file := range []string{"outcomes.js"} {
+	for _, file := range []string{"outcomes.js", "editor.js"} {
 		if resp, body := do(t, srv, "GET", "/ui/"+file, "", nil); resp.StatusCode != 200 || !strings.Contains(body, "remarketUI") {
 			t.Errorf("/ui/%s: %d", file, resp.StatusCode)
 		}

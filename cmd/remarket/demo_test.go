@@ -103,6 +103,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	t.Run("segment_sdk", func(t *testing.T) { testSegmentSDK(t, db, base) })
 	t.Run("outcomes", func(t *testing.T) { testOutcomes(t, db, base, site, firstOutput) })
 	t.Run("dashboard", func(t *testing.T) { testDashboard(t, base, site) })
+	t.Run("editor", func(t *testing.T) { testEditor(t, base, site) })
 	t.Run("erasure", func(t *testing.T) { testErasure(t, db, base, site) })
 }
 
@@ -416,5 +417,56 @@ func testOutcomes(t *testing.T, db *chdb.DB, base string, site config.Site, outp
 	}
 	if checked == 0 {
 		t.Error("no audience has both exported and held-out members: nothing was checked")
+	}
+}
+
+// testEditor: a marketer creates an audience in the dashboard (a field
+// error, then the preview), saves and runs it, finds it in the list with
+// its lift panel, reads the campaign's lift, and edits a discount rule.
+func testEditor(t *testing.T, base string, site config.Site) {
+	requireBrowser(t)
+	art := artifactsDir(t)
+	var res struct {
+		FieldError     string
+		Preview        int
+		CreatedVerdict string
+		Listed         []int
+		Lift           struct {
+			Verdict, Message, Value, Redemptions string
+			Chart, Band                          int
+		}
+		RuleError string
+		Effective []string
+		Errors    []string
+	}
+	node(t, &res, "outcomes.mjs", "--base="+base, "--site="+site.ID, "--token="+site.AdminToken, "--out="+art)
+	if len(res.Errors) > 0 {
+		t.Errorf("page errors: %v", res.Errors)
+	}
+	if !strings.HasPrefix(res.FieldError, "include[0].until") {
+		t.Errorf("the editor's error %q does not name include[0].until", res.FieldError)
+	}
+	if res.Preview == 0 || len(res.Listed) != 1 || res.Listed[0] != res.Preview {
+		t.Errorf("preview %d members, the list shows %v after the run", res.Preview, res.Listed)
+	}
+	if res.CreatedVerdict == "" || res.Lift.Verdict == "" || res.Lift.Message == "" || res.Lift.Chart == 0 || res.Lift.Band != 1 || !strings.Contains(res.Lift.Value, "pp") {
+		t.Errorf("lift panels: new audience %q, campaign %+v", res.CreatedVerdict, res.Lift)
+	}
+	if !strings.Contains(res.RuleError, "percent") {
+		t.Errorf("the rules editor's error %q does not name percent", res.RuleError)
+	}
+	var rules struct {
+		Rules []struct {
+			Strategy string
+			Percent  float64
+		}
+	}
+	if code := getJSON(t, base+"/api/sites/demo/discounts", site.AdminToken, &rules); code != http.StatusOK || len(rules.Rules) != 1 || rules.Rules[0].Percent != 12 {
+		t.Errorf("discounts after the edit: %d %+v (the page showed %v)", code, rules, res.Effective)
+	}
+	if os.Getenv("REMARKET_UPDATE_SCREENSHOTS") == "1" {
+		for _, name := range []string{"dashboard-lift.png", "dashboard-editor.png", "dashboard-discounts.png"} {
+			copyFile(t, filepath.Join(art, name), filepath.Join(repoRoot, "docs", "screenshots", name))
+		}
 	}
 }

@@ -126,7 +126,7 @@
 
   function audiences() {
     return api('GET', 'audiences').then(function (o) {
-      var s = '<h1>Audiences</h1><div class="card">';
+      var s = '<h1>Audiences</h1><p class="row"><a class="button" href="#/edit/" id="new-audience">New audience</a> <a class="button secondary" href="#/discounts">Discount rules</a></p><div class="card">';
       s += table([
         { h: 'Audience', f: function (a) { return '<a href="#/audience/' + enc(a.name) + '">' + esc(a.name) + '</a><div class="muted hide-sm">' + esc(a.description || '') + '</div>'; } },
         { h: 'Strategy', f: function (a) { return pill(a.strategy); } },
@@ -142,7 +142,7 @@
   function audience(name) {
     return api('GET', 'audiences/' + enc(name)).then(function (o) {
       var a = o.audience;
-      var s = '<h1>' + esc(a.name) + ' ' + pill(a.strategy) + '</h1>';
+      var s = '<h1>' + esc(a.name) + ' ' + pill(a.strategy) + ' <a class="button secondary small" href="#/edit/' + enc(a.name) + '">Edit</a></h1>';
       s += '<div id="lift-panel" data-audience="' + esc(a.name) + '"></div>';
       s += '<div class="grid"><div class="card"><div class="muted">Members now</div><div class="stat">' + num(a.size) + '</div><p>' + esc(a.description || '') + '</p></div>';
       s += '<div class="card"><div class="muted">Discounts</div>' + ((o.discounts || []).map(discountText).join('<br>') || '<p class="muted">No discount rule applies.</p>') + '</div></div>';
