@@ -74,6 +74,7 @@ func TestErasureDuringARunStaysErased(t *testing.T) {
 		"seg_profiles":        "visitor_id = 'v-gone' OR user_id = 'u-gone'",
 		"seg_interests":       "vh = cityHash64('v-gone')",
 		"seg_recommendations": "visitor_id = 'v-gone' OR vh = cityHash64('v-gone')",
+		"seg_member_joins":    "visitor_id = 'v-gone' OR user_id = 'u-gone'",
 	}
 	eraser := privacy.NewEraser(cfg, db, quiet)
 	eng := segment.New(cfg, db, quiet)
@@ -90,7 +91,7 @@ func TestErasureDuringARunStaysErased(t *testing.T) {
 			}
 			late[table] = count(t, db, "late_"+table, "1")
 		}
-		if late["seg_members"] == 0 || late["seg_profiles"] == 0 || late["seg_interests"] == 0 || late["seg_recommendations"] == 0 {
+		if late["seg_members"] == 0 || late["seg_profiles"] == 0 || late["seg_interests"] == 0 || late["seg_recommendations"] == 0 || late["seg_member_joins"] == 0 {
 			return fmt.Errorf("the run has no rows of the person to lose: %v", late)
 		}
 		var err error
@@ -128,6 +129,10 @@ func TestErasureDuringARunStaysErased(t *testing.T) {
 		if n := count(t, db, view, "site = 'shop' AND visitor_id = 'v-stay'"); n == 0 {
 			t.Errorf("%s lost the other visitor: nothing was checked", view)
 		}
+	}
+	// When the person joined is kept for ever: it goes too.
+	if n := count(t, db, "seg_member_joins", "site = 'shop' AND (visitor_id = 'v-gone' OR user_id = 'u-gone')"); n != 0 {
+		t.Errorf("seg_member_joins has %d rows of the erased person", n)
 	}
 	if got := res.Sizes["cart_abandoners"]; got != 1 {
 		t.Errorf("cart_abandoners size %d, want 1 (the erased member not counted)", got)
