@@ -29,6 +29,21 @@ export async function launch(options = {}) {
   return { context, close };
 }
 
+// signIn opens the dashboard on page and signs in; it returns the page
+// errors seen from then on (the dashboard's CSP forbids inline styles and
+// scripts: a violation is a bug too).
+export async function signIn(page, base, site, token) {
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => { if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) errors.push(m.text()); });
+  await page.goto(`${base}/ui/`);
+  await page.fill('#login input[name=site]', site);
+  await page.fill('#login input[name=token]', token);
+  await page.click('#login button[type=submit]');
+  await page.waitForSelector('.stat');
+  return errors;
+}
+
 export function artifacts(dir) {
   mkdirSync(dir, { recursive: true });
   return (name) => join(dir, name);

@@ -2,22 +2,14 @@
 // the audiences with their sizes and one audience's feed preview.
 // Screenshots of every page go to --out (desktop and phone sizes).
 //   node e2e/dashboard.mjs --base=URL --site=demo --token=ADMIN --out=test-artifacts
-import { launch, artifacts, main } from './browser.mjs';
+import { launch, artifacts, main, signIn } from './browser.mjs';
 
 main(async ({ base, site, token, out = 'test-artifacts', product = 'canon-eos-250d' }) => {
   const file = artifacts(out);
   const { context, close } = await launch({ viewport: { width: 1280, height: 900 } });
   try {
     const page = context.pages()[0] || await context.newPage();
-    const errors = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
-    // The dashboard's CSP forbids inline styles and scripts: a violation is a bug.
-    page.on('console', (m) => { if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) errors.push(m.text()); });
-    await page.goto(`${base}/ui/`);
-    await page.fill('#login input[name=site]', site);
-    await page.fill('#login input[name=token]', token);
-    await page.click('#login button[type=submit]');
-    await page.waitForSelector('.stat');
+    const errors = await signIn(page, base, site, token);
     await page.waitForSelector('svg.chart');
     await page.screenshot({ path: file('dashboard-overview.png'), fullPage: true });
 

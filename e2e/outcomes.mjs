@@ -4,7 +4,7 @@
 // lift panel; reads an audience's lift; edits a discount rule (an error
 // naming the field first). Screenshots go to --out.
 //   node e2e/outcomes.mjs --base=URL --site=demo --token=ADMIN --audience=viewed_not_bought --out=test-artifacts
-import { launch, artifacts, main } from './browser.mjs';
+import { launch, artifacts, main, signIn } from './browser.mjs';
 
 main(async ({ base, site, token, audience = 'viewed_not_bought', name = 'e2e_camera_carts', out = 'test-artifacts' }) => {
   const file = artifacts(out);
@@ -13,14 +13,7 @@ main(async ({ base, site, token, audience = 'viewed_not_bought', name = 'e2e_cam
   const { context, close } = await launch({ viewport: { width: 1280, height: 900 } });
   try {
     const page = context.pages()[0] || await context.newPage();
-    const errors = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
-    page.on('console', (m) => { if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) errors.push(m.text()); });
-    await page.goto(`${base}/ui/`);
-    await page.fill('#login input[name=site]', site);
-    await page.fill('#login input[name=token]', token);
-    await page.click('#login button[type=submit]');
-    await page.waitForSelector('.stat');
+    const errors = await signIn(page, base, site, token);
 
     step('creating an audience');
     // A new audience: carted a camera, not in the last day.

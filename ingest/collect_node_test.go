@@ -34,6 +34,19 @@ func requireNodeSDK(t *testing.T, module string) string {
 	return node
 }
 
+// requireNode returns the node binary, or skips — or fails under CI=true.
+func requireNode(t *testing.T) string {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("node missing")
+		}
+		t.Skip("node missing")
+	}
+	return node
+}
+
 // TestSegmentNodeSDK points the official @segment/analytics-node at the
 // server with its host option and checks its track, page and identify
 // calls arrive as the right rows.
@@ -78,13 +91,7 @@ func TestSegmentNodeSDK(t *testing.T) {
 // so fetch keepalive) and checks its queued page, track and identify
 // calls arrive through the collect API.
 func TestSnippetInNode(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("node missing")
-		}
-		t.Skip("node missing")
-	}
+	node := requireNode(t)
 	env := mustCollectEnv(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -117,13 +124,7 @@ func TestSnippetInNode(t *testing.T) {
 // token while it is valid and sends it with the events that follow, on
 // later page loads too; after the offer expires it sends none.
 func TestSnippetKeepsTheOffer(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("node missing")
-		}
-		t.Skip("node missing")
-	}
+	node := requireNode(t)
 	env := mustCollectEnv(t, nil)
 	payload := base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf(`{"s":"open","p":"amp","exp":%d}`, time.Now().Add(2*time.Hour).Unix())))
 	token := payload + ".c2lnbmF0dXJl"

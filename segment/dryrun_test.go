@@ -4,15 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/gin-gonic/gin"
 
 	"github.com/remarket/remarket/internal/chtest"
-	"github.com/remarket/remarket/segment"
 )
 
 // TestDryRunCountsWithoutPublishing: the preview counts what a run would
@@ -29,19 +24,12 @@ func TestDryRunCountsWithoutPublishing(t *testing.T) {
 	)
 	cfg := testConfig(t, viewers("viewers", nil))
 	cfg.HoldoutKey = holdoutKey
-	gin.SetMode(gin.TestMode)
-	r := gin.New()
-	api := segment.NewAPI(cfg, db, nil)
-	api.Engine().Now = func() time.Time { return now }
-	api.Register(r)
+	api, call := serveAPI(t, db, cfg)
 	post := func(path, body string) (int, map[string]any) {
-		req := httptest.NewRequest("POST", path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer admin-token-0123456789")
-		w := httptest.NewRecorder()
-		r.ServeHTTP(w, req)
+		code, b := call("POST", path, body)
 		var out map[string]any
-		json.Unmarshal(w.Body.Bytes(), &out)
-		return w.Code, out
+		json.Unmarshal(b, &out)
+		return code, out
 	}
 	// Carted a camera (stage: reads interests), not bought: a only.
 	carts := `{"strategy":"reminder","holdout_percent":50,"include":[{"stage":"carted","categories":["Cameras"]}]}`
@@ -70,12 +58,8 @@ func TestDryRunCountsWithoutPublishing(t *testing.T) {
 		t.Errorf("definitions after dry runs: %v", defs)
 	}
 	// The same definition stored and run gives the same count.
-	req := httptest.NewRequest("PUT", "/api/sites/shop/audiences/camera_carts", strings.NewReader(carts))
-	req.Header.Set("Authorization", "Bearer admin-token-0123456789")
-	w := httptest.NewRecorder()
-	r.ServeHTTP(w, req)
-	if w.Code != http.StatusOK {
-		t.Fatalf("PUT: %d %s", w.Code, w.Body)
+	if code, body := call("PUT", "/api/sites/shop/audiences/camera_carts", carts); code != http.StatusOK {
+		t.Fatalf("PUT: %d %s", code, body)
 	}
 	res := run(t, api.Engine())
 	if res.Sizes["camera_carts"] != 1 {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -159,23 +160,16 @@ func TestRecommendationsLeaveOutTheHoldout(t *testing.T) {
 	)
 	cfg := testConfig(t, viewers("viewers", &half))
 	cfg.HoldoutKey = holdoutKey
-	gin.SetMode(gin.TestMode)
-	r := gin.New()
-	api := segment.NewAPI(cfg, db, nil)
-	api.Engine().Now = func() time.Time { return now }
-	api.Register(r)
+	api, call := serveAPI(t, db, cfg)
 	run(t, api.Engine())
 	if n := strings1(t, db, "SELECT product_id FROM v_visitor_recommendations WHERE site = ? AND visitor_id = ?", site, held); len(n) == 0 {
 		t.Fatal("the held-out member has no computed recommendations")
 	}
 	for v, want := range map[string]int{held: 0, treated: 1} {
-		req := httptest.NewRequest("GET", "/api/sites/shop/visitors/"+v+"/recommendations", nil)
-		req.Header.Set("Authorization", "Bearer admin-token-0123456789")
-		w := httptest.NewRecorder()
-		r.ServeHTTP(w, req)
+		code, body := call("GET", "/api/sites/shop/visitors/"+v+"/recommendations", "")
 		var out struct{ Items []struct{ Audience string } }
-		if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil || w.Code != 200 {
-			t.Fatalf("%s: %d %s", v, w.Code, w.Body)
+		if err := json.Unmarshal(body, &out); err != nil || code != 200 {
+			t.Fatalf("%s: %d %s", v, code, body)
 		}
 		if got := min(len(out.Items), 1); got != want {
 			t.Errorf("%s (%s): %d items served", v, segment.HoldoutGroup(holdoutKey, site, "viewers", "v:"+v, half), len(out.Items))
@@ -185,4 +179,22 @@ func TestRecommendationsLeaveOutTheHoldout(t *testing.T) {
 
 func groupOf(audience, person string) string {
 	return segment.HoldoutGroup(holdoutKey, site, audience, person, 10)
+}
+
+// serveAPI is the segment API on the pinned clock; call sends a request
+// with the site's admin token and answers the status and body.
+func serveAPI(t *testing.T, db *chdb.DB, cfg config.Config) (*segment.API, func(method, path, body string) (int, []byte)) {
+	t.Helper()
+	gin.SetMode(gin.TestMode)
+	r := gin.New()
+	api := segment.NewAPI(cfg, db, nil)
+	api.Engine().Now = func() time.Time { return now }
+	api.Register(r)
+	return api, func(method, path, body string) (int, []byte) {
+		req := httptest.NewRequest(method, path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer admin-token-0123456789")
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, req)
+		return w.Code, w.Body.Bytes()
+	}
 }
