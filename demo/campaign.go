@@ -26,11 +26,18 @@ import (
 //     and pay the sale price when the feed showed one;
 //   - held-out members never see an ad.
 //
-// So the true lift is AdRate (in conversion rate), and the holdout of a
-// small audience is too small to show it: the dashboard says so.
+// So among the people a run makes join, treated ones buy at
+// 1 − (1 − OrganicRate)(1 − AdRate) = 47.75% and held-out ones at 5%: a
+// true lift of 42.75 percentage points. remarket measures less, as it
+// would in a shop: the shop's own traffic adds purchases to both groups;
+// a person held out of one audience may be treated in another and come
+// back through its ads; and those who joined in the demo's last run have
+// had no time to buy yet (both groups alike). The measured lift of the
+// largest audience is still clearly positive, and the holdout of a small
+// audience is too small to show anything: the dashboard says so.
 const (
 	OrganicRate = 0.05
-	AdRate      = 0.30
+	AdRate      = 0.45
 )
 
 // Joiner is a person who joined an audience in a campaign run, and what
