@@ -7,6 +7,7 @@ import (
 
 	"github.com/remarket/remarket/demo"
 	"github.com/remarket/remarket/internal/config"
+	_ "github.com/remarket/remarket/segment" // the starter's audiences
 )
 
 func TestEnsureConfigCreatesThenKeepsSecrets(t *testing.T) {
@@ -59,5 +60,27 @@ func TestEnsureConfigAddsDemoToAnExistingFile(t *testing.T) {
 	raw, _ := os.ReadFile(p)
 	if string(raw[:9]) != "# my shop" {
 		t.Fatalf("comment lost:\n%s", raw)
+	}
+}
+
+// TestDemoHoldsOutAQuarterOfItsLargestAudience: the demo's config gives
+// viewed_not_bought a holdout large enough to measure its lift, and
+// leaves the default on the other audiences.
+func TestDemoHoldsOutAQuarterOfItsLargestAudience(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "remarket.yaml")
+	if _, err := demo.EnsureConfig(p); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(p, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	site, _ := cfg.Site(demo.Site)
+	got := map[string]float64{}
+	for _, a := range site.Audiences {
+		got[a.Name] = a.Holdout()
+	}
+	if len(got) < 2 || got["viewed_not_bought"] != demo.HoldoutPercent || got["cart_abandoners"] != config.DefaultHoldoutPercent {
+		t.Errorf("holdouts %v: want viewed_not_bought at %d%%, the others at the default", got, demo.HoldoutPercent)
 	}
 }
