@@ -205,8 +205,12 @@ func (a *app) printOutcomes(ctx context.Context, site string) error {
 		if r.Absolute != nil {
 			lift = fmt.Sprintf("%+.1f pp (95%% %+.1f to %+.1f)", 100*r.Absolute.Value, 100**r.Absolute.Low, 100**r.Absolute.High)
 		}
-		a.printf("    %-22s treated %5.1f%% of %4d, held out %5.1f%% of %3d, lift %-28s %d redemptions, %.2f discount: %s\n",
-			d.Name, 100*rate(r.Treatment), r.Treatment.Members, 100*rate(r.Holdout), r.Holdout.Members, lift, redemptions, discount, r.Verdict)
+		plural := "s"
+		if redemptions == 1 {
+			plural = ""
+		}
+		a.printf("    %-22s treated %5.1f%% of %4d, held out %5.1f%% of %3d, lift %-28s %d redemption%s, %.2f discount: %s\n",
+			d.Name, 100*rate(r.Treatment), r.Treatment.Members, 100*rate(r.Holdout), r.Holdout.Members, lift, redemptions, plural, discount, r.Verdict)
 		if r.Verdict == segment.VerdictTooSmall {
 			a.printf("      %s\n", r.Message)
 		}
