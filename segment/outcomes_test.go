@@ -3,6 +3,7 @@ package segment_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -149,6 +150,14 @@ func TestOutcomesCountPurchasesWithinTheWindowAfterJoining(t *testing.T) {
 	if rep.Treatment.Members != 4 || rep.Holdout.Members != 3 || rep.Treatment.Converters != 3 || rep.Verdict != segment.VerdictTooSmall ||
 		len(rep.Days) != 2 || !rep.Days[0].Complete || rep.Days[1].Complete || rep.DiscountCost != 10 || rep.AttributionWindow != "7d" {
 		t.Errorf("lift report %+v", rep)
+	}
+	// The report's lift is the known answer for 3 of 4 against 1 of 3,
+	// and a group of 3 is too small to conclude anything: it says so.
+	if d, lo, hi := segment.Newcombe(3, 4, 1, 3); rep.Absolute == nil || rep.Absolute.Value != d || *rep.Absolute.Low != lo || *rep.Absolute.High != hi {
+		t.Errorf("absolute lift %+v, want %g (%g, %g)", rep.Absolute, d, lo, hi)
+	}
+	if !strings.HasPrefix(rep.Message, "Too few people to conclude anything: 4 treated and 3 held-out members") {
+		t.Errorf("message %q", rep.Message)
 	}
 	if len(rep.Redemptions) != 1 || rep.Redemptions[0].Discount != 10 || len(rep.History) != 2 {
 		t.Errorf("redemptions %+v, history %+v", rep.Redemptions, rep.History)
