@@ -55,8 +55,10 @@ func TestDemoGivesTheSameResultsOnBothClickHouses(t *testing.T) {
 	if _, err := rmsql.Migrate(ctx, curDB); err != nil {
 		t.Fatal(err)
 	}
-	// Outcomes also need who joined when, and the redemptions recorded.
-	for _, table := range []string{"events", "catalog_products", "catalog_versions", "feed_discount_rules", "seg_member_joins", "offer_redemptions"} {
+	// Outcomes also need who joined when, and the redemptions recorded;
+	// feeds the offer windows the demo's campaign opened (and closed).
+	for _, table := range []string{"events", "catalog_products", "catalog_versions", "feed_discount_rules", "seg_member_joins", "offer_redemptions",
+		"feed_offer_windows"} {
 		copyTable(t, old, "demo_old", cur, "same", table)
 	}
 	var anchor time.Time
@@ -108,7 +110,7 @@ func compute(t *testing.T, cfg config.Config, db *chdb.DB, now time.Time) snapsh
 	// Every column but run_id, which is random per run.
 	views := map[string]string{
 		"v_audience_sizes":          "SELECT audience, size FROM v_audience_sizes WHERE site = ? AND run_id = ?",
-		"v_audience_members":        "SELECT audience, visitor_id, user_id, email_sha256, stage, customer_type, trigger_time, opted_out FROM v_audience_members WHERE site = ? AND run_id = ?",
+		"v_audience_members":        "SELECT audience, visitor_id, user_id, email_sha256, stage, customer_type, trigger_time, opted_out, grp FROM v_audience_members WHERE site = ? AND run_id = ?",
 		"v_visitor_interests":       "SELECT visitor_id, kind, key, category, depth, score, events, last_time, stage, viewed_at, carted_at, purchased_at FROM v_visitor_interests WHERE site = ? AND run_id = ?",
 		"v_visitor_profiles":        "SELECT visitor_id, user_id, email_sha256, customer_type, customer_type_source, price_band, avg_price, opted_out, first_seen, last_seen, events FROM v_visitor_profiles WHERE site = ? AND run_id = ?",
 		"v_related_products":        "SELECT product_id, related_id, kind, score, rank, strategy, together, reason, motivation FROM v_related_products WHERE site = ? AND run_id = ?",
