@@ -30,12 +30,16 @@ type Member struct {
 // an event, so the person's links are read from events without FINAL.
 // The holdout group never leaves remarket: it is the audience's control
 // group, so it is never exported.
+// Every subquery is GLOBAL: on a cluster events is a Distributed table,
+// and a shard would look for a subquery's table in its default database
+// (or refuse a Distributed table in a subquery of one); GLOBAL reads each
+// set once, where the query arrives. On one node GLOBAL IN is IN.
 const membersQuery = `SELECT visitor_id, user_id, email_sha256, opted_out
 FROM (
     SELECT visitor_id, user_id, email_sha256, opted_out
     FROM v_audience_members
     WHERE site = @site AND audience = @audience AND run_id = @run AND opted_out = 0 AND grp != 'holdout'
-      AND visitor_id NOT IN (SELECT visitor_id FROM v_events WHERE site = @site AND opted_out = 1)
+      AND visitor_id GLOBAL NOT IN (SELECT visitor_id FROM v_events WHERE site = @site AND opted_out = 1)
 )
 WHERE user_id GLOBAL NOT IN (` + optedOutUsers + `)
   AND visitor_id GLOBAL NOT IN (SELECT visitor_id FROM events WHERE site = @site AND user_id GLOBAL IN (` + optedOutUsers + `))

@@ -333,7 +333,7 @@ func (a *API) recommendations(c *gin.Context, vid string) {
 	rows, err := a.db.Query(ctx, `SELECT audience, rank, product_id, anchor_id, strategy, reason, motivation, score
 		FROM seg_recommendations WHERE site = @site AND run_id GLOBAL IN (`+currentRunSQL+`)
 			AND vh = cityHash64(@vid) AND visitor_id = @vid
-			AND audience NOT IN (SELECT audience FROM seg_members WHERE site = @site AND run_id IN (`+currentRunSQL+`)
+			AND audience GLOBAL NOT IN (SELECT audience FROM seg_members WHERE site = @site AND run_id GLOBAL IN (`+currentRunSQL+`)
 				AND visitor_id = @vid AND grp = '`+Holdout+`')
 		ORDER BY audience, rank`, clickhouse.Named("site", site), clickhouse.Named("vid", vid))
 	if err != nil {

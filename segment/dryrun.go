@@ -43,14 +43,23 @@ func (e *Engine) DryRun(ctx context.Context, site string, a config.Audience) (Dr
 		return DryRunResult{}, err
 	}
 	defer e.unlock(site)
-	e.dropStaleDryRuns(ctx, site)
 	plan, err := planEvents([]config.Audience{a})
 	if err != nil {
 		return DryRunResult{}, invalid(err)
 	}
 	started := time.Now()
 	res := RunResult{Site: site, RunID: newRunID() + dryRunSuffix, AsOf: e.Now().UTC().Truncate(time.Second), Sizes: map[string]uint64{}}
-	defer e.dropRun(context.WithoutCancel(ctx), res.RunID, true)
+	if e.db.Cluster != nil {
+		// Like a run: per-visitor steps on every shard.
+		if res.cluster, err = newClusterRun(ctx, e.db); err == nil {
+			err = res.cluster.settleCatalog(ctx, site)
+		}
+		if err != nil {
+			return DryRunResult{}, err
+		}
+	}
+	e.dropStaleDryRuns(ctx, res.cluster, site)
+	defer e.dropRun(context.WithoutCancel(ctx), res.cluster, res.RunID, true)
 	params := e.params(site, res.RunID, res.AsOf)
 	keep := map[string]bool{"00_opted_out": true, "00_identities": true, "01_numbers": true, "03_profiles": true, "04_opted_out_profiles": true}
 	after := []string{"03_profiles", "04_opted_out_profiles"}
@@ -69,8 +78,13 @@ func (e *Engine) DryRun(ctx context.Context, site string, a config.Audience) (Dr
 		return DryRunResult{}, err
 	}
 	out := DryRunResult{AsOf: res.AsOf}
+	if c := res.cluster; c != nil {
+		if err := c.settleAll(ctx, res.RunID, []string{"seg_members"}); err != nil {
+			return DryRunResult{}, err
+		}
+	}
 	// The dry run's members by group.
-	err = e.db.QueryRow(ctx, `SELECT count(), countIf(grp = @holdout) FROM seg_members WHERE site = @site AND run_id = @run AND audience = @audience`,
+	err = e.conn(&res).QueryRow(ctx, `SELECT count(), countIf(grp = @holdout) FROM seg_members WHERE site = @site AND run_id = @run AND audience = @audience`,
 		clickhouse.Named("site", site), clickhouse.Named("run", res.RunID), clickhouse.Named("audience", a.Name), clickhouse.Named("holdout", Holdout)).
 		Scan(&out.Members, &out.Holdout)
 	out.Treatment = out.Members - out.Holdout
@@ -90,7 +104,7 @@ func needsInterests(a config.Audience) bool {
 
 // dropStaleDryRuns removes the rows of dry runs that crashed: their run
 // ids start with the time they started, more than an hour ago.
-func (e *Engine) dropStaleDryRuns(ctx context.Context, site string) {
+func (e *Engine) dropStaleDryRuns(ctx context.Context, c *clusterRun, site string) {
 	// Dry runs' run ids still holding profile rows.
 	rows, err := e.db.Query(ctx, `SELECT DISTINCT run_id FROM seg_profiles WHERE site = @site AND endsWith(run_id, @suffix)`,
 		clickhouse.Named("site", site), clickhouse.Named("suffix", dryRunSuffix))
@@ -110,6 +124,6 @@ func (e *Engine) dropStaleDryRuns(ctx context.Context, site string) {
 	}
 	rows.Close()
 	for _, id := range stale {
-		e.dropRun(ctx, id, true)
+		e.dropRun(ctx, c, id, true)
 	}
 }

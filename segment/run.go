@@ -452,11 +452,11 @@ func (e *Engine) publish(ctx context.Context, res *RunResult) error {
 			}
 		}
 	}
-	if err := e.db.Exec(ctx, recordOutcomeTotals, clickhouse.Named("site", res.Site), clickhouse.Named("run", res.RunID),
+	if err := db.Exec(ctx, recordOutcomeTotals, clickhouse.Named("site", res.Site), clickhouse.Named("run", res.RunID),
 		clickhouse.Named("now", res.AsOf.Unix())); err != nil {
 		return fmt.Errorf("cannot record outcome totals: %w", err)
 	}
-	return e.db.InsertRow(ctx, "INSERT INTO seg_current (site, run_id, switched)", res.Site, res.RunID, uint64(time.Now().UnixNano()))
+	return db.InsertRow(ctx, "INSERT INTO seg_current (site, run_id, switched)", res.Site, res.RunID, uint64(time.Now().UnixNano()))
 }
 
 func (e *Engine) recordRun(ctx context.Context, res RunResult, started, finished time.Time, status, msg string, audiences []string) error {
@@ -503,7 +503,7 @@ func (e *Engine) dropRun(ctx context.Context, c *clusterRun, runID string, all b
 // runs up to KeepRuns in all, and drops the rest; run history and audience
 // sizes stay. Runs still marked running are left alone (another process
 // may be writing them), and so are dry runs (dryrun.go drops its own).
-func (e *Engine) cleanup(ctx context.Context, site string) {
+func (e *Engine) cleanup(ctx context.Context, c *clusterRun, site string) {
 	rows, err := e.db.Query(ctx, `SELECT run_id FROM (
 			SELECT DISTINCT run_id FROM seg_profiles WHERE site = @site
 			UNION ALL SELECT DISTINCT run_id FROM seg_products WHERE site = @site

@@ -75,7 +75,7 @@ func BenchmarkClusterVsOneNode(b *testing.B) {
 	start := time.Now()
 	cfg, now := demoOnCluster(b)
 	b.Logf("remarket demo --visitors %d on the cluster took %s", demoVisitors, time.Since(start).Round(time.Millisecond))
-	for _, table := range []string{"events", "catalog_products", "catalog_versions", "feed_discount_rules"} {
+	for _, table := range []string{"events", "catalog_products", "catalog_versions", "feed_discount_rules", "seg_member_joins", "offer_redemptions"} {
 		runcheck.CopyTable(b, cluster.Node(1, 1), database, single, "bench", table, "site = '"+demoSite+"'")
 	}
 	var demoEvents uint64

@@ -27,7 +27,7 @@ func TestConvertASingleNode(t *testing.T) {
 	if _, err := rmsql.Migrate(ctx, one); err != nil {
 		t.Fatal(err)
 	}
-	for _, table := range []string{"events", "catalog_products", "catalog_versions", "feed_discount_rules"} {
+	for _, table := range []string{"events", "catalog_products", "catalog_versions", "feed_discount_rules", "seg_member_joins", "offer_redemptions"} {
 		runcheck.CopyTable(t, cluster.Node(1, 1), database, single, from, table, "site = '"+demoSite+"'")
 	}
 	runcheck.Compute(t, cfg, one, "one node", demoSite, now)

@@ -72,7 +72,8 @@ func demoOnCluster(t testing.TB) (config.Config, time.Time) {
 	return demo.cfg, demo.now
 }
 
-// The demo's events and catalog copied from the cluster to a single
+// The demo's events, catalog, joins, redemptions and offer windows (the
+// demo's campaign read the feeds) copied from the cluster to a single
 // node: a segment run and an evaluation with the same clock on both show
 // the same audience sizes, members, interests, profiles, related
 // products, recommendations, audience product lists, feeds and
@@ -90,7 +91,7 @@ func TestSegmentRunsShowWhatOneNodeShows(t *testing.T) {
 	if _, err := rmsql.Migrate(ctx, one); err != nil {
 		t.Fatal(err)
 	}
-	for _, table := range []string{"events", "catalog_products", "catalog_versions", "feed_discount_rules"} {
+	for _, table := range []string{"events", "catalog_products", "catalog_versions", "feed_discount_rules", "seg_member_joins", "offer_redemptions", "feed_offer_windows"} {
 		runcheck.CopyTable(t, cluster.Node(1, 1), database, single, "same", table, "site = '"+demoSite+"'")
 	}
 	start := time.Now()

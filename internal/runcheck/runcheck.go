@@ -51,8 +51,12 @@ func Compute(t testing.TB, cfg config.Config, db *chdb.DB, engine, site string, 
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	api := feeds.NewAPI(cfg, db, log)
+	defer api.Close()
+	api.Now = func() time.Time { return now }
 	eng := segment.New(cfg, db, log)
 	eng.Now = func() time.Time { return now }
+	eng.SetRedemptions(api)
 	res, err := eng.Run(ctx, site, segment.RunOptions{})
 	if err != nil {
 		t.Fatalf("segment run on %s: %v", engine, err)
@@ -70,13 +74,16 @@ func Compute(t testing.TB, cfg config.Config, db *chdb.DB, engine, site string, 
 	// Every column but run_id, which is random per run.
 	views := map[string]string{
 		"v_audience_sizes":          "SELECT audience, size FROM v_audience_sizes WHERE site = ? AND run_id = ?",
-		"v_audience_members":        "SELECT audience, visitor_id, user_id, email_sha256, stage, customer_type, trigger_time, opted_out FROM v_audience_members WHERE site = ? AND run_id = ?",
+		"v_audience_members":        "SELECT audience, visitor_id, user_id, email_sha256, stage, customer_type, trigger_time, opted_out, grp FROM v_audience_members WHERE site = ? AND run_id = ?",
 		"v_visitor_interests":       "SELECT visitor_id, kind, key, category, depth, score, events, last_time, stage, viewed_at, carted_at, purchased_at FROM v_visitor_interests WHERE site = ? AND run_id = ?",
 		"v_visitor_profiles":        "SELECT visitor_id, user_id, email_sha256, customer_type, customer_type_source, price_band, avg_price, opted_out, first_seen, last_seen, events FROM v_visitor_profiles WHERE site = ? AND run_id = ?",
 		"v_related_products":        "SELECT product_id, related_id, kind, score, rank, strategy, together, reason, motivation, position FROM v_related_products WHERE site = ? AND run_id = ?",
 		"v_visitor_recommendations": "SELECT audience, visitor_id, product_id, anchor_id, strategy, reason, motivation, score, rank FROM v_visitor_recommendations WHERE site = ? AND run_id = ?",
 		"v_audience_products":       "SELECT audience, product_id, anchor_id, strategy, reason, motivation, score, rank, members FROM v_audience_products WHERE site = ? AND run_id = ?",
 		"seg_products":              "SELECT product_id, idx, known, category, price, in_stock, views, buyers, units, motivation FROM seg_products WHERE site = ? AND run_id = ?",
+		"v_audience_outcomes":       "SELECT audience, day_joined, grp, members, converters, revenue, discount_cost, orders, revenue_sq, redemptions, complete FROM v_audience_outcomes WHERE site = ? AND run_id = ?",
+		// Redemptions are not per run: those up to the run's time.
+		"v_offer_redemptions": "SELECT order_id, product_id, audience, rule_key, rule, visitor_id, user_id, redeemed_at, quantity, revenue, discount, currency, source FROM v_offer_redemptions WHERE site = ? AND redeemed_at <= (SELECT as_of FROM v_segment_runs WHERE run_id = ?)",
 	}
 	for name, q := range views {
 		s.Tables[name] = rows(t, db, q, site, res.RunID)
@@ -85,9 +92,6 @@ func Compute(t testing.TB, cfg config.Config, db *chdb.DB, engine, site string, 
 		}
 	}
 
-	api := feeds.NewAPI(cfg, db, log)
-	defer api.Close()
-	api.Now = func() time.Time { return now }
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	api.Register(r)

@@ -2,7 +2,9 @@
 -- visitor id) not yet recorded in seg_member_joins join it now, at the
 -- run's as-of time, with their group. A person with several devices in
 -- the audience is one row: the lowest visitor id stands for them (their
--- user id and group are the same on every device).
+-- user id and group are the same on every device). GLOBAL: on a cluster
+-- both tables are Distributed, and a person's devices may be on several
+-- shards (on one node GLOBAL NOT IN is NOT IN).
 INSERT INTO seg_member_joins (site, audience, person, visitor_id, user_id, grp, joined_at, run_id)
 SELECT @site, @audience, person, min(visitor_id), min(user_id), min(grp), toDateTime(@now), @run
 FROM (
@@ -10,5 +12,5 @@ FROM (
     FROM seg_members
     WHERE site = @site AND run_id = @run AND audience = @audience
 )
-WHERE person NOT IN (SELECT person FROM seg_member_joins WHERE site = @site AND audience = @audience)
+WHERE person GLOBAL NOT IN (SELECT person FROM seg_member_joins WHERE site = @site AND audience = @audience)
 GROUP BY person
