@@ -52,8 +52,8 @@ type Step struct {
 var (
 	snapshotTables = []string{"seg_products", "seg_profiles", "seg_interests",
 		"seg_related", "seg_members", "seg_recommendations", "seg_audience_products", "seg_outcomes"}
-	workTables = []string{"seg_opted_out", "seg_identities", "seg_numbers", "seg_baskets", "seg_product_lines", "seg_pairs", "seg_related_candidates", "seg_related_best",
-		"seg_member_candidates", "seg_eval_holdout"}
+	workTables = []string{"seg_opted_out", "seg_identities", "seg_numbers", "seg_baskets", "seg_product_lines", "seg_pairs", "seg_pair_items", "seg_related_candidates", "seg_related_best",
+		"seg_member_candidates", "seg_eval_holdout", "seg_eval_sessions", "seg_eval_pairs", "seg_eval_lists"}
 )
 
 // ErrBusy means a run for the site is already in progress in this process.
