@@ -61,6 +61,7 @@ var perShard = map[string]bool{
 	"recommendations":       true,
 	"holdout":               true,
 	"members":               true, // an evaluation's
+	"23_eval_sessions":      true, // a next-item evaluation's held-out sessions
 }
 
 func stepOnShards(name string) bool {
@@ -171,12 +172,13 @@ func (c *clusterRun) reads(q string) []string {
 	return out
 }
 
-// runIDs are the runs a step's parameters name (its own, and an
-// evaluation's run of every event).
+// runIDs are the runs a step's parameters name (its own, an
+// evaluation's run of every event, a next-item evaluation's held-out
+// sessions).
 func runIDs(params []any) []string {
 	var out []string
 	for _, p := range params {
-		if nv, ok := p.(driver.NamedValue); ok && (nv.Name == "run" || nv.Name == "all_run") {
+		if nv, ok := p.(driver.NamedValue); ok && (nv.Name == "run" || nv.Name == "all_run" || nv.Name == "held") {
 			if s, ok := nv.Value.(string); ok && s != "" {
 				out = append(out, s)
 			}

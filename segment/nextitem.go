@@ -101,9 +101,6 @@ func (e *Engine) EvaluateNextItem(ctx context.Context, site string, opt NextItem
 	if opt.K < 0 || opt.Window < 0 || opt.Gap < 0 {
 		return res, fmt.Errorf("k, window and gap must be positive")
 	}
-	if e.db.Cluster != nil {
-		return res, fmt.Errorf("remarket eval --next-item does not run on a cluster yet")
-	}
 	if !e.lock(site) {
 		return res, ErrBusy
 	}
@@ -111,10 +108,23 @@ func (e *Engine) EvaluateNextItem(ctx context.Context, site string, opt NextItem
 	started := time.Now()
 	asOf := e.Now().UTC().Truncate(time.Second)
 	run, held := "e"+newRunID(), "e"+newRunID()
-	defer e.dropRun(context.WithoutCancel(ctx), nil, run, true)
-	defer e.dropRun(context.WithoutCancel(ctx), nil, held, true)
+	// On a cluster the held-out sessions are found on each shard (one
+	// visitor's events live on one), the training run is a run's, and
+	// the pairs, lists and scores are counted on the coordinator.
+	var cluster *clusterRun
+	if e.db.Cluster != nil {
+		var err error
+		if cluster, err = newClusterRun(ctx, e.db); err != nil {
+			return res, err
+		}
+		if err := cluster.settleCatalog(ctx, site); err != nil {
+			return res, err
+		}
+	}
+	defer e.dropRun(context.WithoutCancel(ctx), cluster, run, true)
+	defer e.dropRun(context.WithoutCancel(ctx), cluster, held, true)
 
-	scratch := RunResult{Site: site, RunID: run, AsOf: asOf}
+	scratch := RunResult{Site: site, RunID: run, AsOf: asOf, cluster: cluster}
 	relRun := run
 	sessionLines := lines(true, "")
 	if len(opt.Sessions) > 0 {
@@ -143,13 +153,13 @@ func (e *Engine) EvaluateNextItem(ctx context.Context, site string, opt NextItem
 		if err := e.step(ctx, &scratch, "eval/23_eval_sessions", query("23_eval_sessions", "/*LINES*/", lines(false, "")), hp); err != nil {
 			return res, err
 		}
-		if err := e.db.Exec(ctx, `INSERT INTO seg_eval_holdout (site, run_id, vh, ph, event_time)
+		if err := e.step(ctx, &scratch, "eval/holdout/sessions", `INSERT INTO seg_eval_holdout (site, run_id, vh, ph, event_time)
 			SELECT site, @run, vh, ph, event_time FROM seg_eval_sessions WHERE site = @site AND run_id = @held`,
-			clickhouse.Named("site", site), clickhouse.Named("run", run), clickhouse.Named("held", held)); err != nil {
+			[]any{clickhouse.Named("site", site), clickhouse.Named("run", run), clickhouse.Named("held", held)}); err != nil {
 			return res, err
 		}
 		// Train on everything but the held-out sessions.
-		train := RunResult{Site: site, RunID: run, AsOf: asOf, Sizes: map[string]uint64{}}
+		train := RunResult{Site: site, RunID: run, AsOf: asOf, Sizes: map[string]uint64{}, cluster: cluster}
 		if err := runGraph(2, e.sharedTasks(ctx, &train, e.params(site, run, asOf), &eventPlan{}, true)); err != nil {
 			return res, err
 		}
@@ -170,7 +180,7 @@ func (e *Engine) EvaluateNextItem(ctx context.Context, site string, opt NextItem
 	if err := e.popularLists(ctx, &scratch, p, sessions, opt.K); err != nil {
 		return res, err
 	}
-	if err := e.scoreNextItem(ctx, &res, p); err != nil {
+	if err := e.scoreNextItem(ctx, &scratch, &res, p); err != nil {
 		return res, err
 	}
 	res.Took = time.Since(started)
@@ -213,7 +223,11 @@ func (e *Engine) insertSessions(ctx context.Context, site, run string, sessions 
 // products of the most training sessions, enough of them that the ones
 // the price rules allow still fill a list.
 func (e *Engine) popularLists(ctx context.Context, res *RunResult, p []any, sessions string, k int) error {
-	rows, err := e.db.Query(ctx, query("27_eval_popular", "/*SESSIONS*/", sessions), append(p, clickhouse.Named("n", k+200))...)
+	q := query("27_eval_popular", "/*SESSIONS*/", sessions)
+	if err := e.settle(ctx, res, q, p); err != nil {
+		return err
+	}
+	rows, err := e.conn(res).Query(ctx, q, append(p, clickhouse.Named("n", k+200))...)
 	if err != nil {
 		return fmt.Errorf("eval popular products: %w", err)
 	}
@@ -235,15 +249,19 @@ func (e *Engine) popularLists(ctx context.Context, res *RunResult, p []any, sess
 	return e.step(ctx, res, "eval/27_eval_popular_lists", query("27_eval_popular_lists", "/*PRIO*/", priceRule), pp)
 }
 
-// scoreNextItem fills res from the pairs and lists of the evaluation.
-func (e *Engine) scoreNextItem(ctx context.Context, res *NextItemResult, p []any) error {
-	if err := e.db.QueryRow(ctx, `SELECT uniqExact(vh) FROM seg_eval_sessions WHERE site = @site AND run_id = @held AND view = 1`, p...).Scan(&res.Sessions); err != nil {
+// scoreNextItem fills res from the pairs and lists of the evaluation run.
+func (e *Engine) scoreNextItem(ctx context.Context, run *RunResult, res *NextItemResult, p []any) error {
+	if err := e.settle(ctx, run, "seg_eval_sessions seg_eval_pairs seg_eval_lists seg_products seg_related", p); err != nil {
 		return err
 	}
-	if err := e.db.QueryRow(ctx, `SELECT count(), countIf(allowed = 1) FROM seg_eval_pairs WHERE site = @site AND run_id = @run`, p...).Scan(&res.Pairs, &res.AllowedPairs); err != nil {
+	db := e.conn(run)
+	if err := db.QueryRow(ctx, `SELECT uniqExact(vh) FROM seg_eval_sessions WHERE site = @site AND run_id = @held AND view = 1`, p...).Scan(&res.Sessions); err != nil {
 		return err
 	}
-	rows, err := e.db.Query(ctx, query("28_eval_score"), p...)
+	if err := db.QueryRow(ctx, `SELECT count(), countIf(allowed = 1) FROM seg_eval_pairs WHERE site = @site AND run_id = @run`, p...).Scan(&res.Pairs, &res.AllowedPairs); err != nil {
+		return err
+	}
+	rows, err := db.Query(ctx, query("28_eval_score"), p...)
 	if err != nil {
 		return fmt.Errorf("eval next-item scores: %w", err)
 	}
@@ -264,5 +282,5 @@ func (e *Engine) scoreNextItem(ctx context.Context, res *NextItemResult, p []any
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	return e.db.QueryRow(ctx, query("29_eval_coverage"), p...).Scan(&res.Viewed, &res.Covered, &res.InStock, &res.Listed)
+	return db.QueryRow(ctx, query("29_eval_coverage"), p...).Scan(&res.Viewed, &res.Covered, &res.InStock, &res.Listed)
 }

@@ -15,9 +15,6 @@ package crosscheck
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
-	"math"
 	"os"
 	"testing"
 	"time"
@@ -26,7 +23,6 @@ import (
 	"github.com/remarket/remarket/internal/chserver"
 	"github.com/remarket/remarket/internal/config"
 	"github.com/remarket/remarket/internal/runcheck"
-	"github.com/remarket/remarket/segment"
 	rmsql "github.com/remarket/remarket/sql"
 )
 
@@ -69,37 +65,10 @@ func TestDemoGivesTheSameResultsOnBothClickHouses(t *testing.T) {
 	now := anchor.Add(time.Minute)
 
 	results := make([]runcheck.Snapshot, 2)
-	nextItems := make([]segment.NextItemResult, 2)
 	for i, db := range []*chdb.DB{oldDB, curDB} {
 		results[i] = runcheck.Compute(t, cfg, db, "ClickHouse "+db.Version.String(), site, now)
-		// remarket eval --next-item on the demo's last day.
-		eng := segment.New(cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		eng.Now = func() time.Time { return now }
-		if nextItems[i], err = eng.EvaluateNextItem(ctx, site, segment.NextItemOptions{}); err != nil {
-			t.Fatalf("next-item eval on ClickHouse %s: %v", db.Version, err)
-		}
-		if nextItems[i].Pairs == 0 {
-			t.Errorf("ClickHouse %s: the next-item eval replayed no next items", db.Version)
-		}
-		nextItems[i].Took = 0
 	}
 	runcheck.Compare(t, results[0], results[1])
-	if !sameNextItem(nextItems[0], nextItems[1]) {
-		t.Errorf("next-item eval differs:\n  %s: %+v\n  %s: %+v", oldDB.Version, nextItems[0], curDB.Version, nextItems[1])
-	}
-}
-
-// sameNextItem compares counts exactly and rates to 1e-9 (MRR sums
-// 1/rank in the server's order).
-func sameNextItem(a, b segment.NextItemResult) bool {
-	near := func(x, y float64) bool { return math.Abs(x-y) <= 1e-9*math.Max(1, math.Abs(x)) }
-	same := func(x, y segment.NextItemMethod) bool {
-		return near(x.All.HitRate, y.All.HitRate) && near(x.All.MRR, y.All.MRR) &&
-			near(x.Allowed.HitRate, y.Allowed.HitRate) && near(x.Allowed.MRR, y.Allowed.MRR)
-	}
-	return a.Sessions == b.Sessions && a.Pairs == b.Pairs && a.AllowedPairs == b.AllowedPairs &&
-		a.Viewed == b.Viewed && a.Covered == b.Covered && a.InStock == b.InStock && a.Listed == b.Listed &&
-		same(a.Remarket, b.Remarket) && same(a.ItemKNN, b.ItemKNN) && same(a.MostPopular, b.MostPopular)
 }
 
 func open(t *testing.T, dsn string) *chdb.DB {

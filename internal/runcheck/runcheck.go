@@ -37,16 +37,17 @@ import (
 
 // Snapshot is everything a run shows users, as comparable rows.
 type Snapshot struct {
-	Engine string             // which ClickHouse, for messages
-	Tables map[string][][]any // name → rows sorted by their text
-	Eval   segment.EvalResult
-	Feeds  map[string]string // audience/file → body with the run id masked
+	Engine   string             // which ClickHouse, for messages
+	Tables   map[string][][]any // name → rows sorted by their text
+	Eval     segment.EvalResult
+	NextItem segment.NextItemResult // remarket eval --next-item
+	Feeds    map[string]string      // audience/file → body with the run id masked
 }
 
-// Compute runs a segment run and an evaluation of site with the clock at
-// now, and reads what they show: the analysts' views of the run (every
+// Compute runs a segment run and the evaluations of site with the clock
+// at now, and reads what they show: the analysts' views of the run (every
 // column but run_id), the product snapshot, every feed of every audience
-// and the evaluation's figures. engine names db in messages.
+// and the evaluations' figures (leave-last-out and next-item). engine names db in messages.
 func Compute(t testing.TB, cfg config.Config, db *chdb.DB, engine, site string, now time.Time) Snapshot {
 	t.Helper()
 	ctx := context.Background()
@@ -111,6 +112,14 @@ func Compute(t testing.TB, cfg config.Config, db *chdb.DB, engine, site string, 
 	if s.Eval, err = eng.Evaluate(ctx, site, 10); err != nil {
 		t.Fatalf("eval on %s: %v", engine, err)
 	}
+	// remarket eval --next-item: the last day's sessions held out.
+	if s.NextItem, err = eng.EvaluateNextItem(ctx, site, segment.NextItemOptions{}); err != nil {
+		t.Fatalf("next-item eval on %s: %v", engine, err)
+	}
+	if s.NextItem.Pairs == 0 {
+		t.Errorf("%s: the next-item eval replayed no next items", engine)
+	}
+	s.NextItem.Took = 0
 	return s
 }
 
@@ -161,6 +170,23 @@ func Compare(t testing.TB, a, b Snapshot) {
 	if !sameEval(ea, eb) {
 		t.Errorf("eval differs:\n  %s: %+v\n  %s: %+v", a.Engine, ea, b.Engine, eb)
 	}
+	if !sameNextItem(a.NextItem, b.NextItem) {
+		t.Errorf("next-item eval differs:\n  %s: %+v\n  %s: %+v", a.Engine, a.NextItem, b.Engine, b.NextItem)
+	}
+	t.Logf("next-item eval compared: %d sessions, %d next items", a.NextItem.Sessions, a.NextItem.Pairs)
+}
+
+// sameNextItem compares counts exactly and rates to 1e-9 (MRR sums
+// 1/rank in the server's order).
+func sameNextItem(a, b segment.NextItemResult) bool {
+	near := func(x, y float64) bool { return math.Abs(x-y) <= 1e-9*math.Max(1, math.Abs(x)) }
+	same := func(x, y segment.NextItemMethod) bool {
+		return near(x.All.HitRate, y.All.HitRate) && near(x.All.MRR, y.All.MRR) &&
+			near(x.Allowed.HitRate, y.Allowed.HitRate) && near(x.Allowed.MRR, y.Allowed.MRR)
+	}
+	return a.Sessions == b.Sessions && a.Pairs == b.Pairs && a.AllowedPairs == b.AllowedPairs &&
+		a.Viewed == b.Viewed && a.Covered == b.Covered && a.InStock == b.InStock && a.Listed == b.Listed &&
+		same(a.Remarket, b.Remarket) && same(a.ItemKNN, b.ItemKNN) && same(a.MostPopular, b.MostPopular)
 }
 
 func sameEval(a, b segment.EvalResult) bool {

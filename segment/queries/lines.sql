@@ -8,6 +8,12 @@
 -- same items, so PREWHERE on them keeps FINAL's deduplication exact. The
 -- PREWHERE sits in a subquery under the ARRAY JOIN: current ClickHouse
 -- refuses PREWHERE on an array-joined column (ILLEGAL_PREWHERE).
+-- The opted-out set is read GLOBAL: a step over the Distributed events
+-- of a cluster (a next-item evaluation's baselines) sends this SELECT to
+-- every shard, and ClickHouse refuses a plain IN over another
+-- Distributed table there ("Double-distributed IN/JOIN subqueries is
+-- denied"); GLOBAL reads the set once and ships it. Run per shard, or on
+-- one node, GLOBAL NOT IN is NOT IN.
 -- Every filter sits in the WHERE that reads events: a WHERE over this
 -- union would copy every column of every line once more (10 s and
 -- 1.5 GB on the benchmark shop). /*PLAIN_LINES*/ narrows product-less
@@ -21,7 +27,7 @@ FROM (
         if(type = 'identify', traits, '') AS traits
     FROM events FINAL
     WHERE site = @site AND is_bot = 0 AND visitor_id != '' AND event_time <= toDateTime(@now) AND empty(items.product_id)
-        AND cityHash64(visitor_id) NOT IN (SELECT vh FROM seg_opted_out WHERE site = @site AND run_id = @run)
+        AND cityHash64(visitor_id) GLOBAL NOT IN (SELECT vh FROM seg_opted_out WHERE site = @site AND run_id = @run)
         /*PLAIN_LINES*/
     UNION ALL
     SELECT vh, visitor_id, user_id, event_time, type, pid, line_category, line_price, quantity, '' AS traits
@@ -31,7 +37,7 @@ FROM (
         FROM events FINAL
         PREWHERE notEmpty(items.product_id)
         WHERE site = @site AND is_bot = 0 AND visitor_id != '' AND event_time <= toDateTime(@now)
-            AND cityHash64(visitor_id) NOT IN (SELECT vh FROM seg_opted_out WHERE site = @site AND run_id = @run)
+            AND cityHash64(visitor_id) GLOBAL NOT IN (SELECT vh FROM seg_opted_out WHERE site = @site AND run_id = @run)
     ) AS with_items
     ARRAY JOIN item_pids AS pid, item_categories AS line_category, item_prices AS line_price, item_quantities AS quantity
 )
