@@ -28,6 +28,19 @@ type EvalResult struct {
 	Took     time.Duration
 }
 
+// evalCluster is the cluster run an evaluation of site works in (nil on
+// a single node), with the site's catalog settled on its nodes.
+func (e *Engine) evalCluster(ctx context.Context, site string) (*clusterRun, error) {
+	if e.db.Cluster == nil {
+		return nil, nil
+	}
+	c, err := newClusterRun(ctx, e.db)
+	if err != nil {
+		return nil, err
+	}
+	return c, c.settleCatalog(ctx, site)
+}
+
 // Evaluate runs leave-last-out on the site's own events: for each visitor
 // with two or more distinct products, the last product interaction is
 // hidden, the whole pipeline (interests, related products) is computed
@@ -49,15 +62,9 @@ func (e *Engine) Evaluate(ctx context.Context, site string, k int) (EvalResult, 
 	started := time.Now()
 	asOf := e.Now().UTC().Truncate(time.Second)
 	all, run := "e"+newRunID(), "e"+newRunID()
-	var cluster *clusterRun
-	if e.db.Cluster != nil {
-		var err error
-		if cluster, err = newClusterRun(ctx, e.db); err != nil {
-			return res, err
-		}
-		if err := cluster.settleCatalog(ctx, site); err != nil {
-			return res, err
-		}
+	cluster, err := e.evalCluster(ctx, site)
+	if err != nil {
+		return res, err
 	}
 	defer e.dropRun(context.WithoutCancel(ctx), cluster, all, true)
 	defer e.dropRun(context.WithoutCancel(ctx), cluster, run, true)

@@ -111,15 +111,9 @@ func (e *Engine) EvaluateNextItem(ctx context.Context, site string, opt NextItem
 	// On a cluster the held-out sessions are found on each shard (one
 	// visitor's events live on one), the training run is a run's, and
 	// the pairs, lists and scores are counted on the coordinator.
-	var cluster *clusterRun
-	if e.db.Cluster != nil {
-		var err error
-		if cluster, err = newClusterRun(ctx, e.db); err != nil {
-			return res, err
-		}
-		if err := cluster.settleCatalog(ctx, site); err != nil {
-			return res, err
-		}
+	cluster, err := e.evalCluster(ctx, site)
+	if err != nil {
+		return res, err
 	}
 	defer e.dropRun(context.WithoutCancel(ctx), cluster, run, true)
 	defer e.dropRun(context.WithoutCancel(ctx), cluster, held, true)
