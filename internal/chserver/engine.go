@@ -83,7 +83,7 @@ func chdbLibrary() (string, error) {
 	if p := os.Getenv("CHDB_LIB_PATH"); p != "" {
 		return p, nil
 	}
-	root, err := moduleRoot()
+	root, err := ModuleRoot()
 	if err != nil {
 		return "", err
 	}
@@ -118,7 +118,7 @@ func chdbServerBinary(ctx context.Context) (string, error) {
 }
 
 func buildChDBServer(ctx context.Context) (string, error) {
-	root, err := moduleRoot()
+	root, err := ModuleRoot()
 	if err != nil {
 		return "", err
 	}
@@ -135,8 +135,10 @@ func buildChDBServer(ctx context.Context) (string, error) {
 	return out, nil
 }
 
-// moduleRoot is the remarket source tree around the working directory.
-func moduleRoot() (string, error) {
+// ModuleRoot is the remarket source tree around the working directory
+// (the chDB engine builds its server there; the benchmark tools build
+// remarket).
+func ModuleRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
@@ -147,7 +149,7 @@ func moduleRoot() (string, error) {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("the chdb engine runs from remarket's source tree (no go.mod of github.com/remarket/remarket above the working directory)")
+			return "", errors.New("run from remarket's source tree: no go.mod of github.com/remarket/remarket above the working directory")
 		}
 		dir = parent
 	}

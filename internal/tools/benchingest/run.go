@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/remarket/remarket/internal/chserver"
 )
 
 // server is one side of the comparison while the run lasts.
@@ -42,7 +44,7 @@ func run(ctx context.Context, o options) error {
 		argvA = []string{self, "-profile-server"}
 		r.profiled = true
 	} else {
-		root, err := moduleRoot()
+		root, err := chserver.ModuleRoot()
 		if err != nil {
 			return err
 		}

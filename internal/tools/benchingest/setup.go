@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -44,25 +43,6 @@ func writeConfig(dir, dsn, listen string) (string, error) {
 	path := filepath.Join(dir, "remarket.yaml")
 	body := fmt.Sprintf(configYAML, dsn, listen, filepath.Join(dir, "spool"))
 	return path, os.WriteFile(path, []byte(body), 0o600)
-}
-
-// moduleRoot finds go.mod upwards from the working directory, so the tool
-// works from any directory of the checkout.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found: run bench-ingest inside the remarket checkout")
-		}
-		dir = parent
-	}
 }
 
 // buildRemarket compiles the binary under test, as a user would run it.

@@ -28,6 +28,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/remarket/remarket/internal/chserver"
 )
 
 type options struct {
@@ -51,7 +53,7 @@ func main() {
 }
 
 func run(ctx context.Context, o options) error {
-	root, err := moduleRoot()
+	root, err := chserver.ModuleRoot()
 	if err != nil {
 		return err
 	}

@@ -210,24 +210,6 @@ func (s *shop) waitStored(ctx context.Context, n int) error {
 	return fmt.Errorf("ClickHouse holds %d of the %d events sent", got, n)
 }
 
-// moduleRoot finds go.mod upwards from the working directory.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found: run bench-related inside the remarket checkout")
-		}
-		dir = parent
-	}
-}
-
 func buildRemarket(ctx context.Context, root, out string) error {
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/remarket")
 	cmd.Dir = root
