@@ -24,6 +24,13 @@ import (
 	"github.com/remarket/remarket/internal/config"
 )
 
+// (This file sorts after privacy_test.go on purpose: after this test's
+// SIGKILLs, ClickHouse 18.16 has left a replica with a part that a later
+// ALTER … DELETE never finished (1 part to do, empty replication queue),
+// which kept the erasure test "running" in CI. The erasure test runs
+// first; the stuck mutation is a ClickHouse matter, noted in the closing
+// note of issue 16.)
+//
 // 20,000 events go through the collect API while one replica of each
 // shard is killed (SIGKILL) and later restarted, with re-sent batches
 // among them. Every acknowledged event id is in v_events exactly once,
