@@ -358,10 +358,11 @@ func (a *API) recommendations(c *gin.Context, vid string) {
 }
 
 // run starts a run in the background and answers 202; ?wait=1 waits for
-// it and answers its result. ?audience= narrows it.
+// it and answers its result. ?audience= narrows it; ?full=1 rebuilds
+// from all events.
 func (a *API) run(c *gin.Context) {
 	site := httpx.CurrentSite(c).ID
-	opt := RunOptions{Audience: c.Query("audience")}
+	opt := RunOptions{Audience: c.Query("audience"), Full: c.Query("full") == "1" || c.Query("full") == "true"}
 	if c.Query("wait") == "1" || c.Query("wait") == "true" {
 		res, err := a.engine.Run(c.Request.Context(), site, opt)
 		if errors.Is(err, ErrBusy) {
@@ -372,7 +373,8 @@ func (a *API) run(c *gin.Context) {
 			httpx.Fail(c, err)
 			return
 		}
-		c.JSON(http.StatusOK, gin.H{"run_id": res.RunID, "took_ms": res.Took.Milliseconds(), "sizes": res.Sizes})
+		c.JSON(http.StatusOK, gin.H{"run_id": res.RunID, "took_ms": res.Took.Milliseconds(), "sizes": res.Sizes,
+			"mode": res.Mode, "reason": res.Reason, "recomputed_visitors": res.Affected})
 		return
 	}
 	a.runs.Add(1)

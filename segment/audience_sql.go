@@ -2,6 +2,7 @@ package segment
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -27,6 +28,7 @@ type eventPlan struct {
 	flags         []string       // exclude conditions sharing the bitmask, bit i = flags[i]
 	args          []any          // their bound values
 	index         map[string]int // condition key → 1-based array index
+	windows       []int64        // every event window's bound in seconds (since, until), for incremental runs
 }
 
 // maxFlags is how many exclude conditions share the bitmask.
@@ -46,6 +48,11 @@ func planEvents(audiences []config.Audience) (*eventPlan, error) {
 		where := []string{"has(" + b.bind(pre+"events", c.Events) + ", type)"}
 		where = append(where, b.narrow(pre, normalizeCategories(c.Categories), c.Products, "pid")...)
 		where = append(where, b.window(pre, "event_time", c)...)
+		for _, w := range []config.Duration{c.Since, c.Until} {
+			if w > 0 && !slices.Contains(p.windows, seconds(w)) {
+				p.windows = append(p.windows, seconds(w))
+			}
+		}
 		cond := strings.Join(where, " AND ")
 		counted := c.MinCount > 1 || c.MaxCount > 0
 		last, count := "maxIf(event_time, "+cond+")", "toUInt64("+"maxIf(event_time, "+cond+") > toDateTime(0))"

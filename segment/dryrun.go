@@ -68,7 +68,7 @@ func (e *Engine) DryRun(ctx context.Context, site string, a config.Audience) (Dr
 		after = append(after, "02_interests")
 	}
 	var tasks []task
-	for _, t := range e.sharedTasks(ctx, &res, params, plan, false) {
+	for _, t := range e.sharedTasks(ctx, &res, params, plan, false, nil) {
 		if keep[t.name] {
 			tasks = append(tasks, t)
 		}

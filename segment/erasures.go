@@ -37,10 +37,10 @@ func (e *Engine) reapplyErasures(ctx context.Context, res *RunResult, started ti
 	for _, t := range tables {
 		// The joins this run recorded are kept for ever: an erased person's
 		// goes like the snapshot's rows.
-		if !slices.Contains(snapshotTables, t.Name) && t.Name != "seg_member_joins" {
+		if !slices.Contains(snapshotTables, t.Name) && !slices.Contains(stateTables, t.Name) && t.Name != "seg_member_joins" {
 			continue // work tables go with the run; other capabilities' tables are the eraser's
 		}
-		// t.Name is one of snapshotTables or seg_member_joins; the values are bound (the
+		// t.Name is one of snapshotTables, stateTables or seg_member_joins; the values are bound (the
 		// statement names the run and the erasures, never a person).
 		// (On a cluster Alter sends it where the table's rows are.)
 		err := e.db.Alter(ctx, t.Name, "DELETE WHERE site = @site AND run_id = @run AND ("+erasures.Where(t)+")", p...)

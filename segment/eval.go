@@ -76,7 +76,7 @@ func (e *Engine) Evaluate(ctx context.Context, site string, k int) (EvalResult, 
 			return res, err
 		}
 	}
-	if err := e.step(ctx, &scratch, "eval/02_interests", query("02_interests", "/*LINES*/", lines(false, interestLines)), ap); err != nil {
+	if err := e.step(ctx, &scratch, "eval/02_interests", query("02_interests", "/*LINES*/", lines(false, interestLines, "")), ap); err != nil {
 		return res, err
 	}
 	hp := append(e.params(site, run, asOf), clickhouse.Named("all_run", all))
@@ -90,7 +90,7 @@ func (e *Engine) Evaluate(ctx context.Context, site string, k int) (EvalResult, 
 	trainer := &Engine{cfg: cfg, db: e.db, log: e.log, Now: e.Now}
 	train := RunResult{Site: site, RunID: run, AsOf: asOf, Sizes: map[string]uint64{}, cluster: cluster}
 	params := trainer.params(site, run, asOf)
-	if err := runGraph(2, trainer.sharedTasks(ctx, &train, params, &eventPlan{}, true)); err != nil {
+	if err := runGraph(2, trainer.sharedTasks(ctx, &train, params, &eventPlan{}, true, nil)); err != nil {
 		return res, err
 	}
 	// Every evaluated visitor is a member of one of the shards _eval_N of

@@ -64,15 +64,30 @@ const day = 24 * time.Hour
 
 func insertEvents(t *testing.T, db *chdb.DB, evs ...ev) {
 	t.Helper()
-	ctx := context.Background()
-	b, err := db.PrepareBatch(ctx, `INSERT INTO events (site, event_id, event_time, received_at, type, visitor_id, user_id,
+	out := make([]stored, len(evs))
+	for i, e := range evs {
+		out[i] = stored{id: uuid.New(), at: now.Add(-e.ago), ev: e}
+	}
+	insertStored(t, db, out...)
+}
+
+// stored is an event with its id and time given, so a test can send one
+// again (a retry) or date it anywhere.
+type stored struct {
+	id uuid.UUID
+	at time.Time
+	ev
+}
+
+func insertStored(t *testing.T, db *chdb.DB, evs ...stored) {
+	t.Helper()
+	b, err := db.PrepareBatch(context.Background(), `INSERT INTO events (site, event_id, event_time, received_at, type, visitor_id, user_id,
 		product_id, category, quantity, items.product_id, items.sku, items.category, items.price, items.quantity,
 		is_bot, opted_out, traits)`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range evs {
-		at := now.Add(-e.ago)
 		ip, is, ic, ipr, iq := []string{}, []string{}, []string{}, []float64{}, []uint32{}
 		for _, p := range e.items {
 			ip, is, ic, ipr, iq = append(ip, p), append(is, ""), append(ic, ""), append(ipr, 0), append(iq, max(e.qty, 1))
@@ -81,7 +96,7 @@ func insertEvents(t *testing.T, db *chdb.DB, evs ...ev) {
 		if pid == "" && len(e.items) > 0 {
 			pid = e.items[0]
 		}
-		if err := b.Append(site, uuid.New(), at, at, e.typ, e.vid, e.uid, pid, e.category, e.qty,
+		if err := b.Append(site, e.id, e.at, e.at, e.typ, e.vid, e.uid, pid, e.category, e.qty,
 			ip, is, ic, ipr, iq, b2u(e.bot), b2u(e.optedOut), e.traits); err != nil {
 			t.Fatal(err)
 		}

@@ -23,6 +23,9 @@ type RunOptions struct {
 	// Audience, when set, recomputes only this audience; the others are
 	// carried over from the current run so the new snapshot is complete.
 	Audience string
+	// Full rebuilds every visitor's state from all events instead of
+	// building on the previous run (see incremental.go).
+	Full bool
 }
 
 // RunResult describes a finished run.
@@ -34,6 +37,13 @@ type RunResult struct {
 	Sizes    map[string]uint64 // audience → members
 	Steps    []Step
 	Warnings []string
+	// Mode is ModeFull or ModeIncremental; Reason says why a run was
+	// full; Affected is how many visitors it recomputed from their events.
+	Mode     string
+	Reason   string
+	Affected uint64
+
+	state *runState // what the run publishes for the next one
 
 	cluster *clusterRun // where the run's queries go on a cluster (nil: one node)
 }
@@ -52,7 +62,12 @@ type Step struct {
 var (
 	snapshotTables = []string{"seg_products", "seg_profiles", "seg_interests",
 		"seg_related", "seg_members", "seg_recommendations", "seg_audience_products", "seg_outcomes"}
-	workTables = []string{"seg_opted_out", "seg_identities", "seg_numbers", "seg_baskets", "seg_product_lines", "seg_pairs", "seg_pair_items", "seg_related_candidates", "seg_related_best",
+	// stateTables are the rest of the per-visitor state the next
+	// incremental run copies (incremental.go): kept and dropped with the
+	// snapshot, but written once and read once, so never merged, like
+	// work tables.
+	stateTables = []string{"seg_baskets", "seg_product_lines"}
+	workTables  = []string{"seg_opted_out", "seg_identities", "seg_numbers", "seg_affected", "seg_pairs", "seg_pair_items", "seg_related_candidates", "seg_related_best",
 		"seg_member_candidates", "seg_eval_holdout", "seg_eval_sessions", "seg_eval_pairs", "seg_eval_lists"}
 )
 
@@ -133,7 +148,8 @@ func (e *Engine) Run(ctx context.Context, site string, opt RunOptions) (RunResul
 		return res, err
 	}
 	e.cleanup(ctx, res.cluster, site)
-	e.log.Info("segment run complete", "site", site, "run_id", res.RunID, "took", res.Took.Round(time.Millisecond), "sizes", res.Sizes)
+	e.log.Info("segment run complete", "site", site, "run_id", res.RunID, "mode", res.Mode, "reason", res.Reason,
+		"recomputed_visitors", res.Affected, "took", res.Took.Round(time.Millisecond), "sizes", res.Sizes)
 	return res, nil
 }
 
@@ -154,8 +170,12 @@ func (e *Engine) compute(ctx context.Context, site string, res *RunResult, audie
 	if err := e.largestFirst(ctx, e.conn(res), site, prev, audiences); err != nil {
 		return err
 	}
+	inc, err := e.planIncrement(ctx, res, prev, opt, plan)
+	if err != nil {
+		return err
+	}
 	params := append(e.params(site, res.RunID, res.AsOf), clickhouse.Named("prev", prev))
-	tasks := e.sharedTasks(ctx, res, params, plan, false)
+	tasks := e.sharedTasks(ctx, res, params, plan, false, inc)
 	// Members need interests and profiles; products also the ranked
 	// related products. When both are ready, the largest audience's
 	// members and the ranking go first: the largest audience's lists are
@@ -199,12 +219,13 @@ func (e *Engine) compute(ctx context.Context, site string, res *RunResult, audie
 // lines is the event-lines fragment (lines.sql): plain narrows the
 // product-less events; with holdout, an evaluation's held-out lines are
 // left out.
-func lines(holdout bool, plain string) string {
+// With visitors, only theirs (an incremental run's affected visitors).
+func lines(holdout bool, plain, visitors string) string {
 	filter := ""
 	if holdout {
 		filter = "WHERE (vh, ph, event_time) NOT IN (SELECT vh, ph, event_time FROM seg_eval_holdout WHERE site = @site AND run_id = @run)"
 	}
-	return query("lines", "/*HOLDOUT*/", filter, "/*PLAIN_LINES*/", plain)
+	return query("lines", "/*HOLDOUT*/", filter, "/*PLAIN_LINES*/", plain, "/*VISITORS*/", visitors)
 }
 
 // inAudience names the audience in err.
@@ -220,8 +241,10 @@ func inAudience(name string, err error) error {
 // profiles with baskets and product counts (a read of the events each);
 // products → related products follow the profiles, beside interests. plan is the audiences' event conditions the profiles pass
 // counts. With holdout, the lines held out by an evaluation are left out.
+// With inc, the two passes recompute only the affected visitors and copy
+// the others from the previous run (incremental.go).
 // Tasks are listed longest chain first: that is the order ready ones start.
-func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, plan *eventPlan, holdout bool) []task {
+func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, plan *eventPlan, holdout bool, inc *increment) []task {
 	flags, counts, lasts := plan.fragments()
 	pp := append(params[:len(params):len(params)], plan.args...)
 	step := func(name string, after []string, q string, params []any) task {
@@ -237,22 +260,38 @@ func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, 
 		}
 		return out
 	}
+	visitors, before := "", []string{"00_opted_out"}
+	if inc != nil {
+		visitors, before = onlyAffected, []string{"00_affected"}
+	}
+	interests := query("02_interests", "/*LINES*/", lines(holdout, interestLines, visitors))
+	profiles := query("03_profiles", "/*LINES*/", lines(holdout, "", visitors), "/*COND_FLAGS*/", flags, "/*COND_EVENTS*/", counts, "/*COND_LAST*/", lasts)
+	interestsPass := step("02_interests", slices.Concat(before, []string{"01_unknown_products"}), interests, params)
+	// The pairs need only the profiles pass's baskets: they are counted
+	// (in two halves) without waiting for interests.
+	profilesPass := step("03_profiles", slices.Concat(before, []string{"00_identities", "01_numbers"}), profiles, pp)
+	var affected []task
+	if inc != nil {
+		ip := append(params[:len(params):len(params)], inc.params()...)
+		ipp := append(pp[:len(pp):len(pp)], inc.params()...)
+		affected = append(affected, step("00_affected", []string{"00_opted_out", "01_unknown_products"}, inc.affected(), ip))
+		interestsPass.run = carryInterests(func(name, q string) error { return e.step(ctx, res, name, q, ip) }, interests)
+		profilesPass.run = carryProfiles(func(name, q string) error { return e.step(ctx, res, name, q, ipp) }, profiles)
+	}
 	tasks := []task{
 		step("01_unknown_products", nil, query("01_unknown_products"), params),
 		step("00_opted_out", nil, optedOut(), params),
 		step("00_identities", nil, query("00_identities"), params),
 		step("01_numbers", nil, query("01_numbers"), params),
-		step("02_interests", []string{"00_opted_out", "01_unknown_products"}, query("02_interests", "/*LINES*/", lines(holdout, interestLines)), params),
-		// The pairs need only the profiles pass's baskets: they are
-		// counted (in two halves) without waiting for interests.
-		step("03_profiles", []string{"00_opted_out", "00_identities", "01_numbers"},
-			query("03_profiles", "/*LINES*/", lines(holdout, ""), "/*COND_FLAGS*/", flags, "/*COND_EVENTS*/", counts, "/*COND_LAST*/", lasts), pp),
+		interestsPass,
+		profilesPass,
 		// Products need the counts of the profiles pass, not interests:
 		// the product snapshot and every related-products step run while
 		// interests are still computing.
 		step("05_products", []string{"03_profiles", "01_numbers", "01_unknown_products"}, query("05_products"), params),
 		step("04_opted_out_profiles", []string{"00_opted_out"}, query("04_opted_out_profiles"), params),
 	}
+	tasks = append(tasks, affected...)
 	// Co-occurrence, per kind: pairs in two halves, then each product's
 	// counts. Scoring waits for every kind's counts: an anchor's weak
 	// pairs count only while it lacks strong partners of any kind.
@@ -452,6 +491,9 @@ func (e *Engine) publish(ctx context.Context, res *RunResult) error {
 			}
 		}
 	}
+	if err := e.recordState(ctx, res); err != nil {
+		return fmt.Errorf("cannot record the run's state: %w", err)
+	}
 	if err := db.Exec(ctx, recordOutcomeTotals, clickhouse.Named("site", res.Site), clickhouse.Named("run", res.RunID),
 		clickhouse.Named("now", res.AsOf.Unix())); err != nil {
 		return fmt.Errorf("cannot record outcome totals: %w", err)
@@ -483,7 +525,7 @@ func (e *Engine) CurrentRun(ctx context.Context, site string) (string, error) {
 func (e *Engine) dropRun(ctx context.Context, c *clusterRun, runID string, all bool) {
 	tables := workTables
 	if all {
-		tables = append(append([]string{}, workTables...), snapshotTables...)
+		tables = slices.Concat(workTables, snapshotTables, stateTables)
 	}
 	for _, t := range tables {
 		// t comes from the fixed lists above; the partition value is bound.

@@ -41,6 +41,8 @@ type Engine struct {
 	beforeSwitch func(ctx context.Context, site, runID string) error
 	// redemptions records offer redemptions before outcomes (SetRedemptions).
 	redemptions Redemptions
+	// insertMargin: see defaultInsertMargin (tests set 0).
+	insertMargin time.Duration
 }
 
 // New returns an engine; log may be nil.
@@ -48,7 +50,7 @@ func New(cfg config.Config, db *chdb.DB, log *slog.Logger) *Engine {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Engine{cfg: cfg, db: db, log: log, Now: time.Now}
+	return &Engine{cfg: cfg, db: db, log: log, Now: time.Now, insertMargin: defaultInsertMargin}
 }
 
 // SetBeforeSwitch installs a hook run between a run's last write and its

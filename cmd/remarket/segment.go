@@ -17,6 +17,7 @@ func newSegmentCmd(a *app) *cobra.Command {
 		Short: "Compute interests, related products and audiences",
 	}
 	var site, audience string
+	var full bool
 	run := &cobra.Command{
 		Use:   "run",
 		Short: "Run segments now for one site (--site) or every site",
@@ -44,11 +45,15 @@ func newSegmentCmd(a *app) *cobra.Command {
 			defer offers.Close()
 			e.SetRedemptions(offers)
 			for _, s := range sites {
-				res, err := e.Run(ctx, s, segment.RunOptions{Audience: audience})
+				res, err := e.Run(ctx, s, segment.RunOptions{Audience: audience, Full: full})
 				if err != nil {
 					return fmt.Errorf("site %s: %w", s, err)
 				}
-				a.printf("site %s: run %s in %s\n", s, res.RunID, res.Took.Round(time.Millisecond))
+				how := res.Mode
+				if res.Reason != "" {
+					how += " (" + res.Reason + ")"
+				}
+				a.printf("site %s: run %s in %s, %s, %d visitors recomputed\n", s, res.RunID, res.Took.Round(time.Millisecond), how, res.Affected)
 				names := make([]string, 0, len(res.Sizes))
 				for n := range res.Sizes {
 					names = append(names, n)
@@ -63,6 +68,7 @@ func newSegmentCmd(a *app) *cobra.Command {
 	}
 	run.Flags().StringVar(&site, "site", "", "site id (default: every site)")
 	run.Flags().StringVar(&audience, "audience", "", "recompute only this audience (the others carry over)")
+	run.Flags().BoolVar(&full, "full", false, "rebuild every visitor's state from all events instead of building on the previous run")
 	cmd.AddCommand(run)
 	return cmd
 }

@@ -62,15 +62,46 @@ func Compute(t testing.TB, cfg config.Config, db *chdb.DB, engine, site string, 
 	if err != nil {
 		t.Fatalf("segment run on %s: %v", engine, err)
 	}
-	// Feeds date offer windows from when the run finished, a wall-clock
-	// time that differs between any two runs: pin it to the clock.
-	err = db.Exec(ctx, `INSERT INTO seg_runs (site, run_id, started_at, finished_at, status, error, as_of, audiences, updated)
+	PinFinish(t, db, site, res.RunID, now)
+	s := Read(t, cfg, db, api, engine, site, res.RunID)
+	for name, rows := range s.Tables {
+		if len(rows) == 0 {
+			t.Errorf("%s: %s of the run is empty", engine, name)
+		}
+	}
+	if s.Eval, err = eng.Evaluate(ctx, site, 10); err != nil {
+		t.Fatalf("eval on %s: %v", engine, err)
+	}
+	// remarket eval --next-item: the last day's sessions held out.
+	if s.NextItem, err = eng.EvaluateNextItem(ctx, site, segment.NextItemOptions{}); err != nil {
+		t.Fatalf("next-item eval on %s: %v", engine, err)
+	}
+	if s.NextItem.Pairs == 0 {
+		t.Errorf("%s: the next-item eval replayed no next items", engine)
+	}
+	s.NextItem.Took = 0
+	return s
+}
+
+// PinFinish sets the time run runID finished to now: feeds date offer
+// windows from when the run finished, a wall-clock time that differs
+// between any two runs.
+func PinFinish(t testing.TB, db *chdb.DB, site, runID string, now time.Time) {
+	t.Helper()
+	err := db.Exec(context.Background(), `INSERT INTO seg_runs (site, run_id, started_at, finished_at, status, error, as_of, audiences, updated)
 		SELECT site, run_id, started_at, toDateTime(@now), status, error, as_of, audiences, updated + 1
 		FROM seg_runs WHERE site = @site AND run_id = @run ORDER BY updated DESC LIMIT 1`,
-		clickhouse.Named("site", site), clickhouse.Named("run", res.RunID), clickhouse.Named("now", now.Unix()))
+		clickhouse.Named("site", site), clickhouse.Named("run", runID), clickhouse.Named("now", now.Unix()))
 	if err != nil {
-		t.Fatalf("%s: cannot pin the run's finish: %v", engine, err)
+		t.Fatalf("cannot pin the finish of run %s: %v", runID, err)
 	}
+}
+
+// Read reads what run runID of site shows users: the analysts' views of
+// the run (every column but run_id), the product snapshot and, when the
+// run is the site's current one, every feed of its audiences from api.
+func Read(t testing.TB, cfg config.Config, db *chdb.DB, api *feeds.API, engine, site, runID string) Snapshot {
+	t.Helper()
 	s := Snapshot{Engine: engine, Tables: map[string][][]any{}, Feeds: map[string]string{}}
 	// Every column but run_id, which is random per run.
 	views := map[string]string{
@@ -87,17 +118,14 @@ func Compute(t testing.TB, cfg config.Config, db *chdb.DB, engine, site string, 
 		"v_offer_redemptions": "SELECT order_id, product_id, audience, rule_key, rule, visitor_id, user_id, redeemed_at, quantity, revenue, discount, currency, source FROM v_offer_redemptions WHERE site = ? AND redeemed_at <= (SELECT as_of FROM v_segment_runs WHERE run_id = ?)",
 	}
 	for name, q := range views {
-		s.Tables[name] = rows(t, db, q, site, res.RunID)
-		if len(s.Tables[name]) == 0 {
-			t.Errorf("%s: %s of the run is empty", engine, name)
-		}
+		s.Tables[name] = rows(t, db, q, site, runID)
 	}
 
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	api.Register(r)
 	sc, _ := cfg.Site(site)
-	for audience := range res.Sizes {
+	for _, audience := range audiences(t, db, site, runID) {
 		for _, file := range []string{"google.xml", "meta.csv", "feed.json"} {
 			w := httptest.NewRecorder()
 			req := httptest.NewRequest(http.MethodGet, "/feeds/"+site+"/"+audience+"/"+file+"?token="+url.QueryEscape(sc.FeedToken), nil)
@@ -105,22 +133,20 @@ func Compute(t testing.TB, cfg config.Config, db *chdb.DB, engine, site string, 
 			if w.Code != http.StatusOK {
 				t.Fatalf("%s: %s/%s answered %d: %s", engine, audience, file, w.Code, w.Body.String())
 			}
-			s.Feeds[audience+"/"+file] = strings.ReplaceAll(w.Body.String(), res.RunID, "RUN")
+			s.Feeds[audience+"/"+file] = strings.ReplaceAll(w.Body.String(), runID, "RUN")
 		}
 	}
-
-	if s.Eval, err = eng.Evaluate(ctx, site, 10); err != nil {
-		t.Fatalf("eval on %s: %v", engine, err)
-	}
-	// remarket eval --next-item: the last day's sessions held out.
-	if s.NextItem, err = eng.EvaluateNextItem(ctx, site, segment.NextItemOptions{}); err != nil {
-		t.Fatalf("next-item eval on %s: %v", engine, err)
-	}
-	if s.NextItem.Pairs == 0 {
-		t.Errorf("%s: the next-item eval replayed no next items", engine)
-	}
-	s.NextItem.Took = 0
 	return s
+}
+
+// audiences are the audiences run runID sized.
+func audiences(t testing.TB, db *chdb.DB, site, runID string) []string {
+	t.Helper()
+	var out []string
+	for _, r := range rows(t, db, "SELECT audience FROM seg_audience_sizes WHERE site = ? AND run_id = ?", site, runID) {
+		out = append(out, r[0].(string))
+	}
+	return out
 }
 
 // Compare reports every difference between two snapshots: rows (floats

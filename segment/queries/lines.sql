@@ -17,8 +17,10 @@
 -- Every filter sits in the WHERE that reads events: a WHERE over this
 -- union would copy every column of every line once more (10 s and
 -- 1.5 GB on the benchmark shop). /*PLAIN_LINES*/ narrows product-less
--- events further (or is empty); /*HOLDOUT*/ is empty, or for an
--- evaluation the filter that leaves its held-out lines out.
+-- events further (or is empty); /*VISITORS*/ is empty, or for an
+-- incremental run the filter that keeps only the visitors it recomputes
+-- (seg_affected); /*HOLDOUT*/ is empty, or for an evaluation the filter
+-- that leaves its held-out lines out.
 SELECT vh, pid, if(pid = '', toUInt64(0), cityHash64(pid)) AS ph, visitor_id, user_id, event_time, type,
     line_category, line_price, quantity, traits
 FROM (
@@ -28,7 +30,7 @@ FROM (
     FROM events FINAL
     WHERE site = @site AND is_bot = 0 AND visitor_id != '' AND event_time <= toDateTime(@now) AND empty(items.product_id)
         AND cityHash64(visitor_id) GLOBAL NOT IN (SELECT vh FROM seg_opted_out WHERE site = @site AND run_id = @run)
-        /*PLAIN_LINES*/
+        /*PLAIN_LINES*/ /*VISITORS*/
     UNION ALL
     SELECT vh, visitor_id, user_id, event_time, type, pid, line_category, line_price, quantity, '' AS traits
     FROM (
@@ -38,6 +40,7 @@ FROM (
         PREWHERE notEmpty(items.product_id)
         WHERE site = @site AND is_bot = 0 AND visitor_id != '' AND event_time <= toDateTime(@now)
             AND cityHash64(visitor_id) GLOBAL NOT IN (SELECT vh FROM seg_opted_out WHERE site = @site AND run_id = @run)
+            /*VISITORS*/
     ) AS with_items
     ARRAY JOIN item_pids AS pid, item_categories AS line_category, item_prices AS line_price, item_quantities AS quantity
 )

@@ -1,0 +1,253 @@
+package segment
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+)
+
+// Incremental runs. A full run reads every event of the site twice (the
+// interests and profiles passes), which grows with history, not with
+// traffic. An incremental run recomputes those two passes only for the
+// visitors whose state may have changed since the previous run
+// (00_affected) and copies every other visitor's interests, profile,
+// baskets and product lines from the previous run (carry_*.sql), decaying
+// their scores to the new as-of time. Everything after the two passes
+// (products, related products, members, recommendations, lists) is
+// computed from those per-visitor tables as in a full run, so time-based
+// conditions stay exact for visitors without new events.
+//
+// A run is incremental when the previous run's state can stand for a
+// full run's: it recorded its state (seg_run_state), its settings and
+// the catalog's products are those of this run, no events partition was
+// dropped, and its last full run is less than fullRunEvery old. Anything
+// else makes a full run, whose reason the run's log line and
+// seg_run_state give.
+
+// fullRunEvery bounds how long incremental runs build on each other: a
+// full run then starts again from the events (and from any change made
+// to them outside remarket).
+const fullRunEvery = 24 * time.Hour
+
+// defaultInsertMargin is how long before the previous run started an
+// insert is taken to have been still in progress: an event stored then
+// might not have been visible to that run's reads, so its visitor is
+// recomputed. Ingest inserts take milliseconds to seconds.
+const defaultInsertMargin = 2 * time.Minute
+
+// Run modes, as RunResult.Mode and seg_run_state.mode say.
+const (
+	ModeFull        = "full"
+	ModeIncremental = "incremental"
+)
+
+// increment is what an incremental run builds on.
+type increment struct {
+	prevAsOf time.Time // the previous run's as-of time (@prev_now)
+	since    time.Time // events stored from then on are new (@inc_since)
+	windows  []int64   // the audiences' event windows in seconds
+}
+
+// params are the increment's bound values.
+func (inc *increment) params() []any {
+	p := []any{clickhouse.Named("inc_since", inc.since.Unix()), clickhouse.Named("prev_now", inc.prevAsOf.Unix())}
+	for i, w := range inc.windows {
+		p = append(p, clickhouse.Named(fmt.Sprintf("inc_w%d", i), w))
+	}
+	return p
+}
+
+// affected is 00_affected with a clause per event window: a line whose
+// time is within [as-of − w] of either run's as-of time may have crossed
+// the window's edge between the runs.
+func (inc *increment) affected() string {
+	var w strings.Builder
+	for i := range inc.windows {
+		fmt.Fprintf(&w, " OR (event_time >= toDateTime(@prev_now - @inc_w%d) AND event_time <= toDateTime(@now - @inc_w%d))", i, i)
+	}
+	return query("00_affected", "/*WINDOWS*/", w.String())
+}
+
+// onlyAffected narrows the event lines to the visitors an incremental
+// run recomputes.
+const onlyAffected = "AND cityHash64(visitor_id) IN (SELECT vh FROM seg_affected WHERE site = @site AND run_id = @run)"
+
+// carried are the per-visitor tables an incremental run copies for the
+// visitors it does not recompute, with their columns after vh and any
+// filter on the previous run's rows.
+var carried = []struct{ table, columns, where string }{
+	{"seg_profiles", "visitor_id, user_id, email_sha256, customer_type, customer_type_source, price_band, avg_price, " +
+		"opted_out, first_seen, last_seen, events, traits, cond_events, cond_last", "AND opted_out = 0"},
+	{"seg_baskets", "basket_view, basket_buy", ""},
+	{"seg_product_lines", "product_views, product_buys", ""},
+}
+
+// runState is a run's row of seg_run_state.
+type runState struct {
+	asOf, watermark, fullAsOf time.Time
+	mode, reason              string
+	settings, catalog         string
+	partitions                []string
+}
+
+// planIncrement decides how the run computes: it returns the increment
+// for an incremental run, or nil for a full one, and records in res the
+// mode, the reason for a full run and the state the run will publish.
+// It takes the watermark first, before the run reads any event.
+func (e *Engine) planIncrement(ctx context.Context, res *RunResult, prev string, opt RunOptions, plan *eventPlan) (*increment, error) {
+	db := e.conn(res)
+	st := &runState{asOf: res.AsOf, mode: ModeFull, fullAsOf: res.AsOf, settings: e.settingsFingerprint(plan)}
+	if err := db.QueryRow(ctx, "SELECT now()").Scan(&st.watermark); err != nil {
+		return nil, fmt.Errorf("cannot read the server's clock: %w", err)
+	}
+	site := clickhouse.Named("site", res.Site)
+	if err := db.QueryRow(ctx, `SELECT concat(toString(count()), ':', toString(groupBitXor(cityHash64(product_id, category, price))))
+		FROM v_products WHERE site = @site AND product_id != ''`, site).Scan(&st.catalog); err != nil {
+		return nil, fmt.Errorf("cannot fingerprint the catalog: %w", err)
+	}
+	if err := db.QueryRow(ctx, "SELECT groupUniqArray(partition) FROM system.parts WHERE database = @db AND table = 'events' AND active",
+		clickhouse.Named("db", e.db.Database)).Scan(&st.partitions); err != nil {
+		return nil, fmt.Errorf("cannot list the events partitions: %w", err)
+	}
+	slices.Sort(st.partitions)
+	res.state = st
+
+	reason, prevState, err := e.fullReason(ctx, res, prev, opt, st)
+	if err != nil {
+		return nil, err
+	}
+	if reason != "" {
+		res.Mode, res.Reason, st.reason = ModeFull, reason, reason
+		return nil, nil
+	}
+	res.Mode, st.mode, st.fullAsOf = ModeIncremental, ModeIncremental, prevState.fullAsOf
+	return &increment{
+		prevAsOf: prevState.asOf,
+		since:    prevState.watermark.Add(-e.insertMargin),
+		windows:  plan.windows,
+	}, nil
+}
+
+// fullReason says why the run cannot build on prev ("" when it can), and
+// returns prev's state.
+func (e *Engine) fullReason(ctx context.Context, res *RunResult, prev string, opt RunOptions, st *runState) (string, runState, error) {
+	var ps runState
+	switch {
+	case opt.Full:
+		return "a full run was asked for", ps, nil
+	case opt.Audience != "":
+		return "a single-audience run is full", ps, nil
+	case res.cluster != nil:
+		return "runs on a cluster are full", ps, nil
+	case prev == "":
+		return "no previous run", ps, nil
+	}
+	rows, err := e.conn(res).Query(ctx, `SELECT as_of, watermark, full_as_of, settings, catalog, partitions
+		FROM seg_run_state WHERE site = @site AND run_id = @prev LIMIT 1`,
+		clickhouse.Named("site", res.Site), clickhouse.Named("prev", prev))
+	if err != nil {
+		return "", ps, fmt.Errorf("cannot read the previous run's state: %w", err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return "the previous run kept no state", ps, rows.Err()
+	}
+	if err := rows.Scan(&ps.asOf, &ps.watermark, &ps.fullAsOf, &ps.settings, &ps.catalog, &ps.partitions); err != nil {
+		return "", ps, err
+	}
+	switch {
+	case res.AsOf.Before(ps.asOf):
+		return "the as-of time is before the previous run's", ps, nil
+	case res.AsOf.Sub(ps.fullAsOf) >= fullRunEvery:
+		return "the last full run is a day old", ps, nil // fullRunEvery
+	case ps.settings != st.settings:
+		return "the interest, basket or customer-type settings, the audiences' event conditions or the run's queries changed", ps, nil
+	case ps.catalog != st.catalog:
+		return "the catalog's products, categories or prices changed", ps, nil
+	}
+	for _, p := range ps.partitions {
+		if _, found := slices.BinarySearch(st.partitions, p); !found {
+			return "an events partition was dropped (retention) since the previous run", ps, nil
+		}
+	}
+	return "", ps, rows.Err()
+}
+
+// settingsFingerprint identifies everything a visitor's state depends on
+// besides its events and the catalog: the settings the two passes use,
+// the audiences' event conditions, and the text of the queries that
+// compute and copy it (so an upgrade that changes them starts afresh).
+func (e *Engine) settingsFingerprint(plan *eventPlan) string {
+	s := e.cfg.Segments
+	h := sha256.New()
+	fmt.Fprintf(h, "weights=%v half_life=%v cap=%d pro_qty=%d\n", s.Weights, s.HalfLife, s.MaxItemsPerBasket, s.ProfessionalMinQuantity)
+	flags, counts, lasts := plan.fragments()
+	fmt.Fprintf(h, "%s\n%s\n%s\n%v\n", flags, counts, lasts, plan.args)
+	for _, q := range []string{"lines", "00_identities", "00_opted_out", "01_unknown_products", "02_interests", "03_profiles",
+		"04_opted_out_profiles", "00_affected", "carry_interests", "carry_profiles"} {
+		h.Write([]byte(query(q)))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// carryInterests is an incremental run's interests pass: the affected
+// visitors from their events, then the others from the previous run.
+func carryInterests(exec func(name, q string) error, interests string) func() error {
+	return func() error {
+		if err := exec("02_interests", interests); err != nil {
+			return err
+		}
+		return exec("02_interests/carry", query("carry_interests"))
+	}
+}
+
+// carryProfiles is an incremental run's profiles pass, likewise, for the
+// profiles, baskets and product lines.
+func carryProfiles(exec func(name, q string) error, profiles string) func() error {
+	return func() error {
+		if err := exec("03_profiles", profiles); err != nil {
+			return err
+		}
+		for _, c := range carried {
+			q := query("carry_profiles", "/*TABLE*/", c.table, "/*COLUMNS*/", c.columns, "/*WHERE*/", c.where)
+			if err := exec("03_profiles/carry_"+strings.TrimPrefix(c.table, "seg_"), q); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// recordState writes the run's seg_run_state row, with how many visitors
+// it recomputed and holds; publish calls it just before the switch.
+func (e *Engine) recordState(ctx context.Context, res *RunResult) error {
+	st := res.state
+	if st == nil {
+		return nil
+	}
+	p := []any{clickhouse.Named("site", res.Site), clickhouse.Named("run", res.RunID)}
+	db := e.conn(res)
+	var visitors uint64
+	if err := db.QueryRow(ctx, "SELECT count() FROM seg_profiles WHERE site = @site AND run_id = @run AND opted_out = 0", p...).Scan(&visitors); err != nil {
+		return err
+	}
+	res.Affected = visitors
+	if st.mode == ModeIncremental {
+		if err := db.QueryRow(ctx, "SELECT count() FROM seg_affected WHERE site = @site AND run_id = @run", p...).Scan(&res.Affected); err != nil {
+			return err
+		}
+	}
+	return db.Exec(ctx, `INSERT INTO seg_run_state (site, run_id, as_of, watermark, mode, reason, settings, catalog, partitions, full_as_of, affected, visitors)
+		SELECT @site, @run, toDateTime(@as_of), toDateTime(@watermark), @mode, @reason, @settings, @catalog, @partitions, toDateTime(@full_as_of), @affected, @visitors`,
+		append(p, clickhouse.Named("as_of", st.asOf.Unix()), clickhouse.Named("watermark", st.watermark.Unix()),
+			clickhouse.Named("mode", st.mode), clickhouse.Named("reason", st.reason), clickhouse.Named("settings", st.settings),
+			clickhouse.Named("catalog", st.catalog), clickhouse.Named("partitions", st.partitions),
+			clickhouse.Named("full_as_of", st.fullAsOf.Unix()), clickhouse.Named("affected", res.Affected),
+			clickhouse.Named("visitors", visitors))...)
+}

@@ -1,0 +1,253 @@
+package segment_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/google/uuid"
+
+	"github.com/remarket/remarket/feeds"
+	"github.com/remarket/remarket/internal/chdb"
+	"github.com/remarket/remarket/internal/chtest"
+	"github.com/remarket/remarket/internal/config"
+	"github.com/remarket/remarket/internal/runcheck"
+	"github.com/remarket/remarket/privacy"
+	"github.com/remarket/remarket/segment"
+)
+
+// traffic makes n random events of the given visitors between from and
+// to: views, list views, carts, removals and purchases of the catalog's
+// products and of one product the catalog lacks.
+func traffic(r *rand.Rand, visitors []string, n int, from, to time.Time) []stored {
+	products := []string{"c1", "c2", "c3", "l1", "l2", "t1", "t2", "t3", "unknown-9"}
+	types := []string{"product_view", "product_view", "product_view", "product_list_view", "add_to_cart", "add_to_cart", "remove_from_cart", "checkout", "purchase"}
+	var out []stored
+	for range n {
+		e := ev{vid: visitors[r.IntN(len(visitors))], typ: types[r.IntN(len(types))], pid: products[r.IntN(len(products))], qty: 1}
+		switch e.typ {
+		case "product_list_view":
+			e.pid, e.category = "", []string{"Cameras > DSLR", "Cameras > Lenses", "Tripods"}[r.IntN(3)]
+		case "purchase":
+			if r.IntN(3) == 0 {
+				e.items, e.pid = []string{e.pid, products[r.IntN(len(products))]}, ""
+			}
+			e.qty = uint32(1 + r.IntN(12))
+		}
+		if e.pid == "unknown-9" {
+			e.category = "Cameras > Film"
+		}
+		at := from.Add(time.Duration(r.Int64N(int64(to.Sub(from)))))
+		out = append(out, stored{id: uuid.New(), at: at.Truncate(time.Second), ev: e})
+	}
+	return out
+}
+
+func incrementalCatalog(t *testing.T, db *chdb.DB) {
+	putProducts(t, db,
+		product("c1", "Camera One", "Cameras > DSLR", 300),
+		product("c2", "Camera Two", "Cameras > DSLR", 500),
+		product("c3", "Camera Three", "Cameras > DSLR", 800),
+		product("l1", "Lens One", "Cameras > Lenses", 150),
+		product("l2", "Lens Two", "Cameras > Lenses", 400),
+		product("t1", "Tripod One", "Tripods", 40),
+		product("t2", "Tripod Two", "Tripods", 90),
+		product("t3", "Tripod Three", "Tripods", 60, outOfStock),
+	)
+}
+
+func names(prefix string, from, to int) []string {
+	var out []string
+	for i := from; i < to; i++ {
+		out = append(out, fmt.Sprintf("%s%02d", prefix, i))
+	}
+	return out
+}
+
+// incrementalConfig has the template audiences and two with event
+// windows, so windows that pass over old events between runs are tested.
+func incrementalConfig(t *testing.T) config.Config {
+	days := func(n int) config.Duration { return config.Duration(time.Duration(n) * day) }
+	return testConfig(t, append(segment.Templates(),
+		config.Audience{Name: "viewed_twice_lately", Strategy: "upsell",
+			Include: []config.Condition{{Events: []string{"product_view"}, Since: days(3), MinCount: 2}}},
+		config.Audience{Name: "bought_a_while_ago", Strategy: "cross_sell",
+			Include: []config.Condition{{Events: []string{"purchase"}, Since: days(40), Until: days(2)}},
+			Exclude: []config.Condition{{Events: []string{"add_to_cart"}, Since: days(1)}}},
+	)...)
+}
+
+// incRun runs at the given time and checks the mode it ran in.
+func incRun(t *testing.T, e *segment.Engine, at time.Time, full bool, wantMode string) segment.RunResult {
+	t.Helper()
+	e.Now = func() time.Time { return at }
+	res, err := e.Run(context.Background(), site, segment.RunOptions{Full: full})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Mode != wantMode {
+		t.Fatalf("run at %s: mode %s (%s), want %s", at, res.Mode, res.Reason, wantMode)
+	}
+	return res
+}
+
+// readRun reads what a run shows users, its feeds included: the run must
+// be the current one.
+func readRun(t *testing.T, cfg config.Config, db *chdb.DB, res segment.RunResult, at time.Time) runcheck.Snapshot {
+	t.Helper()
+	api := feeds.NewAPI(cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	defer api.Close()
+	api.Now = func() time.Time { return at }
+	runcheck.PinFinish(t, db, site, res.RunID, at)
+	return runcheck.Read(t, cfg, db, api, res.Mode, site, res.RunID)
+}
+
+// After batches of every kind (new and returning visitors, late events,
+// retries of stored events, opt-out and back, identifies, a future-dated
+// event, an erasure, windows passing over old events, a failed run), an
+// incremental run shows users exactly what a full run on the same events
+// shows: every row of every view and every feed.
+func TestIncrementalRunEqualsFullRun(t *testing.T) {
+	db := chtest.MustOpen(t)
+	ctx := context.Background()
+	incrementalCatalog(t, db)
+	cfg := incrementalConfig(t)
+	e := newEngine(t, db, cfg)
+	e.SetInsertMargin(0)
+	r := rand.New(rand.NewPCG(15, 1))
+
+	t0 := now
+	old := names("v", 0, 40)
+	history := traffic(r, old, 900, t0.Add(-60*day), t0)
+	insertStored(t, db, history...)
+	time.Sleep(time.Second) // insert times are seconds: the run must start after them
+	first := incRun(t, e, t0, false, segment.ModeFull)
+	if first.Reason != "no previous run" {
+		t.Errorf("first run's reason = %q", first.Reason)
+	}
+
+	// Batch 1, six hours later: returning and new visitors, a late event
+	// dated a month back, a retry of a stored event, an opt-out, an
+	// identify, and an event dated after the next run.
+	t1 := t0.Add(6 * time.Hour)
+	// A retry whose content differs (not whether it has order lines: the
+	// event lines read those copies apart, see lines.sql).
+	plain := history[slices.IndexFunc(history, func(s stored) bool { return len(s.items) == 0 && s.pid != "" })]
+	batch := traffic(r, append(names("v", 0, 6), names("n", 0, 5)...), 60, t0, t1)
+	batch = append(batch,
+		stored{uuid.New(), t0.Add(-30 * day), ev{vid: "v07", typ: "purchase", pid: "c2", qty: 2}},
+		history[11], // a retry: the same id
+		stored{plain.id, plain.at, ev{vid: plain.vid, typ: "purchase", pid: "t3", qty: 9}}, // the same id, other content
+		stored{uuid.New(), t1.Add(-time.Hour), ev{vid: "v09", typ: "page_view", optedOut: true}},
+		stored{uuid.New(), t1.Add(-time.Hour), ev{vid: "v10", typ: "identify", uid: "u10", traits: `{"email":"ten@example.com","company":"Ten Ltd"}`}},
+		stored{uuid.New(), t1.Add(30 * time.Hour), ev{vid: "v13", typ: "add_to_cart", pid: "l1", qty: 1}},
+	)
+	insertStored(t, db, batch...)
+	inc1 := incRun(t, e, t1, false, segment.ModeIncremental)
+	var total uint64
+	if err := db.QueryRow(ctx, "SELECT count() FROM seg_profiles WHERE site = ? AND run_id = ? AND opted_out = 0", site, inc1.RunID).Scan(&total); err != nil {
+		t.Fatal(err)
+	}
+	if inc1.Affected == 0 || inc1.Affected >= total {
+		t.Errorf("the incremental run recomputed %d of %d visitors, want some, not all", inc1.Affected, total)
+	}
+
+	// Batch 2, fourteen hours later (windows move over old events): more
+	// traffic, v09 consents again, v14 is erased.
+	t2 := t1.Add(14 * time.Hour)
+	insertStored(t, db, traffic(r, append(names("v", 20, 26), names("n", 3, 8)...), 50, t1, t2)...)
+	insertStored(t, db, stored{uuid.New(), t2.Add(-time.Hour), ev{vid: "v09", typ: "product_view", pid: "c1"}})
+	if res, err := privacy.NewEraser(cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil))).Erase(ctx,
+		privacy.Subject{Site: site, Kind: "visitor", ID: "v14"}, "test"); err != nil || res.Status != "done" {
+		t.Fatalf("erase: %+v %v", res, err)
+	}
+	inc2 := incRun(t, e, t2, false, segment.ModeIncremental)
+	got := readRun(t, cfg, db, inc2, t2)
+	full2 := incRun(t, e, t2, true, segment.ModeFull)
+	want := readRun(t, cfg, db, full2, t2)
+	runcheck.Compare(t, got, want)
+
+	// A failed incremental run leaves the full run current and its
+	// watermark in place: the next run still sees batch 3.
+	t3 := t2.Add(5 * time.Hour)
+	insertStored(t, db, traffic(r, append(names("v", 30, 34), names("n", 8, 10)...), 40, t2, t3)...)
+	e.SetBeforeSwitch(func(context.Context, string, string) error { return errors.New("injected failure") })
+	e.Now = func() time.Time { return t3 }
+	if _, err := e.Run(ctx, site, segment.RunOptions{}); err == nil {
+		t.Fatal("the run with a failing switch succeeded")
+	}
+	e.SetBeforeSwitch(nil)
+	if cur, err := e.CurrentRun(ctx, site); err != nil || cur != full2.RunID {
+		t.Fatalf("current run after a failed run = %s (%v), want %s", cur, err, full2.RunID)
+	}
+	t4 := t3.Add(time.Hour)
+	insertStored(t, db, traffic(r, names("n", 10, 12), 10, t3, t4)...)
+	inc4 := incRun(t, e, t4, false, segment.ModeIncremental)
+	got = readRun(t, cfg, db, inc4, t4)
+	full4 := incRun(t, e, t4, true, segment.ModeFull)
+	runcheck.Compare(t, got, readRun(t, cfg, db, full4, t4))
+}
+
+// A run is full when it cannot build on the previous one, and says why.
+func TestIncrementalRunFallsBackToFull(t *testing.T) {
+	db := chtest.MustOpen(t)
+	incrementalCatalog(t, db)
+	cfg := incrementalConfig(t)
+	e := newEngine(t, db, cfg)
+	e.SetInsertMargin(0)
+	r := rand.New(rand.NewPCG(15, 2))
+	insertStored(t, db, traffic(r, names("v", 0, 10), 100, now.Add(-10*day), now)...)
+	incRun(t, e, now, false, segment.ModeFull)
+	incRun(t, e, now.Add(time.Hour), false, segment.ModeIncremental)
+
+	reasons := []struct {
+		name   string
+		change func() *segment.Engine
+		reason string
+	}{
+		{"asked", func() *segment.Engine { return e }, "a full run was asked for"},
+		{"catalog", func() *segment.Engine {
+			putProducts(t, db, product("c1", "Camera One, cheaper", "Cameras > DSLR", 399))
+			return e
+		}, "the catalog's products, categories or prices changed"},
+		{"stale", func() *segment.Engine { return e }, "the last full run is a day old"},
+		{"weights", func() *segment.Engine {
+			c := incrementalConfig(t)
+			c.Segments.Weights["product_view"] = 2
+			ne := newEngine(t, db, c)
+			ne.SetInsertMargin(0)
+			return ne
+		}, "the interest, basket or customer-type settings, the audiences' event conditions or the run's queries changed"},
+	}
+	at := now.Add(2 * time.Hour)
+	for _, c := range reasons {
+		eng := c.change()
+		if c.name == "stale" {
+			incRun(t, eng, at.Add(12*time.Hour), false, segment.ModeIncremental)
+			at = at.Add(25 * time.Hour)
+		}
+		eng.Now = func() time.Time { return at }
+		res, err := eng.Run(context.Background(), site, segment.RunOptions{Full: c.name == "asked"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Mode != segment.ModeFull || res.Reason != c.reason {
+			t.Errorf("%s: mode %s, reason %q; want full, %q", c.name, res.Mode, res.Reason, c.reason)
+		}
+		var mode, reason string
+		if err := db.QueryRow(context.Background(), "SELECT mode, reason FROM seg_run_state WHERE site = @site AND run_id = @run",
+			clickhouse.Named("site", site), clickhouse.Named("run", res.RunID)).Scan(&mode, &reason); err != nil || mode != "full" || reason != c.reason {
+			t.Errorf("%s: seg_run_state says %s, %q (%v)", c.name, mode, reason, err)
+		}
+		// Each change is absorbed by the full run: the next one builds on it.
+		incRun(t, eng, at.Add(time.Minute), false, segment.ModeIncremental)
+		at = at.Add(time.Hour)
+	}
+}

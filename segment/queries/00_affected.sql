@@ -1,0 +1,48 @@
+-- The visitors an incremental run recomputes from their events; every
+-- other visitor's state is copied from the previous run (carry_*.sql).
+-- A visitor is affected when anything its state is computed from may
+-- have changed since the previous run (@prev, as of @prev_now):
+--   - events stored since the previous run read them: new, late (old
+--     event times) and re-sent ones alike, by insert time, from the
+--     previous run's start less a margin (@inc_since), so an insert still
+--     being written when that run read is not missed;
+--   - events whose time the as-of time has passed (sent with a time after
+--     the previous run's as-of time);
+--   - events on the edge of an audience's event window (the code adds a
+--     clause per window: a line that entered or left "within N days" or
+--     "more than N days ago" between the two as-of times);
+--   - opt-out: every visitor opted out now or then (its state is dropped
+--     or rebuilt);
+--   - erasures still in progress (their events may be half deleted);
+--   - unknown products (01_unknown_products) whose category changed,
+--     which names the visitors' interests in them.
+-- A superset is harmless (those visitors are recomputed exactly); a
+-- visitor left out would keep stale state, so each reason errs wide.
+INSERT INTO seg_affected (site, run_id, vh)
+SELECT @site, @run, vh
+FROM (
+    SELECT cityHash64(visitor_id) AS vh
+    FROM events
+    WHERE site = @site AND visitor_id != ''
+        AND (inserted_at >= toDateTime(@inc_since)
+            OR (event_time > toDateTime(@prev_now) AND event_time <= toDateTime(@now))
+            /*WINDOWS*/)
+    UNION ALL
+    SELECT vh FROM seg_opted_out WHERE site = @site AND run_id = @run
+    UNION ALL
+    SELECT vh FROM seg_profiles WHERE site = @site AND run_id = @prev AND opted_out = 1
+    UNION ALL
+    SELECT cityHash64(visitor_id) AS vh FROM erasure_subjects WHERE site = @site AND visitor_id != ''
+    UNION ALL
+    SELECT vh FROM seg_interests
+    WHERE site = @site AND run_id = @prev AND ph IN (
+        SELECT ph FROM (
+            SELECT ph, category FROM seg_products WHERE site = @site AND run_id = @run AND known = 0
+            UNION ALL
+            SELECT ph, category FROM seg_products WHERE site = @site AND run_id = @prev AND known = 0
+        )
+        GROUP BY ph, category
+        HAVING count() = 1
+    )
+)
+GROUP BY vh
