@@ -63,9 +63,8 @@ var (
 	snapshotTables = []string{"seg_products", "seg_profiles", "seg_interests",
 		"seg_related", "seg_members", "seg_recommendations", "seg_audience_products", "seg_outcomes"}
 	// stateTables are the rest of the per-visitor state the next
-	// incremental run copies (incremental.go): kept and dropped with the
-	// snapshot, but written once and read once, so never merged, like
-	// work tables.
+	// incremental run copies (incremental.go): kept, erased and dropped
+	// with the snapshot.
 	stateTables = []string{"seg_baskets", "seg_product_lines"}
 	workTables  = []string{"seg_opted_out", "seg_identities", "seg_numbers", "seg_affected", "seg_pairs", "seg_pair_items", "seg_related_candidates", "seg_related_best",
 		"seg_member_candidates", "seg_eval_holdout", "seg_eval_sessions", "seg_eval_pairs", "seg_eval_lists"}

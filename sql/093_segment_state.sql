@@ -3,8 +3,27 @@
 -- whose events changed: the per-visitor baskets (seg_baskets) and product
 -- lines (seg_product_lines, now one row per visitor, so an unchanged
 -- visitor's lines can be copied into the next run), and its state record.
--- Both stay work-table shaped (never merged, see 028): a run writes them
--- once and the next run reads them once.
+-- Kept rows are erased like the snapshot's, by mutations, which
+-- ClickHouse runs in the merge pool: the never-merged settings of work
+-- tables (028) would leave an erasure's mutation waiting for ever on a
+-- replicated table, so these two are merged like snapshot tables.
+-- (Recreating them drops only state of runs before this migration,
+-- which no incremental run builds on: they have no seg_run_state row.)
+DROP TABLE IF EXISTS seg_visitors_to_baskets;
+DROP TABLE IF EXISTS seg_baskets;
+CREATE TABLE IF NOT EXISTS seg_baskets (
+    site String,
+    run_id String,
+    vh UInt64,
+    basket_view Array(UInt32),
+    basket_buy Array(UInt32)
+) ENGINE = MergeTree()
+PARTITION BY run_id
+ORDER BY tuple();
+CREATE MATERIALIZED VIEW IF NOT EXISTS seg_visitors_to_baskets TO seg_baskets AS
+SELECT site, run_id, vh, basket_view, basket_buy
+FROM seg_visitors
+WHERE notEmpty(basket_view) OR notEmpty(basket_buy);
 DROP TABLE IF EXISTS seg_visitors_to_product_lines;
 DROP TABLE IF EXISTS seg_product_lines;
 CREATE TABLE IF NOT EXISTS seg_product_lines (
@@ -15,9 +34,7 @@ CREATE TABLE IF NOT EXISTS seg_product_lines (
     product_buys Array(UInt64)
 ) ENGINE = MergeTree()
 PARTITION BY run_id
-ORDER BY tuple()
-SETTINGS max_bytes_to_merge_at_max_space_in_pool = 1, max_bytes_to_merge_at_min_space_in_pool = 1,
-    parts_to_delay_insert = 10000, parts_to_throw_insert = 20000;
+ORDER BY tuple();
 CREATE MATERIALIZED VIEW IF NOT EXISTS seg_visitors_to_product_lines TO seg_product_lines AS
 SELECT site, run_id, vh, product_views, product_buys
 FROM seg_visitors
