@@ -76,7 +76,7 @@ func (e *Engine) Evaluate(ctx context.Context, site string, k int) (EvalResult, 
 			return res, err
 		}
 	}
-	if err := e.step(ctx, &scratch, "eval/02_interests", query("02_interests", "/*LINES*/", lines(false, interestLines, "")), ap); err != nil {
+	if err := e.step(ctx, &scratch, "eval/02_interests", query("02_interests", "/*LINES*/", lines(false, interestLines, false)), ap); err != nil {
 		return res, err
 	}
 	hp := append(e.params(site, run, asOf), clickhouse.Named("all_run", all))

@@ -74,9 +74,11 @@ func (inc *increment) affected() string {
 	return query("00_affected", "/*WINDOWS*/", w.String())
 }
 
-// onlyAffected narrows the event lines to the visitors an incremental
-// run recomputes.
-const onlyAffected = "AND cityHash64(visitor_id) IN (SELECT vh FROM seg_affected WHERE site = @site AND run_id = @run)"
+// affectedVisitors are the event rows of the visitors an incremental run
+// recomputes (lines.sql), found by their visitor id: ClickHouse 18.16
+// refuses cityHash64(visitor_id) in a PREWHERE when the query computes it
+// again ("Column already exists").
+const affectedVisitors = "visitor_id IN (SELECT visitor_id FROM seg_affected WHERE site = @site AND run_id = @run)"
 
 // carried are the per-visitor tables an incremental run copies for the
 // visitors it does not recompute, with their columns after vh and any

@@ -120,7 +120,7 @@ func (e *Engine) EvaluateNextItem(ctx context.Context, site string, opt NextItem
 
 	scratch := RunResult{Site: site, RunID: run, AsOf: asOf, cluster: cluster}
 	relRun := run
-	sessionLines := lines(true, "", "")
+	sessionLines := lines(true, "", false)
 	if len(opt.Sessions) > 0 {
 		cur, at, err := e.currentRunAsOf(ctx, site)
 		if err != nil {
@@ -137,14 +137,14 @@ func (e *Engine) EvaluateNextItem(ctx context.Context, site string, opt NextItem
 		if err := e.step(ctx, &scratch, "eval/00_opted_out", optedOut(), e.params(site, run, asOf)); err != nil {
 			return res, err
 		}
-		sessionLines = lines(false, "", "")
+		sessionLines = lines(false, "", false)
 	} else {
 		hp := append(e.params(site, held, asOf),
 			clickhouse.Named("gap", int64(opt.Gap/time.Second)), clickhouse.Named("cut", asOf.Add(-opt.Window).Unix()))
 		if err := e.step(ctx, &scratch, "eval/00_opted_out", optedOut(), hp); err != nil {
 			return res, err
 		}
-		if err := e.step(ctx, &scratch, "eval/23_eval_sessions", query("23_eval_sessions", "/*LINES*/", lines(false, "", "")), hp); err != nil {
+		if err := e.step(ctx, &scratch, "eval/23_eval_sessions", query("23_eval_sessions", "/*LINES*/", lines(false, "", false)), hp); err != nil {
 			return res, err
 		}
 		if err := e.step(ctx, &scratch, "eval/holdout/sessions", `INSERT INTO seg_eval_holdout (site, run_id, vh, ph, event_time)

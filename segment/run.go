@@ -218,13 +218,17 @@ func (e *Engine) compute(ctx context.Context, site string, res *RunResult, audie
 // lines is the event-lines fragment (lines.sql): plain narrows the
 // product-less events; with holdout, an evaluation's held-out lines are
 // left out.
-// With visitors, only theirs (an incremental run's affected visitors).
-func lines(holdout bool, plain, visitors string) string {
+// With affected, only the visitors an incremental run recomputes.
+func lines(holdout bool, plain string, affected bool) string {
 	filter := ""
 	if holdout {
 		filter = "WHERE (vh, ph, event_time) NOT IN (SELECT vh, ph, event_time FROM seg_eval_holdout WHERE site = @site AND run_id = @run)"
 	}
-	return query("lines", "/*HOLDOUT*/", filter, "/*PLAIN_LINES*/", plain, "/*VISITORS*/", visitors)
+	prewhere, and := "", ""
+	if affected {
+		prewhere, and = "PREWHERE "+affectedVisitors, "AND "+affectedVisitors
+	}
+	return query("lines", "/*HOLDOUT*/", filter, "/*PLAIN_LINES*/", plain, "/*VISITORS_PREWHERE*/", prewhere, "/*VISITORS*/", and)
 }
 
 // inAudience names the audience in err.
@@ -259,12 +263,12 @@ func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, 
 		}
 		return out
 	}
-	visitors, before := "", []string{"00_opted_out"}
+	before := []string{"00_opted_out"}
 	if inc != nil {
-		visitors, before = onlyAffected, []string{"00_affected"}
+		before = []string{"00_affected"}
 	}
-	interests := query("02_interests", "/*LINES*/", lines(holdout, interestLines, visitors))
-	profiles := query("03_profiles", "/*LINES*/", lines(holdout, "", visitors), "/*COND_FLAGS*/", flags, "/*COND_EVENTS*/", counts, "/*COND_LAST*/", lasts)
+	interests := query("02_interests", "/*LINES*/", lines(holdout, interestLines, inc != nil))
+	profiles := query("03_profiles", "/*LINES*/", lines(holdout, "", inc != nil), "/*COND_FLAGS*/", flags, "/*COND_EVENTS*/", counts, "/*COND_LAST*/", lasts)
 	interestsPass := step("02_interests", slices.Concat(before, []string{"01_unknown_products"}), interests, params)
 	// The pairs need only the profiles pass's baskets: they are counted
 	// (in two halves) without waiting for interests.

@@ -45,7 +45,8 @@ WHERE notEmpty(product_views) OR notEmpty(product_buys);
 CREATE TABLE IF NOT EXISTS seg_affected (
     site String,
     run_id String,
-    vh UInt64
+    vh UInt64,
+    visitor_id String
 ) ENGINE = MergeTree()
 PARTITION BY run_id
 ORDER BY tuple()

@@ -18,24 +18,26 @@
 --     which names the visitors' interests in them.
 -- A superset is harmless (those visitors are recomputed exactly); a
 -- visitor left out would keep stale state, so each reason errs wide.
-INSERT INTO seg_affected (site, run_id, vh)
-SELECT @site, @run, vh
+-- Rows carry the visitor id too: the passes select the visitors' events
+-- by it (lines.sql).
+INSERT INTO seg_affected (site, run_id, vh, visitor_id)
+SELECT @site, @run, vh, visitor_id
 FROM (
-    SELECT cityHash64(visitor_id) AS vh
+    SELECT cityHash64(visitor_id) AS vh, visitor_id
     FROM events
     WHERE site = @site AND visitor_id != ''
         AND (inserted_at >= toDateTime(@inc_since)
             OR (event_time > toDateTime(@prev_now) AND event_time <= toDateTime(@now))
             /*WINDOWS*/)
     UNION ALL
-    SELECT vh FROM seg_opted_out WHERE site = @site AND run_id = @run
+    SELECT vh, visitor_id FROM seg_opted_out WHERE site = @site AND run_id = @run
     UNION ALL
-    SELECT vh FROM seg_profiles WHERE site = @site AND run_id = @prev AND opted_out = 1
+    SELECT vh, visitor_id FROM seg_profiles WHERE site = @site AND run_id = @prev AND opted_out = 1
     UNION ALL
-    SELECT cityHash64(visitor_id) AS vh FROM erasure_subjects WHERE site = @site AND visitor_id != ''
+    SELECT cityHash64(visitor_id) AS vh, visitor_id FROM erasure_subjects WHERE site = @site AND visitor_id != ''
     UNION ALL
-    SELECT vh FROM seg_interests
-    WHERE site = @site AND run_id = @prev AND ph IN (
+    SELECT vh, visitor_id FROM seg_profiles
+    WHERE site = @site AND run_id = @prev AND vh IN (SELECT vh FROM seg_interests WHERE site = @site AND run_id = @prev AND ph IN (
         SELECT ph FROM (
             SELECT ph, category FROM seg_products WHERE site = @site AND run_id = @run AND known = 0
             UNION ALL
@@ -43,6 +45,6 @@ FROM (
         )
         GROUP BY ph, category
         HAVING count() = 1
-    )
+    ))
 )
-GROUP BY vh
+GROUP BY vh, visitor_id

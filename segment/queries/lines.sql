@@ -17,10 +17,12 @@
 -- Every filter sits in the WHERE that reads events: a WHERE over this
 -- union would copy every column of every line once more (10 s and
 -- 1.5 GB on the benchmark shop). /*PLAIN_LINES*/ narrows product-less
--- events further (or is empty); /*VISITORS*/ is empty, or for an
--- incremental run the filter that keeps only the visitors it recomputes
--- (seg_affected); /*HOLDOUT*/ is empty, or for an evaluation the filter
--- that leaves its held-out lines out.
+-- events further (or is empty); the two visitors markers are empty, or
+-- for an incremental run the PREWHERE that keeps only the visitors it
+-- recomputes (seg_affected): only their rows' other columns are read.
+-- It is exact under FINAL: every copy of an event has the same visitor
+-- id (the key holds its hash). /*HOLDOUT*/ is empty, or for an evaluation
+-- the filter that leaves its held-out lines out.
 SELECT vh, pid, if(pid = '', toUInt64(0), cityHash64(pid)) AS ph, visitor_id, user_id, event_time, type,
     line_category, line_price, quantity, traits
 FROM (
@@ -28,19 +30,19 @@ FROM (
         product_id AS pid, category AS line_category, price AS line_price, quantity,
         if(type = 'identify', traits, '') AS traits
     FROM events FINAL
+    /*VISITORS_PREWHERE*/
     WHERE site = @site AND is_bot = 0 AND visitor_id != '' AND event_time <= toDateTime(@now) AND empty(items.product_id)
         AND cityHash64(visitor_id) GLOBAL NOT IN (SELECT vh FROM seg_opted_out WHERE site = @site AND run_id = @run)
-        /*PLAIN_LINES*/ /*VISITORS*/
+        /*PLAIN_LINES*/
     UNION ALL
     SELECT vh, visitor_id, user_id, event_time, type, pid, line_category, line_price, quantity, '' AS traits
     FROM (
         SELECT cityHash64(visitor_id) AS vh, visitor_id, user_id, event_time, type,
             items.product_id AS item_pids, items.category AS item_categories, items.price AS item_prices, items.quantity AS item_quantities
         FROM events FINAL
-        PREWHERE notEmpty(items.product_id)
+        PREWHERE notEmpty(items.product_id) /*VISITORS*/
         WHERE site = @site AND is_bot = 0 AND visitor_id != '' AND event_time <= toDateTime(@now)
             AND cityHash64(visitor_id) GLOBAL NOT IN (SELECT vh FROM seg_opted_out WHERE site = @site AND run_id = @run)
-            /*VISITORS*/
     ) AS with_items
     ARRAY JOIN item_pids AS pid, item_categories AS line_category, item_prices AS line_price, item_quantities AS quantity
 )
