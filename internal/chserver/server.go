@@ -108,8 +108,27 @@ func lookBinary() (string, error) {
 	return "", ErrNoBinary
 }
 
-// Restart starts the process again after Stop, on the same ports and data.
+// Crashed reports whether the process ended without Stop or Kill, and
+// returns the end of its output.
+func (s *Server) Crashed() (bool, string) {
+	if s.cmd == nil {
+		return false, ""
+	}
+	select {
+	case <-s.exited:
+		out, _ := os.ReadFile(filepath.Join(s.Dir, "stdout.log"))
+		return true, string(lastBytes(out, 3000))
+	default:
+		return false, ""
+	}
+}
+
+// Restart starts the process again after Stop, Kill or a crash, on the
+// same ports and data.
 func (s *Server) Restart(ctx context.Context) error {
+	if crashed, _ := s.Crashed(); crashed {
+		s.cmd = nil
+	}
 	if s.cmd != nil {
 		return errors.New("clickhouse server already running")
 	}
