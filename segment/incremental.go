@@ -41,6 +41,13 @@ const fullRunEvery = 24 * time.Hour
 // recomputed. Ingest inserts take milliseconds to seconds.
 const defaultInsertMargin = 2 * time.Minute
 
+// defaultMaxIncrement is the share of a site's events that may be new
+// since the previous run for a run to be incremental. An incremental run
+// still reads every visitor id and copies every other visitor's rows, so
+// past about 1% of new events it is no cheaper than a full run
+// (BENCHMARKS.md: 0.80× a full run at 0.1%, 0.95× at 1%, 1.35× at 10%).
+const defaultMaxIncrement = 0.01
+
 // Run modes, as RunResult.Mode and seg_run_state.mode say.
 const (
 	ModeFull        = "full"
@@ -177,6 +184,14 @@ func (e *Engine) fullReason(ctx context.Context, res *RunResult, prev string, op
 		if _, found := slices.BinarySearch(st.partitions, p); !found {
 			return "an events partition was dropped (retention) since the previous run", ps, nil
 		}
+	}
+	var fresh, total uint64
+	if err := e.conn(res).QueryRow(ctx, "SELECT countIf(inserted_at >= toDateTime(@since)), count() FROM events WHERE site = @site",
+		clickhouse.Named("site", res.Site), clickhouse.Named("since", ps.watermark.Add(-e.insertMargin).Unix())).Scan(&fresh, &total); err != nil {
+		return "", ps, fmt.Errorf("cannot count the new events: %w", err)
+	}
+	if float64(fresh) > e.maxIncrement*float64(total) {
+		return fmt.Sprintf("%d of the site's %d events are new since the previous run (over %g%%)", fresh, total, e.maxIncrement*100), ps, nil
 	}
 	return "", ps, rows.Err()
 }

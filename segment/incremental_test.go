@@ -121,6 +121,7 @@ func TestIncrementalRunEqualsFullRun(t *testing.T) {
 	cfg := incrementalConfig(t)
 	e := newEngine(t, db, cfg)
 	e.SetInsertMargin(0)
+	e.SetMaxIncrement(1)
 	r := rand.New(rand.NewPCG(15, 1))
 
 	t0 := now
@@ -202,6 +203,7 @@ func TestIncrementalRunFallsBackToFull(t *testing.T) {
 	cfg := incrementalConfig(t)
 	e := newEngine(t, db, cfg)
 	e.SetInsertMargin(0)
+	e.SetMaxIncrement(1)
 	r := rand.New(rand.NewPCG(15, 2))
 	insertStored(t, db, traffic(r, names("v", 0, 10), 100, now.Add(-10*day), now)...)
 	incRun(t, e, now, false, segment.ModeFull)
@@ -223,6 +225,7 @@ func TestIncrementalRunFallsBackToFull(t *testing.T) {
 			c.Segments.Weights["product_view"] = 2
 			ne := newEngine(t, db, c)
 			ne.SetInsertMargin(0)
+			ne.SetMaxIncrement(1)
 			return ne
 		}, "the interest, basket or customer-type settings, the audiences' event conditions or the run's queries changed"},
 	}
@@ -249,5 +252,19 @@ func TestIncrementalRunFallsBackToFull(t *testing.T) {
 		// Each change is absorbed by the full run: the next one builds on it.
 		incRun(t, eng, at.Add(time.Minute), false, segment.ModeIncremental)
 		at = at.Add(time.Hour)
+	}
+
+	// More than 1% of the events new (the default): a full run is cheaper.
+	incRun(t, e, at, true, segment.ModeFull) // back to e's settings
+	at = at.Add(time.Hour)
+	e.SetMaxIncrement(0.01)
+	insertStored(t, db, traffic(r, names("v", 0, 10), 5, at.Add(-time.Hour), at)...)
+	e.Now = func() time.Time { return at }
+	res, err := e.Run(context.Background(), site, segment.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "5 of the site's 105 events are new since the previous run (over 1%)"; res.Mode != segment.ModeFull || res.Reason != want {
+		t.Errorf("after a large increment: mode %s, reason %q; want full, %q", res.Mode, res.Reason, want)
 	}
 }

@@ -43,6 +43,8 @@ type Engine struct {
 	redemptions Redemptions
 	// insertMargin: see defaultInsertMargin (tests set 0).
 	insertMargin time.Duration
+	// maxIncrement: see defaultMaxIncrement.
+	maxIncrement float64
 }
 
 // New returns an engine; log may be nil.
@@ -50,7 +52,7 @@ func New(cfg config.Config, db *chdb.DB, log *slog.Logger) *Engine {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Engine{cfg: cfg, db: db, log: log, Now: time.Now, insertMargin: defaultInsertMargin}
+	return &Engine{cfg: cfg, db: db, log: log, Now: time.Now, insertMargin: defaultInsertMargin, maxIncrement: defaultMaxIncrement}
 }
 
 // SetBeforeSwitch installs a hook run between a run's last write and its
