@@ -2,10 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/remarket/remarket/internal/chdb"
 	"github.com/remarket/remarket/internal/chserver"
@@ -64,13 +68,46 @@ func (a *app) open(ctx context.Context) (*chdb.DB, error) {
 		dsn = s.DSN(databaseOf(dsn))
 		a.log.Info("using local clickhouse", "dir", s.Dir, "port", s.TCPPort, "started", !attached)
 	}
-	db, err := chdb.OpenCluster(ctx, dsn, a.cfg.ClickHouseCluster)
+	db, err := openWhenUp(ctx, a.log, dsn, a.cfg.ClickHouseCluster)
 	if err != nil {
 		return nil, err
 	}
 	a.db = db
 	a.log.Info("connected to clickhouse", "dsn", chdb.Redact(dsn), "version", db.Version.String(), "cluster", a.cfg.ClickHouseCluster)
 	return db, nil
+}
+
+// clickhouseStartupWait is how long a command waits for a ClickHouse that
+// does not answer yet (started alongside remarket, or restarting).
+const clickhouseStartupWait = time.Minute
+
+// openWhenUp opens the DSN, retrying for up to clickhouseStartupWait
+// while the server refuses or drops connections; any other error (a
+// wrong password, an unknown cluster) fails at once.
+func openWhenUp(ctx context.Context, log *slog.Logger, dsn, cluster string) (*chdb.DB, error) {
+	deadline := time.Now().Add(clickhouseStartupWait)
+	wait := 250 * time.Millisecond
+	for {
+		db, err := chdb.OpenCluster(ctx, dsn, cluster)
+		if err == nil || !unreachable(err) || time.Now().Add(wait).After(deadline) {
+			return db, err
+		}
+		log.Warn("clickhouse does not answer yet; retrying", "dsn", chdb.Redact(dsn), "in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
+// unreachable reports whether err is a connection the server refused or
+// dropped.
+func unreachable(err error) bool {
+	var op *net.OpError
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, io.EOF) || errors.As(err, &op)
 }
 
 func (a *app) close() {
