@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -36,6 +37,9 @@ type Server struct {
 	cmd    *exec.Cmd
 	exited chan struct{}
 	keep   bool // Dir was given by the caller: never remove it
+	// stopping is set by Stop and Kill before they end the process, so a
+	// watcher never takes their doing for a crash (Crashed).
+	stopping atomic.Bool
 }
 
 // Options configure Start. Zero values pick a temp dir, free ports and
@@ -111,7 +115,7 @@ func lookBinary() (string, error) {
 // Crashed reports whether the process ended without Stop or Kill, and
 // returns the end of its output.
 func (s *Server) Crashed() (bool, string) {
-	if s.cmd == nil {
+	if s.cmd == nil || s.stopping.Load() {
 		return false, ""
 	}
 	select {
@@ -132,6 +136,7 @@ func (s *Server) Restart(ctx context.Context) error {
 	if s.cmd != nil {
 		return errors.New("clickhouse server already running")
 	}
+	s.stopping.Store(false)
 	args, err := s.command()
 	if err != nil {
 		return err
@@ -227,6 +232,7 @@ func (s *Server) Stop() error {
 	if s.cmd == nil {
 		return nil
 	}
+	s.stopping.Store(true)
 	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
 	select {
 	case <-s.exited:
@@ -244,6 +250,7 @@ func (s *Server) Kill() {
 	if s.cmd == nil {
 		return
 	}
+	s.stopping.Store(true)
 	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
 	<-s.exited
 	s.cmd = nil

@@ -64,6 +64,11 @@ func run(m *testing.M) int {
 	baseDSN = s.DSN("default")
 	started.Store(true)
 	defer s.Close()
+	if engine == chserver.EngineChDB {
+		stop := make(chan struct{})
+		defer close(stop)
+		go watchChDB(stop)
+	}
 	return m.Run()
 }
 
@@ -80,18 +85,16 @@ func DSN(t testing.TB) string {
 		}
 		t.Skip("chtest: no ClickHouse server available")
 	}
-	reviveChDB(t)
 	name := "t_" + strings.ReplaceAll(uuid.NewString(), "-", "")[:16]
 	dsn := withDatabase(baseDSN, name)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	db, err := chdb.Open(ctx, dsn)
+	err := create(t, dsn)
+	if err != nil && server != nil && server.Engine == chserver.EngineChDB {
+		// chDB died while the database was made (see reviveChDB): once more.
+		time.Sleep(time.Second)
+		err = create(t, dsn)
+	}
 	if err != nil {
 		t.Fatalf("chtest: %v", err)
-	}
-	defer db.Close()
-	if _, err := rmsql.Migrate(ctx, db); err != nil {
-		t.Fatalf("chtest: migrate: %v", err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -107,14 +110,40 @@ func DSN(t testing.TB) string {
 // revive guards restarting the managed server.
 var revive sync.Mutex
 
+// watchChDB restarts the managed chDB server as soon as it dies (see
+// reviveChDB), so a test in flight that retries its connection (remarket
+// waits for ClickHouse at start-up) gets it back.
+func watchChDB(stop chan struct{}) {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		revive.Lock()
+		if crashed, out := server.Crashed(); crashed {
+			fmt.Fprintf(os.Stderr, "chtest: the chDB server died; restarting it. Its output ended:\n%s\n", out)
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			if err := server.Restart(ctx); err != nil {
+				fmt.Fprintf(os.Stderr, "chtest: cannot restart the chDB server: %v\n", err)
+			}
+			cancel()
+		}
+		revive.Unlock()
+	}
+}
+
 // reviveChDB restarts the managed chDB server when it has died. chDB's
 // server (clickhouse-local listening, internal/tools/chdbserver) has
 // crashed now and then on this machine between the cmd tests that kill
 // client processes (seen in CI since session 3, output not kept); the
 // tests after it then all failed to connect. The crash is the test
 // double's, not remarket's, so the next test gets a restarted server on
-// the same data, and says so with the end of its output. A crashed
-// clickhouse-server is left to fail the tests.
+// the same data (if watchChDB has not restarted it already), and says so
+// with the end of its output. A crashed clickhouse-server is left to fail
+// the tests.
 func reviveChDB(t testing.TB) {
 	t.Helper()
 	revive.Lock()
@@ -132,6 +161,23 @@ func reviveChDB(t testing.TB) {
 	if err := server.Restart(ctx); err != nil {
 		t.Fatalf("chtest: cannot restart the chDB server: %v", err)
 	}
+}
+
+// create makes and migrates the database of dsn, on a live server.
+func create(t testing.TB, dsn string) error {
+	t.Helper()
+	reviveChDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	db, err := chdb.Open(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := rmsql.Migrate(ctx, db); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
 }
 
 // MustOpen returns a connection to a fresh, migrated database.
