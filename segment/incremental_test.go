@@ -110,7 +110,8 @@ func readRun(t *testing.T, cfg config.Config, db *chdb.DB, res segment.RunResult
 }
 
 // After batches of every kind (new and returning visitors, late events,
-// retries of stored events, opt-out and back, identifies, a future-dated
+// retries of stored events, opt-out and back, an opt-out that stays,
+// identifies, a future-dated
 // event, an erasure, windows passing over old events, a failed run), an
 // incremental run shows users exactly what a full run on the same events
 // shows: every row of every view and every feed.
@@ -147,6 +148,9 @@ func TestIncrementalRunEqualsFullRun(t *testing.T) {
 		history[11], // a retry: the same id
 		stored{plain.id, plain.at, ev{vid: plain.vid, typ: "purchase", pid: "t3", qty: 9}}, // the same id, other content
 		stored{uuid.New(), t1.Add(-time.Hour), ev{vid: "v09", typ: "page_view", optedOut: true}},
+		// v16 opts out and stays opted out with no further events: the
+		// next incremental run does not recompute it.
+		stored{uuid.New(), t1.Add(-time.Hour), ev{vid: "v16", typ: "page_view", optedOut: true}},
 		stored{uuid.New(), t1.Add(-time.Hour), ev{vid: "v10", typ: "identify", uid: "u10", traits: `{"email":"ten@example.com","company":"Ten Ltd"}`}},
 		stored{uuid.New(), t1.Add(30 * time.Hour), ev{vid: "v13", typ: "add_to_cart", pid: "l1", qty: 1}},
 	)
