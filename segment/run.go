@@ -281,10 +281,15 @@ func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, 
 		interestsPass.run = carryInterests(func(name, q string) error { return e.step(ctx, res, name, q, ip) }, interests)
 		profilesPass.run = carryProfiles(func(name, q string) error { return e.step(ctx, res, name, q, ipp) }, profiles)
 	}
+	identities := step("00_identities", nil, query("00_identities"), params)
+	if inc != nil {
+		// Only the recomputed visitors' profiles join identities.
+		identities = step("00_identities", []string{"00_affected"}, query("00_identities", "/*VISITORS*/", "AND "+affectedVisitors), params)
+	}
 	tasks := []task{
 		step("01_unknown_products", nil, query("01_unknown_products"), params),
 		step("00_opted_out", nil, optedOut(), params),
-		step("00_identities", nil, query("00_identities"), params),
+		identities,
 		step("01_numbers", nil, query("01_numbers"), params),
 		interestsPass,
 		profilesPass,

@@ -3,6 +3,8 @@
 -- (company, vat_id or b2b = true). Latest values and "any" do not change
 -- when an event is stored twice, so events are read without FINAL, and
 -- only those with a user id or identify traits. 03_profiles joins them.
+-- An incremental run needs them only for the visitors it recomputes
+-- (/*VISITORS*/ then keeps their rows; the others' profiles are copied).
 -- Values of one second are told apart by the value itself, so every
 -- server and every run picks the same.
 INSERT INTO seg_identities (site, run_id, vh, visitor_id, user_id, email, customer_type, b2b, traits)
@@ -21,7 +23,7 @@ FROM (
     FROM (
         SELECT visitor_id, user_id, event_time, if(type = 'identify', traits, '') AS id_traits
         FROM events
-        PREWHERE user_id != '' OR (type = 'identify' AND traits != '')
+        PREWHERE (user_id != '' OR (type = 'identify' AND traits != '')) /*VISITORS*/
         WHERE site = @site AND is_bot = 0 AND visitor_id != '' AND event_time <= toDateTime(@now)
     )
 )
