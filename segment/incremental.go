@@ -59,7 +59,21 @@ type increment struct {
 	prevAsOf time.Time // the previous run's as-of time (@prev_now)
 	since    time.Time // events stored from then on are new (@inc_since)
 	windows  []int64   // the audiences' event windows in seconds
+	// erased: an erasure finished since the previous run or is still in
+	// progress, so events may have gone, not only come.
+	erased bool
 }
+
+// newEvents narrows a read of events to those a full run would read and
+// the previous run did not: stored since it, or dated between the two
+// as-of times.
+const newEvents = "AND (inserted_at >= toDateTime(@inc_since) OR event_time > toDateTime(@prev_now))"
+
+// previousUnknown adds the previous run's unknown products to the ones
+// an incremental run finds in new events (01_unknown_products).
+const previousUnknown = `UNION ALL
+        SELECT product_id AS pid, category AS line_category
+        FROM seg_products WHERE site = @site AND run_id = @prev AND known = 0`
 
 // params are the increment's bound values.
 func (inc *increment) params() []any {
@@ -136,11 +150,19 @@ func (e *Engine) planIncrement(ctx context.Context, res *RunResult, prev string,
 		return nil, nil
 	}
 	res.Mode, st.mode, st.fullAsOf = ModeIncremental, ModeIncremental, prevState.fullAsOf
-	return &increment{
+	inc := &increment{
 		prevAsOf: prevState.asOf,
 		since:    prevState.watermark.Add(-e.insertMargin),
 		windows:  plan.windows,
-	}, nil
+	}
+	var erasures uint64
+	if err := db.QueryRow(ctx, `SELECT (SELECT count() FROM erasure_log WHERE site = @site AND finished_at >= toDateTime(@since))
+		+ (SELECT count() FROM erasure_subjects WHERE site = @site AND done_at = toDateTime(0))`,
+		site, clickhouse.Named("since", inc.since.Unix())).Scan(&erasures); err != nil {
+		return nil, fmt.Errorf("cannot look for erasures since the previous run: %w", err)
+	}
+	inc.erased = erasures > 0
+	return inc, nil
 }
 
 // fullReason says why the run cannot build on prev ("" when it can), and

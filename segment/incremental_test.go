@@ -128,6 +128,12 @@ func TestIncrementalRunEqualsFullRun(t *testing.T) {
 	t0 := now
 	old := names("v", 0, 40)
 	history := traffic(r, old, 900, t0.Add(-60*day), t0)
+	// A product the catalog lacks that no later event names.
+	// Products the catalog lacks: one no later event names, and one only
+	// v14, erased later, saw (it goes with v14's events).
+	history = append(history,
+		stored{uuid.New(), t0.Add(-10 * day), ev{vid: "v20", typ: "product_view", pid: "unknown-5", category: "Old > Stock"}},
+		stored{uuid.New(), t0.Add(-9 * day), ev{vid: "v14", typ: "product_view", pid: "unknown-3", category: "Private > Stuff"}})
 	insertStored(t, db, history...)
 	time.Sleep(time.Second) // insert times are seconds: the run must start after them
 	first := incRun(t, e, t0, false, segment.ModeFull)
@@ -183,6 +189,11 @@ func TestIncrementalRunEqualsFullRun(t *testing.T) {
 	// watermark in place: the next run still sees batch 3.
 	t3 := t2.Add(5 * time.Hour)
 	insertStored(t, db, traffic(r, append(names("v", 30, 34), names("n", 8, 10)...), 40, t2, t3)...)
+	// Products the catalog lacks: a new one, and a greater category for
+	// one seen before (its visitors' interests move to it).
+	insertStored(t, db,
+		stored{uuid.New(), t3.Add(-time.Hour), ev{vid: "v31", typ: "product_view", pid: "unknown-7", category: "Lenses>Macro"}},
+		stored{uuid.New(), t3.Add(-time.Hour), ev{vid: "n08", typ: "product_view", pid: "unknown-9", category: "Cameras>Film>Instant"}})
 	e.SetBeforeSwitch(func(context.Context, string, string) error { return errors.New("injected failure") })
 	e.Now = func() time.Time { return t3 }
 	if _, err := e.Run(ctx, site, segment.RunOptions{}); err == nil {

@@ -282,12 +282,17 @@ func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, 
 		profilesPass.run = carryProfiles(func(name, q string) error { return e.step(ctx, res, name, q, ipp) }, profiles)
 	}
 	identities := step("00_identities", nil, query("00_identities"), params)
+	unknown := step("01_unknown_products", nil, query("01_unknown_products"), params)
 	if inc != nil {
 		// Only the recomputed visitors' profiles join identities.
 		identities = step("00_identities", []string{"00_affected"}, query("00_identities", "/*VISITORS*/", "AND "+affectedVisitors), params)
+		if !inc.erased {
+			unknown = step("01_unknown_products", nil, query("01_unknown_products", "/*NEW*/", newEvents, "/*PREVIOUS*/", previousUnknown),
+				append(params[:len(params):len(params)], inc.params()...))
+		}
 	}
 	tasks := []task{
-		step("01_unknown_products", nil, query("01_unknown_products"), params),
+		unknown,
 		step("00_opted_out", nil, optedOut(), params),
 		identities,
 		step("01_numbers", nil, query("01_numbers"), params),
