@@ -7,7 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -88,9 +90,11 @@ func DSN(t testing.TB) string {
 	name := "t_" + strings.ReplaceAll(uuid.NewString(), "-", "")[:16]
 	dsn := withDatabase(baseDSN, name)
 	err := create(t, dsn)
-	if err != nil && server != nil && server.Engine == chserver.EngineChDB {
-		// chDB died while the database was made (see reviveChDB): once more.
-		time.Sleep(time.Second)
+	for try := 2; err != nil && server != nil && server.Engine == chserver.EngineChDB && try <= 3; try++ {
+		// chDB died, or stopped answering, while the database was made
+		// (see reviveChDB): restart it if so, and try again.
+		t.Logf("chtest: cannot make the test database (%v); try %d", err, try)
+		restartUnanswering(t)
 		err = create(t, dsn)
 	}
 	if err != nil {
@@ -156,6 +160,32 @@ func reviveChDB(t testing.TB) {
 		return
 	}
 	t.Logf("chtest: the chDB server had died; restarting it. Its output ended:\n%s", out)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := server.Restart(ctx); err != nil {
+		t.Fatalf("chtest: cannot restart the chDB server: %v", err)
+	}
+}
+
+// restartUnanswering restarts the managed chDB server when it refuses
+// connections for five seconds while its process lives: once (CI, after
+// the cmd tests that stop and kill processes) the port was closed with
+// no crash for watchChDB to see, and every later test failed to connect.
+func restartUnanswering(t testing.TB) {
+	t.Helper()
+	reviveChDB(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", server.TCPPort)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			return
+		}
+	}
+	revive.Lock()
+	defer revive.Unlock()
+	out, _ := os.ReadFile(filepath.Join(server.Dir, "stdout.log"))
+	t.Logf("chtest: the chDB server refuses connections; restarting it. Its output ended:\n%s", out[max(0, len(out)-3000):])
+	server.Kill()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	if err := server.Restart(ctx); err != nil {
