@@ -67,7 +67,7 @@ type increment struct {
 // newEvents narrows a read of events to those a full run would read and
 // the previous run did not: stored since it, or dated between the two
 // as-of times.
-const newEvents = "AND (inserted_at >= toDateTime(@inc_since) OR event_time > toDateTime(@prev_now))"
+const newEvents = "inserted_at >= toDateTime(@inc_since) OR event_time > toDateTime(@prev_now)"
 
 // previousUnknown adds the previous run's unknown products to the ones
 // an incremental run finds in new events (01_unknown_products).

@@ -287,7 +287,7 @@ func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, 
 		// Only the recomputed visitors' profiles join identities.
 		identities = step("00_identities", []string{"00_affected"}, query("00_identities", "/*VISITORS*/", "AND "+affectedVisitors), params)
 		if !inc.erased {
-			unknown = step("01_unknown_products", nil, query("01_unknown_products", "/*NEW*/", newEvents, "/*PREVIOUS*/", previousUnknown),
+			unknown = step("01_unknown_products", nil, query("01_unknown_products", "/*NEW_PREWHERE*/", "PREWHERE "+newEvents, "/*NEW*/", "AND ("+newEvents+")", "/*PREVIOUS*/", previousUnknown),
 				append(params[:len(params):len(params)], inc.params()...))
 		}
 	}

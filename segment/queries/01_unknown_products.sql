@@ -8,8 +8,9 @@
 -- Distributed table, and each shard would look for v_products in its
 -- default database (on one node GLOBAL IN is IN).
 -- An incremental run reads only the events a full run would add to the
--- previous run's (the NEW markers: stored since it, or dated between its
--- as-of time and this one's) and merges them with the previous run's
+-- previous run's (the NEW markers, in PREWHERE so that only their rows'
+-- ids are read: stored since it, or dated between its as-of time and this
+-- one's) and merges them with the previous run's
 -- unknown products (the PREVIOUS marker): the catalog is the same (else the run is
 -- full), and a greatest category only grows as events are added. Events
 -- go only by erasure or retention, and then the run reads every event.
@@ -22,17 +23,16 @@ FROM (
         FROM (
             SELECT product_id AS pid, category AS raw_category
             FROM events
+            /*NEW_PREWHERE*/
             WHERE site = @site AND is_bot = 0 AND event_time <= toDateTime(@now) AND product_id != '' AND empty(items.product_id)
                 AND product_id GLOBAL NOT IN (SELECT product_id FROM v_products WHERE site = @site)
-                /*NEW*/
             UNION ALL
             SELECT pid, raw_category
             FROM (
                 SELECT items.product_id AS item_pids, items.category AS item_categories
                 FROM events
-                PREWHERE notEmpty(items.product_id)
+                PREWHERE notEmpty(items.product_id) /*NEW*/
                 WHERE site = @site AND is_bot = 0 AND event_time <= toDateTime(@now)
-                    /*NEW*/
             ) AS with_items
             ARRAY JOIN item_pids AS pid, item_categories AS raw_category
             WHERE pid != '' AND pid GLOBAL NOT IN (SELECT product_id FROM v_products WHERE site = @site)
