@@ -267,7 +267,11 @@ func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, 
 	if inc != nil {
 		before = []string{"00_affected"}
 	}
-	interests := query("02_interests", "/*LINES*/", lines(holdout, interestLines, inc != nil))
+	named := "" // an incremental run names only its recomputed visitors' categories
+	if inc != nil {
+		named = "AND " + affectedVisitors
+	}
+	interests := query("02_interests", "/*LINES*/", lines(holdout, interestLines, inc != nil), "/*NAMED_BY*/", named)
 	profiles := query("03_profiles", "/*LINES*/", lines(holdout, "", inc != nil), "/*COND_FLAGS*/", flags, "/*COND_EVENTS*/", counts, "/*COND_LAST*/", lasts)
 	interestsPass := step("02_interests", slices.Concat(before, []string{"01_unknown_products"}), interests, params)
 	// The pairs need only the profiles pass's baskets: they are counted

@@ -53,7 +53,9 @@ FROM (
     -- Every category the site's events name, by hash (a superset of the
     -- list lines' categories), normalised like the catalog's paths. The
     -- join is on (p, ch), so a category spelled like a product id (same
-    -- hash) still names only its own rows.
+    -- hash) still names only its own rows. An incremental run reads only
+    -- its recomputed visitors' events (the NAMED_BY marker): their lines
+    -- are the only ones it names.
     SELECT toUInt64(0) AS p, cityHash64(category) AS ch, replaceRegexpAll(any(category), '\\s*>\\s*', ' > ') AS category_name
-    FROM events WHERE site = @site AND category != '' GROUP BY ch
+    FROM events WHERE site = @site AND category != '' /*NAMED_BY*/ GROUP BY ch
 ) AS names USING (p, ch)
