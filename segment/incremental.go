@@ -45,7 +45,7 @@ const defaultInsertMargin = 2 * time.Minute
 // since the previous run for a run to be incremental. An incremental run
 // still reads every visitor id and copies every other visitor's rows, so
 // past about 1% of new events it is no cheaper than a full run
-// (BENCHMARKS.md: 0.80× a full run at 0.1%, 0.95× at 1%, 1.78× at 10%).
+// (BENCHMARKS.md: 0.76× a full run at 0.1%, 0.91× at 1%, 2.07× at 10%).
 const defaultMaxIncrement = 0.01
 
 // Run modes, as RunResult.Mode and seg_run_state.mode say.
