@@ -101,6 +101,9 @@ func (inc *increment) affected() string {
 // again ("Column already exists").
 const affectedVisitors = "visitor_id IN (SELECT visitor_id FROM seg_affected WHERE site = @site AND run_id = @run)"
 
+// andAffected narrows a WHERE or PREWHERE to those visitors.
+const andAffected = "AND " + affectedVisitors
+
 // carried are the per-visitor tables an incremental run copies for the
 // visitors it does not recompute, with their columns after vh and any
 // filter on the previous run's rows.

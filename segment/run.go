@@ -226,7 +226,7 @@ func lines(holdout bool, plain string, affected bool) string {
 	}
 	prewhere, and := "", ""
 	if affected {
-		prewhere, and = "PREWHERE "+affectedVisitors, "AND "+affectedVisitors
+		prewhere, and = "PREWHERE "+affectedVisitors, andAffected
 	}
 	return query("lines", "/*HOLDOUT*/", filter, "/*PLAIN_LINES*/", plain, "/*VISITORS_PREWHERE*/", prewhere, "/*VISITORS*/", and)
 }
@@ -263,13 +263,11 @@ func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, 
 		}
 		return out
 	}
-	before := []string{"00_opted_out"}
+	// An incremental run (inc) waits for its affected visitors, reads
+	// only their events and identities, and names only their categories.
+	before, named := []string{"00_opted_out"}, ""
 	if inc != nil {
-		before = []string{"00_affected"}
-	}
-	named := "" // an incremental run names only its recomputed visitors' categories
-	if inc != nil {
-		named = "AND " + affectedVisitors
+		before, named = []string{"00_affected"}, andAffected
 	}
 	interests := query("02_interests", "/*LINES*/", lines(holdout, interestLines, inc != nil), "/*NAMED_BY*/", named)
 	profiles := query("03_profiles", "/*LINES*/", lines(holdout, "", inc != nil), "/*COND_FLAGS*/", flags, "/*COND_EVENTS*/", counts, "/*COND_LAST*/", lasts)
@@ -277,6 +275,8 @@ func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, 
 	// The pairs need only the profiles pass's baskets: they are counted
 	// (in two halves) without waiting for interests.
 	profilesPass := step("03_profiles", slices.Concat(before, []string{"00_identities", "01_numbers"}), profiles, pp)
+	identities := step("00_identities", nil, query("00_identities"), params)
+	unknown := step("01_unknown_products", nil, query("01_unknown_products"), params)
 	var affected []task
 	if inc != nil {
 		ip := append(params[:len(params):len(params)], inc.params()...)
@@ -284,15 +284,10 @@ func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, 
 		affected = append(affected, step("00_affected", []string{"00_opted_out", "01_unknown_products"}, inc.affected(), ip))
 		interestsPass.run = carryInterests(func(name, q string) error { return e.step(ctx, res, name, q, ip) }, interests)
 		profilesPass.run = carryProfiles(func(name, q string) error { return e.step(ctx, res, name, q, ipp) }, profiles)
-	}
-	identities := step("00_identities", nil, query("00_identities"), params)
-	unknown := step("01_unknown_products", nil, query("01_unknown_products"), params)
-	if inc != nil {
-		// Only the recomputed visitors' profiles join identities.
-		identities = step("00_identities", []string{"00_affected"}, query("00_identities", "/*VISITORS*/", "AND "+affectedVisitors), params)
+		identities = step("00_identities", []string{"00_affected"}, query("00_identities", "/*VISITORS*/", andAffected), params)
 		if !inc.erased {
-			unknown = step("01_unknown_products", nil, query("01_unknown_products", "/*NEW_PREWHERE*/", "PREWHERE "+newEvents, "/*NEW*/", "AND ("+newEvents+")", "/*PREVIOUS*/", previousUnknown),
-				append(params[:len(params):len(params)], inc.params()...))
+			unknown = step("01_unknown_products", nil, query("01_unknown_products",
+				"/*NEW_PREWHERE*/", "PREWHERE "+newEvents, "/*NEW*/", "AND ("+newEvents+")", "/*PREVIOUS*/", previousUnknown), ip)
 		}
 	}
 	tasks := []task{
