@@ -120,11 +120,16 @@ func (s *Server) Crashed() (bool, string) {
 	}
 	select {
 	case <-s.exited:
-		out, _ := os.ReadFile(filepath.Join(s.Dir, "stdout.log"))
-		return true, string(lastBytes(out, 3000))
+		return true, s.Output()
 	default:
 		return false, ""
 	}
+}
+
+// Output is the end of the process's output (its last 3,000 bytes).
+func (s *Server) Output() string {
+	out, _ := os.ReadFile(filepath.Join(s.Dir, "stdout.log"))
+	return string(lastBytes(out, 3000))
 }
 
 // Restart starts the process again after Stop, Kill or a crash, on the

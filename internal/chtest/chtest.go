@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -127,13 +126,10 @@ func watchChDB(stop chan struct{}) {
 		case <-t.C:
 		}
 		revive.Lock()
-		if crashed, out := server.Crashed(); crashed {
-			fmt.Fprintf(os.Stderr, "chtest: the chDB server died; restarting it. Its output ended:\n%s\n", out)
-			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-			if err := server.Restart(ctx); err != nil {
+		if crashed, _ := server.Crashed(); crashed {
+			if err := restartChDB("died", func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }); err != nil {
 				fmt.Fprintf(os.Stderr, "chtest: cannot restart the chDB server: %v\n", err)
 			}
-			cancel()
 		}
 		revive.Unlock()
 	}
@@ -155,14 +151,10 @@ func reviveChDB(t testing.TB) {
 	if server == nil || server.Engine != chserver.EngineChDB {
 		return
 	}
-	crashed, out := server.Crashed()
-	if !crashed {
+	if crashed, _ := server.Crashed(); !crashed {
 		return
 	}
-	t.Logf("chtest: the chDB server had died; restarting it. Its output ended:\n%s", out)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	if err := server.Restart(ctx); err != nil {
+	if err := restartChDB("had died", t.Logf); err != nil {
 		t.Fatalf("chtest: cannot restart the chDB server: %v", err)
 	}
 }
@@ -183,14 +175,20 @@ func restartUnanswering(t testing.TB) {
 	}
 	revive.Lock()
 	defer revive.Unlock()
-	out, _ := os.ReadFile(filepath.Join(server.Dir, "stdout.log"))
-	t.Logf("chtest: the chDB server refuses connections; restarting it. Its output ended:\n%s", out[max(0, len(out)-3000):])
+	if err := restartChDB("refuses connections", t.Logf); err != nil {
+		t.Fatalf("chtest: cannot restart the chDB server: %v", err)
+	}
+}
+
+// restartChDB ends the managed chDB server if its process still runs and
+// starts it again on the same port and data, saying why with the end of
+// its output. The caller holds revive.
+func restartChDB(why string, logf func(format string, args ...any)) error {
+	logf("chtest: the chDB server %s; restarting it. Its output ended:\n%s", why, server.Output())
 	server.Kill()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if err := server.Restart(ctx); err != nil {
-		t.Fatalf("chtest: cannot restart the chDB server: %v", err)
-	}
+	return server.Restart(ctx)
 }
 
 // create makes and migrates the database of dsn, on a live server.
