@@ -84,6 +84,17 @@ func incrementalConfig(t *testing.T) config.Config {
 	)...)
 }
 
+// incrementalEngine is an engine whose runs start right after the
+// inserts before them (no insert margin) and stay incremental whatever
+// share of the events is new.
+func incrementalEngine(t *testing.T, db *chdb.DB, cfg config.Config) *segment.Engine {
+	t.Helper()
+	e := newEngine(t, db, cfg)
+	e.SetInsertMargin(0)
+	e.SetMaxIncrement(1)
+	return e
+}
+
 // incRun runs at the given time and checks the mode it ran in.
 func incRun(t *testing.T, e *segment.Engine, at time.Time, full bool, wantMode string) segment.RunResult {
 	t.Helper()
@@ -120,9 +131,7 @@ func TestIncrementalRunEqualsFullRun(t *testing.T) {
 	ctx := context.Background()
 	incrementalCatalog(t, db)
 	cfg := incrementalConfig(t)
-	e := newEngine(t, db, cfg)
-	e.SetInsertMargin(0)
-	e.SetMaxIncrement(1)
+	e := incrementalEngine(t, db, cfg)
 	r := rand.New(rand.NewPCG(15, 1))
 
 	t0 := now
@@ -216,9 +225,7 @@ func TestIncrementalRunFallsBackToFull(t *testing.T) {
 	db := chtest.MustOpen(t)
 	incrementalCatalog(t, db)
 	cfg := incrementalConfig(t)
-	e := newEngine(t, db, cfg)
-	e.SetInsertMargin(0)
-	e.SetMaxIncrement(1)
+	e := incrementalEngine(t, db, cfg)
 	r := rand.New(rand.NewPCG(15, 2))
 	insertStored(t, db, traffic(r, names("v", 0, 10), 100, now.Add(-10*day), now)...)
 	incRun(t, e, now, false, segment.ModeFull)
@@ -238,10 +245,7 @@ func TestIncrementalRunFallsBackToFull(t *testing.T) {
 		{"weights", func() *segment.Engine {
 			c := incrementalConfig(t)
 			c.Segments.Weights["product_view"] = 2
-			ne := newEngine(t, db, c)
-			ne.SetInsertMargin(0)
-			ne.SetMaxIncrement(1)
-			return ne
+			return incrementalEngine(t, db, c)
 		}, "the interest, basket or customer-type settings, the audiences' event conditions or the run's queries changed"},
 	}
 	at := now.Add(2 * time.Hour)
