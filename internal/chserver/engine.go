@@ -74,8 +74,13 @@ func (s *Server) chdbArgs() ([]string, error) {
 		"--http-port=" + strconv.Itoa(s.HTTPPort),
 		// The memory limit of clickhouse-server's generated users.xml.
 		"--", "--max_memory_usage=" + strconv.Itoa(memoryLimit),
+		// Warnings and worse, with a crash's stack trace (see Output).
+		"--logger.log=" + filepath.Join(s.Dir, chdbLog), "--log-level=warning",
 	}, nil
 }
+
+// chdbLog is chDB's log file, under Dir.
+const chdbLog = "chdb.log"
 
 // chdbLibrary is libchdb.so: CHDB_LIB_PATH (chDB's own variable), else
 // what `npm ci` in e2e/ installed (the version e2e/package.json pins).

@@ -126,10 +126,26 @@ func (s *Server) Crashed() (bool, string) {
 	}
 }
 
-// Output is the end of the process's output (its last 3,000 bytes).
+// Output is the end of the process's output (its last 3,000 bytes),
+// then, for chDB, the end of the fatal lines of its log (where a crash
+// says why), without their stack frames.
 func (s *Server) Output() string {
 	out, _ := os.ReadFile(filepath.Join(s.Dir, "stdout.log"))
-	return string(lastBytes(out, 3000))
+	text := string(lastBytes(out, 3000))
+	if s.Engine == EngineChDB {
+		logged, _ := os.ReadFile(filepath.Join(s.Dir, chdbLog))
+		var fatal []byte
+		for _, line := range bytes.SplitAfter(logged, []byte("\n")) {
+			// Stack frames ("12. ? @ 0x...") would crowd out the reason.
+			if bytes.Contains(line, []byte("<Fatal>")) && !bytes.Contains(line, []byte(" @ 0x")) {
+				fatal = append(fatal, line...)
+			}
+		}
+		if len(fatal) > 0 {
+			text += "fatal lines of " + chdbLog + ":\n" + string(lastBytes(fatal, 3000))
+		}
+	}
+	return text
 }
 
 // Restart starts the process again after Stop, Kill or a crash, on the
@@ -166,7 +182,13 @@ func (s *Server) Restart(ctx context.Context) error {
 	}
 	s.cmd = cmd
 	s.exited = make(chan struct{})
-	go func() { cmd.Wait(); logf.Close(); close(s.exited) }()
+	go func() {
+		cmd.Wait()
+		// How it ended (a signal's name says more than a silent log).
+		fmt.Fprintf(logf, "chserver: %s ended: %v\n", s.Engine, cmd.ProcessState)
+		logf.Close()
+		close(s.exited)
+	}()
 	return s.waitReady(ctx)
 }
 

@@ -3,7 +3,9 @@ package chserver
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -39,5 +41,44 @@ func TestRestartAfterACrash(t *testing.T) {
 	s.Kill()
 	if crashed, _ := s.Crashed(); crashed {
 		t.Fatal("a server stopped by Kill says it crashed")
+	}
+}
+
+// chDB's server outlives clients that reset their connection mid-hello,
+// as a killed client process does: clickhouse-local 26.7 aborts on it
+// unless run interactive (see internal/tools/chdbserver).
+func TestChDBSurvivesResetConnections(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	s, err := Start(ctx, Options{Engine: EngineChDB})
+	if errors.Is(err, ErrNoChDB) && os.Getenv("CI") == "" {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	hello := []byte("\x00\x0aClickHouse") // the start of a native client hello
+	for i := 0; i < 3; i++ {
+		c, err := net.DialTCP("tcp", nil, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: s.TCPPort})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Write(hello); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond) // the server is reading the hello
+		c.SetLinger(0)                     // close with a reset
+		c.Close()
+	}
+	// An aborting engine logs its fatal lines first and takes a while to end.
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		crashed, _ := s.Crashed()
+		if out := s.Output(); crashed || strings.Contains(out, "<Fatal>") {
+			t.Fatalf("chDB's server died of a reset connection; its output ended:\n%s", out)
+		}
+	}
+	if !pingHTTP(s.HTTPPort) {
+		t.Fatal("chDB's server does not answer after reset connections")
 	}
 }

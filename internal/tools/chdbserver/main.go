@@ -14,6 +14,14 @@
 // what chdb-go's Session uses) has no start_servers_callback and refuses.
 // So this program calls that entry point, query_stable_v2, with a query
 // that opens the listeners and then waits until the process is killed.
+//
+// Run that way, clickhouse-local 26.7 ends the whole process (SIGABRT)
+// when a connection handler throws, for instance when a client's socket
+// is reset: it installs Poco's KillingErrorHandler unless it is
+// interactive (ClickHouse issue 115666, fixed after 26.7 by PR 115715).
+// The tests kill clients mid-connection on purpose, so this program runs
+// the engine interactive: standard input is a new pseudo-terminal and
+// --interactive is passed. The query still runs first, and never ends.
 package main
 
 import (
@@ -24,7 +32,9 @@ import (
 	"strconv"
 	"unsafe"
 
+	"github.com/creack/pty"
 	"github.com/ebitengine/purego"
+	"golang.org/x/sys/unix"
 )
 
 // localResultV2 mirrors chDB's struct local_result_v2 (chdb.h); only the
@@ -83,6 +93,11 @@ func serve(libPath, path string, tcpPort, httpPort int, extra []string) error {
 	}
 	var queryStableV2 func(argc int, argv []*byte) *localResultV2
 	purego.RegisterLibFunc(&queryStableV2, lib, "query_stable_v2")
+	terminal, err := terminalOnStdin()
+	if err != nil {
+		return err
+	}
+	defer terminal.Close()
 
 	// The query returns only when the process is killed: sleepEachRow
 	// sleeps one second per row, one row per block.
@@ -92,6 +107,7 @@ func serve(libPath, path string, tcpPort, httpPort int, extra []string) error {
 		"--listen_host=127.0.0.1",
 		"--tcp_port=" + strconv.Itoa(tcpPort),
 		"--http_port=" + strconv.Itoa(httpPort),
+		"--interactive", // see the package comment
 	}
 	args = append(args, extra...)
 	args = append(args,
@@ -109,6 +125,23 @@ func serve(libPath, path string, tcpPort, httpPort int, extra []string) error {
 		return errors.New(cString(res.errorMsg))
 	}
 	return errors.New("the engine stopped serving")
+}
+
+// terminalOnStdin makes standard input a new pseudo-terminal, so
+// clickhouse-local can be interactive (see the package comment). The
+// returned controlling side must stay open while the engine runs: closing
+// it hangs up the terminal.
+func terminalOnStdin() (*os.File, error) {
+	control, terminal, err := pty.Open()
+	if err != nil {
+		return nil, fmt.Errorf("cannot open a pseudo-terminal: %w", err)
+	}
+	defer terminal.Close()
+	if err := unix.Dup3(int(terminal.Fd()), int(os.Stdin.Fd()), 0); err != nil {
+		control.Close()
+		return nil, fmt.Errorf("cannot make the pseudo-terminal standard input: %w", err)
+	}
+	return control, nil
 }
 
 func cString(p *byte) string {
