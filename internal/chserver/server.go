@@ -37,8 +37,8 @@ type Server struct {
 	cmd    *exec.Cmd
 	exited chan struct{}
 	keep   bool // Dir was given by the caller: never remove it
-	// stopping is set by Stop and Kill before they end the process, so a
-	// watcher never takes their doing for a crash (Crashed).
+	// stopping is set by Stop and Kill before they end the process, so
+	// their doing is never taken for a crash (Crashed).
 	stopping atomic.Bool
 }
 

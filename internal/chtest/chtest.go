@@ -7,10 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -65,12 +63,14 @@ func run(m *testing.M) int {
 	baseDSN = s.DSN("default")
 	started.Store(true)
 	defer s.Close()
-	if engine == chserver.EngineChDB {
-		stop := make(chan struct{})
-		defer close(stop)
-		go watchChDB(stop)
+	code := m.Run()
+	// A crash fails the package even when no test noticed it (the tests
+	// that stop the server on purpose use Stop and Kill, not a crash).
+	if crashed, out := s.Crashed(); crashed {
+		fmt.Fprintf(os.Stderr, "chtest: the %s server died during the tests; its output ended:\n%s\n", engine, out)
+		return 1
 	}
-	return m.Run()
+	return code
 }
 
 // Server is the package's managed server (nil under CLICKHOUSE_DSN), for
@@ -88,15 +88,12 @@ func DSN(t testing.TB) string {
 	}
 	name := "t_" + strings.ReplaceAll(uuid.NewString(), "-", "")[:16]
 	dsn := withDatabase(baseDSN, name)
-	err := create(t, dsn)
-	for try := 2; err != nil && server != nil && server.Engine == chserver.EngineChDB && try <= 3; try++ {
-		// chDB died, or stopped answering, while the database was made
-		// (see reviveChDB): restart it if so, and try again.
-		t.Logf("chtest: cannot make the test database (%v); try %d", err, try)
-		restartUnanswering(t)
-		err = create(t, dsn)
-	}
-	if err != nil {
+	if err := create(dsn); err != nil {
+		if server != nil {
+			if crashed, out := server.Crashed(); crashed {
+				t.Fatalf("chtest: %v; the %s server died, its output ended:\n%s", err, server.Engine, out)
+			}
+		}
 		t.Fatalf("chtest: %v", err)
 	}
 	t.Cleanup(func() {
@@ -110,91 +107,8 @@ func DSN(t testing.TB) string {
 	return dsn
 }
 
-// revive guards restarting the managed server.
-var revive sync.Mutex
-
-// watchChDB restarts the managed chDB server as soon as it dies (see
-// reviveChDB), so a test in flight that retries its connection (remarket
-// waits for ClickHouse at start-up) gets it back.
-func watchChDB(stop chan struct{}) {
-	t := time.NewTicker(250 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-		}
-		revive.Lock()
-		if crashed, _ := server.Crashed(); crashed {
-			if err := restartChDB("died", func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }); err != nil {
-				fmt.Fprintf(os.Stderr, "chtest: cannot restart the chDB server: %v\n", err)
-			}
-		}
-		revive.Unlock()
-	}
-}
-
-// reviveChDB restarts the managed chDB server when it has died. chDB's
-// server (clickhouse-local listening, internal/tools/chdbserver) has
-// crashed now and then on this machine between the cmd tests that kill
-// client processes (seen in CI since session 3, output not kept); the
-// tests after it then all failed to connect. The crash is the test
-// double's, not remarket's, so the next test gets a restarted server on
-// the same data (if watchChDB has not restarted it already), and says so
-// with the end of its output. A crashed clickhouse-server is left to fail
-// the tests.
-func reviveChDB(t testing.TB) {
-	t.Helper()
-	revive.Lock()
-	defer revive.Unlock()
-	if server == nil || server.Engine != chserver.EngineChDB {
-		return
-	}
-	if crashed, _ := server.Crashed(); !crashed {
-		return
-	}
-	if err := restartChDB("had died", t.Logf); err != nil {
-		t.Fatalf("chtest: cannot restart the chDB server: %v", err)
-	}
-}
-
-// restartUnanswering restarts the managed chDB server when it refuses
-// connections for five seconds while its process lives: once (CI, after
-// the cmd tests that stop and kill processes) the port was closed with
-// no crash for watchChDB to see, and every later test failed to connect.
-func restartUnanswering(t testing.TB) {
-	t.Helper()
-	reviveChDB(t)
-	addr := fmt.Sprintf("127.0.0.1:%d", server.TCPPort)
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.Close()
-			return
-		}
-	}
-	revive.Lock()
-	defer revive.Unlock()
-	if err := restartChDB("refuses connections", t.Logf); err != nil {
-		t.Fatalf("chtest: cannot restart the chDB server: %v", err)
-	}
-}
-
-// restartChDB ends the managed chDB server if its process still runs and
-// starts it again on the same port and data, saying why with the end of
-// its output. The caller holds revive.
-func restartChDB(why string, logf func(format string, args ...any)) error {
-	logf("chtest: the chDB server %s; restarting it. Its output ended:\n%s", why, server.Output())
-	server.Kill()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	return server.Restart(ctx)
-}
-
-// create makes and migrates the database of dsn, on a live server.
-func create(t testing.TB, dsn string) error {
-	t.Helper()
-	reviveChDB(t)
+// create makes and migrates the database of dsn.
+func create(dsn string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	db, err := chdb.Open(ctx, dsn)
