@@ -18,10 +18,12 @@ import (
 // visitors whose state may have changed since the previous run
 // (00_affected) and copies every other visitor's interests, profile,
 // baskets and product lines from the previous run (carry_*.sql), decaying
-// their scores to the new as-of time. Everything after the two passes
-// (products, related products, members, recommendations, lists) is
-// computed from those per-visitor tables as in a full run, so time-based
-// conditions stay exact for visitors without new events.
+// their scores to the new as-of time. The co-occurrence sums are the
+// previous run's, updated with the recomputed visitors' baskets
+// (07_pairs_update). Everything after the two passes (products, related
+// products, members, recommendations, lists) is computed from those
+// tables as in a full run, so time-based conditions stay exact for
+// visitors without new events.
 //
 // A run is incremental when the previous run's state can stand for a
 // full run's: it recorded its state (seg_run_state), its settings and
@@ -62,6 +64,17 @@ type increment struct {
 	// erased: an erasure finished since the previous run or is still in
 	// progress, so events may have gone, not only come.
 	erased bool
+	// pairKinds are the co-occurrence kinds whose sums the previous run
+	// kept (seg_pairs; a run of an earlier version kept none).
+	pairKinds []string
+}
+
+// updatesPairs says whether the run updates the previous run's
+// co-occurrence sums of kind (07_pairs_update) instead of counting them
+// from every basket (07_pairs). Not after an erasure: it takes baskets
+// out of the previous run's rows, not out of its sums.
+func (inc *increment) updatesPairs(kind string) bool {
+	return inc != nil && !inc.erased && slices.Contains(inc.pairKinds, kind)
 }
 
 // newEvents narrows a read of events to those a full run would read and
@@ -165,6 +178,12 @@ func (e *Engine) planIncrement(ctx context.Context, res *RunResult, prev string,
 		return nil, fmt.Errorf("cannot look for erasures since the previous run: %w", err)
 	}
 	inc.erased = erasures > 0
+	// The pair (0, 0), the number of baskets, is in every kind's sums
+	// that has a basket (07_pairs); a kind without one is cheap to count.
+	if err := db.QueryRow(ctx, "SELECT groupUniqArray(kind) FROM seg_pairs WHERE site = @site AND run_id = @prev AND x = 0 AND y = 0",
+		site, clickhouse.Named("prev", prev)).Scan(&inc.pairKinds); err != nil {
+		return nil, fmt.Errorf("cannot read the previous run's co-occurrence sums: %w", err)
+	}
 	return inc, nil
 }
 

@@ -66,7 +66,11 @@ var (
 	// incremental run copies (incremental.go): kept, erased and dropped
 	// with the snapshot.
 	stateTables = []string{"seg_baskets", "seg_product_lines"}
-	workTables  = []string{"seg_opted_out", "seg_identities", "seg_numbers", "seg_affected", "seg_pairs", "seg_pair_items", "seg_related_candidates", "seg_related_best",
+	// keptWorkTables are work tables (never merged) the next incremental
+	// run reads too, so they are kept and dropped with the snapshot: the
+	// co-occurrence sums it updates. They hold no person's data.
+	keptWorkTables = []string{"seg_pairs"}
+	workTables     = []string{"seg_opted_out", "seg_identities", "seg_numbers", "seg_affected", "seg_pair_items", "seg_related_candidates", "seg_related_best",
 		"seg_member_candidates", "seg_eval_holdout", "seg_eval_sessions", "seg_eval_pairs", "seg_eval_lists"}
 )
 
@@ -310,8 +314,11 @@ func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, 
 	var items, candidates []string
 	for _, bk := range basketKinds {
 		kp := append(params[:len(params):len(params)], clickhouse.Named("kind", bk.kind))
-		pairs := "07_pairs/" + bk.kind
-		tasks = append(tasks, halves(pairs, []string{"03_profiles"}, query("07_pairs", "/*BASKET*/", bk.column), kp)...)
+		pairs, count := "07_pairs/"+bk.kind, query("07_pairs", "/*BASKET*/", bk.column)
+		if inc.updatesPairs(bk.kind) {
+			pairs, count = "07_pairs_update/"+bk.kind, query("07_pairs_update", "/*CHANGED_BASKETS*/", query("changed_baskets"), "/*BASKET*/", bk.column)
+		}
+		tasks = append(tasks, halves(pairs, []string{"03_profiles"}, count, kp)...)
 		tasks = append(tasks, step("07_items/"+bk.kind, []string{pairs + "/0", pairs + "/1"}, query("07_items"), kp))
 		items = append(items, "07_items/"+bk.kind)
 	}
@@ -537,7 +544,7 @@ func (e *Engine) CurrentRun(ctx context.Context, site string) (string, error) {
 func (e *Engine) dropRun(ctx context.Context, c *clusterRun, runID string, all bool) {
 	tables := workTables
 	if all {
-		tables = slices.Concat(workTables, snapshotTables, stateTables)
+		tables = slices.Concat(workTables, snapshotTables, stateTables, keptWorkTables)
 	}
 	for _, t := range tables {
 		// t comes from the fixed lists above; the partition value is bound.

@@ -113,7 +113,9 @@ func Read(t testing.TB, cfg config.Config, db *chdb.DB, api *feeds.API, engine, 
 		"v_visitor_recommendations": "SELECT audience, visitor_id, product_id, anchor_id, strategy, reason, motivation, score, rank FROM v_visitor_recommendations WHERE site = ? AND run_id = ?",
 		"v_audience_products":       "SELECT audience, product_id, anchor_id, strategy, reason, motivation, score, rank, members FROM v_audience_products WHERE site = ? AND run_id = ?",
 		"seg_products":              "SELECT product_id, idx, known, category, price, in_stock, views, buyers, units, motivation FROM seg_products WHERE site = ? AND run_id = ?",
-		"v_audience_outcomes":       "SELECT audience, day_joined, grp, members, converters, revenue, discount_cost, orders, revenue_sq, redemptions, complete FROM v_audience_outcomes WHERE site = ? AND run_id = ?",
+		// The co-occurrence sums the next incremental run updates.
+		"seg_pairs":           "SELECT kind, x, y, k11, w FROM seg_pairs WHERE site = ? AND run_id = ?",
+		"v_audience_outcomes": "SELECT audience, day_joined, grp, members, converters, revenue, discount_cost, orders, revenue_sq, redemptions, complete FROM v_audience_outcomes WHERE site = ? AND run_id = ?",
 		// Redemptions are not per run: those up to the run's time.
 		"v_offer_redemptions": "SELECT order_id, product_id, audience, rule_key, rule, visitor_id, user_id, redeemed_at, quantity, revenue, discount, currency, source FROM v_offer_redemptions WHERE site = ? AND redeemed_at <= (SELECT as_of FROM v_segment_runs WHERE run_id = ?)",
 	}
