@@ -64,6 +64,16 @@ const priceRule = `multiIf(price_a <= 0 OR price_b <= 0, 0,
     cat_b = cat_a AND price_b > price_a AND price_b <= @up * price_a, 1,
     cat_b != cat_a AND price_b <= @xs * price_a, 2, 0)`
 
+// basketPairs is the basket_pairs fragment over baskets, a source of
+// (basket, sign) rows.
+func basketPairs(baskets string) string {
+	return query("basket_pairs", "/*BASKETS*/", baskets)
+}
+
+// allBaskets are every basket of the run, for 07_pairs; BASKET is the
+// kind's column.
+const allBaskets = "SELECT /*BASKET*/ AS basket, toInt64(1) AS sign FROM seg_baskets WHERE site = @site AND run_id = @run"
+
 // basketKinds are the co-occurrence kinds and the seg_baskets column
 // holding each visitor's basket of that kind (03_profiles).
 var basketKinds = []struct{ kind, column string }{

@@ -314,9 +314,11 @@ func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, 
 	var items, candidates []string
 	for _, bk := range basketKinds {
 		kp := append(params[:len(params):len(params)], clickhouse.Named("kind", bk.kind))
-		pairs, count := "07_pairs/"+bk.kind, query("07_pairs", "/*BASKET*/", bk.column)
+		pairs, count := "07_pairs/"+bk.kind, query("07_pairs", "/*BASKET_PAIRS*/", basketPairs(allBaskets), "/*BASKET*/", bk.column)
 		if inc.updatesPairs(bk.kind) {
-			pairs, count = "07_pairs_update/"+bk.kind, query("07_pairs_update", "/*CHANGED_BASKETS*/", query("changed_baskets"), "/*BASKET*/", bk.column)
+			changed := query("changed_baskets")
+			pairs, count = "07_pairs_update/"+bk.kind, query("07_pairs_update",
+				"/*BASKET_PAIRS*/", basketPairs(changed), "/*CHANGED_BASKETS*/", changed, "/*BASKET*/", bk.column)
 		}
 		tasks = append(tasks, halves(pairs, []string{"03_profiles"}, count, kp)...)
 		tasks = append(tasks, step("07_items/"+bk.kind, []string{pairs + "/0", pairs + "/1"}, query("07_items"), kp))

@@ -9,9 +9,8 @@ import (
 )
 
 // Work tables live for one run, or until the next (keptWorkTables): none
-// is ever merged (028). The snapshot
-// and state tables keep ClickHouse's merges, which also run the
-// mutations that erase people from them.
+// is ever merged (028). The snapshot and state tables keep ClickHouse's
+// merges, which also run the mutations that erase people from them.
 func TestWorkTablesAreNeverMerged(t *testing.T) {
 	db := chtest.MustOpen(t)
 	rows, err := db.Query(context.Background(), "SELECT name, engine_full FROM system.tables WHERE database = currentDatabase() AND name LIKE 'seg\\_%'")

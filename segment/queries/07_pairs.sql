@@ -10,28 +10,16 @@
 -- however rare: 07_cooccurrence decides which ones an anchor needs.
 -- The diagonal holds each product's baskets (x = y, k11), and the pair
 -- (0, 0) the number of baskets, so everything the scores need is in
--- one table of sums: counts from new baskets could be added to it (an
--- incremental run would subtract a returning visitor's old basket and
--- add the new one). Needs only the baskets, so it runs right after the
--- profiles pass, while interests are still being computed, in @parts
--- parts by x (this is part @part), one per core.
+-- one table of sums, which an incremental run updates (07_pairs_update).
+-- The pairs come from the basket_pairs fragment. Needs only the baskets,
+-- so it runs right after the profiles pass, while interests are still
+-- being computed, in @parts parts by x (this is part @part), one per
+-- core.
 INSERT INTO seg_pairs (site, run_id, kind, x, y, k11, w)
 SELECT @site, @run, @kind, toUInt32(intDiv(pair, 4294967296)) AS x, toUInt32(pair % 4294967296) AS y, k11, w
 FROM (
     SELECT pair, count() AS k11, sum(weight) AS w
-    FROM (
-        SELECT bitOr(bitShiftLeft(toUInt64(least(p, q)), 32), toUInt64(greatest(p, q))) AS pair,
-            toUInt64(intDiv(1048576, toUInt64(j - i))) AS weight
-        FROM (
-            SELECT arrayJoin(arrayEnumerate(basket)) AS i, basket[i] AS p, basket
-            FROM (
-                SELECT /*BASKET*/ AS basket
-                FROM seg_baskets
-                WHERE site = @site AND run_id = @run AND length(/*BASKET*/) > 1
-            )
-        ) ARRAY JOIN basket AS q, arrayEnumerate(basket) AS j
-        WHERE i < j AND least(p, q) % @parts = @part
-    )
+    FROM (/*BASKET_PAIRS*/)
     GROUP BY pair
 )
 UNION ALL

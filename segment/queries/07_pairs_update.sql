@@ -16,14 +16,8 @@ FROM (
     FROM seg_pairs
     WHERE site = @site AND run_id = @prev AND kind = @kind AND x % @parts = @part
     UNION ALL
-    SELECT bitOr(bitShiftLeft(toUInt64(least(p, q)), 32), toUInt64(greatest(p, q))) AS pair,
-        sign AS n, sign * toInt64(intDiv(1048576, toUInt64(j - i))) AS s
-    FROM (
-        SELECT arrayJoin(arrayEnumerate(basket)) AS i, basket[i] AS p, basket, sign
-        FROM (/*CHANGED_BASKETS*/)
-        WHERE length(basket) > 1
-    ) ARRAY JOIN basket AS q, arrayEnumerate(basket) AS j
-    WHERE i < j AND least(p, q) % @parts = @part
+    SELECT pair, sign AS n, sign * toInt64(weight) AS s
+    FROM (/*BASKET_PAIRS*/)
     UNION ALL
     SELECT bitOr(bitShiftLeft(toUInt64(x), 32), toUInt64(x)) AS pair, sign AS n, toInt64(0) AS s
     FROM (SELECT arrayJoin(basket) AS x, sign FROM (/*CHANGED_BASKETS*/))
