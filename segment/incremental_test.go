@@ -155,14 +155,16 @@ func TestIncrementalRunEqualsFullRun(t *testing.T) {
 	// dated a month back, a retry of a stored event, an opt-out, an
 	// identify, and an event dated after the next run.
 	t1 := t0.Add(6 * time.Hour)
-	// A retry whose content differs (not whether it has order lines: the
-	// event lines read those copies apart, see lines.sql).
+	// Retries whose content differs: one keeps having no order lines, one
+	// gets some (the event lines read those apart, see lines.sql).
 	plain := history[slices.IndexFunc(history, func(s stored) bool { return len(s.items) == 0 && s.pid != "" })]
+	plain2 := history[slices.IndexFunc(history, func(s stored) bool { return len(s.items) == 0 && s.pid != "" && s.id != plain.id })]
 	batch := traffic(r, append(names("v", 0, 6), names("n", 0, 5)...), 60, t0, t1)
 	batch = append(batch,
 		stored{uuid.New(), t0.Add(-30 * day), ev{vid: "v07", typ: "purchase", pid: "c2", qty: 2}},
 		history[11], // a retry: the same id
 		stored{plain.id, plain.at, ev{vid: plain.vid, typ: "purchase", pid: "t3", qty: 9}}, // the same id, other content
+		stored{plain2.id, plain2.at, ev{vid: plain2.vid, typ: "purchase", items: []string{"t2", "l2"}, qty: 1}},
 		stored{uuid.New(), t1.Add(-time.Hour), ev{vid: "v09", typ: "page_view", optedOut: true}},
 		// v16 opts out and stays opted out with no further events: the
 		// next incremental run does not recompute it.

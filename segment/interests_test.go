@@ -3,7 +3,11 @@ package segment_test
 import (
 	"context"
 	"math"
+	"slices"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/remarket/remarket/internal/chdb"
 	"github.com/remarket/remarket/internal/chtest"
@@ -190,6 +194,56 @@ func wantScores(t *testing.T, got, want map[string]float64) {
 	for k, w := range want {
 		if math.Abs(got[k]-w) > 1e-9 {
 			t.Errorf("score %s = %v, want %v", k, got[k], w)
+		}
+	}
+}
+
+// An event stored twice counts once, as the copy FINAL keeps (the one
+// received first), whether or not its copies carry order lines: the
+// lines with items are read apart from the others (lines.sql), so a
+// later copy with items must not add its lines to a kept copy without.
+func TestAnEventCountsOnceWhateverItsCopiesCarry(t *testing.T) {
+	db := chtest.MustOpen(t)
+	putProducts(t, db,
+		product("p1", "One", "A > B", 10),
+		product("p2", "Two", "A > B", 10),
+		product("p3", "Three", "A > C", 10),
+	)
+	at := now.Add(-day)
+	plain := func(vid string) ev { return ev{vid: vid, typ: "product_view", pid: "p1"} }
+	order := func(vid string, items ...string) ev {
+		return ev{vid: vid, typ: "purchase", items: items, qty: 1}
+	}
+	copies := func(vid string, first, later ev) []stored {
+		id := uuid.New()
+		return []stored{{id, at, first}, {id, at.Add(10 * time.Second), later}}
+	}
+	cases := []struct {
+		vid          string
+		first, later ev
+		want         []string
+	}{
+		{"plain-first", plain("plain-first"), order("plain-first", "p2", "p3"), []string{"p1"}},
+		{"items-first", order("items-first", "p2", "p3"), plain("items-first"), []string{"p2", "p3"}},
+		{"both-items", order("both-items", "p2"), order("both-items", "p3"), []string{"p2"}},
+	}
+	// Unmerged, as the copies of a re-sent event are until a merge
+	// collapses them: FINAL must pick one.
+	if err := db.Exec(context.Background(), "SYSTEM STOP MERGES events"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		// The later copy is inserted first: FINAL goes by when a copy was
+		// received, not by the order of inserts.
+		cs := copies(c.vid, c.first, c.later)
+		insertStored(t, db, cs[1])
+		insertStored(t, db, cs[0])
+	}
+	run(t, newEngine(t, db, testConfig(t)))
+	for _, c := range cases {
+		got := strings1(t, db, "SELECT key FROM v_visitor_interests WHERE site = ? AND kind = 'product' AND visitor_id = ? ORDER BY key", site, c.vid)
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s: products %v, want %v", c.vid, got, c.want)
 		}
 	}
 }

@@ -109,6 +109,23 @@ func TestOutcomesCountPurchasesWithinTheWindowAfterJoining(t *testing.T) {
 		order{vid: h1, id: "F", at: t0.Add(3 * day), revenue: 30},
 		order{vid: late, id: "G", at: now.Add(-day / 2), revenue: 10}, // joined at now: after, not in
 	)
+	// A page view of t2, re-sent later as a purchase under the same id:
+	// the copy received first is the event, so no order (the copies stay
+	// unmerged, as until a merge).
+	if err := db.Exec(context.Background(), "SYSTEM STOP MERGES events"); err != nil {
+		t.Fatal(err)
+	}
+	resent := uuid.New()
+	for _, c := range []struct {
+		typ     string
+		at      time.Time
+		revenue float64
+	}{{"purchase", t0.Add(2*day + time.Minute), 500}, {"page_view", t0.Add(2 * day), 0}} {
+		if err := db.InsertRow(context.Background(), `INSERT INTO events (site, event_id, event_time, received_at, type, visitor_id, order_id, revenue, currency)`,
+			site, resent, c.at, c.at, c.typ, t2, "R", c.revenue, "USD"); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// Redemptions: t1's order A of this audience (counts), one of another audience (does not).
 	for _, r := range []struct {
 		order, audience string

@@ -232,7 +232,15 @@ func lines(holdout bool, plain string, affected bool) string {
 	if affected {
 		prewhere, and = "PREWHERE "+affectedVisitors, andAffected
 	}
-	return query("lines", "/*HOLDOUT*/", filter, "/*PLAIN_LINES*/", plain, "/*VISITORS_PREWHERE*/", prewhere, "/*VISITORS*/", and)
+	return query("lines", "/*HOLDOUT*/", filter, "/*PLAIN_LINES*/", plain, "/*VISITORS_PREWHERE*/", prewhere, "/*VISITORS*/", and,
+		"/*LOST_ITEM_COPIES*/", lostCopies("notEmpty(items.product_id)"))
+}
+
+// lostCopies is the lost_copies fragment: the events a copy of which
+// matches copyIf (a fixed condition on events) but whose kept copy does
+// not.
+func lostCopies(copyIf string) string {
+	return query("lost_copies", "/*COPY_IF*/", copyIf)
 }
 
 // inAudience names the audience in err.

@@ -5,9 +5,13 @@
 -- The two kinds of events are read apart: an ARRAY JOIN over every event
 -- would copy each row's (mostly empty) item arrays, which under FINAL
 -- costs more than reading the events. The copies of one event carry the
--- same items, so PREWHERE on them keeps FINAL's deduplication exact. The
--- PREWHERE sits in a subquery under the ARRAY JOIN: current ClickHouse
--- refuses PREWHERE on an array-joined column (ILLEGAL_PREWHERE).
+-- same items, save a client that re-sends an id with other content: FINAL
+-- keeps the copy received first, and PREWHERE, applied before FINAL,
+-- would let a later copy with items survive beside a kept copy without.
+-- Such events are left out of the lines with items (lost_copies.sql).
+-- The PREWHERE sits in a subquery under the ARRAY JOIN: current
+-- ClickHouse refuses PREWHERE on an array-joined column
+-- (ILLEGAL_PREWHERE).
 -- The opted-out set is read GLOBAL: a step over the Distributed events
 -- of a cluster (a next-item evaluation's baselines) sends this SELECT to
 -- every shard, and ClickHouse refuses a plain IN over another
@@ -43,6 +47,7 @@ FROM (
         PREWHERE notEmpty(items.product_id) /*VISITORS*/
         WHERE site = @site AND is_bot = 0 AND visitor_id != '' AND event_time <= toDateTime(@now)
             AND cityHash64(visitor_id) GLOBAL NOT IN (SELECT vh FROM seg_opted_out WHERE site = @site AND run_id = @run)
+            AND (cityHash64(visitor_id), event_id) GLOBAL NOT IN (/*LOST_ITEM_COPIES*/)
     ) AS with_items
     ARRAY JOIN item_pids AS pid, item_categories AS line_category, item_prices AS line_price, item_quantities AS quantity
 )
