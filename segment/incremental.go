@@ -250,7 +250,7 @@ func (e *Engine) settingsFingerprint(plan *eventPlan) string {
 	fmt.Fprintf(h, "weights=%v half_life=%v cap=%d pro_qty=%d\n", s.Weights, s.HalfLife, s.MaxItemsPerBasket, s.ProfessionalMinQuantity)
 	flags, counts, lasts := plan.fragments()
 	fmt.Fprintf(h, "%s\n%s\n%s\n%v\n", flags, counts, lasts, plan.args)
-	for _, q := range []string{"lines", "lost_copies", "00_identities", "00_opted_out", "01_unknown_products", "02_interests", "03_profiles",
+	for _, q := range []string{"lines", "copies", "00_identities", "00_opted_out", "01_unknown_products", "02_interests", "03_profiles",
 		"04_opted_out_profiles", "00_affected", "carry_interests", "carry_profiles"} {
 		h.Write([]byte(query(q)))
 	}

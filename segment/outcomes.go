@@ -59,7 +59,7 @@ func (e *Engine) outcomeTasks(ctx context.Context, res *RunResult, params []any,
 		if len(defs) == 0 {
 			return nil
 		}
-		return e.step(ctx, res, "15_outcomes", query("15_outcomes", "/*JOINS*/", joinsSQL, "/*LOST_PURCHASE_COPIES*/", lostCopies("type = 'purchase'")), op)
+		return e.step(ctx, res, "15_outcomes", query("15_outcomes", "/*JOINS*/", joinsSQL, "/*PURCHASE_COPIES*/", copies("type = 'purchase'", "")), op)
 	}}
 	return []task{sync, count}
 }

@@ -233,14 +233,14 @@ func lines(holdout bool, plain string, affected bool) string {
 		prewhere, and = "PREWHERE "+affectedVisitors, andAffected
 	}
 	return query("lines", "/*HOLDOUT*/", filter, "/*PLAIN_LINES*/", plain, "/*VISITORS_PREWHERE*/", prewhere, "/*VISITORS*/", and,
-		"/*LOST_ITEM_COPIES*/", lostCopies("notEmpty(items.product_id)"))
+		"/*ITEM_COPIES*/", copies("notEmpty(items.product_id)", and))
 }
 
-// lostCopies is the lost_copies fragment: the events a copy of which
-// matches copyIf (a fixed condition on events) but whose kept copy does
-// not.
-func lostCopies(copyIf string) string {
-	return query("lost_copies", "/*COPY_IF*/", copyIf)
+// copies is the copies fragment: the ids of the events a copy of which
+// matches copyIf (a fixed condition on events); visitors is empty or
+// narrows them (andAffected).
+func copies(copyIf, visitors string) string {
+	return query("copies", "/*COPY_IF*/", copyIf, "/*VISITORS*/", visitors)
 }
 
 // inAudience names the audience in err.

@@ -12,8 +12,8 @@
 -- latest user id in this run's profiles. An order counts once per person
 -- (the snippet and the shop's server may both send it: one order id).
 -- Purchases are non-bot events of type purchase (as the copy FINAL keeps:
--- an id re-sent later as a purchase is not one, lost_copies.sql); a
--- person's revenue is the order's revenue, else the sum of its lines.
+-- an id re-sent later as a purchase is not one, copies.sql); a person's
+-- revenue is the order's revenue, else the sum of its lines.
 INSERT INTO seg_outcomes (site, run_id, audience, day_joined, grp, members, converters, orders, revenue, revenue_sq,
     redemptions, discount_cost, complete)
 SELECT @site, @run, audience, day_joined, grp,
@@ -57,10 +57,9 @@ FROM (
                                         price * greatest(quantity, 1))) AS rev,
                                 toFloat64(0) AS off
                             FROM events FINAL
-                            PREWHERE type = 'purchase'
-                            WHERE site = @site AND is_bot = 0 AND visitor_id != '' AND event_time <= toDateTime(@now)
+                            PREWHERE event_id GLOBAL IN (/*PURCHASE_COPIES*/)
+                            WHERE site = @site AND type = 'purchase' AND is_bot = 0 AND visitor_id != '' AND event_time <= toDateTime(@now)
                                 AND event_time >= (SELECT min(joined_at) FROM seg_member_joins WHERE site = @site)
-                                AND (cityHash64(visitor_id), event_id) GLOBAL NOT IN (/*LOST_PURCHASE_COPIES*/)
                             UNION ALL
                             SELECT cityHash64(visitor_id) AS vh, visitor_id, user_id, toUInt8(2) AS kind, audience AS r_audience,
                                 concat(order_id, '/', product_id) AS order_key, redeemed_at AS t, revenue AS rev, discount AS off

@@ -4,14 +4,11 @@
 -- a product-less line). Opted-out visitors are left out (00_opted_out).
 -- The two kinds of events are read apart: an ARRAY JOIN over every event
 -- would copy each row's (mostly empty) item arrays, which under FINAL
--- costs more than reading the events. The copies of one event carry the
--- same items, save a client that re-sends an id with other content: FINAL
--- keeps the copy received first, and PREWHERE, applied before FINAL,
--- would let a later copy with items survive beside a kept copy without.
--- Such events are left out of the lines with items (lost_copies.sql).
--- The PREWHERE sits in a subquery under the ARRAY JOIN: current
--- ClickHouse refuses PREWHERE on an array-joined column
--- (ILLEGAL_PREWHERE).
+-- costs more than reading the events. The events with items are those
+-- any copy of which has some, read by id (copies.sql), so that FINAL
+-- still meets every copy and keeps the right one. The PREWHERE sits in
+-- a subquery under the ARRAY JOIN: current ClickHouse refuses PREWHERE
+-- on an array-joined column (ILLEGAL_PREWHERE).
 -- The opted-out set is read GLOBAL: a step over the Distributed events
 -- of a cluster (a next-item evaluation's baselines) sends this SELECT to
 -- every shard, and ClickHouse refuses a plain IN over another
@@ -44,10 +41,9 @@ FROM (
         SELECT cityHash64(visitor_id) AS vh, visitor_id, user_id, event_time, type,
             items.product_id AS item_pids, items.category AS item_categories, items.price AS item_prices, items.quantity AS item_quantities
         FROM events FINAL
-        PREWHERE notEmpty(items.product_id) /*VISITORS*/
-        WHERE site = @site AND is_bot = 0 AND visitor_id != '' AND event_time <= toDateTime(@now)
+        PREWHERE event_id GLOBAL IN (/*ITEM_COPIES*/) /*VISITORS*/
+        WHERE site = @site AND notEmpty(items.product_id) AND is_bot = 0 AND visitor_id != '' AND event_time <= toDateTime(@now)
             AND cityHash64(visitor_id) GLOBAL NOT IN (SELECT vh FROM seg_opted_out WHERE site = @site AND run_id = @run)
-            AND (cityHash64(visitor_id), event_id) GLOBAL NOT IN (/*LOST_ITEM_COPIES*/)
     ) AS with_items
     ARRAY JOIN item_pids AS pid, item_categories AS line_category, item_prices AS line_price, item_quantities AS quantity
 )

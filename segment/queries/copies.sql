@@ -1,0 +1,11 @@
+-- (Fragment, not a step.) The ids of the events some copy of which
+-- matches a condition (COPY_IF). A read of such events goes PREWHERE on
+-- their ids, not on the condition, and checks the condition in WHERE,
+-- after FINAL: PREWHERE comes before FINAL, so narrowing by the condition
+-- itself would let a copy that matches survive beside the kept copy that
+-- does not (a client that re-sent an id with other content; FINAL keeps
+-- the copy received first), while narrowing by id keeps every copy of
+-- each event. Reading the ids costs about 0.8 s per 10 M events on 18.16.
+-- The VISITORS marker is empty, or for an incremental run the visitors
+-- it recomputes.
+SELECT event_id FROM events PREWHERE /*COPY_IF*/ /*VISITORS*/ WHERE site = @site
