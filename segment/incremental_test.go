@@ -307,3 +307,66 @@ func TestIncrementalRunFallsBackToFull(t *testing.T) {
 		t.Errorf("after a large increment: mode %s, reason %q; want full, %q", res.Mode, res.Reason, want)
 	}
 }
+
+// A product the catalog lacks, and its category, come from the copy of an
+// event that FINAL keeps (the first received), not from a re-sent copy
+// with other content: in a full run, and in an incremental one, also when
+// a copy stored later was received earlier and takes the kept copy's
+// place (a replay from the spool overtaken by a client's retry).
+func TestUnknownProductsComeFromTheKeptCopy(t *testing.T) {
+	db := chtest.MustOpen(t)
+	putProducts(t, db, product("p1", "One", "A > B", 10))
+	cfg := testConfig(t)
+	e := incrementalEngine(t, db, cfg)
+	// Unmerged, as the copies of a re-sent event are until a merge
+	// collapses them: FINAL must pick one.
+	if err := db.Exec(context.Background(), "SYSTEM STOP MERGES events"); err != nil {
+		t.Fatal(err)
+	}
+	at := now.Add(-day)
+	view := func(vid, pid, category string) ev {
+		return ev{vid: vid, typ: "product_view", pid: pid, category: category}
+	}
+	order := func(vid string, items ...string) ev { return ev{vid: vid, typ: "purchase", items: items, qty: 1} }
+	// resent is an event's first copy, then one received 10 s later with
+	// other content, inserted first.
+	resent := func(first, later ev) []stored {
+		id := uuid.New()
+		return []stored{{id, at.Add(10 * time.Second), later}, {id, at, first}}
+	}
+	replaced := uuid.New()
+	insertStored(t, db, slices.Concat(
+		resent(view("other-product", "gone", "Film > Rolls"), view("other-product", "ghost", "Zoo")),
+		resent(view("other-category", "gone", "Film>Rolls"), view("other-category", "gone", "Zoo > Gone")),
+		resent(order("other-line", "p1"), order("other-line", "ghost-line")),
+		resent(order("unknown-line", "line", "p1"), view("unknown-line", "p1", "")),
+		// Kept until its earlier copy arrives, after the first run.
+		[]stored{{replaced, at.Add(time.Minute), view("replaced", "stale", "Old")}},
+	)...)
+	unknown := func(res segment.RunResult) []string {
+		return strings1(t, db, `SELECT concat(product_id, ' | ', category) FROM seg_products
+			WHERE site = ? AND run_id = ? AND known = 0 ORDER BY product_id`, site, res.RunID)
+	}
+	time.Sleep(time.Second) // insert times are seconds: the run must start after them
+	first := incRun(t, e, now, false, segment.ModeFull)
+	want := []string{"gone | Film > Rolls", "line | ", "stale | Old"}
+	if got := unknown(first); !slices.Equal(got, want) {
+		t.Errorf("full run: unknown products %v, want %v", got, want)
+	}
+	if got := strings1(t, db, `SELECT category FROM v_visitor_interests WHERE site = ? AND kind = 'product' AND key = 'gone'`, site); !slices.Equal(got, []string{"Film > Rolls", "Film > Rolls"}) {
+		t.Errorf("categories of the interests in gone: %v, want Film > Rolls twice", got)
+	}
+
+	insertStored(t, db, stored{replaced, at, view("replaced", "p1", "")})
+	time.Sleep(time.Second)
+	later := now.Add(15 * time.Minute)
+	inc := incRun(t, e, later, false, segment.ModeIncremental)
+	want = []string{"gone | Film > Rolls", "line | "}
+	if got := unknown(inc); !slices.Equal(got, want) {
+		t.Errorf("incremental run: unknown products %v, want %v", got, want)
+	}
+	full := incRun(t, e, later, true, segment.ModeFull)
+	if got := unknown(full); !slices.Equal(got, want) {
+		t.Errorf("full run after it: unknown products %v, want %v", got, want)
+	}
+}

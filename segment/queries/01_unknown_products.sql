@@ -1,19 +1,29 @@
 -- Products seen in events but missing from the catalog, with the category
 -- the events gave (separators normalised to " > "). They keep their
 -- interests and category, are never recommended (no price, not in stock)
--- and get no idx. Events with items[] are read apart (see lines.sql), and
--- a product's category is the greatest normalised one its events gave (a
--- fixed choice, so every server picks the same), so duplicates do not
--- matter. The catalog's ids are read GLOBAL: on a cluster events is a
--- Distributed table, and each shard would look for v_products in its
--- default database (on one node GLOBAL IN is IN).
--- An incremental run reads only the events a full run would add to the
--- previous run's (the NEW markers, in PREWHERE so that only their rows'
--- ids are read: stored since it, or dated between its as-of time and this
--- one's) and merges them with the previous run's
--- unknown products (the PREVIOUS marker): the catalog is the same (else the run is
--- full), and a greatest category only grows as events are added. Events
--- go only by erasure or retention, and then the run reads every event.
+-- and get no idx. A product's category is the greatest normalised one
+-- its events gave (a fixed choice, so every server picks the same).
+-- An event counts as the copy FINAL keeps (the first received, as in
+-- v_events), so a product or category that only a re-sent copy with other
+-- content names is not taken. As in lines.sql, the events are read by the
+-- ids of those some copy of which names a candidate (PREWHERE comes
+-- before FINAL: narrowing by the product itself would let that copy
+-- survive beside the kept one), and the product is checked again after
+-- FINAL. Events with items[] are read apart (see lines.sql).
+-- The candidates (the CANDIDATES marker, after a product id column) are,
+-- in a full run, every product the catalog lacks. The catalog's ids are
+-- read GLOBAL: on a cluster events is a Distributed table, and each shard
+-- would look for v_products in its default database (on one node GLOBAL
+-- IN is IN).
+-- An incremental run takes as candidates only the unknown products that
+-- some copy of a new event names (stored since the previous run, or dated
+-- between its as-of time and this one's), every copy of such an event
+-- included: a new copy may take the place of the kept one. It finds them
+-- again from every event, and keeps the previous run's other unknown
+-- products as they were (the PREVIOUS marker): no kept copy that names
+-- one of those has come, gone or changed since. The catalog is the same
+-- (else the run is full). Events go only by erasure or retention, and
+-- then the run is a full one for this step.
 INSERT INTO seg_products (site, run_id, ph, idx, known, product_id, category)
 SELECT @site, @run, cityHash64(pid), 0, 0, pid, cat
 FROM (
@@ -22,20 +32,27 @@ FROM (
         SELECT pid, replaceRegexpAll(raw_category, '\\s*>\\s*', ' > ') AS line_category
         FROM (
             SELECT product_id AS pid, category AS raw_category
-            FROM events
-            /*NEW_PREWHERE*/
-            WHERE site = @site AND is_bot = 0 AND event_time <= toDateTime(@now) AND product_id != '' AND empty(items.product_id)
-                AND product_id GLOBAL NOT IN (SELECT product_id FROM v_products WHERE site = @site)
+            FROM events FINAL
+            PREWHERE event_id GLOBAL IN (
+                SELECT event_id FROM events PREWHERE product_id != '' AND product_id /*CANDIDATES*/ WHERE site = @site
+            )
+            WHERE site = @site AND is_bot = 0 AND event_time <= toDateTime(@now) AND empty(items.product_id)
+                AND product_id != '' AND product_id /*CANDIDATES*/
             UNION ALL
             SELECT pid, raw_category
             FROM (
                 SELECT items.product_id AS item_pids, items.category AS item_categories
-                FROM events
-                PREWHERE notEmpty(items.product_id) /*NEW*/
-                WHERE site = @site AND is_bot = 0 AND event_time <= toDateTime(@now)
+                FROM events FINAL
+                PREWHERE event_id GLOBAL IN (
+                    SELECT event_id
+                    FROM (SELECT event_id, items.product_id AS item_pids FROM events PREWHERE notEmpty(items.product_id) WHERE site = @site)
+                    ARRAY JOIN item_pids AS item_pid
+                    WHERE item_pid != '' AND item_pid /*CANDIDATES*/
+                )
+                WHERE site = @site AND is_bot = 0 AND event_time <= toDateTime(@now) AND notEmpty(items.product_id)
             ) AS with_items
             ARRAY JOIN item_pids AS pid, item_categories AS raw_category
-            WHERE pid != '' AND pid GLOBAL NOT IN (SELECT product_id FROM v_products WHERE site = @site)
+            WHERE pid != '' AND pid /*CANDIDATES*/
         )
         /*PREVIOUS*/
     )
