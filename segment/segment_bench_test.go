@@ -228,7 +228,8 @@ func benchCatalog(b testing.TB, db *chdb.DB, categories, perCategory int) {
 // add_to_cart, 2% checkout, 1.5% purchase, 1% remove, 0.5% identify;
 // 1% bot events, 1% of visitors opted out. Events are numbered from
 // @offset and dated over the @span seconds before @now.
-// benchEventsSQL writes the traits' braces as char(123) and char(125):
+// benchEventsSQL writes the traits' braces as unhex('7B') and unhex('7D')
+// (18.16 has no char()):
 // clickhouse-go takes a query with "{…:…}" on one line for one with
 // server-side parameters ({name:Type}) when the server supports them
 // (ClickHouse 26, not 18.16), and then leaves every @name unbound.
@@ -239,7 +240,7 @@ SELECT 'bench', generateUUIDv4(), t, t, type, concat('v', toString(v)), '',
     if(has_product OR type = 'product_list_view', concat('Dept ', toString(cat % 20), ' > Cat ', toString(cat)), ''),
     0, if(type = 'purchase', toUInt32(if(cityHash64(number, 8) % 100 < 3, 10, 1 + cityHash64(number, 8) % 2)), toUInt32(0)),
     toUInt8(cityHash64(number, 9) % 100 = 0), toUInt8(cityHash64(v, 10) % 100 = 0),
-    if(type = 'identify', concat(char(123), '"email":"v', toString(v), '@example.com"', char(125)), '')
+    if(type = 'identify', concat(unhex('7B'), '"email":"v', toString(v), '@example.com"', unhex('7D')), '')
 FROM (
     SELECT number, v, t, type,
         type IN ('product_view', 'add_to_cart', 'checkout', 'purchase', 'remove_from_cart') AS has_product,
