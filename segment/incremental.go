@@ -82,26 +82,6 @@ func (inc *increment) updatesPairs(kind string) bool {
 // as-of times.
 const newEvents = "inserted_at >= toDateTime(@inc_since) OR event_time > toDateTime(@prev_now)"
 
-// newUnknown are the unknown products an incremental run looks for again
-// (new_unknown_products.sql), and previousUnknown the previous run's
-// others, which it keeps (01_unknown_products).
-var (
-	newUnknown      = query("new_unknown_products", "/*NEW*/", "("+newEvents+")")
-	previousUnknown = `UNION ALL
-        SELECT product_id AS pid, category AS line_category
-        FROM seg_products WHERE site = @site AND run_id = @prev AND known = 0 AND product_id NOT IN ` + newUnknown
-)
-
-// unknownProducts is 01_unknown_products: for a full run (inc nil, or
-// after an erasure) every product the catalog lacks is a candidate; for
-// an incremental one, those new events name, beside the previous run's.
-func unknownProducts(inc *increment) string {
-	if inc == nil || inc.erased {
-		return query("01_unknown_products", "/*CANDIDATES*/", "GLOBAL NOT IN (SELECT product_id FROM v_products WHERE site = @site)", "/*PREVIOUS*/", "")
-	}
-	return query("01_unknown_products", "/*CANDIDATES*/", "IN "+newUnknown, "/*PREVIOUS*/", previousUnknown)
-}
-
 // params are the increment's bound values.
 func (inc *increment) params() []any {
 	p := []any{clickhouse.Named("inc_since", inc.since.Unix()), clickhouse.Named("prev_now", inc.prevAsOf.Unix())}
@@ -264,7 +244,7 @@ func (e *Engine) settingsFingerprint(plan *eventPlan) string {
 	fmt.Fprintf(h, "weights=%v half_life=%v cap=%d pro_qty=%d\n", s.Weights, s.HalfLife, s.MaxItemsPerBasket, s.ProfessionalMinQuantity)
 	flags, counts, lasts := plan.fragments()
 	fmt.Fprintf(h, "%s\n%s\n%s\n%v\n", flags, counts, lasts, plan.args)
-	for _, q := range []string{"lines", "copies", "00_identities", "00_opted_out", "01_unknown_products", "new_unknown_products", "02_interests", "03_profiles",
+	for _, q := range []string{"lines", "copies", "00_identities", "00_opted_out", "01_unknown_products", "02_interests", "03_profiles",
 		"04_opted_out_profiles", "00_affected", "carry_interests", "carry_profiles"} {
 		h.Write([]byte(query(q)))
 	}

@@ -288,7 +288,7 @@ func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, 
 	// (in two halves) without waiting for interests.
 	profilesPass := step("03_profiles", slices.Concat(before, []string{"00_identities", "01_numbers"}), profiles, pp)
 	identities := step("00_identities", nil, query("00_identities"), params)
-	unknown := step("01_unknown_products", nil, unknownProducts(nil), params)
+	unknown := step("01_unknown_products", nil, query("01_unknown_products"), params)
 	var affected []task
 	if inc != nil {
 		ip := append(params[:len(params):len(params)], inc.params()...)
@@ -297,7 +297,6 @@ func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, 
 		interestsPass.run = carryInterests(func(name, q string) error { return e.step(ctx, res, name, q, ip) }, interests)
 		profilesPass.run = carryProfiles(func(name, q string) error { return e.step(ctx, res, name, q, ipp) }, profiles)
 		identities = step("00_identities", []string{"00_affected"}, query("00_identities", "/*VISITORS*/", andAffected), params)
-		unknown = step("01_unknown_products", nil, unknownProducts(inc), ip)
 	}
 	tasks := []task{
 		unknown,

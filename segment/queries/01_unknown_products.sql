@@ -10,20 +10,14 @@
 -- before FINAL: narrowing by the product itself would let that copy
 -- survive beside the kept one), and the product is checked again after
 -- FINAL. Events with items[] are read apart (see lines.sql).
--- The candidates (the CANDIDATES marker, after a product id column) are,
--- in a full run, every product the catalog lacks. The catalog's ids are
--- read GLOBAL: on a cluster events is a Distributed table, and each shard
--- would look for v_products in its default database (on one node GLOBAL
--- IN is IN).
--- An incremental run takes as candidates only the unknown products that
--- some copy of a new event names (stored since the previous run, or dated
--- between its as-of time and this one's), every copy of such an event
--- included: a new copy may take the place of the kept one. It finds them
--- again from every event, and keeps the previous run's other unknown
--- products as they were (the PREVIOUS marker): no kept copy that names
--- one of those has come, gone or changed since. The catalog is the same
--- (else the run is full). Events go only by erasure or retention, and
--- then the run is a full one for this step.
+-- The catalog's ids are read GLOBAL: on a cluster events is a
+-- Distributed table, and each shard would look for v_products in its
+-- default database (on one node GLOBAL IN is IN).
+-- An incremental run does this step as a full run does, from every
+-- event: a new copy of an old event can take the kept copy's place (a
+-- spool replay of a copy received earlier, or a tie on the receive time
+-- broken by content), which takes that copy's products out, and finding
+-- them again would cost what this read does.
 INSERT INTO seg_products (site, run_id, ph, idx, known, product_id, category)
 SELECT @site, @run, cityHash64(pid), 0, 0, pid, cat
 FROM (
@@ -34,10 +28,12 @@ FROM (
             SELECT product_id AS pid, category AS raw_category
             FROM events FINAL
             PREWHERE event_id GLOBAL IN (
-                SELECT event_id FROM events PREWHERE product_id != '' AND product_id /*CANDIDATES*/ WHERE site = @site
+                SELECT event_id FROM events
+                PREWHERE product_id != '' AND product_id GLOBAL NOT IN (SELECT product_id FROM v_products WHERE site = @site)
+                WHERE site = @site
             )
             WHERE site = @site AND is_bot = 0 AND event_time <= toDateTime(@now) AND empty(items.product_id)
-                AND product_id != '' AND product_id /*CANDIDATES*/
+                AND product_id != '' AND product_id GLOBAL NOT IN (SELECT product_id FROM v_products WHERE site = @site)
             UNION ALL
             SELECT pid, raw_category
             FROM (
@@ -47,14 +43,13 @@ FROM (
                     SELECT event_id
                     FROM (SELECT event_id, items.product_id AS item_pids FROM events PREWHERE notEmpty(items.product_id) WHERE site = @site)
                     ARRAY JOIN item_pids AS item_pid
-                    WHERE item_pid != '' AND item_pid /*CANDIDATES*/
+                    WHERE item_pid != '' AND item_pid GLOBAL NOT IN (SELECT product_id FROM v_products WHERE site = @site)
                 )
                 WHERE site = @site AND is_bot = 0 AND event_time <= toDateTime(@now) AND notEmpty(items.product_id)
             ) AS with_items
             ARRAY JOIN item_pids AS pid, item_categories AS raw_category
-            WHERE pid != '' AND pid /*CANDIDATES*/
+            WHERE pid != '' AND pid GLOBAL NOT IN (SELECT product_id FROM v_products WHERE site = @site)
         )
-        /*PREVIOUS*/
     )
     GROUP BY pid
 )
