@@ -77,11 +77,6 @@ func (inc *increment) updatesPairs(kind string) bool {
 	return inc != nil && !inc.erased && slices.Contains(inc.pairKinds, kind)
 }
 
-// newEvents narrows a read of events to those a full run would read and
-// the previous run did not: stored since it, or dated between the two
-// as-of times.
-const newEvents = "inserted_at >= toDateTime(@inc_since) OR event_time > toDateTime(@prev_now)"
-
 // params are the increment's bound values.
 func (inc *increment) params() []any {
 	p := []any{clickhouse.Named("inc_since", inc.since.Unix()), clickhouse.Named("prev_now", inc.prevAsOf.Unix())}
