@@ -243,6 +243,13 @@ func copies(copyIf, visitors string) string {
 	return query("copies", "/*COPY_IF*/", copyIf, "/*VISITORS*/", visitors)
 }
 
+// unknownProducts is 01_unknown_products, which reads the events that
+// name a product the catalog lacks by the ids of their copies.
+func unknownProducts() string {
+	return query("01_unknown_products", "/*UNKNOWN_COPIES*/",
+		copies("product_id != '' AND product_id GLOBAL NOT IN (SELECT product_id FROM v_products WHERE site = @site)", ""))
+}
+
 // inAudience names the audience in err.
 func inAudience(name string, err error) error {
 	if err != nil {
@@ -288,7 +295,6 @@ func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, 
 	// (in two halves) without waiting for interests.
 	profilesPass := step("03_profiles", slices.Concat(before, []string{"00_identities", "01_numbers"}), profiles, pp)
 	identities := step("00_identities", nil, query("00_identities"), params)
-	unknown := step("01_unknown_products", nil, query("01_unknown_products"), params)
 	var affected []task
 	if inc != nil {
 		ip := append(params[:len(params):len(params)], inc.params()...)
@@ -299,7 +305,7 @@ func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, 
 		identities = step("00_identities", []string{"00_affected"}, query("00_identities", "/*VISITORS*/", andAffected), params)
 	}
 	tasks := []task{
-		unknown,
+		step("01_unknown_products", nil, unknownProducts(), params),
 		step("00_opted_out", nil, optedOut(), params),
 		identities,
 		step("01_numbers", nil, query("01_numbers"), params),

@@ -228,11 +228,10 @@ func benchCatalog(b testing.TB, db *chdb.DB, categories, perCategory int) {
 // add_to_cart, 2% checkout, 1.5% purchase, 1% remove, 0.5% identify;
 // 1% bot events, 1% of visitors opted out. Events are numbered from
 // @offset and dated over the @span seconds before @now.
-// benchEventsSQL writes the traits' braces as unhex('7B') and unhex('7D')
-// (18.16 has no char()):
-// clickhouse-go takes a query with "{…:…}" on one line for one with
-// server-side parameters ({name:Type}) when the server supports them
-// (ClickHouse 26, not 18.16), and then leaves every @name unbound.
+// The traits' braces are unhex('7B') and unhex('7D'): clickhouse-go takes
+// a query with "{…:…}" on one line for one with server-side parameters
+// ({name:Type}) when the server supports them (ClickHouse 26, not 18.16),
+// and then leaves every @name unbound; 18.16 has no char().
 const benchEventsSQL = `
 INSERT INTO events (site, event_id, event_time, received_at, type, visitor_id, user_id, product_id, category, price, quantity, is_bot, opted_out, traits)
 SELECT 'bench', generateUUIDv4(), t, t, type, concat('v', toString(v)), '',

@@ -6,10 +6,11 @@
 -- An event counts as the copy FINAL keeps (the first received, as in
 -- v_events), so a product or category that only a re-sent copy with other
 -- content names is not taken. As in lines.sql, the events are read by the
--- ids of those some copy of which names a candidate (PREWHERE comes
+-- ids of those some copy of which names one (copies.sql; PREWHERE comes
 -- before FINAL: narrowing by the product itself would let that copy
 -- survive beside the kept one), and the product is checked again after
--- FINAL. Events with items[] are read apart (see lines.sql).
+-- FINAL. Events with items[] are read apart (see lines.sql), by the ids
+-- of those some copy of which has an unknown item.
 -- The catalog's ids are read GLOBAL: on a cluster events is a
 -- Distributed table, and each shard would look for v_products in its
 -- default database (on one node GLOBAL IN is IN).
@@ -27,11 +28,7 @@ FROM (
         FROM (
             SELECT product_id AS pid, category AS raw_category
             FROM events FINAL
-            PREWHERE event_id GLOBAL IN (
-                SELECT event_id FROM events
-                PREWHERE product_id != '' AND product_id GLOBAL NOT IN (SELECT product_id FROM v_products WHERE site = @site)
-                WHERE site = @site
-            )
+            PREWHERE event_id GLOBAL IN (/*UNKNOWN_COPIES*/)
             WHERE site = @site AND is_bot = 0 AND event_time <= toDateTime(@now) AND empty(items.product_id)
                 AND product_id != '' AND product_id GLOBAL NOT IN (SELECT product_id FROM v_products WHERE site = @site)
             UNION ALL
