@@ -43,15 +43,21 @@ type clusterRun struct {
 	db        *chdb.DB
 	coord     *chdb.DB     // the DSN's database on the coordinator
 	executors []*chdb.Node // one replica per shard, the coordinator among them
-	sharded   map[string]bool
-	runTables map[string]bool // tables with a run_id column
-	wait      time.Duration
+	// eventsDelay is how far the executors' replicas of events were
+	// behind when the run began (system.replicas' absolute_delay, the
+	// most of any): rows inserted that long ago may not be there yet,
+	// so the run's insert-time watermark is set back by it.
+	eventsDelay time.Duration
+	sharded     map[string]bool
+	runTables   map[string]bool // tables with a run_id column
+	wait        time.Duration
 }
 
 // perShard are the steps (by name, up to the first '/', after eval/) that
 // read and write one visitor's rows at a time. (00_opted_out is not: a
 // person's opt-out follows their user id to visitor ids on other shards.)
 var perShard = map[string]bool{
+	"00_affected":           true, // an incremental run's recomputed visitors
 	"00_identities":         true,
 	"02_interests":          true,
 	"03_profiles":           true,
@@ -103,6 +109,7 @@ func newClusterRun(ctx context.Context, db *chdb.DB) (*clusterRun, error) {
 			return nil, fmt.Errorf("no replica of shard %d answers: a run needs every shard", shard[0].Shard)
 		}
 		c.executors = append(c.executors, pick)
+		c.eventsDelay = max(c.eventsDelay, time.Duration(lag)*time.Second)
 	}
 	coord := c.executors[0]
 	if c.coord, err = coord.Main(); err != nil {
@@ -135,7 +142,7 @@ var (
 // exec runs one step of a run where its rows are.
 func (c *clusterRun) exec(ctx context.Context, name, q string, params []any) error {
 	shards := stepOnShards(name)
-	if err := c.settle(ctx, c.reads(q), runIDs(params), shards); err != nil {
+	if err := c.settle(ctx, c.reads(q), runIDs(q, params), shards); err != nil {
 		return err
 	}
 	if !shards {
@@ -174,11 +181,13 @@ func (c *clusterRun) reads(q string) []string {
 
 // runIDs are the runs a step's parameters name (its own, an
 // evaluation's run of every event, a next-item evaluation's held-out
-// sessions).
-func runIDs(params []any) []string {
+// sessions) and, when q reads it, the previous run an incremental run
+// builds on: a replica back from a failure may not hold all of it yet.
+func runIDs(q string, params []any) []string {
 	var out []string
 	for _, p := range params {
-		if nv, ok := p.(driver.NamedValue); ok && (nv.Name == "run" || nv.Name == "all_run" || nv.Name == "held") {
+		nv, ok := p.(driver.NamedValue)
+		if ok && (nv.Name == "run" || nv.Name == "all_run" || nv.Name == "held" || (nv.Name == "prev" && strings.Contains(q, "@prev"))) {
 			if s, ok := nv.Value.(string); ok && s != "" {
 				out = append(out, s)
 			}

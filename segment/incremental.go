@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/remarket/remarket/internal/chdb"
 )
 
 // Incremental runs. A full run reads every event of the site twice (the
@@ -134,16 +136,22 @@ func (e *Engine) planIncrement(ctx context.Context, res *RunResult, prev string,
 	if err := db.QueryRow(ctx, "SELECT now()").Scan(&st.watermark); err != nil {
 		return nil, fmt.Errorf("cannot read the server's clock: %w", err)
 	}
+	if res.cluster != nil {
+		// An event a lagging replica has not fetched yet is not read by
+		// this run; the next one reads it if it was stored after the
+		// watermark.
+		st.watermark = st.watermark.Add(-res.cluster.eventsDelay)
+	}
 	site := clickhouse.Named("site", res.Site)
 	if err := db.QueryRow(ctx, `SELECT concat(toString(count()), ':', toString(groupBitXor(cityHash64(product_id, category, price))))
 		FROM v_products WHERE site = @site AND product_id != ''`, site).Scan(&st.catalog); err != nil {
 		return nil, fmt.Errorf("cannot fingerprint the catalog: %w", err)
 	}
-	if err := db.QueryRow(ctx, "SELECT groupUniqArray(partition) FROM system.parts WHERE database = @db AND table = 'events' AND active",
-		clickhouse.Named("db", e.db.Database)).Scan(&st.partitions); err != nil {
-		return nil, fmt.Errorf("cannot list the events partitions: %w", err)
+	partitions, err := e.eventsPartitions(ctx, res)
+	if err != nil {
+		return nil, err
 	}
-	slices.Sort(st.partitions)
+	st.partitions = partitions
 	res.state = st
 
 	reason, prevState, err := e.fullReason(ctx, res, prev, opt, st)
@@ -176,6 +184,27 @@ func (e *Engine) planIncrement(ctx context.Context, res *RunResult, prev string,
 	return inc, nil
 }
 
+// eventsPartitions are the partitions of events that hold rows, sorted:
+// on a cluster those of any shard (each executor's shard database).
+func (e *Engine) eventsPartitions(ctx context.Context, res *RunResult) ([]string, error) {
+	dbs := []*chdb.DB{e.db}
+	if res.cluster != nil {
+		dbs = nodeDBs(res.cluster.executors)
+	}
+	var all []string
+	for _, db := range dbs {
+		var parts []string
+		err := db.QueryRow(ctx, "SELECT groupUniqArray(partition) FROM system.parts WHERE database = @db AND table = 'events' AND active",
+			clickhouse.Named("db", db.Database)).Scan(&parts)
+		if err != nil {
+			return nil, fmt.Errorf("cannot list the events partitions: %w", err)
+		}
+		all = append(all, parts...)
+	}
+	slices.Sort(all)
+	return slices.Compact(all), nil
+}
+
 // fullReason says why the run cannot build on prev ("" when it can), and
 // returns prev's state.
 func (e *Engine) fullReason(ctx context.Context, res *RunResult, prev string, opt RunOptions, st *runState) (string, runState, error) {
@@ -185,8 +214,6 @@ func (e *Engine) fullReason(ctx context.Context, res *RunResult, prev string, op
 		return "a full run was asked for", ps, nil
 	case opt.Audience != "":
 		return "a single-audience run is full", ps, nil
-	case res.cluster != nil:
-		return "runs on a cluster are full", ps, nil
 	case prev == "":
 		return "no previous run", ps, nil
 	}
@@ -289,7 +316,13 @@ func (e *Engine) recordState(ctx context.Context, res *RunResult) error {
 	}
 	res.Affected = visitors
 	if st.mode == ModeIncremental {
-		if err := db.QueryRow(ctx, "SELECT count() FROM seg_affected WHERE site = @site AND run_id = @run", p...).Scan(&res.Affected); err != nil {
+		// On a cluster every shard lists the visitors of an erasure in
+		// progress, whichever shard holds them.
+		const q = "SELECT uniqExact(vh) FROM seg_affected WHERE site = @site AND run_id = @run"
+		if err := e.settle(ctx, res, q, p); err != nil {
+			return err
+		}
+		if err := db.QueryRow(ctx, q, p...).Scan(&res.Affected); err != nil {
 			return err
 		}
 	}

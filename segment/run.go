@@ -628,5 +628,5 @@ func (e *Engine) settle(ctx context.Context, res *RunResult, q string, params []
 	if res.cluster == nil {
 		return nil
 	}
-	return res.cluster.settle(ctx, res.cluster.reads(q), runIDs(params), false)
+	return res.cluster.settle(ctx, res.cluster.reads(q), runIDs(q, params), false)
 }

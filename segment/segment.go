@@ -55,6 +55,18 @@ func New(cfg config.Config, db *chdb.DB, log *slog.Logger) *Engine {
 	return &Engine{cfg: cfg, db: db, log: log, Now: time.Now, insertMargin: defaultInsertMargin, maxIncrement: defaultMaxIncrement}
 }
 
+// SetInsertMargin sets how long before the previous run started an
+// insert counts as new (defaultInsertMargin). Tests and benchmarks that
+// insert and run one after the other set 0, so that only the events
+// stored after the previous run started count as new.
+func (e *Engine) SetInsertMargin(d time.Duration) { e.insertMargin = d }
+
+// SetMaxIncrement sets the share of a site's events that may be new for
+// a run to be incremental (defaultMaxIncrement). Tests of small shops set
+// 1, so that batches that are a large share of their events still run
+// incrementally.
+func (e *Engine) SetMaxIncrement(share float64) { e.maxIncrement = share }
+
 // SetBeforeSwitch installs a hook run between a run's last write and its
 // switch. It exists for tests of the atomic switch.
 func (e *Engine) SetBeforeSwitch(f func(ctx context.Context, site, runID string) error) {

@@ -2,8 +2,10 @@ package clustercheck
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -12,12 +14,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 
 	"github.com/remarket/remarket/feeds"
 	"github.com/remarket/remarket/internal/chdb"
 	"github.com/remarket/remarket/internal/config"
 	"github.com/remarket/remarket/internal/runcheck"
+	"github.com/remarket/remarket/segment"
 	rmsql "github.com/remarket/remarket/sql"
 )
 
@@ -143,4 +148,205 @@ func TestFeedsAndMembersFromEveryNode(t *testing.T) {
 			}
 		}
 	}
+}
+
+// An incremental run on the cluster shows what a full run on one node
+// shows on the same events: after a full run on the cluster come new
+// events of returning and new visitors (one of them identified as a
+// known person), late events dated weeks back, copies of stored events
+// re-sent with another product (received before and after the stored
+// copy), an order with order lines and an opt-out that follows a person
+// to their other browsers, whichever shards hold them.
+func TestIncrementalRunOnTheClusterEqualsOneNodesFullRun(t *testing.T) {
+	cfg, now := demoOnCluster(t)
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	clustered := openCluster(t, cluster.DSN(database, cluster.Node(1, 2), cluster.Node(2, 2)))
+	later := now.Add(30 * time.Minute)
+	eng := segment.New(cfg, clustered, log)
+	eng.SetInsertMargin(0) // inserts and runs follow one another here
+	eng.SetMaxIncrement(1) // the demo shop is small
+	eng.Now = func() time.Time { return now }
+	if _, err := eng.Run(ctx, demoSite, segment.RunOptions{Full: true}); err != nil {
+		t.Fatal(err)
+	}
+	added := addClusterEvents(t, clustered, now, later)
+
+	one, err := chdb.Open(ctx, single.DSN("incremental"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer one.Close()
+	if _, err := rmsql.Migrate(ctx, one); err != nil {
+		t.Fatal(err)
+	}
+	// Copied before the cluster's second run: both start from the same
+	// joins, redemptions and offer windows.
+	for _, table := range []string{"events", "catalog_products", "catalog_versions", "feed_discount_rules", "seg_member_joins", "offer_redemptions", "feed_offer_windows"} {
+		runcheck.CopyTable(t, cluster.Node(1, 1), database, single, "incremental", table, "site = '"+demoSite+"'")
+	}
+
+	runAt := func(db *chdb.DB, engine string, full bool) (segment.RunResult, runcheck.Snapshot) {
+		api := feeds.NewAPI(cfg, db, log)
+		defer api.Close()
+		api.Now = func() time.Time { return later }
+		e := segment.New(cfg, db, log)
+		e.SetInsertMargin(0)
+		e.SetMaxIncrement(1)
+		e.Now = func() time.Time { return later }
+		e.SetRedemptions(api)
+		res, err := e.Run(ctx, demoSite, segment.RunOptions{Full: full})
+		if err != nil {
+			t.Fatalf("segment run on %s: %v", engine, err)
+		}
+		runcheck.PinFinish(t, db, demoSite, res.RunID, later)
+		return res, runcheck.Read(t, cfg, db, api, engine, demoSite, res.RunID)
+	}
+	res, b := runAt(clustered, "the cluster, incremental", false)
+	if res.Mode != segment.ModeIncremental {
+		t.Fatalf("the cluster's run after %d new events was %s: %s", added, res.Mode, res.Reason)
+	}
+	var visitors uint64
+	if err := clustered.QueryRow(ctx, "SELECT uniqExact(visitor_id) FROM events WHERE site = ?", demoSite).Scan(&visitors); err != nil {
+		t.Fatal(err)
+	}
+	if res.Affected == 0 || res.Affected >= visitors {
+		t.Errorf("the incremental run recomputed %d of %d visitors", res.Affected, visitors)
+	}
+	t.Logf("the cluster's incremental run recomputed %d of %d visitors after %d new events in %s", res.Affected, visitors, added, res.Took.Round(time.Millisecond))
+	_, a := runAt(one, "one node, full", true)
+	runcheck.Compare(t, a, b)
+}
+
+// addClusterEvents inserts into the cluster's events what
+// TestIncrementalRunOnTheClusterEqualsOneNodesFullRun describes, dated
+// from now to later (and before), and returns how many.
+func addClusterEvents(t *testing.T, db *chdb.DB, now, later time.Time) int {
+	t.Helper()
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(15, 2))
+	var visitors, users, products, categories []string
+	var prices []float64
+	scan := func(q string, dest func(rows driver.Rows) error) {
+		rows, err := db.Query(ctx, q, demoSite)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := dest(rows); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scan(`SELECT visitor_id, any(user_id) FROM events WHERE site = ? AND visitor_id != '' AND is_bot = 0
+		GROUP BY visitor_id ORDER BY cityHash64(visitor_id) LIMIT 60`, func(rows driver.Rows) error {
+		var v, u string
+		err := rows.Scan(&v, &u)
+		visitors, users = append(visitors, v), append(users, u)
+		return err
+	})
+	scan(`SELECT product_id, any(category), any(price) FROM events WHERE site = ? AND product_id != '' AND category != ''
+		GROUP BY product_id ORDER BY product_id LIMIT 30`, func(rows driver.Rows) error {
+		var p, c string
+		var price float64
+		err := rows.Scan(&p, &c, &price)
+		products, categories, prices = append(products, p), append(categories, c), append(prices, price)
+		return err
+	})
+	// A person seen on two browsers, if the demo has one.
+	var person string
+	var devices []string
+	scan(`SELECT user_id, groupUniqArray(visitor_id) FROM events WHERE site = ? AND user_id != '' AND visitor_id != ''
+		GROUP BY user_id HAVING length(groupUniqArray(visitor_id)) > 1 ORDER BY user_id LIMIT 1`, func(rows driver.Rows) error {
+		return rows.Scan(&person, &devices)
+	})
+	if person == "" {
+		t.Log("the demo has no person seen on two browsers: the opt-out stays on one")
+	}
+	if len(visitors) < 20 || len(products) < 5 {
+		t.Fatalf("the demo has %d visitors and %d products to build on", len(visitors), len(products))
+	}
+
+	type event struct {
+		id                     uuid.UUID
+		at, received           time.Time
+		typ, vid, uid, product string
+		qty                    uint32
+		items                  []int // order lines: indexes into products
+		optedOut               uint8
+	}
+	var evs []event
+	between := func() time.Time {
+		return now.Add(time.Duration(1 + r.Int64N(int64(later.Sub(now)-time.Second)))).Truncate(time.Second)
+	}
+	types := []string{"product_view", "product_view", "product_view", "add_to_cart", "purchase"}
+	for range 60 { // returning visitors
+		i := r.IntN(len(visitors))
+		at := between()
+		evs = append(evs, event{id: uuid.New(), at: at, received: at, typ: types[r.IntN(len(types))], vid: visitors[i], uid: users[i], product: products[r.IntN(len(products))], qty: 1})
+	}
+	for i := range 15 { // new visitors, the first one a known person
+		at := between()
+		e := event{id: uuid.New(), at: at, received: at, typ: types[r.IntN(len(types))], vid: fmt.Sprintf("cluster-new-%d", i%5), product: products[r.IntN(len(products))], qty: 1}
+		if i%5 == 0 && person != "" {
+			e.uid = person
+		}
+		evs = append(evs, e)
+	}
+	for range 10 { // late: stored now, dated weeks back
+		i := r.IntN(len(visitors))
+		at := now.Add(-time.Duration(10+r.IntN(30)) * 24 * time.Hour).Truncate(time.Second)
+		evs = append(evs, event{id: uuid.New(), at: at, received: later.Add(-time.Minute), typ: types[r.IntN(len(types))], vid: visitors[i], uid: users[i], product: products[r.IntN(len(products))], qty: 1})
+	}
+	// Re-sent copies of stored events with another product: received
+	// after the stored copy (which stays) and before it (which it replaces).
+	scan(`SELECT event_id, event_time, received_at, type, visitor_id, user_id FROM events
+		WHERE site = ? AND product_id != '' AND type IN ('product_view', 'add_to_cart') ORDER BY event_id LIMIT 10`, func(rows driver.Rows) error {
+		var e event
+		err := rows.Scan(&e.id, &e.at, &e.received, &e.typ, &e.vid, &e.uid)
+		shift := time.Hour
+		if len(evs)%2 == 0 {
+			shift = -time.Hour
+		}
+		e.received, e.product, e.qty = e.received.Add(shift), products[r.IntN(len(products))], 1
+		evs = append(evs, e)
+		return err
+	})
+	at := between() // an order with two order lines
+	evs = append(evs, event{id: uuid.New(), at: at, received: at, typ: "purchase", vid: visitors[0], uid: users[0], qty: 2, items: []int{1, 3}})
+	// An opt-out on one of a person's browsers opts out the others.
+	out := event{id: uuid.New(), at: between(), typ: "page_view", vid: visitors[1], uid: users[1], optedOut: 1}
+	if person != "" {
+		out.vid, out.uid = devices[0], person
+	}
+	out.received = out.at
+	evs = append(evs, out)
+
+	b, err := db.PrepareBatch(ctx, `INSERT INTO events (site, event_id, event_time, received_at, type, visitor_id, user_id,
+		product_id, category, price, quantity, items.product_id, items.sku, items.category, items.price, items.quantity, opted_out)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	category, price := map[string]string{}, map[string]float64{}
+	for i, p := range products {
+		category[p], price[p] = categories[i], prices[i]
+	}
+	for _, e := range evs {
+		ip, is, ic, ipr, iq := []string{}, []string{}, []string{}, []float64{}, []uint32{}
+		for _, k := range e.items {
+			ip, is, ic, ipr, iq = append(ip, products[k]), append(is, ""), append(ic, categories[k]), append(ipr, prices[k]), append(iq, e.qty)
+		}
+		if err := b.Append(demoSite, e.id, e.at, e.received, e.typ, e.vid, e.uid, e.product, category[e.product], price[e.product], e.qty,
+			ip, is, ic, ipr, iq, e.optedOut); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+	return len(evs)
 }
