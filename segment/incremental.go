@@ -27,6 +27,10 @@ import (
 // tables as in a full run, so time-based conditions stay exact for
 // visitors without new events.
 //
+// On a cluster each shard finds and recomputes its own affected visitors
+// (00_affected runs per shard, like the passes and the copies), and the
+// pairs are updated over the Distributed tables (see clusterRun).
+//
 // A run is incremental when the previous run's state can stand for a
 // full run's: it recorded its state (seg_run_state), its settings and
 // the catalog's products are those of this run, no events partition was

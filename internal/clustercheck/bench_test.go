@@ -30,9 +30,9 @@ import (
 
 // BenchmarkClusterVsOneNode (make bench-cluster) measures the cost of
 // coordination: the same events ingested through the collect API into
-// the 2×2 cluster and into one node, and the same full segment run on
-// both, all processes on this machine. Three rounds, alternating the
-// two; medians. BENCH_CLUSTER_EVENTS (default 50,000) sets the ingest's
+// the 2×2 cluster and into one node, the same full segment run on both,
+// and the same incremental run after 1% new events (demoIncrement), all
+// processes on this machine. Three rounds, alternating the two; medians. BENCH_CLUSTER_EVENTS (default 50,000) sets the ingest's
 // events, BENCH_CLUSTER_VISITORS (default 1,000) the demo's shoppers the
 // segment run computes.
 func BenchmarkClusterVsOneNode(b *testing.B) {
@@ -92,7 +92,7 @@ func BenchmarkClusterVsOneNode(b *testing.B) {
 		for i, tg := range targets {
 			eng := segment.New(cfg, tg.db, log)
 			eng.Now = func() time.Time { return now }
-			res, err := eng.Run(ctx, demoSite, segment.RunOptions{})
+			res, err := eng.Run(ctx, demoSite, segment.RunOptions{Full: true})
 			if err != nil {
 				b.Fatalf("segment run on %s: %v", tg.name, err)
 			}
@@ -101,6 +101,30 @@ func BenchmarkClusterVsOneNode(b *testing.B) {
 				steps[i][s.Name] = append(steps[i][s.Name], s.Took)
 			}
 			b.Logf("segment run round %d, %s: %s", round+1, tg.name, res.Took.Round(time.Millisecond))
+		}
+	}
+	// Incremental runs: the same 1% new events into both, then a run a
+	// quarter hour later on each.
+	incs := make([][]time.Duration, len(targets))
+	recomputed := make([]uint64, len(targets))
+	for round := range rounds {
+		from, to := now.Add(time.Duration(round)*15*time.Minute), now.Add(time.Duration(round+1)*15*time.Minute)
+		evs, _ := demoIncrement(b, clustered, int(demoEvents/100), from, to, uint64(round))
+		for i, tg := range targets {
+			insertNewEvents(b, tg.db, evs)
+			eng := segment.New(cfg, tg.db, log)
+			eng.SetInsertMargin(0) // inserts and runs follow one another here
+			eng.SetMaxIncrement(1)
+			eng.Now = func() time.Time { return to }
+			res, err := eng.Run(ctx, demoSite, segment.RunOptions{})
+			if err != nil {
+				b.Fatalf("incremental segment run on %s: %v", tg.name, err)
+			}
+			if res.Mode != segment.ModeIncremental {
+				b.Fatalf("the run on %s after 1%% new events was %s: %s", tg.name, res.Mode, res.Reason)
+			}
+			incs[i], recomputed[i] = append(incs[i], res.Took), res.Affected
+			b.Logf("incremental run round %d, %s: %d new events, %d visitors recomputed, %s", round+1, tg.name, len(evs), res.Affected, res.Took.Round(time.Millisecond))
 		}
 	}
 
@@ -114,7 +138,10 @@ func BenchmarkClusterVsOneNode(b *testing.B) {
 	perSec := func(d time.Duration) float64 { return float64(events) / d.Seconds() }
 	row(fmt.Sprintf("ingest %d events: acknowledged", events), perSec(median(ing[0].acked)), perSec(median(ing[1].acked)), "ev/s")
 	row("ingest: in ClickHouse (end to end)", perSec(median(ing[0].shipped)), perSec(median(ing[1].shipped)), "ev/s")
-	row(fmt.Sprintf("segment run (%d events)", demoEvents), median(runs[0]).Seconds(), median(runs[1]).Seconds(), "s")
+	row(fmt.Sprintf("segment run, full (%d events)", demoEvents), median(runs[0]).Seconds(), median(runs[1]).Seconds(), "s")
+	row(fmt.Sprintf("segment run, incremental (+1%%, %d recomputed)", recomputed[1]), median(incs[0]).Seconds(), median(incs[1]).Seconds(), "s")
+	fmt.Fprintf(&r, "(incremental ÷ full: one node %.2f, the cluster %.2f)\n",
+		median(incs[0]).Seconds()/median(runs[0]).Seconds(), median(incs[1]).Seconds()/median(runs[1]).Seconds())
 	fmt.Fprintf(&r, "(ratio: the cluster's figure ÷ one node's; steps run side by side, so they add up to more than the run)\n")
 	fmt.Fprintf(&r, "where a cluster run's time goes (median per step, the 8 slowest on the cluster):\n")
 	names := make([]string, 0, len(steps[1]))

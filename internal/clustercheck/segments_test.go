@@ -170,7 +170,8 @@ func TestIncrementalRunOnTheClusterEqualsOneNodesFullRun(t *testing.T) {
 	if _, err := eng.Run(ctx, demoSite, segment.RunOptions{Full: true}); err != nil {
 		t.Fatal(err)
 	}
-	added := addClusterEvents(t, clustered, now, later)
+	evs, optedOut := demoIncrement(t, clustered, 100, now, later, 15)
+	insertNewEvents(t, clustered, evs)
 
 	one, err := chdb.Open(ctx, single.DSN("incremental"))
 	if err != nil {
@@ -204,7 +205,7 @@ func TestIncrementalRunOnTheClusterEqualsOneNodesFullRun(t *testing.T) {
 	}
 	res, b := runAt(clustered, "the cluster, incremental", false)
 	if res.Mode != segment.ModeIncremental {
-		t.Fatalf("the cluster's run after %d new events was %s: %s", added, res.Mode, res.Reason)
+		t.Fatalf("the cluster's run after %d new events was %s: %s", len(evs), res.Mode, res.Reason)
 	}
 	var visitors uint64
 	if err := clustered.QueryRow(ctx, "SELECT uniqExact(visitor_id) FROM events WHERE site = ?", demoSite).Scan(&visitors); err != nil {
@@ -213,22 +214,43 @@ func TestIncrementalRunOnTheClusterEqualsOneNodesFullRun(t *testing.T) {
 	if res.Affected == 0 || res.Affected >= visitors {
 		t.Errorf("the incremental run recomputed %d of %d visitors", res.Affected, visitors)
 	}
-	t.Logf("the cluster's incremental run recomputed %d of %d visitors after %d new events in %s", res.Affected, visitors, added, res.Took.Round(time.Millisecond))
+	var out uint8
+	if err := clustered.QueryRow(ctx, "SELECT opted_out FROM v_visitor_profiles WHERE site = ? AND run_id = ? AND visitor_id = ?",
+		demoSite, res.RunID, optedOut).Scan(&out); err != nil || out != 1 {
+		t.Errorf("browser %s of the person who opted out on another: opted_out = %d (%v)", optedOut, out, err)
+	}
+	t.Logf("the cluster's incremental run recomputed %d of %d visitors after %d new events in %s", res.Affected, visitors, len(evs), res.Took.Round(time.Millisecond))
 	_, a := runAt(one, "one node, full", true)
 	runcheck.Compare(t, a, b)
 }
 
-// addClusterEvents inserts into the cluster's events what
-// TestIncrementalRunOnTheClusterEqualsOneNodesFullRun describes, dated
-// from now to later (and before), and returns how many.
-func addClusterEvents(t *testing.T, db *chdb.DB, now, later time.Time) int {
+// newEvent is an event a test or benchmark adds to the demo's.
+type newEvent struct {
+	id                     uuid.UUID
+	at, received           time.Time
+	typ, vid, uid, product string
+	category               string
+	price                  float64
+	qty                    uint32
+	items                  []string // order lines' products
+	itemCategories         []string
+	itemPrices             []float64
+	optedOut               uint8
+}
+
+// demoIncrement makes about n events to add to the demo's events in db,
+// of the kinds TestIncrementalRunOnTheClusterEqualsOneNodesFullRun
+// describes, dated from now to later (and weeks before), from seed.
+// It also returns a browser the increment's opt-out reaches through the
+// person's user id.
+func demoIncrement(t testing.TB, db *chdb.DB, n int, now, later time.Time, seed uint64) ([]newEvent, string) {
 	t.Helper()
 	ctx := context.Background()
-	r := rand.New(rand.NewPCG(15, 2))
+	r := rand.New(rand.NewPCG(seed, 2))
 	var visitors, users, products, categories []string
 	var prices []float64
-	scan := func(q string, dest func(rows driver.Rows) error) {
-		rows, err := db.Query(ctx, q, demoSite)
+	scan := func(q string, dest func(rows driver.Rows) error, args ...any) {
+		rows, err := db.Query(ctx, q, append([]any{demoSite}, args...)...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -243,12 +265,12 @@ func addClusterEvents(t *testing.T, db *chdb.DB, now, later time.Time) int {
 		}
 	}
 	scan(`SELECT visitor_id, any(user_id) FROM events WHERE site = ? AND visitor_id != '' AND is_bot = 0
-		GROUP BY visitor_id ORDER BY cityHash64(visitor_id) LIMIT 60`, func(rows driver.Rows) error {
+		GROUP BY visitor_id ORDER BY cityHash64(visitor_id, ?) LIMIT 200`, func(rows driver.Rows) error {
 		var v, u string
 		err := rows.Scan(&v, &u)
 		visitors, users = append(visitors, v), append(users, u)
 		return err
-	})
+	}, seed)
 	scan(`SELECT product_id, any(category), any(price) FROM events WHERE site = ? AND product_id != '' AND category != ''
 		GROUP BY product_id ORDER BY product_id LIMIT 30`, func(rows driver.Rows) error {
 		var p, c string
@@ -257,96 +279,94 @@ func addClusterEvents(t *testing.T, db *chdb.DB, now, later time.Time) int {
 		products, categories, prices = append(products, p), append(categories, c), append(prices, price)
 		return err
 	})
-	// A person seen on two browsers, if the demo has one.
-	var person string
-	var devices []string
-	scan(`SELECT user_id, groupUniqArray(visitor_id) FROM events WHERE site = ? AND user_id != '' AND visitor_id != ''
-		GROUP BY user_id HAVING length(groupUniqArray(visitor_id)) > 1 ORDER BY user_id LIMIT 1`, func(rows driver.Rows) error {
-		return rows.Scan(&person, &devices)
-	})
+	// A known person who comes back on a new browser, preferably one on
+	// the other shard than their browser seen before.
+	newBrowser := fmt.Sprintf("new-%d-0", seed)
+	var person, seen string
+	scan(`SELECT user_id, any(visitor_id) AS v FROM events WHERE site = ? AND user_id != '' AND visitor_id != '' AND is_bot = 0
+		GROUP BY user_id ORDER BY cityHash64(v) % 2 = cityHash64(?) % 2, cityHash64(user_id, ?) LIMIT 1`, func(rows driver.Rows) error {
+		return rows.Scan(&person, &seen)
+	}, newBrowser, seed)
 	if person == "" {
-		t.Log("the demo has no person seen on two browsers: the opt-out stays on one")
+		t.Fatal("the demo has no identified visitor")
 	}
+	t.Logf("person %s, seen on browser %s, comes back on %s", person, seen, newBrowser)
 	if len(visitors) < 20 || len(products) < 5 {
 		t.Fatalf("the demo has %d visitors and %d products to build on", len(visitors), len(products))
 	}
 
-	type event struct {
-		id                     uuid.UUID
-		at, received           time.Time
-		typ, vid, uid, product string
-		qty                    uint32
-		items                  []int // order lines: indexes into products
-		optedOut               uint8
+	var evs []newEvent
+	viewed := func(e newEvent) newEvent {
+		k := r.IntN(len(products))
+		e.product, e.category, e.price, e.qty = products[k], categories[k], prices[k], 1
+		return e
 	}
-	var evs []event
 	between := func() time.Time {
 		return now.Add(time.Duration(1 + r.Int64N(int64(later.Sub(now)-time.Second)))).Truncate(time.Second)
 	}
 	types := []string{"product_view", "product_view", "product_view", "add_to_cart", "purchase"}
-	for range 60 { // returning visitors
+	for range n * 6 / 10 { // returning visitors
 		i := r.IntN(len(visitors))
 		at := between()
-		evs = append(evs, event{id: uuid.New(), at: at, received: at, typ: types[r.IntN(len(types))], vid: visitors[i], uid: users[i], product: products[r.IntN(len(products))], qty: 1})
+		evs = append(evs, viewed(newEvent{id: uuid.New(), at: at, received: at, typ: types[r.IntN(len(types))], vid: visitors[i], uid: users[i]}))
 	}
-	for i := range 15 { // new visitors, the first one a known person
+	fresh := max(1, n/30)
+	for i := range n * 15 / 100 { // new visitors, one the known person
 		at := between()
-		e := event{id: uuid.New(), at: at, received: at, typ: types[r.IntN(len(types))], vid: fmt.Sprintf("cluster-new-%d", i%5), product: products[r.IntN(len(products))], qty: 1}
-		if i%5 == 0 && person != "" {
+		e := newEvent{id: uuid.New(), at: at, received: at, typ: types[r.IntN(len(types))], vid: fmt.Sprintf("new-%d-%d", seed, i%fresh)}
+		if e.vid == newBrowser {
 			e.uid = person
 		}
-		evs = append(evs, e)
+		evs = append(evs, viewed(e))
 	}
-	for range 10 { // late: stored now, dated weeks back
+	for range n / 10 { // late: stored now, dated weeks back
 		i := r.IntN(len(visitors))
 		at := now.Add(-time.Duration(10+r.IntN(30)) * 24 * time.Hour).Truncate(time.Second)
-		evs = append(evs, event{id: uuid.New(), at: at, received: later.Add(-time.Minute), typ: types[r.IntN(len(types))], vid: visitors[i], uid: users[i], product: products[r.IntN(len(products))], qty: 1})
+		evs = append(evs, viewed(newEvent{id: uuid.New(), at: at, received: later.Add(-time.Minute), typ: types[r.IntN(len(types))], vid: visitors[i], uid: users[i]}))
 	}
 	// Re-sent copies of stored events with another product: received
 	// after the stored copy (which stays) and before it (which it replaces).
 	scan(`SELECT event_id, event_time, received_at, type, visitor_id, user_id FROM events
-		WHERE site = ? AND product_id != '' AND type IN ('product_view', 'add_to_cart') ORDER BY event_id LIMIT 10`, func(rows driver.Rows) error {
-		var e event
+		WHERE site = ? AND product_id != '' AND type IN ('product_view', 'add_to_cart') ORDER BY cityHash64(toString(event_id), ?) LIMIT ?`, func(rows driver.Rows) error {
+		var e newEvent
 		err := rows.Scan(&e.id, &e.at, &e.received, &e.typ, &e.vid, &e.uid)
 		shift := time.Hour
 		if len(evs)%2 == 0 {
 			shift = -time.Hour
 		}
-		e.received, e.product, e.qty = e.received.Add(shift), products[r.IntN(len(products))], 1
-		evs = append(evs, e)
+		e.received = e.received.Add(shift)
+		evs = append(evs, viewed(e))
 		return err
-	})
-	at := between() // an order with two order lines
-	evs = append(evs, event{id: uuid.New(), at: at, received: at, typ: "purchase", vid: visitors[0], uid: users[0], qty: 2, items: []int{1, 3}})
-	// An opt-out on one of a person's browsers opts out the others.
-	out := event{id: uuid.New(), at: between(), typ: "page_view", vid: visitors[1], uid: users[1], optedOut: 1}
-	if person != "" {
-		out.vid, out.uid = devices[0], person
-	}
-	out.received = out.at
-	evs = append(evs, out)
+	}, seed, max(2, n/10))
+	// An order with two order lines.
+	at := between()
+	evs = append(evs, newEvent{id: uuid.New(), at: at, received: at, typ: "purchase", vid: visitors[0], uid: users[0], qty: 2,
+		items: []string{products[1], products[3]}, itemCategories: []string{categories[1], categories[3]}, itemPrices: []float64{prices[1], prices[3]}})
+	// The person opts out on the new browser, last thing it does: that
+	// opts out the browser seen before too.
+	return append(evs, newEvent{id: uuid.New(), at: later, received: later, typ: "page_view", vid: newBrowser, uid: person, optedOut: 1}), seen
+}
 
-	b, err := db.PrepareBatch(ctx, `INSERT INTO events (site, event_id, event_time, received_at, type, visitor_id, user_id,
+// insertNewEvents inserts evs into db's events (on a cluster, the
+// Distributed table, synchronously).
+func insertNewEvents(t testing.TB, db *chdb.DB, evs []newEvent) {
+	t.Helper()
+	b, err := db.PrepareBatch(context.Background(), `INSERT INTO events (site, event_id, event_time, received_at, type, visitor_id, user_id,
 		product_id, category, price, quantity, items.product_id, items.sku, items.category, items.price, items.quantity, opted_out)`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	category, price := map[string]string{}, map[string]float64{}
-	for i, p := range products {
-		category[p], price[p] = categories[i], prices[i]
-	}
 	for _, e := range evs {
-		ip, is, ic, ipr, iq := []string{}, []string{}, []string{}, []float64{}, []uint32{}
-		for _, k := range e.items {
-			ip, is, ic, ipr, iq = append(ip, products[k]), append(is, ""), append(ic, categories[k]), append(ipr, prices[k]), append(iq, e.qty)
+		skus, qty := make([]string, len(e.items)), make([]uint32, len(e.items))
+		for i := range e.items {
+			qty[i] = e.qty
 		}
-		if err := b.Append(demoSite, e.id, e.at, e.received, e.typ, e.vid, e.uid, e.product, category[e.product], price[e.product], e.qty,
-			ip, is, ic, ipr, iq, e.optedOut); err != nil {
+		if err := b.Append(demoSite, e.id, e.at, e.received, e.typ, e.vid, e.uid, e.product, e.category, e.price, e.qty,
+			e.items, skus, e.itemCategories, e.itemPrices, qty, e.optedOut); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := b.Send(); err != nil {
 		t.Fatal(err)
 	}
-	return len(evs)
 }
