@@ -128,6 +128,7 @@ type runState struct {
 	mode, reason              string
 	settings, catalog         string
 	partitions                []string
+	visitors                  uint64 // not opted out, when the run was published
 }
 
 // planIncrement decides how the run computes: it returns the increment
@@ -221,7 +222,7 @@ func (e *Engine) fullReason(ctx context.Context, res *RunResult, prev string, op
 	case prev == "":
 		return "no previous run", ps, nil
 	}
-	rows, err := e.conn(res).Query(ctx, `SELECT as_of, watermark, full_as_of, settings, catalog, partitions
+	rows, err := e.conn(res).Query(ctx, `SELECT as_of, watermark, full_as_of, settings, catalog, partitions, visitors
 		FROM seg_run_state WHERE site = @site AND run_id = @prev LIMIT 1`,
 		clickhouse.Named("site", res.Site), clickhouse.Named("prev", prev))
 	if err != nil {
@@ -231,7 +232,7 @@ func (e *Engine) fullReason(ctx context.Context, res *RunResult, prev string, op
 	if !rows.Next() {
 		return "the previous run kept no state", ps, rows.Err()
 	}
-	if err := rows.Scan(&ps.asOf, &ps.watermark, &ps.fullAsOf, &ps.settings, &ps.catalog, &ps.partitions); err != nil {
+	if err := rows.Scan(&ps.asOf, &ps.watermark, &ps.fullAsOf, &ps.settings, &ps.catalog, &ps.partitions, &ps.visitors); err != nil {
 		return "", ps, err
 	}
 	switch {
@@ -249,6 +250,9 @@ func (e *Engine) fullReason(ctx context.Context, res *RunResult, prev string, op
 			return "an events partition was dropped (retention) since the previous run", ps, nil
 		}
 	}
+	if gone, err := e.prevGone(ctx, res, prev, ps); gone || err != nil {
+		return "the previous run's rows are gone", ps, err
+	}
 	var fresh, total uint64
 	if err := e.conn(res).QueryRow(ctx, "SELECT countIf(inserted_at >= toDateTime(@since)), count() FROM events WHERE site = @site",
 		clickhouse.Named("site", res.Site), clickhouse.Named("since", ps.watermark.Add(-e.insertMargin).Unix())).Scan(&fresh, &total); err != nil {
@@ -258,6 +262,26 @@ func (e *Engine) fullReason(ctx context.Context, res *RunResult, prev string, op
 		return fmt.Sprintf("%d of the site's %d events are new since the previous run (over %g%%)", fresh, total, e.maxIncrement*100), ps, nil
 	}
 	return "", ps, rows.Err()
+}
+
+// prevGone says whether the rows of prev, which had visitors, are gone:
+// a run is only ever built on the current one, whose rows are kept, but
+// on a cluster a coordinator whose replica of the pointer lags could take
+// an older run for it, and rows can be dropped by hand.
+func (e *Engine) prevGone(ctx context.Context, res *RunResult, prev string, ps runState) (bool, error) {
+	if ps.visitors == 0 {
+		return false, nil
+	}
+	const q = "SELECT count() FROM seg_profiles WHERE site = @site AND run_id = @prev"
+	p := []any{clickhouse.Named("site", res.Site), clickhouse.Named("prev", prev)}
+	if err := e.settle(ctx, res, q, p); err != nil {
+		return false, err
+	}
+	var n uint64
+	if err := e.conn(res).QueryRow(ctx, q, p...).Scan(&n); err != nil {
+		return false, fmt.Errorf("cannot count the previous run's rows: %w", err)
+	}
+	return n == 0, nil
 }
 
 // settingsFingerprint identifies everything a visitor's state depends on

@@ -257,6 +257,18 @@ func TestIncrementalRunFallsBackToFull(t *testing.T) {
 		reason string
 	}{
 		{"asked", func() *segment.Engine { return e }, "a full run was asked for"},
+		{"gone", func() *segment.Engine {
+			// The current run's profiles dropped by hand.
+			ctx := context.Background()
+			prev, err := e.CurrentRun(ctx, site)
+			if err == nil {
+				err = db.Exec(ctx, "ALTER TABLE seg_profiles DROP PARTITION @run", clickhouse.Named("run", prev))
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			return e
+		}, "the previous run's rows are gone"},
 		{"catalog", func() *segment.Engine {
 			putProducts(t, db, product("c1", "Camera One, cheaper", "Cameras > DSLR", 399))
 			return e
