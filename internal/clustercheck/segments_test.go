@@ -86,19 +86,8 @@ func demoOnCluster(t testing.TB) (config.Config, time.Time) {
 func TestSegmentRunsShowWhatOneNodeShows(t *testing.T) {
 	cfg, now := demoOnCluster(t)
 	t.Logf("remarket demo on the cluster took %s", demo.took.Round(time.Millisecond))
-	ctx := context.Background()
 	clustered := openCluster(t, cluster.DSN(database, cluster.Node(1, 2), cluster.Node(2, 2)))
-	one, err := chdb.Open(ctx, single.DSN("same"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer one.Close()
-	if _, err := rmsql.Migrate(ctx, one); err != nil {
-		t.Fatal(err)
-	}
-	for _, table := range []string{"events", "catalog_products", "catalog_versions", "feed_discount_rules", "seg_member_joins", "offer_redemptions", "feed_offer_windows"} {
-		runcheck.CopyTable(t, cluster.Node(1, 1), database, single, "same", table, "site = '"+demoSite+"'")
-	}
+	one := demoCopy(t, "same")
 	start := time.Now()
 	a := runcheck.Compute(t, cfg, one, "one node", demoSite, now)
 	t.Logf("one node: run and evaluation in %s", time.Since(start).Round(time.Millisecond))
@@ -106,6 +95,26 @@ func TestSegmentRunsShowWhatOneNodeShows(t *testing.T) {
 	b := runcheck.Compute(t, cfg, clustered, "the cluster", demoSite, now)
 	t.Logf("the cluster: run and evaluation in %s", time.Since(start).Round(time.Millisecond))
 	runcheck.Compare(t, a, b)
+}
+
+// demoCopy is a database of the single node, named name, with a copy of
+// what the demo's segment runs read on the cluster, as it is now: its
+// events, catalog, discount rules, joins, redemptions and offer windows.
+func demoCopy(t testing.TB, name string) *chdb.DB {
+	t.Helper()
+	ctx := context.Background()
+	one, err := chdb.Open(ctx, single.DSN(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { one.Close() })
+	if _, err := rmsql.Migrate(ctx, one); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"events", "catalog_products", "catalog_versions", "feed_discount_rules", "seg_member_joins", "offer_redemptions", "feed_offer_windows"} {
+		runcheck.CopyTable(t, cluster.Node(1, 1), database, single, name, table, "site = '"+demoSite+"'")
+	}
+	return one
 }
 
 // Feeds and member exports answer the same through every node: each
@@ -173,19 +182,9 @@ func TestIncrementalRunOnTheClusterEqualsOneNodesFullRun(t *testing.T) {
 	evs, optedOut := demoIncrement(t, clustered, 100, now, later, 15)
 	insertNewEvents(t, clustered, evs)
 
-	one, err := chdb.Open(ctx, single.DSN("incremental"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer one.Close()
-	if _, err := rmsql.Migrate(ctx, one); err != nil {
-		t.Fatal(err)
-	}
 	// Copied before the cluster's second run: both start from the same
 	// joins, redemptions and offer windows.
-	for _, table := range []string{"events", "catalog_products", "catalog_versions", "feed_discount_rules", "seg_member_joins", "offer_redemptions", "feed_offer_windows"} {
-		runcheck.CopyTable(t, cluster.Node(1, 1), database, single, "incremental", table, "site = '"+demoSite+"'")
-	}
+	one := demoCopy(t, "incremental")
 
 	runAt := func(db *chdb.DB, engine string, full bool) (segment.RunResult, runcheck.Snapshot) {
 		api := feeds.NewAPI(cfg, db, log)
