@@ -32,9 +32,10 @@ import (
 // coordination: the same events ingested through the collect API into
 // the 2×2 cluster and into one node, the same full segment run on both,
 // and the same incremental run after 1% new events (demoIncrement), all
-// processes on this machine. Three rounds, alternating the two; medians. BENCH_CLUSTER_EVENTS (default 50,000) sets the ingest's
-// events, BENCH_CLUSTER_VISITORS (default 1,000) the demo's shoppers the
-// segment run computes.
+// processes on this machine. Three rounds, alternating the two; medians.
+// BENCH_CLUSTER_EVENTS (default 50,000) sets the ingest's events,
+// BENCH_CLUSTER_VISITORS (default 1,000) the demo's shoppers the segment
+// runs compute.
 func BenchmarkClusterVsOneNode(b *testing.B) {
 	needCluster(b)
 	events := envInt(b, "BENCH_CLUSTER_EVENTS", 50000)
