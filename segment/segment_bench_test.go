@@ -6,6 +6,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -29,8 +30,9 @@ import (
 // visitors), it times incremental runs against the scan of the same
 // round. Targets: full run ≤ 3 × scan, incremental run (1%) ≤ 0.3 ×
 // scan, no query over 8 GB (the server profile's max_memory_usage
-// enforces it; system.processes is sampled for the peak). Run with:
-// make bench-segments.
+// enforces it; system.processes is sampled for the peak).
+// BENCH_SEGMENTS_COMPARE=name=value,... pairs every run with one under
+// those query settings. Run with: make bench-segments.
 func BenchmarkSegmentRun(b *testing.B) {
 	scale := 1.0
 	if s := os.Getenv("BENCH_SEGMENTS_SCALE"); s != "" {
@@ -75,6 +77,45 @@ func BenchmarkSegmentRun(b *testing.B) {
 		}
 		rounds = v
 	}
+	// BENCH_SEGMENTS_COMPARE=name=value,... adds to each round a second
+	// full run, and to each round of increments a second increment and
+	// run, with those query settings: a setting is judged by pairs of
+	// runs under the same load.
+	var compare clickhouse.Settings
+	compareEnv := os.Getenv("BENCH_SEGMENTS_COMPARE")
+	if compareEnv != "" {
+		compare = clickhouse.Settings{"max_memory_usage": int(8_000_000_000)}
+		for _, kv := range strings.Split(compareEnv, ",") {
+			name, value, ok := strings.Cut(kv, "=")
+			if !ok {
+				b.Fatalf("BENCH_SEGMENTS_COMPARE=%q: want name=value,...", compareEnv)
+			}
+			if n, err := strconv.Atoi(value); err == nil {
+				compare[name] = n // old servers take numbers only as numbers
+			} else {
+				compare[name] = value
+			}
+		}
+	}
+	var compared, comparedRatios []float64
+	logCompared := func(r int, other, run time.Duration) {
+		b.Logf("round %d: full run with %s %s (%.2f× the run without)", r+1, compareEnv,
+			other.Round(time.Millisecond), other.Seconds()/run.Seconds())
+		compared = append(compared, other.Seconds())
+		comparedRatios = append(comparedRatios, other.Seconds()/run.Seconds())
+	}
+	// compareRun times a full run with the compared settings; given the
+	// run without them, it logs the two.
+	compareRun := func(r int, run time.Duration) time.Duration {
+		other, err := e.Run(clickhouse.Context(ctx, clickhouse.WithSettings(compare)), "bench", segment.RunOptions{Full: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if run > 0 {
+			logCompared(r, other.Took, run)
+		}
+		return other.Took
+	}
 	for i := 0; i < b.N; i++ {
 		// Each round times the scan and then a full run right after it, so
 		// a ratio compares the two under the same load; the medians are
@@ -88,11 +129,21 @@ func BenchmarkSegmentRun(b *testing.B) {
 				b.Fatal(err)
 			}
 			scanTook := time.Since(scan)
+			// The compared run goes after the timed one in odd rounds and
+			// before it in even ones, so neither always meets the other's
+			// merges.
+			var before time.Duration
+			if compare != nil && r%2 == 1 {
+				before = compareRun(r, 0)
+			}
 			stop := samplePeakMemory(ctx, db)
 			res, err := e.Run(ctx, "bench", segment.RunOptions{Full: true})
 			peak = max(peak, stop())
 			if err != nil {
 				b.Fatal(err)
+			}
+			if before > 0 {
+				logCompared(r, before, res.Took)
 			}
 			b.Logf("round %d: scan (%d groups) %s; full run %s (%.2f× the scan)", r+1,
 				groups, scanTook.Round(time.Millisecond), res.Took.Round(time.Millisecond), res.Took.Seconds()/scanTook.Seconds())
@@ -105,6 +156,12 @@ func BenchmarkSegmentRun(b *testing.B) {
 			scans = append(scans, scanTook.Seconds())
 			runs = append(runs, res.Took.Seconds())
 			ratios = append(ratios, res.Took.Seconds()/scanTook.Seconds())
+			if compare != nil && r%2 == 0 {
+				compareRun(r, res.Took)
+			}
+		}
+		if compare != nil {
+			b.Logf("with %s: median %.2f s, median ratio %.2f× the run without", compareEnv, median(compared), median(comparedRatios))
 		}
 		b.Logf("medians of %d rounds: scan %.2f s, run %.2f s, run/scan %.2f×; peak query memory %.0f MB",
 			rounds, median(scans), median(runs), median(ratios), float64(peak)/1e6)
@@ -119,7 +176,7 @@ func BenchmarkSegmentRun(b *testing.B) {
 		}
 		b.Logf("for context, the scan over events FINAL: %s", time.Since(final).Round(time.Millisecond))
 
-		benchIncrements(ctx, b, db, e, events, visitors, categories, perCategory, rounds)
+		benchIncrements(ctx, b, db, e, events, visitors, categories, perCategory, rounds, compare, compareEnv)
 
 		if os.Getenv("BENCH_SEGMENTS_EVAL") == "1" {
 			ev, err := e.Evaluate(ctx, "bench", 10)
@@ -140,49 +197,81 @@ func BenchmarkSegmentRun(b *testing.B) {
 // events over 90 days): what a scheduled run meets. Visitors are drawn
 // from 10% more than the shop has, so about a tenth of the new events
 // come from new visitors.
-func benchIncrements(ctx context.Context, b *testing.B, db *chdb.DB, e *segment.Engine, events, visitors, categories, perCategory, rounds int) {
+func benchIncrements(ctx context.Context, b *testing.B, db *chdb.DB, e *segment.Engine, events, visitors, categories, perCategory, rounds int, compare clickhouse.Settings, compareLabel string) {
 	at, offset := now, events
+	// increment inserts n new events a quarter hour after the previous
+	// run, times the scan and then an incremental run (with settings
+	// when they are not nil).
+	increment := func(n int, settings clickhouse.Settings) (scanTook time.Duration, res segment.RunResult, peak int64) {
+		at = at.Add(15 * time.Minute)
+		if err := db.Exec(ctx, benchEventsSQL,
+			clickhouse.Named("n", n), clickhouse.Named("visitors", visitors*11/10), clickhouse.Named("categories", categories),
+			clickhouse.Named("per_category", perCategory), clickhouse.Named("now", at.Unix()),
+			clickhouse.Named("offset", offset), clickhouse.Named("span", 15*60)); err != nil {
+			b.Fatal(err)
+		}
+		offset += n
+		time.Sleep(time.Second) // insert times are seconds: the run starts after them
+		scan := time.Now()
+		if err := db.Exec(ctx, "SELECT count() FROM (SELECT visitor_id, category, count() FROM events GROUP BY visitor_id, category)"); err != nil {
+			b.Fatal(err)
+		}
+		scanTook = time.Since(scan)
+		e.Now = func() time.Time { return at }
+		runCtx := ctx
+		if settings != nil {
+			runCtx = clickhouse.Context(ctx, clickhouse.WithSettings(settings))
+		}
+		stop := samplePeakMemory(ctx, db)
+		res, err := e.Run(runCtx, "bench", segment.RunOptions{})
+		peak = stop()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.Mode != segment.ModeIncremental {
+			b.Fatalf("the run after %d new events was %s: %s", n, res.Mode, res.Reason)
+		}
+		return scanTook, res, peak
+	}
 	for _, share := range []float64{0.0001, 0.001, 0.01, 0.1} {
 		n := int(float64(events) * share)
-		var ratios, runs, scans []float64
+		var ratios, runs, scans, comparedRatios []float64
 		var peak int64
 		var last segment.RunResult
 		for r := 0; r < rounds; r++ {
-			at = at.Add(15 * time.Minute)
-			if err := db.Exec(ctx, benchEventsSQL,
-				clickhouse.Named("n", n), clickhouse.Named("visitors", visitors*11/10), clickhouse.Named("categories", categories),
-				clickhouse.Named("per_category", perCategory), clickhouse.Named("now", at.Unix()),
-				clickhouse.Named("offset", offset), clickhouse.Named("span", 15*60)); err != nil {
-				b.Fatal(err)
+			// With BENCH_SEGMENTS_COMPARE each round has a second increment
+			// of the same size, run with the compared settings, after the
+			// timed one in odd rounds and before it in even ones.
+			var other time.Duration
+			if compare != nil && r%2 == 1 {
+				_, o, _ := increment(n, compare)
+				other = o.Took
 			}
-			offset += n
-			time.Sleep(time.Second) // insert times are seconds: the run starts after them
-			scan := time.Now()
-			if err := db.Exec(ctx, "SELECT count() FROM (SELECT visitor_id, category, count() FROM events GROUP BY visitor_id, category)"); err != nil {
-				b.Fatal(err)
-			}
-			scanTook := time.Since(scan)
-			e.Now = func() time.Time { return at }
-			stop := samplePeakMemory(ctx, db)
-			res, err := e.Run(ctx, "bench", segment.RunOptions{})
-			peak = max(peak, stop())
-			if err != nil {
-				b.Fatal(err)
-			}
-			if res.Mode != segment.ModeIncremental {
-				b.Fatalf("the run after %d new events was %s: %s", n, res.Mode, res.Reason)
-			}
+			scanTook, res, p := increment(n, nil)
+			peak = max(peak, p)
 			b.Logf("+%g%% (%d events): round %d: scan %s; incremental run %s (%.2f× the scan), %d visitors recomputed",
 				share*100, n, r+1, scanTook.Round(time.Millisecond), res.Took.Round(time.Millisecond), res.Took.Seconds()/scanTook.Seconds(), res.Affected)
 			scans, runs = append(scans, scanTook.Seconds()), append(runs, res.Took.Seconds())
 			ratios = append(ratios, res.Took.Seconds()/scanTook.Seconds())
 			last = res
+			if compare != nil && r%2 == 0 {
+				_, o, _ := increment(n, compare)
+				other = o.Took
+			}
+			if compare != nil {
+				b.Logf("+%g%%: round %d: incremental run with %s %s (%.2f× the run without)", share*100, r+1, compareLabel,
+					other.Round(time.Millisecond), other.Seconds()/res.Took.Seconds())
+				comparedRatios = append(comparedRatios, other.Seconds()/res.Took.Seconds())
+			}
 		}
 		for _, s := range last.Steps {
 			b.Logf("  %-40s %s", s.Name, s.Took.Round(time.Millisecond))
 		}
 		b.Logf("+%g%%: medians of %d rounds: scan %.2f s, incremental run %.2f s, run/scan %.2f×; peak query memory %.0f MB",
 			share*100, rounds, median(scans), median(runs), median(ratios), float64(peak)/1e6)
+		if compare != nil {
+			b.Logf("+%g%%: with %s, median ratio %.2f× the run without", share*100, compareLabel, median(comparedRatios))
+		}
 		b.ReportMetric(median(ratios), fmt.Sprintf("inc%g%%/scan", share*100))
 	}
 	e.Now = func() time.Time { return now }
