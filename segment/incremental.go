@@ -173,13 +173,9 @@ func (e *Engine) planIncrement(ctx context.Context, res *RunResult, prev string,
 		since:    prevState.watermark.Add(-e.insertMargin),
 		windows:  plan.windows,
 	}
-	var erasures uint64
-	if err := db.QueryRow(ctx, `SELECT (SELECT count() FROM erasure_log WHERE site = @site AND finished_at >= toDateTime(@since))
-		+ (SELECT count() FROM erasure_subjects WHERE site = @site AND done_at = toDateTime(0))`,
-		site, clickhouse.Named("since", inc.since.Unix())).Scan(&erasures); err != nil {
-		return nil, fmt.Errorf("cannot look for erasures since the previous run: %w", err)
+	if inc.erased, err = erasedSince(ctx, db, res.Site, inc.since); err != nil {
+		return nil, err
 	}
-	inc.erased = erasures > 0
 	// The pair (0, 0), the number of baskets, is in every kind's sums
 	// that has a basket (07_pairs); a kind without one is cheap to count.
 	if err := db.QueryRow(ctx, "SELECT groupUniqArray(kind) FROM seg_pairs WHERE site = @site AND run_id = @prev AND x = 0 AND y = 0",
@@ -264,10 +260,25 @@ func (e *Engine) fullReason(ctx context.Context, res *RunResult, prev string, op
 	return "", ps, rows.Err()
 }
 
+// erasedSince says whether an erasure finished since since or is still
+// in progress: events, and the kept runs' rows, may have gone, not only
+// come.
+func erasedSince(ctx context.Context, db *chdb.DB, site string, since time.Time) (bool, error) {
+	var erasures uint64
+	if err := db.QueryRow(ctx, `SELECT (SELECT count() FROM erasure_log WHERE site = @site AND finished_at >= toDateTime(@since))
+		+ (SELECT count() FROM erasure_subjects WHERE site = @site AND done_at = toDateTime(0))`,
+		clickhouse.Named("site", site), clickhouse.Named("since", since.Unix())).Scan(&erasures); err != nil {
+		return false, fmt.Errorf("cannot look for erasures since the previous run: %w", err)
+	}
+	return erasures > 0, nil
+}
+
 // prevGone says whether the rows of prev, which had visitors, are gone:
 // a run is only ever built on the current one, whose rows are kept, but
 // on a cluster a coordinator whose replica of the pointer lags could take
-// an older run for it, and rows can be dropped by hand.
+// an older run for it, and rows can be dropped by hand. An erasure since
+// prev can take all of them too (a shop whose only visitors asked to be
+// forgotten): then they are not missing.
 func (e *Engine) prevGone(ctx context.Context, res *RunResult, prev string, ps runState) (bool, error) {
 	if ps.visitors == 0 {
 		return false, nil
@@ -281,7 +292,11 @@ func (e *Engine) prevGone(ctx context.Context, res *RunResult, prev string, ps r
 	if err := e.conn(res).QueryRow(ctx, q, p...).Scan(&n); err != nil {
 		return false, fmt.Errorf("cannot count the previous run's rows: %w", err)
 	}
-	return n == 0, nil
+	if n > 0 {
+		return false, nil
+	}
+	erased, err := erasedSince(ctx, e.conn(res), res.Site, ps.watermark.Add(-e.insertMargin))
+	return !erased, err
 }
 
 // settingsFingerprint identifies everything a visitor's state depends on
