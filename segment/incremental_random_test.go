@@ -119,18 +119,19 @@ func (b *randomBatches) batch(from, to time.Time, n int) (events []stored, erase
 	return events, erase
 }
 
-// randomSeeds is how many random histories a run of the tests tries:
-// REMARKET_RANDOM_HISTORIES widens the search (a failure names its seed,
-// and REMARKET_RANDOM_SEED=n replays it alone).
+// randomSeeds is which random histories a run of the tests tries: two
+// from seed 100. REMARKET_RANDOM_HISTORIES widens the search, and
+// REMARKET_RANDOM_SEED=n starts it at n (a failure names its seed, which
+// REMARKET_RANDOM_SEED alone replays).
 func randomSeeds(t *testing.T) []uint64 {
+	first, count := uint64(100), 2
 	if s := os.Getenv("REMARKET_RANDOM_SEED"); s != "" {
 		n, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
 			t.Fatalf("REMARKET_RANDOM_SEED=%q: %v", s, err)
 		}
-		return []uint64{n}
+		first, count = n, 1
 	}
-	count := 2
 	if s := os.Getenv("REMARKET_RANDOM_HISTORIES"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {
@@ -140,7 +141,7 @@ func randomSeeds(t *testing.T) []uint64 {
 	}
 	seeds := make([]uint64, count)
 	for i := range seeds {
-		seeds[i] = uint64(100 + i)
+		seeds[i] = first + uint64(i)
 	}
 	return seeds
 }
