@@ -97,25 +97,15 @@ func BenchmarkSegmentRun(b *testing.B) {
 			}
 		}
 	}
-	var compared, comparedRatios []float64
-	logCompared := func(r int, other, run time.Duration) {
-		b.Logf("round %d: full run with %s %s (%.2f× the run without)", r+1, compareEnv,
-			other.Round(time.Millisecond), other.Seconds()/run.Seconds())
-		compared = append(compared, other.Seconds())
-		comparedRatios = append(comparedRatios, other.Seconds()/run.Seconds())
-	}
-	// compareRun times a full run with the compared settings; given the
-	// run without them, it logs the two.
-	compareRun := func(r int, run time.Duration) time.Duration {
+	// comparedRun times a full run with the compared settings.
+	comparedRun := func() time.Duration {
 		other, err := e.Run(clickhouse.Context(ctx, clickhouse.WithSettings(compare)), "bench", segment.RunOptions{Full: true})
 		if err != nil {
 			b.Fatal(err)
 		}
-		if run > 0 {
-			logCompared(r, other.Took, run)
-		}
 		return other.Took
 	}
+	var compared, comparedRatios []float64
 	for i := 0; i < b.N; i++ {
 		// Each round times the scan and then a full run right after it, so
 		// a ratio compares the two under the same load; the medians are
@@ -132,18 +122,15 @@ func BenchmarkSegmentRun(b *testing.B) {
 			// The compared run goes after the timed one in odd rounds and
 			// before it in even ones, so neither always meets the other's
 			// merges.
-			var before time.Duration
+			var other time.Duration
 			if compare != nil && r%2 == 1 {
-				before = compareRun(r, 0)
+				other = comparedRun()
 			}
 			stop := samplePeakMemory(ctx, db)
 			res, err := e.Run(ctx, "bench", segment.RunOptions{Full: true})
 			peak = max(peak, stop())
 			if err != nil {
 				b.Fatal(err)
-			}
-			if before > 0 {
-				logCompared(r, before, res.Took)
 			}
 			b.Logf("round %d: scan (%d groups) %s; full run %s (%.2f× the scan)", r+1,
 				groups, scanTook.Round(time.Millisecond), res.Took.Round(time.Millisecond), res.Took.Seconds()/scanTook.Seconds())
@@ -157,7 +144,13 @@ func BenchmarkSegmentRun(b *testing.B) {
 			runs = append(runs, res.Took.Seconds())
 			ratios = append(ratios, res.Took.Seconds()/scanTook.Seconds())
 			if compare != nil && r%2 == 0 {
-				compareRun(r, res.Took)
+				other = comparedRun()
+			}
+			if compare != nil {
+				b.Logf("round %d: full run with %s %s (%.2f× the run without)", r+1, compareEnv,
+					other.Round(time.Millisecond), other.Seconds()/res.Took.Seconds())
+				compared = append(compared, other.Seconds())
+				comparedRatios = append(comparedRatios, other.Seconds()/res.Took.Seconds())
 			}
 		}
 		if compare != nil {
