@@ -1,10 +1,7 @@
 package segment_test
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -155,7 +152,6 @@ func TestIncrementalRunsEqualFullRunsOnRandomHistories(t *testing.T) {
 			incrementalCatalog(t, db)
 			cfg := incrementalConfig(t)
 			e := incrementalEngine(t, db, cfg)
-			eraser := privacy.NewEraser(cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
 			b := &randomBatches{r: rand.New(rand.NewPCG(seed, 7))}
 
 			at := now
@@ -173,9 +169,7 @@ func TestIncrementalRunsEqualFullRunsOnRandomHistories(t *testing.T) {
 						insertStored(t, db, events...)
 					}
 					for _, s := range erase {
-						if res, err := eraser.Erase(context.Background(), s, "test"); err != nil || res.Status != "done" {
-							t.Fatalf("erase %+v: %+v %v", s, res, err)
-						}
+						forget(t, cfg, db, s)
 					}
 					at = next
 					last = incRun(t, e, at, false, segment.ModeIncremental)

@@ -110,6 +110,14 @@ func incRun(t *testing.T, e *segment.Engine, at time.Time, full bool, wantMode s
 	return res
 }
 
+// forget erases a subject as the API does, to the end.
+func forget(t *testing.T, cfg config.Config, db *chdb.DB, s privacy.Subject) {
+	t.Helper()
+	if res, err := privacy.NewEraser(cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil))).Erase(context.Background(), s, "test"); err != nil || res.Status != "done" {
+		t.Fatalf("erase %+v: %+v %v", s, res, err)
+	}
+}
+
 // readRun reads what a run shows users, its feeds included: the run must
 // be the current one.
 func readRun(t *testing.T, cfg config.Config, db *chdb.DB, res segment.RunResult, at time.Time) runcheck.Snapshot {
@@ -187,10 +195,7 @@ func TestIncrementalRunEqualsFullRun(t *testing.T) {
 	t2 := t1.Add(14 * time.Hour)
 	insertStored(t, db, traffic(r, append(names("v", 20, 26), names("n", 3, 8)...), 50, t1, t2)...)
 	insertStored(t, db, stored{uuid.New(), t2.Add(-time.Hour), ev{vid: "v09", typ: "product_view", pid: "c1"}})
-	if res, err := privacy.NewEraser(cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil))).Erase(ctx,
-		privacy.Subject{Site: site, Kind: "visitor", ID: "v14"}, "test"); err != nil || res.Status != "done" {
-		t.Fatalf("erase: %+v %v", res, err)
-	}
+	forget(t, cfg, db, privacy.Subject{Site: site, Kind: "visitor", ID: "v14"})
 	inc2 := incRun(t, e, t2, false, segment.ModeIncremental)
 	got := readRun(t, cfg, db, inc2, t2)
 	full2 := incRun(t, e, t2, true, segment.ModeFull)
@@ -331,10 +336,7 @@ func TestIncrementalRunAfterTheOnlyVisitorIsErased(t *testing.T) {
 	r := rand.New(rand.NewPCG(16, 2))
 	insertStored(t, db, traffic(r, []string{"v00"}, 20, now.Add(-10*day), now)...)
 	incRun(t, e, now, false, segment.ModeFull)
-	if res, err := privacy.NewEraser(cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil))).Erase(context.Background(),
-		privacy.Subject{Site: site, Kind: "visitor", ID: "v00"}, "test"); err != nil || res.Status != "done" {
-		t.Fatalf("erase: %+v %v", res, err)
-	}
+	forget(t, cfg, db, privacy.Subject{Site: site, Kind: "visitor", ID: "v00"})
 	at := now.Add(time.Hour)
 	insertStored(t, db, traffic(r, []string{"v01"}, 5, now, at)...)
 	time.Sleep(time.Second) // insert times are seconds: the run must start after them
