@@ -33,10 +33,11 @@ import (
 //
 // A run is incremental when the previous run's state can stand for a
 // full run's: it recorded its state (seg_run_state), its settings and
-// the catalog's products are those of this run, no events partition was
-// dropped, and its last full run is less than fullRunEvery old. Anything
-// else makes a full run, whose reason the run's log line and
-// seg_run_state give.
+// the catalog's products are those of this run (their categories and
+// prices may differ: catalogReason), no events partition was dropped,
+// and its last full run is less than fullRunEvery old. Anything else
+// makes a full run, whose reason the run's log line and seg_run_state
+// give.
 
 // fullRunEvery bounds how long incremental runs build on each other: a
 // full run then starts again from the events (and from any change made
@@ -55,6 +56,19 @@ const defaultInsertMargin = 2 * time.Minute
 // past about 1% of new events it is no cheaper than a full run
 // (BENCHMARKS.md: 0.76× a full run at 0.1%, 0.91× at 1%, 2.07× at 10%).
 const defaultMaxIncrement = 0.01
+
+// defaultMaxCatalogReach is the share of the previous run's visitors
+// that may have an interest in a product whose category or price changed
+// since it for a run to be incremental: those visitors are recomputed,
+// and an incremental run that recomputes a tenth of the visitors costs
+// about what a full run does (BENCHMARKS.md: 0.91× a full run with
+// 101,000 of 1 M visitors recomputed, 2.07× with 659,000).
+const defaultMaxCatalogReach = 0.1
+
+// catalogChangedMidRun is the catalog fingerprint a run records when the
+// catalog changed while it computed: its steps may have read either
+// version, so the next run is full.
+const catalogChangedMidRun = "changed while the run computed"
 
 // Run modes, as RunResult.Mode and seg_run_state.mode say.
 const (
@@ -113,13 +127,19 @@ const affectedVisitors = "visitor_id IN (SELECT visitor_id FROM seg_affected WHE
 const andAffected = "AND " + affectedVisitors
 
 // carried are the per-visitor tables an incremental run copies for the
-// visitors it does not recompute, with their columns after vh and any
-// filter on the previous run's rows.
-var carried = []struct{ table, columns, where string }{
-	{"seg_profiles", "visitor_id, user_id, email_sha256, customer_type, customer_type_source, price_band, avg_price, " +
-		"opted_out, first_seen, last_seen, events, traits, cond_events, cond_last", "AND opted_out = 0"},
-	{"seg_baskets", "basket_view, basket_buy", ""},
-	{"seg_product_lines", "product_views, product_buys", ""},
+// visitors it does not recompute: their columns after vh, what is
+// selected into them (the columns themselves unless said), a WITH clause
+// and any filter on the previous run's rows.
+var carried = []struct{ table, columns, selects, with, where string }{
+	{table: "seg_profiles",
+		columns: "visitor_id, user_id, email_sha256, customer_type, customer_type_source, price_band, avg_price, " +
+			"opted_out, first_seen, last_seen, events, traits, cond_events, cond_last",
+		selects: "visitor_id, user_id, email_sha256, customer_type, customer_type_source, " +
+			"multiIf(avg_price = 0 OR isNaN(bands[1]), '', avg_price < bands[1], 'low', avg_price < bands[2], 'mid', 'high'), avg_price, " +
+			"opted_out, first_seen, last_seen, events, traits, cond_events, cond_last",
+		with: "WITH " + query("price_bands") + " AS bands", where: "AND opted_out = 0"},
+	{table: "seg_baskets", columns: "basket_view, basket_buy"},
+	{table: "seg_product_lines", columns: "product_views, product_buys"},
 }
 
 // runState is a run's row of seg_run_state.
@@ -148,9 +168,9 @@ func (e *Engine) planIncrement(ctx context.Context, res *RunResult, prev string,
 		st.watermark = st.watermark.Add(-res.cluster.eventsDelay)
 	}
 	site := clickhouse.Named("site", res.Site)
-	if err := db.QueryRow(ctx, `SELECT concat(toString(count()), ':', toString(groupBitXor(cityHash64(product_id, category, price))))
-		FROM v_products WHERE site = @site AND product_id != ''`, site).Scan(&st.catalog); err != nil {
-		return nil, fmt.Errorf("cannot fingerprint the catalog: %w", err)
+	var err error
+	if st.catalog, err = catalogFingerprint(ctx, db, res.Site); err != nil {
+		return nil, err
 	}
 	partitions, err := e.eventsPartitions(ctx, res)
 	if err != nil {
@@ -238,8 +258,8 @@ func (e *Engine) fullReason(ctx context.Context, res *RunResult, prev string, op
 		return "the last full run is a day old", ps, nil // fullRunEvery
 	case ps.settings != st.settings:
 		return "the interest, basket or customer-type settings, the audiences' event conditions or the run's queries changed", ps, nil
-	case ps.catalog != st.catalog:
-		return "the catalog's products, categories or prices changed", ps, nil
+	case ps.catalog == catalogChangedMidRun:
+		return "the catalog changed while the previous run computed", ps, nil
 	}
 	for _, p := range ps.partitions {
 		if _, found := slices.BinarySearch(st.partitions, p); !found {
@@ -248,6 +268,11 @@ func (e *Engine) fullReason(ctx context.Context, res *RunResult, prev string, op
 	}
 	if gone, err := e.prevGone(ctx, res, prev, ps); gone || err != nil {
 		return "the previous run's rows are gone", ps, err
+	}
+	if ps.catalog != st.catalog {
+		if reason, err := e.catalogReason(ctx, res, prev, ps); reason != "" || err != nil {
+			return reason, ps, err
+		}
 	}
 	var fresh, total uint64
 	if err := e.conn(res).QueryRow(ctx, "SELECT countIf(inserted_at >= toDateTime(@since)), count() FROM events WHERE site = @site",
@@ -258,6 +283,60 @@ func (e *Engine) fullReason(ctx context.Context, res *RunResult, prev string, op
 		return fmt.Sprintf("%d of the site's %d events are new since the previous run (over %g%%)", fresh, total, e.maxIncrement*100), ps, nil
 	}
 	return "", ps, rows.Err()
+}
+
+// catalogFingerprint identifies the site's current catalog as far as a
+// visitor's state depends on it: its products, their categories and
+// prices.
+func catalogFingerprint(ctx context.Context, db *chdb.DB, site string) (string, error) {
+	var fp string
+	if err := db.QueryRow(ctx, `SELECT concat(toString(count()), ':', toString(groupBitXor(cityHash64(product_id, category, price))))
+		FROM v_products WHERE site = @site AND product_id != ''`, clickhouse.Named("site", site)).Scan(&fp); err != nil {
+		return "", fmt.Errorf("cannot fingerprint the catalog: %w", err)
+	}
+	return fp, nil
+}
+
+// catalogSides are the catalog's products now and in the previous run's
+// snapshot (its catalog when it computed: a run whose catalog changed
+// meanwhile records catalogChangedMidRun), one row per product and side:
+// a product whose category or price changed between them gives two
+// distinct rows, one added or removed a single row.
+const catalogSides = `SELECT cityHash64(product_id) AS ph, category, price FROM v_products WHERE site = @site AND product_id != ''
+	UNION ALL
+	SELECT ph, category, price FROM seg_products WHERE site = @site AND run_id = @prev AND known = 1`
+
+// catalogReason says why the catalog's changes since prev keep the run
+// from building on it ("" when they do not). The products must be the
+// same, so that the baskets and product lines carried over hold the
+// same product numbers (carry_numbers). A change of category or price
+// is followed by recomputing the visitors with an interest in the
+// product (00_affected), and by banding every visitor's average price
+// again (carry_profiles), unless so many visitors have one that a full
+// run is cheaper.
+func (e *Engine) catalogReason(ctx context.Context, res *RunResult, prev string, ps runState) (string, error) {
+	db := e.conn(res)
+	p := []any{clickhouse.Named("site", res.Site), clickhouse.Named("prev", prev)}
+	var addedOrRemoved uint64
+	if err := db.QueryRow(ctx, "SELECT countIf(sides = 1) FROM (SELECT ph, count() AS sides FROM ("+catalogSides+") GROUP BY ph)",
+		p...).Scan(&addedOrRemoved); err != nil {
+		return "", fmt.Errorf("cannot compare the catalog with the previous run's: %w", err)
+	}
+	if addedOrRemoved > 0 {
+		return "products were added to or removed from the catalog", nil
+	}
+	// GLOBAL: on a cluster seg_interests is Distributed and the products
+	// are whole on every node.
+	var reach uint64
+	if err := db.QueryRow(ctx, `SELECT uniqExact(vh) FROM seg_interests WHERE site = @site AND run_id = @prev AND ph GLOBAL IN (
+		SELECT ph FROM (`+catalogSides+`) GROUP BY ph, category, price HAVING count() = 1)`, p...).Scan(&reach); err != nil {
+		return "", fmt.Errorf("cannot count the visitors of the changed products: %w", err)
+	}
+	if float64(reach) > e.maxCatalogReach*float64(ps.visitors) {
+		return fmt.Sprintf("%d of the previous run's %d visitors have an interest in a product whose category or price changed (over %g%%)",
+			reach, ps.visitors, e.maxCatalogReach*100), nil
+	}
+	return "", nil
 }
 
 // erasedSince says whether an erasure finished since since or is still
@@ -310,7 +389,7 @@ func (e *Engine) settingsFingerprint(plan *eventPlan) string {
 	flags, counts, lasts := plan.fragments()
 	fmt.Fprintf(h, "%s\n%s\n%s\n%v\n", flags, counts, lasts, plan.args)
 	for _, q := range []string{"lines", "copies", "00_identities", "00_opted_out", "01_unknown_products", "02_interests", "03_profiles",
-		"04_opted_out_profiles", "00_affected", "carry_interests", "carry_profiles"} {
+		"04_opted_out_profiles", "00_affected", "carry_interests", "carry_profiles", "carry_numbers", "price_bands"} {
 		h.Write([]byte(query(q)))
 	}
 	return hex.EncodeToString(h.Sum(nil))
@@ -335,7 +414,11 @@ func carryProfiles(exec func(name, q string) error, profiles string) func() erro
 			return err
 		}
 		for _, c := range carried {
-			q := query("carry_profiles", "/*TABLE*/", c.table, "/*COLUMNS*/", c.columns, "/*WHERE*/", c.where)
+			selects := c.selects
+			if selects == "" {
+				selects = c.columns
+			}
+			q := query("carry_profiles", "/*WITH*/", c.with, "/*TABLE*/", c.table, "/*COLUMNS*/", c.columns, "/*SELECT*/", selects, "/*WHERE*/", c.where)
 			if err := exec("03_profiles/carry_"+strings.TrimPrefix(c.table, "seg_"), q); err != nil {
 				return err
 			}
@@ -358,6 +441,15 @@ func (e *Engine) recordState(ctx context.Context, res *RunResult) error {
 		return err
 	}
 	res.Affected = visitors
+	// A catalog switched while the run computed may have been read by
+	// some steps and not others.
+	catalog, err := catalogFingerprint(ctx, db, res.Site)
+	if err != nil {
+		return err
+	}
+	if catalog != st.catalog {
+		st.catalog = catalogChangedMidRun
+	}
 	if st.mode == ModeIncremental {
 		// On a cluster every shard lists the visitors of an erasure in
 		// progress, whichever shard holds them.

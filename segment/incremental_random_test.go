@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/remarket/remarket/internal/catalog"
 	"github.com/remarket/remarket/internal/chtest"
 	"github.com/remarket/remarket/internal/runcheck"
 	"github.com/remarket/remarket/privacy"
@@ -21,13 +22,15 @@ import (
 // (traffic of returning and new visitors, late and future-dated events,
 // retries with the same or other content, bots, identifies that link a
 // person's devices, opt-outs by browser and by a server-side call with
-// only a user id, consent given back) plus the erasures asked for.
+// only a user id, consent given back) plus the erasures asked for and
+// the catalog's changes of price and category.
 type randomBatches struct {
 	r        *rand.Rand
 	sent     []stored // every event sent so far, to retry one
 	visitors []string
 	users    []string
-	next     int // the next new visitor's number
+	next     int               // the next new visitor's number
+	products []catalog.Product // the catalog (incrementalProducts, then as changed)
 }
 
 func (b *randomBatches) visitor() string {
@@ -41,9 +44,12 @@ func (b *randomBatches) visitor() string {
 }
 
 // batch is the events that arrive between from and to, and the subjects
-// to erase before the run at to.
-func (b *randomBatches) batch(from, to time.Time, n int) (events []stored, erase []privacy.Subject) {
+// to erase and the products to change before the run at to.
+func (b *randomBatches) batch(from, to time.Time, n int) (events []stored, erase []privacy.Subject, changed []catalog.Product) {
 	r := b.r
+	if b.products == nil {
+		b.products = incrementalProducts()
+	}
 	add := func(at time.Time, e ev) {
 		s := stored{id: uuid.New(), at: at.Truncate(time.Second), ev: e}
 		events = append(events, s)
@@ -60,7 +66,7 @@ func (b *randomBatches) batch(from, to time.Time, n int) (events []stored, erase
 		events = append(events, s)
 	}
 	for range r.IntN(4) {
-		switch r.IntN(11) {
+		switch r.IntN(12) {
 		case 0: // a late event, dated up to 50 days back
 			at := to.Add(-time.Duration(r.Int64N(int64(50 * day))))
 			add(at, ev{vid: b.visitor(), typ: []string{"product_view", "add_to_cart", "purchase"}[r.IntN(3)], pid: []string{"c1", "l2", "t1"}[r.IntN(3)], qty: uint32(1 + r.IntN(3))})
@@ -110,10 +116,18 @@ func (b *randomBatches) batch(from, to time.Time, n int) (events []stored, erase
 			} else {
 				erase = append(erase, privacy.Subject{Site: site, Kind: "user", ID: b.users[r.IntN(len(b.users))]})
 			}
+		case 11: // a product's new price (the price bands may move) or category
+			p := &b.products[r.IntN(len(b.products))]
+			if r.IntN(3) == 0 {
+				p.Category = []string{"Cameras > DSLR", "Cameras > Lenses", "Tripods", "Bags", "Cameras > Supports"}[r.IntN(5)]
+			} else {
+				p.Price = float64(20 + 10*r.IntN(100))
+			}
+			changed = append(changed, *p)
 		}
 	}
 	b.sent = append(b.sent, events...)
-	return events, erase
+	return events, erase, changed
 }
 
 // randomSeeds is which random histories a run of the tests tries: two
@@ -155,8 +169,11 @@ func TestIncrementalRunsEqualFullRunsOnRandomHistories(t *testing.T) {
 			b := &randomBatches{r: rand.New(rand.NewPCG(seed, 7))}
 
 			at := now
-			history, _ := b.batch(at.Add(-60*day), at, 400)
+			history, _, changed := b.batch(at.Add(-60*day), at, 400)
 			insertStored(t, db, history...)
+			if len(changed) > 0 {
+				putProducts(t, db, changed...)
+			}
 			time.Sleep(time.Second) // insert times are seconds: the run must start after them
 			incRun(t, e, at, false, segment.ModeFull)
 			steps := []time.Duration{5 * time.Minute, 15 * time.Minute, 40 * time.Minute, 3 * time.Hour, 7 * time.Hour}
@@ -164,12 +181,16 @@ func TestIncrementalRunsEqualFullRunsOnRandomHistories(t *testing.T) {
 				var last segment.RunResult
 				for range 3 {
 					next := at.Add(steps[b.r.IntN(len(steps))])
-					events, erase := b.batch(at, next, b.r.IntN(40))
+					events, erase, changed := b.batch(at, next, b.r.IntN(40))
 					if len(events) > 0 {
 						insertStored(t, db, events...)
 					}
 					for _, s := range erase {
 						forget(t, cfg, db, s)
+					}
+					if len(changed) > 0 {
+						t.Logf("%s: %d products change price or category", next.Format(time.DateTime), len(changed))
+						putProducts(t, db, changed...)
 					}
 					at = next
 					last = incRun(t, e, at, false, segment.ModeIncremental)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/remarket/remarket/feeds"
+	"github.com/remarket/remarket/internal/catalog"
 	"github.com/remarket/remarket/internal/chdb"
 	"github.com/remarket/remarket/internal/chtest"
 	"github.com/remarket/remarket/internal/config"
@@ -50,8 +52,8 @@ func traffic(r *rand.Rand, visitors []string, n int, from, to time.Time) []store
 	return out
 }
 
-func incrementalCatalog(t *testing.T, db *chdb.DB) {
-	putProducts(t, db,
+func incrementalProducts() []catalog.Product {
+	return []catalog.Product{
 		product("c1", "Camera One", "Cameras > DSLR", 300),
 		product("c2", "Camera Two", "Cameras > DSLR", 500),
 		product("c3", "Camera Three", "Cameras > DSLR", 800),
@@ -61,7 +63,12 @@ func incrementalCatalog(t *testing.T, db *chdb.DB) {
 		product("t2", "Tripod Two", "Tripods", 90),
 		product("t3", "Tripod Three", "Tripods", 60, outOfStock),
 		product("b1", "Bag One", "Bags", 30), // no random traffic names it
-	)
+		product("b2", "Bag Two", "Bags", 45), // nor this one
+	}
+}
+
+func incrementalCatalog(t *testing.T, db *chdb.DB) {
+	putProducts(t, db, incrementalProducts()...)
 }
 
 func names(prefix string, from, to int) []string {
@@ -87,12 +94,14 @@ func incrementalConfig(t *testing.T) config.Config {
 
 // incrementalEngine is an engine whose runs start right after the
 // inserts before them (no insert margin) and stay incremental whatever
-// share of the events is new.
+// share of the events is new and however many visitors a change of the
+// catalog reaches.
 func incrementalEngine(t *testing.T, db *chdb.DB, cfg config.Config) *segment.Engine {
 	t.Helper()
 	e := newEngine(t, db, cfg)
 	e.SetInsertMargin(0)
 	e.SetMaxIncrement(1)
+	e.SetMaxCatalogReach(1)
 	return e
 }
 
@@ -151,7 +160,9 @@ func TestIncrementalRunEqualsFullRun(t *testing.T) {
 	// v14, erased later, saw (it goes with v14's events).
 	history = append(history,
 		stored{uuid.New(), t0.Add(-10 * day), ev{vid: "v20", typ: "product_view", pid: "unknown-5", category: "Old > Stock"}},
-		stored{uuid.New(), t0.Add(-9 * day), ev{vid: "v14", typ: "product_view", pid: "unknown-3", category: "Private > Stuff"}})
+		stored{uuid.New(), t0.Add(-9 * day), ev{vid: "v14", typ: "product_view", pid: "unknown-3", category: "Private > Stuff"}},
+		// Only v38, who sends nothing later, sees the second bag.
+		stored{uuid.New(), t0.Add(-20 * day), ev{vid: "v38", typ: "product_view", pid: "b2"}})
 	insertStored(t, db, history...)
 	time.Sleep(time.Second) // insert times are seconds: the run must start after them
 	first := incRun(t, e, t0, false, segment.ModeFull)
@@ -230,9 +241,14 @@ func TestIncrementalRunEqualsFullRun(t *testing.T) {
 
 	// Batch 5 builds on an incremental run: co-occurrence sums updated
 	// twice since the last full run. Batch 3 is in it too, or the
-	// comparison fails. n20 opts out: the pairs of b1 go.
+	// comparison fails. n20 opts out: the pairs of b1 go. The catalog
+	// changes: the second bag moves to another category (v38's interest
+	// moves with it), and the first costs more, which moves the price
+	// bands of visitors the run does not recompute (an hour after the
+	// previous run, few are).
 	t5 := t4.Add(time.Hour)
 	insertStored(t, db, traffic(r, append(names("v", 2, 5), names("n", 11, 13)...), 20, t4, t5)...)
+	putProducts(t, db, product("b1", "Bag One", "Bags", 650), product("b2", "Bag Two", "Cameras > Bags", 45))
 	insertStored(t, db, stored{uuid.New(), t5.Add(-time.Minute), ev{vid: "n20", typ: "page_view", optedOut: true}})
 	inc5 := incRun(t, e, t5, false, segment.ModeIncremental)
 	for _, kind := range []string{"co_view", "co_purchase"} {
@@ -256,6 +272,7 @@ func TestIncrementalRunFallsBackToFull(t *testing.T) {
 	incRun(t, e, now, false, segment.ModeFull)
 	incRun(t, e, now.Add(time.Hour), false, segment.ModeIncremental)
 
+	at := now.Add(2 * time.Hour)
 	reasons := []struct {
 		name   string
 		change func() *segment.Engine
@@ -274,10 +291,27 @@ func TestIncrementalRunFallsBackToFull(t *testing.T) {
 			}
 			return e
 		}, "the previous run's rows are gone"},
-		{"catalog", func() *segment.Engine {
-			putProducts(t, db, product("c1", "Camera One, cheaper", "Cameras > DSLR", 399))
+		{"new product", func() *segment.Engine {
+			putProducts(t, db, product("c4", "Camera Four", "Cameras > DSLR", 999))
 			return e
-		}, "the catalog's products, categories or prices changed"},
+		}, "products were added to or removed from the catalog"},
+		{"changed during the run", func() *segment.Engine {
+			// The catalog switches while the previous run computes.
+			e.SetBeforeSwitch(func(context.Context, string, string) error {
+				putProducts(t, db, product("c1", "Camera One", "Cameras > DSLR", 299))
+				return nil
+			})
+			incRun(t, e, at.Add(-time.Minute), false, segment.ModeIncremental)
+			e.SetBeforeSwitch(nil)
+			return e
+		}, "the catalog changed while the previous run computed"},
+		{"reach", func() *segment.Engine {
+			// Every visitor has seen one of the cameras.
+			putProducts(t, db, product("c1", "Camera One", "Cameras > DSLR", 279))
+			eng := incrementalEngine(t, db, cfg)
+			eng.SetMaxCatalogReach(0.1)
+			return eng
+		}, "* visitors have an interest in a product whose category or price changed (over 10%)"},
 		{"stale", func() *segment.Engine { return e }, "the last full run is a day old"},
 		{"weights", func() *segment.Engine {
 			c := incrementalConfig(t)
@@ -285,7 +319,6 @@ func TestIncrementalRunFallsBackToFull(t *testing.T) {
 			return incrementalEngine(t, db, c)
 		}, "the interest, basket or customer-type settings, the audiences' event conditions or the run's queries changed"},
 	}
-	at := now.Add(2 * time.Hour)
 	for _, c := range reasons {
 		eng := c.change()
 		if c.name == "stale" {
@@ -297,12 +330,17 @@ func TestIncrementalRunFallsBackToFull(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Mode != segment.ModeFull || res.Reason != c.reason {
+		// A reason starting with * ends like the rest: it begins with counts.
+		says := func(reason string) bool {
+			suffix, counts := strings.CutPrefix(c.reason, "*")
+			return reason == c.reason || counts && strings.HasSuffix(reason, suffix) && reason != suffix
+		}
+		if res.Mode != segment.ModeFull || !says(res.Reason) {
 			t.Errorf("%s: mode %s, reason %q; want full, %q", c.name, res.Mode, res.Reason, c.reason)
 		}
 		var mode, reason string
 		if err := db.QueryRow(context.Background(), "SELECT mode, reason FROM seg_run_state WHERE site = @site AND run_id = @run",
-			clickhouse.Named("site", site), clickhouse.Named("run", res.RunID)).Scan(&mode, &reason); err != nil || mode != "full" || reason != c.reason {
+			clickhouse.Named("site", site), clickhouse.Named("run", res.RunID)).Scan(&mode, &reason); err != nil || mode != "full" || reason != res.Reason {
 			t.Errorf("%s: seg_run_state says %s, %q (%v)", c.name, mode, reason, err)
 		}
 		// Each change is absorbed by the full run: the next one builds on it.

@@ -289,12 +289,14 @@ func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, 
 		before, named = []string{"00_affected"}, andAffected
 	}
 	interests := query("02_interests", "/*LINES*/", lines(holdout, interestLines, inc != nil), "/*NAMED_BY*/", named)
-	profiles := query("03_profiles", "/*LINES*/", lines(holdout, "", inc != nil), "/*COND_FLAGS*/", flags, "/*COND_EVENTS*/", counts, "/*COND_LAST*/", lasts)
+	profiles := query("03_profiles", "/*LINES*/", lines(holdout, "", inc != nil), "/*COND_FLAGS*/", flags, "/*COND_EVENTS*/", counts, "/*COND_LAST*/", lasts,
+		"/*BANDS*/", query("price_bands"))
 	interestsPass := step("02_interests", slices.Concat(before, []string{"01_unknown_products"}), interests, params)
 	// The pairs need only the profiles pass's baskets: they are counted
 	// (in two halves) without waiting for interests.
 	profilesPass := step("03_profiles", slices.Concat(before, []string{"00_identities", "01_numbers"}), profiles, pp)
 	identities := step("00_identities", nil, query("00_identities"), params)
+	numbers := step("01_numbers", nil, query("01_numbers"), params)
 	var affected []task
 	if inc != nil {
 		ip := append(params[:len(params):len(params)], inc.params()...)
@@ -303,12 +305,13 @@ func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, 
 		interestsPass.run = carryInterests(func(name, q string) error { return e.step(ctx, res, name, q, ip) }, interests)
 		profilesPass.run = carryProfiles(func(name, q string) error { return e.step(ctx, res, name, q, ipp) }, profiles)
 		identities = step("00_identities", []string{"00_affected"}, query("00_identities", "/*VISITORS*/", andAffected), params)
+		numbers = step("01_numbers", nil, query("carry_numbers"), params)
 	}
 	tasks := []task{
 		step("01_unknown_products", nil, unknownProducts(), params),
 		step("00_opted_out", nil, optedOut(), params),
 		identities,
-		step("01_numbers", nil, query("01_numbers"), params),
+		numbers,
 		interestsPass,
 		profilesPass,
 		// Products need the counts of the profiles pass, not interests:

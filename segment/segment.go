@@ -45,6 +45,8 @@ type Engine struct {
 	insertMargin time.Duration
 	// maxIncrement: see defaultMaxIncrement.
 	maxIncrement float64
+	// maxCatalogReach: see defaultMaxCatalogReach.
+	maxCatalogReach float64
 }
 
 // New returns an engine; log may be nil.
@@ -52,7 +54,8 @@ func New(cfg config.Config, db *chdb.DB, log *slog.Logger) *Engine {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Engine{cfg: cfg, db: db, log: log, Now: time.Now, insertMargin: defaultInsertMargin, maxIncrement: defaultMaxIncrement}
+	return &Engine{cfg: cfg, db: db, log: log, Now: time.Now, insertMargin: defaultInsertMargin,
+		maxIncrement: defaultMaxIncrement, maxCatalogReach: defaultMaxCatalogReach}
 }
 
 // SetInsertMargin sets how long before the previous run started an
@@ -66,6 +69,12 @@ func (e *Engine) SetInsertMargin(d time.Duration) { e.insertMargin = d }
 // 1, so that batches that are a large share of their events still run
 // incrementally.
 func (e *Engine) SetMaxIncrement(share float64) { e.maxIncrement = share }
+
+// SetMaxCatalogReach sets the share of the previous run's visitors that
+// may have an interest in a product whose category or price changed for
+// a run to be incremental (defaultMaxCatalogReach). Tests of small shops,
+// where one product reaches most visitors, set 1.
+func (e *Engine) SetMaxCatalogReach(share float64) { e.maxCatalogReach = share }
 
 // SetBeforeSwitch installs a hook run between a run's last write and its
 // switch. It exists for tests of the atomic switch.

@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/remarket/remarket/feeds"
+	"github.com/remarket/remarket/internal/catalog"
 	"github.com/remarket/remarket/internal/chdb"
 	"github.com/remarket/remarket/internal/config"
 	"github.com/remarket/remarket/internal/runcheck"
@@ -165,7 +166,9 @@ func TestFeedsAndMembersFromEveryNode(t *testing.T) {
 // known person), late events dated weeks back, copies of stored events
 // re-sent with another product (received before and after the stored
 // copy), an order with order lines and an opt-out that follows a person
-// to their other browsers, whichever shards hold them.
+// to their other browsers, whichever shards hold them. The catalog
+// changes too: one product's price (the price bands move for every
+// visitor) and another's category.
 func TestIncrementalRunOnTheClusterEqualsOneNodesFullRun(t *testing.T) {
 	cfg, now := demoOnCluster(t)
 	ctx := context.Background()
@@ -181,6 +184,7 @@ func TestIncrementalRunOnTheClusterEqualsOneNodesFullRun(t *testing.T) {
 	}
 	evs, optedOut := demoIncrement(t, clustered, 100, now, later, 15)
 	insertNewEvents(t, clustered, evs)
+	changeCatalog(t, clustered)
 
 	// Copied before the cluster's second run: both start from the same
 	// joins, redemptions and offer windows.
@@ -193,6 +197,7 @@ func TestIncrementalRunOnTheClusterEqualsOneNodesFullRun(t *testing.T) {
 		e := segment.New(cfg, db, log)
 		e.SetInsertMargin(0)
 		e.SetMaxIncrement(1)
+		e.SetMaxCatalogReach(1)
 		e.Now = func() time.Time { return later }
 		e.SetRedemptions(api)
 		res, err := e.Run(ctx, demoSite, segment.RunOptions{Full: full})
@@ -221,6 +226,47 @@ func TestIncrementalRunOnTheClusterEqualsOneNodesFullRun(t *testing.T) {
 	t.Logf("the cluster's incremental run recomputed %d of %d visitors after %d new events in %s", res.Affected, visitors, len(evs), res.Took.Round(time.Millisecond))
 	_, a := runAt(one, "one node, full", true)
 	runcheck.Compare(t, a, b)
+}
+
+// changeCatalog makes the demo's most viewed product three times as
+// dear and moves the next one to a category of its own.
+func changeCatalog(t testing.TB, db *chdb.DB) {
+	t.Helper()
+	ctx := context.Background()
+	rows, err := db.Query(ctx, `SELECT product_id FROM events WHERE site = ? AND product_id GLOBAL IN (SELECT product_id FROM v_products WHERE site = ?)
+		GROUP BY product_id ORDER BY count() DESC, product_id LIMIT 2`, demoSite, demoSite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if len(ids) < 2 {
+		t.Fatalf("the demo's catalog has %d viewed products", len(ids))
+	}
+	store := catalog.NewStore(db, nil)
+	var changed []catalog.Product
+	for i, id := range ids {
+		p, ok, err := store.Get(ctx, demoSite, id)
+		if err != nil || !ok {
+			t.Fatalf("product %s: %v", id, err)
+		}
+		if i == 0 {
+			p.Price *= 3
+		} else {
+			p.Category = "Moved > Elsewhere"
+		}
+		changed = append(changed, p)
+	}
+	if _, err := store.Upsert(ctx, demoSite, changed, "test"); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // newEvent is an event a test or benchmark adds to the demo's.

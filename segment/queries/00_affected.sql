@@ -17,8 +17,12 @@
 --     afresh, so it is left out: the shop's opted-out visitors would
 --     otherwise be recomputed by every run;
 --   - erasures still in progress (their events may be half deleted);
---   - unknown products (01_unknown_products) whose category changed,
---     which names the visitors' interests in them.
+--   - products whose category or price changed: the catalog's, which a
+--     run builds on when only those changed (fullReason), and unknown
+--     ones (01_unknown_products) whose category did, which names the
+--     visitors' interests in them. Their visitors are those with an
+--     interest row for the product: every line with a product gives one.
+--     (Unknown products have no price: 0 on both sides.)
 -- A superset is harmless (those visitors are recomputed exactly); a
 -- visitor left out would keep stale state, so each reason errs wide.
 -- Rows carry the visitor id too: the passes select the visitors' events
@@ -46,11 +50,13 @@ FROM (
     SELECT vh, visitor_id FROM seg_profiles
     WHERE site = @site AND run_id = @prev AND vh IN (SELECT vh FROM seg_interests WHERE site = @site AND run_id = @prev AND ph IN (
         SELECT ph FROM (
-            SELECT ph, category FROM seg_products WHERE site = @site AND run_id = @run AND known = 0
+            SELECT ph, category, toFloat64(0) AS price FROM seg_products WHERE site = @site AND run_id = @run AND known = 0
             UNION ALL
-            SELECT ph, category FROM seg_products WHERE site = @site AND run_id = @prev AND known = 0
+            SELECT cityHash64(product_id) AS ph, category, price FROM v_products WHERE site = @site AND product_id != ''
+            UNION ALL
+            SELECT ph, category, if(known = 1, price, toFloat64(0)) AS price FROM seg_products WHERE site = @site AND run_id = @prev
         )
-        GROUP BY ph, category
+        GROUP BY ph, category, price
         HAVING count() = 1
     ))
 )

@@ -4,10 +4,8 @@
 -- "professional" when an order line had at least @pro_qty units of one
 -- product or identify traits carry company, vat_id or b2b = true; else
 -- "consumer". Price band: the visitor's average interacted price (the
--- line's, else the catalog's) against the catalog's terciles,
--- interpolated between the two nearest prices like quantiles() (which
--- samples catalogs of over 8,192 products in read order, so its terciles
--- would vary between runs and servers).
+-- line's, else the catalog's) against the catalog's terciles
+-- (price_bands.sql).
 -- cond_events / cond_last: for each event condition of the run's
 -- audiences (/*COND_FLAGS*/, /*COND_EVENTS*/, /*COND_LAST*/ from the
 -- audience compiler, values bound), the visitor's matching lines (or just
@@ -31,16 +29,7 @@
 -- seg_profiles, the baskets into seg_baskets and the product lines into
 -- seg_product_lines (025, 027).
 INSERT INTO seg_visitors (site, run_id, vh, visitor_id, user_id, email_sha256, customer_type, customer_type_source, price_band, avg_price, opted_out, first_seen, last_seen, events, traits, cond_events, cond_last, basket_view, basket_buy, product_views, product_buys)
-WITH (
-    SELECT if(empty(ps), [nan, nan], [ps[i1] * (1 - f1) + ps[least(i1 + 1, length(ps))] * f1,
-                                      ps[i2] * (1 - f2) + ps[least(i2 + 1, length(ps))] * f2])
-    FROM (
-        SELECT arraySort(groupArray(price)) AS ps,
-            (length(ps) - 1) * 0.3333 AS h1, toUInt64(floor(h1)) + 1 AS i1, h1 - floor(h1) AS f1,
-            (length(ps) - 1) * 0.6667 AS h2, toUInt64(floor(h2)) + 1 AS i2, h2 - floor(h2) AS f2
-        FROM v_products WHERE site = @site AND product_id != '' AND price > 0
-    ) AS prices
-) AS bands
+WITH /*BANDS*/ AS bands
 SELECT @site, @run, vh, vid, uid,
     if(email = '', '', lower(hex(SHA256(lower(replaceRegexpAll(email, '^\\s+|\\s+$', '')))))) AS email_sha256,
     multiIf(trait_type != '', lower(trait_type), max_qty >= @pro_qty OR b2b = 1, 'professional', 'consumer') AS customer_type,
