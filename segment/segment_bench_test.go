@@ -27,7 +27,8 @@ import (
 // product lists), BENCH_SEGMENTS_ROUNDS times (default 3; medians reported).
 // Then, for increments of 0.01%, 0.1%, 1% and 10% of the events (new events in
 // the quarter hour after the previous run, from existing and new
-// visitors), it times incremental runs against the scan of the same
+// visitors), and for 0.01% with 20 products repriced since the previous
+// run, it times incremental runs against the scan of the same
 // round. Targets: full run ≤ 3 × scan, incremental run (1%) ≤ 0.3 ×
 // scan, no query over 8 GB (the server profile's max_memory_usage
 // enforces it; system.processes is sampled for the peak).
@@ -195,6 +196,26 @@ func benchIncrements(ctx context.Context, b *testing.B, db *chdb.DB, e *segment.
 	// increment inserts n new events a quarter hour after the previous
 	// run, times the scan and then an incremental run (with settings
 	// when they are not nil).
+	// reprice changes the price of n products spread over the catalog,
+	// each time by another factor: a sale starting or ending.
+	repriced := 0
+	store := catalog.NewStore(db, nil)
+	reprice := func(n int) {
+		repriced++
+		var ps []catalog.Product
+		for k := range n {
+			id := fmt.Sprintf("p%d", (k*categories/n)*perCategory+perCategory/2)
+			p, ok, err := store.Get(ctx, "bench", id)
+			if err != nil || !ok {
+				b.Fatalf("product %s: %v", id, err)
+			}
+			p.Price = float64(int(p.Price*(1+0.05*float64(repriced))*100)) / 100
+			ps = append(ps, p)
+		}
+		if _, err := store.Upsert(ctx, "bench", ps, "bench"); err != nil {
+			b.Fatal(err)
+		}
+	}
 	increment := func(n int, settings clickhouse.Settings) (scanTook time.Duration, res segment.RunResult, peak int64) {
 		at = at.Add(15 * time.Minute)
 		if err := db.Exec(ctx, benchEventsSQL,
@@ -226,8 +247,20 @@ func benchIncrements(ctx context.Context, b *testing.B, db *chdb.DB, e *segment.
 		}
 		return scanTook, res, peak
 	}
-	for _, share := range []float64{0.0001, 0.001, 0.01, 0.1} {
+	// Each size is timed on its own, and the smallest also with prices
+	// changed since the previous run (the catalog's price bands move, and
+	// the repriced products' visitors are recomputed).
+	sizes := []struct {
+		share    float64
+		repriced int
+	}{{0.0001, 0}, {0.0001, 20}, {0.001, 0}, {0.01, 0}, {0.1, 0}}
+	for _, size := range sizes {
+		share := size.share
 		n := int(float64(events) * share)
+		label := fmt.Sprintf("+%g%%", share*100)
+		if size.repriced > 0 {
+			label += fmt.Sprintf(", %d products repriced", size.repriced)
+		}
 		var ratios, runs, scans, comparedRatios []float64
 		var peak int64
 		var last segment.RunResult
@@ -237,22 +270,31 @@ func benchIncrements(ctx context.Context, b *testing.B, db *chdb.DB, e *segment.
 			// timed one in odd rounds and before it in even ones.
 			var other time.Duration
 			if compare != nil && r%2 == 1 {
+				if size.repriced > 0 {
+					reprice(size.repriced)
+				}
 				_, o, _ := increment(n, compare)
 				other = o.Took
 			}
+			if size.repriced > 0 {
+				reprice(size.repriced)
+			}
 			scanTook, res, p := increment(n, nil)
 			peak = max(peak, p)
-			b.Logf("+%g%% (%d events): round %d: scan %s; incremental run %s (%.2f× the scan), %d visitors recomputed",
-				share*100, n, r+1, scanTook.Round(time.Millisecond), res.Took.Round(time.Millisecond), res.Took.Seconds()/scanTook.Seconds(), res.Affected)
+			b.Logf("%s (%d events): round %d: scan %s; incremental run %s (%.2f× the scan), %d visitors recomputed",
+				label, n, r+1, scanTook.Round(time.Millisecond), res.Took.Round(time.Millisecond), res.Took.Seconds()/scanTook.Seconds(), res.Affected)
 			scans, runs = append(scans, scanTook.Seconds()), append(runs, res.Took.Seconds())
 			ratios = append(ratios, res.Took.Seconds()/scanTook.Seconds())
 			last = res
 			if compare != nil && r%2 == 0 {
+				if size.repriced > 0 {
+					reprice(size.repriced)
+				}
 				_, o, _ := increment(n, compare)
 				other = o.Took
 			}
 			if compare != nil {
-				b.Logf("+%g%%: round %d: incremental run with %s %s (%.2f× the run without)", share*100, r+1, compareLabel,
+				b.Logf("%s: round %d: incremental run with %s %s (%.2f× the run without)", label, r+1, compareLabel,
 					other.Round(time.Millisecond), other.Seconds()/res.Took.Seconds())
 				comparedRatios = append(comparedRatios, other.Seconds()/res.Took.Seconds())
 			}
@@ -260,12 +302,16 @@ func benchIncrements(ctx context.Context, b *testing.B, db *chdb.DB, e *segment.
 		for _, s := range last.Steps {
 			b.Logf("  %-40s %s", s.Name, s.Took.Round(time.Millisecond))
 		}
-		b.Logf("+%g%%: medians of %d rounds: scan %.2f s, incremental run %.2f s, run/scan %.2f×; peak query memory %.0f MB",
-			share*100, rounds, median(scans), median(runs), median(ratios), float64(peak)/1e6)
+		b.Logf("%s: medians of %d rounds: scan %.2f s, incremental run %.2f s, run/scan %.2f×; peak query memory %.0f MB",
+			label, rounds, median(scans), median(runs), median(ratios), float64(peak)/1e6)
 		if compare != nil {
-			b.Logf("+%g%%: with %s, median ratio %.2f× the run without", share*100, compareLabel, median(comparedRatios))
+			b.Logf("%s: with %s, median ratio %.2f× the run without", label, compareLabel, median(comparedRatios))
 		}
-		b.ReportMetric(median(ratios), fmt.Sprintf("inc%g%%/scan", share*100))
+		metric := fmt.Sprintf("inc%g%%/scan", share*100)
+		if size.repriced > 0 {
+			metric = fmt.Sprintf("inc%g%%+%drepriced/scan", share*100, size.repriced)
+		}
+		b.ReportMetric(median(ratios), metric)
 	}
 	e.Now = func() time.Time { return now }
 }
