@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -123,6 +124,9 @@ func (b *randomBatches) batch(from, to time.Time, n int) (events []stored, erase
 			} else {
 				p.Price = float64(20 + 10*r.IntN(100))
 			}
+			// An upsert names each product once: a second change of it
+			// in the batch replaces the first.
+			changed = slices.DeleteFunc(changed, func(c catalog.Product) bool { return c.ID == p.ID })
 			changed = append(changed, *p)
 		}
 	}
