@@ -134,13 +134,17 @@ var carried = []struct{ table, columns, selects, with, where string }{
 	{table: "seg_profiles",
 		columns: "visitor_id, user_id, email_sha256, customer_type, customer_type_source, price_band, avg_price, " +
 			"opted_out, first_seen, last_seen, events, traits, cond_events, cond_last",
-		selects: "visitor_id, user_id, email_sha256, customer_type, customer_type_source, " +
-			"multiIf(avg_price = 0 OR isNaN(bands[1]), '', avg_price < bands[1], 'low', avg_price < bands[2], 'mid', 'high'), avg_price, " +
+		selects: "visitor_id, user_id, email_sha256, customer_type, customer_type_source, " + priceBand + ", avg_price, " +
 			"opted_out, first_seen, last_seen, events, traits, cond_events, cond_last",
 		with: "WITH " + query("price_bands") + " AS bands", where: "AND opted_out = 0"},
 	{table: "seg_baskets", columns: "basket_view, basket_buy"},
 	{table: "seg_product_lines", columns: "product_views, product_buys"},
 }
+
+// priceBand is a visitor's price band from their average price (0 when
+// none of their lines had one) and the catalog's terciles (bands,
+// price_bands.sql): the profiles pass and the copied profiles band alike.
+const priceBand = "multiIf(avg_price = 0 OR isNaN(bands[1]), '', avg_price < bands[1], 'low', avg_price < bands[2], 'mid', 'high')"
 
 // runState is a run's row of seg_run_state.
 type runState struct {
@@ -392,6 +396,7 @@ func (e *Engine) settingsFingerprint(plan *eventPlan) string {
 		"04_opted_out_profiles", "00_affected", "carry_interests", "carry_profiles", "carry_numbers", "price_bands"} {
 		h.Write([]byte(query(q)))
 	}
+	h.Write([]byte(priceBand))
 	return hex.EncodeToString(h.Sum(nil))
 }
 

@@ -290,7 +290,7 @@ func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, 
 	}
 	interests := query("02_interests", "/*LINES*/", lines(holdout, interestLines, inc != nil), "/*NAMED_BY*/", named)
 	profiles := query("03_profiles", "/*LINES*/", lines(holdout, "", inc != nil), "/*COND_FLAGS*/", flags, "/*COND_EVENTS*/", counts, "/*COND_LAST*/", lasts,
-		"/*BANDS*/", query("price_bands"))
+		"/*BANDS*/", query("price_bands"), "/*PRICE_BAND*/", priceBand)
 	interestsPass := step("02_interests", slices.Concat(before, []string{"01_unknown_products"}), interests, params)
 	// The pairs need only the profiles pass's baskets: they are counted
 	// (in two halves) without waiting for interests.

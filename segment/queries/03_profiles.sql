@@ -4,8 +4,8 @@
 -- "professional" when an order line had at least @pro_qty units of one
 -- product or identify traits carry company, vat_id or b2b = true; else
 -- "consumer". Price band: the visitor's average interacted price (the
--- line's, else the catalog's) against the catalog's terciles
--- (price_bands.sql).
+-- line's, else the catalog's; avg_price, 0 without any) against the
+-- catalog's terciles (price_bands.sql, priceBand).
 -- cond_events / cond_last: for each event condition of the run's
 -- audiences (/*COND_FLAGS*/, /*COND_EVENTS*/, /*COND_LAST*/ from the
 -- audience compiler, values bound), the visitor's matching lines (or just
@@ -34,7 +34,7 @@ SELECT @site, @run, vh, vid, uid,
     if(email = '', '', lower(hex(SHA256(lower(replaceRegexpAll(email, '^\\s+|\\s+$', '')))))) AS email_sha256,
     multiIf(trait_type != '', lower(trait_type), max_qty >= @pro_qty OR b2b = 1, 'professional', 'consumer') AS customer_type,
     if(trait_type != '', 'trait', 'inferred') AS customer_type_source,
-    multiIf(isNaN(avg_raw) OR isNaN(bands[1]), '', avg_raw < bands[1], 'low', avg_raw < bands[2], 'mid', 'high') AS price_band,
+    /*PRICE_BAND*/ AS price_band,
     if(isNaN(avg_raw), 0., avg_raw) AS avg_price,
     toUInt8(0), first_seen, last_seen, n_events, last_traits, cond_events, cond_last,
     arraySlice(viewed, 1, @cap) AS basket_view, arraySlice(bought, 1, @cap) AS basket_buy,
