@@ -193,15 +193,12 @@ func BenchmarkSegmentRun(b *testing.B) {
 // come from new visitors.
 func benchIncrements(ctx context.Context, b *testing.B, db *chdb.DB, e *segment.Engine, events, visitors, categories, perCategory, rounds int, compare clickhouse.Settings, compareLabel string) {
 	at, offset := now, events
-	// increment inserts n new events a quarter hour after the previous
-	// run, times the scan and then an incremental run (with settings
-	// when they are not nil).
 	// reprice changes the price of n products spread over the catalog,
 	// each time by another factor: a sale starting or ending.
-	repriced := 0
+	sales := 0
 	store := catalog.NewStore(db, nil)
 	reprice := func(n int) {
-		repriced++
+		sales++
 		var ps []catalog.Product
 		for k := range n {
 			id := fmt.Sprintf("p%d", (k*categories/n)*perCategory+perCategory/2)
@@ -209,14 +206,20 @@ func benchIncrements(ctx context.Context, b *testing.B, db *chdb.DB, e *segment.
 			if err != nil || !ok {
 				b.Fatalf("product %s: %v", id, err)
 			}
-			p.Price = float64(int(p.Price*(1+0.05*float64(repriced))*100)) / 100
+			p.Price = float64(int(p.Price*(1+0.05*float64(sales))*100)) / 100
 			ps = append(ps, p)
 		}
 		if _, err := store.Upsert(ctx, "bench", ps, "bench"); err != nil {
 			b.Fatal(err)
 		}
 	}
-	increment := func(n int, settings clickhouse.Settings) (scanTook time.Duration, res segment.RunResult, peak int64) {
+	// increment reprices that many products (none when 0), inserts n new
+	// events a quarter hour after the previous run, times the scan and
+	// then an incremental run (with settings when they are not nil).
+	increment := func(n, repriced int, settings clickhouse.Settings) (scanTook time.Duration, res segment.RunResult, peak int64) {
+		if repriced > 0 {
+			reprice(repriced)
+		}
 		at = at.Add(15 * time.Minute)
 		if err := db.Exec(ctx, benchEventsSQL,
 			clickhouse.Named("n", n), clickhouse.Named("visitors", visitors*11/10), clickhouse.Named("categories", categories),
@@ -270,16 +273,10 @@ func benchIncrements(ctx context.Context, b *testing.B, db *chdb.DB, e *segment.
 			// timed one in odd rounds and before it in even ones.
 			var other time.Duration
 			if compare != nil && r%2 == 1 {
-				if size.repriced > 0 {
-					reprice(size.repriced)
-				}
-				_, o, _ := increment(n, compare)
+				_, o, _ := increment(n, size.repriced, compare)
 				other = o.Took
 			}
-			if size.repriced > 0 {
-				reprice(size.repriced)
-			}
-			scanTook, res, p := increment(n, nil)
+			scanTook, res, p := increment(n, size.repriced, nil)
 			peak = max(peak, p)
 			b.Logf("%s (%d events): round %d: scan %s; incremental run %s (%.2f× the scan), %d visitors recomputed",
 				label, n, r+1, scanTook.Round(time.Millisecond), res.Took.Round(time.Millisecond), res.Took.Seconds()/scanTook.Seconds(), res.Affected)
@@ -287,10 +284,7 @@ func benchIncrements(ctx context.Context, b *testing.B, db *chdb.DB, e *segment.
 			ratios = append(ratios, res.Took.Seconds()/scanTook.Seconds())
 			last = res
 			if compare != nil && r%2 == 0 {
-				if size.repriced > 0 {
-					reprice(size.repriced)
-				}
-				_, o, _ := increment(n, compare)
+				_, o, _ := increment(n, size.repriced, compare)
 				other = o.Took
 			}
 			if compare != nil {
