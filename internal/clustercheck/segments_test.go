@@ -233,20 +233,12 @@ func TestIncrementalRunOnTheClusterEqualsOneNodesFullRun(t *testing.T) {
 func changeCatalog(t testing.TB, db *chdb.DB) {
 	t.Helper()
 	ctx := context.Background()
-	rows, err := db.Query(ctx, `SELECT product_id FROM events WHERE site = ? AND product_id GLOBAL IN (SELECT product_id FROM v_products WHERE site = ?)
-		GROUP BY product_id ORDER BY count() DESC, product_id LIMIT 2`, demoSite, demoSite)
-	if err != nil {
+	var ids []string
+	if err := db.QueryRow(ctx, `SELECT groupArray(product_id) FROM (
+		SELECT product_id FROM events WHERE site = ? AND product_id GLOBAL IN (SELECT product_id FROM v_products WHERE site = ?)
+		GROUP BY product_id ORDER BY count() DESC, product_id LIMIT 2)`, demoSite, demoSite).Scan(&ids); err != nil {
 		t.Fatal(err)
 	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
 	if len(ids) < 2 {
 		t.Fatalf("the demo's catalog has %d viewed products", len(ids))
 	}
