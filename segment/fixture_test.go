@@ -1,9 +1,11 @@
 package segment_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"log/slog"
 	"os"
 	"testing"
@@ -129,6 +131,25 @@ func putProducts(t *testing.T, db *chdb.DB, ps ...catalog.Product) {
 	t.Helper()
 	if _, err := catalog.NewStore(db, nil).Upsert(context.Background(), site, ps, "test"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// replaceCatalog makes ps the site's whole catalog, as an import does:
+// products left out are removed.
+func replaceCatalog(t *testing.T, db *chdb.DB, ps ...catalog.Product) {
+	t.Helper()
+	var body bytes.Buffer
+	enc := json.NewEncoder(&body)
+	for _, p := range ps {
+		row := map[string]any{"id": p.ID, "title": p.Title, "category": p.Category, "price": p.Price, "currency": p.Currency,
+			"availability": p.Availability, "condition": p.Condition, "link": p.Link}
+		if err := enc.Encode(row); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := catalog.NewStore(db, nil).Import(context.Background(), site, &body, catalog.ImportOptions{Format: catalog.JSONL, Source: "test"})
+	if err != nil || rep.Imported != len(ps) {
+		t.Fatalf("import %d products: %+v %v", len(ps), rep, err)
 	}
 }
 

@@ -33,8 +33,8 @@ import (
 //
 // A run is incremental when the previous run's state can stand for a
 // full run's: it recorded its state (seg_run_state), its settings and
-// the catalog's products are those of this run (their categories and
-// prices may differ: catalogReason), no events partition was dropped,
+// the catalog's changes since it reach few visitors (catalogReason), no
+// events partition was dropped,
 // and its last full run is less than fullRunEvery old. Anything else
 // makes a full run, whose reason the run's log line and seg_run_state
 // give.
@@ -58,8 +58,9 @@ const defaultInsertMargin = 2 * time.Minute
 const defaultMaxIncrement = 0.01
 
 // defaultMaxCatalogReach is the share of the previous run's visitors
-// that may have an interest in a product whose category or price changed
-// since it for a run to be incremental: those visitors are recomputed,
+// that may have an interest in a product added, removed, repriced or
+// recategorised since it for a run to be incremental: those visitors are
+// recomputed,
 // and an incremental run that recomputes a tenth of the visitors costs
 // about what a full run does (BENCHMARKS.md: 0.91× a full run with
 // 101,000 of 1 M visitors recomputed, 2.07× with 659,000).
@@ -87,6 +88,12 @@ type increment struct {
 	// pairKinds are the co-occurrence kinds whose sums the previous run
 	// kept (seg_pairs; a run of an earlier version kept none).
 	pairKinds []string
+	// renumbered: products were added to or removed from the catalog, so
+	// some product has another number in this run than in the previous
+	// one. The previous run's baskets, product lines and pair sums are
+	// read through renumber. Set by the numbers step (numberProducts),
+	// before any step that reads them starts.
+	renumbered bool
 }
 
 // updatesPairs says whether the run updates the previous run's
@@ -128,17 +135,77 @@ const andAffected = "AND " + affectedVisitors
 
 // carried are the per-visitor tables an incremental run copies for the
 // visitors it does not recompute: their columns after vh, what is
-// selected into them (the columns themselves unless said), a WITH clause
-// and any filter on the previous run's rows.
-var carried = []struct{ table, columns, selects, with, where string }{
+// selected into them (the columns themselves unless said; renumbered
+// when the products' numbers changed), a WITH clause and any filter on
+// the previous run's rows.
+var carried = []struct{ table, columns, selects, renumbered, with, where string }{
 	{table: "seg_profiles",
 		columns: "visitor_id, user_id, email_sha256, customer_type, customer_type_source, price_band, avg_price, " +
 			"opted_out, first_seen, last_seen, events, traits, cond_events, cond_last",
 		selects: "visitor_id, user_id, email_sha256, customer_type, customer_type_source, " + priceBand + ", avg_price, " +
 			"opted_out, first_seen, last_seen, events, traits, cond_events, cond_last",
 		with: "WITH " + query("price_bands") + " AS bands", where: "AND opted_out = 0"},
-	{table: "seg_baskets", columns: "basket_view, basket_buy"},
-	{table: "seg_product_lines", columns: "product_views, product_buys"},
+	{table: "seg_baskets", columns: "basket_view, basket_buy",
+		renumbered: renumberAll("basket_view") + ", " + renumberAll("basket_buy")},
+	// A purchase line is a product number << 32 | its units and flag.
+	{table: "seg_product_lines", columns: "product_views, product_buys",
+		renumbered: renumberAll("product_views") + ", arrayMap(l -> bitOr(bitShiftLeft(toUInt64(" +
+			renumber("toUInt32(bitShiftRight(l, 32))") + "), 32), bitAnd(l, 4294967295)), product_buys)"},
+}
+
+// renumber is the previous run's product number expression as this
+// run's (renumber.sql).
+func renumber(number string) string {
+	return oneLine(query("renumber", "/*NUMBER*/", number, "/*NUMBERS*/", oneLine(query("renumbered"))))
+}
+
+// oneLine is a fragment without its comment lines, on one line: it goes
+// into the middle of expressions, several times over.
+func oneLine(fragment string) string {
+	var lines []string
+	for line := range strings.Lines(fragment) {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "--") {
+			lines = append(lines, line)
+		}
+	}
+	return strings.Join(lines, " ")
+}
+
+// renumberAll renumbers every product number of an array column, in place.
+func renumberAll(column string) string {
+	return "arrayMap(p -> " + renumber("p") + ", " + column + ")"
+}
+
+// numberProducts is an incremental run's numbers step: 01_numbers, as in
+// a full run, then whether any product of the previous run got another
+// number (inc.renumbered). A run with the same products as the previous
+// one numbers them alike, and so does one that only added products
+// whose ids sort after every other.
+func (e *Engine) numberProducts(ctx context.Context, res *RunResult, inc *increment, params []any) func() error {
+	return func() error {
+		if err := e.step(ctx, res, "01_numbers", query("01_numbers"), params); err != nil {
+			return err
+		}
+		var moved uint64
+		if err := e.conn(res).QueryRow(ctx, "SELECT count() FROM ("+query("renumbered")+") WHERE new != idx", params...).Scan(&moved); err != nil {
+			return fmt.Errorf("cannot compare the products' numbers with the previous run's: %w", err)
+		}
+		inc.renumbered = moved > 0
+		return nil
+	}
+}
+
+// pairsUpdate is 07_pairs_update for a kind's basket column, with the
+// previous run's numbers read as they are or renumbered.
+func (inc *increment) pairsUpdate(column string) string {
+	x, y, kept, old := "x", "y", "", "old_basket"
+	if inc.renumbered {
+		x, y, old = renumber("x"), renumber("y"), renumberAll(old)
+		kept = "AND (x = 0 OR " + x + " != 0) AND (y = 0 OR " + y + " != 0)"
+	}
+	changed := query("changed_baskets", "/*RENUMBERED*/", old)
+	return query("07_pairs_update", "/*BASKET_PAIRS*/", basketPairs(changed), "/*CHANGED_BASKETS*/", changed,
+		"/*X*/", x, "/*Y*/", y, "/*KEPT*/", kept, "/*BASKET*/", column)
 }
 
 // priceBand is a visitor's price band from their average price (0 when
@@ -311,33 +378,24 @@ const catalogSides = `SELECT cityHash64(product_id) AS ph, category, price FROM 
 	SELECT ph, category, price FROM seg_products WHERE site = @site AND run_id = @prev AND known = 1`
 
 // catalogReason says why the catalog's changes since prev keep the run
-// from building on it ("" when they do not). The products must be the
-// same, so that the baskets and product lines carried over hold the
-// same product numbers (carry_numbers). A change of category or price
-// is followed by recomputing the visitors with an interest in the
-// product (00_affected), and by banding every visitor's average price
-// again (carry_profiles), unless so many visitors have one that a full
-// run is cheaper.
+// from building on it ("" when they do not). A product added, removed,
+// repriced or moved to another category is followed by recomputing the
+// visitors with an interest in it (00_affected), by banding every
+// visitor's average price again (carry_profiles) and, when the products'
+// numbers changed, by reading the previous run's baskets, product lines
+// and pair sums with this run's numbers (renumber.sql); unless so many
+// visitors have such an interest that a full run is cheaper.
 func (e *Engine) catalogReason(ctx context.Context, res *RunResult, prev string, ps runState) (string, error) {
-	db := e.conn(res)
 	p := []any{clickhouse.Named("site", res.Site), clickhouse.Named("prev", prev)}
-	var addedOrRemoved uint64
-	if err := db.QueryRow(ctx, "SELECT countIf(sides = 1) FROM (SELECT ph, count() AS sides FROM ("+catalogSides+") GROUP BY ph)",
-		p...).Scan(&addedOrRemoved); err != nil {
-		return "", fmt.Errorf("cannot compare the catalog with the previous run's: %w", err)
-	}
-	if addedOrRemoved > 0 {
-		return "products were added to or removed from the catalog", nil
-	}
 	// GLOBAL: on a cluster seg_interests is Distributed and the products
 	// are whole on every node.
 	var reach uint64
-	if err := db.QueryRow(ctx, `SELECT uniqExact(vh) FROM seg_interests WHERE site = @site AND run_id = @prev AND ph GLOBAL IN (
+	if err := e.conn(res).QueryRow(ctx, `SELECT uniqExact(vh) FROM seg_interests WHERE site = @site AND run_id = @prev AND ph GLOBAL IN (
 		SELECT ph FROM (`+catalogSides+`) GROUP BY ph, category, price HAVING count() = 1)`, p...).Scan(&reach); err != nil {
 		return "", fmt.Errorf("cannot count the visitors of the changed products: %w", err)
 	}
 	if float64(reach) > e.maxCatalogReach*float64(ps.visitors) {
-		return fmt.Sprintf("%d of the previous run's %d visitors have an interest in a product whose category or price changed (over %g%%)",
+		return fmt.Sprintf("%d of the previous run's %d visitors have an interest in a product added, removed, repriced or recategorised (over %g%%)",
 			reach, ps.visitors, e.maxCatalogReach*100), nil
 	}
 	return "", nil
@@ -393,7 +451,7 @@ func (e *Engine) settingsFingerprint(plan *eventPlan) string {
 	flags, counts, lasts := plan.fragments()
 	fmt.Fprintf(h, "%s\n%s\n%s\n%v\n", flags, counts, lasts, plan.args)
 	for _, q := range []string{"lines", "copies", "00_identities", "00_opted_out", "01_unknown_products", "02_interests", "03_profiles",
-		"04_opted_out_profiles", "00_affected", "carry_interests", "carry_profiles", "carry_numbers", "price_bands"} {
+		"04_opted_out_profiles", "00_affected", "carry_interests", "carry_profiles", "renumber", "renumbered", "price_bands"} {
 		h.Write([]byte(query(q)))
 	}
 	h.Write([]byte(priceBand))
@@ -413,13 +471,16 @@ func carryInterests(exec func(name, q string) error, interests string) func() er
 
 // carryProfiles is an incremental run's profiles pass, likewise, for the
 // profiles, baskets and product lines.
-func carryProfiles(exec func(name, q string) error, profiles string) func() error {
+func carryProfiles(exec func(name, q string) error, profiles string, inc *increment) func() error {
 	return func() error {
 		if err := exec("03_profiles", profiles); err != nil {
 			return err
 		}
 		for _, c := range carried {
 			selects := c.selects
+			if inc.renumbered && c.renumbered != "" {
+				selects = c.renumbered
+			}
 			if selects == "" {
 				selects = c.columns
 			}

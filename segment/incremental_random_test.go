@@ -24,7 +24,7 @@ import (
 // retries with the same or other content, bots, identifies that link a
 // person's devices, opt-outs by browser and by a server-side call with
 // only a user id, consent given back) plus the erasures asked for and
-// the catalog's changes of price and category.
+// the catalog's changes: prices, categories, products added and removed.
 type randomBatches struct {
 	r        *rand.Rand
 	sent     []stored // every event sent so far, to retry one
@@ -45,8 +45,9 @@ func (b *randomBatches) visitor() string {
 }
 
 // batch is the events that arrive between from and to, and the subjects
-// to erase and the products to change before the run at to.
-func (b *randomBatches) batch(from, to time.Time, n int) (events []stored, erase []privacy.Subject, changed []catalog.Product) {
+// to erase and the whole catalog to import (nil when unchanged) before
+// the run at to.
+func (b *randomBatches) batch(from, to time.Time, n int) (events []stored, erase []privacy.Subject, products []catalog.Product) {
 	r := b.r
 	if b.products == nil {
 		b.products = incrementalProducts()
@@ -66,8 +67,9 @@ func (b *randomBatches) batch(from, to time.Time, n int) (events []stored, erase
 		}
 		events = append(events, s)
 	}
+	changed := false
 	for range r.IntN(4) {
-		switch r.IntN(12) {
+		switch r.IntN(13) {
 		case 0: // a late event, dated up to 50 days back
 			at := to.Add(-time.Duration(r.Int64N(int64(50 * day))))
 			add(at, ev{vid: b.visitor(), typ: []string{"product_view", "add_to_cart", "purchase"}[r.IntN(3)], pid: []string{"c1", "l2", "t1"}[r.IntN(3)], qty: uint32(1 + r.IntN(3))})
@@ -124,14 +126,31 @@ func (b *randomBatches) batch(from, to time.Time, n int) (events []stored, erase
 			} else {
 				p.Price = float64(20 + 10*r.IntN(100))
 			}
-			// An upsert names each product once: a second change of it
-			// in the batch replaces the first.
-			changed = slices.DeleteFunc(changed, func(c catalog.Product) bool { return c.ID == p.ID })
-			changed = append(changed, *p)
+			changed = true
+		case 12: // a product leaves the catalog, or one joins it: one seen
+			// before it did (unknown-9), one no one has seen, or one back
+			if r.IntN(2) == 0 && len(b.products) > 3 {
+				i := r.IntN(len(b.products))
+				b.products = slices.Delete(b.products, i, i+1)
+			} else {
+				candidates := append(incrementalProducts(),
+					product("unknown-9", "Film Nine", "Cameras > Film", 35), product("a0", "Strap Zero", "Cameras > Straps", 25))
+				candidates = slices.DeleteFunc(candidates, func(c catalog.Product) bool {
+					return slices.ContainsFunc(b.products, func(p catalog.Product) bool { return p.ID == c.ID })
+				})
+				if len(candidates) == 0 {
+					continue
+				}
+				b.products = append(b.products, candidates[r.IntN(len(candidates))])
+			}
+			changed = true
 		}
 	}
 	b.sent = append(b.sent, events...)
-	return events, erase, changed
+	if changed {
+		products = slices.Clone(b.products)
+	}
+	return events, erase, products
 }
 
 // randomSeeds is which random histories a run of the tests tries: two
@@ -173,10 +192,10 @@ func TestIncrementalRunsEqualFullRunsOnRandomHistories(t *testing.T) {
 			b := &randomBatches{r: rand.New(rand.NewPCG(seed, 7))}
 
 			at := now
-			history, _, changed := b.batch(at.Add(-60*day), at, 400)
+			history, _, products := b.batch(at.Add(-60*day), at, 400)
 			insertStored(t, db, history...)
-			if len(changed) > 0 {
-				putProducts(t, db, changed...)
+			if products != nil {
+				replaceCatalog(t, db, products...)
 			}
 			time.Sleep(time.Second) // insert times are seconds: the run must start after them
 			incRun(t, e, at, false, segment.ModeFull)
@@ -185,16 +204,16 @@ func TestIncrementalRunsEqualFullRunsOnRandomHistories(t *testing.T) {
 				var last segment.RunResult
 				for range 3 {
 					next := at.Add(steps[b.r.IntN(len(steps))])
-					events, erase, changed := b.batch(at, next, b.r.IntN(40))
+					events, erase, products := b.batch(at, next, b.r.IntN(40))
 					if len(events) > 0 {
 						insertStored(t, db, events...)
 					}
 					for _, s := range erase {
 						forget(t, cfg, db, s)
 					}
-					if len(changed) > 0 {
-						t.Logf("%s: %d products change price or category", next.Format(time.DateTime), len(changed))
-						putProducts(t, db, changed...)
+					if products != nil {
+						t.Logf("%s: the catalog changes: %d products", next.Format(time.DateTime), len(products))
+						replaceCatalog(t, db, products...)
 					}
 					at = next
 					last = incRun(t, e, at, false, segment.ModeIncremental)

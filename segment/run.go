@@ -273,12 +273,13 @@ func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, 
 		return task{name: name, after: after, run: func() error { return e.step(ctx, res, name, q, params) }}
 	}
 	// halves splits a step by @part modulo @parts into name/0 and name/1,
-	// one per core.
-	halves := func(name string, after []string, q string, params []any) []task {
+	// one per core; the text is made when the step starts.
+	halves := func(name string, after []string, text func() string, params []any) []task {
 		var out []task
 		for part := range 2 {
 			hp := append(params[:len(params):len(params)], clickhouse.Named("parts", 2), clickhouse.Named("part", part))
-			out = append(out, step(fmt.Sprintf("%s/%d", name, part), after, q, hp))
+			name := fmt.Sprintf("%s/%d", name, part)
+			out = append(out, task{name: name, after: after, run: func() error { return e.step(ctx, res, name, text(), hp) }})
 		}
 		return out
 	}
@@ -303,9 +304,9 @@ func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, 
 		ipp := append(pp[:len(pp):len(pp)], inc.params()...)
 		affected = append(affected, step("00_affected", []string{"00_opted_out", "01_unknown_products"}, inc.affected(), ip))
 		interestsPass.run = carryInterests(func(name, q string) error { return e.step(ctx, res, name, q, ip) }, interests)
-		profilesPass.run = carryProfiles(func(name, q string) error { return e.step(ctx, res, name, q, ipp) }, profiles)
+		profilesPass.run = carryProfiles(func(name, q string) error { return e.step(ctx, res, name, q, ipp) }, profiles, inc)
 		identities = step("00_identities", []string{"00_affected"}, query("00_identities", "/*VISITORS*/", andAffected), params)
-		numbers = step("01_numbers", nil, query("carry_numbers"), params)
+		numbers.run = e.numberProducts(ctx, res, inc, params)
 	}
 	tasks := []task{
 		step("01_unknown_products", nil, unknownProducts(), params),
@@ -328,12 +329,12 @@ func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, 
 	for _, bk := range basketKinds {
 		kp := append(params[:len(params):len(params)], clickhouse.Named("kind", bk.kind))
 		pairs, count := "07_pairs/"+bk.kind, query("07_pairs", "/*BASKET_PAIRS*/", basketPairs(allBaskets), "/*BASKET*/", bk.column)
+		text := func() string { return count }
 		if inc.updatesPairs(bk.kind) {
-			changed := query("changed_baskets")
-			pairs, count = "07_pairs_update/"+bk.kind, query("07_pairs_update",
-				"/*BASKET_PAIRS*/", basketPairs(changed), "/*CHANGED_BASKETS*/", changed, "/*BASKET*/", bk.column)
+			// Its text depends on the numbers step (inc.renumbered).
+			pairs, text = "07_pairs_update/"+bk.kind, func() string { return inc.pairsUpdate(bk.column) }
 		}
-		tasks = append(tasks, halves(pairs, []string{"03_profiles"}, count, kp)...)
+		tasks = append(tasks, halves(pairs, []string{"03_profiles"}, text, kp)...)
 		tasks = append(tasks, step("07_items/"+bk.kind, []string{pairs + "/0", pairs + "/1"}, query("07_items"), kp))
 		items = append(items, "07_items/"+bk.kind)
 	}
@@ -352,7 +353,7 @@ func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, 
 	)
 	// Ranking is split by anchor into two halves, one per core.
 	related := slices.Concat(candidates, []string{"08_declared", "09_fallback_upsell", "10_fallback_cross_sell", "10_fallback_bestsellers"})
-	tasks = append(tasks, halves("11_related", related, query("11_related"), params)...)
+	tasks = append(tasks, halves("11_related", related, func() string { return query("11_related") }, params)...)
 	tasks = append(tasks, step("11_related_best", []string{"11_related/0", "11_related/1"}, query("11_related_best"), params))
 	return tasks
 }

@@ -27,9 +27,9 @@ import (
 // product lists), BENCH_SEGMENTS_ROUNDS times (default 3; medians reported).
 // Then, for increments of 0.01%, 0.1%, 1% and 10% of the events (new events in
 // the quarter hour after the previous run, from existing and new
-// visitors), and for 0.01% with 20 products repriced since the previous
-// run, it times incremental runs against the scan of the same
-// round. Targets: full run ≤ 3 × scan, incremental run (1%) ≤ 0.3 ×
+// visitors), and for 0.01% with 20 products repriced or 10 added since
+// the previous run, it times incremental runs against the scan of the
+// same round. Targets: full run ≤ 3 × scan, incremental run (1%) ≤ 0.3 ×
 // scan, no query over 8 GB (the server profile's max_memory_usage
 // enforces it; system.processes is sampled for the peak).
 // BENCH_SEGMENTS_COMPARE=name=value,... pairs every run with one under
@@ -213,12 +213,31 @@ func benchIncrements(ctx context.Context, b *testing.B, db *chdb.DB, e *segment.
 			b.Fatal(err)
 		}
 	}
-	// increment reprices that many products (none when 0), inserts n new
-	// events a quarter hour after the previous run, times the scan and
-	// then an incremental run (with settings when they are not nil).
-	increment := func(n, repriced int, settings clickhouse.Settings) (scanTook time.Duration, res segment.RunResult, peak int64) {
-		if repriced > 0 {
-			reprice(repriced)
+	// launch adds n products no one has seen yet, whose ids sort before
+	// every other: every product's number moves.
+	launches := 0
+	launch := func(n int) {
+		launches++
+		var ps []catalog.Product
+		for k := range n {
+			id := fmt.Sprintf("a%03d-%02d", launches, k)
+			p := product(id, "New "+id, fmt.Sprintf("Dept %d > Cat %d", k%20, k), 50)
+			p.Link = "https://bench.example/p/" + id
+			ps = append(ps, p)
+		}
+		if _, err := store.Upsert(ctx, "bench", ps, "bench"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// increment changes the catalog as c says, inserts n new events a
+	// quarter hour after the previous run, times the scan and then an
+	// incremental run (with settings when they are not nil).
+	increment := func(n int, c catalogChange, settings clickhouse.Settings) (scanTook time.Duration, res segment.RunResult, peak int64) {
+		if c.repriced > 0 {
+			reprice(c.repriced)
+		}
+		if c.added > 0 {
+			launch(c.added)
 		}
 		at = at.Add(15 * time.Minute)
 		if err := db.Exec(ctx, benchEventsSQL,
@@ -252,17 +271,21 @@ func benchIncrements(ctx context.Context, b *testing.B, db *chdb.DB, e *segment.
 	}
 	// Each size is timed on its own, and the smallest also with prices
 	// changed since the previous run (the catalog's price bands move, and
-	// the repriced products' visitors are recomputed).
+	// the repriced products' visitors are recomputed), and with products
+	// added (the copied baskets and pair sums are renumbered).
 	sizes := []struct {
-		share    float64
-		repriced int
-	}{{0.0001, 0}, {0.0001, 20}, {0.001, 0}, {0.01, 0}, {0.1, 0}}
+		share float64
+		catalogChange
+	}{{0.0001, catalogChange{}}, {0.0001, catalogChange{repriced: 20}}, {0.0001, catalogChange{added: 10}}, {0.001, catalogChange{}}, {0.01, catalogChange{}}, {0.1, catalogChange{}}}
 	for _, size := range sizes {
 		share := size.share
 		n := int(float64(events) * share)
 		label := fmt.Sprintf("+%g%%", share*100)
 		if size.repriced > 0 {
 			label += fmt.Sprintf(", %d products repriced", size.repriced)
+		}
+		if size.added > 0 {
+			label += fmt.Sprintf(", %d products added", size.added)
 		}
 		var ratios, runs, scans, comparedRatios []float64
 		var peak int64
@@ -273,10 +296,10 @@ func benchIncrements(ctx context.Context, b *testing.B, db *chdb.DB, e *segment.
 			// timed one in odd rounds and before it in even ones.
 			var other time.Duration
 			if compare != nil && r%2 == 1 {
-				_, o, _ := increment(n, size.repriced, compare)
+				_, o, _ := increment(n, size.catalogChange, compare)
 				other = o.Took
 			}
-			scanTook, res, p := increment(n, size.repriced, nil)
+			scanTook, res, p := increment(n, size.catalogChange, nil)
 			peak = max(peak, p)
 			b.Logf("%s (%d events): round %d: scan %s; incremental run %s (%.2f× the scan), %d visitors recomputed",
 				label, n, r+1, scanTook.Round(time.Millisecond), res.Took.Round(time.Millisecond), res.Took.Seconds()/scanTook.Seconds(), res.Affected)
@@ -284,7 +307,7 @@ func benchIncrements(ctx context.Context, b *testing.B, db *chdb.DB, e *segment.
 			ratios = append(ratios, res.Took.Seconds()/scanTook.Seconds())
 			last = res
 			if compare != nil && r%2 == 0 {
-				_, o, _ := increment(n, size.repriced, compare)
+				_, o, _ := increment(n, size.catalogChange, compare)
 				other = o.Took
 			}
 			if compare != nil {
@@ -305,10 +328,17 @@ func benchIncrements(ctx context.Context, b *testing.B, db *chdb.DB, e *segment.
 		if size.repriced > 0 {
 			metric = fmt.Sprintf("inc%g%%+%drepriced/scan", share*100, size.repriced)
 		}
+		if size.added > 0 {
+			metric = fmt.Sprintf("inc%g%%+%dadded/scan", share*100, size.added)
+		}
 		b.ReportMetric(median(ratios), metric)
 	}
 	e.Now = func() time.Time { return now }
 }
+
+// catalogChange is how the catalog changes before an increment's run:
+// products repriced, products added.
+type catalogChange struct{ repriced, added int }
 
 // benchCatalog writes categories × perCategory products: 20 departments of
 // 10 categories, prices spread 0.5–2× a per-category base, 3% out of stock,

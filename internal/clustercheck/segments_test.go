@@ -1,7 +1,9 @@
 package clustercheck
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -168,7 +170,8 @@ func TestFeedsAndMembersFromEveryNode(t *testing.T) {
 // copy), an order with order lines and an opt-out that follows a person
 // to their other browsers, whichever shards hold them. The catalog
 // changes too: one product's price (the price bands move for every
-// visitor) and another's category.
+// visitor), another's category, a third leaves it and a new one joins it
+// ahead of every other (every product's number moves).
 func TestIncrementalRunOnTheClusterEqualsOneNodesFullRun(t *testing.T) {
 	cfg, now := demoOnCluster(t)
 	ctx := context.Background()
@@ -228,37 +231,63 @@ func TestIncrementalRunOnTheClusterEqualsOneNodesFullRun(t *testing.T) {
 	runcheck.Compare(t, a, b)
 }
 
-// changeCatalog makes the demo's most viewed product three times as
-// dear and moves the next one to a category of its own.
+// changeCatalog imports the demo's catalog again with its most viewed
+// product three times as dear, the next one moved to a category of its
+// own, the third left out, and a new product whose id sorts first.
 func changeCatalog(t testing.TB, db *chdb.DB) {
 	t.Helper()
 	ctx := context.Background()
 	var ids []string
 	if err := db.QueryRow(ctx, `SELECT groupArray(product_id) FROM (
 		SELECT product_id FROM events WHERE site = ? AND product_id GLOBAL IN (SELECT product_id FROM v_products WHERE site = ?)
-		GROUP BY product_id ORDER BY count() DESC, product_id LIMIT 2)`, demoSite, demoSite).Scan(&ids); err != nil {
+		GROUP BY product_id ORDER BY count() DESC, product_id LIMIT 3)`, demoSite, demoSite).Scan(&ids); err != nil {
 		t.Fatal(err)
 	}
-	if len(ids) < 2 {
+	if len(ids) < 3 {
 		t.Fatalf("the demo's catalog has %d viewed products", len(ids))
 	}
 	store := catalog.NewStore(db, nil)
-	var changed []catalog.Product
-	for i, id := range ids {
-		p, ok, err := store.Get(ctx, demoSite, id)
-		if err != nil || !ok {
-			t.Fatalf("product %s: %v", id, err)
-		}
-		if i == 0 {
-			p.Price *= 3
-		} else {
-			p.Category = "Moved > Elsewhere"
-		}
-		changed = append(changed, p)
-	}
-	if _, err := store.Upsert(ctx, demoSite, changed, "test"); err != nil {
+	page, err := store.List(ctx, demoSite, 100000, 0)
+	if err != nil {
 		t.Fatal(err)
 	}
+	var body bytes.Buffer
+	enc := json.NewEncoder(&body)
+	products := append(page.Products, catalog.Product{ID: "000-new-strap", Title: "New Strap", Link: "https://shop.example/p/000-new-strap",
+		Price: 19, Currency: page.Products[0].Currency, Availability: catalog.InStock, Condition: "new", Category: "Straps"})
+	for _, p := range products {
+		switch p.ID {
+		case ids[0]:
+			p.Price *= 3
+		case ids[1]:
+			p.Category = "Moved > Elsewhere"
+		case ids[2]:
+			continue
+		}
+		if err := enc.Encode(importRow(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rep, err := store.Import(ctx, demoSite, &body, catalog.ImportOptions{Format: catalog.JSONL, Source: "test"}); err != nil || rep.Imported != len(products)-1 {
+		t.Fatalf("import the changed catalog: %+v %v", rep, err)
+	}
+}
+
+// importRow is a product as a row of the JSON lines import, its unknown
+// dates left out.
+func importRow(p catalog.Product) map[string]any {
+	row := map[string]any{"id": p.ID, "title": p.Title, "description": p.Description, "link": p.Link, "image_link": p.ImageLink,
+		"price": p.Price, "currency": p.Currency, "availability": p.Availability, "condition": p.Condition, "brand": p.Brand,
+		"gtin": p.GTIN, "mpn": p.MPN, "category": p.Category, "google_product_category": p.GoogleProductCategory,
+		"item_group_id": p.ItemGroupID, "stock_quantity": p.StockQuantity, "tags": p.Tags, "margin": p.Margin,
+		"complements": p.Complements, "upgrades": p.Upgrades}
+	if p.LaunchDate.Year() > 1970 {
+		row["launch_date"] = p.LaunchDate.Format(time.DateOnly)
+	}
+	if p.AvailabilityDate.Year() > 1970 {
+		row["availability_date"] = p.AvailabilityDate.Format(time.RFC3339)
+	}
+	return row
 }
 
 // newEvent is an event a test or benchmark adds to the demo's.

@@ -17,12 +17,13 @@
 --     afresh, so it is left out: the shop's opted-out visitors would
 --     otherwise be recomputed by every run;
 --   - erasures still in progress (their events may be half deleted);
---   - products whose category or price changed: the catalog's, which a
---     run builds on when only those changed (fullReason), and unknown
---     ones (01_unknown_products) whose category did, which names the
+--   - products added to or removed from the catalog, or whose category
+--     or price changed (catalogReason), and unknown ones
+--     (01_unknown_products) whose category did, which names the
 --     visitors' interests in them. Their visitors are those with an
 --     interest row for the product: every line with a product gives one.
---     (Unknown products have no price: 0 on both sides.)
+--     An unknown product's price is -1 on both sides, so one that joins
+--     or leaves the catalog changes, whatever its category and price.
 -- A superset is harmless (those visitors are recomputed exactly); a
 -- visitor left out would keep stale state, so each reason errs wide.
 -- Rows carry the visitor id too: the passes select the visitors' events
@@ -50,11 +51,11 @@ FROM (
     SELECT vh, visitor_id FROM seg_profiles
     WHERE site = @site AND run_id = @prev AND vh IN (SELECT vh FROM seg_interests WHERE site = @site AND run_id = @prev AND ph IN (
         SELECT ph FROM (
-            SELECT ph, category, toFloat64(0) AS price FROM seg_products WHERE site = @site AND run_id = @run AND known = 0
+            SELECT ph, category, toFloat64(-1) AS price FROM seg_products WHERE site = @site AND run_id = @run AND known = 0
             UNION ALL
             SELECT cityHash64(product_id) AS ph, category, price FROM v_products WHERE site = @site AND product_id != ''
             UNION ALL
-            SELECT ph, category, if(known = 1, price, toFloat64(0)) AS price FROM seg_products WHERE site = @site AND run_id = @prev
+            SELECT ph, category, if(known = 1, price, toFloat64(-1)) AS price FROM seg_products WHERE site = @site AND run_id = @prev
         )
         GROUP BY ph, category, price
         HAVING count() = 1
