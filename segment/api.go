@@ -374,7 +374,7 @@ func (a *API) run(c *gin.Context) {
 			return
 		}
 		c.JSON(http.StatusOK, gin.H{"run_id": res.RunID, "took_ms": res.Took.Milliseconds(), "sizes": res.Sizes,
-			"mode": res.Mode, "reason": res.Reason, "recomputed_visitors": res.Affected})
+			"mode": res.Mode, "cause": res.Cause, "reason": res.Reason, "recomputed_visitors": res.Affected})
 		return
 	}
 	a.runs.Add(1)

@@ -77,6 +77,29 @@ const (
 	ModeIncremental = "incremental"
 )
 
+// Causes of a full run, as RunResult.Cause and the metric
+// remarket_segment_full_runs_total say: a fixed code per reason, for
+// alerts and dashboards (the reason itself holds counts).
+const (
+	CauseAsked         = "asked"           // --full, ?full=1
+	CauseAudience      = "audience"        // a single-audience run
+	CauseFirst         = "first"           // no previous run
+	CauseNoState       = "no_state"        // the previous run kept no state
+	CauseEarlierAsOf   = "earlier_as_of"   // an as-of time before the previous run's
+	CauseDaily         = "daily"           // the last full run is fullRunEvery old
+	CauseSettings      = "settings"        // weights, half-life, conditions or queries changed
+	CauseCatalogMidRun = "catalog_mid_run" // the catalog switched while the previous run computed
+	CauseRetention     = "retention"       // an events partition was dropped
+	CauseRowsGone      = "rows_gone"       // the previous run's rows are gone
+	CauseCatalog       = "catalog"         // catalog changes reach too many visitors
+	CauseIncrement     = "increment"       // too many new events
+)
+
+// fullRun is why a run is full: cause, one of the codes above, and
+// reason, the sentence the log line and seg_run_state give. The zero
+// value lets the run be incremental.
+type fullRun struct{ cause, reason string }
+
 // increment is what an incremental run builds on.
 type increment struct {
 	prevAsOf time.Time // the previous run's as-of time (@prev_now)
@@ -250,12 +273,12 @@ func (e *Engine) planIncrement(ctx context.Context, res *RunResult, prev string,
 	st.partitions = partitions
 	res.state = st
 
-	reason, prevState, err := e.fullReason(ctx, res, prev, opt, st)
+	full, prevState, err := e.fullReason(ctx, res, prev, opt, st)
 	if err != nil {
 		return nil, err
 	}
-	if reason != "" {
-		res.Mode, res.Reason, st.reason = ModeFull, reason, reason
+	if full.cause != "" {
+		res.Mode, res.Cause, res.Reason, st.reason = ModeFull, full.cause, full.reason, full.reason
 		return nil, nil
 	}
 	res.Mode, st.mode, st.fullAsOf = ModeIncremental, ModeIncremental, prevState.fullAsOf
@@ -297,63 +320,63 @@ func (e *Engine) eventsPartitions(ctx context.Context, res *RunResult) ([]string
 	return slices.Compact(all), nil
 }
 
-// fullReason says why the run cannot build on prev ("" when it can), and
-// returns prev's state.
-func (e *Engine) fullReason(ctx context.Context, res *RunResult, prev string, opt RunOptions, st *runState) (string, runState, error) {
+// fullReason says why the run cannot build on prev (the zero fullRun when
+// it can), and returns prev's state.
+func (e *Engine) fullReason(ctx context.Context, res *RunResult, prev string, opt RunOptions, st *runState) (fullRun, runState, error) {
 	var ps runState
 	switch {
 	case opt.Full:
-		return "a full run was asked for", ps, nil
+		return fullRun{CauseAsked, "a full run was asked for"}, ps, nil
 	case opt.Audience != "":
-		return "a single-audience run is full", ps, nil
+		return fullRun{CauseAudience, "a single-audience run is full"}, ps, nil
 	case prev == "":
-		return "no previous run", ps, nil
+		return fullRun{CauseFirst, "no previous run"}, ps, nil
 	}
 	rows, err := e.conn(res).Query(ctx, `SELECT as_of, watermark, full_as_of, settings, catalog, partitions, visitors
 		FROM seg_run_state WHERE site = @site AND run_id = @prev LIMIT 1`,
 		clickhouse.Named("site", res.Site), clickhouse.Named("prev", prev))
 	if err != nil {
-		return "", ps, fmt.Errorf("cannot read the previous run's state: %w", err)
+		return fullRun{}, ps, fmt.Errorf("cannot read the previous run's state: %w", err)
 	}
 	defer rows.Close()
 	if !rows.Next() {
-		return "the previous run kept no state", ps, rows.Err()
+		return fullRun{CauseNoState, "the previous run kept no state"}, ps, rows.Err()
 	}
 	if err := rows.Scan(&ps.asOf, &ps.watermark, &ps.fullAsOf, &ps.settings, &ps.catalog, &ps.partitions, &ps.visitors); err != nil {
-		return "", ps, err
+		return fullRun{}, ps, err
 	}
 	switch {
 	case res.AsOf.Before(ps.asOf):
-		return "the as-of time is before the previous run's", ps, nil
+		return fullRun{CauseEarlierAsOf, "the as-of time is before the previous run's"}, ps, nil
 	case res.AsOf.Sub(ps.fullAsOf) >= fullRunEvery:
-		return "the last full run is a day old", ps, nil // fullRunEvery
+		return fullRun{CauseDaily, "the last full run is a day old"}, ps, nil // fullRunEvery
 	case ps.settings != st.settings:
-		return "the interest, basket or customer-type settings, the audiences' event conditions or the run's queries changed", ps, nil
+		return fullRun{CauseSettings, "the interest, basket or customer-type settings, the audiences' event conditions or the run's queries changed"}, ps, nil
 	case ps.catalog == catalogChangedMidRun:
-		return "the catalog changed while the previous run computed", ps, nil
+		return fullRun{CauseCatalogMidRun, "the catalog changed while the previous run computed"}, ps, nil
 	}
 	for _, p := range ps.partitions {
 		if _, found := slices.BinarySearch(st.partitions, p); !found {
-			return "an events partition was dropped (retention) since the previous run", ps, nil
+			return fullRun{CauseRetention, "an events partition was dropped (retention) since the previous run"}, ps, nil
 		}
 	}
 	if gone, err := e.prevGone(ctx, res, prev, ps); gone || err != nil {
-		return "the previous run's rows are gone", ps, err
+		return fullRun{CauseRowsGone, "the previous run's rows are gone"}, ps, err
 	}
 	if ps.catalog != st.catalog {
-		if reason, err := e.catalogReason(ctx, res, prev, ps); reason != "" || err != nil {
-			return reason, ps, err
+		if full, err := e.catalogReason(ctx, res, prev, ps); full.cause != "" || err != nil {
+			return full, ps, err
 		}
 	}
 	var fresh, total uint64
 	if err := e.conn(res).QueryRow(ctx, "SELECT countIf(inserted_at >= toDateTime(@since)), count() FROM events WHERE site = @site",
 		clickhouse.Named("site", res.Site), clickhouse.Named("since", ps.watermark.Add(-e.insertMargin).Unix())).Scan(&fresh, &total); err != nil {
-		return "", ps, fmt.Errorf("cannot count the new events: %w", err)
+		return fullRun{}, ps, fmt.Errorf("cannot count the new events: %w", err)
 	}
 	if float64(fresh) > e.maxIncrement*float64(total) {
-		return fmt.Sprintf("%d of the site's %d events are new since the previous run (over %g%%)", fresh, total, e.maxIncrement*100), ps, nil
+		return fullRun{CauseIncrement, fmt.Sprintf("%d of the site's %d events are new since the previous run (over %g%%)", fresh, total, e.maxIncrement*100)}, ps, nil
 	}
-	return "", ps, rows.Err()
+	return fullRun{}, ps, rows.Err()
 }
 
 // catalogFingerprint identifies the site's current catalog as far as a
@@ -378,27 +401,28 @@ const catalogSides = `SELECT cityHash64(product_id) AS ph, category, price FROM 
 	SELECT ph, category, price FROM seg_products WHERE site = @site AND run_id = @prev AND known = 1`
 
 // catalogReason says why the catalog's changes since prev keep the run
-// from building on it ("" when they do not). A product added, removed,
-// repriced or moved to another category is followed by recomputing the
-// visitors with an interest in it (00_affected), by banding every
-// visitor's average price again (carry_profiles) and, when the products'
-// numbers changed, by reading the previous run's baskets, product lines
-// and pair sums with this run's numbers (renumber.sql); unless so many
-// visitors have such an interest that a full run is cheaper.
-func (e *Engine) catalogReason(ctx context.Context, res *RunResult, prev string, ps runState) (string, error) {
+// from building on it (the zero fullRun when they do not). A product
+// added, removed, repriced or moved to another category is followed by
+// recomputing the visitors with an interest in it (00_affected), by
+// banding every visitor's average price again (carry_profiles) and, when
+// the products' numbers changed, by reading the previous run's baskets,
+// product lines and pair sums with this run's numbers (renumber.sql);
+// unless so many visitors have such an interest that a full run is
+// cheaper.
+func (e *Engine) catalogReason(ctx context.Context, res *RunResult, prev string, ps runState) (fullRun, error) {
 	p := []any{clickhouse.Named("site", res.Site), clickhouse.Named("prev", prev)}
 	// GLOBAL: on a cluster seg_interests is Distributed and the products
 	// are whole on every node.
 	var reach uint64
 	if err := e.conn(res).QueryRow(ctx, `SELECT uniqExact(vh) FROM seg_interests WHERE site = @site AND run_id = @prev AND ph GLOBAL IN (
 		SELECT ph FROM (`+catalogSides+`) GROUP BY ph, category, price HAVING count() = 1)`, p...).Scan(&reach); err != nil {
-		return "", fmt.Errorf("cannot count the visitors of the changed products: %w", err)
+		return fullRun{}, fmt.Errorf("cannot count the visitors of the changed products: %w", err)
 	}
 	if float64(reach) > e.maxCatalogReach*float64(ps.visitors) {
-		return fmt.Sprintf("%d of the previous run's %d visitors have an interest in a product added, removed, repriced or recategorised (over %g%%)",
-			reach, ps.visitors, e.maxCatalogReach*100), nil
+		return fullRun{CauseCatalog, fmt.Sprintf("%d of the previous run's %d visitors have an interest in a product added, removed, repriced or recategorised (over %g%%)",
+			reach, ps.visitors, e.maxCatalogReach*100)}, nil
 	}
-	return "", nil
+	return fullRun{}, nil
 }
 
 // erasedSince says whether an erasure finished since since or is still

@@ -317,8 +317,9 @@ func TestIncrementalRunFallsBackToFull(t *testing.T) {
 		name   string
 		change func() *segment.Engine
 		reason string
+		cause  string
 	}{
-		{"asked", func() *segment.Engine { return e }, "a full run was asked for"},
+		{"asked", func() *segment.Engine { return e }, "a full run was asked for", segment.CauseAsked},
 		{"gone", func() *segment.Engine {
 			// The current run's profiles dropped by hand.
 			ctx := context.Background()
@@ -330,7 +331,7 @@ func TestIncrementalRunFallsBackToFull(t *testing.T) {
 				t.Fatal(err)
 			}
 			return e
-		}, "the previous run's rows are gone"},
+		}, "the previous run's rows are gone", segment.CauseRowsGone},
 		{"changed during the run", func() *segment.Engine {
 			// The catalog switches while the previous run computes.
 			e.SetBeforeSwitch(func(context.Context, string, string) error {
@@ -340,20 +341,24 @@ func TestIncrementalRunFallsBackToFull(t *testing.T) {
 			incRun(t, e, at.Add(-time.Minute), false, segment.ModeIncremental)
 			e.SetBeforeSwitch(nil)
 			return e
-		}, "the catalog changed while the previous run computed"},
+		}, "the catalog changed while the previous run computed", segment.CauseCatalogMidRun},
 		{"reach", func() *segment.Engine {
 			// Every visitor has seen one of the cameras.
 			putProducts(t, db, product("c1", "Camera One", "Cameras > DSLR", 279))
 			eng := incrementalEngine(t, db, cfg)
 			eng.SetMaxCatalogReach(0.1)
 			return eng
-		}, "* visitors have an interest in a product added, removed, repriced or recategorised (over 10%)"},
-		{"stale", func() *segment.Engine { return e }, "the last full run is a day old"},
+		}, "* visitors have an interest in a product added, removed, repriced or recategorised (over 10%)", segment.CauseCatalog},
+		{"stale", func() *segment.Engine { return e }, "the last full run is a day old", segment.CauseDaily},
 		{"weights", func() *segment.Engine {
 			c := incrementalConfig(t)
 			c.Segments.Weights["product_view"] = 2
 			return incrementalEngine(t, db, c)
-		}, "the interest, basket or customer-type settings, the audiences' event conditions or the run's queries changed"},
+		}, "the interest, basket or customer-type settings, the audiences' event conditions or the run's queries changed", segment.CauseSettings},
+	}
+	// Each cause is counted on /metrics too.
+	causes := func(cause string) float64 {
+		return metric(t, "remarket_segment_full_runs_total", "site", site, "cause", cause)
 	}
 	for _, c := range reasons {
 		eng := c.change()
@@ -362,9 +367,13 @@ func TestIncrementalRunFallsBackToFull(t *testing.T) {
 			at = at.Add(25 * time.Hour)
 		}
 		eng.Now = func() time.Time { return at }
+		counted := causes(c.cause)
 		res, err := eng.Run(context.Background(), site, segment.RunOptions{Full: c.name == "asked"})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if res.Cause != c.cause || causes(c.cause) != counted+1 {
+			t.Errorf("%s: cause %q counted %g more times; want %q once", c.name, res.Cause, causes(c.cause)-counted, c.cause)
 		}
 		// A reason starting with * ends like the rest: it begins with counts.
 		says := func(reason string) bool {
@@ -394,8 +403,8 @@ func TestIncrementalRunFallsBackToFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "5 of the site's 105 events are new since the previous run (over 1%)"; res.Mode != segment.ModeFull || res.Reason != want {
-		t.Errorf("after a large increment: mode %s, reason %q; want full, %q", res.Mode, res.Reason, want)
+	if want := "5 of the site's 105 events are new since the previous run (over 1%)"; res.Mode != segment.ModeFull || res.Reason != want || res.Cause != segment.CauseIncrement {
+		t.Errorf("after a large increment: mode %s, cause %q, reason %q; want full, %q, %q", res.Mode, res.Cause, res.Reason, segment.CauseIncrement, want)
 	}
 }
 

@@ -38,8 +38,10 @@ type RunResult struct {
 	Steps    []Step
 	Warnings []string
 	// Mode is ModeFull or ModeIncremental; Reason says why a run was
-	// full; Affected is how many visitors it recomputed from their events.
+	// full, and Cause the same as a fixed code (CauseAsked, ...);
+	// Affected is how many visitors it recomputed from their events.
 	Mode     string
+	Cause    string
 	Reason   string
 	Affected uint64
 
@@ -82,6 +84,14 @@ func (e *Engine) Run(ctx context.Context, site string, opt RunOptions) (RunResul
 	if _, ok := e.cfg.Site(site); !ok {
 		return RunResult{}, fmt.Errorf("unknown site %q", site)
 	}
+	res, err := e.run(ctx, site, opt)
+	res.Site = site
+	observeRun(res, err)
+	return res, err
+}
+
+// run is Run for a configured site.
+func (e *Engine) run(ctx context.Context, site string, opt RunOptions) (RunResult, error) {
 	if !e.lock(site) {
 		return RunResult{}, ErrBusy
 	}
