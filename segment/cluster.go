@@ -139,14 +139,15 @@ var (
 	reWord       = regexp.MustCompile(`\b[a-z_][a-z0-9_]*\b`)
 )
 
-// exec runs one step of a run where its rows are.
-func (c *clusterRun) exec(ctx context.Context, name, q string, params []any) error {
+// exec runs one step of a run where its rows are, as query id (on each
+// shard, id/shard N).
+func (c *clusterRun) exec(ctx context.Context, id, name, q string, params []any) error {
 	shards := stepOnShards(name)
 	if err := c.settle(ctx, c.reads(q), runIDs(q, params), shards); err != nil {
 		return err
 	}
 	if !shards {
-		return c.coord.Exec(ctx, q, params...)
+		return c.coord.Exec(clickhouse.Context(ctx, clickhouse.WithQueryID(id)), q, params...)
 	}
 	errs := make([]error, len(c.executors))
 	var wg sync.WaitGroup
@@ -154,7 +155,8 @@ func (c *clusterRun) exec(ctx context.Context, name, q string, params []any) err
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := n.Exec(ctx, q, params...); err != nil {
+			sctx := clickhouse.Context(ctx, clickhouse.WithQueryID(fmt.Sprintf("%s/shard %d", id, n.Shard)))
+			if err := n.Exec(sctx, q, params...); err != nil {
 				errs[i] = fmt.Errorf("shard %d (%s): %w", n.Shard, n.Host, err)
 			}
 		}()

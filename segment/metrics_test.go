@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/remarket/remarket/internal/chtest"
@@ -150,5 +152,41 @@ func TestRunsOnMetrics(t *testing.T) {
 	}
 	if got := metric(t, "remarket_segment_last_success_timestamp_seconds", "site", site); got != succeeded {
 		t.Errorf("last success after a failed run: %g, want %g", got, succeeded)
+	}
+}
+
+// Each step's query carries the run's id and the step's name as its query
+// id, so system.processes and system.query_log tell which step of which
+// run a query is.
+func TestStepsAreNamedInTheQueryLog(t *testing.T) {
+	db := chtest.MustOpen(t)
+	incrementalCatalog(t, db)
+	e := incrementalEngine(t, db, incrementalConfig(t))
+	r := rand.New(rand.NewPCG(18, 2))
+	insertStored(t, db, traffic(r, names("v", 0, 10), 100, now.Add(-10*day), now)...)
+	e.Now = func() time.Time { return now }
+	ctx := clickhouse.Context(context.Background(), clickhouse.WithSettings(clickhouse.Settings{"log_queries": 1}))
+	res, err := e.Run(ctx, site, segment.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Exec(context.Background(), "SYSTEM FLUSH LOGS"); err != nil {
+		t.Fatal(err)
+	}
+	// The test servers of 18.16 keep a query log; chDB keeps none.
+	if tables := strings1(t, db, "SELECT name FROM system.tables WHERE database = 'system' AND name = 'query_log'"); len(tables) == 0 {
+		if !db.Version.AtLeast(19, 1) {
+			t.Fatal("the 18.16 test server keeps no system.query_log")
+		}
+		t.Skipf("ClickHouse %s here keeps no system.query_log", db.Version)
+	}
+	logged := strings1(t, db, "SELECT DISTINCT query_id FROM system.query_log WHERE startsWith(query_id, ?) AND type = 2 ORDER BY query_id", res.RunID+"/")
+	var want []string
+	for _, s := range res.Steps {
+		want = append(want, res.RunID+"/"+s.Name)
+	}
+	slices.Sort(want)
+	if len(want) < 20 || !slices.Equal(logged, want) {
+		t.Errorf("query ids in system.query_log:\n%v\nwant one per step:\n%v", logged, want)
 	}
 }

@@ -482,12 +482,19 @@ func (e *Engine) carryOver(ctx context.Context, site string, res *RunResult, aud
 	return rows.Err()
 }
 
+// step runs one query of a run and times it. Its query id is the run's
+// id and the step's name (on a cluster's shards with "/shard N" after
+// them), so system.processes and system.query_log show which step of
+// which run a query is, and a stuck one can be killed by it.
 func (e *Engine) step(ctx context.Context, res *RunResult, name, q string, params []any) error {
 	t := time.Now()
-	exec := e.db.Exec
+	id := res.RunID + "/" + name
+	exec := func(ctx context.Context, q string, params ...any) error {
+		return e.db.Exec(clickhouse.Context(ctx, clickhouse.WithQueryID(id)), q, params...)
+	}
 	if res.cluster != nil {
 		exec = func(ctx context.Context, q string, params ...any) error {
-			return res.cluster.exec(ctx, name, q, params)
+			return res.cluster.exec(ctx, id, name, q, params)
 		}
 	}
 	if err := exec(ctx, q, params...); err != nil {
