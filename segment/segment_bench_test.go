@@ -49,7 +49,8 @@ func BenchmarkSegmentRun(b *testing.B) {
 	}
 	visitors, events := int(1_000_000*scale), int(10_000_000*scale)
 	db := chtest.MustOpen(b)
-	ctx := clickhouse.Context(context.Background(), clickhouse.WithSettings(clickhouse.Settings{"max_memory_usage": int(8_000_000_000)}))
+	// log_queries: the steps' CPU times come from system.query_log.
+	ctx := clickhouse.Context(context.Background(), clickhouse.WithSettings(clickhouse.Settings{"max_memory_usage": int(8_000_000_000), "log_queries": 1}))
 
 	t0 := time.Now()
 	benchCatalog(b, db, categories, perCategory)
@@ -136,9 +137,7 @@ func BenchmarkSegmentRun(b *testing.B) {
 			b.Logf("round %d: scan (%d groups) %s; full run %s (%.2f× the scan)", r+1,
 				groups, scanTook.Round(time.Millisecond), res.Took.Round(time.Millisecond), res.Took.Seconds()/scanTook.Seconds())
 			if r == rounds-1 {
-				for _, s := range res.Steps {
-					b.Logf("  %-40s %s", s.Name, s.Took.Round(time.Millisecond))
-				}
+				logSteps(ctx, b, db, res)
 				b.Logf("sizes: %v", res.Sizes)
 			}
 			scans = append(scans, scanTook.Seconds())
@@ -316,9 +315,7 @@ func benchIncrements(ctx context.Context, b *testing.B, db *chdb.DB, e *segment.
 				comparedRatios = append(comparedRatios, other.Seconds()/res.Took.Seconds())
 			}
 		}
-		for _, s := range last.Steps {
-			b.Logf("  %-40s %s", s.Name, s.Took.Round(time.Millisecond))
-		}
+		logSteps(ctx, b, db, last)
 		b.Logf("%s: medians of %d rounds: scan %.2f s, incremental run %.2f s, run/scan %.2f×; peak query memory %.0f MB",
 			label, rounds, median(scans), median(runs), median(ratios), float64(peak)/1e6)
 		if compare != nil {
@@ -478,4 +475,55 @@ func median(xs []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// logSteps logs a run's steps, each with its time and, where the server
+// keeps a query log (18.16's test server does, chDB does not), the CPU
+// time its queries took (user + system, by query id: run/step), then the
+// run's total CPU. Steps run two at a time, so a step's time includes
+// waiting for a core; its CPU time does not.
+func logSteps(ctx context.Context, b *testing.B, db *chdb.DB, res segment.RunResult) {
+	cpu := map[string]float64{}
+	var tables uint64
+	if err := db.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = 'system' AND name = 'query_log'").Scan(&tables); err != nil {
+		b.Fatal(err)
+	}
+	if tables > 0 {
+		if err := db.Exec(ctx, "SYSTEM FLUSH LOGS"); err != nil {
+			b.Fatal(err)
+		}
+		micros := "ProfileEvents['UserTimeMicroseconds'] + ProfileEvents['SystemTimeMicroseconds']"
+		if !db.Version.AtLeast(20, 1) {
+			micros = "arrayElement(ProfileEvents.Values, indexOf(ProfileEvents.Names, 'UserTimeMicroseconds'))" +
+				" + arrayElement(ProfileEvents.Values, indexOf(ProfileEvents.Names, 'SystemTimeMicroseconds'))"
+		}
+		rows, err := db.Query(ctx, "SELECT query_id, toFloat64(sum("+micros+")) / 1e6 FROM system.query_log WHERE type = 2 AND startsWith(query_id, @prefix) GROUP BY query_id",
+			clickhouse.Named("prefix", res.RunID+"/"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for rows.Next() {
+			var id string
+			var s float64
+			if err := rows.Scan(&id, &s); err != nil {
+				b.Fatal(err)
+			}
+			cpu[strings.TrimPrefix(id, res.RunID+"/")] = s
+		}
+		if err := rows.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var total float64
+	for _, s := range res.Steps {
+		if c, ok := cpu[s.Name]; ok {
+			b.Logf("  %-40s %8s  cpu %6.2f s", s.Name, s.Took.Round(time.Millisecond), c)
+			total += c
+		} else {
+			b.Logf("  %-40s %8s", s.Name, s.Took.Round(time.Millisecond))
+		}
+	}
+	if len(cpu) > 0 {
+		b.Logf("  CPU of the run's steps: %.1f s in %s", total, res.Took.Round(time.Millisecond))
+	}
 }
