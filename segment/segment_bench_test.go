@@ -329,6 +329,26 @@ func benchIncrements(ctx context.Context, b *testing.B, db *chdb.DB, e *segment.
 			metric = fmt.Sprintf("inc%g%%+%dadded/scan", share*100, size.added)
 		}
 		b.ReportMetric(median(ratios), metric)
+		// A full run on the same events, as of the last incremental run:
+		// the increments are new events of the last quarter hours, so the
+		// audiences that look at recent events have grown since the full
+		// runs timed first, and so have the runs' lists.
+		stop := samplePeakMemory(ctx, db)
+		full, err := e.Run(ctx, "bench", segment.RunOptions{Full: true})
+		stop()
+		if err != nil {
+			b.Fatal(err)
+		}
+		members := func(res segment.RunResult) (n uint64) {
+			for _, size := range res.Sizes {
+				n += size
+			}
+			return n
+		}
+		b.Logf("%s: a full run on the same events %s (%.2f× the last round's scan, CPU %.1f s against %.1f s); the incremental run's median is %.2f× it; members %d (the last incremental run %d)",
+			label, full.Took.Round(time.Millisecond), full.Took.Seconds()/scans[len(scans)-1], stepsCPU(ctx, b, db, full), stepsCPU(ctx, b, db, last),
+			median(runs)/full.Took.Seconds(), members(full), members(last))
+		b.ReportMetric(median(runs)/full.Took.Seconds(), strings.TrimSuffix(metric, "/scan")+"/full")
 	}
 	e.Now = func() time.Time { return now }
 }
@@ -483,6 +503,33 @@ func median(xs []float64) float64 {
 // run's total CPU. Steps run two at a time, so a step's time includes
 // waiting for a core; its CPU time does not.
 func logSteps(ctx context.Context, b *testing.B, db *chdb.DB, res segment.RunResult) {
+	cpu := stepCPU(ctx, b, db, res)
+	var total float64
+	for _, s := range res.Steps {
+		if c, ok := cpu[s.Name]; ok {
+			b.Logf("  %-40s %8s  cpu %6.2f s", s.Name, s.Took.Round(time.Millisecond), c)
+			total += c
+		} else {
+			b.Logf("  %-40s %8s", s.Name, s.Took.Round(time.Millisecond))
+		}
+	}
+	if len(cpu) > 0 {
+		b.Logf("  CPU of the run's steps: %.1f s in %s", total, res.Took.Round(time.Millisecond))
+	}
+}
+
+// stepsCPU is the CPU time of a run's steps (0 without a query log).
+func stepsCPU(ctx context.Context, b *testing.B, db *chdb.DB, res segment.RunResult) float64 {
+	var total float64
+	for _, c := range stepCPU(ctx, b, db, res) {
+		total += c
+	}
+	return total
+}
+
+// stepCPU is the CPU time of each of a run's steps, by name, from the
+// query log (empty where the server keeps none).
+func stepCPU(ctx context.Context, b *testing.B, db *chdb.DB, res segment.RunResult) map[string]float64 {
 	cpu := map[string]float64{}
 	var tables uint64
 	if err := db.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = 'system' AND name = 'query_log'").Scan(&tables); err != nil {
@@ -514,16 +561,5 @@ func logSteps(ctx context.Context, b *testing.B, db *chdb.DB, res segment.RunRes
 			b.Fatal(err)
 		}
 	}
-	var total float64
-	for _, s := range res.Steps {
-		if c, ok := cpu[s.Name]; ok {
-			b.Logf("  %-40s %8s  cpu %6.2f s", s.Name, s.Took.Round(time.Millisecond), c)
-			total += c
-		} else {
-			b.Logf("  %-40s %8s", s.Name, s.Took.Round(time.Millisecond))
-		}
-	}
-	if len(cpu) > 0 {
-		b.Logf("  CPU of the run's steps: %.1f s in %s", total, res.Took.Round(time.Millisecond))
-	}
+	return cpu
 }
