@@ -53,8 +53,9 @@ const defaultInsertMargin = 2 * time.Minute
 // defaultMaxIncrement is the share of a site's events that may be new
 // since the previous run for a run to be incremental. An incremental run
 // still reads every visitor id and copies every other visitor's rows, so
-// past about 1% of new events it is no cheaper than a full run
-// (BENCHMARKS.md: 0.76× a full run at 0.1%, 0.91× at 1%, 2.07× at 10%).
+// past a few percent of new events it is no cheaper than a full run
+// (BENCHMARKS.md, against a full run on the same events: 0.73× at 0.1%,
+// 0.71× at 1%, 1.23× at 10%); at 1% it still saves about a third.
 const defaultMaxIncrement = 0.01
 
 // defaultMaxCatalogReach is the share of the previous run's visitors
