@@ -315,7 +315,7 @@ func benchIncrements(ctx context.Context, b *testing.B, db *chdb.DB, e *segment.
 				comparedRatios = append(comparedRatios, other.Seconds()/res.Took.Seconds())
 			}
 		}
-		logSteps(ctx, b, db, last)
+		lastCPU := logSteps(ctx, b, db, last)
 		b.Logf("%s: medians of %d rounds: scan %.2f s, incremental run %.2f s, run/scan %.2f×; peak query memory %.0f MB",
 			label, rounds, median(scans), median(runs), median(ratios), float64(peak)/1e6)
 		if compare != nil {
@@ -346,7 +346,7 @@ func benchIncrements(ctx context.Context, b *testing.B, db *chdb.DB, e *segment.
 			return n
 		}
 		b.Logf("%s: a full run on the same events %s (%.2f× the last round's scan, CPU %.1f s against %.1f s); the incremental run's median is %.2f× it; members %d (the last incremental run %d)",
-			label, full.Took.Round(time.Millisecond), full.Took.Seconds()/scans[len(scans)-1], stepsCPU(ctx, b, db, full), stepsCPU(ctx, b, db, last),
+			label, full.Took.Round(time.Millisecond), full.Took.Seconds()/scans[len(scans)-1], stepsCPU(ctx, b, db, full), lastCPU,
 			median(runs)/full.Took.Seconds(), members(full), members(last))
 		b.ReportMetric(median(runs)/full.Took.Seconds(), strings.TrimSuffix(metric, "/scan")+"/full")
 	}
@@ -500,9 +500,9 @@ func median(xs []float64) float64 {
 // logSteps logs a run's steps, each with its time and, where the server
 // keeps a query log (18.16's test server does, chDB does not), the CPU
 // time its queries took (user + system, by query id: run/step), then the
-// run's total CPU. Steps run two at a time, so a step's time includes
-// waiting for a core; its CPU time does not.
-func logSteps(ctx context.Context, b *testing.B, db *chdb.DB, res segment.RunResult) {
+// run's total CPU, which it returns. Steps run two at a time, so a step's
+// time includes waiting for a core; its CPU time does not.
+func logSteps(ctx context.Context, b *testing.B, db *chdb.DB, res segment.RunResult) float64 {
 	cpu := stepCPU(ctx, b, db, res)
 	var total float64
 	for _, s := range res.Steps {
@@ -516,6 +516,7 @@ func logSteps(ctx context.Context, b *testing.B, db *chdb.DB, res segment.RunRes
 	if len(cpu) > 0 {
 		b.Logf("  CPU of the run's steps: %.1f s in %s", total, res.Took.Round(time.Millisecond))
 	}
+	return total
 }
 
 // stepsCPU is the CPU time of a run's steps (0 without a query log).
@@ -531,35 +532,38 @@ func stepsCPU(ctx context.Context, b *testing.B, db *chdb.DB, res segment.RunRes
 // query log (empty where the server keeps none).
 func stepCPU(ctx context.Context, b *testing.B, db *chdb.DB, res segment.RunResult) map[string]float64 {
 	cpu := map[string]float64{}
+	// The flush also makes the query log on its first use.
+	if err := db.Exec(ctx, "SYSTEM FLUSH LOGS"); err != nil {
+		b.Fatal(err)
+	}
 	var tables uint64
 	if err := db.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = 'system' AND name = 'query_log'").Scan(&tables); err != nil {
 		b.Fatal(err)
 	}
-	if tables > 0 {
-		if err := db.Exec(ctx, "SYSTEM FLUSH LOGS"); err != nil {
+	if tables == 0 {
+		return cpu
+	}
+	micros := "ProfileEvents['UserTimeMicroseconds'] + ProfileEvents['SystemTimeMicroseconds']"
+	if !db.Version.AtLeast(20, 1) {
+		micros = "arrayElement(ProfileEvents.Values, indexOf(ProfileEvents.Names, 'UserTimeMicroseconds'))" +
+			" + arrayElement(ProfileEvents.Values, indexOf(ProfileEvents.Names, 'SystemTimeMicroseconds'))"
+	}
+	rows, err := db.Query(ctx, "SELECT query_id, toFloat64(sum("+micros+")) / 1e6 FROM system.query_log WHERE type = 2 AND startsWith(query_id, @prefix) GROUP BY query_id",
+		clickhouse.Named("prefix", res.RunID+"/"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var s float64
+		if err := rows.Scan(&id, &s); err != nil {
 			b.Fatal(err)
 		}
-		micros := "ProfileEvents['UserTimeMicroseconds'] + ProfileEvents['SystemTimeMicroseconds']"
-		if !db.Version.AtLeast(20, 1) {
-			micros = "arrayElement(ProfileEvents.Values, indexOf(ProfileEvents.Names, 'UserTimeMicroseconds'))" +
-				" + arrayElement(ProfileEvents.Values, indexOf(ProfileEvents.Names, 'SystemTimeMicroseconds'))"
-		}
-		rows, err := db.Query(ctx, "SELECT query_id, toFloat64(sum("+micros+")) / 1e6 FROM system.query_log WHERE type = 2 AND startsWith(query_id, @prefix) GROUP BY query_id",
-			clickhouse.Named("prefix", res.RunID+"/"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		for rows.Next() {
-			var id string
-			var s float64
-			if err := rows.Scan(&id, &s); err != nil {
-				b.Fatal(err)
-			}
-			cpu[strings.TrimPrefix(id, res.RunID+"/")] = s
-		}
-		if err := rows.Close(); err != nil {
-			b.Fatal(err)
-		}
+		cpu[strings.TrimPrefix(id, res.RunID+"/")] = s
+	}
+	if err := rows.Err(); err != nil {
+		b.Fatal(err)
 	}
 	return cpu
 }
