@@ -31,41 +31,20 @@ import (
 // (00_affected runs per shard, like the passes and the copies), and the
 // pairs are updated over the Distributed tables (see clusterRun).
 //
-// A run is incremental when the previous run's state can stand for a
-// full run's: it recorded its state (seg_run_state), its settings and
-// the catalog's changes since it reach few visitors (catalogReason), no
-// events partition was dropped,
-// and its last full run is less than fullRunEvery old. Anything else
-// makes a full run, whose reason the run's log line and seg_run_state
-// give.
-
-// fullRunEvery bounds how long incremental runs build on each other: a
-// full run then starts again from the events (and from any change made
-// to them outside remarket).
-const fullRunEvery = 24 * time.Hour
+// A run is incremental when segments.incremental allows it and the
+// previous run's state can stand for a full run's: it recorded its state
+// (seg_run_state) and its settings, no events partition was dropped, and
+// its last full run is less than segments.full_run_every old. Then it is
+// incremental while it pays: the events new since the previous run, and
+// the visitors the catalog's changes reach (catalogReason), stay under
+// their limits (config.Segments says why those are). Anything else makes
+// a full run, whose reason the run's log line and seg_run_state give.
 
 // defaultInsertMargin is how long before the previous run started an
 // insert is taken to have been still in progress: an event stored then
 // might not have been visible to that run's reads, so its visitor is
 // recomputed. Ingest inserts take milliseconds to seconds.
 const defaultInsertMargin = 2 * time.Minute
-
-// defaultMaxIncrement is the share of a site's events that may be new
-// since the previous run for a run to be incremental. An incremental run
-// still reads every visitor id and copies every other visitor's rows, so
-// past a few percent of new events it is no cheaper than a full run
-// (BENCHMARKS.md, against a full run on the same events: 0.73× at 0.1%,
-// 0.71× at 1%, 1.23× at 10%); at 1% it still saves about a third.
-const defaultMaxIncrement = 0.01
-
-// defaultMaxCatalogReach is the share of the previous run's visitors
-// that may have an interest in a product added, removed, repriced or
-// recategorised since it for a run to be incremental: those visitors are
-// recomputed,
-// and an incremental run that recomputes a tenth of the visitors costs
-// about what a full run does (BENCHMARKS.md: 0.91× a full run with
-// 101,000 of 1 M visitors recomputed, 2.07× with 659,000).
-const defaultMaxCatalogReach = 0.1
 
 // catalogChangedMidRun is the catalog fingerprint a run records when the
 // catalog changed while it computed: its steps may have read either
@@ -87,7 +66,8 @@ const (
 	CauseFirst         = "first"           // no previous run
 	CauseNoState       = "no_state"        // the previous run kept no state
 	CauseEarlierAsOf   = "earlier_as_of"   // an as-of time before the previous run's
-	CauseDaily         = "daily"           // the last full run is fullRunEvery old
+	CauseConfigured    = "configured"      // segments.incremental is false
+	CausePeriodic      = "periodic"        // the last full run is segments.full_run_every old
 	CauseSettings      = "settings"        // weights, half-life, conditions or queries changed
 	CauseCatalogMidRun = "catalog_mid_run" // the catalog switched while the previous run computed
 	CauseRetention     = "retention"       // an events partition was dropped
@@ -330,6 +310,8 @@ func (e *Engine) fullReason(ctx context.Context, res *RunResult, prev string, op
 		return fullRun{CauseAsked, "a full run was asked for"}, ps, nil
 	case opt.Audience != "":
 		return fullRun{CauseAudience, "a single-audience run is full"}, ps, nil
+	case !e.cfg.Segments.Incremental:
+		return fullRun{CauseConfigured, "segments.incremental is false"}, ps, nil
 	case prev == "":
 		return fullRun{CauseFirst, "no previous run"}, ps, nil
 	}
@@ -349,8 +331,8 @@ func (e *Engine) fullReason(ctx context.Context, res *RunResult, prev string, op
 	switch {
 	case res.AsOf.Before(ps.asOf):
 		return fullRun{CauseEarlierAsOf, "the as-of time is before the previous run's"}, ps, nil
-	case res.AsOf.Sub(ps.fullAsOf) >= fullRunEvery:
-		return fullRun{CauseDaily, "the last full run is a day old"}, ps, nil // fullRunEvery
+	case res.AsOf.Sub(ps.fullAsOf) >= time.Duration(e.cfg.Segments.FullRunEvery):
+		return fullRun{CausePeriodic, fmt.Sprintf("the last full run is %s old or more (segments.full_run_every)", e.cfg.Segments.FullRunEvery)}, ps, nil
 	case ps.settings != st.settings:
 		return fullRun{CauseSettings, "the interest, basket or customer-type settings, the audiences' event conditions or the run's queries changed"}, ps, nil
 	case ps.catalog == catalogChangedMidRun:
@@ -374,8 +356,8 @@ func (e *Engine) fullReason(ctx context.Context, res *RunResult, prev string, op
 		clickhouse.Named("site", res.Site), clickhouse.Named("since", ps.watermark.Add(-e.insertMargin).Unix())).Scan(&fresh, &total); err != nil {
 		return fullRun{}, ps, fmt.Errorf("cannot count the new events: %w", err)
 	}
-	if float64(fresh) > e.maxIncrement*float64(total) {
-		return fullRun{CauseIncrement, fmt.Sprintf("%d of the site's %d events are new since the previous run (over %g%%)", fresh, total, e.maxIncrement*100)}, ps, nil
+	if limit := e.cfg.Segments.IncrementalMaxNewEventsPercent; float64(fresh)*100 > limit*float64(total) {
+		return fullRun{CauseIncrement, fmt.Sprintf("%d of the site's %d events are new since the previous run (over %g%%: segments.incremental_max_new_events_percent)", fresh, total, limit)}, ps, nil
 	}
 	return fullRun{}, ps, rows.Err()
 }
@@ -419,9 +401,9 @@ func (e *Engine) catalogReason(ctx context.Context, res *RunResult, prev string,
 		SELECT ph FROM (`+catalogSides+`) GROUP BY ph, category, price HAVING count() = 1)`, p...).Scan(&reach); err != nil {
 		return fullRun{}, fmt.Errorf("cannot count the visitors of the changed products: %w", err)
 	}
-	if float64(reach) > e.maxCatalogReach*float64(ps.visitors) {
-		return fullRun{CauseCatalog, fmt.Sprintf("%d of the previous run's %d visitors have an interest in a product added, removed, repriced or recategorised (over %g%%)",
-			reach, ps.visitors, e.maxCatalogReach*100)}, nil
+	if limit := e.cfg.Segments.IncrementalMaxCatalogReachPercent; float64(reach)*100 > limit*float64(ps.visitors) {
+		return fullRun{CauseCatalog, fmt.Sprintf("%d of the previous run's %d visitors have an interest in a product added, removed, repriced or recategorised (over %g%%: segments.incremental_max_catalog_reach_percent)",
+			reach, ps.visitors, limit)}, nil
 	}
 	return fullRun{}, nil
 }

@@ -99,10 +99,10 @@ func incrementalConfig(t *testing.T) config.Config {
 // catalog reaches.
 func incrementalEngine(t *testing.T, db *chdb.DB, cfg config.Config) *segment.Engine {
 	t.Helper()
+	cfg.Segments.IncrementalMaxNewEventsPercent = 100
+	cfg.Segments.IncrementalMaxCatalogReachPercent = 100
 	e := newEngine(t, db, cfg)
 	e.SetInsertMargin(0)
-	e.SetMaxIncrement(1)
-	e.SetMaxCatalogReach(1)
 	return e
 }
 
@@ -345,11 +345,21 @@ func TestIncrementalRunFallsBackToFull(t *testing.T) {
 		{"reach", func() *segment.Engine {
 			// Every visitor has seen one of the cameras.
 			putProducts(t, db, product("c1", "Camera One", "Cameras > DSLR", 279))
-			eng := incrementalEngine(t, db, cfg)
-			eng.SetMaxCatalogReach(0.1)
+			eng := newEngine(t, db, cfg) // the default limits
+			eng.SetInsertMargin(0)
 			return eng
-		}, "* visitors have an interest in a product added, removed, repriced or recategorised (over 10%)", segment.CauseCatalog},
-		{"stale", func() *segment.Engine { return e }, "the last full run is a day old", segment.CauseDaily},
+		}, "* visitors have an interest in a product added, removed, repriced or recategorised (over 10%: segments.incremental_max_catalog_reach_percent)", segment.CauseCatalog},
+		{"stale", func() *segment.Engine { return e }, "the last full run is 1d old or more (segments.full_run_every)", segment.CausePeriodic},
+		{"stale sooner", func() *segment.Engine {
+			c := incrementalConfig(t)
+			c.Segments.FullRunEvery = config.Duration(90 * time.Minute)
+			return incrementalEngine(t, db, c)
+		}, "the last full run is 1h30m0s old or more (segments.full_run_every)", segment.CausePeriodic},
+		{"configured", func() *segment.Engine {
+			c := incrementalConfig(t)
+			c.Segments.Incremental = false
+			return incrementalEngine(t, db, c)
+		}, "segments.incremental is false", segment.CauseConfigured},
 		{"weights", func() *segment.Engine {
 			c := incrementalConfig(t)
 			c.Segments.Weights["product_view"] = 2
@@ -362,9 +372,14 @@ func TestIncrementalRunFallsBackToFull(t *testing.T) {
 	}
 	for _, c := range reasons {
 		eng := c.change()
-		if c.name == "stale" {
+		switch c.name {
+		case "stale":
 			incRun(t, eng, at.Add(12*time.Hour), false, segment.ModeIncremental)
 			at = at.Add(25 * time.Hour)
+		case "stale sooner":
+			// An hour after the last full run: still incremental.
+			incRun(t, eng, at, false, segment.ModeIncremental)
+			at = at.Add(45 * time.Minute)
 		}
 		eng.Now = func() time.Time { return at }
 		counted := causes(c.cause)
@@ -388,22 +403,28 @@ func TestIncrementalRunFallsBackToFull(t *testing.T) {
 			clickhouse.Named("site", site), clickhouse.Named("run", res.RunID)).Scan(&mode, &reason); err != nil || mode != "full" || reason != res.Reason {
 			t.Errorf("%s: seg_run_state says %s, %q (%v)", c.name, mode, reason, err)
 		}
-		// Each change is absorbed by the full run: the next one builds on it.
-		incRun(t, eng, at.Add(time.Minute), false, segment.ModeIncremental)
+		// Each change is absorbed by the full run: the next one builds on
+		// it, unless incremental runs are off.
+		next := segment.ModeIncremental
+		if c.cause == segment.CauseConfigured {
+			next = segment.ModeFull
+		}
+		incRun(t, eng, at.Add(time.Minute), false, next)
 		at = at.Add(time.Hour)
 	}
 
 	// More than 1% of the events new (the default): a full run is cheaper.
 	incRun(t, e, at, true, segment.ModeFull) // back to e's settings
 	at = at.Add(time.Hour)
-	e.SetMaxIncrement(0.01)
+	e = newEngine(t, db, cfg)
+	e.SetInsertMargin(0)
 	insertStored(t, db, traffic(r, names("v", 0, 10), 5, at.Add(-time.Hour), at)...)
 	e.Now = func() time.Time { return at }
 	res, err := e.Run(context.Background(), site, segment.RunOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "5 of the site's 105 events are new since the previous run (over 1%)"; res.Mode != segment.ModeFull || res.Reason != want || res.Cause != segment.CauseIncrement {
+	if want := "5 of the site's 105 events are new since the previous run (over 1%: segments.incremental_max_new_events_percent)"; res.Mode != segment.ModeFull || res.Reason != want || res.Cause != segment.CauseIncrement {
 		t.Errorf("after a large increment: mode %s, cause %q, reason %q; want full, %q, %q", res.Mode, res.Cause, res.Reason, segment.CauseIncrement, want)
 	}
 }

@@ -21,7 +21,7 @@ var (
 	}, []string{"site", "mode", "outcome"})
 	fullRuns = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "remarket_segment_full_runs_total",
-		Help: "Segment runs that were full, by site and cause (asked, first, daily, settings, catalog, increment, ...).",
+		Help: "Segment runs that were full, by site and cause (asked, first, periodic, settings, catalog, increment, ...).",
 	}, []string{"site", "cause"})
 	runSeconds = promauto.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "remarket_segment_run_seconds",

@@ -43,10 +43,6 @@ type Engine struct {
 	redemptions Redemptions
 	// insertMargin: see defaultInsertMargin (tests set 0).
 	insertMargin time.Duration
-	// maxIncrement: see defaultMaxIncrement.
-	maxIncrement float64
-	// maxCatalogReach: see defaultMaxCatalogReach.
-	maxCatalogReach float64
 }
 
 // New returns an engine; log may be nil.
@@ -54,8 +50,7 @@ func New(cfg config.Config, db *chdb.DB, log *slog.Logger) *Engine {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Engine{cfg: cfg, db: db, log: log, Now: time.Now, insertMargin: defaultInsertMargin,
-		maxIncrement: defaultMaxIncrement, maxCatalogReach: defaultMaxCatalogReach}
+	return &Engine{cfg: cfg, db: db, log: log, Now: time.Now, insertMargin: defaultInsertMargin}
 }
 
 // SetInsertMargin sets how long before the previous run started an
@@ -63,18 +58,6 @@ func New(cfg config.Config, db *chdb.DB, log *slog.Logger) *Engine {
 // insert and run one after the other set 0, so that only the events
 // stored after the previous run started count as new.
 func (e *Engine) SetInsertMargin(d time.Duration) { e.insertMargin = d }
-
-// SetMaxIncrement sets the share of a site's events that may be new for
-// a run to be incremental (defaultMaxIncrement). Tests of small shops set
-// 1, so that batches that are a large share of their events still run
-// incrementally.
-func (e *Engine) SetMaxIncrement(share float64) { e.maxIncrement = share }
-
-// SetMaxCatalogReach sets the share of the previous run's visitors that
-// may have an interest in a product whose category or price changed for
-// a run to be incremental (defaultMaxCatalogReach). Tests of small shops,
-// where one product reaches most visitors, set 1.
-func (e *Engine) SetMaxCatalogReach(share float64) { e.maxCatalogReach = share }
 
 // SetBeforeSwitch installs a hook run between a run's last write and its
 // switch. It exists for tests of the atomic switch.

@@ -75,6 +75,7 @@ func BenchmarkClusterVsOneNode(b *testing.B) {
 	// Segment runs: the demo's events on the cluster, copied to the node.
 	start := time.Now()
 	cfg, now := demoOnCluster(b)
+	cfg.Segments.IncrementalMaxNewEventsPercent = 100 // the increments are 1% each, over the history's growth
 	b.Logf("remarket demo --visitors %d on the cluster took %s", demoVisitors, time.Since(start).Round(time.Millisecond))
 	for _, table := range []string{"events", "catalog_products", "catalog_versions", "feed_discount_rules", "seg_member_joins", "offer_redemptions"} {
 		runcheck.CopyTable(b, cluster.Node(1, 1), database, single, "bench", table, "site = '"+demoSite+"'")
@@ -115,7 +116,6 @@ func BenchmarkClusterVsOneNode(b *testing.B) {
 			insertNewEvents(b, tg.db, evs)
 			eng := segment.New(cfg, tg.db, log)
 			eng.SetInsertMargin(0) // inserts and runs follow one another here
-			eng.SetMaxIncrement(1)
 			eng.Now = func() time.Time { return to }
 			res, err := eng.Run(ctx, demoSite, segment.RunOptions{})
 			if err != nil {

@@ -178,9 +178,12 @@ func TestIncrementalRunOnTheClusterEqualsOneNodesFullRun(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	clustered := openCluster(t, cluster.DSN(database, cluster.Node(1, 2), cluster.Node(2, 2)))
 	later := now.Add(30 * time.Minute)
+	// The demo shop is small: every increment is a large share of it, and
+	// the catalog's changes reach most of its visitors.
+	cfg.Segments.IncrementalMaxNewEventsPercent = 100
+	cfg.Segments.IncrementalMaxCatalogReachPercent = 100
 	eng := segment.New(cfg, clustered, log)
 	eng.SetInsertMargin(0) // inserts and runs follow one another here
-	eng.SetMaxIncrement(1) // the demo shop is small
 	eng.Now = func() time.Time { return now }
 	if _, err := eng.Run(ctx, demoSite, segment.RunOptions{Full: true}); err != nil {
 		t.Fatal(err)
@@ -199,8 +202,6 @@ func TestIncrementalRunOnTheClusterEqualsOneNodesFullRun(t *testing.T) {
 		api.Now = func() time.Time { return later }
 		e := segment.New(cfg, db, log)
 		e.SetInsertMargin(0)
-		e.SetMaxIncrement(1)
-		e.SetMaxCatalogReach(1)
 		e.Now = func() time.Time { return later }
 		e.SetRedemptions(api)
 		res, err := e.Run(ctx, demoSite, segment.RunOptions{Full: full})

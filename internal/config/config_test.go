@@ -171,3 +171,33 @@ func TestHTTPLimitsKeepRoomForBodylessRequests(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestIncrementalRunSettings(t *testing.T) {
+	cfg, err := config.Parse([]byte(minimal), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := cfg.Segments; !s.Incremental || time.Duration(s.FullRunEvery) != 24*time.Hour || s.IncrementalMaxNewEventsPercent != 1 || s.IncrementalMaxCatalogReachPercent != 10 {
+		t.Errorf("defaults: incremental %v, full_run_every %s, max new events %g%%, max catalog reach %g%%; want true, 24h, 1%%, 10%%",
+			s.Incremental, time.Duration(s.FullRunEvery), s.IncrementalMaxNewEventsPercent, s.IncrementalMaxCatalogReachPercent)
+	}
+	cfg, err = config.Parse([]byte(minimal+"segments: {incremental: false, full_run_every: 6h, incremental_max_new_events_percent: 2.5, incremental_max_catalog_reach_percent: 0}\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := cfg.Segments; s.Incremental || time.Duration(s.FullRunEvery) != 6*time.Hour || s.IncrementalMaxNewEventsPercent != 2.5 || s.IncrementalMaxCatalogReachPercent != 0 {
+		t.Errorf("set: %+v", s)
+	}
+	for raw, names := range map[string]string{
+		"full_run_every: 0":                           "segments.full_run_every must be positive",
+		"incremental_max_new_events_percent: 101":     "segments.incremental_max_new_events_percent must be between 0 and 100, got 101",
+		"incremental_max_catalog_reach_percent: -1":   "segments.incremental_max_catalog_reach_percent must be between 0 and 100, got -1",
+		"incremental_max_catalog_reach_percent: .nan": "segments.incremental_max_catalog_reach_percent must be between 0 and 100, got NaN",
+		"incremental: maybe":                          "cannot unmarshal !!str `maybe` into bool",
+	} {
+		_, err := config.Parse([]byte(minimal+"segments: {"+raw+"}\n"), nil)
+		if err == nil || !strings.Contains(err.Error(), names) {
+			t.Errorf("segments: {%s}: error %v; want one saying %q", raw, err, names)
+		}
+	}
+}
