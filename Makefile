@@ -70,7 +70,7 @@ bench-cluster: clickhouse
 
 ## bench-segments: synthetic shop (20k products, 1M visitors, 10M events) generated in ClickHouse;
 ## full segment run vs a plain GROUP BY scan. BENCH_SEGMENTS_SCALE=0.05 for a quick try,
-## BENCH_SEGMENTS_EVAL=1 to add remarket eval on the same shop.
+## BENCH_SEGMENTS_EVAL=1 to add remarket eval on the same shop, BENCH_SEGMENTS_SIZES=0.02,0.05 for other increments.
 bench-segments: clickhouse
 	BENCH_SEGMENTS_SCALE=$${BENCH_SEGMENTS_SCALE:-1} $(GO) test ./segment/ -run '^$$' -bench BenchmarkSegmentRun -benchtime 1x -count 1 -timeout 60m -v
 

@@ -29,11 +29,13 @@ import (
 // the quarter hour after the previous run, from existing and new
 // visitors), and for 0.01% with 20 products repriced or 10 added since
 // the previous run, it times incremental runs against the scan of the
-// same round. Targets: full run ≤ 3 × scan, incremental run (1%) ≤ 0.3 ×
-// scan, no query over 8 GB (the server profile's max_memory_usage
-// enforces it; system.processes is sampled for the peak).
+// same round and a full run on the same events. Targets: full run ≤ 3 ×
+// scan, incremental run (1%) ≤ 0.3 × scan, no query over 8 GB (the
+// server profile's max_memory_usage enforces it; system.processes is
+// sampled for the peak).
 // BENCH_SEGMENTS_COMPARE=name=value,... pairs every run with one under
-// those query settings. Run with: make bench-segments.
+// those query settings; BENCH_SEGMENTS_SIZES=0.02,0.05 times other
+// increments. Run with: make bench-segments.
 func BenchmarkSegmentRun(b *testing.B) {
 	scale := 1.0
 	if s := os.Getenv("BENCH_SEGMENTS_SCALE"); s != "" {
@@ -185,7 +187,8 @@ func BenchmarkSegmentRun(b *testing.B) {
 
 // benchIncrements times incremental runs after increments of 0.01%,
 // 0.1%, 1% and 10% of the shop's events, each round a quarter hour after
-// the previous run, against the scan of the same round. 0.01% (1,000
+// the previous run, against the scan of the same round and a full run
+// on the same events right after it. 0.01% (1,000
 // events at scale 1) is about a quarter hour of this shop's traffic (10 M
 // events over 90 days): what a scheduled run meets. Visitors are drawn
 // from 10% more than the shop has, so about a tenth of the new events
@@ -272,10 +275,24 @@ func benchIncrements(ctx context.Context, b *testing.B, db *chdb.DB, e *segment.
 	// changed since the previous run (the catalog's price bands move, and
 	// the repriced products' visitors are recomputed), and with products
 	// added (the copied baskets and pair sums are renumbered).
-	sizes := []struct {
+	type incrementSize struct {
 		share float64
 		catalogChange
-	}{{0.0001, catalogChange{}}, {0.0001, catalogChange{repriced: 20}}, {0.0001, catalogChange{added: 10}}, {0.001, catalogChange{}}, {0.01, catalogChange{}}, {0.1, catalogChange{}}}
+	}
+	sizes := []incrementSize{{0.0001, catalogChange{}}, {0.0001, catalogChange{repriced: 20}}, {0.0001, catalogChange{added: 10}}, {0.001, catalogChange{}}, {0.01, catalogChange{}}, {0.1, catalogChange{}}}
+	// BENCH_SEGMENTS_SIZES=0.02,0.05 times those shares of the events
+	// instead (fractions, not percents): where an incremental run stops
+	// paying against a full run on the same events.
+	if env := os.Getenv("BENCH_SEGMENTS_SIZES"); env != "" {
+		sizes = nil
+		for _, f := range strings.Split(env, ",") {
+			share, err := strconv.ParseFloat(f, 64)
+			if err != nil || share <= 0 || share > 1 {
+				b.Fatalf("BENCH_SEGMENTS_SIZES=%q: want shares of the events between 0 and 1, comma-separated", env)
+			}
+			sizes = append(sizes, incrementSize{share: share})
+		}
+	}
 	for _, size := range sizes {
 		share := size.share
 		n := int(float64(events) * share)
@@ -286,9 +303,9 @@ func benchIncrements(ctx context.Context, b *testing.B, db *chdb.DB, e *segment.
 		if size.added > 0 {
 			label += fmt.Sprintf(", %d products added", size.added)
 		}
-		var ratios, runs, scans, comparedRatios []float64
+		var ratios, runs, scans, comparedRatios, fulls, fullRatios []float64
 		var peak int64
-		var last segment.RunResult
+		var last, full segment.RunResult
 		for r := 0; r < rounds; r++ {
 			// With BENCH_SEGMENTS_COMPARE each round has a second increment
 			// of the same size, run with the compared settings, after the
@@ -305,6 +322,22 @@ func benchIncrements(ctx context.Context, b *testing.B, db *chdb.DB, e *segment.
 			scans, runs = append(scans, scanTook.Seconds()), append(runs, res.Took.Seconds())
 			ratios = append(ratios, res.Took.Seconds()/scanTook.Seconds())
 			last = res
+			// A full run on the same events, right after: the increments
+			// are new events of the last quarter hours, so the audiences
+			// that look at recent events grow round by round, and so do
+			// the lists every run computes. (The next round's incremental
+			// run builds on this one as it would on an incremental one:
+			// their rows are the same.)
+			stop := samplePeakMemory(ctx, db)
+			var err error
+			full, err = e.Run(ctx, "bench", segment.RunOptions{Full: true})
+			stop()
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Logf("%s: round %d: a full run on the same events %s; the incremental run is %.2f× it",
+				label, r+1, full.Took.Round(time.Millisecond), res.Took.Seconds()/full.Took.Seconds())
+			fulls, fullRatios = append(fulls, full.Took.Seconds()), append(fullRatios, res.Took.Seconds()/full.Took.Seconds())
 			if compare != nil && r%2 == 0 {
 				_, o, _ := increment(n, size.catalogChange, compare)
 				other = o.Took
@@ -329,26 +362,19 @@ func benchIncrements(ctx context.Context, b *testing.B, db *chdb.DB, e *segment.
 			metric = fmt.Sprintf("inc%g%%+%dadded/scan", share*100, size.added)
 		}
 		b.ReportMetric(median(ratios), metric)
-		// A full run on the same events, as of the last incremental run:
-		// the increments are new events of the last quarter hours, so the
-		// audiences that look at recent events have grown since the full
-		// runs timed first, and so have the runs' lists.
-		stop := samplePeakMemory(ctx, db)
-		full, err := e.Run(ctx, "bench", segment.RunOptions{Full: true})
-		stop()
-		if err != nil {
-			b.Fatal(err)
-		}
 		members := func(res segment.RunResult) (n uint64) {
 			for _, size := range res.Sizes {
 				n += size
 			}
 			return n
 		}
-		b.Logf("%s: a full run on the same events %s (%.2f× the last round's scan, CPU %.1f s against %.1f s); the incremental run's median is %.2f× it; members %d (the last incremental run %d)",
-			label, full.Took.Round(time.Millisecond), full.Took.Seconds()/scans[len(scans)-1], stepsCPU(ctx, b, db, full), lastCPU,
-			median(runs)/full.Took.Seconds(), members(full), members(last))
-		b.ReportMetric(median(runs)/full.Took.Seconds(), strings.TrimSuffix(metric, "/scan")+"/full")
+		cpu := "" // without a query log (chDB) there is no CPU time
+		if fullCPU := stepsCPU(ctx, b, db, full); fullCPU > 0 {
+			cpu = fmt.Sprintf("; the last one's CPU %.1f s against the last incremental run's %.1f s", fullCPU, lastCPU)
+		}
+		b.Logf("%s: full runs on the same events: median %.2f s (%.2f× the scan%s); the incremental run is %.2f× the full run of its round (median); members %d (the last incremental run %d)",
+			label, median(fulls), median(fulls)/median(scans), cpu, median(fullRatios), members(full), members(last))
+		b.ReportMetric(median(fullRatios), strings.TrimSuffix(metric, "/scan")+"/full")
 	}
 	e.Now = func() time.Time { return now }
 }
