@@ -265,7 +265,11 @@ func rows(t testing.TB, db *chdb.DB, q string, args ...any) [][]any {
 		t.Fatalf("%s: %v", q, err)
 	}
 	defer rs.Close()
-	var out [][]any
+	type keyed struct {
+		key string
+		row []any
+	}
+	var read []keyed
 	for rs.Next() {
 		vals := make([]any, len(rs.ColumnTypes()))
 		for i, ct := range rs.ColumnTypes() {
@@ -277,12 +281,18 @@ func rows(t testing.TB, db *chdb.DB, q string, args ...any) [][]any {
 		for i := range vals {
 			vals[i] = deref(vals[i])
 		}
-		out = append(out, vals)
+		read = append(read, keyed{sortKey(vals), vals})
 	}
 	if err := rs.Err(); err != nil {
 		t.Fatal(err)
 	}
-	slices.SortFunc(out, func(x, y []any) int { return strings.Compare(sortKey(x), sortKey(y)) })
+	// Each row's key is printed once: printed at every comparison, they
+	// took 10 s for 100,000 rows.
+	slices.SortStableFunc(read, func(x, y keyed) int { return strings.Compare(x.key, y.key) })
+	out := make([][]any, len(read))
+	for i, r := range read {
+		out[i] = r.row
+	}
 	return out
 }
 
