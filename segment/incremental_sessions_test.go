@@ -148,6 +148,12 @@ func sessionEvents(clicks []click, last float64) []stored {
 // feed. The synthetic histories have a dozen products; these have real
 // co-occurrence, long tails and sessions that span two runs.
 func TestIncrementalRunsEqualFullRunsOnRealSessions(t *testing.T) {
+	if underRace {
+		// The runs' concurrency is the same as in the other tests of
+		// incremental runs, which do run under the detector; reading
+		// 300,000 rows under it took 150 s instead of 32.
+		t.Skip("equality on real data: run without -race")
+	}
 	clicks := readClicks(t, "train.tsv")
 	if len(clicks) < 10000 {
 		t.Fatalf("%d clicks: the sessions file is not the development split", len(clicks))
