@@ -357,7 +357,14 @@ func (e *Engine) fullReason(ctx context.Context, res *RunResult, prev string, op
 		return fullRun{}, ps, fmt.Errorf("cannot count the new events: %w", err)
 	}
 	if limit := e.cfg.Segments.IncrementalMaxNewEventsPercent; float64(fresh)*100 > limit*float64(total) {
-		return fullRun{CauseIncrement, fmt.Sprintf("%d of the site's %d events are new since the previous run (over %g%%: segments.incremental_max_new_events_percent)", fresh, total, limit)}, ps, nil
+		// Say what was counted: with the margin, events stored just
+		// before the previous run count too, so a run right after a bulk
+		// load is full though nothing arrived since.
+		since := "since the previous run"
+		if e.insertMargin > 0 {
+			since = fmt.Sprintf("since %s before the previous run started", e.insertMargin)
+		}
+		return fullRun{CauseIncrement, fmt.Sprintf("%d of the site's %d events were stored %s (over %g%%: segments.incremental_max_new_events_percent)", fresh, total, since, limit)}, ps, nil
 	}
 	return fullRun{}, ps, rows.Err()
 }

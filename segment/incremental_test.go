@@ -424,8 +424,21 @@ func TestIncrementalRunFallsBackToFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "5 of the site's 105 events are new since the previous run (over 1%: segments.incremental_max_new_events_percent)"; res.Mode != segment.ModeFull || res.Reason != want || res.Cause != segment.CauseIncrement {
+	if want := "5 of the site's 105 events were stored since the previous run (over 1%: segments.incremental_max_new_events_percent)"; res.Mode != segment.ModeFull || res.Reason != want || res.Cause != segment.CauseIncrement {
 		t.Errorf("after a large increment: mode %s, cause %q, reason %q; want full, %q, %q", res.Mode, res.Cause, res.Reason, segment.CauseIncrement, want)
+	}
+
+	// With the margin for inserts in progress (the default), events
+	// stored just before the previous run count as new: a run right after
+	// a bulk load is full though nothing arrived since, and says why.
+	e.SetInsertMargin(2 * time.Minute)
+	at = at.Add(time.Minute)
+	e.Now = func() time.Time { return at }
+	if res, err = e.Run(context.Background(), site, segment.RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "105 of the site's 105 events were stored since 2m0s before the previous run started (over 1%: segments.incremental_max_new_events_percent)"; res.Mode != segment.ModeFull || res.Reason != want {
+		t.Errorf("right after a load: mode %s, reason %q; want full, %q", res.Mode, res.Reason, want)
 	}
 }
 
