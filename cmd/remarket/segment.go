@@ -53,7 +53,7 @@ func newSegmentCmd(a *app) *cobra.Command {
 				if res.Reason != "" {
 					how += " (" + res.Reason + ")"
 				}
-				a.printf("site %s: run %s in %s, %s, %d visitors recomputed\n", s, res.RunID, res.Took.Round(time.Millisecond), how, res.Affected)
+				a.printf("site %s: run %s in %s, %s, %d %s recomputed\n", s, res.RunID, res.Took.Round(time.Millisecond), how, res.Affected, plural(int(res.Affected), "visitor"))
 				names := make([]string, 0, len(res.Sizes))
 				for n := range res.Sizes {
 					names = append(names, n)
