@@ -1,11 +1,9 @@
 package segment_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"log/slog"
 	"os"
 	"testing"
@@ -17,6 +15,7 @@ import (
 	"github.com/remarket/remarket/internal/chdb"
 	"github.com/remarket/remarket/internal/chtest"
 	"github.com/remarket/remarket/internal/config"
+	"github.com/remarket/remarket/internal/runcheck"
 	"github.com/remarket/remarket/segment"
 )
 
@@ -138,19 +137,7 @@ func putProducts(t *testing.T, db *chdb.DB, ps ...catalog.Product) {
 // products left out are removed.
 func replaceCatalog(t *testing.T, db *chdb.DB, ps ...catalog.Product) {
 	t.Helper()
-	var body bytes.Buffer
-	enc := json.NewEncoder(&body)
-	for _, p := range ps {
-		row := map[string]any{"id": p.ID, "title": p.Title, "category": p.Category, "price": p.Price, "currency": p.Currency,
-			"availability": p.Availability, "condition": p.Condition, "link": p.Link}
-		if err := enc.Encode(row); err != nil {
-			t.Fatal(err)
-		}
-	}
-	rep, err := catalog.NewStore(db, nil).Import(context.Background(), site, &body, catalog.ImportOptions{Format: catalog.JSONL, Source: "test"})
-	if err != nil || rep.Imported != len(ps) {
-		t.Fatalf("import %d products: %+v %v", len(ps), rep, err)
-	}
+	runcheck.ReplaceCatalog(t, db, site, ps...)
 }
 
 func run(t *testing.T, e *segment.Engine) segment.RunResult {

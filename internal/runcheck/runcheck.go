@@ -48,7 +48,22 @@ type Snapshot struct {
 // at now, and reads what they show: the analysts' views of the run (every
 // column but run_id), the product snapshot, every feed of every audience
 // and the evaluations' figures (leave-last-out and next-item). engine names db in messages.
+// Every view of the run must have rows (the demo has them all), so that
+// a comparison cannot pass by comparing nothing.
 func Compute(t testing.TB, cfg config.Config, db *chdb.DB, engine, site string, now time.Time) Snapshot {
+	t.Helper()
+	s := ComputeRun(t, cfg, db, engine, site, now)
+	for name, rows := range s.Tables {
+		if len(rows) == 0 {
+			t.Errorf("%s: %s of the run is empty", engine, name)
+		}
+	}
+	return s
+}
+
+// ComputeRun is Compute for a shop that need not have a row in every
+// view (one without offer redemptions, say).
+func ComputeRun(t testing.TB, cfg config.Config, db *chdb.DB, engine, site string, now time.Time) Snapshot {
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -64,11 +79,6 @@ func Compute(t testing.TB, cfg config.Config, db *chdb.DB, engine, site string, 
 	}
 	PinFinish(t, db, site, res.RunID, now)
 	s := Read(t, cfg, db, api, engine, site, res.RunID)
-	for name, rows := range s.Tables {
-		if len(rows) == 0 {
-			t.Errorf("%s: %s of the run is empty", engine, name)
-		}
-	}
 	if s.Eval, err = eng.Evaluate(ctx, site, 10); err != nil {
 		t.Fatalf("eval on %s: %v", engine, err)
 	}
