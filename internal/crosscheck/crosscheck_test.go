@@ -9,7 +9,7 @@
 // audience sizes, members, interests, profiles, related products,
 // recommendations, audience product lists, eval figures (leave-last-out
 // and next-item) and every item of every feed (Google XML, Meta CSV,
-// JSON).
+// JSON). The same comparison runs on real sessions (sessions_test.go).
 package crosscheck
 
 import (
