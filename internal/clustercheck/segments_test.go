@@ -105,6 +105,12 @@ func TestSegmentRunsShowWhatOneNodeShows(t *testing.T) {
 // events, catalog, discount rules, joins, redemptions and offer windows.
 func demoCopy(t testing.TB, name string) *chdb.DB {
 	t.Helper()
+	return siteCopy(t, name, demoSite)
+}
+
+// siteCopy is demoCopy for any site.
+func siteCopy(t testing.TB, name, site string) *chdb.DB {
+	t.Helper()
 	ctx := context.Background()
 	one, err := chdb.Open(ctx, single.DSN(name))
 	if err != nil {
@@ -115,7 +121,7 @@ func demoCopy(t testing.TB, name string) *chdb.DB {
 		t.Fatal(err)
 	}
 	for _, table := range []string{"events", "catalog_products", "catalog_versions", "feed_discount_rules", "seg_member_joins", "offer_redemptions", "feed_offer_windows"} {
-		runcheck.CopyTable(t, cluster.Node(1, 1), database, single, name, table, "site = '"+demoSite+"'")
+		runcheck.CopyTable(t, cluster.Node(1, 1), database, single, name, table, "site = '"+site+"'")
 	}
 	return one
 }
