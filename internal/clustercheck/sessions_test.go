@@ -1,13 +1,9 @@
 package clustercheck
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
-	"github.com/remarket/remarket/feeds"
 	"github.com/remarket/remarket/internal/chdb"
 	"github.com/remarket/remarket/internal/config"
 	"github.com/remarket/remarket/internal/runcheck"
@@ -28,28 +24,15 @@ func TestIncrementalRunsOnTheClusterEqualOneNodeOnRealSessions(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	clustered := openCluster(t, cluster.DSN(database, cluster.Node(1, 2), cluster.Node(2, 2)))
 	now := time.Date(2024, 5, 20, 12, 0, 0, 0, time.UTC)
 	products, events := runcheck.Sessions(t, now, "train.tsv")
 	runcheck.ReplaceCatalog(t, clustered, shop, products...)
 
 	runAt := func(db *chdb.DB, engine string, at time.Time, full bool) (segment.RunResult, runcheck.Snapshot) {
-		api := feeds.NewAPI(cfg, db, log)
-		defer api.Close()
-		api.Now = func() time.Time { return at }
-		e := segment.New(cfg, db, log)
-		e.SetInsertMargin(0) // inserts and runs follow one another here
-		e.Now = func() time.Time { return at }
-		e.SetRedemptions(api)
-		res, err := e.Run(ctx, shop, segment.RunOptions{Full: full})
-		if err != nil {
-			t.Fatalf("segment run on %s: %v", engine, err)
-		}
-		runcheck.PinFinish(t, db, shop, res.RunID, at)
+		res, snap := runAndRead(t, cfg, db, engine, shop, at, full)
 		t.Logf("%s at %s: %s run in %s, %d visitors recomputed", engine, at.Format(time.DateTime), res.Mode, res.Took.Round(time.Millisecond), res.Affected)
-		return res, runcheck.Read(t, cfg, db, api, engine, shop, res.RunID)
+		return res, snap
 	}
 	// 90% of the events as history, a full run; 1% more, an incremental
 	// run; 3% more, copied to one node, then the run compared.
