@@ -128,6 +128,7 @@ func (e *Engine) run(ctx context.Context, site string, opt RunOptions) (RunResul
 	if err := e.recordRun(ctx, res, asOf, time.Time{}, "running", "", names); err != nil {
 		return res, err
 	}
+	stopHeartbeat := e.heartbeat(ctx, res)
 	if e.db.Cluster != nil {
 		res.cluster, err = newClusterRun(ctx, e.db)
 		if err == nil {
@@ -135,6 +136,7 @@ func (e *Engine) run(ctx context.Context, site string, opt RunOptions) (RunResul
 		}
 	}
 	if err == nil {
+		e.dropAbandonedRuns(ctx, res.cluster, site)
 		err = e.compute(ctx, site, &res, audiences, opt)
 	}
 	if err == nil && e.beforeSwitch != nil {
@@ -146,8 +148,12 @@ func (e *Engine) run(ctx context.Context, site string, opt RunOptions) (RunResul
 		err = e.reapplyErasures(ctx, &res, started)
 	}
 	if err == nil {
+		err = e.stillRunning(ctx, &res)
+	}
+	if err == nil {
 		err = e.publish(ctx, &res)
 	}
+	stopHeartbeat()
 	res.Took = time.Since(started)
 	// Work tables go either way; a failed run's snapshot rows go too.
 	e.dropRun(context.WithoutCancel(ctx), res.cluster, res.RunID, err != nil)
@@ -573,12 +579,14 @@ func (e *Engine) CurrentRun(ctx context.Context, site string) (string, error) {
 }
 
 // dropRun removes a run's work rows, and with all its snapshot rows too
-// (on a cluster through c).
-func (e *Engine) dropRun(ctx context.Context, c *clusterRun, runID string, all bool) {
+// (on a cluster through c). It logs each table it could not drop from,
+// and says whether there was one.
+func (e *Engine) dropRun(ctx context.Context, c *clusterRun, runID string, all bool) error {
 	tables := workTables
 	if all {
 		tables = slices.Concat(workTables, snapshotTables, stateTables, keptWorkTables)
 	}
+	var errs []error
 	for _, t := range tables {
 		// t comes from the fixed lists above; the partition value is bound.
 		drop := func() error {
@@ -589,8 +597,10 @@ func (e *Engine) dropRun(ctx context.Context, c *clusterRun, runID string, all b
 		}
 		if err := drop(); err != nil {
 			e.log.Warn("cannot drop run partition", "table", t, "run_id", runID, "err", err)
+			errs = append(errs, fmt.Errorf("%s: %w", t, err))
 		}
 	}
+	return errors.Join(errs...)
 }
 
 // cleanup keeps the rows of the site's current run and of the newest

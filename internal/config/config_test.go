@@ -177,6 +177,9 @@ func TestIncrementalRunSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if s := cfg.Segments; time.Duration(s.RunAbandonedAfter) != 15*time.Minute {
+		t.Errorf("default run_abandoned_after %s, want 15m", time.Duration(s.RunAbandonedAfter))
+	}
 	if s := cfg.Segments; !s.Incremental || time.Duration(s.FullRunEvery) != 24*time.Hour || s.IncrementalMaxNewEventsPercent != 1 || s.IncrementalMaxCatalogReachPercent != 10 {
 		t.Errorf("defaults: incremental %v, full_run_every %s, max new events %g%%, max catalog reach %g%%; want true, 24h, 1%%, 10%%",
 			s.Incremental, time.Duration(s.FullRunEvery), s.IncrementalMaxNewEventsPercent, s.IncrementalMaxCatalogReachPercent)
@@ -194,6 +197,8 @@ func TestIncrementalRunSettings(t *testing.T) {
 		"incremental_max_catalog_reach_percent: -1":   "segments.incremental_max_catalog_reach_percent must be between 0 and 100, got -1",
 		"incremental_max_catalog_reach_percent: .nan": "segments.incremental_max_catalog_reach_percent must be between 0 and 100, got NaN",
 		"incremental: maybe":                          "cannot unmarshal !!str `maybe` into bool",
+		"run_abandoned_after: 500ms":                  "segments.run_abandoned_after must be at least 1s, got 500ms",
+		"run_abandoned_after: 0":                      "segments.run_abandoned_after must be at least 1s, got 0s",
 	} {
 		_, err := config.Parse([]byte(minimal+"segments: {"+raw+"}\n"), nil)
 		if err == nil || !strings.Contains(err.Error(), names) {

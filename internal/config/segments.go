@@ -88,6 +88,12 @@ type Segments struct {
 	// since it (default 10): those visitors are recomputed, and
 	// recomputing a tenth of them costs about what a full run does.
 	IncrementalMaxCatalogReachPercent float64 `yaml:"incremental_max_catalog_reach_percent"`
+	// RunAbandonedAfter: a run says it is alive every minute while it
+	// computes (more often when this is under 5 minutes); a run silent
+	// this long (default 15m) died with its process (killed, out of
+	// memory, a restarted machine), and the site's next run drops its rows
+	// and records it failed. Longer than any pause of a live process.
+	RunAbandonedAfter Duration `yaml:"run_abandoned_after"`
 }
 
 // SiteSegments are a site's own audience definitions. Definitions stored
@@ -118,6 +124,7 @@ func defaultSegments() Segments {
 		FullRunEvery:                      Duration(24 * time.Hour),
 		IncrementalMaxNewEventsPercent:    1,
 		IncrementalMaxCatalogReachPercent: 10,
+		RunAbandonedAfter:                 Duration(15 * time.Minute),
 	}
 }
 
@@ -154,6 +161,9 @@ func (c Config) validateSegments() []error {
 	}
 	if s.FullRunEvery <= 0 {
 		errs = append(errs, errors.New("segments.full_run_every must be positive (segments.incremental: false makes every run full)"))
+	}
+	if s.RunAbandonedAfter < Duration(time.Second) {
+		errs = append(errs, fmt.Errorf("segments.run_abandoned_after must be at least 1s, got %s", time.Duration(s.RunAbandonedAfter)))
 	}
 	for _, p := range []struct {
 		name string

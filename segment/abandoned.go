@@ -1,0 +1,136 @@
+package segment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// A process that dies mid-run (SIGKILL, out of memory, a machine that
+// restarts) leaves its run marked running, with its rows in every segment
+// table: cleanup leaves running runs alone, so they would stay for good,
+// and with them any erased person's rows the run wrote after the erasure
+// (a run re-applies erasures only just before its switch). So a run says
+// it is alive while it computes, by recording itself again with a new
+// `updated`; a run silent for segments.run_abandoned_after is taken for
+// dead, and the site's next run drops its rows and records it failed.
+
+var abandonedRuns = promauto.NewCounterVec(prometheus.CounterOpts{
+	Name: "remarket_segment_abandoned_runs_total",
+	Help: "Segment runs found abandoned (their process stopped mid-run), whose rows were dropped, by site.",
+}, []string{"site"})
+
+// heartbeatEvery is how often a run says it is alive: every minute, or
+// five times within the silence that makes it abandoned.
+func heartbeatEvery(abandonedAfter time.Duration) time.Duration {
+	return min(time.Minute, abandonedAfter/5)
+}
+
+// heartbeat records res as alive every heartbeatEvery until the returned
+// stop is called; stop returns once no beat can land after it, so the
+// run's final status is the newest row. A beat copies the run's newest
+// row with a new `updated`, so it never changes what the row says: a run
+// another process took for abandoned stays failed.
+func (e *Engine) heartbeat(ctx context.Context, res RunResult) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(heartbeatEvery(time.Duration(e.cfg.Segments.RunAbandonedAfter)))
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			err := e.db.Exec(ctx, `INSERT INTO seg_runs (site, run_id, started_at, finished_at, status, error, as_of, audiences, updated)
+				SELECT site, run_id, started_at, finished_at, status, error, as_of, audiences, @updated
+				FROM seg_runs WHERE site = @site AND run_id = @run ORDER BY updated DESC LIMIT 1`,
+				clickhouse.Named("site", res.Site), clickhouse.Named("run", res.RunID), clickhouse.Named("updated", uint64(time.Now().UnixNano())))
+			if err != nil && ctx.Err() == nil {
+				e.log.Warn("cannot record that the segment run is alive", "site", res.Site, "run_id", res.RunID, "err", err)
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+// dropAbandonedRuns drops the rows of the site's runs silent for
+// segments.run_abandoned_after and records them failed, the rows first:
+// erasures stop waiting for a run once it is no longer running. A run
+// whose rows could not all be dropped stays running, for the next run to
+// try again.
+func (e *Engine) dropAbandonedRuns(ctx context.Context, c *clusterRun, site string) {
+	after := time.Duration(e.cfg.Segments.RunAbandonedAfter)
+	rows, err := e.db.Query(ctx, `SELECT run_id, max(updated) AS seen
+		FROM seg_runs WHERE site = @site
+		GROUP BY run_id
+		HAVING argMax(status, updated) = 'running' AND seen < @before`,
+		clickhouse.Named("site", site), clickhouse.Named("before", uint64(time.Now().Add(-after).UnixNano())))
+	if err != nil {
+		e.log.Warn("cannot look for abandoned segment runs", "site", site, "err", err)
+		return
+	}
+	type run struct {
+		id   string
+		seen uint64
+	}
+	var abandoned []run
+	for rows.Next() {
+		var r run
+		if rows.Scan(&r.id, &r.seen) == nil {
+			abandoned = append(abandoned, r)
+		}
+	}
+	rows.Close()
+	for _, r := range abandoned {
+		seen := time.Unix(0, int64(r.seen)).UTC()
+		if err := e.dropRun(ctx, c, r.id, true); err != nil {
+			e.log.Warn("cannot drop an abandoned segment run's rows; the next run tries again", "site", site, "run_id", r.id, "err", err)
+			continue
+		}
+		msg := fmt.Sprintf("abandoned: the process running it stopped without finishing (killed, out of memory or its machine restarted); "+
+			"no sign of it since %s, over %s ago (segments.run_abandoned_after); its rows were dropped", seen.Format(time.DateTime+" MST"), after)
+		err := e.db.Exec(ctx, `INSERT INTO seg_runs (site, run_id, started_at, finished_at, status, error, as_of, audiences, updated)
+			SELECT site, run_id, started_at, toDateTime(@seen), 'failed', @msg, as_of, audiences, @updated
+			FROM seg_runs WHERE site = @site AND run_id = @run ORDER BY updated DESC LIMIT 1`,
+			clickhouse.Named("site", site), clickhouse.Named("run", r.id), clickhouse.Named("seen", seen.Unix()),
+			clickhouse.Named("msg", msg), clickhouse.Named("updated", uint64(time.Now().UnixNano())))
+		if err != nil {
+			e.log.Warn("cannot record an abandoned segment run failed", "site", site, "run_id", r.id, "err", err)
+			continue
+		}
+		abandonedRuns.WithLabelValues(site).Inc()
+		e.log.Warn("segment run abandoned: its rows were dropped", "site", site, "run_id", r.id, "last_seen", seen)
+	}
+}
+
+// errAbandoned means another process took the run for abandoned (it was
+// silent too long: the process or its machine was paused) and dropped
+// its rows, so the run must not switch readers to it.
+var errAbandoned = errors.New("another process took this run for abandoned (silent for segments.run_abandoned_after) and dropped its rows; not switching to it")
+
+// stillRunning checks, just before the switch, that the run is still
+// recorded running.
+func (e *Engine) stillRunning(ctx context.Context, res *RunResult) error {
+	var status string
+	err := e.db.QueryRow(ctx, `SELECT argMax(status, updated) FROM seg_runs WHERE site = @site AND run_id = @run`,
+		clickhouse.Named("site", res.Site), clickhouse.Named("run", res.RunID)).Scan(&status)
+	if err != nil {
+		return err
+	}
+	if status != "running" {
+		return errAbandoned
+	}
+	return nil
+}

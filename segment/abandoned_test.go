@@ -1,0 +1,249 @@
+package segment_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/remarket/remarket/internal/chdb"
+	"github.com/remarket/remarket/internal/chtest"
+	"github.com/remarket/remarket/internal/config"
+	"github.com/remarket/remarket/internal/runcheck"
+	"github.com/remarket/remarket/segment"
+)
+
+// killedRunAt, in the environment of a copy of the test binary, makes
+// TestARunKilledMidwayIsDroppedByTheNext run the site as of that Unix
+// time in the database of CLICKHOUSE_DSN, to be killed mid-run.
+const killedRunAt = "REMARKET_TEST_KILLED_RUN_AT"
+
+// abandonConfig is incrementalConfig with runs taken for abandoned after
+// a second of silence (they say they are alive every 200 ms).
+func abandonConfig(t *testing.T) config.Config {
+	cfg := incrementalConfig(t)
+	cfg.Segments.RunAbandonedAfter = config.Duration(time.Second)
+	return cfg
+}
+
+// A process killed in the middle of an incremental run (SIGKILL: no
+// deferred cleanup runs) leaves the run marked running, with rows in the
+// segment tables. The site's next run, once the killed one has been
+// silent for segments.run_abandoned_after, drops those rows and records
+// the run failed; it still builds on the run before it, incrementally,
+// and shows users exactly what a full run on the same events shows.
+func TestARunKilledMidwayIsDroppedByTheNext(t *testing.T) {
+	if at := os.Getenv(killedRunAt); at != "" {
+		runToBeKilled(t, at)
+		return
+	}
+	if underRace {
+		t.Skip("equality on real data: run without -race (see TestIncrementalRunsEqualFullRunsOnRealSessions)")
+	}
+	ctx := context.Background()
+	products, events := runcheck.Sessions(t, now, "train.tsv")
+	dsn := chtest.DSN(t)
+	db, err := chdb.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	replaceCatalog(t, db, products...)
+	cfg := abandonConfig(t)
+	e := incrementalEngine(t, db, cfg)
+
+	cut := func(share float64) int { return int(share * float64(len(events))) }
+	first, second, third := cut(0.90), cut(0.91), cut(0.912)
+	runcheck.InsertSessionEvents(t, db, site, events[:first])
+	time.Sleep(time.Second) // insert times are seconds: the run must start after them
+	incRun(t, e, events[first-1].At.Add(time.Second), false, segment.ModeFull)
+
+	runcheck.InsertSessionEvents(t, db, site, events[first:second])
+	time.Sleep(time.Second)
+	killed, output := killMidRun(t, db, dsn, events[second-1].At.Add(time.Second))
+	var parts uint64
+	if err := db.QueryRow(ctx, "SELECT count() FROM system.parts WHERE database = currentDatabase() AND active AND position(partition, ?) > 0", killed).Scan(&parts); err != nil {
+		t.Fatal(err)
+	}
+	if status := runStatus(t, db, killed); status != "running" || parts == 0 {
+		t.Fatalf("the killed run %s is %q with %d parts; want it running, with the rows it wrote. Its output:\n%s", killed, status, parts, output)
+	}
+	killedAt := time.Now()
+
+	runcheck.InsertSessionEvents(t, db, site, events[second:third])
+	time.Sleep(time.Until(killedAt.Add(1500 * time.Millisecond))) // a second of silence, and the insert times
+	at := events[third-1].At.Add(time.Second)
+	next := incRun(t, e, at, false, segment.ModeIncremental)
+
+	if status := runStatus(t, db, killed); status != "failed" {
+		t.Errorf("the killed run is %q after the next run, want failed", status)
+	}
+	var msg string
+	if err := db.QueryRow(ctx, "SELECT error FROM v_segment_runs WHERE site = ? AND run_id = ?", site, killed).Scan(&msg); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(msg, "abandoned: the process running it stopped") || !strings.Contains(msg, "its rows were dropped") {
+		t.Errorf("the killed run's error = %q, want it to say it was abandoned and its rows dropped", msg)
+	}
+	var left []string
+	rows, err := db.Query(ctx, "SELECT DISTINCT table FROM system.parts WHERE database = currentDatabase() AND active AND position(partition, ?) > 0 ORDER BY table", killed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var table string
+		if err := rows.Scan(&table); err != nil {
+			t.Fatal(err)
+		}
+		left = append(left, table)
+	}
+	rows.Close()
+	if len(left) > 0 {
+		t.Errorf("the killed run still has rows in %v", left)
+	}
+
+	got := readRun(t, cfg, db, next, at)
+	want := readRun(t, cfg, db, incRun(t, e, at, true, segment.ModeFull), at)
+	runcheck.Compare(t, got, want)
+}
+
+// killMidRun runs the site as of at in a copy of the test binary, kills
+// it (SIGKILL) once its run has written interests, and waits until the
+// server has stopped every query of that run. It returns the run's id
+// and the copy's output.
+func killMidRun(t *testing.T, db *chdb.DB, dsn string, at time.Time) (runID, output string) {
+	t.Helper()
+	ctx := context.Background()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "CLICKHOUSE_DSN="+dsn, killedRunAt+"="+strconv.FormatInt(at.Unix(), 10))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	// Poll (bounded) until the copy's run is running with interests written.
+	for deadline := time.Now().Add(2 * time.Minute); runID == ""; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the run to kill wrote no interests within 2 minutes; its output:\n%s", out.String())
+		}
+		err := db.QueryRow(ctx, `SELECT run_id FROM seg_runs WHERE site = ? GROUP BY run_id
+			HAVING argMax(status, updated) != 'ok' AND run_id IN (SELECT run_id FROM seg_interests WHERE site = ?)`, site, site).Scan(&runID)
+		if err != nil && !strings.Contains(err.Error(), "no rows") {
+			t.Fatal(err)
+		}
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	// The server finishes or cancels the queries the copy had sent.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		var n uint64
+		if err := db.QueryRow(ctx, "SELECT count() FROM system.processes WHERE startsWith(query_id, ?)", runID).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d queries of the killed run %s still run a minute after it was killed", n, runID)
+		}
+	}
+	return runID, out.String()
+}
+
+// runToBeKilled is the copy of the test binary killMidRun starts.
+func runToBeKilled(t *testing.T, at string) {
+	sec, err := strconv.ParseInt(at, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := chdb.Open(context.Background(), os.Getenv("CLICKHOUSE_DSN"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := incrementalEngine(t, db, abandonConfig(t))
+	incRun(t, e, time.Unix(sec, 0).UTC(), false, segment.ModeIncremental)
+	t.Fatal("the run to be killed finished")
+}
+
+// runStatus is a run's status in v_segment_runs.
+func runStatus(t *testing.T, db *chdb.DB, runID string) string {
+	t.Helper()
+	var status string
+	if err := db.QueryRow(context.Background(), "SELECT status FROM v_segment_runs WHERE site = ? AND run_id = ?", site, runID).Scan(&status); err != nil {
+		t.Fatalf("status of run %s: %v", runID, err)
+	}
+	return status
+}
+
+// A run says it is alive while it computes, and never switches readers
+// to itself once another process has taken it for abandoned (a process
+// paused longer than segments.run_abandoned_after, say) and dropped its
+// rows: it fails, and the run before it stays current.
+func TestARunTakenForAbandonedDoesNotSwitch(t *testing.T) {
+	db := chtest.MustOpen(t)
+	ctx := context.Background()
+	incrementalCatalog(t, db)
+	cfg := abandonConfig(t)
+	e := incrementalEngine(t, db, cfg)
+	insertStored(t, db, traffic(rand.New(rand.NewPCG(17, 1)), names("v", 0, 10), 40, now.Add(-48*time.Hour), now)...)
+	prev := incRun(t, e, now, false, segment.ModeFull)
+
+	var beats, statusAfter string
+	e.SetBeforeSwitch(func(ctx context.Context, site, runID string) error {
+		// Silent a whole run_abandoned_after, the run would be taken for
+		// abandoned: it must have said it is alive meanwhile (its newest
+		// row: merges keep only that one).
+		asleep := time.Now()
+		time.Sleep(time.Second)
+		var last uint64
+		if err := db.QueryRow(ctx, "SELECT max(updated) FROM seg_runs WHERE site = ? AND run_id = ?", site, runID).Scan(&last); err != nil {
+			t.Error(err)
+		}
+		if d := time.Unix(0, int64(last)).Sub(asleep); d < 600*time.Millisecond {
+			beats = fmt.Sprintf("the run's newest sign of life is %s into a second's wait", d)
+		}
+		// Another process takes it for abandoned: drops its rows (not
+		// needed here) and records it failed.
+		if err := db.Exec(ctx, `INSERT INTO seg_runs (site, run_id, started_at, finished_at, status, error, as_of, audiences, updated)
+			SELECT site, run_id, started_at, now(), 'failed', 'abandoned (test)', as_of, audiences, @updated
+			FROM seg_runs WHERE site = @site AND run_id = @run ORDER BY updated DESC LIMIT 1`,
+			clickhouse.Named("site", site), clickhouse.Named("run", runID), clickhouse.Named("updated", uint64(time.Now().UnixNano()))); err != nil {
+			t.Fatal(err)
+		}
+		// Its heartbeats go on until it ends, and must not bring it back.
+		time.Sleep(500 * time.Millisecond)
+		statusAfter = runStatus(t, db, runID)
+		return nil
+	})
+	e.Now = func() time.Time { return now.Add(time.Hour) }
+	res, err := e.Run(ctx, site, segment.RunOptions{})
+	if err == nil || !strings.Contains(err.Error(), "took this run for abandoned") {
+		t.Fatalf("a run taken for abandoned ended with %v, want an error saying so", err)
+	}
+	if beats != "" {
+		t.Error(beats)
+	}
+	if statusAfter != "failed" {
+		t.Errorf("a run taken for abandoned is %q after its heartbeats, want failed", statusAfter)
+	}
+	if cur, err := e.CurrentRun(ctx, site); err != nil || cur != prev.RunID {
+		t.Errorf("current run = %s (%v), want the one before, %s", cur, err, prev.RunID)
+	}
+	var n uint64
+	if err := db.QueryRow(ctx, "SELECT count() FROM seg_profiles WHERE run_id = ?", res.RunID).Scan(&n); err != nil || n != 0 {
+		t.Errorf("the run taken for abandoned kept %d profiles (%v)", n, err)
+	}
+	e.SetBeforeSwitch(nil)
+	incRun(t, e, now.Add(time.Hour), false, segment.ModeIncremental)
+}
