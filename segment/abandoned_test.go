@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -246,4 +247,42 @@ func TestARunTakenForAbandonedDoesNotSwitch(t *testing.T) {
 	}
 	e.SetBeforeSwitch(nil)
 	incRun(t, e, now.Add(time.Hour), false, segment.ModeIncremental)
+}
+
+// Evaluations and dry runs write scratch rows under run ids of their own,
+// which no run records. A run's cleanup must leave another process's
+// scratch rows alone while it computes, and drop those left by one that
+// crashed (started over an hour ago).
+func TestCleanupLeavesOtherProcessesScratchRows(t *testing.T) {
+	db := chtest.MustOpen(t)
+	ctx := context.Background()
+	incrementalCatalog(t, db)
+	e := incrementalEngine(t, db, incrementalConfig(t))
+	insertStored(t, db, traffic(rand.New(rand.NewPCG(17, 2)), names("v", 0, 10), 40, now.Add(-48*time.Hour), now)...)
+	started := func(ago time.Duration) string {
+		return time.Now().Add(-ago).UTC().Format("20060102T150405.000000") + "-0a0b0c"
+	}
+	live := []string{"er" + started(time.Minute), "r" + started(time.Minute) + "-dry"}
+	crashed := []string{"er" + started(2*time.Hour), "r" + started(2*time.Hour) + "-dry"}
+	for _, id := range append(live, crashed...) {
+		for _, table := range []string{"seg_profiles", "seg_opted_out"} {
+			if err := db.Exec(ctx, "INSERT INTO "+table+" (site, run_id, vh) SELECT ?, ?, 1", site, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i := range 4 { // more runs than keep_runs: cleanup drops runs
+		incRun(t, e, now.Add(time.Duration(i)*time.Minute), i == 0, map[bool]string{true: segment.ModeFull, false: segment.ModeIncremental}[i == 0])
+	}
+	for _, id := range append(live, crashed...) {
+		for _, table := range []string{"seg_profiles", "seg_opted_out"} {
+			var n uint64
+			if err := db.QueryRow(ctx, "SELECT count() FROM "+table+" WHERE site = ? AND run_id = ?", site, id).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if isLive := slices.Contains(live, id); isLive != (n > 0) {
+				t.Errorf("%s: %d rows of scratch run %s (live: %v)", table, n, id, isLive)
+			}
+		}
+	}
 }

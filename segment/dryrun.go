@@ -27,9 +27,14 @@ type DryRunResult struct {
 	Took      time.Duration `json:"-"`
 }
 
-// dryRunSuffix marks a dry run's run id: cleanup leaves such rows to the
-// dry run that owns them (dropStaleDryRuns removes those of a crash).
-const dryRunSuffix = "-dry"
+// dryRunSuffix marks a dry run's run id, and evalRunPrefix an
+// evaluation's: their rows are scratch, left to the process that owns
+// them until they are scratchRunsLast old (dropStaleScratchRuns).
+const (
+	dryRunSuffix    = "-dry"
+	evalRunPrefix   = "e"
+	scratchRunsLast = time.Hour
+)
 
 // DryRun validates a (as PutAudience does) and counts its members now.
 func (e *Engine) DryRun(ctx context.Context, site string, a config.Audience) (DryRunResult, error) {
@@ -58,7 +63,7 @@ func (e *Engine) DryRun(ctx context.Context, site string, a config.Audience) (Dr
 			return DryRunResult{}, err
 		}
 	}
-	e.dropStaleDryRuns(ctx, res.cluster, site)
+	e.dropStaleScratchRuns(ctx, res.cluster, site)
 	defer e.dropRun(context.WithoutCancel(ctx), res.cluster, res.RunID, true)
 	params := e.params(site, res.RunID, res.AsOf)
 	keep := map[string]bool{"00_opted_out": true, "00_identities": true, "01_numbers": true, "03_profiles": true, "04_opted_out_profiles": true}
@@ -102,14 +107,16 @@ func needsInterests(a config.Audience) bool {
 	return false
 }
 
-// dropStaleDryRuns removes the rows of dry runs that crashed: their run
-// ids start with the time they started, more than an hour ago.
-func (e *Engine) dropStaleDryRuns(ctx context.Context, c *clusterRun, site string) {
-	// Dry runs' run ids still holding profile rows.
-	rows, err := e.db.Query(ctx, `SELECT DISTINCT run_id FROM seg_profiles WHERE site = @site AND endsWith(run_id, @suffix)`,
-		clickhouse.Named("site", site), clickhouse.Named("suffix", dryRunSuffix))
+// dropStaleScratchRuns removes the scratch rows of dry runs and
+// evaluations that crashed: their run ids (…-dry, e…) start with the time
+// they started, more than scratchRunsLast ago. Every one of them writes
+// opted-out visitors first.
+func (e *Engine) dropStaleScratchRuns(ctx context.Context, c *clusterRun, site string) {
+	rows, err := e.db.Query(ctx, `SELECT DISTINCT run_id FROM seg_opted_out
+		WHERE site = @site AND (endsWith(run_id, @suffix) OR startsWith(run_id, @eval))`,
+		clickhouse.Named("site", site), clickhouse.Named("suffix", dryRunSuffix), clickhouse.Named("eval", evalRunPrefix))
 	if err != nil {
-		e.log.Warn("cannot list dry runs", "site", site, "err", err)
+		e.log.Warn("cannot list scratch runs", "site", site, "err", err)
 		return
 	}
 	var stale []string
@@ -118,7 +125,8 @@ func (e *Engine) dropStaleDryRuns(ctx context.Context, c *clusterRun, site strin
 		if rows.Scan(&id) != nil {
 			continue
 		}
-		if at, err := time.Parse("20060102T150405", strings.TrimPrefix(id, "r")[:15]); err == nil && time.Since(at) > time.Hour {
+		started := strings.TrimPrefix(strings.TrimPrefix(id, evalRunPrefix), "r")
+		if at, err := time.Parse("20060102T150405", started[:min(15, len(started))]); err == nil && time.Since(at) > scratchRunsLast {
 			stale = append(stale, id)
 		}
 	}

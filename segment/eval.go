@@ -61,7 +61,7 @@ func (e *Engine) Evaluate(ctx context.Context, site string, k int) (EvalResult, 
 	defer e.unlock(site)
 	started := time.Now()
 	asOf := e.Now().UTC().Truncate(time.Second)
-	all, run := "e"+newRunID(), "e"+newRunID()
+	all, run := evalRunPrefix+newRunID(), evalRunPrefix+newRunID()
 	cluster, err := e.evalCluster(ctx, site)
 	if err != nil {
 		return res, err

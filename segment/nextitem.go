@@ -107,7 +107,7 @@ func (e *Engine) EvaluateNextItem(ctx context.Context, site string, opt NextItem
 	defer e.unlock(site)
 	started := time.Now()
 	asOf := e.Now().UTC().Truncate(time.Second)
-	run, held := "e"+newRunID(), "e"+newRunID()
+	run, held := evalRunPrefix+newRunID(), evalRunPrefix+newRunID()
 	// On a cluster the held-out sessions are found on each shard (one
 	// visitor's events live on one), the training run is a run's, and
 	// the pairs, lists and scores are counted on the coordinator.

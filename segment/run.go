@@ -606,15 +606,18 @@ func (e *Engine) dropRun(ctx context.Context, c *clusterRun, runID string, all b
 // cleanup keeps the rows of the site's current run and of the newest
 // runs up to KeepRuns in all, and drops the rest; run history and audience
 // sizes stay. Runs still marked running are left alone (another process
-// may be writing them), and so are dry runs (dryrun.go drops its own).
+// may be writing them; abandoned.go drops those that died), and so are
+// the scratch rows of dry runs and evaluations, which no run records:
+// dropStaleScratchRuns drops those of a crash.
 func (e *Engine) cleanup(ctx context.Context, c *clusterRun, site string) {
+	defer e.dropStaleScratchRuns(ctx, c, site)
 	rows, err := e.db.Query(ctx, `SELECT run_id FROM (
 			SELECT DISTINCT run_id FROM seg_profiles WHERE site = @site
 			UNION ALL SELECT DISTINCT run_id FROM seg_products WHERE site = @site
 			UNION ALL SELECT DISTINCT run_id FROM seg_members WHERE site = @site
 		)
-		WHERE run_id NOT IN (SELECT run_id FROM v_segment_runs WHERE site = @site AND (is_current = 1 OR status = 'running'))
-			AND NOT endsWith(run_id, '`+dryRunSuffix+`')
+		WHERE run_id IN (SELECT run_id FROM seg_runs WHERE site = @site)
+			AND run_id NOT IN (SELECT run_id FROM v_segment_runs WHERE site = @site AND (is_current = 1 OR status = 'running'))
 		GROUP BY run_id
 		ORDER BY run_id DESC
 		LIMIT 1000 OFFSET @keep`,
