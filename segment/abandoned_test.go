@@ -70,12 +70,8 @@ func TestARunKilledMidwayIsDroppedByTheNext(t *testing.T) {
 	runcheck.InsertSessionEvents(t, db, site, events[first:second])
 	time.Sleep(time.Second)
 	killed, output := killMidRun(t, db, dsn, events[second-1].At.Add(time.Second))
-	var parts uint64
-	if err := db.QueryRow(ctx, "SELECT count() FROM system.parts WHERE database = currentDatabase() AND active AND position(partition, ?) > 0", killed).Scan(&parts); err != nil {
-		t.Fatal(err)
-	}
-	if status := runStatus(t, db, killed); status != "running" || parts == 0 {
-		t.Fatalf("the killed run %s is %q with %d parts; want it running, with the rows it wrote. Its output:\n%s", killed, status, parts, output)
+	if status, tables := runStatus(t, db, killed), tablesOf(t, db, killed); status != "running" || len(tables) == 0 {
+		t.Fatalf("the killed run %s is %q with rows in %v; want it running, with the rows it wrote. Its output:\n%s", killed, status, tables, output)
 	}
 	killedAt := time.Now()
 
@@ -84,32 +80,7 @@ func TestARunKilledMidwayIsDroppedByTheNext(t *testing.T) {
 	at := events[third-1].At.Add(time.Second)
 	next := incRun(t, e, at, false, segment.ModeIncremental)
 
-	if status := runStatus(t, db, killed); status != "failed" {
-		t.Errorf("the killed run is %q after the next run, want failed", status)
-	}
-	var msg string
-	if err := db.QueryRow(ctx, "SELECT error FROM v_segment_runs WHERE site = ? AND run_id = ?", site, killed).Scan(&msg); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(msg, "abandoned: the process running it stopped") || !strings.Contains(msg, "its rows were dropped") {
-		t.Errorf("the killed run's error = %q, want it to say it was abandoned and its rows dropped", msg)
-	}
-	var left []string
-	rows, err := db.Query(ctx, "SELECT DISTINCT table FROM system.parts WHERE database = currentDatabase() AND active AND position(partition, ?) > 0 ORDER BY table", killed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var table string
-		if err := rows.Scan(&table); err != nil {
-			t.Fatal(err)
-		}
-		left = append(left, table)
-	}
-	rows.Close()
-	if len(left) > 0 {
-		t.Errorf("the killed run still has rows in %v", left)
-	}
+	checkAbandoned(t, db, killed)
 
 	got := readRun(t, cfg, db, next, at)
 	want := readRun(t, cfg, db, incRun(t, e, at, true, segment.ModeFull), at)
@@ -131,17 +102,7 @@ func killMidRun(t *testing.T, db *chdb.DB, dsn string, at time.Time) (runID, out
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	// Poll (bounded) until the copy's run is running with interests written.
-	for deadline := time.Now().Add(2 * time.Minute); runID == ""; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the run to kill wrote no interests within 2 minutes; its output:\n%s", out.String())
-		}
-		err := db.QueryRow(ctx, `SELECT run_id FROM seg_runs WHERE site = ? GROUP BY run_id
-			HAVING argMax(status, updated) != 'ok' AND run_id IN (SELECT run_id FROM seg_interests WHERE site = ?)`, site, site).Scan(&runID)
-		if err != nil && !strings.Contains(err.Error(), "no rows") {
-			t.Fatal(err)
-		}
-	}
+	runID = midRun(t, db, func() string { return "its output:\n" + out.String() })
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -162,6 +123,24 @@ func killMidRun(t *testing.T, db *chdb.DB, dsn string, at time.Time) (runID, out
 	return runID, out.String()
 }
 
+// midRun waits (bounded) until a run of the site that has not finished
+// has written interests, and returns its id; why tells what to show if
+// none does.
+func midRun(t *testing.T, db *chdb.DB, why func() string) (runID string) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Minute); runID == ""; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no run wrote interests within 2 minutes; %s", why())
+		}
+		err := db.QueryRow(context.Background(), `SELECT run_id FROM seg_runs WHERE site = ? GROUP BY run_id
+			HAVING argMax(status, updated) = 'running' AND run_id IN (SELECT run_id FROM seg_interests WHERE site = ?)`, site, site).Scan(&runID)
+		if err != nil && !strings.Contains(err.Error(), "no rows") {
+			t.Fatal(err)
+		}
+	}
+	return runID
+}
+
 // runToBeKilled is the copy of the test binary killMidRun starts.
 func runToBeKilled(t *testing.T, at string) {
 	sec, err := strconv.ParseInt(at, 10, 64)
@@ -177,6 +156,44 @@ func runToBeKilled(t *testing.T, at string) {
 	t.Fatal("the run to be killed finished")
 }
 
+// checkAbandoned checks that a run was found abandoned: recorded failed
+// as such, with no rows left.
+func checkAbandoned(t *testing.T, db *chdb.DB, runID string) {
+	t.Helper()
+	if status := runStatus(t, db, runID); status != "failed" {
+		t.Errorf("the run %s is %q after the next run, want failed", runID, status)
+	}
+	var msg string
+	if err := db.QueryRow(context.Background(), "SELECT error FROM v_segment_runs WHERE site = ? AND run_id = ?", site, runID).Scan(&msg); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(msg, "abandoned: the process running it stopped") || !strings.Contains(msg, "its rows were dropped") {
+		t.Errorf("the run's error = %q, want it to say it was abandoned and its rows dropped", msg)
+	}
+	if left := tablesOf(t, db, runID); len(left) > 0 {
+		t.Errorf("the abandoned run still has rows in %v", left)
+	}
+}
+
+// tablesOf lists the tables holding rows of a run.
+func tablesOf(t *testing.T, db *chdb.DB, runID string) []string {
+	t.Helper()
+	rows, err := db.Query(context.Background(), "SELECT DISTINCT table FROM system.parts WHERE database = currentDatabase() AND active AND position(partition, ?) > 0 ORDER BY table", runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var tables []string
+	for rows.Next() {
+		var table string
+		if err := rows.Scan(&table); err != nil {
+			t.Fatal(err)
+		}
+		tables = append(tables, table)
+	}
+	return tables
+}
+
 // runStatus is a run's status in v_segment_runs.
 func runStatus(t *testing.T, db *chdb.DB, runID string) string {
 	t.Helper()
@@ -185,6 +202,56 @@ func runStatus(t *testing.T, db *chdb.DB, runID string) string {
 		t.Fatalf("status of run %s: %v", runID, err)
 	}
 	return status
+}
+
+// ClickHouse killed in the middle of an incremental run (SIGKILL, as its
+// crash or an out-of-memory kill would do) fails the run, and while it is
+// down nothing can record the run failed or drop the rows it wrote, which
+// the restarted server still has. The site's next run does both, and
+// shows users exactly what a full run on the same events shows.
+func TestARunWhoseClickHouseDiesMidwayIsDroppedByTheNext(t *testing.T) {
+	srv := chtest.Server()
+	if srv == nil {
+		t.Skip("CLICKHOUSE_DSN points at an external server; cannot kill it")
+	}
+	db := chtest.MustOpen(t)
+	ctx := context.Background()
+	incrementalCatalog(t, db)
+	cfg := abandonConfig(t)
+	e := incrementalEngine(t, db, cfg)
+	r := rand.New(rand.NewPCG(17, 3))
+	insertStored(t, db, traffic(r, names("v", 0, 40), 400, now.Add(-72*time.Hour), now)...)
+	incRun(t, e, now, false, segment.ModeFull)
+
+	t1 := now.Add(2 * time.Hour)
+	insertStored(t, db, traffic(r, names("v", 30, 50), 100, now, t1)...)
+	e.Now = func() time.Time { return t1 }
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.Run(ctx, site, segment.RunOptions{})
+		done <- err
+	}()
+	killed := midRun(t, db, func() string { return "the run ended with " + fmt.Sprint(<-done) })
+	srv.Kill()
+	killedAt := time.Now()
+	if err := <-done; err == nil {
+		t.Fatal("the run survived its ClickHouse being killed")
+	}
+	if err := srv.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if tables := tablesOf(t, db, killed); len(tables) == 0 {
+		t.Fatal("the run killed mid-way left no rows: the test shows nothing")
+	}
+
+	t2 := t1.Add(time.Hour)
+	insertStored(t, db, traffic(r, names("v", 45, 55), 30, t1, t2)...)
+	time.Sleep(time.Until(killedAt.Add(1500 * time.Millisecond))) // a second of silence
+	next := incRun(t, e, t2, false, segment.ModeIncremental)
+	checkAbandoned(t, db, killed)
+	got := readRun(t, cfg, db, next, t2)
+	want := readRun(t, cfg, db, incRun(t, e, t2, true, segment.ModeFull), t2)
+	runcheck.Compare(t, got, want)
 }
 
 // A run says it is alive while it computes, and never switches readers
