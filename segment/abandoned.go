@@ -99,20 +99,31 @@ func (e *Engine) dropAbandonedRuns(ctx context.Context, c *clusterRun, site stri
 			e.log.Warn("cannot drop an abandoned segment run's rows; the next run tries again", "site", site, "run_id", r.id, "err", err)
 			continue
 		}
-		msg := fmt.Sprintf("abandoned: the process running it stopped without finishing (killed, out of memory or its machine restarted); "+
-			"no sign of it since %s, over %s ago (segments.run_abandoned_after); its rows were dropped", seen.Format(time.DateTime+" MST"), after)
-		err := e.db.Exec(ctx, `INSERT INTO seg_runs (site, run_id, started_at, finished_at, status, error, as_of, audiences, updated)
-			SELECT site, run_id, started_at, toDateTime(@seen), 'failed', @msg, as_of, audiences, @updated
-			FROM seg_runs WHERE site = @site AND run_id = @run ORDER BY updated DESC LIMIT 1`,
-			clickhouse.Named("site", site), clickhouse.Named("run", r.id), clickhouse.Named("seen", seen.Unix()),
-			clickhouse.Named("msg", msg), clickhouse.Named("updated", uint64(time.Now().UnixNano())))
-		if err != nil {
+		if err := e.recordAbandoned(ctx, site, r.id, seen); err != nil {
 			e.log.Warn("cannot record an abandoned segment run failed", "site", site, "run_id", r.id, "err", err)
 			continue
 		}
 		abandonedRuns.WithLabelValues(site).Inc()
 		e.log.Warn("segment run abandoned: its rows were dropped", "site", site, "run_id", r.id, "last_seen", seen)
 	}
+}
+
+// abandonedRank is added to the `updated` of the row that records a run
+// abandoned, so that row stays the run's newest whatever the run writes
+// after it, if it was only paused: a heartbeat that read the run's row
+// just before it landed, or the run's own final status.
+const abandonedRank = 1 << 62
+
+// recordAbandoned records run runID of site failed as abandoned, last
+// seen alive at seen.
+func (e *Engine) recordAbandoned(ctx context.Context, site, runID string, seen time.Time) error {
+	msg := fmt.Sprintf("abandoned: the process running it stopped without finishing (killed, out of memory or its machine restarted); "+
+		"no sign of it since %s, over %s ago (segments.run_abandoned_after); its rows were dropped", seen.Format(time.DateTime+" MST"), time.Duration(e.cfg.Segments.RunAbandonedAfter))
+	return e.db.Exec(ctx, `INSERT INTO seg_runs (site, run_id, started_at, finished_at, status, error, as_of, audiences, updated)
+		SELECT site, run_id, started_at, toDateTime(@seen), 'failed', @msg, as_of, audiences, @updated
+		FROM seg_runs WHERE site = @site AND run_id = @run ORDER BY updated DESC LIMIT 1`,
+		clickhouse.Named("site", site), clickhouse.Named("run", runID), clickhouse.Named("seen", seen.Unix()),
+		clickhouse.Named("msg", msg), clickhouse.Named("updated", uint64(time.Now().UnixNano())+abandonedRank))
 }
 
 // errAbandoned means another process took the run for abandoned (it was

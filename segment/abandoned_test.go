@@ -281,10 +281,14 @@ func TestARunTakenForAbandonedDoesNotSwitch(t *testing.T) {
 		if d := time.Unix(0, int64(last)).Sub(asleep); d < 600*time.Millisecond {
 			beats = fmt.Sprintf("the run's newest sign of life is %s into a second's wait", d)
 		}
-		// Another process takes it for abandoned: drops its rows (not
-		// needed here) and records it failed.
+		// Another process takes it for abandoned (its rows are not
+		// dropped here), as a heartbeat that read the run's row just
+		// before lands after it: a row saying running, newer by the clock.
+		if err := e.RecordAbandoned(ctx, site, runID); err != nil {
+			t.Fatal(err)
+		}
 		if err := db.Exec(ctx, `INSERT INTO seg_runs (site, run_id, started_at, finished_at, status, error, as_of, audiences, updated)
-			SELECT site, run_id, started_at, now(), 'failed', 'abandoned (test)', as_of, audiences, @updated
+			SELECT site, run_id, started_at, finished_at, 'running', '', as_of, audiences, @updated
 			FROM seg_runs WHERE site = @site AND run_id = @run ORDER BY updated DESC LIMIT 1`,
 			clickhouse.Named("site", site), clickhouse.Named("run", runID), clickhouse.Named("updated", uint64(time.Now().UnixNano()))); err != nil {
 			t.Fatal(err)
@@ -304,6 +308,10 @@ func TestARunTakenForAbandonedDoesNotSwitch(t *testing.T) {
 	}
 	if statusAfter != "failed" {
 		t.Errorf("a run taken for abandoned is %q after its heartbeats, want failed", statusAfter)
+	}
+	var msg string
+	if err := db.QueryRow(ctx, "SELECT error FROM v_segment_runs WHERE site = ? AND run_id = ?", site, res.RunID).Scan(&msg); err != nil || !strings.HasPrefix(msg, "abandoned:") {
+		t.Errorf("the run's error = %q (%v), want the one recording it abandoned", msg, err)
 	}
 	if cur, err := e.CurrentRun(ctx, site); err != nil || cur != prev.RunID {
 		t.Errorf("current run = %s (%v), want the one before, %s", cur, err, prev.RunID)
