@@ -145,3 +145,47 @@ func (e *Engine) stillRunning(ctx context.Context, res *RunResult) error {
 	}
 	return nil
 }
+
+// Two processes may run a site at once (a CLI run beside the schedule:
+// docs/operations.md). The one that finishes first switches to its run
+// and cleans up, which can drop the run the other one is reading (with
+// keep_runs: 1, or after enough runs). Then the other's snapshot would
+// lack what it could not read, so it must not switch to it.
+
+// notePrev counts the products of prev, the run this one reads.
+func (e *Engine) notePrev(ctx context.Context, res *RunResult, prev string) error {
+	res.prev = prev
+	if prev == "" {
+		return nil
+	}
+	const q = "SELECT count() FROM seg_products WHERE site = @site AND run_id = @prev"
+	p := []any{clickhouse.Named("site", res.Site), clickhouse.Named("prev", prev)}
+	if err := e.settle(ctx, res, q, p); err != nil {
+		return err
+	}
+	if err := e.conn(res).QueryRow(ctx, q, p...).Scan(&res.prevProducts); err != nil {
+		return fmt.Errorf("cannot count the previous run's products: %w", err)
+	}
+	return nil
+}
+
+// errPrevDropped means the run's previous run was dropped while it read it.
+var errPrevDropped = errors.New("the previous run's rows were dropped while this run read them (another process's run finished first and cleaned up: see segments.keep_runs); not switching to it, the next run builds on the new current run")
+
+// prevIntact checks, once the run has read everything, that its previous
+// run's products are still there: dropRun drops them first.
+func (e *Engine) prevIntact(ctx context.Context, res *RunResult) error {
+	if res.prev == "" || res.prevProducts == 0 {
+		return nil
+	}
+	var n uint64
+	err := e.conn(res).QueryRow(ctx, "SELECT count() FROM seg_products WHERE site = @site AND run_id = @prev",
+		clickhouse.Named("site", res.Site), clickhouse.Named("prev", res.prev)).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("cannot count the previous run's products: %w", err)
+	}
+	if n == 0 {
+		return errPrevDropped
+	}
+	return nil
+}

@@ -361,3 +361,37 @@ func TestCleanupLeavesOtherProcessesScratchRows(t *testing.T) {
 		}
 	}
 }
+
+// Two processes may run a site at once (a CLI run beside the schedule).
+// When the other one finishes first, its cleanup may drop the run this
+// one builds on (with keep_runs: 1, or after enough runs) while this one
+// still reads it. This run must then fail rather than switch readers to
+// a snapshot missing what it could not read, and the next run starts
+// afresh.
+func TestARunWhosePreviousRunIsDroppedMidwayDoesNotSwitch(t *testing.T) {
+	db := chtest.MustOpen(t)
+	ctx := context.Background()
+	incrementalCatalog(t, db)
+	cfg := incrementalConfig(t)
+	e := incrementalEngine(t, db, cfg)
+	r := rand.New(rand.NewPCG(17, 4))
+	insertStored(t, db, traffic(r, names("v", 0, 40), 400, now.Add(-72*time.Hour), now)...)
+	prev := incRun(t, e, now, false, segment.ModeFull)
+
+	t1 := now.Add(2 * time.Hour)
+	insertStored(t, db, traffic(r, names("v", 30, 50), 100, now, t1)...)
+	e.SetAfterPlan(func(ctx context.Context, _, prev string) error { return e.DropRun(ctx, prev) })
+	e.Now = func() time.Time { return t1 }
+	res, err := e.Run(ctx, site, segment.RunOptions{})
+	if err == nil || !strings.Contains(err.Error(), "the previous run's rows were dropped while this run read them") {
+		t.Fatalf("a %s run whose previous run was dropped under it ended with %v, want an error saying so", res.Mode, err)
+	}
+	if cur, err := e.CurrentRun(ctx, site); err != nil || cur != prev.RunID {
+		t.Errorf("current run = %s (%v), want the one before, %s", cur, err, prev.RunID)
+	}
+	e.SetAfterPlan(nil)
+	next := incRun(t, e, t1, false, segment.ModeFull)
+	if next.Cause != segment.CauseRowsGone {
+		t.Errorf("the next run is full for %q (%s), want %q", next.Cause, next.Reason, segment.CauseRowsGone)
+	}
+}

@@ -10,3 +10,12 @@ import (
 func (e *Engine) RecordAbandoned(ctx context.Context, site, runID string) error {
 	return e.recordAbandoned(ctx, site, runID, time.Now())
 }
+
+// DropRun drops every row of a run, as another process's cleanup does.
+func (e *Engine) DropRun(ctx context.Context, runID string) error {
+	return e.dropRun(ctx, nil, runID, true)
+}
+
+// SetAfterPlan installs a hook run once a run has chosen its mode, before
+// it reads the previous run's rows.
+func (e *Engine) SetAfterPlan(f func(ctx context.Context, site, prev string) error) { e.afterPlan = f }

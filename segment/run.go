@@ -47,6 +47,11 @@ type RunResult struct {
 
 	state *runState // what the run publishes for the next one
 
+	// prev is the run this one reads (the current one when it started;
+	// "" for the first), which had prevProducts products then.
+	prev         string
+	prevProducts uint64
+
 	cluster *clusterRun // where the run's queries go on a cluster (nil: one node)
 }
 
@@ -62,6 +67,10 @@ type Step struct {
 // snapshotTables hold a run's rows (partitioned by run_id); workTables
 // only live while a run computes.
 var (
+	// seg_products first: dropRun drops it first, and it holds no
+	// person's rows (no erasure empties it), so a run that still finds its
+	// previous run's products once it has read that run knows none of
+	// its rows were dropped meanwhile (prevIntact).
 	snapshotTables = []string{"seg_products", "seg_profiles", "seg_interests",
 		"seg_related", "seg_members", "seg_recommendations", "seg_audience_products", "seg_outcomes"}
 	// stateTables are the rest of the per-visitor state the next
@@ -148,6 +157,9 @@ func (e *Engine) run(ctx context.Context, site string, opt RunOptions) (RunResul
 		err = e.reapplyErasures(ctx, &res, started)
 	}
 	if err == nil {
+		err = e.prevIntact(ctx, &res)
+	}
+	if err == nil {
 		err = e.stillRunning(ctx, &res)
 	}
 	if err == nil {
@@ -192,6 +204,14 @@ func (e *Engine) compute(ctx context.Context, site string, res *RunResult, audie
 	inc, err := e.planIncrement(ctx, res, prev, opt, plan)
 	if err != nil {
 		return err
+	}
+	if err := e.notePrev(ctx, res, prev); err != nil {
+		return err
+	}
+	if e.afterPlan != nil {
+		if err := e.afterPlan(ctx, site, prev); err != nil {
+			return err
+		}
 	}
 	params := append(e.params(site, res.RunID, res.AsOf), clickhouse.Named("prev", prev))
 	tasks := e.sharedTasks(ctx, res, params, plan, false, inc)
