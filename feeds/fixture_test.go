@@ -23,10 +23,10 @@ var contractShapes = map[string]string{
 	"v_segment_runs": `site String, run_id String, started_at DateTime, finished_at DateTime,
 		status String, error String, is_current UInt8`,
 	"v_audience_sizes": `site String, audience String, run_id String, run_time DateTime, size UInt64`,
-	"v_audience_members": `site String, audience String, run_id String, visitor_id String, user_id String,
+	"v_audience_members_by_run": `site String, audience String, run_id String, visitor_id String, user_id String,
 		email_sha256 String, stage String, customer_type String, trigger_time DateTime, opted_out UInt8,
 		grp String`,
-	"v_audience_products": `site String, audience String, run_id String, product_id String, anchor_id String,
+	"v_audience_products_by_run": `site String, audience String, run_id String, product_id String, anchor_id String,
 		strategy String, reason String, motivation String, score Float64, rank UInt32, members UInt64`,
 }
 
@@ -112,7 +112,7 @@ type listed struct {
 func (f *fixture) list(site, runID, audience string, ls ...listed) {
 	f.t.Helper()
 	ctx := context.Background()
-	b, err := f.db.PrepareBatch(ctx, `INSERT INTO v_audience_products (site, audience, run_id, product_id, anchor_id,
+	b, err := f.db.PrepareBatch(ctx, `INSERT INTO v_audience_products_by_run (site, audience, run_id, product_id, anchor_id,
 		strategy, reason, motivation, score, rank, members)`)
 	if err != nil {
 		f.t.Fatal(err)
@@ -127,7 +127,7 @@ func (f *fixture) list(site, runID, audience string, ls ...listed) {
 	}
 }
 
-// member is one row of v_audience_members.
+// member is one row of v_audience_members_by_run.
 type member struct {
 	Visitor, User, EmailSHA string
 	OptedOut                uint8
@@ -137,7 +137,7 @@ type member struct {
 func (f *fixture) members(site, runID, audience string, ms ...member) {
 	f.t.Helper()
 	ctx := context.Background()
-	b, err := f.db.PrepareBatch(ctx, `INSERT INTO v_audience_members (site, audience, run_id, visitor_id, user_id,
+	b, err := f.db.PrepareBatch(ctx, `INSERT INTO v_audience_members_by_run (site, audience, run_id, visitor_id, user_id,
 		email_sha256, stage, customer_type, trigger_time, opted_out, grp)`)
 	if err != nil {
 		f.t.Fatal(err)

@@ -37,7 +37,7 @@ type Member struct {
 const membersQuery = `SELECT visitor_id, user_id, email_sha256, opted_out
 FROM (
     SELECT visitor_id, user_id, email_sha256, opted_out
-    FROM v_audience_members
+    FROM v_audience_members_by_run
     WHERE site = @site AND audience = @audience AND run_id = @run AND opted_out = 0 AND grp != 'holdout'
       AND visitor_id GLOBAL NOT IN (SELECT visitor_id FROM v_events WHERE site = @site AND opted_out = 1)
 )

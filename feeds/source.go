@@ -75,7 +75,7 @@ FROM (
         brand, gtin, mpn, category, google_product_category, item_group_id, availability_date
     FROM (
         SELECT product_id, anchor_id, strategy, reason, motivation, rank
-        FROM v_audience_products
+        FROM v_audience_products_by_run
         WHERE site = ? AND audience = ? AND run_id = ?
     ) AS listed ALL INNER JOIN (
         SELECT product_id, title, description, link, image_link, price, currency, availability,

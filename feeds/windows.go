@@ -66,7 +66,7 @@ type windowKey struct{ product, rule string }
 // order, once each, present in the catalog, same limit) without the
 // catalog columns: the products a feed of the run can show.
 const listedProducts = `SELECT product_id, strategy, motivation
-FROM v_audience_products
+FROM v_audience_products_by_run
 WHERE site = ? AND audience = ? AND run_id = ?
     AND product_id IN (SELECT product_id FROM v_products WHERE site = ?)
 ORDER BY rank, product_id
@@ -81,7 +81,7 @@ FROM (
     SELECT product_id, rule_key, seq, min(window_start) AS start, argMin(window_end, window_start) AS end
     FROM feed_offer_windows
     WHERE site = ? AND audience = ? AND has(?, rule_key)
-        AND product_id IN (SELECT product_id FROM v_audience_products WHERE site = ? AND audience = ? AND run_id = ?)
+        AND product_id IN (SELECT product_id FROM v_audience_products_by_run WHERE site = ? AND audience = ? AND run_id = ?)
     GROUP BY product_id, rule_key, seq
 )
 ORDER BY product_id, rule_key, seq DESC

@@ -624,7 +624,10 @@ func (e *Engine) dropRun(ctx context.Context, c *clusterRun, runID string, all b
 }
 
 // cleanup keeps the rows of the site's current run and of the newest
-// runs up to KeepRuns in all, and drops the rest; run history and audience
+// runs up to KeepRuns in all (at least 2: a feed that read the current run
+// just before the switch still reads the one it replaced, by run id, as
+// may a run of another process that builds on it), and drops the rest;
+// run history and audience
 // sizes stay. Runs still marked running are left alone (another process
 // may be writing them; abandoned.go drops those that died), and so are
 // the scratch rows of dry runs and evaluations, which no run records:
@@ -641,7 +644,7 @@ func (e *Engine) cleanup(ctx context.Context, c *clusterRun, site string) {
 		GROUP BY run_id
 		ORDER BY run_id DESC
 		LIMIT 1000 OFFSET @keep`,
-		clickhouse.Named("site", site), clickhouse.Named("keep", e.cfg.Segments.KeepRuns-1))
+		clickhouse.Named("site", site), clickhouse.Named("keep", max(e.cfg.Segments.KeepRuns, 2)-1))
 	if err != nil {
 		e.log.Warn("cannot list old runs", "site", site, "err", err)
 		return

@@ -63,7 +63,9 @@ type Segments struct {
 	// buyer (default 5), unless an identify trait customer_type says otherwise.
 	ProfessionalMinQuantity int `yaml:"professional_min_quantity"`
 	// KeepRuns is how many complete runs per site keep their rows (default
-	// 3); older runs' rows are dropped, their history (sizes, status) kept.
+	// 3, and never fewer than 2: a feed that started on the run just
+	// replaced still reads it); older runs' rows are dropped, their
+	// history (sizes, status) kept.
 	KeepRuns int `yaml:"keep_runs"`
 	// Incremental runs recompute only the visitors whose events changed
 	// since the previous run and carry every other visitor's state over
