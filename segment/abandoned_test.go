@@ -214,17 +214,9 @@ func TestARunWhoseClickHouseDiesMidwayIsDroppedByTheNext(t *testing.T) {
 	if srv == nil {
 		t.Skip("CLICKHOUSE_DSN points at an external server; cannot kill it")
 	}
-	db := chtest.MustOpen(t)
 	ctx := context.Background()
-	incrementalCatalog(t, db)
 	cfg := abandonConfig(t)
-	e := incrementalEngine(t, db, cfg)
-	r := rand.New(rand.NewPCG(17, 3))
-	insertStored(t, db, traffic(r, names("v", 0, 40), 400, now.Add(-72*time.Hour), now)...)
-	incRun(t, e, now, false, segment.ModeFull)
-
-	t1 := now.Add(2 * time.Hour)
-	insertStored(t, db, traffic(r, names("v", 30, 50), 100, now, t1)...)
+	db, e, _, t1 := aShop(t, cfg, 3)
 	e.Now = func() time.Time { return t1 }
 	done := make(chan error, 1)
 	go func() {
@@ -245,7 +237,7 @@ func TestARunWhoseClickHouseDiesMidwayIsDroppedByTheNext(t *testing.T) {
 	}
 
 	t2 := t1.Add(time.Hour)
-	insertStored(t, db, traffic(r, names("v", 45, 55), 30, t1, t2)...)
+	insertStored(t, db, traffic(rand.New(rand.NewPCG(17, 30)), names("v", 45, 55), 30, t1, t2)...)
 	time.Sleep(time.Until(killedAt.Add(1500 * time.Millisecond))) // a second of silence
 	next := incRun(t, e, t2, false, segment.ModeIncremental)
 	checkAbandoned(t, db, killed)
@@ -254,18 +246,30 @@ func TestARunWhoseClickHouseDiesMidwayIsDroppedByTheNext(t *testing.T) {
 	runcheck.Compare(t, got, want)
 }
 
+// aShop is a shop with a full run at now (40 visitors' 400 events over
+// three days, the products of incrementalCatalog), then 100 more events
+// of 20 visitors, some new, until the returned time two hours later:
+// where the tests of runs that end badly start.
+func aShop(t *testing.T, cfg config.Config, seed uint64) (*chdb.DB, *segment.Engine, segment.RunResult, time.Time) {
+	t.Helper()
+	db := chtest.MustOpen(t)
+	incrementalCatalog(t, db)
+	e := incrementalEngine(t, db, cfg)
+	r := rand.New(rand.NewPCG(17, seed))
+	insertStored(t, db, traffic(r, names("v", 0, 40), 400, now.Add(-72*time.Hour), now)...)
+	prev := incRun(t, e, now, false, segment.ModeFull)
+	later := now.Add(2 * time.Hour)
+	insertStored(t, db, traffic(r, names("v", 30, 50), 100, now, later)...)
+	return db, e, prev, later
+}
+
 // A run says it is alive while it computes, and never switches readers
 // to itself once another process has taken it for abandoned (a process
 // paused longer than segments.run_abandoned_after, say) and dropped its
 // rows: it fails, and the run before it stays current.
 func TestARunTakenForAbandonedDoesNotSwitch(t *testing.T) {
-	db := chtest.MustOpen(t)
 	ctx := context.Background()
-	incrementalCatalog(t, db)
-	cfg := abandonConfig(t)
-	e := incrementalEngine(t, db, cfg)
-	insertStored(t, db, traffic(rand.New(rand.NewPCG(17, 1)), names("v", 0, 10), 40, now.Add(-48*time.Hour), now)...)
-	prev := incRun(t, e, now, false, segment.ModeFull)
+	db, e, prev, later := aShop(t, abandonConfig(t), 1)
 
 	var beats, statusAfter string
 	e.SetBeforeSwitch(func(ctx context.Context, site, runID string) error {
@@ -298,7 +302,7 @@ func TestARunTakenForAbandonedDoesNotSwitch(t *testing.T) {
 		statusAfter = runStatus(t, db, runID)
 		return nil
 	})
-	e.Now = func() time.Time { return now.Add(time.Hour) }
+	e.Now = func() time.Time { return later }
 	res, err := e.Run(ctx, site, segment.RunOptions{})
 	if err == nil || !strings.Contains(err.Error(), "took this run for abandoned") {
 		t.Fatalf("a run taken for abandoned ended with %v, want an error saying so", err)
@@ -321,7 +325,7 @@ func TestARunTakenForAbandonedDoesNotSwitch(t *testing.T) {
 		t.Errorf("the run taken for abandoned kept %d profiles (%v)", n, err)
 	}
 	e.SetBeforeSwitch(nil)
-	incRun(t, e, now.Add(time.Hour), false, segment.ModeIncremental)
+	incRun(t, e, later, false, segment.ModeIncremental)
 }
 
 // Evaluations and dry runs write scratch rows under run ids of their own,
@@ -329,11 +333,8 @@ func TestARunTakenForAbandonedDoesNotSwitch(t *testing.T) {
 // scratch rows alone while it computes, and drop those left by one that
 // crashed (started over an hour ago).
 func TestCleanupLeavesOtherProcessesScratchRows(t *testing.T) {
-	db := chtest.MustOpen(t)
 	ctx := context.Background()
-	incrementalCatalog(t, db)
-	e := incrementalEngine(t, db, incrementalConfig(t))
-	insertStored(t, db, traffic(rand.New(rand.NewPCG(17, 2)), names("v", 0, 10), 40, now.Add(-48*time.Hour), now)...)
+	db, e, _, later := aShop(t, incrementalConfig(t), 2)
 	started := func(ago time.Duration) string {
 		return time.Now().Add(-ago).UTC().Format("20060102T150405.000000") + "-0a0b0c"
 	}
@@ -346,8 +347,8 @@ func TestCleanupLeavesOtherProcessesScratchRows(t *testing.T) {
 			}
 		}
 	}
-	for i := range 4 { // more runs than keep_runs: cleanup drops runs
-		incRun(t, e, now.Add(time.Duration(i)*time.Minute), i == 0, map[bool]string{true: segment.ModeFull, false: segment.ModeIncremental}[i == 0])
+	for i := range 3 { // with the run before, more runs than keep_runs: cleanup drops runs
+		incRun(t, e, later.Add(time.Duration(i)*time.Minute), false, segment.ModeIncremental)
 	}
 	for _, id := range append(live, crashed...) {
 		for _, table := range []string{"seg_profiles", "seg_opted_out"} {
@@ -369,17 +370,8 @@ func TestCleanupLeavesOtherProcessesScratchRows(t *testing.T) {
 // a snapshot missing what it could not read, and the next run starts
 // afresh.
 func TestARunWhosePreviousRunIsDroppedMidwayDoesNotSwitch(t *testing.T) {
-	db := chtest.MustOpen(t)
 	ctx := context.Background()
-	incrementalCatalog(t, db)
-	cfg := incrementalConfig(t)
-	e := incrementalEngine(t, db, cfg)
-	r := rand.New(rand.NewPCG(17, 4))
-	insertStored(t, db, traffic(r, names("v", 0, 40), 400, now.Add(-72*time.Hour), now)...)
-	prev := incRun(t, e, now, false, segment.ModeFull)
-
-	t1 := now.Add(2 * time.Hour)
-	insertStored(t, db, traffic(r, names("v", 30, 50), 100, now, t1)...)
+	_, e, prev, t1 := aShop(t, incrementalConfig(t), 4)
 	e.SetAfterPlan(func(ctx context.Context, _, prev string) error { return e.DropRun(ctx, prev) })
 	e.Now = func() time.Time { return t1 }
 	res, err := e.Run(ctx, site, segment.RunOptions{})
