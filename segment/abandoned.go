@@ -152,7 +152,9 @@ func (e *Engine) stillRunning(ctx context.Context, res *RunResult) error {
 // keep_runs: 1, or after enough runs). Then the other's snapshot would
 // lack what it could not read, so it must not switch to it.
 
-// notePrev counts the products of prev, the run this one reads.
+// notePrev counts the products of prev, the run this one reads, before
+// the run reads any of it. (A previous run without products, a shop
+// whose events name none, is not checked.)
 func (e *Engine) notePrev(ctx context.Context, res *RunResult, prev string) error {
 	res.prev = prev
 	if prev == "" {

@@ -192,6 +192,10 @@ func (e *Engine) compute(ctx context.Context, site string, res *RunResult, audie
 	if err != nil {
 		return err
 	}
+	// Before anything reads prev: see prevIntact.
+	if err := e.notePrev(ctx, res, prev); err != nil {
+		return err
+	}
 	plan, err := planEvents(audiences)
 	if err != nil {
 		return err
@@ -203,9 +207,6 @@ func (e *Engine) compute(ctx context.Context, site string, res *RunResult, audie
 	}
 	inc, err := e.planIncrement(ctx, res, prev, opt, plan)
 	if err != nil {
-		return err
-	}
-	if err := e.notePrev(ctx, res, prev); err != nil {
 		return err
 	}
 	if e.afterPlan != nil {
