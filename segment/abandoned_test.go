@@ -46,40 +46,25 @@ func TestARunKilledMidwayIsDroppedByTheNext(t *testing.T) {
 		runToBeKilled(t, at)
 		return
 	}
-	if underRace {
-		t.Skip("equality on real data: run without -race (see TestIncrementalRunsEqualFullRunsOnRealSessions)")
-	}
 	ctx := context.Background()
-	products, events := runcheck.Sessions(t, now, "train.tsv")
 	dsn := chtest.DSN(t)
 	db, err := chdb.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	replaceCatalog(t, db, products...)
 	cfg := abandonConfig(t)
-	e := incrementalEngine(t, db, cfg)
-
-	cut := func(share float64) int { return int(share * float64(len(events))) }
-	first, second, third := cut(0.90), cut(0.91), cut(0.912)
-	runcheck.InsertSessionEvents(t, db, site, events[:first])
-	time.Sleep(time.Second) // insert times are seconds: the run must start after them
-	incRun(t, e, events[first-1].At.Add(time.Second), false, segment.ModeFull)
-
-	runcheck.InsertSessionEvents(t, db, site, events[first:second])
-	time.Sleep(time.Second)
-	killed, output := killMidRun(t, db, dsn, events[second-1].At.Add(time.Second))
+	e, _, t1 := aShop(t, db, cfg, 5)
+	killed, output := killMidRun(t, db, dsn, t1)
 	if status, tables := runStatus(t, db, killed), tablesOf(t, db, killed); status != "running" || len(tables) == 0 {
 		t.Fatalf("the killed run %s is %q with rows in %v; want it running, with the rows it wrote. Its output:\n%s", killed, status, tables, output)
 	}
 	killedAt := time.Now()
 
-	runcheck.InsertSessionEvents(t, db, site, events[second:third])
-	time.Sleep(time.Until(killedAt.Add(1500 * time.Millisecond))) // a second of silence, and the insert times
-	at := events[third-1].At.Add(time.Second)
+	at := t1.Add(time.Hour)
+	insertStored(t, db, traffic(rand.New(rand.NewPCG(17, 50)), names("v", 45, 55), 30, t1, at)...)
+	time.Sleep(time.Until(killedAt.Add(1500 * time.Millisecond))) // a second of silence
 	next := incRun(t, e, at, false, segment.ModeIncremental)
-
 	checkAbandoned(t, db, killed)
 
 	got := readRun(t, cfg, db, next, at)
@@ -102,7 +87,11 @@ func killMidRun(t *testing.T, db *chdb.DB, dsn string, at time.Time) (runID, out
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	runID = midRun(t, db, func() string { return "its output:\n" + out.String() })
+	runID = midRun(t, db, func() string {
+		cmd.Process.Kill()
+		cmd.Wait() // out is written until then
+		return "its output:\n" + out.String()
+	})
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +205,8 @@ func TestARunWhoseClickHouseDiesMidwayIsDroppedByTheNext(t *testing.T) {
 	}
 	ctx := context.Background()
 	cfg := abandonConfig(t)
-	db, e, _, t1 := aShop(t, cfg, 3)
+	db := chtest.MustOpen(t)
+	e, _, t1 := aShop(t, db, cfg, 3)
 	e.Now = func() time.Time { return t1 }
 	done := make(chan error, 1)
 	go func() {
@@ -250,9 +240,8 @@ func TestARunWhoseClickHouseDiesMidwayIsDroppedByTheNext(t *testing.T) {
 // three days, the products of incrementalCatalog), then 100 more events
 // of 20 visitors, some new, until the returned time two hours later:
 // where the tests of runs that end badly start.
-func aShop(t *testing.T, cfg config.Config, seed uint64) (*chdb.DB, *segment.Engine, segment.RunResult, time.Time) {
+func aShop(t *testing.T, db *chdb.DB, cfg config.Config, seed uint64) (*segment.Engine, segment.RunResult, time.Time) {
 	t.Helper()
-	db := chtest.MustOpen(t)
 	incrementalCatalog(t, db)
 	e := incrementalEngine(t, db, cfg)
 	r := rand.New(rand.NewPCG(17, seed))
@@ -260,7 +249,7 @@ func aShop(t *testing.T, cfg config.Config, seed uint64) (*chdb.DB, *segment.Eng
 	prev := incRun(t, e, now, false, segment.ModeFull)
 	later := now.Add(2 * time.Hour)
 	insertStored(t, db, traffic(r, names("v", 30, 50), 100, now, later)...)
-	return db, e, prev, later
+	return e, prev, later
 }
 
 // A run says it is alive while it computes, and never switches readers
@@ -269,7 +258,8 @@ func aShop(t *testing.T, cfg config.Config, seed uint64) (*chdb.DB, *segment.Eng
 // rows: it fails, and the run before it stays current.
 func TestARunTakenForAbandonedDoesNotSwitch(t *testing.T) {
 	ctx := context.Background()
-	db, e, prev, later := aShop(t, abandonConfig(t), 1)
+	db := chtest.MustOpen(t)
+	e, prev, later := aShop(t, db, abandonConfig(t), 1)
 
 	var beats, statusAfter string
 	e.SetBeforeSwitch(func(ctx context.Context, site, runID string) error {
@@ -334,7 +324,8 @@ func TestARunTakenForAbandonedDoesNotSwitch(t *testing.T) {
 // crashed (started over an hour ago).
 func TestCleanupLeavesOtherProcessesScratchRows(t *testing.T) {
 	ctx := context.Background()
-	db, e, _, later := aShop(t, incrementalConfig(t), 2)
+	db := chtest.MustOpen(t)
+	e, _, later := aShop(t, db, incrementalConfig(t), 2)
 	started := func(ago time.Duration) string {
 		return time.Now().Add(-ago).UTC().Format("20060102T150405.000000") + "-0a0b0c"
 	}
@@ -371,7 +362,7 @@ func TestCleanupLeavesOtherProcessesScratchRows(t *testing.T) {
 // afresh.
 func TestARunWhosePreviousRunIsDroppedMidwayDoesNotSwitch(t *testing.T) {
 	ctx := context.Background()
-	_, e, prev, t1 := aShop(t, incrementalConfig(t), 4)
+	e, prev, t1 := aShop(t, chtest.MustOpen(t), incrementalConfig(t), 4)
 	e.SetAfterPlan(func(ctx context.Context, _, prev string) error { return e.DropRun(ctx, prev) })
 	e.Now = func() time.Time { return t1 }
 	res, err := e.Run(ctx, site, segment.RunOptions{})
