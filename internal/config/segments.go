@@ -94,7 +94,9 @@ type Segments struct {
 	// computes (more often when this is under 5 minutes); a run silent
 	// this long (default 15m) died with its process (killed, out of
 	// memory, a restarted machine), and the site's next run drops its rows
-	// and records it failed. Longer than any pause of a live process.
+	// and records it failed. Longer than any pause of a live process,
+	// and than the difference between the clocks of remarket's machines
+	// (a run's signs of life carry its own machine's time).
 	RunAbandonedAfter Duration `yaml:"run_abandoned_after"`
 }
 
