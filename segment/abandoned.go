@@ -32,12 +32,12 @@ func heartbeatEvery(abandonedAfter time.Duration) time.Duration {
 	return min(time.Minute, abandonedAfter/5)
 }
 
-// heartbeat records res as alive every heartbeatEvery until the returned
+// heartbeat records run runID of site as alive every heartbeatEvery until the returned
 // stop is called; stop returns once no beat can land after it, so the
 // run's final status is the newest row. A beat copies the run's newest
 // row with a new `updated`, so it never changes what the row says: a run
 // another process took for abandoned stays failed.
-func (e *Engine) heartbeat(ctx context.Context, res RunResult) (stop func()) {
+func (e *Engine) heartbeat(ctx context.Context, site, runID string) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -56,9 +56,9 @@ func (e *Engine) heartbeat(ctx context.Context, res RunResult) (stop func()) {
 			err := e.db.Exec(ctx, `INSERT INTO seg_runs (site, run_id, started_at, finished_at, status, error, as_of, audiences, updated)
 				SELECT site, run_id, started_at, finished_at, status, error, as_of, audiences, @updated
 				FROM seg_runs WHERE site = @site AND run_id = @run ORDER BY updated DESC LIMIT 1`,
-				clickhouse.Named("site", res.Site), clickhouse.Named("run", res.RunID), clickhouse.Named("updated", uint64(time.Now().UnixNano())))
+				clickhouse.Named("site", site), clickhouse.Named("run", runID), clickhouse.Named("updated", uint64(time.Now().UnixNano())))
 			if err != nil && ctx.Err() == nil {
-				e.log.Warn("cannot record that the segment run is alive", "site", res.Site, "run_id", res.RunID, "err", err)
+				e.log.Warn("cannot record that the segment run is alive", "site", site, "run_id", runID, "err", err)
 			}
 		}
 	}()
@@ -152,6 +152,9 @@ func (e *Engine) stillRunning(ctx context.Context, res *RunResult) error {
 // keep_runs: 1, or after enough runs). Then the other's snapshot would
 // lack what it could not read, so it must not switch to it.
 
+// prevProductsSQL counts the products of the run a run reads.
+const prevProductsSQL = "SELECT count() FROM seg_products WHERE site = @site AND run_id = @prev"
+
 // notePrev counts the products of prev, the run this one reads, before
 // the run reads any of it. (A previous run without products, a shop
 // whose events name none, is not checked.)
@@ -160,7 +163,7 @@ func (e *Engine) notePrev(ctx context.Context, res *RunResult, prev string) erro
 	if prev == "" {
 		return nil
 	}
-	const q = "SELECT count() FROM seg_products WHERE site = @site AND run_id = @prev"
+	q := prevProductsSQL
 	p := []any{clickhouse.Named("site", res.Site), clickhouse.Named("prev", prev)}
 	if err := e.settle(ctx, res, q, p); err != nil {
 		return err
@@ -181,7 +184,7 @@ func (e *Engine) prevIntact(ctx context.Context, res *RunResult) error {
 		return nil
 	}
 	var n uint64
-	err := e.conn(res).QueryRow(ctx, "SELECT count() FROM seg_products WHERE site = @site AND run_id = @prev",
+	err := e.conn(res).QueryRow(ctx, prevProductsSQL,
 		clickhouse.Named("site", res.Site), clickhouse.Named("prev", res.prev)).Scan(&n)
 	if err != nil {
 		return fmt.Errorf("cannot count the previous run's products: %w", err)

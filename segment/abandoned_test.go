@@ -59,14 +59,20 @@ func TestARunKilledMidwayIsDroppedByTheNext(t *testing.T) {
 	if status, tables := runStatus(t, db, killed), tablesOf(t, db, killed); status != "running" || len(tables) == 0 {
 		t.Fatalf("the killed run %s is %q with rows in %v; want it running, with the rows it wrote. Its output:\n%s", killed, status, tables, output)
 	}
-	killedAt := time.Now()
+	nextRunDropsIt(t, cfg, db, e, killed, time.Now(), t1, 50)
+}
 
+// nextRunDropsIt checks what follows a run killed at killedAt: an hour
+// after t1, with 30 more events (seeded by seed), and once the killed run
+// has been silent a second, the next run is incremental, finds the killed
+// run abandoned, and shows what a full run on the same events shows.
+func nextRunDropsIt(t *testing.T, cfg config.Config, db *chdb.DB, e *segment.Engine, killed string, killedAt, t1 time.Time, seed uint64) {
+	t.Helper()
 	at := t1.Add(time.Hour)
-	insertStored(t, db, traffic(rand.New(rand.NewPCG(17, 50)), names("v", 45, 55), 30, t1, at)...)
+	insertStored(t, db, traffic(rand.New(rand.NewPCG(17, seed)), names("v", 45, 55), 30, t1, at)...)
 	time.Sleep(time.Until(killedAt.Add(1500 * time.Millisecond))) // a second of silence
 	next := incRun(t, e, at, false, segment.ModeIncremental)
 	checkAbandoned(t, db, killed)
-
 	got := readRun(t, cfg, db, next, at)
 	want := readRun(t, cfg, db, incRun(t, e, at, true, segment.ModeFull), at)
 	runcheck.Compare(t, got, want)
@@ -225,15 +231,7 @@ func TestARunWhoseClickHouseDiesMidwayIsDroppedByTheNext(t *testing.T) {
 	if tables := tablesOf(t, db, killed); len(tables) == 0 {
 		t.Fatal("the run killed mid-way left no rows: the test shows nothing")
 	}
-
-	t2 := t1.Add(time.Hour)
-	insertStored(t, db, traffic(rand.New(rand.NewPCG(17, 30)), names("v", 45, 55), 30, t1, t2)...)
-	time.Sleep(time.Until(killedAt.Add(1500 * time.Millisecond))) // a second of silence
-	next := incRun(t, e, t2, false, segment.ModeIncremental)
-	checkAbandoned(t, db, killed)
-	got := readRun(t, cfg, db, next, t2)
-	want := readRun(t, cfg, db, incRun(t, e, t2, true, segment.ModeFull), t2)
-	runcheck.Compare(t, got, want)
+	nextRunDropsIt(t, cfg, db, e, killed, killedAt, t1, 30)
 }
 
 // aShop is a shop with a full run at now (40 visitors' 400 events over

@@ -137,7 +137,7 @@ func (e *Engine) run(ctx context.Context, site string, opt RunOptions) (RunResul
 	if err := e.recordRun(ctx, res, asOf, time.Time{}, "running", "", names); err != nil {
 		return res, err
 	}
-	stopHeartbeat := e.heartbeat(ctx, res)
+	stopHeartbeat := e.heartbeat(ctx, site, res.RunID)
 	if e.db.Cluster != nil {
 		res.cluster, err = newClusterRun(ctx, e.db)
 		if err == nil {
