@@ -43,19 +43,14 @@ func abandonConfig(t *testing.T) config.Config {
 // and shows users exactly what a full run on the same events shows.
 func TestARunKilledMidwayIsDroppedByTheNext(t *testing.T) {
 	if at := os.Getenv(killedRunAt); at != "" {
-		runToBeKilled(t, at)
+		runToBeKilled(t, at, nil)
 		return
 	}
-	ctx := context.Background()
 	dsn := chtest.DSN(t)
-	db, err := chdb.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openDSN(t, dsn)
 	cfg := abandonConfig(t)
 	e, _, t1 := aShop(t, db, cfg, 5)
-	killed, output := killMidRun(t, db, dsn, t1)
+	killed, output := killRun(t, db, dsn, t1, midRun)
 	if status, tables := runStatus(t, db, killed), tablesOf(t, db, killed); status != "running" || len(tables) == 0 {
 		t.Fatalf("the killed run %s is %q with rows in %v; want it running, with the rows it wrote. Its output:\n%s", killed, status, tables, output)
 	}
@@ -78,11 +73,11 @@ func nextRunDropsIt(t *testing.T, cfg config.Config, db *chdb.DB, e *segment.Eng
 	runcheck.Compare(t, got, want)
 }
 
-// killMidRun runs the site as of at in a copy of the test binary, kills
-// it (SIGKILL) once its run has written interests, and waits until the
-// server has stopped every query of that run. It returns the run's id
-// and the copy's output.
-func killMidRun(t *testing.T, db *chdb.DB, dsn string, at time.Time) (runID, output string) {
+// killRun runs the site as of at in a copy of the test binary, kills it
+// (SIGKILL) once killAt returns the id of its run (why tells what to
+// show if that never comes), and waits until the server has stopped every
+// query of that run. It returns the run's id and the copy's output.
+func killRun(t *testing.T, db *chdb.DB, dsn string, at time.Time, killAt func(t *testing.T, db *chdb.DB, why func() string) string) (runID, output string) {
 	t.Helper()
 	ctx := context.Background()
 	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1")
@@ -93,7 +88,7 @@ func killMidRun(t *testing.T, db *chdb.DB, dsn string, at time.Time) (runID, out
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	runID = midRun(t, db, func() string {
+	runID = killAt(t, db, func() string {
 		cmd.Process.Kill()
 		cmd.Wait() // out is written until then
 		return "its output:\n" + out.String()
@@ -136,8 +131,20 @@ func midRun(t *testing.T, db *chdb.DB, why func() string) (runID string) {
 	return runID
 }
 
-// runToBeKilled is the copy of the test binary killMidRun starts.
-func runToBeKilled(t *testing.T, at string) {
+// openDSN opens the database of dsn for the test.
+func openDSN(t *testing.T, dsn string) *chdb.DB {
+	t.Helper()
+	db, err := chdb.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// runToBeKilled is the copy of the test binary killRun starts; afterSwitch,
+// when set, runs right after the run's switch.
+func runToBeKilled(t *testing.T, at string, afterSwitch func()) {
 	sec, err := strconv.ParseInt(at, 10, 64)
 	if err != nil {
 		t.Fatal(err)
@@ -147,6 +154,9 @@ func runToBeKilled(t *testing.T, at string) {
 		t.Fatal(err)
 	}
 	e := incrementalEngine(t, db, abandonConfig(t))
+	if afterSwitch != nil {
+		e.SetAfterSwitch(afterSwitch)
+	}
 	incRun(t, e, time.Unix(sec, 0).UTC(), false, segment.ModeIncremental)
 	t.Fatal("the run to be killed finished")
 }
@@ -375,4 +385,46 @@ func TestARunWhosePreviousRunIsDroppedMidwayDoesNotSwitch(t *testing.T) {
 	if next.Cause != segment.CauseRowsGone {
 		t.Errorf("the next run is full for %q (%s), want %q", next.Cause, next.Reason, segment.CauseRowsGone)
 	}
+}
+
+// A process killed right after its run's switch (before it has dropped
+// its work rows) leaves readers on that run, recorded finished, since a
+// run is recorded so before its switch: feeds serve it whole, nothing
+// takes it for abandoned, and the site's next run builds on it.
+func TestARunKilledAfterItsSwitchStaysCurrent(t *testing.T) {
+	if at := os.Getenv(killedRunAt); at != "" {
+		runToBeKilled(t, at, func() { select {} })
+		return
+	}
+	dsn := chtest.DSN(t)
+	db := openDSN(t, dsn)
+	cfg := abandonConfig(t)
+	e, prev, t1 := aShop(t, db, cfg, 8)
+	killed, output := killRun(t, db, dsn, t1, func(t *testing.T, db *chdb.DB, why func() string) string {
+		for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(5 * time.Millisecond) {
+			cur, err := e.CurrentRun(context.Background(), site)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cur != prev.RunID {
+				return cur
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no run switched within 2 minutes; %s", why())
+			}
+		}
+	})
+	if status := runStatus(t, db, killed); status != "ok" {
+		t.Fatalf("the run killed after its switch is %q, want ok. Its output:\n%s", status, output)
+	}
+	seen := readRun(t, cfg, db, segment.RunResult{RunID: killed, Mode: segment.ModeIncremental}, t1)
+	time.Sleep(1500 * time.Millisecond) // over segments.run_abandoned_after
+	at := t1.Add(time.Hour)
+	insertStored(t, db, traffic(rand.New(rand.NewPCG(17, 80)), names("v", 45, 55), 30, t1, at)...)
+	next := incRun(t, e, at, false, segment.ModeIncremental)
+	if status := runStatus(t, db, killed); status != "ok" {
+		t.Errorf("the run killed after its switch is %q after the next run, want ok", status)
+	}
+	runcheck.Compare(t, readRun(t, cfg, db, next, at), readRun(t, cfg, db, incRun(t, e, at, true, segment.ModeFull), at))
+	runcheck.Compare(t, seen, readRun(t, cfg, db, incRun(t, e, t1, true, segment.ModeFull), t1))
 }

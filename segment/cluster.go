@@ -316,6 +316,38 @@ func (c *clusterRun) settleAll(ctx context.Context, run string, tables []string)
 	return nil
 }
 
+// settleStatus waits until every node that answers reads run's newest
+// status in seg_runs (a table whole on every node) as status: feeds
+// serve only a current run recorded ok, on whichever node they read.
+func (c *clusterRun) settleStatus(ctx context.Context, site, run, status string) error {
+	nodes, err := c.db.Nodes(ctx)
+	if err != nil {
+		return err
+	}
+	q := "SELECT argMax(status, updated) FROM " + c.db.Database + ".seg_runs WHERE site = ? AND run_id = ?"
+	deadline := time.Now().Add(c.wait)
+	for _, n := range nodes {
+		for n.Up(ctx) {
+			var got string
+			if err := n.QueryRow(ctx, q, site, run).Scan(&got); err != nil {
+				break // gone since: a reader's query skips it too
+			}
+			if got == status {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("replica %s has not caught up with the run's status %q within %s (is it replicating? see system.replicas)", n.Host, status, c.wait)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
 // settleCatalog waits until the coordinator and every executor see the
 // site's newest catalog version whole: a run reads the catalog on every
 // shard. (The nodes' copies are replicas of one table: the newest version

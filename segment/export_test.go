@@ -19,3 +19,7 @@ func (e *Engine) DropRun(ctx context.Context, runID string) error {
 // SetAfterPlan installs a hook run once a run has chosen its mode, before
 // it reads the previous run's rows.
 func (e *Engine) SetAfterPlan(f func(ctx context.Context, site, prev string) error) { e.afterPlan = f }
+
+// SetAfterSwitch installs a hook run right after a run's switch, before
+// it records itself finished.
+func (e *Engine) SetAfterSwitch(f func()) { e.afterSwitch = f }

@@ -160,23 +160,31 @@ func (e *Engine) run(ctx context.Context, site string, opt RunOptions) (RunResul
 		err = e.prevIntact(ctx, &res)
 	}
 	if err == nil {
-		err = e.stillRunning(ctx, &res)
-	}
-	if err == nil {
 		err = e.publish(ctx, &res)
 	}
-	stopHeartbeat()
+	if err == nil {
+		err = e.stillRunning(ctx, &res)
+	}
+	stopHeartbeat() // no beat may land after the run's final status
 	res.Took = time.Since(started)
-	// Work tables go either way; a failed run's snapshot rows go too.
-	e.dropRun(context.WithoutCancel(ctx), res.cluster, res.RunID, err != nil)
+	if err == nil {
+		err = e.switchTo(ctx, &res, asOf, clock(), names)
+	}
+	if err == nil && e.afterSwitch != nil {
+		e.afterSwitch()
+	}
+	// Work tables go either way; a failed run's snapshot rows go too,
+	// unless readers may have been switched to them.
+	unknown := errors.Is(err, errSwitchUnknown)
+	e.dropRun(context.WithoutCancel(ctx), res.cluster, res.RunID, err != nil && !unknown)
 	defer erasures.Sweep(context.WithoutCancel(ctx), e.db, e.log) // once this run no longer counts as running
 	if err != nil {
-		rerr := e.recordRun(context.WithoutCancel(ctx), res, asOf, clock(), "failed", err.Error(), names)
+		var rerr error
+		if !unknown {
+			rerr = e.recordRun(context.WithoutCancel(ctx), res, asOf, clock(), "failed", err.Error(), names)
+		}
 		e.log.Error("segment run failed", "site", site, "run_id", res.RunID, "took", res.Took, "err", err)
 		return res, errors.Join(err, rerr)
-	}
-	if err := e.recordRun(ctx, res, asOf, clock(), "ok", "", names); err != nil {
-		return res, err
 	}
 	e.cleanup(ctx, res.cluster, site)
 	e.log.Info("segment run complete", "site", site, "run_id", res.RunID, "mode", res.Mode, "reason", res.Reason,
@@ -534,10 +542,9 @@ func (e *Engine) step(ctx context.Context, res *RunResult, name, q string, param
 	return nil
 }
 
-// publish records the sizes and moves the pointer: the single insert into
-// seg_current is the switch. On a cluster every node that answers holds
-// the whole run first, so a reader on any node finds the rows the pointer
-// points to.
+// publish records the run's sizes, state and outcome totals. On a cluster
+// every node that answers holds the whole run first, so a reader on any
+// node finds the rows the pointer will point to.
 func (e *Engine) publish(ctx context.Context, res *RunResult) error {
 	db := e.conn(res)
 	if c := res.cluster; c != nil {
@@ -577,8 +584,72 @@ func (e *Engine) publish(ctx context.Context, res *RunResult) error {
 		clickhouse.Named("now", res.AsOf.Unix())); err != nil {
 		return fmt.Errorf("cannot record outcome totals: %w", err)
 	}
-	return db.InsertRow(ctx, "INSERT INTO seg_current (site, run_id, switched)", res.Site, res.RunID, uint64(time.Now().UnixNano()))
+	return nil
 }
+
+// switchTo records the run finished, then moves the pointer: the single
+// insert into seg_current is the switch. In that order the current run is
+// always recorded ok, which feeds and member exports ask of it, and a
+// process that stops between the two leaves a finished run that was never
+// current, for cleanup to drop.
+func (e *Engine) switchTo(ctx context.Context, res *RunResult, started, finished time.Time, audiences []string) error {
+	if err := e.recordRun(ctx, *res, started, finished, "ok", "", audiences); err != nil {
+		return fmt.Errorf("cannot record the run finished: %w", err)
+	}
+	if c := res.cluster; c != nil {
+		if err := c.settleStatus(ctx, res.Site, res.RunID, "ok"); err != nil {
+			return err
+		}
+	}
+	db := e.conn(res)
+	switched := uint64(time.Now().UnixNano())
+	id := res.RunID + "/switch"
+	err := db.InsertRow(clickhouse.Context(ctx, clickhouse.WithQueryID(id)), "INSERT INTO seg_current (site, run_id, switched)", res.Site, res.RunID, switched)
+	if err == nil {
+		return nil
+	}
+	// The insert can have landed though the answer was lost (the
+	// connection broke, the context ended or the server restarted once it
+	// had the row): then readers read this run, and dropping its rows
+	// would empty every feed until the next run.
+	landed, cerr := switchLanded(context.WithoutCancel(ctx), db, res, switched, id)
+	switch {
+	case cerr != nil:
+		return fmt.Errorf("%w: %w (and cannot tell whether it landed: %w)", errSwitchUnknown, err, cerr)
+	case landed:
+		e.log.Warn("the switch to the segment run landed though its insert failed", "site", res.Site, "run_id", res.RunID, "err", err)
+		return nil
+	}
+	return fmt.Errorf("cannot switch to the run: %w", err)
+}
+
+// switchLanded tells whether the switch insert of query id id, which
+// failed, stored its row, once the server no longer runs it (an insert
+// the client gave up on can still be running there, and land later).
+func switchLanded(ctx context.Context, db *chdb.DB, res *RunResult, switched uint64, id string) (bool, error) {
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		var running uint64
+		if err := db.QueryRow(ctx, "SELECT count() FROM system.processes WHERE query_id = @id", clickhouse.Named("id", id)).Scan(&running); err != nil {
+			return false, err
+		}
+		if running == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return false, fmt.Errorf("the insert still runs on the server a minute later (query id %s)", id)
+		}
+	}
+	var n uint64
+	err := db.QueryRow(ctx, "SELECT count() FROM seg_current WHERE site = @site AND run_id = @run AND switched = @switched",
+		clickhouse.Named("site", res.Site), clickhouse.Named("run", res.RunID), clickhouse.Named("switched", switched)).Scan(&n)
+	return n > 0, err
+}
+
+// errSwitchUnknown means the switch's insert failed and whether it landed
+// is unknown (the server stopped answering). The run stays recorded
+// finished, with its rows: if readers were switched to it, they read it;
+// if not, cleanup drops it as it drops any run past keep_runs.
+var errSwitchUnknown = errors.New("cannot tell whether readers were switched to the run; it stays recorded finished, with its rows, which cleanup drops in time if it is not current")
 
 func (e *Engine) recordRun(ctx context.Context, res RunResult, started, finished time.Time, status, msg string, audiences []string) error {
 	if audiences == nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/remarket/remarket/feeds"
+	"github.com/remarket/remarket/internal/chdb"
 	"github.com/remarket/remarket/internal/chtest"
 	"github.com/remarket/remarket/internal/runcheck"
 	"github.com/remarket/remarket/segment"
@@ -24,11 +25,7 @@ import (
 func TestAFeedStartedBeforeASwitchIsWhole(t *testing.T) {
 	db := chtest.MustOpen(t)
 	ctx := context.Background()
-	var products = incrementalProducts()
-	for i := range products {
-		products[i].ImageLink = "https://shop.example/img/" + products[i].ID + ".jpg"
-	}
-	putProducts(t, db, products...)
+	withImages(t, db)
 	cfg := incrementalConfig(t)
 	cfg.Segments.KeepRuns = 1
 	e := incrementalEngine(t, db, cfg)
@@ -86,4 +83,43 @@ func export(t *testing.T, api *feeds.API, audience string, f feeds.Format) expor
 		t.Fatalf("feed %s: %v", audience, err)
 	}
 	return exported{b.String(), st.Items}
+}
+
+// Feeds serve only a current run recorded finished. A run is recorded so
+// before its switch, so a feed fetched right after the switch, while the
+// run still drops its work rows, is the new run's, not a 503 saying the
+// site has no complete run.
+func TestAFeedFetchedRightAfterASwitchIsServed(t *testing.T) {
+	db := chtest.MustOpen(t)
+	withImages(t, db)
+	cfg := incrementalConfig(t)
+	e := incrementalEngine(t, db, cfg)
+	insertStored(t, db, traffic(rand.New(rand.NewPCG(17, 7)), names("v", 0, 40), 400, now.Add(-72*time.Hour), now)...)
+	first := incRun(t, e, now, false, segment.ModeFull)
+	audience := ""
+	for a, size := range first.Sizes {
+		if size > first.Sizes[audience] || size == first.Sizes[audience] && a < audience {
+			audience = a
+		}
+	}
+	api := feeds.NewAPI(cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	defer api.Close()
+	api.Now = func() time.Time { return now.Add(time.Hour) } // after the run finished, by its clock
+	var got exported
+	e.SetAfterSwitch(func() { got = export(t, api, audience, feeds.Formats["feed.json"]) })
+	second := incRun(t, e, now.Add(time.Minute), false, segment.ModeIncremental)
+	if !strings.Contains(got.body, second.RunID) || got.items == 0 {
+		t.Errorf("%s/feed.json right after the switch to %s has %d items, from another run:\n%.300s", audience, second.RunID, got.items, got.body)
+	}
+}
+
+// withImages stores incrementalCatalog's products with an image each, as
+// feeds require of an item.
+func withImages(t *testing.T, db *chdb.DB) {
+	t.Helper()
+	products := incrementalProducts()
+	for i := range products {
+		products[i].ImageLink = "https://shop.example/img/" + products[i].ID + ".jpg"
+	}
+	putProducts(t, db, products...)
 }
