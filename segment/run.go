@@ -601,48 +601,18 @@ func (e *Engine) switchTo(ctx context.Context, res *RunResult, started, finished
 			return err
 		}
 	}
-	db := e.conn(res)
 	switched := uint64(time.Now().UnixNano())
-	id := res.RunID + "/switch"
-	err := db.InsertRow(clickhouse.Context(ctx, clickhouse.WithQueryID(id)), "INSERT INTO seg_current (site, run_id, switched)", res.Site, res.RunID, switched)
-	if err == nil {
-		return nil
+	err := e.conn(res).InsertSwitch(ctx, res.RunID+"/switch", "INSERT INTO seg_current (site, run_id, switched)",
+		"SELECT count() FROM seg_current WHERE site = @site AND run_id = @run AND switched = @switched",
+		[]any{clickhouse.Named("site", res.Site), clickhouse.Named("run", res.RunID), clickhouse.Named("switched", switched)},
+		res.Site, res.RunID, switched)
+	if errors.Is(err, chdb.ErrOutcomeUnknown) {
+		return fmt.Errorf("%w: %w", errSwitchUnknown, err)
 	}
-	// The insert can have landed though the answer was lost (the
-	// connection broke, the context ended or the server restarted once it
-	// had the row): then readers read this run, and dropping its rows
-	// would empty every feed until the next run.
-	landed, cerr := switchLanded(context.WithoutCancel(ctx), db, res, switched, id)
-	switch {
-	case cerr != nil:
-		return fmt.Errorf("%w: %w (and cannot tell whether it landed: %w)", errSwitchUnknown, err, cerr)
-	case landed:
-		e.log.Warn("the switch to the segment run landed though its insert failed", "site", res.Site, "run_id", res.RunID, "err", err)
-		return nil
+	if err != nil {
+		return fmt.Errorf("cannot switch to the run: %w", err)
 	}
-	return fmt.Errorf("cannot switch to the run: %w", err)
-}
-
-// switchLanded tells whether the switch insert of query id id, which
-// failed, stored its row, once the server no longer runs it (an insert
-// the client gave up on can still be running there, and land later).
-func switchLanded(ctx context.Context, db *chdb.DB, res *RunResult, switched uint64, id string) (bool, error) {
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
-		var running uint64
-		if err := db.QueryRow(ctx, "SELECT count() FROM system.processes WHERE query_id = @id", clickhouse.Named("id", id)).Scan(&running); err != nil {
-			return false, err
-		}
-		if running == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			return false, fmt.Errorf("the insert still runs on the server a minute later (query id %s)", id)
-		}
-	}
-	var n uint64
-	err := db.QueryRow(ctx, "SELECT count() FROM seg_current WHERE site = @site AND run_id = @run AND switched = @switched",
-		clickhouse.Named("site", res.Site), clickhouse.Named("run", res.RunID), clickhouse.Named("switched", switched)).Scan(&n)
-	return n > 0, err
+	return nil
 }
 
 // errSwitchUnknown means the switch's insert failed and whether it landed

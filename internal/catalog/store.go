@@ -236,8 +236,17 @@ func (s *Store) commit(ctx context.Context, w *writer, rep Report, source string
 		}
 	}
 	now := time.Now()
-	err := s.db.InsertRow(ctx, "INSERT INTO catalog_versions (site, version, created_at, switch_seq, source, format, rows, skipped)",
+	err := s.db.InsertSwitch(ctx, fmt.Sprintf("catalog/%s/%d", w.site, w.version),
+		"INSERT INTO catalog_versions (site, version, created_at, switch_seq, source, format, rows, skipped)",
+		"SELECT count() FROM catalog_versions WHERE site = ? AND version = ?", []any{w.site, w.version},
 		w.site, w.version, now.UTC(), uint64(now.UnixNano()), source, rep.Format, w.rows, uint64(rep.Skipped))
+	if errors.Is(err, chdb.ErrOutcomeUnknown) {
+		// Readers may read the version already: its rows stay. If it
+		// is not current, Prune drops them a day on, as any version
+		// that never completed.
+		w.discard()
+		return fmt.Errorf("cannot tell whether the catalog version was recorded; if it was, it is current, if not, nothing changed: %w", err)
+	}
 	if err != nil {
 		return s.abort(ctx, w, fmt.Errorf("cannot record catalog version: %w", err))
 	}

@@ -360,3 +360,48 @@ func TestUpsertRejectsDuplicateIDs(t *testing.T) {
 		}
 	}
 }
+
+// The answer to the insert that makes a catalog version current can be
+// lost after the server stored it (the connection breaks, or the server
+// restarts, in between). Readers then read the new version, so its rows
+// must stay: the import asks whether the version was recorded and, if it
+// was, has succeeded; when it cannot even ask, it fails and keeps them.
+func TestCatalogSwitchWhoseAnswerIsLostKeepsTheVersion(t *testing.T) {
+	for _, questionFails := range []bool{false, true} {
+		name := map[bool]string{false: "the import asks", true: "the question fails"}[questionFails]
+		t.Run(name, func(t *testing.T) {
+			dsn := chtest.DSN(t)
+			db, err := chdb.Open(context.Background(), dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			mustImport(t, catalog.NewStore(db, nil), "shop", "testdata/cameras.csv")
+			thenFail := ""
+			if questionFails {
+				thenFail = "FROM catalog_versions WHERE site" // the import's question whether it was recorded
+			}
+			proxy, through := chtest.NewAnswerLosingProxy(t, dsn, "INSERT INTO catalog_versions", thenFail)
+			lossy, err := chdb.Open(context.Background(), through)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer lossy.Close()
+			_, err = importString(t, catalog.NewStore(lossy, nil), "shop", "id,title,price,currency\nNEW-1,New one,10,EUR\nNEW-2,New two,20,EUR\n")
+			select {
+			case <-proxy.Lost():
+			default:
+				t.Fatalf("the proxy lost no answer; the import ended with %v", err)
+			}
+			switch {
+			case questionFails && (err == nil || !strings.Contains(err.Error(), "cannot tell whether the catalog version was recorded")):
+				t.Errorf("the import that could not ask whether its version was recorded ended with %v", err)
+			case !questionFails && err != nil:
+				t.Errorf("the import failed though its version was recorded: %v", err)
+			}
+			if got := currentIDs(t, db, "shop"); !reflect.DeepEqual(got, []string{"NEW-1", "NEW-2"}) {
+				t.Errorf("v_products = %v after the switch landed, want [NEW-1 NEW-2]", got)
+			}
+		})
+	}
+}

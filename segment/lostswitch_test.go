@@ -1,0 +1,64 @@
+package segment_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/remarket/remarket/internal/chtest"
+	"github.com/remarket/remarket/internal/runcheck"
+	"github.com/remarket/remarket/segment"
+)
+
+// The answer to a run's switch can be lost after the server stored the
+// switch (the connection breaks, or the server restarts, in between).
+// Readers then read the run, so it must keep its rows: the run asks
+// whether its switch landed and, finding it did, has succeeded. When it
+// cannot even ask, it fails but keeps its rows, recorded finished, so
+// readers read it whole, and the next run builds on it.
+func TestASwitchWhoseAnswerIsLostKeepsTheRun(t *testing.T) {
+	for _, questionFails := range []bool{false, true} {
+		name := map[bool]string{false: "the run asks", true: "the question fails"}[questionFails]
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			dsn := chtest.DSN(t)
+			db := openDSN(t, dsn)
+			cfg := abandonConfig(t)
+			e, _, t1 := aShop(t, db, cfg, 9)
+			thenFail := ""
+			if questionFails {
+				thenFail = "FROM seg_current" // the run's question whether its switch landed
+			}
+			proxy, through := chtest.NewAnswerLosingProxy(t, dsn, "INSERT INTO seg_current", thenFail)
+			lossy := incrementalEngine(t, openDSN(t, through), cfg)
+			lossy.Now = func() time.Time { return t1 }
+			res, err := lossy.Run(ctx, site, segment.RunOptions{})
+			select {
+			case <-proxy.Lost():
+			default:
+				t.Fatalf("the proxy lost no answer; the run ended with %v", err)
+			}
+			if questionFails {
+				if err == nil || !strings.Contains(err.Error(), "cannot tell whether readers were switched to the run") {
+					t.Fatalf("the run that could not ask whether its switch landed ended with %v", err)
+				}
+			} else if err != nil {
+				t.Fatalf("the run failed though its switch landed: %v", err)
+			}
+			if cur, err := e.CurrentRun(ctx, site); err != nil || cur != res.RunID {
+				t.Fatalf("the current run is %q (%v), want the run whose switch landed, %s", cur, err, res.RunID)
+			}
+			if status := runStatus(t, db, res.RunID); status != "ok" {
+				t.Fatalf("the run whose switch landed is %q, want ok", status)
+			}
+			seen := readRun(t, cfg, db, res, t1)
+			at := t1.Add(time.Hour)
+			insertStored(t, db, traffic(rand.New(rand.NewPCG(17, 90)), names("v", 45, 55), 30, t1, at)...)
+			next := incRun(t, e, at, false, segment.ModeIncremental)
+			runcheck.Compare(t, readRun(t, cfg, db, next, at), readRun(t, cfg, db, incRun(t, e, at, true, segment.ModeFull), at))
+			runcheck.Compare(t, seen, readRun(t, cfg, db, incRun(t, e, t1, true, segment.ModeFull), t1))
+		})
+	}
+}
