@@ -47,7 +47,7 @@ func TestARunKilledMidwayIsDroppedByTheNext(t *testing.T) {
 		return
 	}
 	dsn := chtest.DSN(t)
-	db := openDSN(t, dsn)
+	db := chtest.Open(t, dsn)
 	cfg := abandonConfig(t)
 	e, _, t1 := aShop(t, db, cfg, 5)
 	killed, output := killRun(t, db, dsn, t1, midRun)
@@ -129,17 +129,6 @@ func midRun(t *testing.T, db *chdb.DB, why func() string) (runID string) {
 		}
 	}
 	return runID
-}
-
-// openDSN opens the database of dsn for the test.
-func openDSN(t *testing.T, dsn string) *chdb.DB {
-	t.Helper()
-	db, err := chdb.Open(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
 }
 
 // runToBeKilled is the copy of the test binary killRun starts; afterSwitch,
@@ -397,7 +386,7 @@ func TestARunKilledAfterItsSwitchStaysCurrent(t *testing.T) {
 		return
 	}
 	dsn := chtest.DSN(t)
-	db := openDSN(t, dsn)
+	db := chtest.Open(t, dsn)
 	cfg := abandonConfig(t)
 	e, prev, t1 := aShop(t, db, cfg, 8)
 	killed, output := killRun(t, db, dsn, t1, func(t *testing.T, db *chdb.DB, why func() string) string {

@@ -24,7 +24,7 @@ func TestASwitchWhoseAnswerIsLostKeepsTheRun(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			dsn := chtest.DSN(t)
-			db := openDSN(t, dsn)
+			db := chtest.Open(t, dsn)
 			cfg := abandonConfig(t)
 			e, _, t1 := aShop(t, db, cfg, 9)
 			thenFail := ""
@@ -32,7 +32,7 @@ func TestASwitchWhoseAnswerIsLostKeepsTheRun(t *testing.T) {
 				thenFail = "FROM seg_current" // the run's question whether its switch landed
 			}
 			proxy, through := chtest.NewAnswerLosingProxy(t, dsn, "INSERT INTO seg_current", thenFail)
-			lossy := incrementalEngine(t, openDSN(t, through), cfg)
+			lossy := incrementalEngine(t, chtest.Open(t, through), cfg)
 			lossy.Now = func() time.Time { return t1 }
 			res, err := lossy.Run(ctx, site, segment.RunOptions{})
 			select {

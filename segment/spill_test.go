@@ -17,16 +17,7 @@ import (
 // members and their recommendations.
 func TestSpillingToDiskLeavesTheRunAsItWas(t *testing.T) {
 	dsn := chtest.DSN(t)
-	open := func(dsn string) *chdb.DB {
-		t.Helper()
-		db, err := chdb.Open(context.Background(), dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return db
-	}
-	db := open(dsn)
+	db := chtest.Open(t, dsn)
 	cameraCatalog(t, db)
 	insertEvents(t, db, cameraShop(t)...)
 	insertEvents(t, db,
@@ -80,7 +71,7 @@ func TestSpillingToDiskLeavesTheRunAsItWas(t *testing.T) {
 	if minBlock > 0 {
 		settings += "&min_external_sort_block_bytes=1"
 	}
-	onDisk := open(chtest.WithSettings(dsn, settings))
+	onDisk := chtest.Open(t, chtest.WithSettings(dsn, settings))
 	// Since 25.1 the sort threshold counts the query's tracked memory; the
 	// chDB engine tracks none per query, so its sorts never spill. Sorts
 	// must spill wherever a plain sort does.

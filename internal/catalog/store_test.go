@@ -371,23 +371,15 @@ func TestCatalogSwitchWhoseAnswerIsLostKeepsTheVersion(t *testing.T) {
 		name := map[bool]string{false: "the import asks", true: "the question fails"}[questionFails]
 		t.Run(name, func(t *testing.T) {
 			dsn := chtest.DSN(t)
-			db, err := chdb.Open(context.Background(), dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
+			db := chtest.Open(t, dsn)
 			mustImport(t, catalog.NewStore(db, nil), "shop", "testdata/cameras.csv")
 			thenFail := ""
 			if questionFails {
 				thenFail = "FROM catalog_versions WHERE site" // the import's question whether it was recorded
 			}
 			proxy, through := chtest.NewAnswerLosingProxy(t, dsn, "INSERT INTO catalog_versions", thenFail)
-			lossy, err := chdb.Open(context.Background(), through)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer lossy.Close()
-			_, err = importString(t, catalog.NewStore(lossy, nil), "shop", "id,title,price,currency\nNEW-1,New one,10,EUR\nNEW-2,New two,20,EUR\n")
+			lossy := chtest.Open(t, through)
+			_, err := importString(t, catalog.NewStore(lossy, nil), "shop", "id,title,price,currency\nNEW-1,New one,10,EUR\nNEW-2,New two,20,EUR\n")
 			select {
 			case <-proxy.Lost():
 			default:

@@ -125,7 +125,12 @@ func create(dsn string) error {
 // MustOpen returns a connection to a fresh, migrated database.
 func MustOpen(t testing.TB) *chdb.DB {
 	t.Helper()
-	dsn := DSN(t)
+	return Open(t, DSN(t))
+}
+
+// Open opens dsn for the test, closed when it ends.
+func Open(t testing.TB, dsn string) *chdb.DB {
+	t.Helper()
 	db, err := chdb.Open(context.Background(), dsn)
 	if err != nil {
 		t.Fatalf("chtest: %v", err)

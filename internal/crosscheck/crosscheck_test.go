@@ -21,6 +21,7 @@ import (
 
 	"github.com/remarket/remarket/internal/chdb"
 	"github.com/remarket/remarket/internal/chserver"
+	"github.com/remarket/remarket/internal/chtest"
 	"github.com/remarket/remarket/internal/config"
 	"github.com/remarket/remarket/internal/runcheck"
 	rmsql "github.com/remarket/remarket/sql"
@@ -46,8 +47,8 @@ func TestDemoGivesTheSameResultsOnBothClickHouses(t *testing.T) {
 	}
 
 	// The same inputs on both: the 18.16 demo's events and catalog.
-	oldDB := open(t, old.DSN("demo_old"))
-	curDB := open(t, cur.DSN("same"))
+	oldDB := chtest.Open(t, old.DSN("demo_old"))
+	curDB := chtest.Open(t, cur.DSN("same"))
 	if _, err := rmsql.Migrate(ctx, curDB); err != nil {
 		t.Fatal(err)
 	}
@@ -69,16 +70,6 @@ func TestDemoGivesTheSameResultsOnBothClickHouses(t *testing.T) {
 		results[i] = runcheck.Compute(t, cfg, db, "ClickHouse "+db.Version.String(), site, now)
 	}
 	runcheck.Compare(t, results[0], results[1])
-}
-
-func open(t *testing.T, dsn string) *chdb.DB {
-	t.Helper()
-	db, err := chdb.Open(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
 }
 
 func startEngine(t *testing.T, e chserver.Engine) *chserver.Server {

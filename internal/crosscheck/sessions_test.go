@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/remarket/remarket/internal/chserver"
+	"github.com/remarket/remarket/internal/chtest"
 	"github.com/remarket/remarket/internal/config"
 	"github.com/remarket/remarket/internal/runcheck"
 	"github.com/remarket/remarket/segment"
@@ -36,7 +37,7 @@ func TestRealSessionsGiveTheSameResultsOnBothClickHouses(t *testing.T) {
 	var results []runcheck.Snapshot
 	for _, e := range []chserver.Engine{chserver.EngineServer, chserver.EngineChDB} {
 		s := startEngine(t, e)
-		db := open(t, s.DSN("sessions"))
+		db := chtest.Open(t, s.DSN("sessions"))
 		if _, err := rmsql.Migrate(context.Background(), db); err != nil {
 			t.Fatal(err)
 		}
