@@ -311,6 +311,7 @@ func TestARunTakenForAbandonedDoesNotSwitch(t *testing.T) {
 	if err := db.QueryRow(ctx, "SELECT count() FROM seg_profiles WHERE run_id = ?", res.RunID).Scan(&n); err != nil || n != 0 {
 		t.Errorf("the run taken for abandoned kept %d profiles (%v)", n, err)
 	}
+	noHistoryOf(t, db, res.RunID)
 	e.SetBeforeSwitch(nil)
 	incRun(t, e, later, false, segment.ModeIncremental)
 }
@@ -416,4 +417,23 @@ func TestARunKilledAfterItsSwitchStaysCurrent(t *testing.T) {
 	}
 	runcheck.Compare(t, readRun(t, cfg, db, next, at), readRun(t, cfg, db, incRun(t, e, at, true, segment.ModeFull), at))
 	runcheck.Compare(t, seen, readRun(t, cfg, db, incRun(t, e, t1, true, segment.ModeFull), t1))
+}
+
+// noHistoryOf checks that a failed run is in neither history of runs,
+// though it had written its audience sizes and outcome totals when it
+// failed (readers take them for a finished run's: the lift history reads
+// each day's last run).
+func noHistoryOf(t *testing.T, db *chdb.DB, runID string) {
+	t.Helper()
+	for _, view := range []string{"v_audience_sizes", "v_audience_outcome_history"} {
+		var n uint64
+		// view is one of the two names above.
+		if err := db.QueryRow(context.Background(), "SELECT count() FROM "+view+" WHERE site = ? AND run_id = ?", site, runID).Scan(&n); err != nil || n != 0 {
+			t.Errorf("%s has %d rows of the failed run %s (%v)", view, n, runID, err)
+		}
+	}
+	var written uint64
+	if err := db.QueryRow(context.Background(), "SELECT count() FROM seg_audience_sizes WHERE site = ? AND run_id = ?", site, runID).Scan(&written); err != nil || written == 0 {
+		t.Errorf("the failed run wrote %d audience sizes (%v): the test shows nothing", written, err)
+	}
 }
