@@ -602,7 +602,8 @@ func (e *Engine) switchTo(ctx context.Context, res *RunResult, started, finished
 		}
 	}
 	switched := uint64(time.Now().UnixNano())
-	err := e.conn(res).InsertSwitch(ctx, res.RunID+"/switch", "INSERT INTO seg_current (site, run_id, switched)",
+	// Not named <run_id>/…: that names the run's steps (query log).
+	err := e.conn(res).InsertSwitch(ctx, "switch/"+res.RunID, "INSERT INTO seg_current (site, run_id, switched)",
 		"SELECT count() FROM seg_current WHERE site = @site AND run_id = @run AND switched = @switched",
 		[]any{clickhouse.Named("site", res.Site), clickhouse.Named("run", res.RunID), clickhouse.Named("switched", switched)},
 		res.Site, res.RunID, switched)
