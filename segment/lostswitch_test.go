@@ -2,13 +2,11 @@ package segment_test
 
 import (
 	"context"
-	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/remarket/remarket/internal/chtest"
-	"github.com/remarket/remarket/internal/runcheck"
 	"github.com/remarket/remarket/segment"
 )
 
@@ -19,6 +17,11 @@ import (
 // cannot even ask, it fails but keeps its rows, recorded finished, so
 // readers read it whole, and the next run builds on it.
 func TestASwitchWhoseAnswerIsLostKeepsTheRun(t *testing.T) {
+	if underRace {
+		// Its run is like every other, which other tests run under the
+		// detector; the fault it injects involves no concurrency.
+		t.Skip("a switch's fault: run without -race")
+	}
 	for _, questionFails := range []bool{false, true} {
 		name := map[bool]string{false: "the run asks", true: "the question fails"}[questionFails]
 		t.Run(name, func(t *testing.T) {
@@ -47,18 +50,7 @@ func TestASwitchWhoseAnswerIsLostKeepsTheRun(t *testing.T) {
 			} else if err != nil {
 				t.Fatalf("the run failed though its switch landed: %v", err)
 			}
-			if cur, err := e.CurrentRun(ctx, site); err != nil || cur != res.RunID {
-				t.Fatalf("the current run is %q (%v), want the run whose switch landed, %s", cur, err, res.RunID)
-			}
-			if status := runStatus(t, db, res.RunID); status != "ok" {
-				t.Fatalf("the run whose switch landed is %q, want ok", status)
-			}
-			seen := readRun(t, cfg, db, res, t1)
-			at := t1.Add(time.Hour)
-			insertStored(t, db, traffic(rand.New(rand.NewPCG(17, 90)), names("v", 45, 55), 30, t1, at)...)
-			next := incRun(t, e, at, false, segment.ModeIncremental)
-			runcheck.Compare(t, readRun(t, cfg, db, next, at), readRun(t, cfg, db, incRun(t, e, at, true, segment.ModeFull), at))
-			runcheck.Compare(t, seen, readRun(t, cfg, db, incRun(t, e, t1, true, segment.ModeFull), t1))
+			readersKeep(t, cfg, db, e, res.RunID, t1, 90)
 		})
 	}
 }
