@@ -420,11 +420,21 @@ func TestARunKilledAfterItsSwitchStaysCurrent(t *testing.T) {
 }
 
 // readersKeep checks that readers read run runID of the shop aShop made,
-// as of t1, and that the run keeps its rows: it is current and recorded
-// ok, its feeds are served, and the site's next run, an hour later with
-// 30 more events (seeded by seed), builds on it incrementally and shows
-// what a full run on the same events shows.
+// as of t1 (readersRead), and that the run keeps its rows: the site's
+// next run, an hour later with 30 more events (seeded by seed), builds on
+// it incrementally and shows what a full run on the same events shows.
 func readersKeep(t *testing.T, cfg config.Config, db *chdb.DB, e *segment.Engine, runID string, t1 time.Time, seed uint64) {
+	t.Helper()
+	readersRead(t, cfg, db, e, runID, t1)
+	at := t1.Add(time.Hour)
+	insertStored(t, db, traffic(rand.New(rand.NewPCG(17, seed)), names("v", 45, 55), 30, t1, at)...)
+	next := incRun(t, e, at, false, segment.ModeIncremental)
+	runcheck.Compare(t, readRun(t, cfg, db, next, at), readRun(t, cfg, db, incRun(t, e, at, true, segment.ModeFull), at))
+}
+
+// readersRead checks that readers read run runID as of t1: it is current
+// and recorded ok, and its feed is served.
+func readersRead(t *testing.T, cfg config.Config, db *chdb.DB, e *segment.Engine, runID string, t1 time.Time) {
 	t.Helper()
 	ctx := context.Background()
 	if cur, err := e.CurrentRun(ctx, site); err != nil || cur != runID {
@@ -440,10 +450,6 @@ func readersKeep(t *testing.T, cfg config.Config, db *chdb.DB, e *segment.Engine
 	if !strings.Contains(served.body, runID) {
 		t.Errorf("the feed did not come from the current run %s:\n%.300s", runID, served.body)
 	}
-	at := t1.Add(time.Hour)
-	insertStored(t, db, traffic(rand.New(rand.NewPCG(17, seed)), names("v", 45, 55), 30, t1, at)...)
-	next := incRun(t, e, at, false, segment.ModeIncremental)
-	runcheck.Compare(t, readRun(t, cfg, db, next, at), readRun(t, cfg, db, incRun(t, e, at, true, segment.ModeFull), at))
 }
 
 // noHistoryOf checks that a failed run is in neither history of runs,
