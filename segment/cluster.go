@@ -327,13 +327,13 @@ func (c *clusterRun) settleStatus(ctx context.Context, site, run, status string)
 	q := "SELECT argMax(status, updated) FROM " + c.db.Database + ".seg_runs WHERE site = ? AND run_id = ?"
 	deadline := time.Now().Add(c.wait)
 	for _, n := range nodes {
-		for n.Up(ctx) {
+		if !n.Up(ctx) {
+			continue
+		}
+		for {
 			var got string
-			if err := n.QueryRow(ctx, q, site, run).Scan(&got); err != nil {
-				break // gone since: a reader's query skips it too
-			}
-			if got == status {
-				break
+			if err := n.QueryRow(ctx, q, site, run).Scan(&got); err != nil || got == status {
+				break // caught up, or gone since (a reader's query skips it too)
 			}
 			if time.Now().After(deadline) {
 				return fmt.Errorf("replica %s has not caught up with the run's status %q within %s (is it replicating? see system.replicas)", n.Host, status, c.wait)

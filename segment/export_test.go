@@ -21,5 +21,5 @@ func (e *Engine) DropRun(ctx context.Context, runID string) error {
 func (e *Engine) SetAfterPlan(f func(ctx context.Context, site, prev string) error) { e.afterPlan = f }
 
 // SetAfterSwitch installs a hook run right after a run's switch, before
-// it records itself finished.
+// it drops its work rows.
 func (e *Engine) SetAfterSwitch(f func()) { e.afterSwitch = f }

@@ -39,8 +39,8 @@ type Engine struct {
 	// beforeSwitch, when set, runs after a run's rows are written and
 	// before the pointer moves (tests use it to read mid-run).
 	beforeSwitch func(ctx context.Context, site, runID string) error
-	// afterSwitch, when set (tests), runs right after a run's switch,
-	// before it records itself finished.
+	// afterSwitch, when set (tests), runs right after a run's switch
+	// (the run is recorded ok by then), before it drops its work rows.
 	afterSwitch func()
 	// afterPlan, when set (tests), runs once a run has chosen its mode,
 	// before it reads the previous run's rows.
