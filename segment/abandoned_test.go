@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -443,10 +441,7 @@ func readersRead(t *testing.T, cfg config.Config, db *chdb.DB, e *segment.Engine
 	if status := runStatus(t, db, runID); status != "ok" {
 		t.Fatalf("the current run %s is %q, want ok", runID, status)
 	}
-	api := feeds.NewAPI(cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	api.Now = func() time.Time { return t1 }
-	served := export(t, api, "cart_abandoners", feeds.Formats["feed.json"]) // fails the test unless served
-	api.Close()
+	served := export(t, feedAPI(t, cfg, db, t1), "cart_abandoners", feeds.Formats["feed.json"]) // fails the test unless served
 	if !strings.Contains(served.body, runID) {
 		t.Errorf("the feed did not come from the current run %s:\n%.300s", runID, served.body)
 	}

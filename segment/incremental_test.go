@@ -128,13 +128,21 @@ func forget(t *testing.T, cfg config.Config, db *chdb.DB, s privacy.Subject) {
 	}
 }
 
+// feedAPI is the feeds API on db with its clock at at, closed when the
+// test ends.
+func feedAPI(t *testing.T, cfg config.Config, db *chdb.DB, at time.Time) *feeds.API {
+	t.Helper()
+	api := feeds.NewAPI(cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	t.Cleanup(api.Close)
+	api.Now = func() time.Time { return at }
+	return api
+}
+
 // readRun reads what a run shows users, its feeds included: the run must
 // be the current one.
 func readRun(t *testing.T, cfg config.Config, db *chdb.DB, res segment.RunResult, at time.Time) runcheck.Snapshot {
 	t.Helper()
-	api := feeds.NewAPI(cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	defer api.Close()
-	api.Now = func() time.Time { return at }
+	api := feedAPI(t, cfg, db, at)
 	runcheck.PinFinish(t, db, site, res.RunID, at)
 	return runcheck.Read(t, cfg, db, api, res.Mode, site, res.RunID)
 }

@@ -3,8 +3,6 @@ package segment_test
 import (
 	"bytes"
 	"context"
-	"io"
-	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -49,12 +47,10 @@ func TestAFeedStartedBeforeASwitchIsWhole(t *testing.T) {
 		}
 		for name, format := range feeds.Formats {
 			point(old.RunID)
-			api := feeds.NewAPI(cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
-			api.Now = func() time.Time { return now }
+			api := feedAPI(t, cfg, db, now) // a new one: it remembers the current run for a second
 			before := export(t, api, audience, format)
 			point(current.RunID) // a second later, at most, this feed still reads the old run
 			after := export(t, api, audience, format)
-			api.Close()
 			items += before.items
 			if name == "feed.json" && !strings.Contains(after.body, old.RunID) {
 				t.Fatalf("%s/%s right after the switch came from another run than the one read before it (did it take over a second?)", audience, name)
@@ -102,9 +98,7 @@ func TestAFeedFetchedRightAfterASwitchIsServed(t *testing.T) {
 			audience = a
 		}
 	}
-	api := feeds.NewAPI(cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	defer api.Close()
-	api.Now = func() time.Time { return now.Add(time.Hour) } // after the run finished, by its clock
+	api := feedAPI(t, cfg, db, now.Add(time.Hour)) // after the run finished, by its clock
 	var got exported
 	e.SetAfterSwitch(func() { got = export(t, api, audience, feeds.Formats["feed.json"]) })
 	second := incRun(t, e, now.Add(time.Minute), false, segment.ModeIncremental)
