@@ -3,7 +3,10 @@ GO      ?= go
 BIN     := bin/remarket
 CONFIG  ?= remarket.yaml
 # Packages whose concurrency matters run under the race detector too.
-RACE_PKGS := ./ingest/ ./ingest/spool/ ./feeds/ ./segment/
+RACE_PKGS := ./segment/ ./ingest/ ./ingest/spool/ ./feeds/
+# The packages whose tests take longest, named first so that go test
+# starts them first: started last, one of them ran alone for minutes.
+SLOW_PKGS := ./segment/ ./internal/clustercheck/ ./internal/crosscheck/ ./cmd/remarket/
 # The suite runs twice: on Debian's clickhouse-server 18.16, then on
 # ClickHouse 26 from the chDB library (internal/tools/chdbserver).
 # internal/crosscheck starts both itself and compares their results;
@@ -11,7 +14,7 @@ RACE_PKGS := ./ingest/ ./ingest/spool/ ./feeds/ ./segment/
 # chDB engine has no replication).
 CURRENT_PKGS = $(shell $(GO) list ./... | grep -v -e /internal/crosscheck -e /internal/clustercheck)
 
-.PHONY: run demo build test lint unit race deps clickhouse bench-ingest bench-segments bench-feeds bench-related clean
+.PHONY: run demo build test test-current test-race lint deps clickhouse bench-ingest bench-segments bench-feeds bench-related clean
 
 ## run: start everything locally (a private ClickHouse under ./data, migrations, server)
 run: clickhouse build
@@ -33,9 +36,17 @@ deps:
 
 ## test: every test (lint, unit and integration against ClickHouse 18.16 and 26, race, browser)
 test: deps lint
-	$(GO) test -count=1 -timeout 25m ./...
-	REMARKET_TEST_ENGINE=chdb $(GO) test -count=1 -timeout 25m $(CURRENT_PKGS)
-	$(GO) test -count=1 -race -timeout 20m $(RACE_PKGS)
+	$(GO) test -count=1 -timeout 25m $(SLOW_PKGS) ./...
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-current test-race
+
+# The chDB suite and the race suite run side by side: most of each is one
+# package (segment) running its tests one after another, which leaves a
+# core idle. Their output is printed per suite, when the suite ends.
+test-current:
+	REMARKET_TEST_ENGINE=chdb $(GO) test -count=1 -timeout 25m ./segment/ ./cmd/remarket/ $(CURRENT_PKGS)
+
+test-race:
+	$(GO) test -count=1 -race -p 1 -timeout 20m $(RACE_PKGS)
 
 lint:
 	@test -z "$$(gofmt -l .)" || (echo "gofmt needed:"; gofmt -l .; exit 1)
