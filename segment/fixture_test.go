@@ -82,6 +82,12 @@ type stored struct {
 
 func insertStored(t *testing.T, db *chdb.DB, evs ...stored) {
 	t.Helper()
+	insertStoredFor(t, db, site, evs...)
+}
+
+// insertStoredFor inserts events of another site than the tests' own.
+func insertStoredFor(t *testing.T, db *chdb.DB, siteID string, evs ...stored) {
+	t.Helper()
 	b, err := db.PrepareBatch(context.Background(), `INSERT INTO events (site, event_id, event_time, received_at, type, visitor_id, user_id,
 		product_id, category, quantity, items.product_id, items.sku, items.category, items.price, items.quantity,
 		is_bot, opted_out, traits)`)
@@ -97,7 +103,7 @@ func insertStored(t *testing.T, db *chdb.DB, evs ...stored) {
 		if pid == "" && len(e.items) > 0 {
 			pid = e.items[0]
 		}
-		if err := b.Append(site, e.id, e.at, e.at, e.typ, e.vid, e.uid, pid, e.category, e.qty,
+		if err := b.Append(siteID, e.id, e.at, e.at, e.typ, e.vid, e.uid, pid, e.category, e.qty,
 			ip, is, ic, ipr, iq, b2u(e.bot), b2u(e.optedOut), e.traits); err != nil {
 			t.Fatal(err)
 		}

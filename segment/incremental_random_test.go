@@ -27,11 +27,19 @@ import (
 // the catalog's changes: prices, categories, products added and removed.
 type randomBatches struct {
 	r        *rand.Rand
+	site     string   // the shop the batches are for: site when empty
 	sent     []stored // every event sent so far, to retry one
 	visitors []string
 	users    []string
 	next     int               // the next new visitor's number
 	products []catalog.Product // the catalog (incrementalProducts, then as changed)
+}
+
+func (b *randomBatches) siteID() string {
+	if b.site == "" {
+		return site
+	}
+	return b.site
 }
 
 func (b *randomBatches) visitor() string {
@@ -115,9 +123,9 @@ func (b *randomBatches) batch(from, to time.Time, n int) (events []stored, erase
 			add(within(), ev{vid: b.visitor(), typ: "product_view", pid: "unknown-9", category: []string{"Cameras > Film", "Cameras>Film>Instant"}[r.IntN(2)]})
 		case 10: // an erasure
 			if r.IntN(2) == 0 || len(b.users) == 0 {
-				erase = append(erase, privacy.Subject{Site: site, Kind: "visitor", ID: b.visitors[r.IntN(len(b.visitors))]})
+				erase = append(erase, privacy.Subject{Site: b.siteID(), Kind: "visitor", ID: b.visitors[r.IntN(len(b.visitors))]})
 			} else {
-				erase = append(erase, privacy.Subject{Site: site, Kind: "user", ID: b.users[r.IntN(len(b.users))]})
+				erase = append(erase, privacy.Subject{Site: b.siteID(), Kind: "user", ID: b.users[r.IntN(len(b.users))]})
 			}
 		case 11: // a product's new price (the price bands may move) or category
 			p := &b.products[r.IntN(len(b.products))]
