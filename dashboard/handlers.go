@@ -144,7 +144,7 @@ func (u *UI) audiencesFromViews(c *gin.Context, s config.Site) ([]map[string]any
 		return nil, err
 	}
 	// The current run's finish time.
-	runs, err := u.rows(ctx, `SELECT finished_at FROM v_segment_runs WHERE site = ? AND is_current = 1`, s.ID)
+	runs, err := u.rows(ctx, `SELECT finished_at FROM v_current_runs WHERE site = ?`, s.ID)
 	if err != nil {
 		return nil, err
 	}

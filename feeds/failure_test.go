@@ -20,7 +20,7 @@ func TestClickHouseFailureIsALogged5xxNotA404(t *testing.T) {
 	s.seedHard()
 	s.fx.members("shop", "r1", "cart", member{Visitor: "v1"})
 	// The run is readable, the audience lookup fails.
-	if err := s.db.Exec(context.Background(), "DROP TABLE v_audience_sizes"); err != nil {
+	if err := s.db.Exec(context.Background(), "DROP TABLE v_audience_sizes_by_run"); err != nil {
 		t.Fatal(err)
 	}
 	var logged bytes.Buffer
@@ -37,7 +37,7 @@ func TestClickHouseFailureIsALogged5xxNotA404(t *testing.T) {
 		if rec.Code < 500 {
 			t.Errorf("%s: %d %s, want a 5xx", path, rec.Code, rec.Body)
 		}
-		if !strings.Contains(logged.String(), "request failed") || !strings.Contains(logged.String(), "v_audience_sizes") {
+		if !strings.Contains(logged.String(), "request failed") || !strings.Contains(logged.String(), "v_audience_sizes_by_run") {
 			t.Errorf("%s: the failure was not logged: %q", path, logged.String())
 		}
 	}

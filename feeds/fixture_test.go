@@ -20,9 +20,9 @@ var contractShapes = map[string]string{
 		item_group_id String, stock_quantity Int64, launch_date Date, tags Array(String),
 		margin Float64, complements Array(String), upgrades Array(String), version UInt64,
 		availability_date DateTime`,
-	"v_segment_runs": `site String, run_id String, started_at DateTime, finished_at DateTime,
-		status String, error String, is_current UInt8`,
-	"v_audience_sizes": `site String, audience String, run_id String, run_time DateTime, size UInt64`,
+	"v_current_runs": `site String, run_id String, started_at DateTime, finished_at DateTime,
+		status String, as_of DateTime`,
+	"v_audience_sizes_by_run": `site String, audience String, run_id String, run_time DateTime, size UInt64`,
 	"v_audience_members_by_run": `site String, audience String, run_id String, visitor_id String, user_id String,
 		email_sha256 String, stage String, customer_type String, trigger_time DateTime, opted_out UInt8,
 		grp String`,
@@ -88,8 +88,8 @@ func (f *fixture) products(site string, ps ...product) {
 func (f *fixture) run(site, runID string, finished time.Time, audience string, size int) {
 	f.t.Helper()
 	ctx := context.Background()
-	if err := f.db.InsertRow(ctx, "INSERT INTO v_segment_runs (site, run_id, started_at, finished_at, status, error, is_current)",
-		site, runID, finished.Add(-time.Minute), finished, "ok", "", uint8(1)); err != nil {
+	if err := f.db.InsertRow(ctx, "INSERT INTO v_current_runs (site, run_id, started_at, finished_at, status, as_of)",
+		site, runID, finished.Add(-time.Minute), finished, "ok", finished.Add(-time.Minute)); err != nil {
 		f.t.Fatal(err)
 	}
 	f.audience(site, runID, finished, audience, size)
@@ -97,7 +97,7 @@ func (f *fixture) run(site, runID string, finished time.Time, audience string, s
 
 func (f *fixture) audience(site, runID string, at time.Time, audience string, size int) {
 	f.t.Helper()
-	if err := f.db.InsertRow(context.Background(), "INSERT INTO v_audience_sizes (site, audience, run_id, run_time, size)",
+	if err := f.db.InsertRow(context.Background(), "INSERT INTO v_audience_sizes_by_run (site, audience, run_id, run_time, size)",
 		site, audience, runID, at, uint64(size)); err != nil {
 		f.t.Fatal(err)
 	}

@@ -89,7 +89,7 @@ func TestFeedETagGzipAndRunSwitch(t *testing.T) {
 	}
 
 	// A new run becomes current: new ETag, and its rows only.
-	s.fx.db.Exec(t.Context(), "ALTER TABLE v_segment_runs DELETE WHERE run_id = 'r1'")
+	s.fx.db.Exec(t.Context(), "ALTER TABLE v_current_runs DELETE WHERE run_id = 'r1'")
 	s.fx.run("shop", "r2", runFinished.Add(time.Hour), "cart", 1)
 	s.fx.list("shop", "r2", "cart", listed{Product: "old", Strategy: "upsell", Reason: "Only this", Rank: 1})
 	waitFor(t, func() bool {

@@ -27,8 +27,9 @@ var errNoRun = errors.New("no complete segment run")
 // every part of a feed comes from the same snapshot.
 func currentRun(ctx context.Context, db *chdb.DB, site string) (Run, error) {
 	// The site's current complete segment run (at most one is current).
-	const q = `SELECT run_id, finished_at FROM v_segment_runs
-WHERE site = ? AND is_current = 1 AND status = 'ok'
+	// Not v_segment_runs: it groups every run of every site.
+	const q = `SELECT run_id, finished_at FROM v_current_runs
+WHERE site = ? AND status = 'ok'
 ORDER BY finished_at DESC, run_id DESC LIMIT 1`
 	rows, err := db.Query(ctx, q, site)
 	if err != nil {
@@ -49,11 +50,12 @@ ORDER BY finished_at DESC, run_id DESC LIMIT 1`
 	return r, nil
 }
 
-// audienceInRun reports whether the run computed the audience (an
-// audience may be empty and still exist).
+// audienceInRun reports whether the run, one currentRun found complete,
+// computed the audience (an audience may be empty and still exist).
 func audienceInRun(ctx context.Context, db *chdb.DB, site, audience, runID string) (bool, error) {
-	// Whether the run has a size row for the audience.
-	const q = `SELECT count() FROM v_audience_sizes WHERE site = ? AND audience = ? AND run_id = ?`
+	// Whether the run has a size row for the audience. Not v_audience_sizes:
+	// it keeps complete runs by grouping every run of every site.
+	const q = `SELECT count() FROM v_audience_sizes_by_run WHERE site = ? AND audience = ? AND run_id = ?`
 	var n uint64
 	if err := db.QueryRow(ctx, q, site, audience, runID).Scan(&n); err != nil {
 		return false, fmt.Errorf("cannot look up audience %q: %w", audience, err)

@@ -90,7 +90,7 @@ func (e *Engine) LiftReport(ctx context.Context, site, audience string, complete
 	}
 	p := []any{clickhouse.Named("site", site), clickhouse.Named("audience", audience)}
 	// The current run and its as-of time.
-	rows, err := e.db.Query(ctx, `SELECT run_id, as_of FROM v_segment_runs WHERE site = @site AND is_current = 1`, p...)
+	rows, err := e.db.Query(ctx, `SELECT run_id, as_of FROM v_current_runs WHERE site = @site`, p...)
 	if err != nil {
 		return r, err
 	}

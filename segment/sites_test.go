@@ -3,6 +3,7 @@ package segment_test
 import (
 	"context"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -132,4 +133,12 @@ func TestAnotherShopChangesNothingInARun(t *testing.T) {
 	// Beside the other shop too, the incremental run shows what a full
 	// run on the same events shows.
 	runcheck.Compare(t, last, runAt(at, true, segment.ModeFull))
+
+	// Feeds find each shop's run through v_current_runs, which must show
+	// what v_segment_runs shows of the current runs.
+	const cols = "concat(site, ' ', run_id, ' ', toString(started_at), ' ', toString(finished_at), ' ', status, ' ', toString(as_of))"
+	current := strings1(t, beside, "SELECT "+cols+" FROM v_current_runs ORDER BY site")
+	if want := strings1(t, beside, "SELECT "+cols+" FROM v_segment_runs WHERE is_current = 1 ORDER BY site"); !slices.Equal(current, want) || len(current) != 2 {
+		t.Errorf("v_current_runs shows %q, v_segment_runs's current runs are %q", current, want)
+	}
 }
