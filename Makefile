@@ -62,11 +62,12 @@ bench-ingest: clickhouse
 bench-catalog: clickhouse
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/catalog/
 
-## bench-feeds: feed generation MB/s and items/s per format, live heap vs item count, cached google.xml p50/p99 under 32 clients
+## bench-feeds: feed generation MB/s and items/s per format, live heap vs item count, cached google.xml p50/p99 under 32 clients, a feed's run lookups with years of runs
 bench-feeds: clickhouse
 	$(GO) test ./feeds/ -run '^$$' -bench 'Generate$$' -benchtime 10x -count 1 -timeout 20m
 	$(GO) test ./feeds/ -run '^$$' -bench 'GenerateMemory' -benchtime 2x -count 1 -timeout 20m
 	$(GO) test ./feeds/ -run '^$$' -bench 'Serve' -benchtime 1x -count 1 -timeout 20m -v
+	$(GO) test ./feeds/ -run '^$$' -bench 'RunLookupsWithYearsOfRuns' -benchtime 1x -count 1 -timeout 20m -v
 
 clean:
 	rm -rf bin data
