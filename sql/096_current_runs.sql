@@ -2,9 +2,9 @@
 -- v_audience_sizes group every site's runs (the history keeps only runs
 -- recorded ok), and ClickHouse 18.16 does not push a reader's site and
 -- run into that grouping: at ten sites with a year of quarter-hour runs a
--- feed spent 0.3 s finding its run and 0.8 s checking its audience there
--- (0.02 s and 0.15 s on 26.7; BENCHMARKS.md). Feeds and member exports
--- read these instead.
+-- feed spent 0.34 s finding its run and 0.93 s checking its audience there
+-- (0.01 s and 0.17 s on 26.7; BENCHMARKS.md). Feeds, member exports and
+-- the other readers of the current run read these instead.
 --
 -- Each site's current run with its newest state: the runs grouped are
 -- only those seg_current points to, found by seg_runs' key.
