@@ -43,7 +43,7 @@ test: deps lint
 # package (segment) running its tests one after another, which leaves a
 # core idle. Their output is printed per suite, when the suite ends.
 test-current:
-	REMARKET_TEST_ENGINE=chdb $(GO) test -count=1 -timeout 25m ./segment/ ./cmd/remarket/ $(CURRENT_PKGS)
+	REMARKET_TEST_ENGINE=chdb $(GO) test -count=1 -timeout 25m $(filter-out ./internal/clustercheck/ ./internal/crosscheck/,$(SLOW_PKGS)) $(CURRENT_PKGS)
 
 test-race:
 	$(GO) test -count=1 -race -p 1 -timeout 20m $(RACE_PKGS)

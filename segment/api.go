@@ -105,8 +105,6 @@ func (a *API) audienceInfos(ctx context.Context, site string) ([]audienceInfo, e
 	}
 	var runID string
 	var finished time.Time
-	// The current run is recorded ok before readers are switched to it,
-	// so its sizes are read by run (v_audience_sizes groups every run).
 	cur, err := a.db.Query(ctx, "SELECT run_id, finished_at FROM v_current_runs WHERE site = @site LIMIT 1", clickhouse.Named("site", site))
 	if err != nil {
 		return nil, err
@@ -120,6 +118,8 @@ func (a *API) audienceInfos(ctx context.Context, site string) ([]audienceInfo, e
 	cur.Close()
 	sizes := map[string]uint64{}
 	if runID != "" {
+		// The current run is recorded ok before readers are switched to
+		// it, so its sizes are read by run (v_audience_sizes groups every run).
 		rows, err := a.db.Query(ctx, "SELECT audience, size FROM v_audience_sizes_by_run WHERE site = @site AND run_id = @run",
 			clickhouse.Named("site", site), clickhouse.Named("run", runID))
 		if err != nil {
