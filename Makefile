@@ -14,7 +14,7 @@ SLOW_PKGS := ./segment/ ./internal/clustercheck/ ./internal/crosscheck/ ./cmd/re
 # chDB engine has no replication).
 CURRENT_PKGS = $(shell $(GO) list ./... | grep -v -e /internal/crosscheck -e /internal/clustercheck)
 
-.PHONY: run demo build test test-current test-race lint deps clickhouse bench-ingest bench-segments bench-feeds bench-related clean
+.PHONY: run demo build test test-current test-race lint deps clickhouse bench-ingest bench-segments bench-feeds bench-history bench-related clean
 
 ## run: start everything locally (a private ClickHouse under ./data, migrations, server)
 run: clickhouse build
@@ -62,12 +62,18 @@ bench-ingest: clickhouse
 bench-catalog: clickhouse
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/catalog/
 
-## bench-feeds: feed generation MB/s and items/s per format, live heap vs item count, cached google.xml p50/p99 under 32 clients, a feed's run lookups with years of runs
+## bench-feeds: feed generation MB/s and items/s per format, live heap vs item count, cached google.xml p50/p99 under 32 clients
 bench-feeds: clickhouse
 	$(GO) test ./feeds/ -run '^$$' -bench 'Generate$$' -benchtime 10x -count 1 -timeout 20m
 	$(GO) test ./feeds/ -run '^$$' -bench 'GenerateMemory' -benchtime 2x -count 1 -timeout 20m
 	$(GO) test ./feeds/ -run '^$$' -bench 'Serve' -benchtime 1x -count 1 -timeout 20m -v
+
+## bench-history: reads of the run history with years of runs (BENCH_HISTORY_SITES sites, default 10):
+## a feed's run lookups, the scheduler's check, cleanup's list, the dashboard's size history
+.PHONY: bench-history
+bench-history: clickhouse
 	$(GO) test ./feeds/ -run '^$$' -bench 'RunLookupsWithYearsOfRuns' -benchtime 1x -count 1 -timeout 20m -v
+	$(GO) test ./segment/ -run '^$$' -bench 'RunHistoryReadsWithYearsOfRuns' -benchtime 1x -count 1 -timeout 20m -v
 
 clean:
 	rm -rf bin data

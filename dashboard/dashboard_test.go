@@ -277,3 +277,97 @@ func TestProductPageListsEachRelatedProductOnce(t *testing.T) {
 		t.Errorf("related rows:\n%s\nwant:\n%s", strings.Join(have, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// The overview's latest runs read seg_runs by its key; they show what
+// v_segment_runs, which groups every site's runs, shows of them: each
+// run's newest state, only this site's, the current one marked.
+func TestOverviewShowsTheLatestRuns(t *testing.T) {
+	srv, db := newServerDB(t)
+	ctx := context.Background()
+	start := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	type state struct {
+		status, err string
+		finished    time.Duration
+	}
+	runs := []struct {
+		site, id string
+		started  time.Duration
+		states   []state
+	}{
+		{"demo", "r01", 0, []state{{"running", "", -1}, {"ok", "", 40 * time.Second}}},
+		{"demo", "r02", 15 * time.Minute, []state{{"running", "", -1}, {"ok", "", 50 * time.Second}}},
+		{"demo", "r03", 30 * time.Minute, []state{{"running", "", -1}, {"running", "", -1}, {"ok", "", 70 * time.Second}}},
+		{"demo", "r04", 45 * time.Minute, []state{{"running", "", -1}, {"failed", "abandoned: silent", 20 * time.Minute}}},
+		{"demo", "r05", 60 * time.Minute, []state{{"running", "", -1}, {"ok", "", 30 * time.Second}}},
+		// Started in the same second as r05.
+		{"demo", "r06", 60 * time.Minute, []state{{"running", "", -1}, {"failed", "cannot record the run finished", 10 * time.Second}}},
+		{"demo", "r07", 75 * time.Minute, []state{{"running", "", -1}}},
+		{"other", "r08", 90 * time.Minute, []state{{"running", "", -1}, {"ok", "", time.Minute}}},
+	}
+	// Unmerged, as a run's rows are until ClickHouse merges them.
+	if err := db.Exec(ctx, "SYSTEM STOP MERGES seg_runs"); err != nil {
+		t.Fatal(err)
+	}
+	updated := uint64(1)
+	for _, r := range runs {
+		for _, s := range r.states {
+			finished := time.Unix(0, 0).UTC()
+			if s.finished >= 0 {
+				finished = start.Add(r.started + s.finished)
+			}
+			if err := db.InsertRow(ctx, "INSERT INTO seg_runs (site, run_id, started_at, finished_at, status, error, as_of, audiences, updated)",
+				r.site, r.id, start.Add(r.started), finished, s.status, s.err, start.Add(r.started), []string{}, updated); err != nil {
+				t.Fatal(err)
+			}
+			updated++
+		}
+	}
+	for _, c := range []struct{ site, run string }{{"demo", "r02"}, {"demo", "r03"}, {"other", "r08"}} {
+		if err := db.InsertRow(ctx, "INSERT INTO seg_current (site, run_id, switched)", c.site, c.run, updated); err != nil {
+			t.Fatal(err)
+		}
+		updated++
+	}
+	resp, _ := do(t, srv, "POST", "/ui/api/login", `{"site":"demo","token":"`+admin+`"}`, map[string]string{"Content-Type": "application/json"})
+	cookie := strings.Split(resp.Header.Get("Set-Cookie"), ";")[0]
+	resp, body := do(t, srv, "GET", "/ui/api/overview", "", map[string]string{"Cookie": cookie})
+	if resp.StatusCode != 200 {
+		t.Fatalf("overview: %d %s", resp.StatusCode, body)
+	}
+	var got struct {
+		Runs []map[string]any `json:"runs"`
+	}
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatal(err)
+	}
+	have, _ := json.Marshal(got.Runs)
+	want := `[{"error":"","finished_at":"1970-01-01T00:00:00Z","is_current":0,"run_id":"r07","seconds":-1772363700,"started_at":"2026-03-01T11:15:00Z","status":"running"},` +
+		`{"error":"cannot record the run finished","finished_at":"2026-03-01T11:00:10Z","is_current":0,"run_id":"r06","seconds":10,"started_at":"2026-03-01T11:00:00Z","status":"failed"},` +
+		`{"error":"","finished_at":"2026-03-01T11:00:30Z","is_current":0,"run_id":"r05","seconds":30,"started_at":"2026-03-01T11:00:00Z","status":"ok"},` +
+		`{"error":"abandoned: silent","finished_at":"2026-03-01T11:05:00Z","is_current":0,"run_id":"r04","seconds":1200,"started_at":"2026-03-01T10:45:00Z","status":"failed"},` +
+		`{"error":"","finished_at":"2026-03-01T10:31:10Z","is_current":1,"run_id":"r03","seconds":70,"started_at":"2026-03-01T10:30:00Z","status":"ok"}]`
+	if string(have) != want {
+		t.Errorf("runs:\n%s\nwant:\n%s", have, want)
+	}
+	// And what the history view shows of them.
+	var old []map[string]any
+	rs, err := db.Query(ctx, `SELECT run_id, status, started_at, finished_at, toInt64(finished_at) - toInt64(started_at) AS seconds, error, is_current
+		FROM v_segment_runs WHERE site = 'demo' ORDER BY started_at DESC, run_id DESC LIMIT 5`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rs.Next() {
+		var id, status, msg string
+		var started, finished time.Time
+		var seconds int64
+		var current uint8
+		if err := rs.Scan(&id, &status, &started, &finished, &seconds, &msg, &current); err != nil {
+			t.Fatal(err)
+		}
+		old = append(old, map[string]any{"run_id": id, "status": status, "started_at": started.UTC(), "finished_at": finished.UTC(), "seconds": seconds, "error": msg, "is_current": current})
+	}
+	rs.Close()
+	if fromView, _ := json.Marshal(old); string(fromView) != string(have) {
+		t.Errorf("runs:\n%s\nv_segment_runs:\n%s", have, fromView)
+	}
+}

@@ -36,8 +36,17 @@ func (u *UI) overview(c *gin.Context) {
 		httpx.Fail(c, err)
 		return
 	}
-	// The site's latest segment runs.
-	runs, err := u.rows(ctx, `SELECT run_id, status, started_at, finished_at, toInt64(finished_at) - toInt64(started_at) AS seconds, error, is_current FROM v_segment_runs WHERE site = ? ORDER BY started_at DESC LIMIT 5`, s.ID)
+	// The site's latest segment runs, read by seg_runs' key: v_segment_runs
+	// groups every site's runs on 18.16 before it filters.
+	runs, err := u.rows(ctx, `SELECT run_id, status, started_at, finished_at, toInt64(finished_at) - toInt64(started_at) AS seconds, error,
+			toUInt8(run_id IN (SELECT run_id FROM v_current_runs WHERE site = ?)) AS is_current
+		FROM (
+			SELECT run_id, argMax(status, updated) AS status, any(started_at) AS started_at,
+				argMax(finished_at, updated) AS finished_at, argMax(error, updated) AS error
+			FROM seg_runs
+			WHERE site = ? AND run_id IN (SELECT run_id FROM seg_runs WHERE site = ? GROUP BY run_id ORDER BY any(started_at) DESC, run_id DESC LIMIT 5)
+			GROUP BY run_id)
+		ORDER BY started_at DESC, run_id DESC`, s.ID, s.ID, s.ID)
 	if err != nil {
 		u.log.Warn("dashboard: segment runs", "err", err)
 		runs = []map[string]any{}

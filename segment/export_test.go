@@ -23,3 +23,17 @@ func (e *Engine) SetAfterPlan(f func(ctx context.Context, site, prev string) err
 // SetAfterSwitch installs a hook run right after a run's switch, before
 // it drops its work rows.
 func (e *Engine) SetAfterSwitch(f func()) { e.afterSwitch = f }
+
+// RanRecently is the scheduler's check for a run started by any process
+// within the last 90% of its interval.
+func (s *Scheduler) RanRecently(ctx context.Context, site string) (bool, error) {
+	return s.ranRecently(ctx, site)
+}
+
+// OldRuns lists the site's runs cleanup would drop.
+func (e *Engine) OldRuns(ctx context.Context, site string) ([]string, error) {
+	return e.oldRuns(ctx, site)
+}
+
+// Engine is the engine the scheduler runs (tests pin its clock).
+func (s *Scheduler) Engine() *Engine { return s.engine }

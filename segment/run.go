@@ -677,32 +677,47 @@ func (e *Engine) dropRun(ctx context.Context, c *clusterRun, runID string, all b
 // dropStaleScratchRuns drops those of a crash.
 func (e *Engine) cleanup(ctx context.Context, c *clusterRun, site string) {
 	defer e.dropStaleScratchRuns(ctx, c, site)
+	old, err := e.oldRuns(ctx, site)
+	if err != nil {
+		e.log.Warn("cannot list old runs", "site", site, "err", err)
+		return
+	}
+	for _, id := range old {
+		e.dropRun(ctx, c, id, true)
+	}
+}
+
+// oldRuns lists the site's runs with rows that cleanup drops: every
+// recorded run but the current one, those still running and the newest
+// others up to keep_runs. It reads seg_runs by its key rather than
+// v_segment_runs, which ClickHouse 18.16 groups over every site's
+// history before filtering.
+func (e *Engine) oldRuns(ctx context.Context, site string) ([]string, error) {
 	rows, err := e.db.Query(ctx, `SELECT run_id FROM (
 			SELECT DISTINCT run_id FROM seg_profiles WHERE site = @site
 			UNION ALL SELECT DISTINCT run_id FROM seg_products WHERE site = @site
 			UNION ALL SELECT DISTINCT run_id FROM seg_members WHERE site = @site
 		)
 		WHERE run_id IN (SELECT run_id FROM seg_runs WHERE site = @site)
-			AND run_id NOT IN (SELECT run_id FROM v_segment_runs WHERE site = @site AND (is_current = 1 OR status = 'running'))
+			AND run_id NOT IN (SELECT run_id FROM v_current_runs WHERE site = @site)
+			AND run_id NOT IN (SELECT run_id FROM seg_runs WHERE site = @site GROUP BY run_id HAVING argMax(status, updated) = 'running')
 		GROUP BY run_id
 		ORDER BY run_id DESC
 		LIMIT 1000 OFFSET @keep`,
 		clickhouse.Named("site", site), clickhouse.Named("keep", max(e.cfg.Segments.KeepRuns, 2)-1))
 	if err != nil {
-		e.log.Warn("cannot list old runs", "site", site, "err", err)
-		return
+		return nil, err
 	}
+	defer rows.Close()
 	var old []string
 	for rows.Next() {
 		var id string
-		if rows.Scan(&id) == nil {
-			old = append(old, id)
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
 		}
+		old = append(old, id)
 	}
-	rows.Close()
-	for _, id := range old {
-		e.dropRun(ctx, c, id, true)
-	}
+	return old, rows.Err()
 }
 
 // newRunID sorts by the wall-clock time the run started (not its as-of

@@ -83,12 +83,15 @@ func (s *Scheduler) RunOnce(ctx context.Context) {
 }
 
 // ranRecently reports whether any process started a run of site within
-// the last 90% of the schedule interval.
+// the last 90% of the schedule interval. It reads seg_runs by its key
+// rather than v_segment_runs, which ClickHouse 18.16 groups over every
+// site's history before filtering; every row of a run has its started_at.
 func (s *Scheduler) ranRecently(ctx context.Context, site string) (bool, error) {
 	since := s.engine.Now().Add(-s.every * 9 / 10).UTC()
 	var n uint64
-	err := s.engine.db.QueryRow(ctx,
-		"SELECT count() FROM v_segment_runs WHERE site = ? AND started_at >= ? AND status != 'failed'",
+	err := s.engine.db.QueryRow(ctx, `SELECT count() FROM (
+			SELECT run_id FROM seg_runs WHERE site = ? AND started_at >= ?
+			GROUP BY run_id HAVING argMax(status, updated) != 'failed')`,
 		site, since).Scan(&n)
 	return n > 0, err
 }

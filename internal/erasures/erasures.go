@@ -285,8 +285,11 @@ func Sweep(ctx context.Context, db *chdb.DB, log *slog.Logger) {
 		var running uint64
 		// Runs of the site still going that started before the erasure
 		// finished (they may hold the person's rows until they re-apply it).
-		err := db.QueryRow(ctx, `SELECT count() FROM v_segment_runs
-			WHERE site = ? AND status = 'running' AND started_at <= ? AND started_at >= ?`,
+		// Read by seg_runs' key: v_segment_runs groups every site's runs
+		// on 18.16. Every row of a run has its started_at.
+		err := db.QueryRow(ctx, `SELECT count() FROM (
+				SELECT run_id FROM seg_runs WHERE site = ? AND started_at <= ? AND started_at >= ?
+				GROUP BY run_id HAVING argMax(status, updated) = 'running')`,
 			e.site, e.done.Truncate(time.Second), now.Add(-staleRun)).Scan(&running)
 		if err != nil || running > 0 {
 			continue

@@ -1,0 +1,90 @@
+package segment_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/remarket/remarket/internal/chtest"
+	"github.com/remarket/remarket/segment"
+)
+
+// BenchmarkRunHistoryReadsWithYearsOfRuns times the reads of the run
+// history that every scheduled run makes (the scheduler's check for a run
+// started by another process, and cleanup's list of old runs) with
+// BENCH_HISTORY_SITES sites (default 10), each with a year of
+// quarter-hour runs, and the same reads through v_segment_runs as they
+// were before. Medians of 15 reads each.
+func BenchmarkRunHistoryReadsWithYearsOfRuns(b *testing.B) {
+	sites := chtest.HistorySites(b)
+	db := chtest.MustOpen(b)
+	ctx := context.Background()
+	site, current := chtest.FillRunHistory(b, db, sites)
+	// The snapshot rows of the site's newest runs, as keep_runs leaves them.
+	if err := db.Exec(ctx, `INSERT INTO seg_members (site, run_id, audience, visitor_id, user_id, email_sha256, stage, customer_type, trigger_time)
+		SELECT @site, concat('r', toString(@last - number * @sites)), 'a0', 'v', '', '', 'interest', 'new', now()
+		FROM system.numbers LIMIT 5`,
+		clickhouse.Named("site", site), clickhouse.Named("last", sites*chtest.RunsPerSiteYear-1), clickhouse.Named("sites", sites)); err != nil {
+		b.Fatal(err)
+	}
+	cfg := testConfig(b)
+	cfg.Segments.Schedule = "15m"
+	cfg.Segments.KeepRuns = 3
+	sched := segment.NewScheduler(cfg, db, nil)
+	lastStart := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(chtest.RunsPerSiteYear-1) * 15 * time.Minute)
+	sched.Engine().Now = func() time.Time { return lastStart.Add(5 * time.Minute) }
+	since := lastStart.Add(5*time.Minute - 15*time.Minute*9/10)
+	reads := []struct {
+		name string
+		read func() (string, error)
+	}{
+		{"scheduler's check, v_segment_runs (before)", func() (string, error) {
+			var n uint64
+			err := db.QueryRow(ctx, "SELECT count() FROM v_segment_runs WHERE site = ? AND started_at >= ? AND status != 'failed'", site, since).Scan(&n)
+			return fmt.Sprint(n > 0), err
+		}},
+		{"scheduler's check", func() (string, error) {
+			ran, err := sched.RanRecently(ctx, site)
+			return fmt.Sprint(ran), err
+		}},
+		{"cleanup's old runs, v_segment_runs (before)", func() (string, error) {
+			var ids []string
+			rows, err := db.Query(ctx, `SELECT run_id FROM (SELECT DISTINCT run_id FROM seg_members WHERE site = ?)
+				WHERE run_id IN (SELECT run_id FROM seg_runs WHERE site = ?)
+					AND run_id NOT IN (SELECT run_id FROM v_segment_runs WHERE site = ? AND (is_current = 1 OR status = 'running'))
+				GROUP BY run_id ORDER BY run_id DESC LIMIT 1000 OFFSET 2`, site, site, site)
+			if err != nil {
+				return "", err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var id string
+				rows.Scan(&id)
+				ids = append(ids, id)
+			}
+			return fmt.Sprint(ids), rows.Err()
+		}},
+		{"cleanup's old runs", func() (string, error) {
+			ids, err := sched.Engine().OldRuns(ctx, site)
+			return fmt.Sprint(ids), err
+		}},
+	}
+	want := []string{"true", "true", "", ""}
+	for i, r := range reads {
+		took := chtest.Timed(b, 15, func() error {
+			got, err := r.read()
+			if err == nil && want[i] != "" && got != want[i] {
+				err = fmt.Errorf("%s: %s, want %s", r.name, got, want[i])
+			}
+			want[i] = got
+			return err
+		})
+		b.Logf("%d sites × a year of runs: %s: %s", sites, r.name, took)
+	}
+	if want[2] != want[3] || want[3] == "[]" {
+		b.Fatalf("cleanup drops %s, before %s; current run %s", want[3], want[2], current)
+	}
+}
