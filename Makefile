@@ -74,6 +74,7 @@ bench-feeds: clickhouse
 bench-history: clickhouse
 	$(GO) test ./feeds/ -run '^$$' -bench 'RunLookupsWithYearsOfRuns' -benchtime 1x -count 1 -timeout 20m -v
 	$(GO) test ./segment/ -run '^$$' -bench 'RunHistoryReadsWithYearsOfRuns' -benchtime 1x -count 1 -timeout 20m -v
+	$(GO) test ./dashboard/ -run '^$$' -bench 'SizeHistoryWithYearsOfRuns' -benchtime 1x -count 1 -timeout 20m -v
 
 clean:
 	rm -rf bin data

@@ -12,6 +12,7 @@ import (
 
 	"github.com/remarket/remarket/dashboard"
 	"github.com/remarket/remarket/feeds"
+	"github.com/remarket/remarket/internal/chdb"
 	"github.com/remarket/remarket/internal/chtest"
 	"github.com/remarket/remarket/internal/config"
 	"github.com/remarket/remarket/segment"
@@ -21,27 +22,8 @@ import (
 // calls go to the admin API as the signed-in site, with its answers (and
 // its field-naming messages) passed through; writes need the CSRF token.
 func TestDashboardForwardsToTheAdminAPI(t *testing.T) {
-	db := chtest.MustOpen(t)
-	cfg := config.Default()
-	cfg.PublicURL = "http://remarket.test"
-	cfg.Feeds.CacheDir = t.TempDir()
-	cfg.Sites = []config.Site{{ID: "demo", WriteKey: "wk_demo", AdminToken: admin, FeedToken: "feed_0123456789abcdef"}}
-	gin.SetMode(gin.TestMode)
-	r := gin.New()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	segment.NewAPI(cfg, db, log).Register(r)
-	f := feeds.NewAPI(cfg, db, log)
-	t.Cleanup(f.Close)
-	f.Register(r)
-	dashboard.New(cfg, db, log).Register(r)
-	srv := httptest.NewServer(r)
-	t.Cleanup(srv.Close)
-
-	resp, body := do(t, srv, "POST", "/ui/api/login", `{"site":"demo","token":"`+admin+`"}`, map[string]string{"Content-Type": "application/json"})
-	var s struct{ CSRF string }
-	json.Unmarshal([]byte(body), &s)
-	cookie := strings.Split(resp.Header.Get("Set-Cookie"), ";")[0]
-	auth := map[string]string{"Cookie": cookie, "X-CSRF-Token": s.CSRF}
+	srv, _, auth := newServerWithAPIs(t, nil)
+	cookie := map[string]string{"Cookie": auth["Cookie"]}
 	def := `{"strategy":"upsell","holdout_percent":20,"include":[{"events":["product_view"],"since":"7d"}]}`
 	cases := []struct {
 		name, method, path, body string
@@ -51,7 +33,7 @@ func TestDashboardForwardsToTheAdminAPI(t *testing.T) {
 	}{
 		{"preview", "POST", "/ui/api/audiences/viewers/dry-run", def, auth, 200, `"members":0`},
 		{"preview naming the field", "POST", "/ui/api/audiences/viewers/dry-run", `{"strategy":"upsell","include":[{"events":["view"]}]}`, auth, 400, "include[0].events[0]"},
-		{"save without CSRF", "PUT", "/ui/api/audiences/viewers", def, map[string]string{"Cookie": cookie}, 403, ""},
+		{"save without CSRF", "PUT", "/ui/api/audiences/viewers", def, cookie, 403, ""},
 		{"save", "PUT", "/ui/api/audiences/viewers", def, auth, 200, `"stored":true`},
 		{"bad name", "PUT", "/ui/api/audiences/Bad%20Name", def, auth, 400, "name"},
 		{"run", "POST", "/ui/api/segments/run", "", auth, 200, `"viewers":0`},
@@ -72,4 +54,31 @@ func TestDashboardForwardsToTheAdminAPI(t *testing.T) {
 			t.Errorf("/ui/%s: %d", file, resp.StatusCode)
 		}
 	}
+}
+
+// newServerWithAPIs serves the dashboard beside the admin APIs it calls
+// (segments, feeds) for the site "demo" with audiences, and signs in:
+// auth carries the session cookie and the CSRF token.
+func newServerWithAPIs(t *testing.T, audiences []config.Audience) (*httptest.Server, *chdb.DB, map[string]string) {
+	t.Helper()
+	db := chtest.MustOpen(t)
+	cfg := config.Default()
+	cfg.PublicURL = "http://remarket.test"
+	cfg.Feeds.CacheDir = t.TempDir()
+	cfg.Sites = []config.Site{{ID: "demo", WriteKey: "wk_demo", AdminToken: admin, FeedToken: "feed_0123456789abcdef", SiteSegments: config.SiteSegments{Audiences: audiences}}}
+	gin.SetMode(gin.TestMode)
+	r := gin.New()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	segment.NewAPI(cfg, db, log).Register(r)
+	f := feeds.NewAPI(cfg, db, log)
+	t.Cleanup(f.Close)
+	f.Register(r)
+	dashboard.New(cfg, db, log).Register(r)
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+
+	resp, body := do(t, srv, "POST", "/ui/api/login", `{"site":"demo","token":"`+admin+`"}`, map[string]string{"Content-Type": "application/json"})
+	var s struct{ CSRF string }
+	json.Unmarshal([]byte(body), &s)
+	return srv, db, map[string]string{"Cookie": strings.Split(resp.Header.Get("Set-Cookie"), ";")[0], "X-CSRF-Token": s.CSRF}
 }

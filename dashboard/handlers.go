@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -91,7 +92,7 @@ func metrics() ([]gin.H, map[string]float64) {
 }
 
 // audiences: the audiences API's list with each audience's size history
-// and the discount rules that apply to it.
+// (the last 90 days, sizeHistory) and the discount rules that apply to it.
 func (u *UI) audiences(c *gin.Context) {
 	ctx, s := c.Request.Context(), site(c)
 	list, err := u.audienceList(c, s)
@@ -99,20 +100,22 @@ func (u *UI) audiences(c *gin.Context) {
 		httpx.Fail(c, err)
 		return
 	}
-	// Size of each audience at every run, oldest first.
-	hist, err := u.rows(ctx, `SELECT audience, groupArray(run_time) AS times, groupArray(size) AS sizes FROM (SELECT audience, run_time, size FROM v_audience_sizes WHERE site = ? ORDER BY run_time) GROUP BY audience`, s.ID)
+	hist, err := u.sizeHistory(ctx, s.ID, "", time.Now())
 	if err != nil {
 		httpx.Fail(c, err)
 		return
 	}
-	byName := map[string]map[string]any{}
-	for _, h := range hist {
-		byName[h["audience"].(string)] = h
-	}
 	for _, a := range list {
 		name, _ := a["name"].(string)
 		strategy, _ := a["strategy"].(string)
-		a["history"] = byName[name]
+		a["history"] = nil
+		if points := hist[name]; len(points) > 0 {
+			times, sizes := make([]time.Time, len(points)), make([]uint64, len(points))
+			for i, p := range points {
+				times[i], sizes[i] = p.RunTime, p.Size
+			}
+			a["history"] = gin.H{"audience": name, "times": times, "sizes": sizes}
+		}
 		a["discounts"] = discountsFor(s, name, strategy)
 	}
 	c.JSON(http.StatusOK, gin.H{"audiences": list})
@@ -214,8 +217,6 @@ func (u *UI) audience(c *gin.Context) {
 		}
 	}
 	queries := []struct{ key, sql string }{
-		// Size at every run, oldest first.
-		{"history", `SELECT run_time, size FROM v_audience_sizes WHERE site = ? AND audience = ? ORDER BY run_time`},
 		// A sample of the current members, most recently triggered first.
 		{"members", `SELECT visitor_id, user_id, email_sha256 != '' AS has_email, stage, customer_type, trigger_time, grp FROM v_audience_members WHERE site = ? AND audience = ? ORDER BY trigger_time DESC LIMIT 25`},
 		// The audience's ranked products (what the feed advertises).
@@ -227,6 +228,12 @@ func (u *UI) audience(c *gin.Context) {
 			return
 		}
 	}
+	hist, err := u.sizeHistory(ctx, s.ID, name, time.Now())
+	if err != nil {
+		httpx.Fail(c, err)
+		return
+	}
+	out["history"] = append([]sizePoint{}, hist[name]...)
 	if err := u.addTitles(c, s, out["products"].([]map[string]any), "product_id", "anchor_id"); err != nil {
 		httpx.Fail(c, err)
 		return
