@@ -341,7 +341,7 @@ func TestOverviewShowsTheLatestRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	have, _ := json.Marshal(got.Runs)
-	want := `[{"error":"","finished_at":"1970-01-01T00:00:00Z","is_current":0,"run_id":"r07","seconds":-1772363700,"started_at":"2026-03-01T11:15:00Z","status":"running"},` +
+	want := `[{"error":"","finished_at":"1970-01-01T00:00:00Z","is_current":0,"run_id":"r07","seconds":0,"started_at":"2026-03-01T11:15:00Z","status":"running"},` +
 		`{"error":"cannot record the run finished","finished_at":"2026-03-01T11:00:10Z","is_current":0,"run_id":"r06","seconds":10,"started_at":"2026-03-01T11:00:00Z","status":"failed"},` +
 		`{"error":"","finished_at":"2026-03-01T11:00:30Z","is_current":0,"run_id":"r05","seconds":30,"started_at":"2026-03-01T11:00:00Z","status":"ok"},` +
 		`{"error":"abandoned: silent","finished_at":"2026-03-01T11:05:00Z","is_current":0,"run_id":"r04","seconds":1200,"started_at":"2026-03-01T10:45:00Z","status":"failed"},` +
@@ -351,7 +351,8 @@ func TestOverviewShowsTheLatestRuns(t *testing.T) {
 	}
 	// And what the history view shows of them.
 	var old []map[string]any
-	rs, err := db.Query(ctx, `SELECT run_id, status, started_at, finished_at, toInt64(finished_at) - toInt64(started_at) AS seconds, error, is_current
+	rs, err := db.Query(ctx, `SELECT run_id, status, started_at, finished_at,
+			if(status = 'running', toInt64(0), toInt64(finished_at) - toInt64(started_at)) AS seconds, error, is_current
 		FROM v_segment_runs WHERE site = 'demo' ORDER BY started_at DESC, run_id DESC LIMIT 5`)
 	if err != nil {
 		t.Fatal(err)

@@ -39,7 +39,9 @@ func (u *UI) overview(c *gin.Context) {
 	}
 	// The site's latest segment runs, read by seg_runs' key: v_segment_runs
 	// groups every site's runs on 18.16 before it filters.
-	runs, err := u.rows(ctx, `SELECT run_id, status, started_at, finished_at, toInt64(finished_at) - toInt64(started_at) AS seconds, error,
+	// A run still going has no finish time yet (1970) and no duration.
+	runs, err := u.rows(ctx, `SELECT run_id, status, started_at, finished_at,
+			if(status = 'running', toInt64(0), toInt64(finished_at) - toInt64(started_at)) AS seconds, error,
 			toUInt8(run_id IN (SELECT run_id FROM v_current_runs WHERE site = ?)) AS is_current
 		FROM (
 			SELECT run_id, argMax(status, updated) AS status, any(started_at) AS started_at,

@@ -88,7 +88,7 @@
       var s = '<h1>Overview</h1><div class="grid">';
       s += '<div class="card"><div class="muted">Events, 30 days</div><div class="stat">' + num(total) + '</div></div>';
       s += '<div class="card"><div class="muted">Visitors, 30 days</div><div class="stat">' + num(visitors) + '</div></div>';
-      s += '<div class="card"><div class="muted">Last segment run</div><div class="stat">' + (run ? esc(run.status) + ' · ' + num(run.seconds) + ' s' : '—') + '</div><div class="muted">' + (run ? esc(time(run.finished_at || run.started_at)) : 'no run yet') + '</div></div>';
+      s += '<div class="card"><div class="muted">Last segment run</div><div class="stat">' + (run ? esc(run.status) + (run.status === 'running' ? '' : ' · ' + num(run.seconds) + ' s') : '—') + '</div><div class="muted">' + (run ? esc(time(run.finished_at) || time(run.started_at)) : 'no run yet') + '</div></div>';
       s += '<div class="card"><div class="muted">Spool backlog</div><div class="stat">' + num((o.spool.remarket_spool_bytes || 0) / 1024, 1) + ' KiB</div><div class="muted">' + num(o.spool.remarket_shipped_events_total || 0) + ' shipped since start</div></div>';
       s += '</div>';
       s += '<div class="card"><h2>Events per minute, last hour</h2>' + line(minutes(o.per_minute), { label: 'events per minute' }) + '</div>';
@@ -96,7 +96,7 @@
       s += '<div class="grid wide"><div class="card"><h2>By type, 30 days</h2>' + table([{ h: 'Type', f: function (r) { return esc(r.type); } }, { h: 'Events', cls: 'num', f: function (r) { return num(r.n); } }, { h: 'Visitors', cls: 'num', f: function (r) { return num(r.visitors); } }], o.by_type) + '</div>';
       s += '<div class="card"><h2>Rejected since start</h2>' + table([{ h: 'Source', f: function (r) { return esc(r.source); } }, { h: 'Reason', f: function (r) { return esc(r.reason); } }, { h: 'Count', cls: 'num', f: function (r) { return num(r.n); } }], o.rejects, 'Nothing rejected.') + '</div>';
       s += '<div class="card"><h2>Spool and shipping</h2>' + table([{ h: 'Metric', f: function (r) { return esc(r[0]); } }, { h: 'Value', cls: 'num', f: function (r) { return num(r[1]); } }], Object.keys(o.spool).sort().map(function (k) { return [k.replace('remarket_', ''), o.spool[k]]; })) + '</div></div>';
-      s += '<div class="card"><h2>Segment runs</h2>' + table([{ h: 'Started', f: function (r) { return esc(time(r.started_at)); } }, { h: 'Status', f: function (r) { return esc(r.status) + (r.is_current ? ' <span class="pill">current</span>' : '') + (r.error ? ' <span class="error">' + esc(r.error) + '</span>' : ''); } }, { h: 'Duration', cls: 'num', f: function (r) { return num(r.seconds) + ' s'; } }], o.runs, 'No segment run yet: run remarket segment run.') + '</div>';
+      s += '<div class="card"><h2>Segment runs</h2>' + table([{ h: 'Started', f: function (r) { return esc(time(r.started_at)); } }, { h: 'Status', f: function (r) { return esc(r.status) + (r.is_current ? ' <span class="pill">current</span>' : '') + (r.error ? ' <span class="error">' + esc(r.error) + '</span>' : ''); } }, { h: 'Duration', cls: 'num', f: function (r) { return r.status === 'running' ? '' : num(r.seconds) + ' s'; } }], o.runs, 'No segment run yet: run remarket segment run.') + '</div>';
       return s;
     });
   }
