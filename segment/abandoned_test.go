@@ -312,7 +312,7 @@ func TestARunTakenForAbandonedDoesNotSwitch(t *testing.T) {
 	if err := db.QueryRow(ctx, "SELECT count() FROM seg_profiles WHERE run_id = ?", res.RunID).Scan(&n); err != nil || n != 0 {
 		t.Errorf("the run taken for abandoned kept %d profiles (%v)", n, err)
 	}
-	noHistoryOf(t, db, res.RunID)
+	noHistoryOf(t, db, e, res.RunID)
 	e.SetBeforeSwitch(nil)
 	incRun(t, e, later, false, segment.ModeIncremental)
 }
@@ -451,17 +451,40 @@ func readersRead(t *testing.T, cfg config.Config, db *chdb.DB, e *segment.Engine
 // though it had written its audience sizes and outcome totals when it
 // failed (readers take them for a finished run's: the lift history reads
 // each day's last run).
-func noHistoryOf(t *testing.T, db *chdb.DB, runID string) {
+func noHistoryOf(t *testing.T, db *chdb.DB, e *segment.Engine, runID string) {
 	t.Helper()
+	ctx := context.Background()
 	for _, view := range []string{"v_audience_sizes", "v_audience_outcome_history"} {
 		var n uint64
 		// view is one of the two names above.
-		if err := db.QueryRow(context.Background(), "SELECT count() FROM "+view+" WHERE site = ? AND run_id = ?", site, runID).Scan(&n); err != nil || n != 0 {
+		if err := db.QueryRow(ctx, "SELECT count() FROM "+view+" WHERE site = ? AND run_id = ?", site, runID).Scan(&n); err != nil || n != 0 {
 			t.Errorf("%s has %d rows of the failed run %s (%v)", view, n, runID, err)
 		}
 	}
 	var written uint64
-	if err := db.QueryRow(context.Background(), "SELECT count() FROM seg_audience_sizes WHERE site = ? AND run_id = ?", site, runID).Scan(&written); err != nil || written == 0 {
-		t.Errorf("the failed run wrote %d audience sizes (%v): the test shows nothing", written, err)
+	if err := db.QueryRow(ctx, "SELECT count() FROM seg_outcome_totals WHERE site = ? AND run_id = ?", site, runID).Scan(&written); err != nil || written == 0 {
+		t.Errorf("the failed run wrote %d outcome totals (%v): the test shows nothing", written, err)
+	}
+	// Nor in the lift reports' histories, which read the tables.
+	rows, err := db.Query(ctx, "SELECT DISTINCT audience, run_time FROM seg_outcome_totals WHERE site = ? AND run_id = ?", site, runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var audience string
+		var at time.Time
+		if err := rows.Scan(&audience, &at); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := e.LiftReport(ctx, site, audience, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range rep.History {
+			if h.RunTime.Equal(at) {
+				t.Errorf("%s's lift history shows the failed run's totals: %+v", audience, h)
+			}
+		}
 	}
 }

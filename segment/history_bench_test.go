@@ -14,7 +14,8 @@ import (
 
 // BenchmarkRunHistoryReadsWithYearsOfRuns times the reads of the run
 // history that every scheduled run makes (the scheduler's check for a run
-// started by another process, and cleanup's list of old runs) with
+// started by another process, and cleanup's list of old runs), and an
+// audience's lift report, whose history reads each day's last run, with
 // BENCH_HISTORY_SITES sites (default 10), each with a year of
 // quarter-hour runs, and the same reads through v_segment_runs as they
 // were before. Medians of 15 reads each.
@@ -30,7 +31,10 @@ func BenchmarkRunHistoryReadsWithYearsOfRuns(b *testing.B) {
 		clickhouse.Named("site", site), clickhouse.Named("last", sites*chtest.RunsPerSiteYear-1), clickhouse.Named("sites", sites)); err != nil {
 		b.Fatal(err)
 	}
-	cfg := testConfig(b)
+	a0 := segment.Templates()[0]
+	a0.Name = "a0"
+	cfg := testConfig(b, a0)
+	cfg.Sites[0].ID = site
 	cfg.Segments.Schedule = "15m"
 	cfg.Segments.KeepRuns = 3
 	sched := segment.NewScheduler(cfg, db, nil)
@@ -71,8 +75,20 @@ func BenchmarkRunHistoryReadsWithYearsOfRuns(b *testing.B) {
 			ids, err := sched.Engine().OldRuns(ctx, site)
 			return fmt.Sprint(ids), err
 		}},
+		{"lift report's history, v_audience_outcome_history (before)", func() (string, error) {
+			var days uint64
+			err := db.QueryRow(ctx, `SELECT count() FROM (
+				SELECT toDate(run_time, 'UTC') AS day, grp, max(run_time), argMax(members, run_time)
+				FROM v_audience_outcome_history WHERE site = ? AND audience = 'a0'
+				GROUP BY day, grp ORDER BY day DESC, grp LIMIT 730)`, site).Scan(&days)
+			return fmt.Sprint(days / 2), err
+		}},
+		{"lift report", func() (string, error) {
+			rep, err := sched.Engine().LiftReport(ctx, site, "a0", false)
+			return fmt.Sprint(len(rep.History)), err
+		}},
 	}
-	want := []string{"true", "true", "", ""}
+	want := []string{"true", "true", "", "", "", ""}
 	for i, r := range reads {
 		took := chtest.Timed(b, 15, func() error {
 			got, err := r.read()
@@ -86,5 +102,8 @@ func BenchmarkRunHistoryReadsWithYearsOfRuns(b *testing.B) {
 	}
 	if want[2] != want[3] || want[3] == "[]" {
 		b.Fatalf("cleanup drops %s, before %s; current run %s", want[3], want[2], current)
+	}
+	if want[4] != want[5] || want[5] != "365" {
+		b.Fatalf("the lift report's history has %s days, before %s; want 365", want[5], want[4])
 	}
 }

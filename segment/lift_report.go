@@ -167,6 +167,8 @@ func (e *Engine) cohorts(ctx context.Context, r *LiftReport, p []any, completeOn
 // liftHistory reads the totals of each day's last run.
 func (e *Engine) liftHistory(ctx context.Context, r *LiftReport, p []any) error {
 	// Per day, the totals of the audience's last run that day, per group.
+	// The rows of v_audience_outcome_history (runs recorded ok), read by
+	// the tables' keys: the view groups every site's runs on 18.16.
 	rows, err := e.db.Query(ctx, `SELECT toString(day), grp, run_time, members, converters, orders, revenue, revenue_sq, redemptions, discount_cost
 		FROM (
 			SELECT toDate(h_time, 'UTC') AS day, h_grp AS grp, max(h_time) AS run_time,
@@ -178,7 +180,9 @@ func (e *Engine) liftHistory(ctx context.Context, r *LiftReport, p []any) error 
 				SELECT run_time AS h_time, grp AS h_grp, members AS h_members, converters AS h_converters,
 					orders AS h_orders, revenue AS h_revenue, revenue_sq AS h_revenue_sq,
 					redemptions AS h_redemptions, discount_cost AS h_discount
-				FROM v_audience_outcome_history WHERE site = @site AND audience = @audience
+				FROM seg_outcome_totals
+				WHERE site = @site AND audience = @audience
+					AND run_id IN (SELECT run_id FROM seg_runs WHERE site = @site GROUP BY run_id HAVING argMax(status, updated) = 'ok')
 			)
 			GROUP BY day, grp
 		)

@@ -33,7 +33,8 @@ func HistorySites(tb testing.TB) int {
 
 // FillRunHistory gives each of sites sites (site0, site1, …) a year of
 // quarter-hour runs from 2025-01-01, merged as a year's rows would be:
-// one state row per run in seg_runs, ten audience sizes (a0…a9) per run.
+// one state row per run in seg_runs, ten audience sizes (a0…a9) per run,
+// and a0's outcome totals (both groups) per run.
 // Run rK belongs to site K % sites and starts K / sites quarter hours in,
 // and ended ok. It returns the newest run, made its site's current run.
 func FillRunHistory(tb testing.TB, db *chdb.DB, sites int) (site, run string) {
@@ -57,6 +58,16 @@ func FillRunHistory(tb testing.TB, db *chdb.DB, sites int) (site, run string) {
 			toDateTime(@start) + intDiv(number, 10 * @sites) * 900, 100
 		FROM system.numbers LIMIT @rows`,
 		clickhouse.Named("sites", sites), clickhouse.Named("start", start.Format(time.DateTime)), clickhouse.Named("rows", 10*runs)); err != nil {
+		tb.Fatal(err)
+	}
+	// Audience a0's outcome totals, treatment and holdout, at every run.
+	if err := db.Exec(ctx, `INSERT INTO seg_outcome_totals (site, run_id, run_time, audience, grp, members, converters, orders,
+			revenue, revenue_sq, redemptions, discount_cost)
+		SELECT concat('site', toString(intDiv(number, 2) % @sites)), concat('r', toString(intDiv(number, 2))),
+			toDateTime(@start) + intDiv(number, 2 * @sites) * 900, 'a0', if(number % 2 = 0, 'treatment', 'holdout'),
+			100, 10, 12, 1200, 150000, 3, 30
+		FROM system.numbers LIMIT @rows`,
+		clickhouse.Named("sites", sites), clickhouse.Named("start", start.Format(time.DateTime)), clickhouse.Named("rows", 2*runs)); err != nil {
 		tb.Fatal(err)
 	}
 	if err := db.Exec(ctx, "OPTIMIZE TABLE seg_runs FINAL"); err != nil {
