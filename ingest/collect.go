@@ -248,7 +248,7 @@ func (h *collector) toEvent(req *http.Request, m message, r receipt) (Event, err
 	}
 	judgeBot(&ev, req)
 	ev.OptedOut = optOutHeaders(req.Header, h.cfg.Ingest.HonorDNT) || contextConsentDenied(m.Context["consent"])
-	ip := clientIP(req)
+	ip := httpx.ClientIP(req)
 	if s, ok := m.Context["ip"].(string); ok {
 		if a, err := netip.ParseAddr(strings.TrimSpace(s)); err == nil {
 			ip = a.Unmap()

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/remarket/remarket/ingest/spool"
+	"github.com/remarket/remarket/internal/httpx"
 )
 
 // transparentGIF is a 1×1 transparent GIF89a.
@@ -65,7 +66,7 @@ func (h *collector) pixel(c *gin.Context) {
 	}
 	ev.IsBot = ev.UserAgent == "" || isBot(ev.UserAgent) // browsers always send one
 	ev.OptedOut = optedOut
-	ev.IP = storedIP(clientIP(req), h.cfg.Ingest.IPMode)
+	ev.IP = storedIP(httpx.ClientIP(req), h.cfg.Ingest.IPMode)
 
 	switch err := h.accept(req.Context(), []Event{ev}); {
 	case err == nil:

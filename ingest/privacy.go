@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -21,7 +20,8 @@ import (
 //
 // IP: the client address is the TCP peer, or — only when the peer is a
 // loopback or private address, i.e. our own proxy — the right-most
-// X-Forwarded-For entry that is not itself loopback or private. A JSON
+// X-Forwarded-For entry that is not itself loopback or private
+// (httpx.ClientIP, which the rate limits use too). A JSON
 // event's context.ip (server-side SDKs) replaces it. ingest.ip_mode then
 // keeps it, drops it, or (default) truncates it to its /24 (IPv4) or /48
 // (IPv6) network; an IPv6 address that carries an IPv4 address (6to4,
@@ -84,37 +84,6 @@ func contextConsentDenied(consent any) bool {
 		}
 	}
 	return false
-}
-
-// clientIP finds the visitor's address for r (see the rules above).
-func clientIP(r *http.Request) netip.Addr {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	peer, err := netip.ParseAddr(host)
-	if err != nil {
-		return netip.Addr{}
-	}
-	peer = peer.Unmap()
-	if !trustedProxy(peer) {
-		return peer
-	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
-			break
-		}
-		if a = a.Unmap(); !trustedProxy(a) {
-			return a
-		}
-	}
-	return peer
-}
-
-func trustedProxy(a netip.Addr) bool {
-	return a.IsLoopback() || a.IsPrivate()
 }
 
 // storedIP applies ingest.ip_mode to an address ("" when dropped or

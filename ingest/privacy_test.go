@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/netip"
 	"testing"
+
+	"github.com/remarket/remarket/internal/httpx"
 )
 
 func TestIsBot(t *testing.T) {
@@ -57,8 +59,8 @@ func TestClientIPAndModes(t *testing.T) {
 			if c.xff != "" {
 				r.Header.Set("X-Forwarded-For", c.xff)
 			}
-			if got := clientIP(r).String(); got != c.want {
-				t.Fatalf("clientIP = %s, want %s", got, c.want)
+			if got := httpx.ClientIP(r).String(); got != c.want {
+				t.Fatalf("ClientIP = %s, want %s", got, c.want)
 			}
 		})
 	}
