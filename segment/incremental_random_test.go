@@ -174,13 +174,7 @@ func randomSeeds(t *testing.T) []uint64 {
 		}
 		first, count = n, 1
 	}
-	if s := os.Getenv("REMARKET_RANDOM_HISTORIES"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			t.Fatalf("REMARKET_RANDOM_HISTORIES=%q: want a positive count", s)
-		}
-		count = n
-	}
+	count = chtest.PositiveEnv(t, "REMARKET_RANDOM_HISTORIES", count)
 	seeds := make([]uint64, count)
 	for i := range seeds {
 		seeds[i] = first + uint64(i)

@@ -73,14 +73,7 @@ func BenchmarkSegmentRun(b *testing.B) {
 	// Events are inserted and runs started one after the other here: no
 	// insert is in progress when a run starts.
 	e.SetInsertMargin(0)
-	rounds := 3
-	if s := os.Getenv("BENCH_SEGMENTS_ROUNDS"); s != "" {
-		v, err := strconv.Atoi(s)
-		if err != nil || v <= 0 {
-			b.Fatalf("BENCH_SEGMENTS_ROUNDS=%q: want a positive number", s)
-		}
-		rounds = v
-	}
+	rounds := chtest.PositiveEnv(b, "BENCH_SEGMENTS_ROUNDS", 3)
 	// BENCH_SEGMENTS_COMPARE=name=value,... adds to each round a second
 	// full run, and to each round of increments a second increment and
 	// run, with those query settings: a setting is judged by pairs of

@@ -17,19 +17,24 @@ import (
 // RunsPerSiteYear is a year of quarter-hour runs.
 const RunsPerSiteYear = 365 * 96
 
-// HistorySites is BENCH_HISTORY_SITES, the number of sites the run history
-// benchmarks fill (default 10).
-func HistorySites(tb testing.TB) int {
-	s := os.Getenv("BENCH_HISTORY_SITES")
+// PositiveEnv is the positive count the environment variable name holds,
+// or def when it is unset; anything else fails the test, naming it.
+func PositiveEnv(tb testing.TB, name string, def int) int {
+	tb.Helper()
+	s := os.Getenv(name)
 	if s == "" {
-		return 10
+		return def
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 {
-		tb.Fatalf("BENCH_HISTORY_SITES=%q: want a positive count", s)
+		tb.Fatalf("%s=%q: want a positive count", name, s)
 	}
 	return n
 }
+
+// HistorySites is BENCH_HISTORY_SITES, the number of sites the run history
+// benchmarks fill (default 10).
+func HistorySites(tb testing.TB) int { return PositiveEnv(tb, "BENCH_HISTORY_SITES", 10) }
 
 // FillRunHistory gives each of sites sites (site0, site1, …) a year of
 // quarter-hour runs from 2025-01-01, merged as a year's rows would be:

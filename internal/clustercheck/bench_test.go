@@ -11,7 +11,6 @@ import (
 	"os"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/remarket/remarket/ingest"
 	"github.com/remarket/remarket/internal/chdb"
+	"github.com/remarket/remarket/internal/chtest"
 	"github.com/remarket/remarket/internal/config"
 	"github.com/remarket/remarket/internal/runcheck"
 	"github.com/remarket/remarket/segment"
@@ -38,8 +38,8 @@ import (
 // runs compute.
 func BenchmarkClusterVsOneNode(b *testing.B) {
 	needCluster(b)
-	events := envInt(b, "BENCH_CLUSTER_EVENTS", 50000)
-	demoVisitors = envInt(b, "BENCH_CLUSTER_VISITORS", 1000)
+	events := chtest.PositiveEnv(b, "BENCH_CLUSTER_EVENTS", 50000)
+	demoVisitors = chtest.PositiveEnv(b, "BENCH_CLUSTER_VISITORS", 1000)
 	const rounds = 3
 	ctx := context.Background()
 	migrated(b)
@@ -248,16 +248,4 @@ func fmtUnit(v float64, unit string) string {
 		return fmt.Sprintf("%.3f s", v)
 	}
 	return fmt.Sprintf("%.0f %s", v, unit)
-}
-
-func envInt(b *testing.B, name string, def int) int {
-	s := os.Getenv(name)
-	if s == "" {
-		return def
-	}
-	v, err := strconv.Atoi(s)
-	if err != nil || v <= 0 {
-		b.Fatalf("%s=%q: want a positive number", name, s)
-	}
-	return v
 }
