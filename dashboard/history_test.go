@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,6 +34,13 @@ func TestSizeHistoryShowsTheLastRunOfEachStep(t *testing.T) {
 			a, b := audiences[0].Name, audiences[1].Name
 			srv, db, auth := newServerWithAPIs(t, audiences)
 			ctx := context.Background()
+			// Before any run: no history, and an empty chart.
+			if resp, body := do(t, srv, "GET", "/ui/api/audiences", "", auth); resp.StatusCode != 200 || strings.Contains(body, `"history":{`) {
+				t.Errorf("audiences before any run: %d %s", resp.StatusCode, body)
+			}
+			if resp, body := do(t, srv, "GET", "/ui/api/audiences/"+b, "", auth); resp.StatusCode != 200 || !strings.Contains(body, `"history":[]`) {
+				t.Errorf("%s before any run: %d %s", b, resp.StatusCode, body)
+			}
 			// Quarter-hour runs up to now: run k starts at base + k × 15m.
 			// Every 97th run failed after writing its sizes and the last
 			// is still running. Audience a is k members at run k; b has a
