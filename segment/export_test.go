@@ -3,6 +3,8 @@ package segment
 import (
 	"context"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
 )
 
 // RecordAbandoned records a run abandoned as another process's run would
@@ -37,3 +39,11 @@ func (e *Engine) OldRuns(ctx context.Context, site string) ([]string, error) {
 
 // Engine is the engine the scheduler runs (tests pin its clock).
 func (s *Scheduler) Engine() *Engine { return s.engine }
+
+// RecordJoins runs a run's member-joins step for one audience: the run's
+// members not yet recorded join at asOf.
+func (e *Engine) RecordJoins(ctx context.Context, site, runID, audience string, asOf time.Time) error {
+	res := &RunResult{Site: site, RunID: runID, AsOf: asOf}
+	params := append(e.params(site, runID, asOf), clickhouse.Named("audience", audience))
+	return e.step(ctx, res, "joins/"+audience, query("14_member_joins"), params)
+}

@@ -107,3 +107,48 @@ func BenchmarkRunHistoryReadsWithYearsOfRuns(b *testing.B) {
 		b.Fatalf("the lift report's history has %s days, before %s; want 365", want[5], want[4])
 	}
 }
+
+// BenchmarkMemberJoinsWithYearsOfJoins times a run's member-joins step
+// for an audience of 20,000 members, half of them new, when 2,000,000
+// persons have joined it over the years, against the step's lookup as it
+// was before (every person who ever joined). Medians of 15.
+func BenchmarkMemberJoinsWithYearsOfJoins(b *testing.B) {
+	const joined, members = 2_000_000, 20_000
+	db := chtest.MustOpen(b)
+	ctx := context.Background()
+	asOf := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	// Persons v:0 … v:1,999,999 joined over the year before; members are
+	// v:1,990,000 … v:2,009,999.
+	for _, q := range []string{
+		`INSERT INTO seg_member_joins (site, audience, person, visitor_id, user_id, grp, joined_at, run_id)
+		SELECT @site, 'a0', concat('v:', toString(number)), toString(number), '', 'treatment',
+			toDateTime(@as_of) - 86400 * 365 + intDiv(number * 86400 * 365, @joined), concat('r', toString(intDiv(number, 100)))
+		FROM system.numbers LIMIT @joined`,
+		`INSERT INTO seg_members (site, run_id, audience, visitor_id, user_id, email_sha256, stage, customer_type, trigger_time)
+		SELECT @site, 'now', 'a0', toString(@joined - @members / 2 + number), '', '', 'interest', 'new', toDateTime(@as_of)
+		FROM system.numbers LIMIT @members`,
+	} {
+		if err := db.Exec(ctx, q, clickhouse.Named("site", site), clickhouse.Named("as_of", asOf.Format(time.DateTime)),
+			clickhouse.Named("joined", joined), clickhouse.Named("members", members)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	e := newEngine(b, db, testConfig(b))
+	took := chtest.Timed(b, 15, func() error {
+		var n uint64
+		err := db.QueryRow(ctx, `SELECT count() FROM (
+				SELECT concat('v:', visitor_id) AS person FROM seg_members WHERE site = ? AND run_id = 'now' AND audience = 'a0')
+			WHERE person NOT IN (SELECT person FROM seg_member_joins WHERE site = ? AND audience = 'a0')`, site, site).Scan(&n)
+		if err == nil && n != members/2 {
+			err = fmt.Errorf("%d new persons, want %d", n, members/2)
+		}
+		return err
+	})
+	b.Logf("%d persons joined, %d members: the new members against every join (before): %s", joined, members, took)
+	took = chtest.Timed(b, 15, func() error { return e.RecordJoins(ctx, site, "now", "a0", asOf) })
+	var n uint64
+	if err := db.QueryRow(ctx, "SELECT count() FROM seg_member_joins WHERE site = ? AND run_id = 'now'", site).Scan(&n); err != nil || n != members/2 {
+		b.Fatalf("the step recorded %d joins (%v), want %d", n, err, members/2)
+	}
+	b.Logf("%d persons joined, %d members: the joins step (the first records them, the others nothing): %s", joined, members, took)
+}
