@@ -362,6 +362,15 @@ func TestIncrementalRunFallsBackToFull(t *testing.T) {
 			eng.SetInsertMargin(0)
 			return eng
 		}, "* visitors have an interest in a product added, removed, repriced or recategorised (over 10%: segments.incremental_max_catalog_reach_percent)", segment.CauseCatalog},
+		{"retention", func() *segment.Engine {
+			// A late event of a year ago, seen by a run, then its month
+			// dropped as retention does.
+			yearAgo := now.AddDate(-1, 0, 0)
+			insertStored(t, db, stored{id: uuid.New(), at: yearAgo, ev: ev{vid: "v1", typ: "product_view", pid: "c1"}})
+			incRun(t, e, at.Add(-30*time.Minute), false, segment.ModeIncremental)
+			dropEventsMonth(t, db, yearAgo)
+			return e
+		}, "an events partition was dropped (retention) since the previous run", segment.CauseRetention},
 		{"stale", func() *segment.Engine { return e }, "the last full run is 1d old or more (segments.full_run_every)", segment.CausePeriodic},
 		{"stale sooner", func() *segment.Engine {
 			c := incrementalConfig(t)
@@ -534,5 +543,14 @@ func TestUnknownProductsComeFromTheKeptCopy(t *testing.T) {
 	full := incRun(t, e, later, true, segment.ModeFull)
 	if got := unknown(full); !slices.Equal(got, want) {
 		t.Errorf("full run after it: unknown products %v, want %v", got, want)
+	}
+}
+
+// dropEventsMonth drops the events partition of at's month, as retention does.
+func dropEventsMonth(t *testing.T, db *chdb.DB, at time.Time) {
+	t.Helper()
+	month := at.UTC().Year()*100 + int(at.UTC().Month())
+	if err := db.Exec(context.Background(), fmt.Sprintf("ALTER TABLE events DROP PARTITION %d", month)); err != nil {
+		t.Fatal(err)
 	}
 }
