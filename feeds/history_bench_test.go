@@ -18,7 +18,7 @@ func BenchmarkRunLookupsWithYearsOfRuns(b *testing.B) {
 	sites := chtest.HistorySites(b)
 	db := chtest.MustOpen(b)
 	ctx := context.Background()
-	site, run := chtest.FillRunHistory(b, db, sites)
+	site, run, _ := chtest.FillRunHistory(b, db, sites)
 	for _, l := range []struct{ name, q string }{
 		{"current run, v_segment_runs (before 096)", `SELECT count() FROM (SELECT run_id FROM v_segment_runs
 			WHERE site = ? AND is_current = 1 AND status = 'ok' AND run_id = ? AND ? != '')`},

@@ -23,7 +23,7 @@ func BenchmarkRunHistoryReadsWithYearsOfRuns(b *testing.B) {
 	sites := chtest.HistorySites(b)
 	db := chtest.MustOpen(b)
 	ctx := context.Background()
-	site, current := chtest.FillRunHistory(b, db, sites)
+	site, current, lastStart := chtest.FillRunHistory(b, db, sites)
 	// The snapshot rows of the site's newest runs, as keep_runs leaves them.
 	if err := db.Exec(ctx, `INSERT INTO seg_members (site, run_id, audience, visitor_id, user_id, email_sha256, stage, customer_type, trigger_time)
 		SELECT @site, concat('r', toString(@last - number * @sites)), 'a0', 'v', '', '', 'interest', 'new', now()
@@ -38,7 +38,6 @@ func BenchmarkRunHistoryReadsWithYearsOfRuns(b *testing.B) {
 	cfg.Segments.Schedule = "15m"
 	cfg.Segments.KeepRuns = 3
 	sched := segment.NewScheduler(cfg, db, nil)
-	lastStart := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(chtest.RunsPerSiteYear-1) * 15 * time.Minute)
 	sched.Engine().Now = func() time.Time { return lastStart.Add(5 * time.Minute) }
 	since := lastStart.Add(5*time.Minute - 15*time.Minute*9/10)
 	reads := []struct {

@@ -41,8 +41,9 @@ func HistorySites(tb testing.TB) int { return PositiveEnv(tb, "BENCH_HISTORY_SIT
 // one state row per run in seg_runs, ten audience sizes (a0…a9) per run,
 // and a0's outcome totals (both groups) per run.
 // Run rK belongs to site K % sites and starts K / sites quarter hours in,
-// and ended ok. It returns the newest run, made its site's current run.
-func FillRunHistory(tb testing.TB, db *chdb.DB, sites int) (site, run string) {
+// and ended ok. It returns the newest run, made its site's current run,
+// and when that run started.
+func FillRunHistory(tb testing.TB, db *chdb.DB, sites int) (site, run string, started time.Time) {
 	tb.Helper()
 	ctx := context.Background()
 	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -83,7 +84,7 @@ func FillRunHistory(tb testing.TB, db *chdb.DB, sites int) (site, run string) {
 	if err := db.InsertRow(ctx, "INSERT INTO seg_current (site, run_id, switched)", site, run, uint64(1)); err != nil {
 		tb.Fatal(err)
 	}
-	return site, run
+	return site, run, start.Add(time.Duration(last/sites) * 15 * time.Minute)
 }
 
 // Timed calls f n times and says how long it took: the median, then the
