@@ -69,11 +69,11 @@ bench-feeds: clickhouse
 	$(GO) test ./feeds/ -run '^$$' -bench 'Serve' -benchtime 1x -count 1 -timeout 20m -v
 
 ## bench-history: reads of the run history with years of runs (BENCH_HISTORY_SITES sites, default 10):
-## a feed's run lookups, the scheduler's check, cleanup's list, a lift report, a run's member joins, the dashboard's size history
+## a feed's run lookups, the scheduler's check, cleanup's list, a lift report, a run's member joins, the dashboard's size history, a run's check for months of events dropped (BENCH_HISTORY_EVENTS)
 .PHONY: bench-history
 bench-history: clickhouse
 	$(GO) test ./feeds/ -run '^$$' -bench 'RunLookupsWithYearsOfRuns' -benchtime 1x -count 1 -timeout 20m -v
-	$(GO) test ./segment/ -run '^$$' -bench 'RunHistoryReadsWithYearsOfRuns|MemberJoinsWithYearsOfJoins' -benchtime 1x -count 1 -timeout 20m -v
+	$(GO) test ./segment/ -run '^$$' -bench 'RunHistoryReadsWithYearsOfRuns|MemberJoinsWithYearsOfJoins|EventMonthsWithYearsOfEvents' -benchtime 1x -count 1 -timeout 20m -v
 	$(GO) test ./dashboard/ -run '^$$' -bench 'SizeHistoryWithYearsOfRuns' -benchtime 1x -count 1 -timeout 20m -v
 
 clean:

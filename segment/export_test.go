@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/remarket/remarket/internal/chdb"
 )
 
 // RecordAbandoned records a run abandoned as another process's run would
@@ -46,4 +48,10 @@ func (e *Engine) RecordJoins(ctx context.Context, site, runID, audience string, 
 	res := &RunResult{Site: site, RunID: runID, AsOf: asOf}
 	params := append(e.params(site, runID, asOf), clickhouse.Named("audience", audience))
 	return e.step(ctx, res, "joins/"+audience, query("14_member_joins"), params)
+}
+
+// EventMonths lists the months holding the site's events (of only, when
+// not nil), as a run does to notice one dropped by retention.
+func EventMonths(ctx context.Context, db *chdb.DB, site string, only []string) ([]string, error) {
+	return eventMonths(ctx, db, site, only)
 }

@@ -3,6 +3,7 @@ package segment_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -150,4 +151,57 @@ func BenchmarkMemberJoinsWithYearsOfJoins(b *testing.B) {
 		b.Fatalf("the step recorded %d joins (%v), want %d", n, err, members/2)
 	}
 	b.Logf("%d persons joined, %d members: the joins step (the first records them, the others nothing): %s", joined, members, took)
+}
+
+// BenchmarkEventMonthsWithYearsOfEvents times what every run reads to
+// find a month of the site's events dropped since the previous run (retention):
+// the events partitions, and the site's months among the partitions new
+// to it (an incremental run: here another shop's six months), and the
+// site's months read from all its events (a full run).
+// BENCH_HISTORY_EVENTS (default 9,000,000) events over two years, and a
+// ninth as many of another shop's in the half year before. Medians of 15.
+func BenchmarkEventMonthsWithYearsOfEvents(b *testing.B) {
+	events := chtest.PositiveEnv(b, "BENCH_HISTORY_EVENTS", 9_000_000)
+	db := chtest.MustOpen(b)
+	ctx := context.Background()
+	for _, fill := range []struct {
+		site  string
+		from  string
+		days  int
+		count int
+	}{{"ours", "2025-01-01 00:00:00", 730, events}, {"theirs", "2024-07-01 00:00:00", 180, events / 9}} {
+		// Spread over the days by a prime step; event ids from the row number.
+		if err := db.Exec(ctx, `INSERT INTO events (site, event_id, visitor_id, type, product_id, event_time, received_at, inserted_at)
+			SELECT @site, toUUID(concat('00000000-0000-4000-8000-', hex(number + 17592186044416))), toString(number % 300000),
+				'product_view', toString(number % 500), toDateTime(@from) + (number * 7919) % (@days * 86400), now(), now()
+			FROM system.numbers LIMIT @count`,
+			clickhouse.Named("site", fill.site), clickhouse.Named("from", fill.from), clickhouse.Named("days", fill.days), clickhouse.Named("count", fill.count)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var partitions []string
+	took := chtest.Timed(b, 15, func() error {
+		return db.QueryRow(ctx, "SELECT groupUniqArray(partition) FROM system.parts WHERE database = currentDatabase() AND table = 'events' AND active").Scan(&partitions)
+	})
+	b.Logf("%d events: the events partitions (every run): %s", events, took)
+	var all, added []string
+	took = chtest.Timed(b, 15, func() (err error) {
+		all, err = segment.EventMonths(ctx, db, "ours", nil)
+		return err
+	})
+	b.Logf("%d events: the site's months from all its events (a full run): %s", events, took)
+	var theirs []string
+	for _, p := range partitions {
+		if !slices.Contains(all, p) {
+			theirs = append(theirs, p)
+		}
+	}
+	took = chtest.Timed(b, 15, func() (err error) {
+		added, err = segment.EventMonths(ctx, db, "ours", theirs)
+		return err
+	})
+	b.Logf("%d events: the site's months among %d partitions new to it (an incremental run): %s", events, len(theirs), took)
+	if len(all) != 24 || len(theirs) != 6 || len(added) != 0 {
+		b.Fatalf("the site's months %v, the other shop's %v, of those the site's %v; want 24, 6 and none", all, theirs, added)
+	}
 }

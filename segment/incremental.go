@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,7 +34,7 @@ import (
 //
 // A run is incremental when segments.incremental allows it and the
 // previous run's state can stand for a full run's: it recorded its state
-// (seg_run_state) and its settings, no events partition was dropped, and
+// (seg_run_state) and its settings, no month of the site's events was dropped, and
 // its last full run is less than segments.full_run_every old. Then it is
 // incremental while it pays: the events new since the previous run, and
 // the visitors the catalog's changes reach (catalogReason), stay under
@@ -70,7 +71,7 @@ const (
 	CausePeriodic      = "periodic"        // the last full run is segments.full_run_every old
 	CauseSettings      = "settings"        // weights, half-life, conditions or queries changed
 	CauseCatalogMidRun = "catalog_mid_run" // the catalog switched while the previous run computed
-	CauseRetention     = "retention"       // an events partition was dropped
+	CauseRetention     = "retention"       // a month of the site's events was dropped
 	CauseRowsGone      = "rows_gone"       // the previous run's rows are gone
 	CauseCatalog       = "catalog"         // catalog changes reach too many visitors
 	CauseIncrement     = "increment"       // too many new events
@@ -222,8 +223,14 @@ type runState struct {
 	asOf, watermark, fullAsOf time.Time
 	mode, reason              string
 	settings, catalog         string
-	partitions                []string
-	visitors                  uint64 // not opted out, when the run was published
+	// months are the events partitions (toYYYYMM of event_time) that
+	// held the site's events when the run read them, sorted: retention
+	// drops whole months, and a month of the site's gone since makes the
+	// next run full. Another shop's months are not in it: their rows may
+	// go (26.7 removes a partition an erasure emptied) with no effect on
+	// this site.
+	months   []string
+	visitors uint64 // not opted out, when the run was published
 }
 
 // planIncrement decides how the run computes: it returns the increment
@@ -251,16 +258,18 @@ func (e *Engine) planIncrement(ctx context.Context, res *RunResult, prev string,
 	if err != nil {
 		return nil, err
 	}
-	st.partitions = partitions
 	res.state = st
 
-	full, prevState, err := e.fullReason(ctx, res, prev, opt, st)
+	full, prevState, err := e.fullReason(ctx, res, prev, opt, st, partitions)
 	if err != nil {
 		return nil, err
 	}
 	if full.cause != "" {
 		res.Mode, res.Cause, res.Reason, st.reason = ModeFull, full.cause, full.reason, full.reason
-		return nil, nil
+		// Read after the watermark: the months of events stored since
+		// are found again by the next run among its new events.
+		st.months, err = eventMonths(ctx, e.conn(res), res.Site, nil)
+		return nil, err
 	}
 	res.Mode, st.mode, st.fullAsOf = ModeIncremental, ModeIncremental, prevState.fullAsOf
 	inc := &increment{
@@ -301,9 +310,39 @@ func (e *Engine) eventsPartitions(ctx context.Context, res *RunResult) ([]string
 	return slices.Compact(all), nil
 }
 
+// eventMonths are the months (events partitions) holding the site's
+// events, sorted; of those in only when only is not nil. Each month is
+// read by the partition and the site's key, so listing a few months costs
+// what is in them, not the site's whole history.
+func eventMonths(ctx context.Context, db *chdb.DB, site string, only []string) ([]string, error) {
+	q := "SELECT groupUniqArray(toString(toYYYYMM(event_time))) FROM events WHERE site = @site"
+	if only != nil {
+		if len(only) == 0 {
+			return nil, nil
+		}
+		// Partition ids from system.parts, written back as numbers.
+		in := make([]string, len(only))
+		for i, m := range only {
+			n, err := strconv.ParseUint(m, 10, 32)
+			if err != nil {
+				return nil, fmt.Errorf("events partition %q is not a month (toYYYYMM)", m)
+			}
+			in[i] = strconv.FormatUint(n, 10)
+		}
+		q += " AND toYYYYMM(event_time) IN (" + strings.Join(in, ", ") + ")"
+	}
+	var months []string
+	if err := db.QueryRow(ctx, q, clickhouse.Named("site", site)).Scan(&months); err != nil {
+		return nil, fmt.Errorf("cannot list the months of the site's events: %w", err)
+	}
+	slices.Sort(months)
+	return months, nil
+}
+
 // fullReason says why the run cannot build on prev (the zero fullRun when
-// it can), and returns prev's state.
-func (e *Engine) fullReason(ctx context.Context, res *RunResult, prev string, opt RunOptions, st *runState) (fullRun, runState, error) {
+// it can), and returns prev's state. partitions are the events partitions
+// that hold rows now; when the run can build on prev, it sets st.months.
+func (e *Engine) fullReason(ctx context.Context, res *RunResult, prev string, opt RunOptions, st *runState, partitions []string) (fullRun, runState, error) {
 	var ps runState
 	switch {
 	case opt.Full:
@@ -325,7 +364,7 @@ func (e *Engine) fullReason(ctx context.Context, res *RunResult, prev string, op
 	if !rows.Next() {
 		return fullRun{CauseNoState, "the previous run kept no state"}, ps, rows.Err()
 	}
-	if err := rows.Scan(&ps.asOf, &ps.watermark, &ps.fullAsOf, &ps.settings, &ps.catalog, &ps.partitions, &ps.visitors); err != nil {
+	if err := rows.Scan(&ps.asOf, &ps.watermark, &ps.fullAsOf, &ps.settings, &ps.catalog, &ps.months, &ps.visitors); err != nil {
 		return fullRun{}, ps, err
 	}
 	switch {
@@ -338,9 +377,9 @@ func (e *Engine) fullReason(ctx context.Context, res *RunResult, prev string, op
 	case ps.catalog == catalogChangedMidRun:
 		return fullRun{CauseCatalogMidRun, "the catalog changed while the previous run computed"}, ps, nil
 	}
-	for _, p := range ps.partitions {
-		if _, found := slices.BinarySearch(st.partitions, p); !found {
-			return fullRun{CauseRetention, "an events partition was dropped (retention) since the previous run"}, ps, nil
+	for _, m := range ps.months {
+		if _, found := slices.BinarySearch(partitions, m); !found {
+			return fullRun{CauseRetention, fmt.Sprintf("the events partition %s, a month of the site's events, was dropped (retention) since the previous run", m)}, ps, nil
 		}
 	}
 	if gone, err := e.prevGone(ctx, res, prev, ps); gone || err != nil {
@@ -366,6 +405,20 @@ func (e *Engine) fullReason(ctx context.Context, res *RunResult, prev string, op
 		}
 		return fullRun{CauseIncrement, fmt.Sprintf("%d of the site's %d events were stored %s (over %g%%: segments.incremental_max_new_events_percent)", fresh, total, since, limit)}, ps, nil
 	}
+	// The site's months are prev's and those of the partitions that may
+	// hold its events only now (a new month, a late event): usually
+	// none, or another shop's months, looked into by the key.
+	var others []string
+	for _, p := range partitions {
+		if _, found := slices.BinarySearch(ps.months, p); !found {
+			others = append(others, p)
+		}
+	}
+	added, err := eventMonths(ctx, e.conn(res), res.Site, others)
+	if err != nil {
+		return fullRun{}, ps, err
+	}
+	st.months = slices.Compact(slices.Sorted(slices.Values(append(slices.Clip(ps.months), added...))))
 	return fullRun{}, ps, rows.Err()
 }
 
@@ -545,7 +598,7 @@ func (e *Engine) recordState(ctx context.Context, res *RunResult) error {
 		SELECT @site, @run, toDateTime(@as_of), toDateTime(@watermark), @mode, @reason, @settings, @catalog, @partitions, toDateTime(@full_as_of), @affected, @visitors`,
 		append(p, clickhouse.Named("as_of", st.asOf.Unix()), clickhouse.Named("watermark", st.watermark.Unix()),
 			clickhouse.Named("mode", st.mode), clickhouse.Named("reason", st.reason), clickhouse.Named("settings", st.settings),
-			clickhouse.Named("catalog", st.catalog), clickhouse.Named("partitions", st.partitions),
+			clickhouse.Named("catalog", st.catalog), clickhouse.Named("partitions", st.months),
 			clickhouse.Named("full_as_of", st.fullAsOf.Unix()), clickhouse.Named("affected", res.Affected),
 			clickhouse.Named("visitors", visitors))...)
 }

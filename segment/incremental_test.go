@@ -370,7 +370,7 @@ func TestIncrementalRunFallsBackToFull(t *testing.T) {
 			incRun(t, e, at.Add(-30*time.Minute), false, segment.ModeIncremental)
 			dropEventsMonth(t, db, yearAgo)
 			return e
-		}, "an events partition was dropped (retention) since the previous run", segment.CauseRetention},
+		}, "the events partition 202305, a month of the site's events, was dropped (retention) since the previous run", segment.CauseRetention},
 		{"stale", func() *segment.Engine { return e }, "the last full run is 1d old or more (segments.full_run_every)", segment.CausePeriodic},
 		{"stale sooner", func() *segment.Engine {
 			c := incrementalConfig(t)
@@ -543,6 +543,48 @@ func TestUnknownProductsComeFromTheKeptCopy(t *testing.T) {
 	full := incRun(t, e, later, true, segment.ModeFull)
 	if got := unknown(full); !slices.Equal(got, want) {
 		t.Errorf("full run after it: unknown products %v, want %v", got, want)
+	}
+}
+
+// Retention drops whole months of events, and a run after a month of the
+// site's events went is full. A month holding only another shop's events
+// is not the site's: its going (that shop's retention, or on 26.7 that
+// shop's erasures emptying it) leaves the run incremental.
+func TestOnlyTheSitesMonthsGoneMakeARunFull(t *testing.T) {
+	if underRace {
+		t.Skip("the mode of a run: run without -race")
+	}
+	db := chtest.MustOpen(t)
+	incrementalCatalog(t, db)
+	e := incrementalEngine(t, db, incrementalConfig(t))
+	r := rand.New(rand.NewPCG(15, 3))
+	late := func(siteID string, at time.Time) {
+		insertStoredFor(t, db, siteID, stored{id: uuid.New(), at: at, ev: ev{vid: "v1", typ: "product_view", pid: "c1"}})
+	}
+	ours, theirs := now.AddDate(-1, 0, 0), now.AddDate(-2, 0, 0)
+	insertStored(t, db, traffic(r, names("v", 0, 10), 100, now.Add(-10*day), now)...)
+	late(site, ours)      // a month of ours
+	late("other", theirs) // and one of theirs only
+	incRun(t, e, now, false, segment.ModeFull)
+
+	// Theirs goes: still incremental, and right.
+	dropEventsMonth(t, db, theirs)
+	at := now.Add(time.Hour)
+	inc := incRun(t, e, at, false, segment.ModeIncremental)
+	runcheck.Compare(t, readRun(t, incrementalConfig(t), db, inc, at), readRun(t, incrementalConfig(t), db, incRun(t, e, at, true, segment.ModeFull), at))
+
+	// Another month of theirs appears and goes after an incremental run
+	// listed the partitions: still incremental.
+	late("other", theirs.AddDate(0, -1, 0))
+	incRun(t, e, now.Add(2*time.Hour), false, segment.ModeIncremental)
+	dropEventsMonth(t, db, theirs.AddDate(0, -1, 0))
+	incRun(t, e, now.Add(3*time.Hour), false, segment.ModeIncremental)
+
+	// Ours goes right after a full run read it: full.
+	incRun(t, e, now.Add(4*time.Hour), true, segment.ModeFull)
+	dropEventsMonth(t, db, ours)
+	if res := incRun(t, e, now.Add(5*time.Hour), false, segment.ModeFull); res.Cause != segment.CauseRetention {
+		t.Errorf("after the site's month went: cause %q (%s), want %q", res.Cause, res.Reason, segment.CauseRetention)
 	}
 }
 
