@@ -161,12 +161,11 @@ func (b *randomBatches) batch(from, to time.Time, n int) (events []stored, erase
 	return events, erase, products
 }
 
-// randomSeeds is which random histories a run of the tests tries: two
-// from seed 100. REMARKET_RANDOM_HISTORIES widens the search, and
+// randomSeeds is which random histories a test tries: count from seed
+// first. REMARKET_RANDOM_HISTORIES widens the search, and
 // REMARKET_RANDOM_SEED=n starts it at n (a failure names its seed, which
 // REMARKET_RANDOM_SEED alone replays).
-func randomSeeds(t *testing.T) []uint64 {
-	first, count := uint64(100), 2
+func randomSeeds(t *testing.T, first uint64, count int) []uint64 {
 	if s := os.Getenv("REMARKET_RANDOM_SEED"); s != "" {
 		n, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
@@ -190,7 +189,7 @@ func TestIncrementalRunsEqualFullRunsOnRandomHistories(t *testing.T) {
 		// TestIncrementalRunEqualsFullRun runs under the detector.
 		t.Skip("equality on random histories: run without -race")
 	}
-	for _, seed := range randomSeeds(t) {
+	for _, seed := range randomSeeds(t, 100, 2) {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			db := chtest.MustOpen(t)
 			incrementalCatalog(t, db)
