@@ -55,3 +55,10 @@ func (e *Engine) RecordJoins(ctx context.Context, site, runID, audience string, 
 func EventMonths(ctx context.Context, db *chdb.DB, site string, only []string) ([]string, error) {
 	return eventMonths(ctx, db, site, only)
 }
+
+// EventsPartitions lists the events partitions as a run on one server
+// does, by name.
+func (e *Engine) EventsPartitions(ctx context.Context) ([]string, error) {
+	ps, err := e.eventsPartitions(ctx, &RunResult{})
+	return ps.names(), err
+}

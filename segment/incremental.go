@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -223,14 +222,8 @@ type runState struct {
 	asOf, watermark, fullAsOf time.Time
 	mode, reason              string
 	settings, catalog         string
-	// months are the events partitions (toYYYYMM of event_time) that
-	// held the site's events when the run read them, sorted: retention
-	// drops whole months, and a month of the site's gone since makes the
-	// next run full. Another shop's months are not in it: their rows may
-	// go (26.7 removes a partition an erasure emptied) with no effect on
-	// this site.
-	months   []string
-	visitors uint64 // not opted out, when the run was published
+	months                    months // holding the site's events (months.go)
+	visitors                  uint64 // not opted out, when the run was published
 }
 
 // planIncrement decides how the run computes: it returns the increment
@@ -268,7 +261,8 @@ func (e *Engine) planIncrement(ctx context.Context, res *RunResult, prev string,
 		res.Mode, res.Cause, res.Reason, st.reason = ModeFull, full.cause, full.reason, full.reason
 		// Read after the watermark: the months of events stored since
 		// are found again by the next run among its new events.
-		st.months, err = eventMonths(ctx, e.conn(res), res.Site, nil)
+		held, err := eventMonths(ctx, e.conn(res), res.Site, nil)
+		st.months = partitions.of(held)
 		return nil, err
 	}
 	res.Mode, st.mode, st.fullAsOf = ModeIncremental, ModeIncremental, prevState.fullAsOf
@@ -289,61 +283,12 @@ func (e *Engine) planIncrement(ctx context.Context, res *RunResult, prev string,
 	return inc, nil
 }
 
-// eventsPartitions are the partitions of events that hold rows, sorted:
-// on a cluster those of any shard (each executor's shard database).
-func (e *Engine) eventsPartitions(ctx context.Context, res *RunResult) ([]string, error) {
-	dbs := []*chdb.DB{e.db}
-	if res.cluster != nil {
-		dbs = nodeDBs(res.cluster.executors)
-	}
-	var all []string
-	for _, db := range dbs {
-		var parts []string
-		err := db.QueryRow(ctx, "SELECT groupUniqArray(partition) FROM system.parts WHERE database = @db AND table = 'events' AND active",
-			clickhouse.Named("db", db.Database)).Scan(&parts)
-		if err != nil {
-			return nil, fmt.Errorf("cannot list the events partitions: %w", err)
-		}
-		all = append(all, parts...)
-	}
-	slices.Sort(all)
-	return slices.Compact(all), nil
-}
-
-// eventMonths are the months (events partitions) holding the site's
-// events, sorted; of those in only when only is not nil. Each month is
-// read by the partition and the site's key, so listing a few months costs
-// what is in them, not the site's whole history.
-func eventMonths(ctx context.Context, db *chdb.DB, site string, only []string) ([]string, error) {
-	q := "SELECT groupUniqArray(toString(toYYYYMM(event_time))) FROM events WHERE site = @site"
-	if only != nil {
-		if len(only) == 0 {
-			return nil, nil
-		}
-		// Partition ids from system.parts, written back as numbers.
-		in := make([]string, len(only))
-		for i, m := range only {
-			n, err := strconv.ParseUint(m, 10, 32)
-			if err != nil {
-				return nil, fmt.Errorf("events partition %q is not a month (toYYYYMM)", m)
-			}
-			in[i] = strconv.FormatUint(n, 10)
-		}
-		q += " AND toYYYYMM(event_time) IN (" + strings.Join(in, ", ") + ")"
-	}
-	var months []string
-	if err := db.QueryRow(ctx, q, clickhouse.Named("site", site)).Scan(&months); err != nil {
-		return nil, fmt.Errorf("cannot list the months of the site's events: %w", err)
-	}
-	slices.Sort(months)
-	return months, nil
-}
-
 // fullReason says why the run cannot build on prev (the zero fullRun when
 // it can), and returns prev's state. partitions are the events partitions
 // that hold rows now; when the run can build on prev, it sets st.months.
-func (e *Engine) fullReason(ctx context.Context, res *RunResult, prev string, opt RunOptions, st *runState, partitions []string) (fullRun, runState, error) {
+func (e *Engine) fullReason(ctx context.Context, res *RunResult, prev string, opt RunOptions, st *runState, partitions partitions) (fullRun, runState, error) {
 	var ps runState
+	var recorded []string
 	switch {
 	case opt.Full:
 		return fullRun{CauseAsked, "a full run was asked for"}, ps, nil
@@ -364,7 +309,7 @@ func (e *Engine) fullReason(ctx context.Context, res *RunResult, prev string, op
 	if !rows.Next() {
 		return fullRun{CauseNoState, "the previous run kept no state"}, ps, rows.Err()
 	}
-	if err := rows.Scan(&ps.asOf, &ps.watermark, &ps.fullAsOf, &ps.settings, &ps.catalog, &ps.months, &ps.visitors); err != nil {
+	if err := rows.Scan(&ps.asOf, &ps.watermark, &ps.fullAsOf, &ps.settings, &ps.catalog, &recorded, &ps.visitors); err != nil {
 		return fullRun{}, ps, err
 	}
 	switch {
@@ -377,10 +322,11 @@ func (e *Engine) fullReason(ctx context.Context, res *RunResult, prev string, op
 	case ps.catalog == catalogChangedMidRun:
 		return fullRun{CauseCatalogMidRun, "the catalog changed while the previous run computed"}, ps, nil
 	}
-	for _, m := range ps.months {
-		if _, found := slices.BinarySearch(partitions, m); !found {
-			return fullRun{CauseRetention, fmt.Sprintf("the events partition %s, a month of the site's events, was dropped (retention) since the previous run", m)}, ps, nil
-		}
+	if ps.months, err = parseMonths(recorded); err != nil {
+		return fullRun{}, ps, err
+	}
+	if m, dropped := ps.months.droppedFrom(partitions); dropped {
+		return fullRun{CauseRetention, fmt.Sprintf("the events partition %s, a month of the site's events, was dropped (retention) since the previous run", m)}, ps, nil
 	}
 	if gone, err := e.prevGone(ctx, res, prev, ps); gone || err != nil {
 		return fullRun{CauseRowsGone, "the previous run's rows are gone"}, ps, err
@@ -408,9 +354,10 @@ func (e *Engine) fullReason(ctx context.Context, res *RunResult, prev string, op
 	// The site's months are prev's and those of the partitions that may
 	// hold its events only now (a new month, a late event): usually
 	// none, or another shop's months, looked into by the key.
+	known := ps.months.names()
 	var others []string
-	for _, p := range partitions {
-		if _, found := slices.BinarySearch(ps.months, p); !found {
+	for _, p := range partitions.names() {
+		if _, found := slices.BinarySearch(known, p); !found {
 			others = append(others, p)
 		}
 	}
@@ -418,7 +365,7 @@ func (e *Engine) fullReason(ctx context.Context, res *RunResult, prev string, op
 	if err != nil {
 		return fullRun{}, ps, err
 	}
-	st.months = slices.Compact(slices.Sorted(slices.Values(append(slices.Clip(ps.months), added...))))
+	st.months = partitions.of(append(known, added...))
 	return fullRun{}, ps, rows.Err()
 }
 
@@ -598,7 +545,7 @@ func (e *Engine) recordState(ctx context.Context, res *RunResult) error {
 		SELECT @site, @run, toDateTime(@as_of), toDateTime(@watermark), @mode, @reason, @settings, @catalog, @partitions, toDateTime(@full_as_of), @affected, @visitors`,
 		append(p, clickhouse.Named("as_of", st.asOf.Unix()), clickhouse.Named("watermark", st.watermark.Unix()),
 			clickhouse.Named("mode", st.mode), clickhouse.Named("reason", st.reason), clickhouse.Named("settings", st.settings),
-			clickhouse.Named("catalog", st.catalog), clickhouse.Named("partitions", st.months),
+			clickhouse.Named("catalog", st.catalog), clickhouse.Named("partitions", st.months.record()),
 			clickhouse.Named("full_as_of", st.fullAsOf.Unix()), clickhouse.Named("affected", res.Affected),
 			clickhouse.Named("visitors", visitors))...)
 }

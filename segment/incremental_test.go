@@ -586,6 +586,21 @@ func TestOnlyTheSitesMonthsGoneMakeARunFull(t *testing.T) {
 	if res := incRun(t, e, now.Add(5*time.Hour), false, segment.ModeFull); res.Cause != segment.CauseRetention {
 		t.Errorf("after the site's month went: cause %q (%s), want %q", res.Cause, res.Reason, segment.CauseRetention)
 	}
+
+	// Late events make the month again, an incremental run reads it, and
+	// more events and an erasure (a mutation) change it: still incremental.
+	late(site, ours)
+	incRun(t, e, now.Add(6*time.Hour), false, segment.ModeIncremental)
+	late(site, ours.Add(time.Hour))
+	forget(t, incrementalConfig(t), db, privacy.Subject{Site: site, Kind: "visitor", ID: "v2"})
+	incRun(t, e, now.Add(7*time.Hour), false, segment.ModeIncremental)
+	// Then it is dropped and made again by a late event before the next
+	// run: its partition is there, but not the events the run read. Full.
+	dropEventsMonth(t, db, ours)
+	late(site, ours)
+	if res := incRun(t, e, now.Add(8*time.Hour), false, segment.ModeFull); res.Cause != segment.CauseRetention {
+		t.Errorf("after the site's month went and came again: cause %q (%s), want %q", res.Cause, res.Reason, segment.CauseRetention)
+	}
 }
 
 // dropEventsMonth drops the events partition of at's month, as retention does.

@@ -15,6 +15,7 @@ import (
 	"github.com/remarket/remarket/internal/config"
 	"github.com/remarket/remarket/internal/erasures"
 	"github.com/remarket/remarket/privacy"
+	"github.com/remarket/remarket/segment"
 )
 
 // Erasing a signed-in user removes every row of each of their visitor ids
@@ -223,12 +224,15 @@ func TestRetentionDropsTheMonthOnEveryNode(t *testing.T) {
 }
 
 // januaryRows counts each node's own rows of January 2020.
-func januaryRows(t *testing.T) [4]uint64 {
+func januaryRows(t *testing.T) [4]uint64 { return monthRows(t, 202001) }
+
+// monthRows counts each node's own rows of events of a month (YYYYMM).
+func monthRows(t *testing.T, month int) [4]uint64 {
 	t.Helper()
 	var out [4]uint64
 	for i, n := range cluster.Nodes {
 		if err := openNode(t, n).QueryRow(context.Background(),
-			"SELECT count() FROM "+database+chdb.LocalSuffix+".events WHERE toYYYYMM(event_time) = 202001").Scan(&out[i]); err != nil {
+			"SELECT count() FROM "+database+chdb.LocalSuffix+".events WHERE toYYYYMM(event_time) = @month", named("month", month)).Scan(&out[i]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -236,3 +240,67 @@ func januaryRows(t *testing.T) [4]uint64 {
 }
 
 func named(name string, v any) any { return clickhouse.Named(name, v) }
+
+// Retention drops a month on every shard; a late event can make it again
+// before the next segment run. Block numbers tell the month made again
+// from the one the previous run read on replicated tables too: inserts
+// and merges into a month keep runs incremental, a month dropped and
+// made again makes the next run full.
+func TestARunAfterAMonthWasDroppedAndMadeAgainIsFull(t *testing.T) {
+	migrated(t)
+	ctx := context.Background()
+	db := openCluster(t, cluster.DSN(database, cluster.Node(1, 2), cluster.Node(2, 2)))
+	const site = "months"
+	// n product views on the 10th of month, by 50 visitors: both shards get some.
+	insert := func(month string, n int) {
+		t.Helper()
+		err := db.Exec(ctx, `INSERT INTO events (site, event_id, event_time, received_at, type, visitor_id, product_id)
+			SELECT @site, generateUUIDv4(), toDateTime(@at) + number, now(), 'product_view', concat('v', toString(number % 50)), concat('p', toString(number % 7))
+			FROM system.numbers LIMIT @n`, named("site", site), named("at", month+"-10 00:00:00"), named("n", n))
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	insert("2019-03", 400)
+	insert("2019-04", 400)
+	cfg := config.Default()
+	cfg.Sites = []config.Site{{ID: site, WriteKey: "wk_m", AdminToken: strings.Repeat("a", 16), FeedToken: strings.Repeat("f", 16)}}
+	cfg.Sites[0].Audiences = segment.Templates()[:2]
+	cfg.Segments.IncrementalMaxNewEventsPercent = 100
+	e := segment.New(cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	e.SetInsertMargin(0)
+	at := time.Date(2019, 5, 1, 0, 0, 0, 0, time.UTC)
+	run := func(mode string) segment.RunResult {
+		t.Helper()
+		time.Sleep(time.Second) // insert times are seconds: the run must start after them
+		at = at.Add(time.Hour)
+		e.Now = func() time.Time { return at }
+		res, err := e.Run(ctx, site, segment.RunOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Mode != mode {
+			t.Fatalf("run at %s: %s (%s), want %s", at, res.Mode, res.Reason, mode)
+		}
+		return res
+	}
+	run(segment.ModeFull)
+	insert("2019-03", 10) // more parts in a month the run read
+	run(segment.ModeIncremental)
+	if err := db.Alter(ctx, "events", "DROP PARTITION 201903"); err != nil {
+		t.Fatal(err)
+	}
+	insert("2019-03", 10)
+	// Every replica holds the month made again before the run lists it:
+	// it is there, but not the events the previous run read.
+	deadline := time.Now().Add(time.Minute)
+	for n := monthRows(t, 201903); n[0]+n[1]+n[2]+n[3] != 20; n = monthRows(t, 201903) {
+		if time.Now().After(deadline) {
+			t.Fatalf("March 2019 rows per node: %v, want 20 in all", n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if res := run(segment.ModeFull); res.Cause != segment.CauseRetention {
+		t.Errorf("the run after March 2019 was dropped and made again: cause %q (%s), want %q", res.Cause, res.Reason, segment.CauseRetention)
+	}
+}
