@@ -200,6 +200,16 @@ func TestReminderSaysBackInStock(t *testing.T) {
 	if got := reasons(); !slices.Equal(got, []string{"Still in your cart: Canon EOS 250D"}) {
 		t.Errorf("a run later: %v", got)
 	}
+
+	// A product the catalog lacked was not out of stock: when it joins,
+	// the cart it is in is still a cart.
+	insertEvents(t, db, ev{vid: "v", ago: day, typ: "add_to_cart", pid: "film9"})
+	run(t, e)
+	putProducts(t, db, product("film9", "Film Nine", "Cameras > Film", 35))
+	run(t, e)
+	if got := reasons(); !slices.Contains(got, "Still in your cart: Film Nine") || slices.Contains(got, "Back in stock: Film Nine") {
+		t.Errorf("after the product in the cart joined the catalog: %v", got)
+	}
 }
 
 // Interest conditions are evaluated only for the visitors a profile

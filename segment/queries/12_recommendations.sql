@@ -23,7 +23,8 @@
 -- ClickHouse 18.16 lambdas cannot name a column of a query with a JOIN,
 -- so per-row values enter them as arrays (arrayResize(…, n, value)).
 -- Reason: "Still in your cart: T" (or "Back in stock: T" when the product
--- was out of stock in the previous run @prev), "Upgrade from T",
+-- was out of stock in the previous run @prev; one the catalog lacked then
+-- was not), "Upgrade from T",
 -- "Goes with your T", T being the anchor's title.
 INSERT INTO seg_recommendations (site, run_id, audience, vh, visitor_id, product_id, anchor_id, strategy, reason, motivation, score, rank)
 SELECT @site, @run, @audience, vh, visitor_id, product_id, anchor_id, strategy,
@@ -100,5 +101,5 @@ FROM (
     ) AS members USING vh
 ) AS lists_members ANY LEFT JOIN (
     SELECT ph, toUInt8(1) AS was_out
-    FROM seg_products WHERE site = @site AND run_id = @prev AND in_stock = 0
+    FROM seg_products WHERE site = @site AND run_id = @prev AND known = 1 AND in_stock = 0
 ) AS previous USING ph
