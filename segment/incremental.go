@@ -33,12 +33,13 @@ import (
 //
 // A run is incremental when segments.incremental allows it and the
 // previous run's state can stand for a full run's: it recorded its state
-// (seg_run_state) and its settings, no month of the site's events was dropped, and
-// its last full run is less than segments.full_run_every old. Then it is
-// incremental while it pays: the events new since the previous run, and
-// the visitors the catalog's changes reach (catalogReason), stay under
-// their limits (config.Segments says why those are). Anything else makes
-// a full run, whose reason the run's log line and seg_run_state give.
+// (seg_run_state) and its settings, no month of the site's events was
+// dropped since (months.go), and its last full run is less than
+// segments.full_run_every old. Then it is incremental while it pays:
+// the events new since the previous run, and the visitors the catalog's
+// changes reach (catalogReason), stay under their limits (config.Segments
+// says why those are). Anything else makes a full run, whose reason the
+// run's log line and seg_run_state give.
 
 // defaultInsertMargin is how long before the previous run started an
 // insert is taken to have been still in progress: an event stored then
