@@ -29,6 +29,43 @@ const (
 	resumeFreeBytes = 1 << 20
 )
 
+// failWrite records a write of n bytes at pos that failed, erases what
+// it may have left in the file, and returns the error Append gives.
+func (s *Spool) failWrite(pos Position, n int, cause error) error {
+	s.leftover = max(s.leftover, int64(n))
+	s.eraseLeftover(pos)
+	return s.failWrites(cause)
+}
+
+// eraseLeftover removes the bytes a failed write may have left past the
+// committed end pos. A write can fail after some of its records reached
+// the file (a full disk mid-way, or an fsync error after the write), and
+// a restart's recovery takes every whole record it finds as acknowledged:
+// events whose clients were refused (and who may send them again under
+// new ids) would be shipped. A growing segment is cut back; a pre-zeroed
+// one gets its zeros back. Until that has worked, the spool stays
+// failing (recoverWrites tries again).
+func (s *Spool) eraseLeftover(pos Position) bool {
+	if s.leftover == 0 {
+		return true
+	}
+	var err error
+	if s.curZeroed {
+		_, err = s.cur.WriteAt(make([]byte, s.leftover), pos.Offset)
+	} else {
+		err = s.cur.Truncate(pos.Offset)
+	}
+	if err == nil {
+		err = fdatasync(s.cur)
+	}
+	if err != nil {
+		s.log.Warn("spool: cannot yet erase what a failed write left; trying again", "segment", s.segPath(pos.Segment), "offset", pos.Offset, "err", err)
+		return false
+	}
+	s.leftover = 0
+	return true
+}
+
 // failWrites records a failed write and returns the error Append gives.
 func (s *Spool) failWrites(cause error) error {
 	err := fmt.Errorf("%w: %w", ErrUnavailable, cause)
@@ -52,7 +89,11 @@ func (s *Spool) failing() bool {
 // recoverWrites frees what is shipped and takes appends again once the
 // disk has room. Only the commit loop calls it.
 func (s *Spool) recoverWrites() {
+	erased := s.eraseLeftover(s.Committed())
 	s.reclaim()
+	if !erased {
+		return
+	}
 	free, err := freeBytes(s.opts.Dir)
 	if err != nil || free < resumeFreeBytes {
 		return

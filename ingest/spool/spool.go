@@ -105,9 +105,12 @@ type Spool struct {
 	writeErr  error    // the last write failed and no write has worked since
 	cur       *os.File // owned by the commit loop
 	curZeroed bool     // cur was pre-zeroed to SegmentBytes
-	spares    *spares
-	cpw       *checkpointWriter // used by Checkpoint (the shipper) only
-	lock      *dirLock
+	// leftover is what a failed write may have left in cur past the
+	// committed end and could not yet be erased (owned by the commit loop).
+	leftover int64
+	spares   *spares
+	cpw      *checkpointWriter // used by Checkpoint (the shipper) only
+	lock     *dirLock
 }
 
 type appendReq struct {
@@ -179,6 +182,16 @@ func (s *Spool) recover() error {
 		if err != nil {
 			return err
 		}
+		if id == cp.Segment && good < cp.Offset {
+			// The checkpoint lies past this segment's records: its end was
+			// damaged or cut after it had been shipped. Every record in it
+			// is shipped; new ones must not go under the checkpoint, where
+			// the shipper would never read them.
+			s.log.Warn("spool: the checkpoint lies past the records of its segment; the segment is shipped and new records go to a new one",
+				"segment", s.segPath(id), "records_end", good, "checkpoint", cp.Offset)
+			os.Remove(s.segPath(id))
+			continue
+		}
 		s.sizes[id] = good
 		if bad > 0 {
 			s.log.Warn("spool: found torn or corrupt bytes after the last good record", "segment", s.segPath(id), "bytes", bad, "kept_bytes", good)
@@ -188,6 +201,11 @@ func (s *Spool) recover() error {
 				return fmt.Errorf("cannot truncate spool segment %q: %w", s.segPath(id), err)
 			}
 		}
+	}
+	if _, ok := s.sizes[cp.Segment]; cp.Segment != 0 && !ok {
+		// The checkpoint's segment is gone (removed above, or by hand):
+		// continue after it.
+		last = max(last, cp.Segment+1)
 	}
 	if last == 0 {
 		last = 1
@@ -333,18 +351,18 @@ func appendRecord(buf, payload []byte) []byte {
 // fdatasync. In a pre-zeroed segment an append changes no file metadata,
 // so the flush writes only our blocks instead of forcing a journal commit
 // that waits for every other writer on the disk (ClickHouse, mostly).
-// A failed write leaves the committed end where it was: the next write
-// overwrites the same bytes.
+// A failed write leaves the committed end where it was, and erases what
+// it may have written past it (eraseLeftover).
 func (s *Spool) writeSync(buf []byte) error {
 	s.mu.Lock()
 	pos := s.committed
 	s.mu.Unlock()
 	timer := spoolFsyncSeconds.Start()
 	if _, err := s.cur.WriteAt(buf, pos.Offset); err != nil {
-		return s.failWrites(fmt.Errorf("cannot write spool segment %q: %w", s.segPath(pos.Segment), err))
+		return s.failWrite(pos, len(buf), fmt.Errorf("cannot write spool segment %q: %w", s.segPath(pos.Segment), err))
 	}
 	if err := fdatasync(s.cur); err != nil {
-		return s.failWrites(fmt.Errorf("cannot fsync spool segment %q: %w", s.segPath(pos.Segment), err))
+		return s.failWrite(pos, len(buf), fmt.Errorf("cannot fsync spool segment %q: %w", s.segPath(pos.Segment), err))
 	}
 	timer()
 	end := Position{pos.Segment, pos.Offset + int64(len(buf))}
