@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 
 	"github.com/remarket/remarket/ingest/spool"
 	"github.com/remarket/remarket/internal/config"
@@ -109,7 +110,8 @@ func (h *collector) readRequest(c *gin.Context, kind string) ([]Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	site, err := h.authenticate(c, or(headerKey, bodyKey))
+	key := or(headerKey, bodyKey)
+	site, err := h.authenticate(c, key)
 	if err != nil {
 		return nil, err
 	}
@@ -117,6 +119,11 @@ func (h *collector) readRequest(c *gin.Context, kind string) ([]Event, error) {
 	r := receipt{Site: site.ID, Received: h.now().UTC(), MaxPast: h.cfg.Ingest.MaxPast, MaxFuture: h.cfg.Ingest.MaxFuture}
 	for i, m := range msgs {
 		ev, err := h.toEvent(c.Request, m, r)
+		if err == nil && m.WriteKey != "" && m.WriteKey != key {
+			// One request is one site's: storing another key's events
+			// under this one would put them in the wrong shop.
+			err = reject("unauthorized", httpx.Unauthorized, "writeKey differs from the request's write key; send each site's events in their own request")
+		}
 		if err != nil {
 			if kind == "batch" {
 				err = prefixed(fmt.Sprintf("batch[%d]: ", i), err)
@@ -125,7 +132,31 @@ func (h *collector) readRequest(c *gin.Context, kind string) ([]Event, error) {
 		}
 		events = append(events, ev)
 	}
-	return events, nil
+	return firstCopies(events), nil
+}
+
+// firstCopies keeps the first of the events a request sends with the same
+// id for the same visitor (the copies the events table deduplicates). The
+// first copy received is the event; in the table, copies received in the
+// same second are ranked by their content instead, so a later copy in the
+// request could win there.
+func firstCopies(events []Event) []Event {
+	if len(events) < 2 {
+		return events
+	}
+	type copyKey struct {
+		visitor string
+		id      uuid.UUID
+	}
+	seen := make(map[copyKey]bool, len(events))
+	return slices.DeleteFunc(events, func(ev Event) bool {
+		k := copyKey{ev.VisitorID, ev.ID}
+		if seen[k] {
+			return true
+		}
+		seen[k] = true
+		return false
+	})
 }
 
 // readBody enforces the content type and the request size limit, and
@@ -142,17 +173,30 @@ func (h *collector) readBody(r *http.Request) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, tooLarge
 	}
-	var body io.Reader = r.Body
-	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
-		zr, err := gzip.NewReader(io.LimitReader(r.Body, limit+1))
+	// The limit holds on both sides of gzip: for the bytes sent (a
+	// chunked body has no Content-Length to refuse early) and for the
+	// JSON they unpack to.
+	var body io.Reader = http.MaxBytesReader(nil, r.Body, limit)
+	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(body)
 		if err != nil {
+			if isOverLimit(err) {
+				return nil, tooLarge
+			}
 			return nil, reject("bad_json", httpx.Invalid, "bad gzip body")
 		}
 		body = zr
+	default:
+		return nil, reject("content_encoding", httpx.Unsupported, fmt.Sprintf("unsupported Content-Encoding %q: send the body as is or gzip'd", cleanText(enc, 100)))
 	}
 	raw, err := io.ReadAll(io.LimitReader(body, limit+1))
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return nil, reject("timeout", httpx.Timeout, fmt.Sprintf("request body not received within %v (http.read_timeout); send it faster", h.cfg.HTTP.ReadTimeout))
+	}
+	if isOverLimit(err) {
+		return nil, tooLarge
 	}
 	if err != nil {
 		return nil, reject("bad_json", httpx.Invalid, "cannot read body: "+cleanText(err.Error(), 200))
@@ -161,6 +205,11 @@ func (h *collector) readBody(r *http.Request) ([]byte, error) {
 		return nil, tooLarge
 	}
 	return raw, nil
+}
+
+func isOverLimit(err error) bool {
+	var tooLarge *http.MaxBytesError
+	return errors.As(err, &tooLarge)
 }
 
 func (h *collector) eventTooLarge(n int) error {

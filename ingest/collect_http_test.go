@@ -136,6 +136,7 @@ func TestCollectRefusesBadRequests(t *testing.T) {
 	key := jsonHeader("X-Write-Key", "wk_open")
 	old := time.Now().AddDate(-3, 0, 0).UTC().Format(time.RFC3339)
 	big := strings.Repeat("x", 2100)
+	long := strings.Repeat("v", 200) + "-alice" // cut to 200 it would be any other long id's
 	var many []string
 	for i := 0; i < 5; i++ {
 		many = append(many, fmt.Sprintf(`{"type":"track","event":"e","userId":"u","properties":{"pad":"%s"}}`, strings.Repeat("y", 1500)))
@@ -157,6 +158,17 @@ func TestCollectRefusesBadRequests(t *testing.T) {
 		{"NaN-ish price", "/v1/track", key, `{"userId": "u", "event": "Product Viewed", "properties": {"price": "NaN"}}`, 400, "properties.price"},
 		{"bad currency", "/v1/track", key, `{"userId": "u", "event": "x", "properties": {"currency": "euro"}}`, 400, "properties.currency"},
 		{"over-long messageId", "/v1/track", key, `{"userId": "u", "event": "x", "messageId": "` + strings.Repeat("m", 101) + `"}`, 400, "messageId"},
+		{"over-long messageId in characters", "/v1/track", key, `{"userId": "u", "event": "x", "messageId": "` + strings.Repeat("順", 101) + `"}`, 400, "messageId: longer than 100 characters"},
+		{"nil UUID messageId", "/v1/track", key, `{"userId": "u", "event": "x", "messageId": "00000000-0000-0000-0000-000000000000"}`, 400, "messageId: the nil UUID"},
+		{"over-long anonymousId", "/v1/track", key, `{"anonymousId": "` + long + `", "event": "x"}`, 400, "anonymousId: longer than 200 bytes"},
+		{"over-long userId", "/v1/track", key, `{"userId": "` + long + `", "event": "x"}`, 400, "userId: longer than 200 bytes"},
+		{"over-long order_id", "/v1/track", key, `{"userId": "u", "event": "Order Completed", "properties": {"order_id": "` + long + `"}}`, 400, "properties.order_id: longer than 200 bytes"},
+		{"over-long product_id", "/v1/track", key, `{"userId": "u", "event": "Order Completed", "properties": {"products": [{"product_id": "P1"}, {"product_id": "` + long + `"}]}}`, 400, "properties.products[1].product_id: longer than 200 bytes"},
+		{"over-long sku", "/v1/track", key, `{"userId": "u", "event": "Product Viewed", "properties": {"sku": "` + long + `"}}`, 400, "properties.sku: longer than 200 bytes"},
+		{"batch of two write keys", "/v1/batch", jsonHeader(), `{"batch": [{"type": "track", "event": "x", "userId": "u", "writeKey": "wk_open"}, {"type": "track", "event": "x", "userId": "u", "writeKey": "wk_demo"}]}`, 401, "batch[1]: writeKey differs"},
+		{"batch key unlike the header's", "/v1/batch", key, `{"batch": [{"type": "track", "event": "x", "userId": "u", "writeKey": "wk_nope"}]}`, 401, "batch[0]: writeKey differs"},
+		{"deflate", "/v1/track", jsonHeader("X-Write-Key", "wk_open", "Content-Encoding", "deflate"), `{"userId": "u", "event": "x"}`, 415, `unsupported Content-Encoding "deflate"`},
+		{"brotli", "/v1/track", jsonHeader("X-Write-Key", "wk_open", "Content-Encoding", "br"), `{"userId": "u", "event": "x"}`, 415, `unsupported Content-Encoding "br"`},
 		{"batch element named", "/v1/batch", key, `{"batch": [{"type": "track", "event": "x", "userId": "u"}, {"type": "track", "userId": "u"}]}`, 400, "batch[1]: missing event"},
 		{"batch unknown type", "/v1/batch", key, `{"batch": [{"type": "purchase", "userId": "u"}]}`, 400, `batch[0]: type: unknown type "purchase"`},
 		{"form content type", "/v1/track", http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "X-Write-Key": {"wk_open"}}, `a=b`, 400, "unsupported Content-Type"},

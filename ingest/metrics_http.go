@@ -17,7 +17,7 @@ var (
 	}, []string{"source"})
 	eventsRejected = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "remarket_events_rejected_total",
-		Help: "JSON API requests refused, by reason (bad_json, missing_id, missing_event, bad_timestamp, bad_field, too_large, unauthorized, origin, content_type, timeout, spool_full, spool_unavailable).",
+		Help: "JSON API requests refused, by reason (bad_json, missing_id, missing_event, bad_timestamp, bad_field, too_large, unauthorized, origin, content_type, content_encoding, timeout, spool_full, spool_unavailable).",
 	}, []string{"reason"})
 	pixelDropped = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "remarket_pixel_dropped_total",

@@ -61,6 +61,9 @@ func (h *collector) pixel(c *gin.Context) {
 	for _, p := range append(hit.Problems, problems...) {
 		pixelFieldsDropped.WithLabelValues(metricField(p.Field)).Inc()
 	}
+	if ev.VisitorID == "" {
+		ev.VisitorID = h.visitorCookie(c, !optedOut) // vid was refused (too long)
+	}
 	if ev.UserAgent == "" {
 		ev.UserAgent = cleanText(req.UserAgent(), maxUA)
 	}

@@ -108,7 +108,7 @@ func setPixelProducts(props map[string]any, pid string) {
 	}
 	var products []any
 	for _, id := range ids {
-		if id = strings.TrimSpace(id); id != "" && len(products) < maxItems {
+		if id = strings.TrimSpace(id); id != "" {
 			products = append(products, map[string]any{"product_id": id})
 		}
 	}

@@ -45,8 +45,9 @@ func canonicalType(callType, event string) string {
 	return Custom
 }
 
-// maxItems caps the product lines kept from one event's products[];
-// further lines are ignored.
+// maxItems caps the product lines of one event's products[]: the JSON API
+// refuses an event with more, the pixel keeps the first maxItems and
+// counts the rest as a dropped field.
 const maxItems = 200
 
 // receipt is what the server knows about an event besides its content.
@@ -70,12 +71,19 @@ func mapMessage(m message, r receipt) (Event, []*fieldError) {
 			errs = append(errs, fe)
 		}
 	}
+	id := func(field, s string) string {
+		v, err := cleanID(field, s)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		return v
+	}
 	ev := Event{
 		Site:       r.Site,
 		ReceivedAt: r.Received,
 		Type:       canonicalType(m.Type, m.Event),
-		VisitorID:  cleanText(m.AnonymousID, maxID),
-		UserID:     cleanText(m.UserID, maxID),
+		VisitorID:  id("anonymousId", m.AnonymousID),
+		UserID:     id("userId", m.UserID),
 	}
 	switch m.Type {
 	case "track":
@@ -86,15 +94,15 @@ func mapMessage(m message, r receipt) (Event, []*fieldError) {
 		ev.Name = m.Type
 	}
 	if ev.VisitorID == "" && m.Type == "alias" {
-		ev.VisitorID = cleanText(m.PreviousID, maxID)
+		ev.VisitorID = id("previousId", m.PreviousID)
 	}
 
-	id, err := eventID(r.Site, strings.TrimSpace(m.MessageID))
+	eid, err := eventID(r.Site, strings.TrimSpace(m.MessageID))
 	note(err)
 	if err != nil {
-		id, _ = eventID(r.Site, "")
+		eid, _ = eventID(r.Site, "")
 	}
-	ev.ID = id
+	ev.ID = eid
 	ev.Time, err = eventTime(m.Times, r.Received, r.MaxPast, r.MaxFuture)
 	note(err)
 
@@ -152,7 +160,11 @@ func mapCommerce(ev *Event, props map[string]any) error {
 		ev.Currency = cur
 	}
 	if v, ok := take(props, "order_id"); ok {
-		ev.OrderID = cleanText(text(v), maxID)
+		oid, err := cleanID("properties.order_id", text(v))
+		if err != nil {
+			keep(err)
+		}
+		ev.OrderID = oid
 	}
 	// Order value: revenue, else value, else total (Segment uses all three).
 	for _, key := range []string{"revenue", "value", "total"} {
@@ -181,6 +193,9 @@ func mapItems(ev *Event, props map[string]any) []*fieldError {
 		list, isList := v.([]any)
 		if !isList {
 			errs = append(errs, &fieldError{"properties.products", "want an array"})
+		}
+		if len(list) > maxItems {
+			errs = append(errs, &fieldError{"properties.products", fmt.Sprintf("%d lines, over the %d an event may have; send the order in parts", len(list), maxItems)})
 		}
 		for i, p := range list {
 			if len(ev.Items) >= maxItems {
@@ -222,13 +237,20 @@ func mapItems(ev *Event, props map[string]any) []*fieldError {
 func readItem(obj map[string]any, prefix string, allowID bool) (Item, []*fieldError) {
 	var it Item
 	var errs []*fieldError
+	id := func(field string, v any) string {
+		id, err := cleanID(prefix+field, text(v))
+		if err != nil {
+			errs = append(errs, err)
+		}
+		return id
+	}
 	if v, ok := take(obj, "product_id"); ok {
-		it.ProductID = cleanText(text(v), maxID)
+		it.ProductID = id("product_id", v)
 	} else if v, ok := obj["id"]; ok && allowID {
-		it.ProductID = cleanText(text(v), maxID)
+		it.ProductID = id("id", v)
 	}
 	if v, ok := take(obj, "sku"); ok {
-		it.SKU = cleanText(text(v), maxID)
+		it.SKU = id("sku", v)
 	}
 	if v, ok := take(obj, "category"); ok {
 		it.Category = cleanCategory(text(v))

@@ -20,7 +20,8 @@ import (
 //     every other control character and every bidirectional control
 //     (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C) removed, surrounding space trimmed,
 //     and is then cut at a character boundary to its cap (maxURL,
-//     maxTitle, maxID, ...). Over-long text is clamped, not rejected.
+//     maxTitle, ...). Over-long text is clamped, not rejected; an id over
+//     maxID is a rejected field (cleanID).
 //   - Money (price, revenue/value/total) must be a finite number (or a
 //     string in plain decimal notation) in [0, maxAmount]; quantity a whole number in
 //     [0, maxQuantity]; currency three ASCII letters (upper-cased).
@@ -70,6 +71,18 @@ func cleanText(s string, max int) string {
 		b.WriteRune(r)
 	}
 	return truncate(strings.TrimSpace(b.String()), max)
+}
+
+// cleanID applies the text rule to an id (visitor, user, order, product,
+// sku) and refuses one over maxID bytes: cutting it, as other text is
+// cut, would make two long ids that share a prefix one person, order or
+// product.
+func cleanID(field, s string) (string, *fieldError) {
+	id := cleanText(s, len(s)*3) // room for U+FFFD replacements: nothing cut
+	if len(id) > maxID {
+		return "", &fieldError{field, fmt.Sprintf("longer than %d bytes", maxID)}
+	}
+	return id, nil
 }
 
 // isPlain reports whether s is printable ASCII: the common case, kept

@@ -1,6 +1,9 @@
 package ingest
 
 import (
+	"fmt"
+	"unicode/utf8"
+
 	"github.com/google/uuid"
 )
 
@@ -18,11 +21,16 @@ func eventID(site, clientID string) (uuid.UUID, error) {
 	}
 	if len(clientID) >= 32 && len(clientID) <= 45 {
 		if id, err := uuid.Parse(clientID); err == nil {
+			if id == uuid.Nil {
+				// A client sending it for every event would have all of a
+				// visitor's events taken for copies of one.
+				return uuid.Nil, &fieldError{"messageId", "the nil UUID names no event; send a unique id per event, or none"}
+			}
 			return id, nil
 		}
 	}
-	if len(clientID) > maxMsgID {
-		return uuid.Nil, &fieldError{"messageId", "longer than 100 characters"}
+	if utf8.RuneCountInString(clientID) > maxMsgID {
+		return uuid.Nil, &fieldError{"messageId", fmt.Sprintf("longer than %d characters", maxMsgID)}
 	}
 	return uuid.NewSHA1(idNamespace, []byte(site+"\x00"+clientID)), nil
 }

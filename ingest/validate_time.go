@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -32,6 +33,11 @@ func eventTime(ct clientTimes, received time.Time, maxPast, maxFuture time.Durat
 	}
 	if t.After(received.Add(maxFuture)) {
 		return received, &fieldError{"timestamp", fmt.Sprintf("%s is more than %s after the time received", t.UTC().Format(time.RFC3339), maxFuture)}
+	}
+	if t.Unix() < 0 || t.Unix() > math.MaxUint32 {
+		// Only with a window of decades (ingest.max_past, max_future):
+		// event_time is a DateTime, which would wrap such a time round.
+		return received, &fieldError{"timestamp", fmt.Sprintf("%s is outside the times stored (1970 to 2106)", t.UTC().Format(time.RFC3339))}
 	}
 	return t.UTC(), nil
 }

@@ -22,6 +22,7 @@ const (
 	Timeout      Code = "timeout"      // 408
 	Conflict     Code = "conflict"     // 409
 	TooLarge     Code = "too_large"    // 413
+	Unsupported  Code = "unsupported"  // 415
 	TooMany      Code = "too_many"     // 429
 	Unavailable  Code = "unavailable"  // 503
 	Internal     Code = "internal"     // 500
@@ -35,6 +36,7 @@ var statuses = map[Code]int{
 	Timeout:      http.StatusRequestTimeout,
 	Conflict:     http.StatusConflict,
 	TooLarge:     http.StatusRequestEntityTooLarge,
+	Unsupported:  http.StatusUnsupportedMediaType,
 	TooMany:      http.StatusTooManyRequests,
 	Unavailable:  http.StatusServiceUnavailable,
 	Internal:     http.StatusInternalServerError,
