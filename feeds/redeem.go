@@ -84,6 +84,13 @@ func redeem(o Offer, ord order, source string) (Redemption, bool) {
 		revenue = unit * float64(qty)
 	}
 	off := roundMoney(amountOff(o, unit, bundled)*float64(qty), cur)
+	if !finite(revenue) || !finite(off) {
+		// Ingest and the redeem API bound the numbers they take, but a
+		// purchase written to events another way may not be: an infinite
+		// amount could be neither answered as JSON nor summed by the lift
+		// report once stored.
+		return Redemption{}, false
+	}
 	if off <= 0 {
 		return Redemption{}, false // e.g. a bundle price bought without its anchor: no discount was used
 	}
@@ -117,6 +124,8 @@ func amountOff(o Offer, unit float64, bundled bool) float64 {
 	}
 	return 0
 }
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
 func parseAmount(s string) float64 {
 	f, err := strconv.ParseFloat(s, 64)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -35,6 +34,15 @@ type RedeemRequest struct {
 	RedeemedAt *time.Time `json:"redeemed_at,omitempty"`
 }
 
+// Bounds of a reported order line. maxOrderAmount is ingest's bound for a
+// price or an order's revenue, so both ways of learning of a redemption
+// take the same numbers; it keeps revenue and discount finite, which
+// JSON, the stored row and the lift report's sums need.
+const (
+	maxRedeemQuantity = 100000
+	maxOrderAmount    = 1e9
+)
+
 // redeemOffer answers POST /api/offers/redeem. It is called by the shop's
 // server with the site's admin token (the offer names the site), checks
 // the offer as /api/offers/verify does at the order's time, and records
@@ -60,8 +68,14 @@ func (a *API) redeemOffer(c *gin.Context) {
 	case at.After(now.Add(10*time.Minute)) || at.Before(now.Add(-30*24*time.Hour)):
 		httpx.Fail(c, httpx.Errorf(httpx.Invalid, "redeemed_at: want a time within the last 30 days"))
 		return
-	case req.Quantity > 100000 || math.IsNaN(req.Price) || math.IsInf(req.Price, 0) || req.Price < 0:
-		httpx.Fail(c, httpx.Errorf(httpx.Invalid, "quantity and price: want 0-100000 units and a non-negative price"))
+	case req.Quantity > maxRedeemQuantity:
+		httpx.Fail(c, httpx.Errorf(httpx.Invalid, fmt.Sprintf("quantity: want 0-%d units", maxRedeemQuantity)))
+		return
+	case !(req.Price >= 0 && req.Price <= maxOrderAmount): // also NaN and ±Inf
+		httpx.Fail(c, httpx.Errorf(httpx.Invalid, fmt.Sprintf("price: want a unit price between 0 and %.0f", maxOrderAmount)))
+		return
+	case req.Price*float64(max(req.Quantity, 1)) > maxOrderAmount:
+		httpx.Fail(c, httpx.Errorf(httpx.Invalid, fmt.Sprintf("price × quantity: want an order line of at most %.0f", maxOrderAmount)))
 		return
 	case len(req.Products) > 1000:
 		httpx.Fail(c, httpx.Errorf(httpx.Invalid, "products: at most 1000"))

@@ -1,6 +1,7 @@
 package feeds
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -51,5 +52,29 @@ func TestRedeemGivesTheDiscountOfTheOffer(t *testing.T) {
 		if r.Quantity != c.qty || r.Revenue != c.revenue || r.Discount != c.off || r.OrderID != "O1" || !r.RedeemedAt.Equal(at) {
 			t.Errorf("%s: %d units, revenue %v, discount %v; want %d, %v, %v", c.name, r.Quantity, r.Revenue, r.Discount, c.qty, c.revenue, c.off)
 		}
+	}
+}
+
+// TestRedeemRefusesNonFiniteAmounts: an order line whose revenue or
+// discount is not a finite number is no redemption, so nothing that JSON
+// cannot carry or the lift report cannot sum is stored.
+func TestRedeemRefusesNonFiniteAmounts(t *testing.T) {
+	at := time.Date(2026, 11, 27, 9, 30, 15, 0, time.UTC)
+	offer := Offer{Site: "shop", Audience: "cart", Product: "cam", Percent: 10, ListPrice: "549.00", SalePrice: "494.10", Currency: "EUR"}
+	for name, lines := range map[string][]orderLine{
+		"revenue overflows":     {{"cam", 1e304, 100000}},
+		"an infinite price":     {{"cam", math.Inf(1), 1}},
+		"NaN price":             {{"cam", math.NaN(), 1}},
+		"two lines overflowing": {{"cam", math.MaxFloat64, 1}, {"cam", math.MaxFloat64, 1}},
+	} {
+		if r, ok := redeem(offer, order{ID: "O1", At: at, Lines: lines}, FromEvent); ok {
+			t.Errorf("%s: redeemed with revenue %v, discount %v", name, r.Revenue, r.Discount)
+		}
+	}
+	// The line's own price as the list price (a token from before list
+	// prices were signed): an infinite price makes an infinite discount.
+	old := Offer{Site: "shop", Audience: "cart", Product: "cam", Percent: 10, Currency: "EUR"}
+	if r, ok := redeem(old, order{ID: "O2", At: at, Lines: []orderLine{{"cam", math.Inf(1), 1}}}, FromEvent); ok {
+		t.Errorf("unsigned list price: redeemed with revenue %v, discount %v", r.Revenue, r.Discount)
 	}
 }

@@ -160,3 +160,40 @@ func TestPurchasesCarryingOffersAreRedemptions(t *testing.T) {
 		t.Errorf("offer_redemptions holds %d rows (%v), want 2: a sync records only what is new", rows, err)
 	}
 }
+
+// TestRedeemAPIRefusesAbsurdAmounts: a checkout's price and price ×
+// quantity are bounded like ingest bounds an order's, so a redemption's
+// revenue is always a number JSON and the lift report can carry; the 400
+// names the field and nothing is stored.
+func TestRedeemAPIRefusesAbsurdAmounts(t *testing.T) {
+	cfg := testConfig(t)
+	s := newServer(t, cfg)
+	s.now = runFinished.Add(time.Hour)
+	token := cartOffer(t, cfg)
+	auth := []string{"Authorization", "Bearer " + adminToken, "Content-Type", "application/json"}
+	for _, c := range []struct {
+		name, fields, field string
+	}{
+		{"revenue beyond float64", `"quantity":100000,"price":1e304`, "price:"},
+		{"a unit price beyond ingest's bound", `"price":2e9`, "price:"},
+		{"a line beyond it", `"quantity":100000,"price":100000`, "price × quantity:"},
+		{"too many units", `"quantity":100001,"price":1`, "quantity:"},
+		{"a negative price", `"price":-1`, "price:"},
+	} {
+		body := `{"token":"` + token + `","order_id":"O-big",` + c.fields + `}`
+		rec := s.do(http.MethodPost, "/api/offers/redeem", strings.NewReader(body), auth...)
+		var out struct{ Error string }
+		json.Unmarshal(rec.Body.Bytes(), &out)
+		if rec.Code != http.StatusBadRequest || !strings.HasPrefix(out.Error, c.field) {
+			t.Errorf("%s: %d %s, want 400 naming %q", c.name, rec.Code, rec.Body, c.field)
+		}
+	}
+	if got := redemptions(t, s); len(got) != 0 {
+		t.Errorf("stored %+v", got)
+	}
+	// The largest line accepted is stored and answered as it was given.
+	body := `{"token":"` + token + `","order_id":"O-big","quantity":1000,"price":1000000}`
+	if rec := s.do(http.MethodPost, "/api/offers/redeem", strings.NewReader(body), auth...); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"revenue":1000000000`) {
+		t.Errorf("a line of 1e9: %d %s", rec.Code, rec.Body)
+	}
+}
