@@ -10,9 +10,11 @@ import (
 
 var errBadLink = errors.New("bad link")
 
-// normalizeLink returns raw as an absolute http(s) URL of printable ASCII:
-// an internationalised host becomes punycode, other non-ASCII bytes (and
-// spaces) are percent-encoded. Anything else is errBadLink.
+// normalizeLink returns raw as an absolute http(s) URL that is RFC 3986
+// compliant, as Google requires of links ("ASCII characters only, and RFC
+// 3986 compliant"): an internationalised host becomes punycode, other
+// characters RFC 3986 does not allow are percent-encoded (percentEncode).
+// Anything else is errBadLink.
 func normalizeLink(raw string) (string, error) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" || len(raw) > 4*maxLink {
@@ -23,7 +25,7 @@ func normalizeLink(raw string) (string, error) {
 			return "", errBadLink
 		}
 	}
-	esc := escapeNonASCII(raw)
+	esc := percentEncode(raw)
 	u, err := url.Parse(esc)
 	if err != nil {
 		return "", errBadLink
@@ -33,8 +35,8 @@ func normalizeLink(raw string) (string, error) {
 		return "", errBadLink
 	}
 	if esc == raw && strings.HasPrefix(raw, u.Scheme+"://") && asciiHost(u.Host) {
-		// Already an ASCII URL with a lower-case scheme: keep it as written.
-		if len(raw) > maxLink || !printableASCII(raw) {
+		// Already a compliant URL with a lower-case scheme: keep it as written.
+		if len(raw) > maxLink {
 			return "", errBadLink
 		}
 		return raw, nil
@@ -47,38 +49,69 @@ func normalizeLink(raw string) (string, error) {
 	}
 	u.Host = host
 	out := u.String()
-	if len(out) > maxLink || !printableASCII(out) {
+	if len(out) > maxLink || !rfc3986(out) {
 		return "", errBadLink
 	}
 	return out, nil
 }
 
-// escapeNonASCII percent-encodes bytes ≥ 0x80, spaces and quotes, leaving
-// the rest (including existing %XX escapes) as written.
-func escapeNonASCII(s string) string {
-	const hex = "0123456789ABCDEF"
-	need := false
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= 0x80 || c == ' ' || c == '"' || c == '<' || c == '>' {
-			need = true
-			break
-		}
-	}
-	if !need {
+// percentEncode percent-encodes every byte RFC 3986 does not allow in a
+// URI: non-ASCII bytes, spaces and " < > \ ^ ` { | }, a '%' that does not
+// start a %XX escape (so "50%" means what the shop wrote) and a '#' after
+// the first (a fragment cannot hold one). The rest, including existing
+// %XX escapes, stays as written: re-encoding them would change the link.
+func percentEncode(s string) string {
+	if rfc3986(s) {
 		return s
 	}
+	const hex = "0123456789ABCDEF"
 	var b strings.Builder
+	b.Grow(len(s) + 16)
+	fragment := false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c >= 0x80 || c == ' ' || c == '"' || c == '<' || c == '>' {
-			b.WriteByte('%')
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&15])
+		keep := uriChar(c) && !(c == '%' && !escapeAt(s, i)) && !(c == '#' && fragment)
+		fragment = fragment || c == '#'
+		if keep {
+			b.WriteByte(c)
 			continue
 		}
-		b.WriteByte(c)
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
 	}
 	return b.String()
+}
+
+// rfc3986 reports whether s is made only of characters RFC 3986 allows,
+// with every '%' starting a %XX escape and at most one '#'.
+func rfc3986(s string) bool {
+	fragment := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case !uriChar(c), c == '%' && !escapeAt(s, i), c == '#' && fragment:
+			return false
+		case c == '#':
+			fragment = true
+		}
+	}
+	return true
+}
+
+// uriChar reports the characters RFC 3986 allows in a URI: unreserved
+// (letters, digits, - . _ ~), reserved (: / ? # [ ] @ ! $ & ' ( ) * + , ; =)
+// and '%' for escapes.
+func uriChar(c byte) bool {
+	return isASCIILetter(c) || (c >= '0' && c <= '9') || strings.IndexByte("-._~:/?#[]@!$&'()*+,;=%", c) >= 0
+}
+
+// escapeAt reports whether s[i] starts a %XX escape.
+func escapeAt(s string, i int) bool {
+	return i+2 < len(s) && s[i] == '%' && isHexDigit(s[i+1]) && isHexDigit(s[i+2])
+}
+
+func isHexDigit(c byte) bool {
+	return (c >= '0' && c <= '9') || ((c|0x20) >= 'a' && (c|0x20) <= 'f')
 }
 
 // asciiHost accepts host[:port] made of letters, digits, '-', '.', ':'
@@ -90,15 +123,6 @@ func asciiHost(h string) bool {
 	for i := 0; i < len(h); i++ {
 		c := h[i]
 		if !(isASCIILetter(c) || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == ':' || c == '[' || c == ']' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
-
-func printableASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] <= 0x20 || s[i] >= 0x7f {
 			return false
 		}
 	}
