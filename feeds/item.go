@@ -80,7 +80,10 @@ type Builder struct {
 	signer   *signer
 	ruleKeys map[int]string // ruleKey of Rules[i], computed once per feed
 	// seen holds a 64-bit hash per written id (8 bytes an item, not the
-	// ids): a collision would leave an item out, never repeat an id.
+	// ids): a collision would leave an item out, never repeat an id. The
+	// id is hashed lower-cased: Google takes ids that differ only in case
+	// ("abc123", "ABC123") for one product, so the later one is a
+	// duplicate.
 	seen map[uint64]struct{}
 }
 
@@ -96,7 +99,7 @@ func (b *Builder) Build(r *Row) (Item, string) {
 	if it.ID == "" || len([]rune(it.ID)) > maxID {
 		return it, SkipBadID // never truncated: a cut id could collide
 	}
-	idHash := maphash.String(idSeed, it.ID)
+	idHash := maphash.String(idSeed, strings.ToLower(it.ID))
 	if _, dup := b.seen[idHash]; dup {
 		return it, SkipDuplicate
 	}

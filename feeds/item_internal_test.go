@@ -1,0 +1,44 @@
+package feeds
+
+import (
+	"testing"
+	"time"
+
+	"github.com/remarket/remarket/internal/config"
+)
+
+// offerSite is a site that can sign offers.
+func offerSite() config.Site {
+	return config.Site{ID: "s", SiteFeeds: config.SiteFeeds{OfferKeys: []config.OfferKey{{ID: "k", Secret: "0123456789abcdef0123456789abcdef"}}}}
+}
+
+// itemBuilder builds items of one feed, without discount rules.
+func itemBuilder() *Builder {
+	return &Builder{Site: offerSite(), Audience: "a", Now: time.Date(2026, 11, 26, 11, 0, 0, 0, time.UTC), OfferParam: "rm_offer"}
+}
+
+// validRow is a row every format accepts as it is.
+func validRow(id string) Row {
+	return Row{ProductID: id, Title: "Lens " + id, Link: "https://shop.example/" + id, Image: "https://cdn.example/" + id + ".jpg",
+		Price: 10, Currency: "USD"}
+}
+
+// TestBuildTakesIDsDifferingInCaseForOneProduct: Google reads ids that
+// differ only in case as the same product, so one feed holds the first
+// and counts the others as duplicates.
+func TestBuildTakesIDsDifferingInCaseForOneProduct(t *testing.T) {
+	b := itemBuilder()
+	var got []string
+	for _, id := range []string{"abc123", "ABC123", "Abc123", "abc124", "ÄBC123", "äbc123"} {
+		row := validRow(id)
+		it, skip := b.Build(&row)
+		got = append(got, id+":"+it.ID+":"+skip)
+	}
+	want := []string{"abc123:abc123:", "ABC123:ABC123:" + SkipDuplicate, "Abc123:Abc123:" + SkipDuplicate,
+		"abc124:abc124:", "ÄBC123:ÄBC123:", "äbc123:äbc123:" + SkipDuplicate}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("id %d: %s, want %s", i, got[i], want[i])
+		}
+	}
+}
