@@ -84,7 +84,10 @@ func (w Window) until(loc *time.Location) string {
 // discounted applies percent (or a fixed amount) to price, bounded by the
 // site's maximum percent, rounded to the currency's minor unit. ok is
 // false when nothing remains of the discount or of the price: a sale price
-// is always strictly below the price and above zero.
+// is always strictly below the price and above zero as the feeds write
+// them, which for three- and four-decimal currencies is rounded to two
+// decimals (a 5% sale of 0.100 KWD is 0.095, written "0.10 KWD" like the
+// price: no sale).
 func discounted(price Money, percent, amount, maxPercent float64) (Money, bool) {
 	var off int64
 	switch {
@@ -97,7 +100,9 @@ func discounted(price Money, percent, amount, maxPercent float64) (Money, bool) 
 		off = limit
 	}
 	sale := Money{Minor: price.Minor - off, Currency: price.Currency}
-	if off <= 0 || sale.Minor <= 0 || sale.Minor >= price.Minor {
+	saleShown, _ := sale.shown()
+	priceShown, _ := price.shown()
+	if off <= 0 || saleShown <= 0 || saleShown >= priceShown {
 		return Money{}, false
 	}
 	return sale, true

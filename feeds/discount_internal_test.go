@@ -143,6 +143,44 @@ func TestDiscounted(t *testing.T) {
 	}
 }
 
+// TestSaleIsBelowPriceAsWritten: three-decimal currencies are written
+// with two decimals, so a sale is kept only when it is strictly below the
+// price, and above zero, as the feed writes both.
+func TestSaleIsBelowPriceAsWritten(t *testing.T) {
+	cases := []struct {
+		name          string
+		price         Money
+		pct, amt, max float64
+		sale          string // "" for no sale
+	}{
+		{"5% of 0.100 KWD is 0.095, written 0.10", Money{100, "KWD"}, 5, 0, 30, ""},
+		{"10% of 0.100 KWD", Money{100, "KWD"}, 10, 0, 30, "0.09 KWD"},
+		{"0.004 BHD off 1.000 is written 1.00", Money{1000, "BHD"}, 0, 0.004, 30, ""},
+		{"0.5% of 1.004 OMR: 0.999, both written 1.00", Money{1004, "OMR"}, 0.5, 0, 30, ""},
+		{"a sale written 0.00 JOD", Money{10, "JOD"}, 90, 0, 90, ""},
+		{"5% of 0.150 BHD rounds to 0.142, written 0.14", Money{150, "BHD"}, 5, 0, 30, "0.14 BHD"},
+		{"4 decimals: 1% of 1.0000 CLF", Money{10000, "CLF"}, 1, 0, 30, "0.99 CLF"},
+		{"4 decimals: 0.1% of 1.0000 CLF", Money{10000, "CLF"}, 0.1, 0, 30, ""},
+	}
+	for _, c := range cases {
+		got, ok := discounted(c.price, c.pct, c.amt, c.max)
+		if ok != (c.sale != "") || (ok && got.String() != c.sale) {
+			t.Errorf("%s: sale %q (%v), want %q", c.name, got, ok, c.sale)
+		}
+	}
+	// The item then has no sale, no offer text and no token.
+	rule := config.DiscountRule{Strategy: "upsell", Percent: 5, Duration: 48 * time.Hour}
+	run := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	b := &Builder{Site: offerSite(), Audience: "a", Now: run.Add(time.Hour), OfferParam: "rm_offer",
+		Rules: []config.DiscountRule{rule}, Windows: map[string]Window{"kwd": windowOf(rule, run, time.Time{})}}
+	row := validRow("kwd")
+	row.Price, row.Currency, row.Strategy = 0.1, "KWD", "upsell"
+	it, skip := b.Build(&row)
+	if skip != "" || it.HasSale() || it.Labels[3] != "" || it.OfferToken != "" {
+		t.Errorf("0.100 KWD, 5%% off: price %s, sale %s, offer %q, token %q (%s)", it.Price, it.Sale, it.Labels[3], it.OfferToken, skip)
+	}
+}
+
 func TestMatchRuleMostSpecificWins(t *testing.T) {
 	rules := []config.DiscountRule{
 		{Percent: 5},

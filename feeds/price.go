@@ -50,15 +50,22 @@ func moneyOf(price float64, currency string) (Money, bool) {
 	return Money{Minor: minor, Currency: currency}, true
 }
 
+// shown is the amount as the feeds write it, in units of its last shown
+// decimal, and how many decimals that is: Google takes at most two, so a
+// three- or four-decimal currency is rounded half up to hundredths
+// (0.095 KWD is shown as 0.10).
+func (m Money) shown() (minor int64, decimals int) {
+	d := decimalsOf(m.Currency)
+	if d <= 2 {
+		return m.Minor, d
+	}
+	div := int64(pow10[d-2])
+	return (m.Minor + div/2) / div, 2
+}
+
 // amount is the decimal number, e.g. "1234.50", "1500" for JPY.
 func (m Money) amount() string {
-	d := decimalsOf(m.Currency)
-	minor := m.Minor
-	if d > 2 { // Google takes at most two decimals
-		div := int64(pow10[d-2])
-		minor = (minor + div/2) / div
-		d = 2
-	}
+	minor, d := m.shown()
 	if d == 0 {
 		return strconv.FormatInt(minor, 10)
 	}
