@@ -15,8 +15,9 @@ import (
 )
 
 // Google requires availability_date for preorder and backorder items: the
-// catalog's date is carried into every format, and such items without it
-// are left out and counted (metric and feed stats).
+// catalog's date is carried into every format, and such items without it,
+// or with one more than a year ahead, are left out and counted (metric and
+// feed stats).
 func TestPreorderItemsCarryTheirAvailabilityDate(t *testing.T) {
 	s := newServer(t, testConfig(t))
 	date := time.Date(2026, 12, 15, 8, 0, 0, 0, time.UTC)
@@ -29,7 +30,8 @@ func TestPreorderItemsCarryTheirAvailabilityDate(t *testing.T) {
 		item("pre-undated", "preorder", time.Time{}),
 		item("back-dated", "backorder", date),
 		item("back-undated", "backorder", time.Time{}),
-		item("stock-dated", "in_stock", date), // a date means nothing in stock: not shown
+		item("stock-dated", "in_stock", date),                     // a date means nothing in stock: not shown
+		item("pre-far", "preorder", runFinished.AddDate(1, 0, 1)), // beyond Google's year
 	)
 	s.fx.run("shop", "r1", runFinished, "cart", 3)
 	s.fx.list("shop", "r1", "cart",
@@ -38,16 +40,17 @@ func TestPreorderItemsCarryTheirAvailabilityDate(t *testing.T) {
 		listed{Product: "back-dated", Strategy: "upsell", Rank: 3},
 		listed{Product: "back-undated", Strategy: "upsell", Rank: 4},
 		listed{Product: "stock-dated", Strategy: "upsell", Rank: 5},
+		listed{Product: "pre-far", Strategy: "upsell", Rank: 6},
 	)
 	s.now = runFinished.Add(time.Hour)
-	skipped := func(format string) float64 {
+	skipped := func(format, reason string) float64 {
 		var m dto.Metric
-		if err := feeds.SkippedItems.WithLabelValues(format, feeds.SkipNoAvailabilityDate).Write(&m); err != nil {
+		if err := feeds.SkippedItems.WithLabelValues(format, reason).Write(&m); err != nil {
 			t.Fatal(err)
 		}
 		return m.GetCounter().GetValue()
 	}
-	before := skipped("google")
+	before, beforeFar := skipped("google", feeds.SkipNoAvailabilityDate), skipped("google", feeds.SkipFarAvailabilityDate)
 
 	rec := s.get("/feeds/shop/cart/google.xml?token=" + feedToken)
 	if rec.Code != http.StatusOK {
@@ -58,14 +61,17 @@ func TestPreorderItemsCarryTheirAvailabilityDate(t *testing.T) {
 		ids = append(ids, it.ID)
 	}
 	if got := strings.Join(ids, ","); got != "pre-dated,back-dated,stock-dated" {
-		t.Fatalf("google items %s, want the undated preorder and backorder left out", got)
+		t.Fatalf("google items %s, want the undated preorder and backorder and the one beyond a year left out", got)
 	}
 	body := rec.Body.String()
 	if n := strings.Count(body, "<g:availability_date>2026-12-15T08:00+0000</g:availability_date>"); n != 2 {
 		t.Fatalf("%d g:availability_date elements, want one per dated preorder/backorder item:\n%s", n, body)
 	}
-	if got := skipped("google") - before; got != 2 {
+	if got := skipped("google", feeds.SkipNoAvailabilityDate) - before; got != 2 {
 		t.Fatalf("remarket_feed_items_skipped_total{reason=no_availability_date} rose by %v, want 2", got)
+	}
+	if got := skipped("google", feeds.SkipFarAvailabilityDate) - beforeFar; got != 1 {
+		t.Fatalf("remarket_feed_items_skipped_total{reason=%s} rose by %v, want 1", feeds.SkipFarAvailabilityDate, got)
 	}
 
 	rows := parseMeta(t, s.get("/feeds/shop/cart/meta.csv?token="+feedToken).Body.Bytes())
@@ -90,7 +96,7 @@ func TestPreorderItemsCarryTheirAvailabilityDate(t *testing.T) {
 	// The feed stats `remarket feed export` prints count them too.
 	var out bytes.Buffer
 	st, err := s.api.Export(context.Background(), &out, "shop", "cart", feeds.Google)
-	if err != nil || st.Items != 3 || st.Skipped[feeds.SkipNoAvailabilityDate] != 2 {
+	if err != nil || st.Items != 3 || st.Skipped[feeds.SkipNoAvailabilityDate] != 2 || st.Skipped[feeds.SkipFarAvailabilityDate] != 1 {
 		t.Fatalf("export stats %+v, %v", st, err)
 	}
 }

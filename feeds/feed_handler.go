@@ -97,7 +97,7 @@ func (p Plan) MaxItems() int {
 // Builder returns the item builder of the plan.
 func (p Plan) Builder() *Builder {
 	return &Builder{
-		Site: p.Site, Audience: p.Audience, Now: p.Now, Rules: p.Rules, Windows: p.windows.byProduct,
+		Site: p.Site, Audience: p.Audience, Now: p.Now, RunFinished: p.Run.Finished, Rules: p.Rules, Windows: p.windows.byProduct,
 		UTMSource: p.Feeds.UTMSource[string(p.Format)], UTMMedium: p.Feeds.UTMMedium, OfferParam: p.Feeds.OfferParam,
 	}
 }

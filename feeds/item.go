@@ -61,6 +61,9 @@ const (
 	// SkipNoAvailabilityDate: a preorder or backorder item without the
 	// availability_date Google requires for them.
 	SkipNoAvailabilityDate = "no_availability_date"
+	// SkipFarAvailabilityDate: a preorder or backorder item available more
+	// than a year ahead; Google takes dates "up to 1 year in the future".
+	SkipFarAvailabilityDate = "availability_date_too_far"
 )
 
 // Builder turns rows into items for one feed: one site, audience and run.
@@ -68,7 +71,10 @@ type Builder struct {
 	Site     config.Site
 	Audience string
 	Now      time.Time
-	Rules    []config.DiscountRule // effective rules (admin over YAML)
+	// RunFinished is when the rows' segment run finished: availability
+	// dates are bounded from it (availabilityHorizon).
+	RunFinished time.Time
+	Rules       []config.DiscountRule // effective rules (admin over YAML)
 	// Windows is the offer window of each product id (resolveWindows);
 	// a product without one has no offer.
 	Windows    map[string]Window
@@ -135,6 +141,9 @@ func (b *Builder) Build(r *Row) (Item, string) {
 		if r.AvailabilityDate.Unix() <= 0 {
 			return it, SkipNoAvailabilityDate
 		}
+		if r.AvailabilityDate.After(b.availabilityHorizon()) {
+			return it, SkipFarAvailabilityDate
+		}
 		it.AvailabilityDate = r.AvailabilityDate.UTC()
 	}
 	if it.Condition = condition(r.Condition); it.Condition == "" {
@@ -171,6 +180,19 @@ func (b *Builder) Build(r *Row) (Item, string) {
 	}
 	b.seen[idHash] = struct{}{}
 	return it, ""
+}
+
+// availabilityHorizon is the latest availability_date a feed shows: a
+// year after the run finished. Counting from the run, not the clock,
+// keeps a feed's bytes a function of its key (Plan.Key) however late it
+// is generated; the run finished before now, so no date shown is more
+// than a year ahead. A builder without a run counts from now.
+func (b *Builder) availabilityHorizon() time.Time {
+	from := b.RunFinished
+	if from.IsZero() || from.After(b.Now) {
+		from = b.Now
+	}
+	return from.AddDate(1, 0, 0)
 }
 
 // applyDiscount sets the sale price and offer text of an item whose rule

@@ -42,3 +42,35 @@ func TestBuildTakesIDsDifferingInCaseForOneProduct(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildLeavesOutAvailabilityDatesBeyondAYear: Google takes an
+// availability_date "up to 1 year in the future"; the year counts from
+// the run's finish, so a feed generated later shows the same items.
+func TestBuildLeavesOutAvailabilityDatesBeyondAYear(t *testing.T) {
+	run := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name      string
+		now, date time.Time
+		skip      string
+	}{
+		{"a year after the run", run.Add(time.Hour), run.AddDate(1, 0, 0), ""},
+		{"a minute more", run.Add(time.Hour), run.AddDate(1, 0, 0).Add(time.Minute), SkipFarAvailabilityDate},
+		{"within a year of now, not of the run", run.AddDate(0, 1, 0), run.AddDate(1, 0, 1), SkipFarAvailabilityDate},
+		{"next month", run.Add(time.Hour), run.AddDate(0, 1, 0), ""},
+	} {
+		b := itemBuilder()
+		b.Now, b.RunFinished = c.now, run
+		row := validRow("pre")
+		row.Availability, row.AvailabilityDate = "preorder", c.date
+		if _, skip := b.Build(&row); skip != c.skip {
+			t.Errorf("%s: skip %q, want %q", c.name, skip, c.skip)
+		}
+	}
+	// Without a run (a builder of its own) the year counts from now.
+	b := itemBuilder()
+	row := validRow("back")
+	row.Availability, row.AvailabilityDate = "backorder", b.Now.AddDate(1, 0, 1)
+	if _, skip := b.Build(&row); skip != SkipFarAvailabilityDate {
+		t.Errorf("backorder a year and a day ahead: skip %q", skip)
+	}
+}
