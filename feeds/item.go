@@ -4,6 +4,7 @@ import (
 	"hash/maphash"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/remarket/remarket/internal/config"
 )
@@ -101,9 +102,14 @@ func (b *Builder) Build(r *Row) (Item, string) {
 		b.signer = newSigner(b.Site.OfferKeys)
 	}
 	var it Item
-	it.ID = cleanText(r.ProductID)
-	if it.ID == "" || len([]rune(it.ID)) > maxID {
-		return it, SkipBadID // never truncated: a cut id could collide
+	// The id is matched against the pixel's and purchases' product ids and
+	// signed into offer tokens, so it is written exactly or not at all:
+	// one that cleaning would change ("SKU  12", a no-break space) is left
+	// out, never rewritten, and one too long is never cut; either would
+	// make it another id, maybe one the feed already has.
+	it.ID = r.ProductID
+	if it.ID == "" || cleanText(it.ID) != it.ID || utf8.RuneCountInString(it.ID) > maxID {
+		return it, SkipBadID
 	}
 	idHash := maphash.String(idSeed, strings.ToLower(it.ID))
 	if _, dup := b.seen[idHash]; dup {

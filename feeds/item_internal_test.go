@@ -74,3 +74,31 @@ func TestBuildLeavesOutAvailabilityDatesBeyondAYear(t *testing.T) {
 		t.Errorf("backorder a year and a day ahead: skip %q", skip)
 	}
 }
+
+// TestBuildLeavesOutIDsCleaningWouldChange: an id is written exactly as
+// the catalog has it, or left out as bad_id; cleaning it would make it an
+// id purchases and the pixel never send, or one another product has.
+func TestBuildLeavesOutIDsCleaningWouldChange(t *testing.T) {
+	b := itemBuilder()
+	for _, c := range []struct {
+		id   string
+		skip string
+	}{
+		{"SKU 12", ""},
+		{"SKU  12", SkipBadID},      // two spaces would become "SKU 12", the id above
+		{"SKU\u00a012", SkipBadID},  // a no-break space
+		{"SKU\ufffe12", SkipBadID},  // a noncharacter XML does not allow
+		{"SKU\u2028-13", SkipBadID}, // a line separator
+		{" SKU-14", SkipBadID},      // surrounding space
+		{"SKU\xff-15", SkipBadID},   // invalid UTF-8
+		{"SKU\u202e-16", SkipBadID}, // a bidi override
+		{"Ärmel-12", ""},            // non-ASCII letters are kept
+		{"商品-12", ""},
+	} {
+		row := validRow(c.id)
+		it, skip := b.Build(&row)
+		if skip != c.skip || (skip == "" && it.ID != c.id) {
+			t.Errorf("id %+q: written as %+q, skip %q; want skip %q", c.id, it.ID, skip, c.skip)
+		}
+	}
+}
