@@ -41,7 +41,7 @@ func (g *GoogleWriter) Item(it *Item) error {
 	g.elem("g:brand", it.Brand)
 	g.elem("g:gtin", it.GTIN)
 	g.elem("g:mpn", it.MPN)
-	if it.GTIN == "" && it.MPN == "" {
+	if it.GTIN == "" && it.MPN == "" && !it.identifiersLeftOut {
 		g.elem("g:identifier_exists", "no")
 	}
 	g.elem("g:product_type", it.ProductType)

@@ -41,6 +41,44 @@ type Item struct {
 	Labels                 [5]string // audience, strategy, reason, offer text, motivation
 	OfferToken             string
 	OfferExpires           time.Time
+
+	// identifiersLeftOut: the catalog's gtin or mpn could not be written
+	// (identifier), so the item is not declared to have none.
+	identifiersLeftOut bool
+}
+
+// Identifier limits of the Google spec, in characters (maxID for the id).
+const (
+	maxMPN     = 70
+	maxGroupID = 50
+)
+
+// identifier is an identifier (id, mpn, item_group_id) exactly as the
+// catalog has it, or "" when it is longer than max or cleaning would
+// change it. It is never cut or rewritten: that would make it another
+// identifier — another product's id, or two variant groups merged into
+// one — so it is left out instead.
+func identifier(s string, max int) string {
+	if cleanText(s) != s || utf8.RuneCountInString(s) > max {
+		return ""
+	}
+	return s
+}
+
+// gtin is s when it is a GTIN-8, -12 (UPC), -13 (EAN) or -14, all digits,
+// else "": a GTIN of another form matches no product.
+func gtin(s string) string {
+	switch len(s) {
+	case 8, 12, 13, 14:
+	default:
+		return ""
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return ""
+		}
+	}
+	return s
 }
 
 // HasSale reports whether the item carries a sale price.
@@ -104,11 +142,9 @@ func (b *Builder) Build(r *Row) (Item, string) {
 	var it Item
 	// The id is matched against the pixel's and purchases' product ids and
 	// signed into offer tokens, so it is written exactly or not at all:
-	// one that cleaning would change ("SKU  12", a no-break space) is left
-	// out, never rewritten, and one too long is never cut; either would
-	// make it another id, maybe one the feed already has.
-	it.ID = r.ProductID
-	if it.ID == "" || cleanText(it.ID) != it.ID || utf8.RuneCountInString(it.ID) > maxID {
+	// one that cleaning would change ("SKU  12", a no-break space) or too
+	// long is left out, never rewritten or cut (identifier).
+	if it.ID = identifier(r.ProductID, maxID); it.ID == "" {
 		return it, SkipBadID
 	}
 	idHash := maphash.String(idSeed, strings.ToLower(it.ID))
@@ -162,11 +198,12 @@ func (b *Builder) Build(r *Row) (Item, string) {
 			it.Brand = b.Site.ID
 		}
 	}
-	it.GTIN = fitText(r.GTIN, 50)
-	it.MPN = fitText(r.MPN, 70)
+	it.GTIN = gtin(r.GTIN)
+	it.MPN = identifier(r.MPN, maxMPN)
+	it.identifiersLeftOut = (it.GTIN == "" && r.GTIN != "") || (it.MPN == "" && r.MPN != "")
 	it.ProductType = fitText(r.Category, 750)
 	it.GoogleCategory = fitText(r.GoogleCategory, 750)
-	it.GroupID = fitText(r.GroupID, 50)
+	it.GroupID = identifier(r.GroupID, maxGroupID)
 	it.Labels = [5]string{
 		fitText(b.Audience, maxLabel),
 		fitText(r.Strategy, maxLabel),

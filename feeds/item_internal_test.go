@@ -1,6 +1,9 @@
 package feeds
 
 import (
+	"bufio"
+	"bytes"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,6 +102,68 @@ func TestBuildLeavesOutIDsCleaningWouldChange(t *testing.T) {
 		it, skip := b.Build(&row)
 		if skip != c.skip || (skip == "" && it.ID != c.id) {
 			t.Errorf("id %+q: written as %+q, skip %q; want skip %q", c.id, it.ID, skip, c.skip)
+		}
+	}
+}
+
+// TestBuildNeverCutsIdentifiers: gtin, mpn and item_group_id are written
+// exactly or left out, never cut with an ellipsis (a cut group id can
+// merge two variant groups), and the item stays in the feed either way.
+func TestBuildNeverCutsIdentifiers(t *testing.T) {
+	long := func(prefix string, n int) string { return prefix + strings.Repeat("9", n-len(prefix)) }
+	cases := []struct {
+		name                       string
+		gtin, mpn, group           string
+		wantGTIN, wantMPN, wantGrp string
+	}{
+		{"as the catalog has them", "0012345678905", "EOS-90D", "eos-90d",
+			"0012345678905", "EOS-90D", "eos-90d"},
+		{"at their limits", "12345678901234", long("M", 70), long("group-", 50),
+			"12345678901234", long("M", 70), long("group-", 50)},
+		{"too long", "123456789012345", long("M", 71), long("group-", 51), "", "", ""},
+		{"changed by cleaning", "12345678", "EOS  90D", "eos\u00a090d", "12345678", "", ""},
+		{"gtin-12", "123456789012", "", "", "123456789012", "", ""},
+		{"gtin of another length", "1234567890", "", "", "", "", ""},
+		{"gtin not all digits", "0012-45678905", "", "", "", "", ""},
+	}
+	for _, c := range cases {
+		row := validRow("p")
+		row.GTIN, row.MPN, row.GroupID = c.gtin, c.mpn, c.group
+		it, skip := itemBuilder().Build(&row)
+		if skip != "" || it.GTIN != c.wantGTIN || it.MPN != c.wantMPN || it.GroupID != c.wantGrp {
+			t.Errorf("%s: gtin %q mpn %q item_group_id %q (skip %q); want %q %q %q",
+				c.name, it.GTIN, it.MPN, it.GroupID, skip, c.wantGTIN, c.wantMPN, c.wantGrp)
+		}
+	}
+}
+
+// TestGoogleClaimsNoIdentifiersOnlyWithoutThem: identifier_exists "no"
+// says the product has no GTIN or MPN; one the catalog has but the feed
+// leaves out does not make that true.
+func TestGoogleClaimsNoIdentifiersOnlyWithoutThem(t *testing.T) {
+	for _, c := range []struct {
+		gtin, mpn string
+		claim     bool
+	}{
+		{"", "", true},
+		{"0012345678905", "", false},
+		{"123", "", false},                   // left out: not a GTIN
+		{"", strings.Repeat("M", 71), false}, // left out: too long
+	} {
+		row := validRow("p")
+		row.GTIN, row.MPN = c.gtin, c.mpn
+		it, skip := itemBuilder().Build(&row)
+		if skip != "" {
+			t.Fatal(skip)
+		}
+		var buf bytes.Buffer
+		w := &GoogleWriter{w: bufio.NewWriter(&buf)}
+		if err := w.Item(&it); err != nil {
+			t.Fatal(err)
+		}
+		w.w.Flush()
+		if got := strings.Contains(buf.String(), "<g:identifier_exists>no</g:identifier_exists>"); got != c.claim {
+			t.Errorf("gtin %q mpn %q: identifier_exists no written %v, want %v", c.gtin, c.mpn, got, c.claim)
 		}
 	}
 }
