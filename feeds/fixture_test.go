@@ -55,7 +55,7 @@ type product struct {
 	ID, Title, Description, Link, Image string
 	Price                               float64
 	Currency, Availability, Condition   string
-	Brand, GTIN, Category               string
+	Brand, GTIN, MPN, Category, GroupID string
 	AvailabilityDate                    time.Time
 }
 
@@ -74,7 +74,7 @@ func (f *fixture) products(site string, ps ...product) {
 			avail = time.Unix(0, 0)
 		}
 		if err := b.Append(site, p.ID, p.Title, p.Description, p.Link, p.Image, p.Price, p.Currency, p.Availability,
-			p.Condition, p.Brand, p.GTIN, "", p.Category, "", "", int64(5), time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
+			p.Condition, p.Brand, p.GTIN, p.MPN, p.Category, "", p.GroupID, int64(5), time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
 			[]string{}, 0.0, []string{}, []string{}, uint64(1), avail); err != nil {
 			f.t.Fatal(err)
 		}

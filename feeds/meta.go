@@ -13,12 +13,33 @@ var metaColumns = []string{
 	"availability_date",
 }
 
+// metaExact marks the columns written exactly, never neutralised as
+// formulas (csvCell): the identifiers and links. Meta matches its pixel's
+// content_ids, and remarket its offer tokens and the Google feed, against
+// the id as the catalog has it, so "'@sku" would be another product, and
+// an item_group_id, gtin or mpn changed the same way another group or
+// product. The price: a person who opens meta.csv in a spreadsheet runs
+// an identifier of the shop's own catalog that starts with '=', '+', '-'
+// or '@' as a formula. Every free-text column (titles, descriptions,
+// reasons) is still neutralised, and links always start with http.
+var metaExact = func() []bool {
+	exact := make([]bool, len(metaColumns))
+	for i, c := range metaColumns {
+		switch c {
+		case "id", "item_group_id", "gtin", "mpn", "link", "image_link":
+			exact[i] = true
+		}
+	}
+	return exact
+}()
+
 // metaTime is Meta's ISO 8601 date-time: 2026-12-15T09:00+00:00.
 const metaTime = "2006-01-02T15:04-07:00"
 
 // MetaWriter writes a Meta (Facebook) catalog as RFC 4180 CSV: CRLF line
 // ends, fields with commas, quotes or line breaks quoted, and every cell
-// that a spreadsheet would run as a formula neutralised (csvCell).
+// but the identifiers (metaExact) that a spreadsheet would run as a
+// formula neutralised (csvCell).
 type MetaWriter struct {
 	w   *bufio.Writer
 	csv *csv.Writer
@@ -49,7 +70,9 @@ func (m *MetaWriter) Item(it *Item) error {
 		r[21] = it.AvailabilityDate.Format(metaTime)
 	}
 	for i := range r {
-		r[i] = csvCell(r[i])
+		if !metaExact[i] {
+			r[i] = csvCell(r[i])
+		}
 	}
 	return m.csv.Write(r)
 }
