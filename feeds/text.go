@@ -5,6 +5,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/rivo/uniseg"
 )
 
 // Field limits of the Google Merchant spec (Meta's are looser), in characters.
@@ -178,18 +180,14 @@ func isASCIILetter(c byte) bool { return (c|0x20) >= 'a' && (c|0x20) <= 'z' }
 
 // truncate shortens clean text to at most max characters, cutting at the
 // last word boundary in the second half of the budget (else mid-word) and
-// marking the cut with an ellipsis.
+// marking the cut with an ellipsis. It cuts between grapheme clusters, so
+// a flag, an emoji sequence or a letter with its combining marks is kept
+// whole or left out, never split into something else.
 func truncate(s string, max int) string {
 	if len(s) <= max || utf8.RuneCountInString(s) <= max {
 		return s
 	}
-	// Byte offset just after max-1 runes: room for the ellipsis.
-	cut, n := 0, 0
-	for cut < len(s) && n < max-1 {
-		_, size := utf8.DecodeRuneInString(s[cut:])
-		cut += size
-		n++
-	}
+	cut := graphemePrefix(s, max-1) // room for the ellipsis
 	head := s[:cut]
 	if s[cut] != ' ' { // cut falls inside a word: back up to a space
 		if sp := strings.LastIndexByte(head, ' '); sp > len(head)/2 {
@@ -197,6 +195,31 @@ func truncate(s string, max int) string {
 		}
 	}
 	return strings.TrimRight(head, " ,;:-") + "…"
+}
+
+// graphemePrefix is the byte length of the longest run of whole grapheme
+// clusters at the start of s that has at most n characters. When even the
+// first cluster is longer (a letter under dozens of stacked marks), it
+// cuts after n characters: there is no boundary to cut at.
+func graphemePrefix(s string, n int) int {
+	cut, runes, state := 0, 0, -1
+	for cut < len(s) {
+		cluster, _, _, next := uniseg.FirstGraphemeClusterInString(s[cut:], state)
+		r := utf8.RuneCountInString(cluster)
+		if runes+r > n {
+			break
+		}
+		cut, runes, state = cut+len(cluster), runes+r, next
+	}
+	if cut > 0 {
+		return cut
+	}
+	for runes < n {
+		_, size := utf8.DecodeRuneInString(s[cut:])
+		cut += size
+		runes++
+	}
+	return cut
 }
 
 // fitText is cleanText then truncate.

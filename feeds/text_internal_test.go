@@ -50,6 +50,37 @@ func TestTruncateOnWordBoundary(t *testing.T) {
 	}
 }
 
+// TestTruncateKeepsGraphemeClusters: a cut falls between grapheme
+// clusters, so no flag is halved and no letter loses its marks, and the
+// text still fits the limit in characters.
+func TestTruncateKeepsGraphemeClusters(t *testing.T) {
+	const (
+		de     = "🇩🇪"              // two regional indicators
+		e      = "e\u0301\u0323"   // e with two combining marks
+		family = "👨\u200d👩\u200d👧" // a ZWJ sequence of five characters
+	)
+	zalgo := "a" + strings.Repeat("\u0301", 20) + "b"
+	cases := []struct {
+		name, in string
+		max      int
+		want     string
+	}{
+		{"flags", de + "🇫🇷🇮🇹", 4, de + "…"},
+		{"combining marks", e + e + e, 6, e + "…"},
+		{"ZWJ sequence", family + family, 8, family + "…"},
+		{"ZWJ sequence after a word", "Gift " + family + family, 12, "Gift " + family + "…"},
+		{"a title of flags", strings.Repeat(de, 100), maxTitle, strings.Repeat(de, 74) + "…"},
+		{"a title of marked letters", strings.Repeat(e, 60), maxTitle, strings.Repeat(e, 49) + "…"},
+		{"one cluster longer than the limit", zalgo, 10, zalgo[:1+8*2] + "…"},
+	}
+	for _, c := range cases {
+		got := truncate(c.in, c.max)
+		if got != c.want || utf8.RuneCountInString(got) > c.max {
+			t.Errorf("%s: truncate(%+q, %d) = %+q, want %+q", c.name, c.in, c.max, got, c.want)
+		}
+	}
+}
+
 func TestStripHTML(t *testing.T) {
 	for in, want := range map[string]string{
 		"<p>Hello <b>world</b></p>":  " Hello  world  ",
