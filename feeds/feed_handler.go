@@ -32,13 +32,16 @@ type Plan struct {
 	Feeds    config.Feeds
 	Link     string // public URL
 
-	windows offerWindows
+	rulesVersion uint64 // of the admin rules (ruleSet.version)
+	windows      offerWindows
 }
 
 // Key identifies the feed's bytes. Within a run the content changes only
-// when an offer window opens or closes, so the key counts the window
-// edges passed (the "epoch") rather than the time, and names the windows
-// themselves by their digest.
+// when the rules are changed or an offer window opens or closes, so the
+// key names the rule version, counts the window edges passed (the
+// "epoch") rather than the time, and names the windows themselves by
+// their digest. Whatever moves Last-Modified (epoch) is in the key, so
+// one key has one Last-Modified everywhere.
 func (p Plan) Key() string {
 	h := sha256.New()
 	conf, _ := json.Marshal(struct {
@@ -51,7 +54,8 @@ func (p Plan) Key() string {
 	}{p.Rules, p.Site.MaxDiscount(), p.Site.TimeZone, p.Site.DefaultBrand, p.Site.FeedMaxItems, p.Feeds.MaxItems,
 		p.Feeds.UTMMedium, p.Feeds.UTMSource[string(p.Format)], p.Feeds.OfferParam, p.Link, p.keyID(), p.keyHash()})
 	epoch, _ := p.epoch()
-	for _, s := range []string{p.Site.ID, p.Audience, p.Run.ID, string(conf), string(p.Format), p.windows.digest, strconv.Itoa(epoch)} {
+	for _, s := range []string{p.Site.ID, p.Audience, p.Run.ID, string(conf), string(p.Format), p.windows.digest, strconv.Itoa(epoch),
+		strconv.FormatUint(p.rulesVersion, 10)} {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}
@@ -75,15 +79,29 @@ func (p Plan) keyHash() string {
 }
 
 // epoch counts the feed's offer-window edges already passed; lastChange
-// is the latest of them or the run's finish, whichever is later: the
-// feed's Last-Modified.
+// is the latest of what changed the feed's bytes: the run's finish, the
+// last edge passed or the rule change. It is the feed's Last-Modified.
 func (p Plan) epoch() (n int, lastChange time.Time) {
 	n, last := p.windows.epoch(p.Now)
 	lastChange = p.Run.Finished
-	if last.After(lastChange) {
-		lastChange = last
+	// HTTP dates have whole seconds (run finishes and window edges are
+	// whole already): a rule change is rounded up, or one in the second
+	// after the previous Last-Modified would not move it.
+	rules := ruleSet{version: p.rulesVersion}.changed()
+	for _, t := range []time.Time{last, ceilSecond(rules)} {
+		if t.After(lastChange) {
+			lastChange = t
+		}
 	}
 	return n, lastChange
+}
+
+// ceilSecond rounds t up to a whole second.
+func ceilSecond(t time.Time) time.Time {
+	if s := t.Truncate(time.Second); !s.Equal(t) {
+		return s.Add(time.Second)
+	}
+	return t
 }
 
 // MaxItems is the site's item cap.
@@ -116,13 +134,13 @@ func (a *API) plan(ctx context.Context, site config.Site, audience string, f For
 	if err != nil {
 		return Plan{}, err
 	}
-	rules, err := a.rules.effective(ctx, site)
+	rules, err := a.rules.effectiveSet(ctx, site)
 	if err != nil {
 		return Plan{}, err
 	}
-	p := Plan{Site: site, Audience: audience, Format: f, Run: run, Rules: rules, Now: a.Now().UTC(),
-		Feeds: a.cfg.Feeds, Link: a.cfg.PublicURL}
-	if p.windows, err = a.wins.get(ctx, site.ID, audience, run, rules, p.Now, p.rowLimit()); err != nil {
+	p := Plan{Site: site, Audience: audience, Format: f, Run: run, Rules: rules.rules, Now: a.Now().UTC(),
+		Feeds: a.cfg.Feeds, Link: a.cfg.PublicURL, rulesVersion: rules.version}
+	if p.windows, err = a.wins.get(ctx, site.ID, audience, run, p.Rules, p.Now, p.rowLimit()); err != nil {
 		return Plan{}, err
 	}
 	return p, nil

@@ -97,3 +97,18 @@ func (s *server) do(method, path string, body io.Reader, hdr ...string) *httptes
 	s.h.ServeHTTP(rec, req)
 	return rec
 }
+
+// newServerOn is a second serve instance over the database of s, with its
+// own caches and the same clock reading.
+func newServerOn(t testing.TB, cfg config.Config, s *server) *server {
+	t.Helper()
+	cfg.Feeds.CacheDir = t.TempDir()
+	s2 := &server{t: t, db: s.db, fx: s.fx, now: s.now}
+	s2.api = feeds.NewAPI(cfg, s.db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s2.api.Now = func() time.Time { return s2.now }
+	t.Cleanup(s2.api.Close)
+	e := gin.New()
+	s2.api.Register(e)
+	s2.h = e
+	return s2
+}

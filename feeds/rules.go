@@ -68,8 +68,24 @@ type ruleStore struct {
 }
 
 type cachedRules struct {
-	rules []config.DiscountRule
-	at    time.Time
+	set ruleSet
+	at  time.Time
+}
+
+// ruleSet is a site's admin rules and their version: nanoseconds at the
+// PUT that stored them (0: none ever stored). A feed's key and
+// Last-Modified carry the version, so a rule change moves both.
+type ruleSet struct {
+	rules   []config.DiscountRule
+	version uint64
+}
+
+// changed is when the rules were stored (zero when never).
+func (r ruleSet) changed() time.Time {
+	if r.version == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(r.version)).UTC()
 }
 
 func newRuleStore(db *chdb.DB) *ruleStore {
@@ -78,36 +94,42 @@ func newRuleStore(db *chdb.DB) *ruleStore {
 
 // admin returns the site's newest admin rule set (nil when none).
 func (s *ruleStore) admin(ctx context.Context, site string) ([]config.DiscountRule, error) {
+	set, err := s.adminSet(ctx, site)
+	return set.rules, err
+}
+
+// adminSet returns the site's newest admin rule set with its version.
+func (s *ruleStore) adminSet(ctx context.Context, site string) (ruleSet, error) {
 	s.mu.Lock()
 	c, ok := s.cached[site]
 	s.mu.Unlock()
 	if ok && time.Since(c.at) < s.ttl {
-		return c.rules, nil
+		return c.set, nil
 	}
 	// The newest admin rule set of a site.
-	const q = `SELECT rules FROM feed_discount_rules WHERE site = ? ORDER BY version DESC LIMIT 1`
+	const q = `SELECT rules, version FROM feed_discount_rules WHERE site = ? ORDER BY version DESC LIMIT 1`
 	rows, err := s.db.Query(ctx, q, site)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read discount rules: %w", err)
+		return ruleSet{}, fmt.Errorf("cannot read discount rules: %w", err)
 	}
 	defer rows.Close()
-	var rules []config.DiscountRule
+	var set ruleSet
 	if rows.Next() {
 		var doc string
-		if err := rows.Scan(&doc); err != nil {
-			return nil, err
+		if err := rows.Scan(&doc, &set.version); err != nil {
+			return ruleSet{}, err
 		}
-		if rules, err = decodeRules(doc); err != nil {
-			return nil, fmt.Errorf("stored discount rules of %s: %w", site, err)
+		if set.rules, err = decodeRules(doc); err != nil {
+			return ruleSet{}, fmt.Errorf("stored discount rules of %s: %w", site, err)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return ruleSet{}, err
 	}
 	s.mu.Lock()
-	s.cached[site] = cachedRules{rules, time.Now()}
+	s.cached[site] = cachedRules{set, time.Now()}
 	s.mu.Unlock()
-	return rules, nil
+	return set, nil
 }
 
 func decodeRules(doc string) ([]config.DiscountRule, error) {
@@ -136,21 +158,28 @@ func (s *ruleStore) put(ctx context.Context, site string, rules []config.Discoun
 	if err != nil {
 		return err
 	}
+	version := uint64(now.UnixNano())
 	if err := s.db.InsertRow(ctx, "INSERT INTO feed_discount_rules (site, version, updated_at, rules)",
-		site, uint64(now.UnixNano()), now.UTC(), string(doc)); err != nil {
+		site, version, now.UTC(), string(doc)); err != nil {
 		return fmt.Errorf("cannot store discount rules: %w", err)
 	}
 	s.mu.Lock()
-	s.cached[site] = cachedRules{rules, time.Now()}
+	s.cached[site] = cachedRules{ruleSet{rules, version}, time.Now()}
 	s.mu.Unlock()
 	return nil
 }
 
 // effective is the site's rule list: admin rules merged over YAML.
 func (s *ruleStore) effective(ctx context.Context, site config.Site) ([]config.DiscountRule, error) {
-	admin, err := s.admin(ctx, site.ID)
+	set, err := s.effectiveSet(ctx, site)
+	return set.rules, err
+}
+
+// effectiveSet is effective with the admin rules' version.
+func (s *ruleStore) effectiveSet(ctx context.Context, site config.Site) (ruleSet, error) {
+	admin, err := s.adminSet(ctx, site.ID)
 	if err != nil {
-		return nil, err
+		return ruleSet{}, err
 	}
-	return mergeRules(site.Discounts, admin), nil
+	return ruleSet{mergeRules(site.Discounts, admin.rules), admin.version}, nil
 }
