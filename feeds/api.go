@@ -23,6 +23,7 @@ type API struct {
 	log   *slog.Logger
 	rules *ruleStore
 	runs  *runCache
+	cats  *catalogCache
 	wins  *windowCache
 
 	// Now is the clock (tests move it across offer windows).
@@ -39,7 +40,7 @@ func NewAPI(cfg config.Config, db *chdb.DB, log *slog.Logger) *API {
 		log = slog.Default()
 	}
 	return &API{cfg: cfg, db: db, log: log, rules: newRuleStore(db), runs: newRunCache(db, time.Second),
-		wins: newWindowCache(db, 30*time.Second), Now: time.Now}
+		cats: newCatalogCache(db, time.Second), wins: newWindowCache(db, 30*time.Second), Now: time.Now}
 }
 
 // Register adds the feed, offer, discount and member routes.

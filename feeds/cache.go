@@ -12,9 +12,9 @@ import (
 )
 
 // cache keeps generated feeds on disk, one plain and one gzipped file per
-// key (site, audience, run, config, format, discount epoch), so a feed is
-// generated once per run and then served by the kernel from the page
-// cache. Concurrent requests for a missing key wait for one generation.
+// key (site, audience, run, catalog version, rules, config, format,
+// discount epoch: Plan.Key), so a feed is generated once per run and
+// catalog version and then served by the kernel from the page cache. Concurrent requests for a missing key wait for one generation.
 // Total size is bounded; least recently used entries go first (a file
 // being served when evicted stays readable until closed).
 type cache struct {

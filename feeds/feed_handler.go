@@ -21,7 +21,8 @@ import (
 )
 
 // Plan is everything a feed depends on, fixed at the start of a request:
-// the run, the effective rules, the offer windows and the clock.
+// the run, the catalog version, the effective rules, the offer windows
+// and the clock.
 type Plan struct {
 	Site     config.Site
 	Audience string
@@ -32,16 +33,17 @@ type Plan struct {
 	Feeds    config.Feeds
 	Link     string // public URL
 
+	catalog      catalogVersion
 	rulesVersion uint64 // of the admin rules (ruleSet.version)
 	windows      offerWindows
 }
 
 // Key identifies the feed's bytes. Within a run the content changes only
-// when the rules are changed or an offer window opens or closes, so the
-// key names the rule version, counts the window edges passed (the
-// "epoch") rather than the time, and names the windows themselves by
-// their digest. Whatever moves Last-Modified (epoch) is in the key, so
-// one key has one Last-Modified everywhere.
+// when the catalog is switched, the rules are changed, or an offer window
+// opens or closes, so the key names the catalog and rule versions, counts
+// the window edges passed (the "epoch") rather than the time, and names
+// the windows themselves by their digest. Whatever moves Last-Modified
+// (epoch) is in the key, so one key has one Last-Modified everywhere.
 func (p Plan) Key() string {
 	h := sha256.New()
 	conf, _ := json.Marshal(struct {
@@ -55,7 +57,7 @@ func (p Plan) Key() string {
 		p.Feeds.UTMMedium, p.Feeds.UTMSource[string(p.Format)], p.Feeds.OfferParam, p.Link, p.keyID(), p.keyHash()})
 	epoch, _ := p.epoch()
 	for _, s := range []string{p.Site.ID, p.Audience, p.Run.ID, string(conf), string(p.Format), p.windows.digest, strconv.Itoa(epoch),
-		strconv.FormatUint(p.rulesVersion, 10)} {
+		strconv.FormatUint(p.catalog.version, 10), strconv.FormatUint(p.catalog.switchSeq, 10), strconv.FormatUint(p.rulesVersion, 10)} {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}
@@ -80,15 +82,16 @@ func (p Plan) keyHash() string {
 
 // epoch counts the feed's offer-window edges already passed; lastChange
 // is the latest of what changed the feed's bytes: the run's finish, the
-// last edge passed or the rule change. It is the feed's Last-Modified.
+// last edge passed, the catalog switch or the rule change. It is the
+// feed's Last-Modified.
 func (p Plan) epoch() (n int, lastChange time.Time) {
 	n, last := p.windows.epoch(p.Now)
 	lastChange = p.Run.Finished
 	// HTTP dates have whole seconds (run finishes and window edges are
-	// whole already): a rule change is rounded up, or one in the second
-	// after the previous Last-Modified would not move it.
+	// whole already): a switch or a rule change is rounded up, or one in
+	// the second after the previous Last-Modified would not move it.
 	rules := ruleSet{version: p.rulesVersion}.changed()
-	for _, t := range []time.Time{last, ceilSecond(rules)} {
+	for _, t := range []time.Time{last, ceilSecond(p.catalog.switched()), ceilSecond(rules)} {
 		if t.After(lastChange) {
 			lastChange = t
 		}
@@ -138,9 +141,13 @@ func (a *API) plan(ctx context.Context, site config.Site, audience string, f For
 	if err != nil {
 		return Plan{}, err
 	}
+	cat, err := a.cats.current(ctx, site.ID)
+	if err != nil {
+		return Plan{}, err
+	}
 	p := Plan{Site: site, Audience: audience, Format: f, Run: run, Rules: rules.rules, Now: a.Now().UTC(),
-		Feeds: a.cfg.Feeds, Link: a.cfg.PublicURL, rulesVersion: rules.version}
-	if p.windows, err = a.wins.get(ctx, site.ID, audience, run, p.Rules, p.Now, p.rowLimit()); err != nil {
+		Feeds: a.cfg.Feeds, Link: a.cfg.PublicURL, catalog: cat, rulesVersion: rules.version}
+	if p.windows, err = a.wins.get(ctx, site.ID, audience, run, cat, p.Rules, p.Now, p.rowLimit()); err != nil {
 		return Plan{}, err
 	}
 	return p, nil

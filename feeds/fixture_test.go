@@ -154,3 +154,14 @@ func (f *fixture) members(site, runID, audience string, ms ...member) {
 		f.t.Fatal(err)
 	}
 }
+
+// catalogSwitch makes version the site's current catalog, switched at
+// at, as the catalog store records it once all rows are written (the
+// rows themselves go into the v_products fixture through products).
+func (f *fixture) catalogSwitch(site string, version uint64, at time.Time) {
+	f.t.Helper()
+	if err := f.db.InsertRow(context.Background(), `INSERT INTO catalog_versions (site, version, created_at, switch_seq,
+		source, format, rows, skipped)`, site, version, at.UTC(), uint64(at.UnixNano()), "fixture", "csv", uint64(1), uint64(0)); err != nil {
+		f.t.Fatal(err)
+	}
+}

@@ -1,11 +1,75 @@
 package feeds_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 )
+
+// A catalog import between two segment runs changes the prices every
+// feed of the current run shows. These tests hold the run fixed and
+// switch the catalog, or change the discount rules, and check what the
+// HTTP validators say.
+
+// reimportHard replaces site shop's catalog by the hard catalog with
+// product amp at 999.00 instead of 1234.50, as catalog version 2
+// switched at at (the catalog store writes the rows, then the switch).
+func (s *server) reimportHard(at time.Time) {
+	s.t.Helper()
+	if err := s.db.Exec(context.Background(), "TRUNCATE TABLE v_products"); err != nil {
+		s.t.Fatal(err)
+	}
+	cat := hardCatalog()
+	cat[0].Price = 999
+	s.fx.products("shop", cat...)
+	s.fx.products("shop", product{ID: "old", Title: "Canon EOS 250D", Link: "https://shop.example/old", Image: "https://cdn.example/o.jpg", Price: 500, Currency: "USD"})
+	s.fx.catalogSwitch("shop", 2, at)
+}
+
+const newAmpPrice = "999.00 USD"
+
+func TestCatalogSwitchChangesETagAcrossInstances(t *testing.T) {
+	cfg := testConfig(t)
+	a := newServer(t, cfg)
+	a.seedHard()
+	a.fx.catalogSwitch("shop", 1, runFinished.Add(-time.Hour))
+	path := "/feeds/shop/cart/google.xml?token=" + feedToken
+	before := a.get(path)
+	etag, lm := before.Header().Get("ETag"), before.Header().Get("Last-Modified")
+	if before.Code != 200 || lm != "Thu, 26 Nov 2026 10:00:00 GMT" || strings.Contains(before.Body.String(), newAmpPrice) {
+		t.Fatalf("before the import: %d, Last-Modified %q", before.Code, lm)
+	}
+
+	a.reimportHard(a.now.Add(1500 * time.Millisecond)) // 11:00:01.5
+	a.now = a.now.Add(time.Minute)
+	b := newServerOn(t, cfg, a)
+	after := b.get(path)
+	if after.Code != 200 || !strings.Contains(after.Body.String(), newAmpPrice) {
+		t.Fatalf("instance b after the import: %d, body %.300s", after.Code, after.Body)
+	}
+	if after.Header().Get("ETag") == etag {
+		t.Errorf("instance b serves the new catalog's feed under instance a's ETag %s for the old one", etag)
+	}
+	if got := after.Header().Get("Last-Modified"); got != "Thu, 26 Nov 2026 11:00:02 GMT" {
+		t.Errorf("Last-Modified %q, want the switch rounded up to the second", got)
+	}
+	for _, hdr := range [][]string{{"If-None-Match", etag}, {"If-Modified-Since", lm}} {
+		if rec := b.get(path, hdr...); rec.Code != 200 || rec.Body.String() != after.Body.String() {
+			t.Errorf("%s %s from before the import: %d, want 200 with the new feed", hdr[0], hdr[1], rec.Code)
+		}
+	}
+
+	// Instance a follows within its catalog cache's bound, with the same
+	// validators as b.
+	waitFor(t, func() bool { return a.get(path).Header().Get("ETag") == after.Header().Get("ETag") })
+	rec := a.get(path, "If-None-Match", etag)
+	if rec.Code != 200 || rec.Body.String() != after.Body.String() || rec.Header().Get("Last-Modified") != after.Header().Get("Last-Modified") {
+		t.Errorf("instance a after the import: %d, Last-Modified %q, same body as b: %v", rec.Code,
+			rec.Header().Get("Last-Modified"), rec.Body.String() == after.Body.String())
+	}
+}
 
 // A discount rule changed through the admin API changes the feed of the
 // same run and catalog: Last-Modified moves to the change (rounded up to

@@ -27,10 +27,13 @@ func newWindowCache(db *chdb.DB, ttl time.Duration) *windowCache {
 	return &windowCache{db: db, audiences: newFlight[offerWindows](ttl)}
 }
 
-// get returns the audience's windows for run and rules as of at most ttl ago.
-func (c *windowCache) get(ctx context.Context, site, audience string, run Run, rules []config.DiscountRule, now time.Time, limit int) (offerWindows, error) {
+// get returns the audience's windows for run, catalog and rules as of at
+// most ttl ago. The catalog decides which listed products a feed shows
+// (and so which get windows), so a catalog switch resolves them again.
+func (c *windowCache) get(ctx context.Context, site, audience string, run Run, cat catalogVersion, rules []config.DiscountRule, now time.Time, limit int) (offerWindows, error) {
 	var in strings.Builder
 	in.WriteString(run.ID)
+	in.WriteString("\x00" + strconv.FormatUint(cat.version, 10))
 	for _, r := range rules {
 		in.WriteString("\x00" + ruleKey(r))
 	}

@@ -1,0 +1,64 @@
+package feeds
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/remarket/remarket/internal/chdb"
+)
+
+// catalogVersion names the catalog a feed joins (v_products shows one
+// complete version per site, switched atomically by the catalog store):
+// the feed's key carries it, because the same run joined with another
+// catalog is another feed, and its switch time moves Last-Modified.
+type catalogVersion struct {
+	version   uint64 // 0: the site has no catalog
+	switchSeq uint64 // nanoseconds at the switch
+}
+
+// switched is when the version became current (zero without a catalog).
+func (c catalogVersion) switched() time.Time {
+	if c.switchSeq == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(c.switchSeq)).UTC()
+}
+
+// currentCatalog reads the site's current catalog version by the key of
+// catalog_versions (one row per import or upsert of the site, not a row
+// per product). It is exact: v_products chooses its version by the same
+// argMax. On a cluster catalog_versions is whole on every node, so this
+// reads the local replica, as v_products does.
+func currentCatalog(ctx context.Context, db *chdb.DB, site string) (catalogVersion, error) {
+	// The site's current catalog version and its switch; zeros (argMax
+	// over no rows) when the site has no catalog.
+	const q = `SELECT argMax(version, switch_seq), max(switch_seq) FROM catalog_versions WHERE site = ?`
+	var c catalogVersion
+	if err := db.QueryRow(ctx, q, site).Scan(&c.version, &c.switchSeq); err != nil {
+		return c, fmt.Errorf("cannot read the current catalog version: %w", err)
+	}
+	return c, nil
+}
+
+// catalogCache remembers each site's current catalog version for ttl, as
+// runCache does the run, so feed fetches do not query it per request.
+// Nothing tells feeds about a switch (imports run in other processes:
+// `remarket catalog import`), so the staleness is bounded instead: a
+// cached plan outlives a catalog switch by at most ttl (1s, the run
+// pointer's; rules may lag 10s).
+type catalogCache struct {
+	db    *chdb.DB
+	sites *flight[catalogVersion]
+}
+
+func newCatalogCache(db *chdb.DB, ttl time.Duration) *catalogCache {
+	return &catalogCache{db: db, sites: newFlight[catalogVersion](ttl)}
+}
+
+// current returns the site's catalog version as of at most ttl ago.
+func (c *catalogCache) current(ctx context.Context, site string) (catalogVersion, error) {
+	return c.sites.get(ctx, site, "", 30*time.Second, func(ctx context.Context) (catalogVersion, error) {
+		return currentCatalog(ctx, c.db, site)
+	})
+}
