@@ -2,6 +2,7 @@ package feeds
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -46,7 +47,8 @@ func currentCatalog(ctx context.Context, db *chdb.DB, site string) (catalogVersi
 // Nothing tells feeds about a switch (imports run in other processes:
 // `remarket catalog import`), so the staleness is bounded instead: a
 // cached plan outlives a catalog switch by at most ttl (1s, the run
-// pointer's; rules may lag 10s).
+// pointer's; rules may lag 10s). A stale version never labels another
+// catalog's feed: generation checks the version again (checkCatalog).
 type catalogCache struct {
 	db    *chdb.DB
 	sites *flight[catalogVersion]
@@ -61,4 +63,26 @@ func (c *catalogCache) current(ctx context.Context, site string) (catalogVersion
 	return c.sites.get(ctx, site, "", 30*time.Second, func(ctx context.Context) (catalogVersion, error) {
 		return currentCatalog(ctx, c.db, site)
 	})
+}
+
+// errCatalogMoved means a feed was generated for a catalog version that
+// is no longer current: its bytes may be the new catalog's, so they are
+// not kept under the old version's key; the request plans again.
+var errCatalogMoved = errors.New("the catalog switched while the feed was generated")
+
+// checkCatalog confirms, after a feed was generated, that the plan's
+// catalog version is still current. Versions only move forward, so if it
+// was current when the plan read it and still is now, every read in
+// between (the windows, the feed query) saw it. On a mismatch the cached
+// version is dropped.
+func (c *catalogCache) checkCatalog(ctx context.Context, site string, planned catalogVersion) error {
+	now, err := currentCatalog(ctx, c.db, site)
+	if err != nil {
+		return err
+	}
+	if now != planned {
+		c.sites.forget(site)
+		return errCatalogMoved
+	}
+	return nil
 }

@@ -21,3 +21,7 @@ func RuleKey(r config.DiscountRule) string { return ruleKey(r) }
 
 // SkippedItems exposes the skipped-items counter.
 var SkippedItems = skippedItems
+
+// SetCatalogTTL sets how long a remembers each site's catalog version
+// (tests make an instance hold a version the catalog has left).
+func SetCatalogTTL(a *API, ttl time.Duration) { a.cats.sites.ttl = ttl }

@@ -212,22 +212,19 @@ func (a *API) serveFeed(c *gin.Context) {
 		httpx.Fail(c, err)
 		return
 	}
-	key := p.Key()
-	gen := func(ctx context.Context, w io.Writer) (Stats, error) {
-		ok, err := audienceInRun(ctx, a.db, site.ID, audience, p.Run.ID)
-		if err != nil {
-			return Stats{}, err
-		}
-		if !ok {
-			return Stats{}, httpx.Errorf(httpx.NotFound, "no audience "+audience+" in the current segment run")
-		}
-		st, err := a.Write(ctx, w, p)
-		a.logSkips(p, st)
-		return st, err
-	}
 	gz := acceptsGzip(c.GetHeader("Accept-Encoding"))
 	for attempt := 0; ; attempt++ {
-		e, hit, err := fc.get(ctx, key, gen)
+		key := p.Key()
+		e, hit, err := fc.get(ctx, key, a.generator(p))
+		if errors.Is(err, errCatalogMoved) && attempt < 2 {
+			// The plan's catalog version was stale (the check dropped
+			// it): plan again on the current one.
+			if p, err = a.plan(ctx, site, audience, f); err != nil {
+				httpx.Fail(c, err)
+				return
+			}
+			continue
+		}
 		if err != nil {
 			httpx.Fail(c, err)
 			return
@@ -241,7 +238,7 @@ func (a *API) serveFeed(c *gin.Context) {
 			body = bytes.NewReader(e.gzMem)
 		} else {
 			file, err := os.Open(path)
-			if err != nil && attempt == 0 {
+			if err != nil && attempt < 2 {
 				continue // evicted between lookup and open: generate again
 			}
 			if err != nil {
@@ -273,6 +270,30 @@ func (a *API) serveFeed(c *gin.Context) {
 		servedFeeds.WithLabelValues(string(f), outcome).Inc()
 		http.ServeContent(c.Writer, c.Request, "", lastChange, body)
 		return
+	}
+}
+
+// generator writes p's feed into the cache. The bytes are kept only if
+// the catalog version p was planned on is still current after the feed
+// query: otherwise they may be another catalog's, and the key (which
+// names the version) would give one ETag to two different feeds.
+func (a *API) generator(p Plan) generateFunc {
+	return func(ctx context.Context, w io.Writer) (Stats, error) {
+		ok, err := audienceInRun(ctx, a.db, p.Site.ID, p.Audience, p.Run.ID)
+		if err != nil {
+			return Stats{}, err
+		}
+		if !ok {
+			return Stats{}, httpx.Errorf(httpx.NotFound, "no audience "+p.Audience+" in the current segment run")
+		}
+		st, err := a.Write(ctx, w, p)
+		if err == nil {
+			err = a.cats.checkCatalog(ctx, p.Site.ID, p.catalog)
+		}
+		if err == nil {
+			a.logSkips(p, st)
+		}
+		return st, err
 	}
 }
 

@@ -64,3 +64,11 @@ func (f *flight[V]) get(ctx context.Context, key, tag string, timeout time.Durat
 		return zero, ctx.Err()
 	}
 }
+
+// forget drops key's value, so the next get loads it again (waiters of
+// a lookup in flight still get its result).
+func (f *flight[V]) forget(key string) {
+	f.mu.Lock()
+	delete(f.m, key)
+	f.mu.Unlock()
+}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/remarket/remarket/feeds"
 )
 
 // A catalog import between two segment runs changes the prices every
@@ -68,6 +70,39 @@ func TestCatalogSwitchChangesETagAcrossInstances(t *testing.T) {
 	if rec.Code != 200 || rec.Body.String() != after.Body.String() || rec.Header().Get("Last-Modified") != after.Header().Get("Last-Modified") {
 		t.Errorf("instance a after the import: %d, Last-Modified %q, same body as b: %v", rec.Code,
 			rec.Header().Get("Last-Modified"), rec.Body.String() == after.Body.String())
+	}
+}
+
+// An instance still holding the previous catalog version (within its
+// cache's bound, here an hour) that generates a feed must not label the
+// new catalog's bytes with the old version: another instance serves the
+// old bytes under that key.
+func TestStaleCatalogVersionDoesNotLabelNewFeed(t *testing.T) {
+	cfg := testConfig(t)
+	a := newServer(t, cfg)
+	a.seedHard()
+	a.fx.catalogSwitch("shop", 1, runFinished.Add(-time.Hour))
+	feeds.SetCatalogTTL(a.api, time.Hour)
+	c := newServerOn(t, cfg, a)
+	google := "/feeds/shop/cart/google.xml?token=" + feedToken
+	meta := "/feeds/shop/cart/meta.csv?token=" + feedToken
+	a.get(google) // a now holds catalog version 1
+	old := c.get(meta)
+	if old.Code != 200 || strings.Contains(old.Body.String(), newAmpPrice) {
+		t.Fatalf("meta.csv before the import: %d", old.Code)
+	}
+
+	a.reimportHard(a.now.Add(time.Second))
+	rec := a.get(meta) // generated on a plan of version 1
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), newAmpPrice) {
+		t.Fatalf("a's meta.csv after the import: %d, body %.300s", rec.Code, rec.Body)
+	}
+	if rec.Header().Get("ETag") == old.Header().Get("ETag") {
+		t.Errorf("ETag %s names both the old and the new catalog's meta.csv", old.Header().Get("ETag"))
+	}
+	// Finding the version stale, a dropped it: its other feeds follow at once.
+	if rec := a.get(google); !strings.Contains(rec.Body.String(), newAmpPrice) {
+		t.Errorf("a's google.xml still shows the old catalog")
 	}
 }
 
