@@ -154,3 +154,14 @@ func TestClusterPlanMakesWhatTheMigrationsLeave(t *testing.T) {
 	}
 	t.Logf("the plan has %d statements, the migrations %d", len(stmts), statements)
 }
+
+// A '%' in the old node's password stays a character, and a quote in it
+// is escaped (the statement was once formatted twice, reading "%o" as a
+// verb).
+func TestRemoteTableKeepsThePasswordAsWritten(t *testing.T) {
+	got := remoteTable("old:9000", "remarket", "events", "conv", `50%off's\`)
+	want := `remote('old:9000', 'remarket', 'events', 'conv', '50%off\'s\\')`
+	if got != want {
+		t.Fatalf("remoteTable = %s\nwant          %s", got, want)
+	}
+}

@@ -71,8 +71,9 @@ func CopyFromNode(ctx context.Context, db *chdb.DB, fromDSN string, each func(Co
 		"max_execution_time":      0,
 		"insert_distributed_sync": 1,
 	}))
-	remote := fmt.Sprintf("remote(%s, %s, %%s, %s, %s)", quote(opts.Addr[0]), quote(from.Database),
-		quote(opts.Auth.Username), quote(opts.Auth.Password))
+	remote := func(table string) string {
+		return remoteTable(opts.Addr[0], from.Database, table, opts.Auth.Username, opts.Auth.Password)
+	}
 	for _, name := range names {
 		c := Copied{Table: name}
 		target, ok := targets[name]
@@ -104,7 +105,7 @@ func CopyFromNode(ctx context.Context, db *chdb.DB, fromDSN string, each func(Co
 			}
 		}
 		list := strings.Join(cols, ", ")
-		q := fmt.Sprintf("INSERT INTO %s.%s (%s) SELECT %s FROM "+remote, quoteIdent(db.Database), quoteIdent(name), list, list, quote(name))
+		q := fmt.Sprintf("INSERT INTO %s.%s (%s) SELECT %s FROM ", quoteIdent(db.Database), quoteIdent(name), list, list) + remote(name)
 		if err := db.Exec(ctx, q); err != nil {
 			return fmt.Errorf("copy %s: %w", name, err)
 		}
@@ -136,6 +137,13 @@ func columnsOf(ctx context.Context, db *chdb.DB, database, cond string) (map[str
 		out[table] = append(out[table], col)
 	}
 	return out, rows.Err()
+}
+
+// remoteTable is the remote() table function reading table of database
+// at addr. It is joined, not formatted: a '%' in any part (a password,
+// most likely) stays a character.
+func remoteTable(addr, database, table, user, password string) string {
+	return "remote(" + strings.Join([]string{quote(addr), quote(database), quote(table), quote(user), quote(password)}, ", ") + ")"
 }
 
 func quote(s string) string {
