@@ -72,7 +72,7 @@ func (e *Engine) heartbeat(ctx context.Context, site, runID string) (stop func()
 // try again.
 func (e *Engine) dropAbandonedRuns(ctx context.Context, c *clusterRun, site string) {
 	after := time.Duration(e.cfg.Segments.RunAbandonedAfter)
-	rows, err := e.db.Query(ctx, `SELECT run_id, max(updated) AS seen
+	rows, err := e.db.Query(ctx, `SELECT run_id, min(updated) AS began, max(updated) AS seen
 		FROM seg_runs WHERE site = @site
 		GROUP BY run_id
 		HAVING argMax(status, updated) = 'running' AND seen < @before`,
@@ -82,13 +82,13 @@ func (e *Engine) dropAbandonedRuns(ctx context.Context, c *clusterRun, site stri
 		return
 	}
 	type run struct {
-		id   string
-		seen uint64
+		id          string
+		began, seen uint64
 	}
 	var abandoned []run
 	for rows.Next() {
 		var r run
-		if rows.Scan(&r.id, &r.seen) == nil {
+		if rows.Scan(&r.id, &r.began, &r.seen) == nil {
 			abandoned = append(abandoned, r)
 		}
 	}
@@ -99,6 +99,7 @@ func (e *Engine) dropAbandonedRuns(ctx context.Context, c *clusterRun, site stri
 			e.log.Warn("cannot drop an abandoned segment run's rows; the next run tries again", "site", site, "run_id", r.id, "err", err)
 			continue
 		}
+		e.forgetRun(ctx, site, r.id, time.Unix(0, int64(r.began)))
 		if err := e.recordAbandoned(ctx, site, r.id, seen); err != nil {
 			e.log.Warn("cannot record an abandoned segment run failed", "site", site, "run_id", r.id, "err", err)
 			continue

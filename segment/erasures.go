@@ -38,7 +38,7 @@ func (e *Engine) reapplyErasures(ctx context.Context, res *RunResult, started ti
 		// The joins this run recorded are kept for ever: an erased person's
 		// goes like the snapshot's rows.
 		if !slices.Contains(snapshotTables, t.Name) && !slices.Contains(stateTables, t.Name) && t.Name != "seg_member_joins" {
-			continue // work tables go with the run; other capabilities' tables are the eraser's
+			continue // work tables go with the run; other capabilities' tables are the eraser's, or eraseRedemptions'
 		}
 		// t.Name is one of snapshotTables, stateTables or seg_member_joins; the values are bound (the
 		// statement names the run and the erasures, never a person).
@@ -47,6 +47,9 @@ func (e *Engine) reapplyErasures(ctx context.Context, res *RunResult, started ti
 		if err != nil {
 			return fmt.Errorf("cannot re-apply erasures to %s: %w", t.Name, err)
 		}
+	}
+	if err := e.eraseRedemptions(ctx, res.Site, ids, tables); err != nil {
+		return err
 	}
 	done, err := e.db.WaitMutations(ctx, res.RunID, erasureWait)
 	if err != nil {
@@ -75,4 +78,55 @@ func (e *Engine) reapplyErasures(ctx context.Context, res *RunResult, started ti
 	}
 	e.log.Info("segment run re-applied erasures", "site", res.Site, "run_id", res.RunID, "erasures", len(ids))
 	return rows.Err()
+}
+
+// eraseRedemptions deletes the people of erasures ids from
+// offer_redemptions. A run's redemption sync (15_redemptions) reads the
+// purchases in the events: while an erasure's mutation of the events is
+// still going, it finds the person's and records their redemption again,
+// after the erasure's mutation of offer_redemptions began, which then
+// misses it. The table has no run id: the deletion covers the site. It
+// is not waited for: it names the erasures, so Sweep keeps their ids
+// until it has finished (a mutation reads them part by part).
+func (e *Engine) eraseRedemptions(ctx context.Context, site string, ids []string, tables []erasures.PersonTable) error {
+	for _, t := range tables {
+		if t.Name != "offer_redemptions" {
+			continue
+		}
+		err := e.db.Alter(ctx, t.Name, "DELETE WHERE site = @site AND ("+erasures.Where(t)+")",
+			clickhouse.Named("site", site), clickhouse.Named("erasures", ids))
+		if err != nil {
+			return fmt.Errorf("cannot re-apply erasures to %s: %w", t.Name, err)
+		}
+	}
+	return nil
+}
+
+// forgetRun deletes what a run that never became current left in the
+// tables kept for ever, with nothing later to re-apply erasures to it:
+// its member joins (nobody joined through a run no reader saw; the next
+// run records them) and, for erasures that overlapped it, any
+// redemption its sync recorded again (see eraseRedemptions). began is
+// when the run started. Errors are logged: the run has failed already.
+func (e *Engine) forgetRun(ctx context.Context, site, runID string, began time.Time) {
+	p := []any{clickhouse.Named("site", site), clickhouse.Named("run", runID)}
+	// A mutation rewrites the table's parts: only when there is a row to go.
+	var joins uint64
+	err := e.db.QueryRow(ctx, "SELECT count() FROM seg_member_joins WHERE site = @site AND run_id = @run", p...).Scan(&joins)
+	if err == nil && joins > 0 {
+		err = e.db.Alter(ctx, "seg_member_joins", "DELETE WHERE site = @site AND run_id = @run", p...)
+	}
+	if err != nil {
+		e.log.Warn("cannot delete a failed run's member joins", "site", site, "run_id", runID, "err", err)
+	}
+	ids, err := erasures.Overlapping(ctx, e.db, site, began)
+	if err == nil && len(ids) > 0 {
+		var tables []erasures.PersonTable
+		if tables, err = erasures.PersonTables(ctx, e.db); err == nil {
+			err = e.eraseRedemptions(ctx, site, ids, tables)
+		}
+	}
+	if err != nil {
+		e.log.Warn("cannot re-apply erasures to a failed run's redemptions", "site", site, "run_id", runID, "err", err)
+	}
 }

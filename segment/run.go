@@ -177,6 +177,9 @@ func (e *Engine) run(ctx context.Context, site string, opt RunOptions) (RunResul
 	// unless readers may have been switched to them.
 	unknown := errors.Is(err, errSwitchUnknown)
 	e.dropRun(context.WithoutCancel(ctx), res.cluster, res.RunID, err != nil && !unknown)
+	if err != nil && !unknown {
+		e.forgetRun(context.WithoutCancel(ctx), site, res.RunID, started)
+	}
 	defer erasures.Sweep(context.WithoutCancel(ctx), e.db, e.log) // once this run no longer counts as running
 	if err != nil {
 		var rerr error

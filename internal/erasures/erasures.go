@@ -282,6 +282,12 @@ func Sweep(ctx context.Context, db *chdb.DB, log *slog.Logger) {
 				log.Warn("cannot log erasure done", "erasure_id", e.id, "err", err)
 			}
 		}
+		// Deletions naming the erasure that began after it was marked done
+		// (a run re-applying it to redemptions its sync recorded again)
+		// still read its ids.
+		if n, err := db.PendingMutations(ctx, e.id); err != nil || n > 0 {
+			continue
+		}
 		var running uint64
 		// Runs of the site still going that started before the erasure
 		// finished (they may hold the person's rows until they re-apply it).
