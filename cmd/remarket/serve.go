@@ -95,7 +95,9 @@ func (a *app) serve(ctx context.Context, ready func(addr string)) error {
 	defer cancelRequests()
 	srv := a.httpServer(engine)
 	srv.BaseContext = func(net.Listener) context.Context { return reqCtx }
-	ln = a.limitListener(ln)
+	limited := a.limitListener(ln)
+	srv.ConnState = limited.ConnState
+	ln = limited
 	a.log.Info("listening", "addr", ln.Addr().String(), "public_url", a.cfg.PublicURL)
 	a.printBanner(ln.Addr().String())
 	if ready != nil {
@@ -201,7 +203,7 @@ func (a *app) httpServer(h http.Handler) *http.Server {
 
 // limitListener caps ln's open connections at http.max_connections,
 // lowered to what the open-file limit allows.
-func (a *app) limitListener(ln net.Listener) net.Listener {
+func (a *app) limitListener(ln net.Listener) *httplimit.Limited {
 	limit, note := httplimit.ConnectionLimit(a.cfg.HTTP.MaxConnections)
 	if note != "" {
 		a.log.Warn(note)

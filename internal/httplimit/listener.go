@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 
@@ -32,17 +33,21 @@ func ConnectionLimit(want int) (int, string) {
 }
 
 // Listener caps the open connections accepted from l at max. At the cap
-// Accept waits until a connection closes, leaving new ones in the
-// kernel's queue (which bounds them too); each time that starts it is
-// counted, and logged at most once a minute with the key that raises it.
-func Listener(l net.Listener, max int, log *slog.Logger) net.Listener {
+// Accept first closes the keep-alive connection idle the longest (known
+// through ConnState, which the http.Server must call), and otherwise
+// waits until a connection closes, leaving new ones in the kernel's
+// queue (which bounds them too); each time the cap is met it is counted,
+// and logged at most once a minute with the key that raises it.
+func Listener(l net.Listener, max int, log *slog.Logger) *Limited {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &listener{Listener: l, max: max, log: log, sem: make(chan struct{}, max), done: make(chan struct{})}
+	return &Limited{Listener: l, max: max, log: log, sem: make(chan struct{}, max), done: make(chan struct{}),
+		idle: map[*conn]time.Time{}, idled: make(chan struct{}, 1)}
 }
 
-type listener struct {
+// Limited is the listener Listener returns.
+type Limited struct {
 	net.Listener
 	max    int
 	log    *slog.Logger
@@ -50,22 +55,84 @@ type listener struct {
 	done   chan struct{}
 	closed sync.Once
 	warned rateLimit
+
+	mu    sync.Mutex
+	idle  map[*conn]time.Time // keep-alive connections waiting for a request, since when
+	idled chan struct{}       // a connection went idle
 }
 
-func (l *listener) Accept() (net.Conn, error) {
+// ConnState is the http.Server's ConnState hook: it tells the listener
+// which connections sit idle between requests. Without it, idle
+// keep-alive connections would hold their slots until http.idle_timeout,
+// and a client keeping many open (one request every idle_timeout is
+// enough) would leave new ones waiting with no answer.
+func (l *Limited) ConnState(nc net.Conn, state http.ConnState) {
+	c, ok := nc.(*conn)
+	if !ok {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if state == http.StateIdle {
+		l.idle[c] = time.Now()
+		select {
+		case l.idled <- struct{}{}: // an Accept waiting at the cap may close it
+		default:
+		}
+	} else {
+		delete(l.idle, c)
+	}
+}
+
+// takeSlot takes a connection's slot. At the cap it closes the connection
+// idle the longest, or waits until one closes or goes idle; false when
+// the listener was closed meanwhile.
+func (l *Limited) takeSlot() bool {
 	select {
 	case l.sem <- struct{}{}:
+		return true
 	default:
-		limited.WithLabelValues("max_connections").Inc()
-		if l.warned.allow(time.Minute) {
+	}
+	limited.WithLabelValues("max_connections").Inc()
+	for {
+		if !l.closeIdle() && l.warned.allow(time.Minute) {
 			l.log.Warn("http.max_connections reached: new connections wait until one closes; raise http.max_connections (and the open-file limit) or add instances",
 				"max_connections", l.max)
 		}
 		select {
 		case l.sem <- struct{}{}:
+			return true
+		case <-l.idled:
 		case <-l.done:
-			return nil, net.ErrClosed
+			return false
 		}
+	}
+}
+
+// closeIdle closes the connection idle the longest, and says whether
+// there was one. Closing an idle keep-alive connection is what a server
+// may always do; a client that was about to reuse it opens another.
+func (l *Limited) closeIdle() bool {
+	l.mu.Lock()
+	var oldest *conn
+	var since time.Time
+	for c, t := range l.idle {
+		if oldest == nil || t.Before(since) {
+			oldest, since = c, t
+		}
+	}
+	delete(l.idle, oldest)
+	l.mu.Unlock()
+	if oldest == nil {
+		return false
+	}
+	oldest.Close()
+	return true
+}
+
+func (l *Limited) Accept() (net.Conn, error) {
+	if !l.takeSlot() {
+		return nil, net.ErrClosed
 	}
 	c, err := l.Listener.Accept()
 	if err != nil {
@@ -76,7 +143,7 @@ func (l *listener) Accept() (net.Conn, error) {
 	return &conn{Conn: c, l: l}, nil
 }
 
-func (l *listener) Close() error {
+func (l *Limited) Close() error {
 	l.closed.Do(func() { close(l.done) })
 	return l.Listener.Close()
 }
@@ -84,13 +151,16 @@ func (l *listener) Close() error {
 // conn gives its slot back once, on its first Close.
 type conn struct {
 	net.Conn
-	l        *listener
+	l        *Limited
 	released sync.Once
 }
 
 func (c *conn) Close() error {
 	err := c.Conn.Close()
 	c.released.Do(func() {
+		c.l.mu.Lock()
+		delete(c.l.idle, c)
+		c.l.mu.Unlock()
 		<-c.l.sem
 		openConnections.Dec()
 	})
