@@ -3,9 +3,11 @@ package segment
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -365,10 +367,26 @@ func (a *API) recommendations(c *gin.Context, vid string) {
 func (a *API) run(c *gin.Context) {
 	site := httpx.CurrentSite(c).ID
 	opt := RunOptions{Audience: c.Query("audience"), Full: c.Query("full") == "1" || c.Query("full") == "true"}
+	if opt.Audience != "" {
+		defs, err := a.engine.Audiences(c.Request.Context(), site)
+		if err != nil {
+			httpx.Fail(c, err)
+			return
+		}
+		if !slices.ContainsFunc(defs, func(d config.Audience) bool { return d.Name == opt.Audience }) {
+			httpx.Fail(c, httpx.Errorf(httpx.NotFound, fmt.Sprintf("audience %q: no such audience", opt.Audience)))
+			return
+		}
+	}
+	busy := httpx.Errorf(httpx.Conflict, ErrBusy.Error()+"; retry when it is done")
 	if c.Query("wait") == "1" || c.Query("wait") == "true" {
 		res, err := a.engine.Run(c.Request.Context(), site, opt)
-		if errors.Is(err, ErrBusy) {
-			httpx.Fail(c, httpx.Errorf(httpx.Conflict, err.Error()))
+		switch {
+		case errors.Is(err, ErrBusy):
+			httpx.Fail(c, busy)
+			return
+		case errors.Is(err, ErrNoAudience): // deleted since the check above
+			httpx.Fail(c, httpx.Errorf(httpx.NotFound, err.Error()))
 			return
 		}
 		if err != nil {
@@ -379,10 +397,17 @@ func (a *API) run(c *gin.Context) {
 			"mode": res.Mode, "cause": res.Cause, "reason": res.Reason, "recomputed_visitors": res.Affected})
 		return
 	}
+	// The lock is taken before answering: "started" must not be said of
+	// a run that would find another going and not happen.
+	if !a.engine.lock(site) {
+		observeRun(RunResult{Site: site}, ErrBusy)
+		httpx.Fail(c, busy)
+		return
+	}
 	a.runs.Add(1)
 	go func() {
 		defer a.runs.Done()
-		if _, err := a.engine.Run(a.runCtx, site, opt); err != nil && !errors.Is(err, ErrBusy) {
+		if _, err := a.engine.runLocked(a.runCtx, site, opt); err != nil {
 			a.log.Error("on-demand segment run failed", "site", site, "err", err)
 		}
 	}()

@@ -264,7 +264,9 @@ func (b *builder) condition(n int, c config.Condition) string {
 		where = append(where, b.seeded()...)
 		score := b.bind(p+"min_score", c.MinScore)
 		if len(c.Products) > 0 {
-			where = append(where, b.narrow(p, nil, c.Products, "")...)
+			// Named categories narrow the products as in every other
+			// condition (they were once left out without a word).
+			where = append(where, b.narrow(p, cats, c.Products, "")...)
 			where = append(where, "score >= "+score)
 			return "SELECT " + cond + ", vh, max(last_time) AS trig FROM seg_interests WHERE " +
 				strings.Join(where, " AND ") + " GROUP BY vh"

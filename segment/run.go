@@ -93,19 +93,24 @@ func (e *Engine) Run(ctx context.Context, site string, opt RunOptions) (RunResul
 	if _, ok := e.cfg.Site(site); !ok {
 		return RunResult{}, fmt.Errorf("unknown site %q", site)
 	}
+	if !e.lock(site) {
+		observeRun(RunResult{Site: site}, ErrBusy)
+		return RunResult{Site: site}, ErrBusy
+	}
+	return e.runLocked(ctx, site, opt)
+}
+
+// runLocked is Run once the site's run lock is taken; it gives it back.
+func (e *Engine) runLocked(ctx context.Context, site string, opt RunOptions) (RunResult, error) {
+	defer e.unlock(site)
 	res, err := e.run(ctx, site, opt)
 	res.Site = site
 	observeRun(res, err)
 	return res, err
 }
 
-// run is Run for a configured site.
+// run is Run for a configured site, its lock taken.
 func (e *Engine) run(ctx context.Context, site string, opt RunOptions) (RunResult, error) {
-	if !e.lock(site) {
-		return RunResult{}, ErrBusy
-	}
-	defer e.unlock(site)
-
 	audiences, err := e.Audiences(ctx, site)
 	if err != nil {
 		return RunResult{}, err
@@ -118,7 +123,7 @@ func (e *Engine) run(ctx context.Context, site string, opt RunOptions) (RunResul
 			}
 		}
 		if len(keep) == 0 {
-			return RunResult{}, fmt.Errorf("site %q has no audience %q", site, opt.Audience)
+			return RunResult{}, fmt.Errorf("%w: site %q has no audience %q", ErrNoAudience, site, opt.Audience)
 		}
 		audiences = keep
 	}
@@ -476,24 +481,41 @@ func (e *Engine) computeProducts(ctx context.Context, res *RunResult, params []a
 	return e.step(ctx, res, "audience_products/"+a.Name, queryFor(e.db.Version, "13_audience_products"), ap)
 }
 
-// carryOver copies every other audience of the current run into this one,
-// so a single-audience run still publishes a complete snapshot.
+// carryOver copies every other audience of the current run that is still
+// defined into this one, so a single-audience run still publishes a
+// complete snapshot.
 func (e *Engine) carryOver(ctx context.Context, site string, res *RunResult, audience string) error {
 	cur, err := e.CurrentRun(ctx, site)
 	if err != nil || cur == "" {
 		return err
 	}
-	p := []any{clickhouse.Named("site", site), clickhouse.Named("run", res.RunID), clickhouse.Named("cur", cur), clickhouse.Named("audience", audience)}
+	// Only audiences still defined: one deleted since the current run
+	// must not live on in every snapshot of single-audience runs.
+	defs, err := e.Audiences(ctx, site)
+	if err != nil {
+		return err
+	}
+	var others []string
+	for _, a := range defs {
+		if a.Name != audience {
+			others = append(others, a.Name)
+		}
+	}
+	if len(others) == 0 {
+		return nil
+	}
+	p := []any{clickhouse.Named("site", site), clickhouse.Named("run", res.RunID), clickhouse.Named("cur", cur),
+		clickhouse.Named("audience", audience), clickhouse.Named("others", others)}
 	copies := []string{
 		`INSERT INTO seg_members (site, run_id, audience, visitor_id, user_id, email_sha256, stage, customer_type, trigger_time, grp)
 		 SELECT site, @run, audience, visitor_id, user_id, email_sha256, stage, customer_type, trigger_time, grp
-		 FROM seg_members WHERE site = @site AND run_id = @cur AND audience != @audience`,
+		 FROM seg_members WHERE site = @site AND run_id = @cur AND has(@others, audience)`,
 		`INSERT INTO seg_recommendations (site, run_id, audience, vh, visitor_id, product_id, anchor_id, strategy, reason, motivation, score, rank)
 		 SELECT site, @run, audience, vh, visitor_id, product_id, anchor_id, strategy, reason, motivation, score, rank
-		 FROM seg_recommendations WHERE site = @site AND run_id = @cur AND audience != @audience`,
+		 FROM seg_recommendations WHERE site = @site AND run_id = @cur AND has(@others, audience)`,
 		`INSERT INTO seg_audience_products (site, run_id, audience, product_id, anchor_id, strategy, reason, motivation, score, rank, members)
 		 SELECT site, @run, audience, product_id, anchor_id, strategy, reason, motivation, score, rank, members
-		 FROM seg_audience_products WHERE site = @site AND run_id = @cur AND audience != @audience`,
+		 FROM seg_audience_products WHERE site = @site AND run_id = @cur AND has(@others, audience)`,
 	}
 	for _, q := range copies {
 		if err := e.conn(res).Exec(ctx, q, p...); err != nil {

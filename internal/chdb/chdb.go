@@ -146,6 +146,9 @@ func OpenCluster(ctx context.Context, dsn, cluster string) (*DB, error) {
 // more than reading them. Blocks of 65,536 rows (what SELECTs produce
 // anyway) need no squashing; the parts they make are merged in the
 // background.
+// maxQuerySize is the longest statement text the server parses.
+const maxQuerySize = 64 << 20
+
 func (db *DB) defaultSettings(ctx context.Context) (clickhouse.Settings, error) {
 	add := clickhouse.Settings{}
 	var limit string
@@ -159,6 +162,11 @@ func (db *DB) defaultSettings(ctx context.Context) (clickhouse.Settings, error) 
 	if !db.Version.AtLeast(19, 1) {
 		add["min_insert_block_size_rows"] = 65536
 	}
+	// Values bound by clickhouse-go are written into the statement's text,
+	// and a segment run's profiles step holds every audience's conditions:
+	// product lists of a few thousand SKUs in two audiences pass the
+	// default 256 KiB, failing every run of the site.
+	add["max_query_size"] = maxQuerySize
 	return add, nil
 }
 

@@ -1,0 +1,131 @@
+package segment_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/remarket/remarket/internal/chdb"
+	"github.com/remarket/remarket/internal/chtest"
+	"github.com/remarket/remarket/internal/config"
+	"github.com/remarket/remarket/segment"
+)
+
+// cartsShop is a shop with one cart abandoner and an audience of them,
+// served by the segment API.
+func cartsShop(t *testing.T) (*chdb.DB, *segment.API, func(method, path, body string) (int, []byte)) {
+	t.Helper()
+	db := chtest.MustOpen(t)
+	shopCatalog(t, db)
+	insertEvents(t, db, ev{vid: "v1", ago: 3 * day, typ: "add_to_cart", pid: "cam250d"})
+	zero := 0.0
+	aud := config.Audience{Name: "carts", Strategy: config.Reminder, HoldoutPercent: &zero,
+		Include: []config.Condition{{Stage: config.Carted}}}
+	api, call := serveAPI(t, db, testConfig(t, aud))
+	return db, api, call
+}
+
+// An audience deleted through the API is gone from the next snapshot,
+// also when that is a run of one other audience (which carries the rest
+// over from the current run).
+func TestADeletedAudienceIsNotCarriedOver(t *testing.T) {
+	db, api, call := cartsShop(t)
+	if code, body := call("PUT", "/api/sites/shop/audiences/gone", `{"strategy":"reminder","holdout_percent":0,"include":[{"stage":"carted"}]}`); code != 200 {
+		t.Fatalf("PUT: %d %s", code, body)
+	}
+	run(t, api.Engine())
+	if got := members(t, db, "gone"); len(got) != 1 {
+		t.Fatalf("before the delete, gone has %v: nothing to check", got)
+	}
+	if code, body := call("DELETE", "/api/sites/shop/audiences/gone", ""); code != 204 {
+		t.Fatalf("DELETE: %d %s", code, body)
+	}
+	res, err := api.Engine().Run(context.Background(), site, segment.RunOptions{Audience: "carts"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := members(t, db, "gone"); len(got) != 0 || res.Sizes["gone"] != 0 {
+		t.Errorf("the deleted audience still has members %v (sizes %v)", got, res.Sizes)
+	}
+	if got := members(t, db, "carts"); len(got) != 1 {
+		t.Errorf("carts has %v, want v1", got)
+	}
+}
+
+// Audience values are written into the statement text, and one step holds
+// every audience's conditions: two audiences with long product lists
+// (each accepted by the API) passed the server's default 256 KiB and
+// failed every run of the site.
+func TestLongProductListsDoNotFailTheRun(t *testing.T) {
+	_, _, call := cartsShop(t)
+	ids := strings.TrimSuffix(strings.Repeat(`"a",`, 16000), ",")
+	for _, name := range []string{"big1", "big2"} {
+		body := `{"strategy":"upsell","holdout_percent":0,"include":[{"events":["product_view"],"products":[` + ids + `]}]}`
+		if code, out := call("PUT", "/api/sites/shop/audiences/"+name, body); code != 200 {
+			t.Fatalf("PUT %s: %d %.200s", name, code, out)
+		}
+	}
+	if code, out := call("POST", "/api/sites/shop/segments/run?wait=1", ""); code != 200 {
+		t.Fatalf("the run: %d %.300s", code, out)
+	}
+}
+
+// min_score with products and categories narrows the products by the
+// categories, as every other condition does (the categories were left
+// out without a word).
+func TestMinScoreNarrowsItsProductsByCategory(t *testing.T) {
+	db := chtest.MustOpen(t)
+	shopCatalog(t, db)
+	insertEvents(t, db, ev{vid: "v1", ago: day, typ: "product_view", pid: "cam250d"})
+	_, call := serveAPI(t, db, testConfig(t))
+	for _, c := range []struct {
+		categories string
+		want       uint64
+	}{{`"Accessories > Bags"`, 0}, {`"Cameras"`, 1}} {
+		code, body := call("POST", "/api/sites/shop/audiences/x/dry-run",
+			`{"strategy":"upsell","holdout_percent":0,"include":[{"min_score":0.1,"products":["cam250d"],"categories":[`+c.categories+`]}]}`)
+		var out struct{ Members uint64 }
+		if err := json.Unmarshal(body, &out); err != nil || code != 200 {
+			t.Fatalf("dry run: %d %s", code, body)
+		}
+		if out.Members != c.want {
+			t.Errorf("min_score on cam250d (a DSLR) within %s: %d members, want %d", c.categories, out.Members, c.want)
+		}
+	}
+}
+
+// POST …/segments/run says "started" only of a run that will happen: a
+// run of the site going already is 409, an unknown audience 404.
+func TestRunRequestsThatCannotStartSaySo(t *testing.T) {
+	_, api, call := cartsShop(t)
+	for _, path := range []string{"/api/sites/shop/segments/run?audience=ghost", "/api/sites/shop/segments/run?audience=ghost&wait=1"} {
+		if code, body := call("POST", path, ""); code != 404 || !strings.Contains(string(body), "ghost") {
+			t.Errorf("POST %s: %d %s, want 404 naming the audience", path, code, body)
+		}
+	}
+	e := api.Engine()
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	e.SetBeforeSwitch(func(context.Context, string, string) error {
+		once.Do(func() { close(entered); <-release })
+		return nil
+	})
+	done := make(chan error, 1)
+	go func() { _, err := e.Run(context.Background(), site, segment.RunOptions{}); done <- err }()
+	<-entered
+	for _, path := range []string{"/api/sites/shop/segments/run", "/api/sites/shop/segments/run?wait=1"} {
+		if code, body := call("POST", path, ""); code != 409 {
+			t.Errorf("POST %s while a run is going: %d %s, want 409", path, code, body)
+		}
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if code, body := call("POST", "/api/sites/shop/segments/run", ""); code != 202 {
+		t.Errorf("POST run once the other ended: %d %s, want 202", code, body)
+	}
+	api.Wait()
+}
