@@ -332,6 +332,16 @@ func (a *API) recommendations(c *gin.Context, vid string) {
 		Motivation string  `json:"motivation"`
 		Score      float64 `json:"score"`
 	}
+	// A person who opted out since the run is not targeted either, as in
+	// the member export.
+	if out, err := a.optedOutSinceRun(ctx, site, vid); err != nil || out {
+		if err != nil {
+			httpx.Fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"visitor_id": vid, "items": []item{}})
+		return
+	}
 	// Audiences that hold the visitor out are left out: the holdout is
 	// never targeted, here no more than in exports.
 	rows, err := a.db.Query(ctx, `SELECT audience, rank, product_id, anchor_id, strategy, reason, motivation, score
@@ -359,6 +369,29 @@ func (a *API) recommendations(c *gin.Context, vid string) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"visitor_id": vid, "items": items})
+}
+
+// optedOutSinceRun reports whether the visitor, or a person it belongs to,
+// has an opted-out event: the run left out those opted out when it read
+// the events, and the member export checks again; this does the same for
+// one visitor. The visitor's own events are read by the table's key;
+// only a visitor seen with a user id costs a look at the site's user ids
+// (opt-out follows the person: another device of the user, or the user
+// id itself, may have opted out).
+func (a *API) optedOutSinceRun(ctx context.Context, site, vid string) (bool, error) {
+	p := []any{clickhouse.Named("site", site), clickhouse.Named("vid", vid)}
+	var optedOut uint8
+	var users []string
+	err := a.db.QueryRow(ctx, `SELECT max(opted_out), groupUniqArrayIf(user_id, user_id != '') FROM events
+		WHERE site = @site AND cityHash64(visitor_id) = cityHash64(@vid) AND visitor_id = @vid`, p...).Scan(&optedOut, &users)
+	if err != nil || optedOut == 1 || len(users) == 0 {
+		return optedOut == 1, err
+	}
+	p = append(p, clickhouse.Named("users", users))
+	err = a.db.QueryRow(ctx, `SELECT count() > 0 FROM events
+		WHERE site = @site AND opted_out = 1 AND (has(@users, user_id)
+			OR visitor_id GLOBAL IN (SELECT visitor_id FROM events WHERE site = @site AND has(@users, user_id)))`, p...).Scan(&optedOut)
+	return optedOut == 1, err
 }
 
 // run starts a run in the background and answers 202; ?wait=1 waits for

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/remarket/remarket/internal/chdb"
 	"github.com/remarket/remarket/internal/chtest"
@@ -128,4 +129,47 @@ func TestRunRequestsThatCannotStartSaySo(t *testing.T) {
 		t.Errorf("POST run once the other ended: %d %s, want 202", code, body)
 	}
 	api.Wait()
+}
+
+// A person who opted out after the run gets no recommendations from
+// …/visitors/{vid}/recommendations, as the member export leaves them out:
+// on the same browser, and on another device signed in as the same user.
+func TestRecommendationsLeaveOutWhoOptedOutSinceTheRun(t *testing.T) {
+	db := chtest.MustOpen(t)
+	shopCatalog(t, db)
+	insertEvents(t, db,
+		ev{vid: "solo", ago: 3 * day, typ: "add_to_cart", pid: "cam250d"},
+		ev{vid: "ann-phone", uid: "ann", ago: 3 * day, typ: "add_to_cart", pid: "cam250d"},
+		ev{vid: "bob", uid: "bob", ago: 3 * day, typ: "add_to_cart", pid: "cam250d"},
+	)
+	zero := 0.0
+	aud := config.Audience{Name: "carts", Strategy: config.Reminder, HoldoutPercent: &zero,
+		Include: []config.Condition{{Stage: config.Carted}}}
+	api, call := serveAPI(t, db, testConfig(t, aud))
+	run(t, api.Engine())
+	items := func(vid string) int {
+		code, body := call("GET", "/api/sites/shop/visitors/"+vid+"/recommendations", "")
+		var out struct{ Items []json.RawMessage }
+		if err := json.Unmarshal(body, &out); err != nil || code != 200 {
+			t.Fatalf("%s: %d %s", vid, code, body)
+		}
+		return len(out.Items)
+	}
+	for _, v := range []string{"solo", "ann-phone", "bob"} {
+		if items(v) == 0 {
+			t.Fatalf("%s has no recommendations before opting out: nothing to check", v)
+		}
+	}
+	insertEvents(t, db,
+		ev{vid: "solo", ago: time.Hour, typ: "page_view", optedOut: true},
+		ev{vid: "ann-laptop", uid: "ann", ago: time.Hour, typ: "page_view", optedOut: true},
+	)
+	for _, v := range []string{"solo", "ann-phone"} {
+		if n := items(v); n != 0 {
+			t.Errorf("%s opted out after the run and is still served %d recommendations", v, n)
+		}
+	}
+	if items("bob") == 0 {
+		t.Error("bob, who did not opt out, lost his recommendations")
+	}
 }
