@@ -432,7 +432,7 @@ func (a *API) run(c *gin.Context) {
 	}
 	// The lock is taken before answering: "started" must not be said of
 	// a run that would find another going and not happen.
-	if !a.engine.lock(site) {
+	if !a.engine.lockForRun(c.Request.Context(), site) {
 		observeRun(RunResult{Site: site}, ErrBusy)
 		httpx.Fail(c, busy)
 		return

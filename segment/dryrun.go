@@ -44,10 +44,10 @@ func (e *Engine) DryRun(ctx context.Context, site string, a config.Audience) (Dr
 	// A dry run waits for the site's run lock, so it never overlaps a run
 	// (or another dry run) of this process: on ClickHouse 18.16 one's DROP
 	// PARTITION and the other's query reading a table twice deadlock.
-	if err := e.lockWait(ctx, site); err != nil {
+	if err := e.lockForDryRun(ctx, site); err != nil {
 		return DryRunResult{}, err
 	}
-	defer e.unlock(site)
+	defer e.unlockDryRun(site)
 	plan, err := planEvents([]config.Audience{a})
 	if err != nil {
 		return DryRunResult{}, invalid(err)

@@ -93,7 +93,7 @@ func (e *Engine) Run(ctx context.Context, site string, opt RunOptions) (RunResul
 	if _, ok := e.cfg.Site(site); !ok {
 		return RunResult{}, fmt.Errorf("unknown site %q", site)
 	}
-	if !e.lock(site) {
+	if !e.lockForRun(ctx, site) {
 		observeRun(RunResult{Site: site}, ErrBusy)
 		return RunResult{Site: site}, ErrBusy
 	}
