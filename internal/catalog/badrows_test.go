@@ -249,3 +249,52 @@ func TestBidiControlsAreStripped(t *testing.T) {
 		t.Errorf("stored title %q, description %q, brand %q, category %q, tags %q", p.Title, p.Description, p.Brand, p.Category, p.Tags)
 	}
 }
+
+// TestUnclosedQuoteFailsTheImport: encoding/csv reads a quoted field to the
+// next quote or the end of the file, so one missing closing quote would
+// turn the rows after it into one bad field; the import fails instead,
+// naming the span, and the previous catalog stays.
+func TestUnclosedQuoteFailsTheImport(t *testing.T) {
+	db := chtest.MustOpen(t)
+	s := catalog.NewStore(db, nil)
+	catalogCSV := func(rowAt func(i int) string) string {
+		var b strings.Builder
+		b.WriteString("id,title,price,currency\n")
+		for i := 1; i <= 100; i++ {
+			b.WriteString(rowAt(i))
+		}
+		return b.String()
+	}
+	plain := func(i int) string { return fmt.Sprintf("P%03d,Item %d,10,EUR\n", i, i) }
+	if _, err := importString(t, s, "shop", catalogCSV(plain)); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, body, want string }{
+		{"to the end of the file", catalogCSV(func(i int) string {
+			if i == 3 {
+				return "P003,\"Item 3,10,EUR\n" // line 4: the quote is never closed
+			}
+			return plain(i)
+		}), "starts on line 4 runs to the end of the file"},
+		{"to a later quote", catalogCSV(func(i int) string {
+			switch i {
+			case 3:
+				return "P003,\"Item 3,10,EUR\n" // line 4
+			case 9:
+				return "P009,\"Item 9\",10,EUR\n" // line 10: its first quote closes line 4's
+			}
+			return plain(i)
+		}), "starts on line 4 runs to line 10"},
+		{"record too long", "id,title,price,currency\nA,\"" + strings.Repeat("x", 5<<20) + "\n", "longer than 4194304 bytes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := importString(t, s, "shop", tc.body)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want it to say %q", err, tc.want)
+			}
+			if ids := currentIDs(t, db, "shop"); len(ids) != 100 {
+				t.Errorf("v_products has %d products after the failed import, want the previous 100", len(ids))
+			}
+		})
+	}
+}

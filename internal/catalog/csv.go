@@ -14,18 +14,22 @@ import (
 // (any order), then one product a row. Tab- and semicolon-separated files
 // are recognised from the header line.
 type csvDecoder struct {
-	r       *csv.Reader
-	columns []field // column index → field; -1 for ignored columns
-	item    int
-	pending []RowError // warnings about the header, attached to the first row
+	r        *csv.Reader
+	limit    *recordLimiter
+	columns  []field // column index → field; -1 for ignored columns
+	item     int
+	lastLine int        // line of the last field read, for errors that have no line of their own
+	pending  []RowError // warnings about the header, attached to the first row
 }
 
 func newCSVDecoder(br *bufio.Reader) (*csvDecoder, error) {
 	if head, _ := br.Peek(len(bom)); bytes.Equal(head, bom) {
 		br.Discard(len(bom))
 	}
-	r := csv.NewReader(br)
-	r.Comma = sniffDelimiter(br)
+	comma := sniffDelimiter(br)
+	limit := &recordLimiter{r: br, limit: maxCSVRecord + csvReadAhead}
+	r := csv.NewReader(limit)
+	r.Comma = comma
 	r.FieldsPerRecord = -1 // counted here, for a message naming the line
 	r.ReuseRecord = true
 	header, err := r.Read()
@@ -35,7 +39,7 @@ func newCSVDecoder(br *bufio.Reader) (*csvDecoder, error) {
 		}
 		return nil, fmt.Errorf("cannot read the CSV header: %w", err)
 	}
-	d := &csvDecoder{r: r, columns: make([]field, len(header))}
+	d := &csvDecoder{r: r, limit: limit, columns: make([]field, len(header))}
 	seen := map[field]bool{}
 	var unknown []string
 	for i, name := range header {
@@ -80,14 +84,22 @@ func sniffDelimiter(br *bufio.Reader) rune {
 }
 
 func (d *csvDecoder) Next() (Record, error) {
+	d.limit.startRecord(d.r.InputOffset())
 	row, err := d.r.Read()
 	if err == io.EOF {
 		return Record{}, io.EOF
 	}
+	if errors.Is(err, errCSVRecordTooLong) {
+		return Record{}, fmt.Errorf("malformed CSV: a record after line %d is longer than %d bytes (an unclosed quote?); nothing was imported", d.lastLine, maxCSVRecord)
+	}
 	d.item++
 	rec := Record{Item: d.item}
 	var pe *csv.ParseError
+	if errors.As(err, &pe) && pe.Err == csv.ErrQuote && pe.Line > pe.StartLine {
+		return Record{}, d.swallowed(pe)
+	}
 	if errors.As(err, &pe) {
+		d.lastLine = pe.Line
 		rec.Line = pe.StartLine
 		rec.Err = &RowError{Line: pe.StartLine, Item: d.item, Message: "malformed CSV: " + pe.Err.Error()}
 		return d.attach(rec), nil
@@ -96,6 +108,7 @@ func (d *csvDecoder) Next() (Record, error) {
 		return Record{}, err
 	}
 	rec.Line, _ = d.r.FieldPos(0)
+	d.lastLine, _ = d.r.FieldPos(len(row) - 1)
 	if len(row) != len(d.columns) {
 		rec.Err = &RowError{Line: rec.Line, Item: d.item, Message: fmt.Sprintf(
 			"row has %d fields, the header has %d", len(row), len(d.columns))}
@@ -110,6 +123,56 @@ func (d *csvDecoder) Next() (Record, error) {
 		}
 	}
 	return d.attach(rec), nil
+}
+
+// swallowed explains a quoted field that ran over line ends into an error
+// about its quotes: encoding/csv reads a quoted field to the next quote or
+// the end of the file, so one missing closing quote turns every row up to
+// there into a single bad field. Skipping that as one bad row would drop
+// the rows silently and replace the catalog with what is left; the whole
+// import fails instead, naming the span.
+func (d *csvDecoder) swallowed(pe *csv.ParseError) error {
+	end := fmt.Sprintf("line %d", pe.Line)
+	if _, err := d.r.Read(); err == io.EOF {
+		end = "the end of the file"
+	}
+	return fmt.Errorf("malformed CSV: the quoted field that starts on line %d runs to %s, taking every row in between (a missing or extra \" on line %d?); nothing was imported",
+		pe.StartLine, end, pe.StartLine)
+}
+
+// maxCSVRecord bounds one CSV record, as maxJSONLine bounds a JSON line:
+// a quoted field that is never closed would otherwise be buffered to the
+// end of the file.
+const maxCSVRecord = maxJSONLine
+
+// csvReadAhead is how far encoding/csv's own buffer reads past the record
+// it parses.
+const csvReadAhead = 4096
+
+var errCSVRecordTooLong = errors.New("CSV record too long")
+
+// recordLimiter hands encoding/csv at most maxCSVRecord bytes (plus its
+// read-ahead) past the start of the record being read, then fails.
+type recordLimiter struct {
+	r     io.Reader
+	read  int64 // bytes handed to the CSV reader so far
+	limit int64 // offset read may not pass
+}
+
+func (l *recordLimiter) startRecord(offset int64) {
+	l.limit = offset + maxCSVRecord + csvReadAhead
+}
+
+func (l *recordLimiter) Read(p []byte) (int, error) {
+	if l.read >= l.limit {
+		return 0, errCSVRecordTooLong
+	}
+	if rest := l.limit - l.read; int64(len(p)) > rest {
+		p = p[:rest]
+	}
+	n, err := l.r.Read(p)
+	l.read += int64(n)
+	return n, err
 }
 
 // attach hands header warnings to the importer with the first row.
