@@ -2,9 +2,11 @@ package catalog_test
 
 import (
 	"fmt"
+	"net/http"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/remarket/remarket/internal/catalog"
 	"github.com/remarket/remarket/internal/chtest"
@@ -296,5 +298,52 @@ func TestUnclosedQuoteFailsTheImport(t *testing.T) {
 				t.Errorf("v_products has %d products after the failed import, want the previous 100", len(ids))
 			}
 		})
+	}
+}
+
+// TestDatesMustFitClickHouse: launch_date is a ClickHouse Date
+// (1970-01-01 to 2149-06-06), and the client wraps a date outside it round
+// to another, plausible one; such a date, or a date-time whose time part
+// is not one, is a bad row, in a file and through the API.
+// availability_date (a DateTime) says "out of range" the same way.
+func TestDatesMustFitClickHouse(t *testing.T) {
+	db := chtest.MustOpen(t)
+	s := catalog.NewStore(db, nil)
+	row := func(id, date string) string {
+		return fmt.Sprintf(`{"id":%q,"price":1,"currency":"EUR","launch_date":%q}`+"\n", id, date)
+	}
+	rep, err := importString(t, s, "shop", row("OLD", "1900-01-01")+ // line 1
+		row("TYPO", "1019-04-10")+ // 2
+		row("FAR", "2200-01-01")+ // 3
+		row("JUNK", "2024-05-01Tnonsense")+ // 4
+		row("FIRST", "1970-01-01")+ // 5
+		row("LAST", "2149-06-06")+ // 6
+		row("STAMP", "2024-05-01T23:30:00-0500")+ // 7: keeps the date as written
+		`{"id":"AVAIL","price":1,"currency":"EUR","availability_date":"2200-01-01"}`+"\n") // 8
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []badRow{
+		{1, "OLD", "launch_date", "out of range"}, {2, "TYPO", "launch_date", "out of range"},
+		{3, "FAR", "launch_date", "out of range"}, {4, "JUNK", "launch_date", "not a date"},
+		{8, "AVAIL", "availability_date", "out of range"},
+	} {
+		if !reported(rep.Errors, want) {
+			t.Errorf("no error %+v in report:\n%s", want, describe(rep.Errors))
+		}
+	}
+	stored := map[string]string{}
+	for _, p := range currentProducts(t, db, "shop") {
+		stored[p.ID] = p.LaunchDate.Format(time.DateOnly)
+	}
+	if want := map[string]string{"FIRST": "1970-01-01", "LAST": "2149-06-06", "STAMP": "2024-05-01"}; !reflect.DeepEqual(stored, want) {
+		t.Errorf("stored launch dates %v, want %v", stored, want)
+	}
+
+	var answer struct{ Report catalog.Report }
+	h := newAPI(t, db)
+	code := call(t, h, "PUT", "/api/sites/shop/products", adminToken, `{"id":"OLD","price":1,"currency":"EUR","launch_date":"1900-01-01"}`, &answer)
+	if code != http.StatusBadRequest || !reported(answer.Report.Errors, badRow{0, "OLD", "launch_date", "out of range"}) {
+		t.Errorf("API upsert of launch_date 1900-01-01 = %d %+v, want 400 naming launch_date", code, answer.Report)
 	}
 }

@@ -8,6 +8,7 @@ package catalog
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -99,9 +100,9 @@ func (p *Product) UnmarshalJSON(b []byte) error {
 	}
 	p.LaunchDate = epoch
 	if v.LaunchDate != "" {
-		d, err := parseDate(v.LaunchDate)
-		if err != nil {
-			return fmt.Errorf("launch_date %q: want YYYY-MM-DD", v.LaunchDate)
+		d, msg := parseDate(v.LaunchDate)
+		if msg != "" {
+			return errors.New(msg)
 		}
 		p.LaunchDate = d
 	}

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -185,15 +186,17 @@ func (r *Record) Validate() (Product, []RowError) {
 		}
 	}
 	if s := v(fLaunchDate); s != "" {
-		d, err := parseDate(s)
-		if err != nil {
-			fail(fLaunchDate, "launch_date %q is not a date (want YYYY-MM-DD)", s)
+		d, msg := parseDate(s)
+		if msg != "" {
+			fail(fLaunchDate, "%s", msg)
 		}
 		p.LaunchDate = d
 	}
 	if s := v(fAvailabilityDate); s != "" {
 		d, err := parseDateTime(s)
-		if err != nil {
+		if errors.Is(err, errDateTimeRange) {
+			fail(fAvailabilityDate, "availability_date %q is out of range (years 1971 to 2105)", s)
+		} else if err != nil {
 			fail(fAvailabilityDate, "availability_date %q is not a date (want YYYY-MM-DD, or YYYY-MM-DDThh:mm with an offset such as +0100 or Z)", s)
 		}
 		p.AvailabilityDate = d
@@ -260,11 +263,41 @@ func parseMargin(s string) (float64, string) {
 	return f, ""
 }
 
-func parseDate(s string) (time.Time, error) {
-	if len(s) > 10 && s[10] == 'T' { // ISO 8601 date-time: keep the date
+// launch_date is a ClickHouse Date: days since 1970 in a UInt16, on 18.16
+// as now. The client wraps a date outside it round (1900-01-01 is stored
+// as 2079-06-07), so such a date is refused rather than changed.
+var (
+	minDate = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxDate = time.Date(2149, 6, 6, 0, 0, 0, 0, time.UTC)
+)
+
+// parseDate reads YYYY-MM-DD, or an ISO 8601 date-time (one of
+// dateTimeLayouts) of which it keeps the date as written.
+func parseDate(s string) (time.Time, string) {
+	want := fmt.Sprintf("launch_date %q is not a date (want YYYY-MM-DD)", s)
+	if len(s) > 10 && s[10] == 'T' {
+		if !isDateTime(s) {
+			return time.Time{}, want
+		}
 		s = s[:10]
 	}
-	return time.Parse(time.DateOnly, s)
+	d, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return time.Time{}, want
+	}
+	if d.Before(minDate) || d.After(maxDate) {
+		return time.Time{}, fmt.Sprintf("launch_date %q is out of range (from %s to %s)", s, minDate.Format(time.DateOnly), maxDate.Format(time.DateOnly))
+	}
+	return d, ""
+}
+
+func isDateTime(s string) bool {
+	for _, l := range dateTimeLayouts {
+		if _, err := time.Parse(l, s); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // dateTimeLayouts are the spellings of availability_date: Google
@@ -274,13 +307,15 @@ var dateTimeLayouts = []string{
 	"2006-01-02T15:04Z07:00", time.RFC3339, "2006-01-02T15:04:05", "2006-01-02T15:04", time.DateOnly,
 }
 
+var errDateTimeRange = errors.New("out of range (years 1971 to 2105)")
+
 // parseDateTime reads a point in time; one without an offset (a plain
 // date at midnight) is UTC. ClickHouse's DateTime holds 1970-2105.
 func parseDateTime(s string) (time.Time, error) {
 	for _, l := range dateTimeLayouts {
 		if t, err := time.Parse(l, s); err == nil {
 			if t = t.UTC(); t.Year() < 1971 || t.Year() > 2105 {
-				return time.Time{}, fmt.Errorf("%q is out of range", s)
+				return time.Time{}, fmt.Errorf("%q: %w", s, errDateTimeRange)
 			}
 			return t.Truncate(time.Second), nil
 		}
