@@ -372,3 +372,20 @@ func TestOverviewShowsTheLatestRuns(t *testing.T) {
 		t.Errorf("runs:\n%s\nv_segment_runs:\n%s", have, fromView)
 	}
 }
+
+// A product id may hold "/": the product page reads the rest of the path.
+func TestProductPageOfIDWithSlash(t *testing.T) {
+	srv, db := newServerDB(t)
+	p := catalog.Product{ID: "CAM/250D", Title: "Canon", Price: 100, Currency: "USD", Availability: catalog.InStock, Condition: "new"}
+	if _, err := catalog.NewStore(db, nil).Upsert(context.Background(), "demo", []catalog.Product{p}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	resp, _ := do(t, srv, "POST", "/ui/api/login", `{"site":"demo","token":"`+admin+`"}`, map[string]string{"Content-Type": "application/json"})
+	cookie := map[string]string{"Cookie": strings.Split(resp.Header.Get("Set-Cookie"), ";")[0]}
+	for _, path := range []string{"/ui/api/products/CAM/250D", "/ui/api/products/CAM%2F250D"} {
+		resp, body := do(t, srv, "GET", path, "", cookie)
+		if resp.StatusCode != 200 || !strings.Contains(body, `"CAM/250D"`) {
+			t.Errorf("GET %s = %d %s, want the product", path, resp.StatusCode, body)
+		}
+	}
+}

@@ -26,7 +26,7 @@ const MaxUpsertBytes = 32 << 20
 //
 //	PUT  /products        upsert: one product, an array, or {"products": [...]} (POST is an alias)
 //	GET  /products        the current catalog, ?limit= (default 100, max 1000) &offset=
-//	GET  /products/:id    one product of the current catalog
+//	GET  /products/{id}   one product of the current catalog (the id may hold "/")
 //	GET  /catalog/versions the version history, newest first
 type API struct {
 	cfg   config.Config
@@ -51,7 +51,10 @@ func (a *API) Register(r gin.IRouter) {
 	g.PUT("/products", a.upsert)
 	g.POST("/products", a.upsert)
 	g.GET("/products", a.list)
-	g.GET("/products/:id", a.get)
+	// A product id may hold "/" (CAM/250D): the id is the rest of the path.
+	// A client that encodes it (CAM%2F250D) is decoded by the router before
+	// it matches, so a one-segment parameter would answer 404 either way.
+	g.GET("/products/*id", a.get)
 	g.GET("/catalog/versions", a.versions)
 }
 
@@ -159,13 +162,14 @@ func summarize(errs []RowError, n int) string {
 
 func (a *API) get(c *gin.Context) {
 	site := httpx.CurrentSite(c).ID
-	p, ok, err := a.store.Get(c.Request.Context(), site, c.Param("id"))
+	id := httpx.RestParam(c, "id")
+	p, ok, err := a.store.Get(c.Request.Context(), site, id)
 	if err != nil {
 		httpx.Fail(c, err)
 		return
 	}
 	if !ok {
-		httpx.Fail(c, httpx.Errorf(httpx.NotFound, fmt.Sprintf("product %q is not in the current catalog of site %q", c.Param("id"), site)))
+		httpx.Fail(c, httpx.Errorf(httpx.NotFound, fmt.Sprintf("product %q is not in the current catalog of site %q", id, site)))
 		return
 	}
 	c.JSON(http.StatusOK, p)

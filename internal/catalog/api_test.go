@@ -158,3 +158,21 @@ func TestProductJSONDates(t *testing.T) {
 		}
 	}
 }
+
+// TestAPIGetsProductsWithSlashInID: an id may hold "/" (upserts take it),
+// so GET /products/{id} reads the rest of the path, encoded or not.
+func TestAPIGetsProductsWithSlashInID(t *testing.T) {
+	h := newAPI(t, chtest.MustOpen(t))
+	if code := call(t, h, "PUT", "/api/sites/shop/products", adminToken, `{"id":"CAM/250D","price":1,"currency":"EUR"}`, nil); code != http.StatusOK {
+		t.Fatalf("upsert: %d", code)
+	}
+	for _, path := range []string{"/api/sites/shop/products/CAM/250D", "/api/sites/shop/products/CAM%2F250D"} {
+		var p catalog.Product
+		if code := call(t, h, "GET", path, adminToken, "", &p); code != http.StatusOK || p.ID != "CAM/250D" {
+			t.Errorf("GET %s = %d %+v, want 200 with product CAM/250D", path, code, p)
+		}
+	}
+	if code := call(t, h, "GET", "/api/sites/shop/products/CAM", adminToken, "", nil); code != http.StatusNotFound {
+		t.Errorf("GET /products/CAM = %d, want 404", code)
+	}
+}
