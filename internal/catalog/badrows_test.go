@@ -347,3 +347,52 @@ func TestDatesMustFitClickHouse(t *testing.T) {
 		t.Errorf("API upsert of launch_date 1900-01-01 = %d %+v, want 400 naming launch_date", code, answer.Report)
 	}
 }
+
+// TestTextMustBeUTF8: a Latin-1 file would be stored as bytes feeds drop
+// (CSV) or with U+FFFD for its letters (JSON lines); such a row is a bad
+// row naming the field, and a UTF-16 file (Excel's "Unicode Text") is
+// refused as a whole, naming its encoding.
+func TestTextMustBeUTF8(t *testing.T) {
+	db := chtest.MustOpen(t)
+	s := catalog.NewStore(db, nil)
+	for _, tc := range []struct {
+		name, body string
+		bad        []badRow
+	}{
+		{"csv", "id,title,price,currency,tags\n" +
+			"A,Caf\xe9 cr\xe8me,1,EUR,\n" + // line 2
+			"B,Fine,1,EUR,new|caf\xe9\n" + // 3
+			"OK,Café crème,1,EUR,\n", // 4
+			[]badRow{{2, "A", "title", "title is not UTF-8"}, {3, "B", "tags", "tags is not UTF-8"}}},
+		{"jsonl", "{\"id\":\"A\",\"title\":\"Caf\xe9 cr\xe8me\",\"price\":1,\"currency\":\"EUR\"}\n" +
+			"{\"id\":\"OK\",\"title\":\"Café crème\",\"price\":1,\"currency\":\"EUR\"}\n",
+			[]badRow{{1, "A", "title", "title is not UTF-8"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			site := "enc-" + tc.name
+			rep, err := importString(t, s, site, tc.body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range tc.bad {
+				if !reported(rep.Errors, want) {
+					t.Errorf("no error %+v in report:\n%s", want, describe(rep.Errors))
+				}
+			}
+			if ps := currentProducts(t, db, site); len(ps) != 1 || ps[0].ID != "OK" || ps[0].Title != "Café crème" {
+				t.Errorf("stored %+v, want only OK titled \"Café crème\"", ps)
+			}
+		})
+	}
+	text := "id\ttitle\tprice\tcurrency\r\nA\tCamera\t10\tEUR\r\n"
+	le, be := []byte{0xff, 0xfe}, []byte{0xfe, 0xff}
+	for _, r := range text {
+		le, be = append(le, byte(r), 0), append(be, 0, byte(r))
+	}
+	for name, body := range map[string][]byte{"UTF-16LE": le, "UTF-16BE": be} {
+		_, err := importString(t, s, "enc-utf16", string(body))
+		if err == nil || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "save it as UTF-8") {
+			t.Errorf("%s file: err = %v, want it to name the encoding and say to save as UTF-8", name, err)
+		}
+	}
+}

@@ -43,6 +43,9 @@ type Decoder interface {
 // non-blank byte when f is "": '<' is XML, '{' is JSON lines, anything else CSV.
 func NewDecoder(r io.Reader, f Format) (Decoder, Format, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
+	if err := refuseUTF16(br); err != nil {
+		return nil, "", err
+	}
 	if f == "" {
 		var err error
 		if f, err = detect(br); err != nil {
@@ -65,6 +68,23 @@ func NewDecoder(r io.Reader, f Format) (Decoder, Format, error) {
 }
 
 var bom = []byte("\xef\xbb\xbf")
+
+// utf16BOMs are the byte-order marks of UTF-16, which Excel writes for
+// "Unicode Text": read as UTF-8, such a file has no column anyone named.
+var utf16BOMs = []struct {
+	mark []byte
+	name string
+}{{[]byte{0xff, 0xfe}, "UTF-16LE"}, {[]byte{0xfe, 0xff}, "UTF-16BE"}}
+
+func refuseUTF16(br *bufio.Reader) error {
+	head, _ := br.Peek(2)
+	for _, b := range utf16BOMs {
+		if bytes.Equal(head, b.mark) {
+			return fmt.Errorf("the file is %s text (it starts with the byte-order mark % X); save it as UTF-8 (in Excel: \"CSV UTF-8\") and import it again", b.name, b.mark)
+		}
+	}
+	return nil
+}
 
 func detect(br *bufio.Reader) (Format, error) {
 	for n := 512; ; n *= 2 {

@@ -3,11 +3,13 @@ package catalog
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // maxJSONLine bounds one JSON line; a longer one is reported and skipped
@@ -105,6 +107,13 @@ type jsonRecord struct {
 // (reported once per key in warned) or, when strict, an error.
 func decodeJSONRecord(data []byte, strict bool, warned map[string]bool) Record {
 	var rec Record
+	// encoding/json would turn bytes that are not UTF-8 into U+FFFD
+	// silently, so the raw line is checked first.
+	if !utf8.Valid(data) {
+		key := keyNotUTF8(data)
+		rec.Err = &RowError{ID: peekID(data), Field: key, Message: notUTF8(cmp.Or(key, "the line"))}
+		return rec
+	}
 	var jr jsonRecord
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -143,6 +152,20 @@ func decodeJSONRecord(data []byte, strict bool, warned map[string]bool) Record {
 	}
 	rec.Tags, rec.Complements, rec.Upgrades = jr.Tags, jr.Complements, jr.Upgrades
 	return rec
+}
+
+// keyNotUTF8 names the first key whose raw value is not UTF-8, or "".
+func keyNotUTF8(data []byte) string {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(data, &obj) != nil {
+		return ""
+	}
+	for _, name := range Fields {
+		if raw, ok := obj[name]; ok && !utf8.Valid(raw) {
+			return name
+		}
+	}
+	return ""
 }
 
 // unknownKey recognises encoding/json's unknown-field error.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -129,12 +130,17 @@ func (r *Record) Validate() (Product, []RowError) {
 		LaunchDate:            epoch,
 		AvailabilityDate:      epoch,
 	}
+	for _, f := range r.notUTF8() {
+		fail(f, "%s", notUTF8(f.String()))
+	}
 	switch {
+	case !utf8.ValidString(p.ID):
+		// reported above
 	case p.ID == "":
 		fail(fID, "id is missing")
 	case len(p.ID) > maxIDLen:
 		fail(fID, "id is longer than %d bytes", maxIDLen)
-	case !utf8.ValidString(p.ID) || strings.IndexFunc(p.ID, unicode.IsControl) >= 0 || p.ID != strings.TrimSpace(r.Values[fID]):
+	case strings.IndexFunc(p.ID, unicode.IsControl) >= 0 || p.ID != strings.TrimSpace(r.Values[fID]):
 		// (an id is matched against events' product ids, so it is refused
 		// rather than silently changed by taking its bidi controls out)
 		fail(fID, "id has invalid characters")
@@ -215,6 +221,29 @@ func (r *Record) Validate() (Product, []RowError) {
 		errs[i].ID = p.ID
 	}
 	return p, errs
+}
+
+// notUTF8 lists the fields whose text is not UTF-8: a Latin-1 or
+// Windows-1252 file would otherwise be stored as bytes that feeds drop
+// and browsers show as U+FFFD.
+func (r *Record) notUTF8() []field {
+	var bad []field
+	for f, text := range r.Values {
+		if !utf8.ValidString(text) {
+			bad = append(bad, field(f))
+		}
+	}
+	for f, list := range map[field][]string{fTags: r.Tags, fComplements: r.Complements, fUpgrades: r.Upgrades} {
+		if slices.ContainsFunc(list, func(s string) bool { return !utf8.ValidString(s) }) {
+			bad = append(bad, f)
+		}
+	}
+	slices.Sort(bad)
+	return bad
+}
+
+func notUTF8(name string) string {
+	return name + " is not UTF-8 text (save the file as UTF-8)"
 }
 
 func checkURL(s string) string {
