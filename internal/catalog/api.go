@@ -82,6 +82,10 @@ func (a *API) upsert(c *gin.Context) {
 		return
 	}
 	stored, err := a.store.Upsert(c.Request.Context(), site, products, "api")
+	if errors.Is(err, ErrConflict) {
+		httpx.Fail(c, httpx.Errorf(httpx.Conflict, err.Error()))
+		return
+	}
 	if err != nil {
 		httpx.Fail(c, err)
 		return

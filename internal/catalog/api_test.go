@@ -1,6 +1,7 @@
 package catalog_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -174,5 +175,26 @@ func TestAPIGetsProductsWithSlashInID(t *testing.T) {
 	}
 	if code := call(t, h, "GET", "/api/sites/shop/products/CAM", adminToken, "", nil); code != http.StatusNotFound {
 		t.Errorf("GET /products/CAM = %d, want 404", code)
+	}
+}
+
+// TestAPIUpsertConflictIs409: when another write switches the catalog on
+// every attempt, the upsert gives up with 409 naming the cause, not 500.
+func TestAPIUpsertConflictIs409(t *testing.T) {
+	db := chtest.MustOpen(t)
+	gin.SetMode(gin.TestMode)
+	cfg := config.Config{Sites: []config.Site{{ID: "shop", AdminToken: adminToken}}}
+	api := catalog.NewAPI(cfg, db, nil)
+	other := catalog.NewStore(db, nil)
+	api.Store().SetBeforeSwitch(func(ctx context.Context, site string, _ uint64) error {
+		_, err := importString(t, other, site, "id,price,currency\nNEW,1,EUR\n")
+		return err
+	})
+	r := gin.New()
+	api.Register(r)
+	var answer struct{ Error, Code string }
+	code := call(t, r, "PUT", "/api/sites/shop/products", adminToken, `{"id":"X","price":1,"currency":"EUR"}`, &answer)
+	if code != http.StatusConflict || !strings.Contains(answer.Error, "changed while the upsert copied it") {
+		t.Errorf("upsert on a catalog that keeps moving = %d %+v, want 409 naming the cause", code, answer)
 	}
 }

@@ -187,6 +187,9 @@ func (s *Store) Upsert(ctx context.Context, site string, products []Product, sou
 			s.log.Info("catalog changed during an upsert; redoing it on the new version", "site", site, "attempt", attempt)
 			continue
 		}
+		if errors.Is(err, errMoved) {
+			return rep, fmt.Errorf("%w (%d times in a row); nothing changed, send the upsert again", err, attempts)
+		}
 		if err != nil {
 			return rep, err
 		}
@@ -195,9 +198,14 @@ func (s *Store) Upsert(ctx context.Context, site string, products []Product, sou
 	}
 }
 
+// ErrConflict means another write switched the site's catalog at the same
+// time as this one (the API answers 409): either nothing changed, or this
+// write's version is recorded but another is current. The error says which.
+var ErrConflict = errors.New("another write switched the catalog at the same time")
+
 // errMoved means another write switched the catalog while an upsert was
 // copying the version it started from.
-var errMoved = errors.New("the catalog changed during the upsert; try again")
+var errMoved = fmt.Errorf("%w: it changed while the upsert copied it", ErrConflict)
 
 // carryOver copies the products of version from that the new version does
 // not replace (written rows are already in it) and returns how many it copied.
@@ -236,10 +244,14 @@ func (s *Store) commit(ctx context.Context, w *writer, rep Report, source string
 		}
 	}
 	now := time.Now()
-	err := s.db.InsertSwitch(ctx, fmt.Sprintf("catalog/%s/%d", w.site, w.version),
+	seq, err := s.nextSwitchSeq(ctx, w.site, now)
+	if err != nil {
+		return s.abort(ctx, w, err)
+	}
+	err = s.db.InsertSwitch(ctx, fmt.Sprintf("catalog/%s/%d", w.site, w.version),
 		"INSERT INTO catalog_versions (site, version, created_at, switch_seq, source, format, rows, skipped)",
 		"SELECT count() FROM catalog_versions WHERE site = ? AND version = ?", []any{w.site, w.version},
-		w.site, w.version, now.UTC(), uint64(now.UnixNano()), source, rep.Format, w.rows, uint64(rep.Skipped))
+		w.site, w.version, now.UTC(), seq, source, rep.Format, w.rows, uint64(rep.Skipped))
 	if errors.Is(err, chdb.ErrOutcomeUnknown) {
 		// Readers may read the version already: its rows stay. If it
 		// is not current, Prune drops them a day on, as any version
@@ -253,6 +265,35 @@ func (s *Store) commit(ctx context.Context, w *writer, rep Report, source string
 	if err := s.Prune(ctx, w.site); err != nil {
 		// The new version is current; leftovers are retried on the next write.
 		s.log.Warn("cannot drop old catalog versions", "site", w.site, "err", err)
+	}
+	return s.confirmCurrent(ctx, w.site, w.version)
+}
+
+// nextSwitchSeq is the switch_seq that makes a version current: the
+// clock, unless a switch already recorded for the site (by a host whose
+// clock is ahead) has a higher one, which it then follows. The current
+// version is argMax(version, switch_seq), so with the clock alone a later
+// switch from a host whose clock is behind would be recorded and never
+// become current.
+func (s *Store) nextSwitchSeq(ctx context.Context, site string, now time.Time) (uint64, error) {
+	var stored uint64 // max over no rows is 0
+	if err := s.db.QueryRow(ctx, "SELECT max(switch_seq) FROM catalog_versions WHERE site = ?", site).Scan(&stored); err != nil {
+		return 0, fmt.Errorf("cannot read the catalog switches of %q: %w", site, err)
+	}
+	return max(uint64(now.UnixNano()), stored+1), nil
+}
+
+// confirmCurrent checks that the version just recorded is the current one:
+// a write switching at the same moment from another process may have
+// read the same highest switch_seq and recorded the same or a higher one.
+func (s *Store) confirmCurrent(ctx context.Context, site string, version uint64) error {
+	current, err := s.CurrentVersion(ctx, site)
+	if err != nil {
+		return fmt.Errorf("catalog version %d was recorded, but cannot tell whether it is current: %w", version, err)
+	}
+	if current != version {
+		return fmt.Errorf("%w: version %d was recorded but version %d is current; see GET /catalog/versions and write again if needed",
+			ErrConflict, version, current)
 	}
 	return nil
 }

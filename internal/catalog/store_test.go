@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -395,5 +396,56 @@ func TestCatalogSwitchWhoseAnswerIsLostKeepsTheVersion(t *testing.T) {
 				t.Errorf("v_products = %v after the switch landed, want [NEW-1 NEW-2]", got)
 			}
 		})
+	}
+}
+
+// TestSwitchFollowsRecordedSwitchesWhateverTheClock: the current version
+// is the one with the highest switch_seq, so a switch recorded by a host
+// whose clock is ahead must not outrank a later switch from this one.
+func TestSwitchFollowsRecordedSwitchesWhateverTheClock(t *testing.T) {
+	db := chtest.MustOpen(t)
+	ctx := context.Background()
+	s := catalog.NewStore(db, nil)
+	rep, err := importString(t, s, "shop", "id,price,currency\nA,1,EUR\nB,2,EUR\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same switch as a host whose clock is an hour ahead records it.
+	if err := db.Exec(ctx, `INSERT INTO catalog_versions (site, version, created_at, switch_seq, source, format, rows, skipped)
+		SELECT site, version, created_at, switch_seq + 3600000000000, source, format, rows, skipped
+		FROM catalog_versions WHERE site = ? AND version = ?`, "shop", rep.Version); err != nil {
+		t.Fatal(err)
+	}
+	up, err := s.Upsert(ctx, "shop", []catalog.Product{{ID: "X", Price: 5, Currency: "EUR", Availability: "in_stock", Condition: "new"}}, "api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur, err := s.CurrentVersion(ctx, "shop"); err != nil || cur != up.Version {
+		t.Errorf("current version %d (%v), want the upsert's %d", cur, err, up.Version)
+	}
+	if got := currentIDs(t, db, "shop"); !reflect.DeepEqual(got, []string{"A", "B", "X"}) {
+		t.Errorf("v_products = %v, want [A B X]", got)
+	}
+}
+
+// TestSwitchThatIsNotCurrentIsAnError: a write whose recorded version is
+// not current afterwards (here a recorded switch_seq no switch can pass)
+// fails with ErrConflict naming both versions instead of succeeding.
+func TestSwitchThatIsNotCurrentIsAnError(t *testing.T) {
+	db := chtest.MustOpen(t)
+	ctx := context.Background()
+	s := catalog.NewStore(db, nil)
+	rep, err := importString(t, s, "shop", "id,price,currency\nA,1,EUR\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Exec(ctx, `INSERT INTO catalog_versions (site, version, created_at, switch_seq, source, format, rows, skipped)
+		SELECT site, version, created_at, 18446744073709551615, source, format, rows, skipped
+		FROM catalog_versions WHERE site = ? AND version = ?`, "shop", rep.Version); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Upsert(ctx, "shop", []catalog.Product{{ID: "X", Price: 5, Currency: "EUR", Availability: "in_stock", Condition: "new"}}, "api")
+	if !errors.Is(err, catalog.ErrConflict) || !strings.Contains(err.Error(), fmt.Sprintf("version %d is current", rep.Version)) {
+		t.Errorf("upsert err = %v, want ErrConflict saying version %d is current", err, rep.Version)
 	}
 }
