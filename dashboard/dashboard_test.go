@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -120,6 +121,51 @@ func TestSignInCookieAndCSRF(t *testing.T) {
 			t.Errorf("%s: %d %s", tc.name, resp.StatusCode, body)
 		}
 	}
+}
+
+// The sign-in is open to anyone, so its body is read only up to a few KB:
+// a huge token is refused with 413 naming the limit, not read whole.
+func TestSignInBodyIsBounded(t *testing.T) {
+	srv := newServer(t)
+	const size = 64 << 20
+	var sent atomic.Int64
+	body := io.MultiReader(strings.NewReader(`{"site":"demo","token":"`), io.LimitReader(zeros{}, size), strings.NewReader(`"}`))
+	req, _ := http.NewRequest("POST", srv.URL+"/ui/api/login", countingReader{body, &sent})
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(b), "4096 bytes") {
+		t.Errorf("a %d MB sign-in body: %d %s, want 413 naming the 4096 bytes limit", size>>20, resp.StatusCode, b)
+	}
+	if n := sent.Load(); n >= size/2 {
+		t.Errorf("the client sent %d bytes of a %d bytes body: the server read on past the limit", n, size)
+	}
+}
+
+// zeros is an endless stream of '0'.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = '0'
+	}
+	return len(p), nil
+}
+
+// countingReader counts the bytes read from r.
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 func TestStaticPagesAndDemoShop(t *testing.T) {

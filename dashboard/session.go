@@ -33,6 +33,9 @@ const (
 	csrfHeader  = "X-CSRF-Token"
 	sessionSite = "dashboard.site"
 	sessionKey  = "dashboard.session"
+	// maxSignInBytes bounds the sign-in body, which is read before any
+	// check: a site id and a token fit many times over.
+	maxSignInBytes = 4 << 10
 )
 
 func mac(key, msg string) string {
@@ -104,7 +107,13 @@ func (u *UI) login(c *gin.Context) {
 		Site  string `json:"site"`
 		Token string `json:"token"`
 	}
+	// Anyone may call this: read no more than a site id and a token need.
+	httpx.LimitBody(c, maxSignInBytes)
 	if err := c.ShouldBindJSON(&in); err != nil {
+		if e := httpx.BodyError(err); e != nil {
+			httpx.Fail(c, e)
+			return
+		}
 		httpx.Fail(c, httpx.Errorf(httpx.Invalid, "send JSON {\"site\": ..., \"token\": ...}"))
 		return
 	}
