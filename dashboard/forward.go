@@ -2,7 +2,6 @@ package dashboard
 
 import (
 	"bytes"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -54,9 +53,9 @@ func (u *UI) send(c *gin.Context, method, path string) {
 		httpx.Fail(c, httpx.Errorf(httpx.Unavailable, "dashboard: not registered on the application's engine"))
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(c.Request.Body, 1<<20))
+	body, err := httpx.ReadBody(c, 1<<20)
 	if err != nil {
-		httpx.Fail(c, httpx.Errorf(httpx.Invalid, "cannot read body"))
+		httpx.Fail(c, err)
 		return
 	}
 	s := site(c)

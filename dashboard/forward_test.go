@@ -56,6 +56,27 @@ func TestDashboardForwardsToTheAdminAPI(t *testing.T) {
 	}
 }
 
+// TestDashboardForwardsRefuseOversizeBodies: a body over the forward's
+// 1 MB, or over the admin API's own limit, is answered 413 naming the
+// limit, not cut short and answered as malformed JSON.
+func TestDashboardForwardsRefuseOversizeBodies(t *testing.T) {
+	srv, _, auth := newServerWithAPIs(t, nil)
+	cases := []struct {
+		name, method, path, body, limit string
+	}{
+		{"audience definition over the API's 64 KB", "POST", "/ui/api/audiences/viewers/dry-run",
+			`{"strategy":"upsell",` + strings.Repeat(" ", 70<<10) + `"include":[{"events":["product_view"],"since":"7d"}]}`, "65536 bytes"},
+		{"discount rules over the forward's 1 MB", "PUT", "/ui/api/discounts",
+			`{"rules":[{"strategy":"reminder","percent":12,"duration":"48h"}]` + strings.Repeat(" ", 1<<20) + `}`, "1048576 bytes"},
+	}
+	for _, c := range cases {
+		resp, body := do(t, srv, c.method, c.path, c.body, auth)
+		if resp.StatusCode != 413 || !strings.Contains(body, c.limit) {
+			t.Errorf("%s: %d %s, want 413 naming %s", c.name, resp.StatusCode, body, c.limit)
+		}
+	}
+}
+
 // newServerWithAPIs serves the dashboard beside the admin APIs it calls
 // (segments, feeds) for the site "demo" with audiences, and signs in:
 // auth carries the session cookie and the CSRF token.

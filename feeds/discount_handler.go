@@ -3,7 +3,6 @@ package feeds
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -48,9 +47,14 @@ func (a *API) getDiscounts(c *gin.Context) {
 func (a *API) putDiscounts(c *gin.Context) {
 	site := httpx.CurrentSite(c)
 	var body DiscountsJSON
-	dec := json.NewDecoder(io.LimitReader(c.Request.Body, 1<<20))
+	httpx.LimitBody(c, 1<<20)
+	dec := json.NewDecoder(c.Request.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&body); err != nil {
+		if e := httpx.BodyError(err); e != nil {
+			httpx.Fail(c, e)
+			return
+		}
 		httpx.Fail(c, httpx.Errorf(httpx.Invalid, "body must be {\"rules\": [...]}: "+err.Error()))
 		return
 	}

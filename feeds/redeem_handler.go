@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -50,9 +49,14 @@ const (
 // answers the redemption already recorded, with "recorded": false.
 func (a *API) redeemOffer(c *gin.Context) {
 	var req RedeemRequest
-	dec := json.NewDecoder(io.LimitReader(c.Request.Body, 64<<10))
+	httpx.LimitBody(c, 64<<10)
+	dec := json.NewDecoder(c.Request.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
+		if e := httpx.BodyError(err); e != nil {
+			httpx.Fail(c, e)
+			return
+		}
 		httpx.Fail(c, httpx.Errorf(httpx.Invalid, "body: want JSON {\"token\", \"order_id\", ...}: "+strings.TrimPrefix(err.Error(), "json: ")))
 		return
 	}

@@ -197,3 +197,24 @@ func TestRedeemAPIRefusesAbsurdAmounts(t *testing.T) {
 		t.Errorf("a line of 1e9: %d %s", rec.Code, rec.Body)
 	}
 }
+
+// TestOversizeBodiesAre413: a body over an admin endpoint's limit is
+// refused as too large, naming the limit, not cut short and answered as
+// malformed JSON.
+func TestOversizeBodiesAre413(t *testing.T) {
+	s := newServer(t, testConfig(t))
+	auth := []string{"Authorization", "Bearer " + adminToken, "Content-Type", "application/json"}
+	for _, c := range []struct {
+		name, method, path, body, limit string
+	}{
+		{"discount rules", http.MethodPut, "/api/sites/shop/discounts",
+			`{"rules":[{"strategy":"reminder","percent":12,"duration":"48h"}]` + strings.Repeat(" ", 1<<20) + `}`, "1048576 bytes"},
+		{"a redemption", http.MethodPost, "/api/offers/redeem",
+			`{"order_id":"O-1",` + strings.Repeat(" ", 64<<10) + `"token":"t"}`, "65536 bytes"},
+	} {
+		rec := s.do(c.method, c.path, strings.NewReader(c.body), auth...)
+		if rec.Code != http.StatusRequestEntityTooLarge || !strings.Contains(rec.Body.String(), c.limit) {
+			t.Errorf("%s over the limit: %d %s, want 413 naming %s", c.name, rec.Code, rec.Body, c.limit)
+		}
+	}
+}

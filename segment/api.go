@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -174,9 +173,9 @@ func readDefinition(c *gin.Context) (config.Audience, bool) {
 		httpx.Fail(c, httpx.Errorf(httpx.Invalid, "name: use 1-64 of a-z, 0-9, '_' or '-'"))
 		return config.Audience{}, false
 	}
-	body, err := io.ReadAll(io.LimitReader(c.Request.Body, 64<<10))
+	body, err := httpx.ReadBody(c, 64<<10)
 	if err != nil {
-		httpx.Fail(c, httpx.Errorf(httpx.Invalid, "cannot read body"))
+		httpx.Fail(c, err)
 		return config.Audience{}, false
 	}
 	def, err := DecodeAudience(body)

@@ -2,6 +2,7 @@ package segment_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -52,6 +53,11 @@ func TestAudienceAPI(t *testing.T) {
 		if code != http.StatusBadRequest || !strings.Contains(msg, b.field) {
 			t.Errorf("PUT %s: %d %q, want 400 naming %s", b.body, code, msg, b.field)
 		}
+	}
+	// Over the 64 KB limit: too large, not cut short into malformed JSON.
+	big := `{"strategy":"upsell",` + strings.Repeat(" ", 64<<10) + `"include":[{"events":["product_view"]}]}`
+	if code, out := do("PUT", "/api/sites/shop/audiences/mine", big); code != http.StatusRequestEntityTooLarge || !strings.Contains(fmt.Sprint(out["error"]), "65536 bytes") {
+		t.Errorf("PUT a %d bytes definition: %d %v, want 413 naming the 65536 bytes limit", len(big), code, out)
 	}
 	code, out := do("PUT", "/api/sites/shop/audiences/dslr_carts", `{"description":"DSLR carts","strategy":"reminder","window":"7d",
 		"include":[{"stage":"carted","categories":["Cameras > DSLR"]}]}`)
