@@ -220,6 +220,28 @@ func TestEraseFromTheDashboard(t *testing.T) {
 	}
 }
 
+// A blank visitor id is refused, as the erase API refuses it, instead of
+// showing every visitor without a user id (an empty user_id) as one person.
+func TestVisitorLookupRefusesABlankID(t *testing.T) {
+	srv, db := newServerDB(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	for _, vid := range []string{"anon-1", "anon-2"} {
+		if err := db.InsertRow(context.Background(), "INSERT INTO events (site, event_id, event_time, received_at, type, visitor_id)", "demo", uuid.New(), now, now, "page_view", vid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp, _ := do(t, srv, "POST", "/ui/api/login", `{"site":"demo","token":"`+admin+`"}`, map[string]string{"Content-Type": "application/json"})
+	cookie := map[string]string{"Cookie": strings.Split(resp.Header.Get("Set-Cookie"), ";")[0]}
+	for _, path := range []string{"/ui/api/visitors/", "/ui/api/visitors/%20%20", "/ui/api/visitors/" + strings.Repeat("v", 201)} {
+		if resp, body := do(t, srv, "GET", path, "", cookie); resp.StatusCode != 400 || !strings.Contains(body, "visitor id must be 1-200 characters") {
+			t.Errorf("GET %.40s: %d %s, want 400 naming the visitor id", path, resp.StatusCode, body)
+		}
+	}
+	if resp, body := do(t, srv, "GET", "/ui/api/visitors/anon-1", "", cookie); resp.StatusCode != 200 || strings.Contains(body, "anon-2") {
+		t.Errorf("GET anon-1: %d %s, want 200 with anon-1 alone", resp.StatusCode, body)
+	}
+}
+
 // Ids with "/" are looked up and erased from the dashboard like any other,
 // visitors and users both.
 func TestDashboardErasesIdsWithSlashes(t *testing.T) {

@@ -307,6 +307,13 @@ func (u *UI) addTitles(c *gin.Context, s config.Site, rows []map[string]any, fie
 // of every visitor id of a user id).
 func (u *UI) visitor(c *gin.Context) {
 	ctx, s, id := c.Request.Context(), site(c), strings.TrimSpace(httpx.RestParam(c, "vid"))
+	// A blank id would match every event without a user id (user_id = ''):
+	// unrelated visitors shown as one, after a scan of the whole history.
+	// The bounds are the erase API's.
+	if id == "" || len(id) > 200 {
+		httpx.Fail(c, httpx.Errorf(httpx.Invalid, "visitor id must be 1-200 characters"))
+		return
+	}
 	// The visitor ids to show: the id itself, or those seen with it as user id.
 	ids, err := u.rows(ctx, `SELECT DISTINCT visitor_id FROM v_events WHERE site = ? AND (visitor_id = ? OR user_id = ?) LIMIT 20`, s.ID, id, id)
 	if err != nil {
