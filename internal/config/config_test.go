@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -204,5 +205,29 @@ func TestIncrementalRunSettings(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), names) {
 			t.Errorf("segments: {%s}: error %v; want one saying %q", raw, err, names)
 		}
+	}
+}
+
+// TestDurationsRefuseOverflow: a remarket duration longer than a
+// time.Duration holds is refused, naming the longest one, instead of
+// wrapping round to a negative span (200000w turned the schedule off).
+func TestDurationsRefuseOverflow(t *testing.T) {
+	if d, err := config.ParseDuration("15250w"); err != nil || time.Duration(d) != 15250*7*24*time.Hour {
+		t.Errorf("15250w = %v, %v; want the longest whole-week duration", time.Duration(d), err)
+	}
+	for _, s := range []string{"15251w", "200000w", "1e300d", "Infd", "NaNw"} {
+		if d, err := config.ParseDuration(s); err == nil {
+			t.Errorf("ParseDuration(%q) = %v, want an error", s, time.Duration(d))
+		}
+	}
+	var d config.Duration
+	for _, js := range []string{"1e300", "-5"} {
+		if err := json.Unmarshal([]byte(js), &d); err == nil {
+			t.Errorf("JSON %s seconds = %v, want an error", js, time.Duration(d))
+		}
+	}
+	_, err := config.Parse([]byte(minimal+"segments: {schedule: 200000w}\n"), nil)
+	if err == nil || !strings.Contains(err.Error(), `segments.schedule: duration "200000w": want at most 15250w`) {
+		t.Errorf("schedule 200000w: error %v, want one naming segments.schedule and the longest duration", err)
 	}
 }

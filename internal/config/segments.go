@@ -216,10 +216,10 @@ func ParseDuration(s string) (Duration, error) {
 	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
 		if n, ok := strings.CutSuffix(s, suffix); ok {
 			f, err := strconv.ParseFloat(n, 64)
-			if err != nil || f < 0 {
+			if err != nil || !(f >= 0) { // NaN too
 				return 0, fmt.Errorf("duration %q: want a number of %s such as 3%s", s, suffix, suffix)
 			}
-			return Duration(f * float64(unit)), nil
+			return durationOf(s, f*float64(unit))
 		}
 	}
 	d, err := time.ParseDuration(s)
@@ -228,6 +228,21 @@ func ParseDuration(s string) (Duration, error) {
 	}
 	return Duration(d), nil
 }
+
+// durationOf converts ns nanoseconds, refusing what a Duration cannot
+// hold: converted as is, 200000w wraps round to a negative span.
+func durationOf(s string, ns float64) (Duration, error) {
+	if !(ns >= 0) { // NaN too
+		return 0, fmt.Errorf("duration %q: want a span of 0 or more", s)
+	}
+	if ns >= math.MaxInt64 { // +Inf too
+		return 0, fmt.Errorf("duration %q: want at most %s (about 292 years)", s, maxDurationWeeks)
+	}
+	return Duration(ns), nil
+}
+
+// maxDurationWeeks is the longest Duration, in whole weeks.
+const maxDurationWeeks = "15250w"
 
 func (d Duration) String() string {
 	td := time.Duration(d)
@@ -258,7 +273,11 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var n float64
 	if json.Unmarshal(b, &n) == nil {
-		*d = Duration(n * float64(time.Second))
+		v, err := durationOf(string(b)+" seconds", n*float64(time.Second))
+		if err != nil {
+			return err
+		}
+		*d = v
 		return nil
 	}
 	var s string
