@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net/url"
 	"os"
 	"reflect"
 	"strings"
@@ -263,6 +265,27 @@ func (c Config) Validate() error {
 		if len(s.FeedToken) < 16 {
 			errs = append(errs, fmt.Errorf("%s.feed_token must be at least 16 characters", where))
 		}
+		// The write key is in every page's snippet and the feed token in
+		// the feed URLs given to ad platforms: neither may open the admin API.
+		if s.AdminToken != "" && (s.AdminToken == s.WriteKey || s.AdminToken == s.FeedToken) {
+			errs = append(errs, fmt.Errorf("%s.admin_token must differ from the site's write_key and feed_token, which are shown to others", where))
+		}
+		for j, o := range s.Origins {
+			if !validOrigin(o) {
+				errs = append(errs, fmt.Errorf("%s.origins[%d] %q: want scheme://host[:port] as a browser sends it, such as https://shop.example", where, j, o))
+			}
+		}
+		if s.RetentionDays < 0 {
+			errs = append(errs, fmt.Errorf("%s.retention_days must be 0 (keep all) or more, got %d", where, s.RetentionDays))
+		}
+	}
+	// Empty only before Parse derives it from listen.
+	if u, err := url.Parse(c.PublicURL); c.PublicURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+		errs = append(errs, fmt.Errorf("public_url %q: want an http:// or https:// URL with a host, such as https://remarket.example", c.PublicURL))
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		errs = append(errs, fmt.Errorf("log_level %q: want debug, info, warn or error", c.LogLevel))
 	}
 	if c.ErasureKey != "" && len(c.ErasureKey) < 32 {
 		errs = append(errs, errors.New("erasure_key must be at least 32 characters (remarket init writes a random one)"))
@@ -275,13 +298,39 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("ingest.ip_mode %q: want truncate, drop or keep", c.Ingest.IPMode))
 	}
+	errs = append(errs, c.Ingest.validate()...)
 	errs = append(errs, c.HTTP.validate()...)
 	if c.Spool.BatchRows <= 0 || c.Spool.MaxBytes <= 0 || c.Spool.SegmentBytes <= 0 {
 		errs = append(errs, errors.New("spool.batch_rows, spool.max_bytes and spool.segment_bytes must be positive"))
 	}
+	if c.Spool.FlushInterval <= 0 {
+		errs = append(errs, fmt.Errorf("spool.flush_interval must be positive, got %s", c.Spool.FlushInterval))
+	}
 	errs = append(errs, c.validateSegments()...)
 	errs = append(errs, c.validateFeeds()...)
 	return errors.Join(errs...)
+}
+
+func (i Ingest) validate() []error {
+	var errs []error
+	if i.MaxRequestBytes <= 0 {
+		errs = append(errs, fmt.Errorf("ingest.max_request_bytes must be positive, got %d", i.MaxRequestBytes))
+	}
+	if i.MaxEventBytes <= 0 {
+		errs = append(errs, fmt.Errorf("ingest.max_event_bytes must be positive, got %d", i.MaxEventBytes))
+	} else if i.MaxRequestBytes > 0 && i.MaxEventBytes > i.MaxRequestBytes {
+		errs = append(errs, fmt.Errorf("ingest.max_event_bytes (%d) must be at most ingest.max_request_bytes (%d)", i.MaxEventBytes, i.MaxRequestBytes))
+	}
+	if i.MaxPast < 0 || i.MaxFuture < 0 {
+		errs = append(errs, fmt.Errorf("ingest.max_past and ingest.max_future must be 0 or more, got %s and %s", i.MaxPast, i.MaxFuture))
+	}
+	return errs
+}
+
+// validOrigin is a browser's Origin: scheme://host[:port], nothing more.
+func validOrigin(o string) bool {
+	u, err := url.Parse(strings.TrimRight(o, "/"))
+	return err == nil && u.Scheme != "" && u.Host != "" && u.User == nil && u.Path == "" && u.RawQuery == "" && u.Fragment == "" && !u.ForceQuery
 }
 
 func (h HTTP) validate() []error {

@@ -231,3 +231,47 @@ func TestDurationsRefuseOverflow(t *testing.T) {
 		t.Errorf("schedule 200000w: error %v, want one naming segments.schedule and the longest duration", err)
 	}
 }
+
+// TestParseRejectsValuesThatBreakAtRuntime: values that would load and
+// then refuse every event, throttle nothing, or behave otherwise than
+// written are refused at load, each error naming its key.
+func TestParseRejectsValuesThatBreakAtRuntime(t *testing.T) {
+	site := func(fields string) string {
+		return "sites:\n - {id: a, write_key: wk_a, admin_token: 0123456789abcdef-admin, feed_token: 0123456789abcdef-feed" + fields + "}\n"
+	}
+	for raw, names := range map[string]string{
+		"ingest: {max_request_bytes: 0}\n":                           "ingest.max_request_bytes must be positive, got 0",
+		"ingest: {max_request_bytes: -1}\n":                          "ingest.max_request_bytes must be positive, got -1",
+		"ingest: {max_event_bytes: 0}\n":                             "ingest.max_event_bytes must be positive, got 0",
+		"ingest: {max_event_bytes: 2000, max_request_bytes: 1000}\n": "ingest.max_event_bytes (2000) must be at most ingest.max_request_bytes (1000)",
+		"ingest: {max_past: -1h}\n":                                  "ingest.max_past and ingest.max_future must be 0 or more, got -1h0m0s and 10m0s",
+		"ingest: {max_future: -1h}\n":                                "ingest.max_past and ingest.max_future must be 0 or more, got 720h0m0s and -1h0m0s",
+		"spool: {flush_interval: 0s}\n":                              "spool.flush_interval must be positive, got 0s",
+		"log_level: verbose\n":                                       `log_level "verbose": want debug, info, warn or error`,
+		"public_url: shop.example\n":                                 `public_url "shop.example": want an http:// or https:// URL with a host`,
+		"public_url: ftp://shop.example\n":                           `public_url "ftp://shop.example": want an http:// or https:// URL`,
+		"public_url: 'https://'\n":                                   `public_url "https:": want an http:// or https:// URL with a host`,
+		site(", origins: [shop.example]"):                            `sites[0].origins[0] "shop.example": want scheme://host[:port]`,
+		site(", origins: ['https://shop.example/cart']"):             `sites[0].origins[0] "https://shop.example/cart": want scheme://host[:port]`,
+		site(", retention_days: -30"):                                "sites[0].retention_days must be 0 (keep all) or more, got -30",
+		"sites:\n - {id: a, write_key: 0123456789abcdef, admin_token: 0123456789abcdef, feed_token: 0123456789abcdef-feed}\n": "sites[0].admin_token must differ from the site's write_key and feed_token",
+		"sites:\n - {id: a, write_key: wk_a, admin_token: 0123456789abcdef, feed_token: 0123456789abcdef}\n":                  "sites[0].admin_token must differ from the site's write_key and feed_token",
+	} {
+		_, err := config.Parse([]byte(raw), nil)
+		if err == nil || !strings.Contains(err.Error(), names) {
+			t.Errorf("%q: error %v; want one saying %q", raw, err, names)
+		}
+	}
+	// What browsers send, and the keys' edges, still load.
+	for _, raw := range []string{
+		site(", origins: ['https://shop.example', 'http://localhost:3000', 'https://shop.example/'], retention_days: 0"),
+		"ingest: {max_event_bytes: 1000, max_request_bytes: 1000, max_past: 0s, max_future: 0s}\n",
+		"log_level: DEBUG\n",
+		"listen: ':8080'\n",
+		"public_url: https://rm.example/base/\n",
+	} {
+		if _, err := config.Parse([]byte(raw), nil); err != nil {
+			t.Errorf("%q: %v", raw, err)
+		}
+	}
+}

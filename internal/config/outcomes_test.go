@@ -90,7 +90,7 @@ func TestAudienceOutcomeFieldsAreValidated(t *testing.T) {
   - id: s
     write_key: k
     admin_token: 0123456789abcdef
-    feed_token: 0123456789abcdef
+    feed_token: 0123456789abcdef-feed
     audiences:
       - {name: off, strategy: upsell, holdout_percent: 0, include: [{events: [product_view]}]}
       - {name: dflt, strategy: upsell, attribution_window: 7d, include: [{events: [product_view]}]}
