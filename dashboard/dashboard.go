@@ -31,12 +31,12 @@ type UI struct {
 	// what those APIs serve. Set by Register when the router is the engine.
 	app http.Handler
 	// signIns throttles failed sign-ins per client and site.
-	signIns *throttle
+	signIns *httpx.Throttle
 }
 
 // New returns the dashboard.
 func New(cfg config.Config, db *chdb.DB, log *slog.Logger) *UI {
-	return &UI{cfg: cfg, db: db, log: log, signIns: newThrottle()}
+	return &UI{cfg: cfg, db: db, log: log, signIns: httpx.NewThrottle()}
 }
 
 // Register adds /ui/, its API under /ui/api/ and /demo/shop.

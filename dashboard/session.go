@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -95,7 +94,7 @@ func setCookie(c *gin.Context, value string, maxAge int) {
 }
 
 // login checks site + admin token and starts a session. Failures are
-// throttled per client and site (throttle.go): 429 with Retry-After.
+// throttled per client and site (httpx.Throttle): 429 with Retry-After.
 func (u *UI) login(c *gin.Context) {
 	// A JSON body cannot be sent cross-site without a CORS preflight,
 	// which this endpoint never grants: no login CSRF.
@@ -118,19 +117,16 @@ func (u *UI) login(c *gin.Context) {
 		return
 	}
 	siteID, client := strings.TrimSpace(in.Site), httpx.ClientIP(c.Request)
-	if wait := u.signIns.wait(client, siteID); wait > 0 {
-		secs := int((wait + time.Second - 1) / time.Second)
-		c.Header("Retry-After", strconv.Itoa(secs))
-		httpx.Fail(c, httpx.Errorf(httpx.TooMany, fmt.Sprintf("too many failed sign-ins for this site from your address: try again in %d seconds", secs)))
+	if u.signIns.Throttled(c, siteID, "sign-ins") {
 		return
 	}
 	site, ok := u.cfg.Site(siteID)
 	if !ok || !httpx.Equal(strings.TrimSpace(in.Token), site.AdminToken) {
-		u.signIns.failed(client, siteID)
+		u.signIns.Failed(client, siteID)
 		httpx.Fail(c, httpx.Errorf(httpx.Unauthorized, "unknown site or wrong admin token"))
 		return
 	}
-	u.signIns.succeeded(client, siteID)
+	u.signIns.Succeeded(client, siteID)
 	cookie, csrf := newSession(site, time.Now())
 	setCookie(c, cookie, int(sessionTTL/time.Second))
 	c.JSON(http.StatusOK, gin.H{"site": site.ID, "csrf": csrf})

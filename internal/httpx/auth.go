@@ -20,12 +20,22 @@ const SiteKey = "remarket.site"
 
 // RequireAdmin checks "Authorization: Bearer <admin_token>" against the
 // site named by the :site path parameter. Unknown site and wrong token get
-// the same 401, so the API does not reveal which sites exist.
+// the same 401, so the API does not reveal which sites exist. Wrong
+// tokens (not missing ones) are throttled per client and site
+// (Throttle): 429 with Retry-After. Each call has its own throttle; a right token from a
+// client without failures only costs a look in it.
 func RequireAdmin(sites Sites) gin.HandlerFunc {
+	throttle := NewThrottle()
 	return func(c *gin.Context) {
 		site, ok := sites.Site(c.Param("site"))
 		token, _ := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+		if throttle.Throttled(c, c.Param("site"), "admin tokens") {
+			return
+		}
 		if !ok || !Equal(token, site.AdminToken) {
+			if token != "" { // no token is no guess: clients that wait for the challenge send none first
+				throttle.Failed(ClientIP(c.Request), c.Param("site"))
+			}
 			c.Header("WWW-Authenticate", `Bearer realm="remarket"`)
 			Fail(c, Errorf(Unauthorized, "missing or wrong admin token (Authorization: Bearer <admin_token>)"))
 			return
@@ -36,15 +46,23 @@ func RequireAdmin(sites Sites) gin.HandlerFunc {
 }
 
 // RequireFeedToken accepts the site's feed token as the HTTP Basic password
-// (any user name) or as ?token=.
+// (any user name) or as ?token=. Wrong tokens are throttled as
+// RequireAdmin's are.
 func RequireFeedToken(sites Sites) gin.HandlerFunc {
+	throttle := NewThrottle()
 	return func(c *gin.Context) {
 		site, ok := sites.Site(c.Param("site"))
 		token := c.Query("token")
 		if _, pw, basic := c.Request.BasicAuth(); basic {
 			token = pw
 		}
+		if throttle.Throttled(c, c.Param("site"), "feed tokens") {
+			return
+		}
 		if !ok || !Equal(token, site.FeedToken) {
+			if token != "" { // no token is no guess: clients that wait for the challenge send none first
+				throttle.Failed(ClientIP(c.Request), c.Param("site"))
+			}
 			c.Header("WWW-Authenticate", `Basic realm="remarket feeds"`)
 			Fail(c, Errorf(Unauthorized, "missing or wrong feed token (HTTP Basic password or ?token=)"))
 			return
