@@ -369,7 +369,11 @@ func testOutcomes(t *testing.T, db *chdb.DB, base string, site config.Site, outp
 		if code := getJSON(t, base+"/api/sites/demo/audiences/"+name+"/lift", site.AdminToken, &lift); code != http.StatusOK {
 			t.Fatalf("lift of %s: %d", name, code)
 		}
-		if lift.Treatment.Members == 0 || lift.Holdout.Members == 0 {
+		// A person's group comes from a keyed hash with the demo config's
+		// random holdout_key, so an audience of n members holds nobody out
+		// with probability 0.9^n: 0.5% at 50 (professional_buyers' 55
+		// once did), 1e-7 at 150. Only large audiences must have both.
+		if n := lift.Treatment.Members + lift.Holdout.Members; lift.Treatment.Members == 0 || (n >= 150 && lift.Holdout.Members == 0) {
 			t.Errorf("%s: %d treated and %d held-out members", name, lift.Treatment.Members, lift.Holdout.Members)
 		}
 		verdicts[lift.Verdict] = name
