@@ -3,9 +3,9 @@ package feeds
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
+	"github.com/remarket/remarket/internal/catalog"
 	"github.com/remarket/remarket/internal/chdb"
 )
 
@@ -26,20 +26,12 @@ func (c catalogVersion) switched() time.Time {
 	return time.Unix(0, int64(c.switchSeq)).UTC()
 }
 
-// currentCatalog reads the site's current catalog version by the key of
-// catalog_versions (one row per import or upsert of the site, not a row
-// per product). It is exact: v_products chooses its version by the same
-// argMax. On a cluster catalog_versions is whole on every node, so this
-// reads the local replica, as v_products does.
+// currentCatalog reads the site's current catalog version and its switch
+// (catalog.CurrentSwitch). On a cluster catalog_versions is whole on every
+// node, so this reads the local replica, as v_products does.
 func currentCatalog(ctx context.Context, db *chdb.DB, site string) (catalogVersion, error) {
-	// The site's current catalog version and its switch; zeros (argMax
-	// over no rows) when the site has no catalog.
-	const q = `SELECT argMax(version, switch_seq), max(switch_seq) FROM catalog_versions WHERE site = ?`
-	var c catalogVersion
-	if err := db.QueryRow(ctx, q, site).Scan(&c.version, &c.switchSeq); err != nil {
-		return c, fmt.Errorf("cannot read the current catalog version: %w", err)
-	}
-	return c, nil
+	version, seq, err := catalog.CurrentSwitch(ctx, db, site)
+	return catalogVersion{version: version, switchSeq: seq}, err
 }
 
 // catalogCache remembers each site's current catalog version for ttl, as

@@ -13,6 +13,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/remarket/remarket/internal/catalog"
 	"github.com/remarket/remarket/internal/chdb"
 )
 
@@ -364,10 +365,9 @@ func (c *clusterRun) settleCatalog(ctx context.Context, site string) error {
 		for i, n := range nodes {
 			// (On an executor the catalog tables are the shard
 			// database's views of the whole ones.)
-			err := n.QueryRow(ctx, "SELECT argMax(version, switch_seq), max(switch_seq) FROM catalog_versions WHERE site = ?", site).
-				Scan(&views[i].version, &views[i].seq)
-			if err != nil {
-				return fmt.Errorf("cannot read the catalog versions: %w", err)
+			var err error
+			if views[i].version, views[i].seq, err = catalog.CurrentSwitch(ctx, n, site); err != nil {
+				return err
 			}
 			if views[i].seq > newest.seq {
 				newest = views[i]

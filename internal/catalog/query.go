@@ -6,17 +6,27 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/remarket/remarket/internal/chdb"
 )
 
 // CurrentVersion is the version v_products shows for site (0: no catalog).
 func (s *Store) CurrentVersion(ctx context.Context, site string) (uint64, error) {
-	var v uint64
-	// argMax over no rows is 0: a site without a catalog.
-	err := s.db.QueryRow(ctx, "SELECT argMax(version, switch_seq) FROM catalog_versions WHERE site = ?", site).Scan(&v)
+	v, _, err := CurrentSwitch(ctx, s.db, site)
+	return v, err
+}
+
+// CurrentSwitch is the version v_products shows for site and the
+// switch_seq that made it current, read by the key of catalog_versions (a
+// row per import or upsert, not per product) with v_products' own argMax.
+// Zeros (argMax over no rows) mean the site has no catalog.
+func CurrentSwitch(ctx context.Context, db *chdb.DB, site string) (version, switchSeq uint64, err error) {
+	err = db.QueryRow(ctx, "SELECT argMax(version, switch_seq), max(switch_seq) FROM catalog_versions WHERE site = ?", site).
+		Scan(&version, &switchSeq)
 	if err != nil {
-		return 0, fmt.Errorf("cannot read the current catalog version of %q: %w", site, err)
+		return 0, 0, fmt.Errorf("cannot read the current catalog version of %q: %w", site, err)
 	}
-	return v, nil
+	return version, switchSeq, nil
 }
 
 // Get returns a product of the site's current catalog.
