@@ -258,16 +258,19 @@ func Sweep(ctx context.Context, db *chdb.DB, log *slog.Logger) {
 	rows.Close()
 	now := time.Now().UTC()
 	for _, e := range all {
+		// Only an erasure that has logged its end (or died long ago) is
+		// marked done here: one still creating its mutations has none
+		// pending yet.
+		if e.done.Unix() <= 0 && e.logged == 0 && now.Sub(e.requested) < staleRun {
+			continue
+		}
+		// Every deletion naming the erasure reads its ids: its own, and
+		// those a run began after it was marked done (re-applying it to
+		// redemptions its sync recorded again).
+		if n, err := db.PendingMutations(ctx, e.id); err != nil || n > 0 {
+			continue
+		}
 		if e.done.Unix() <= 0 {
-			// Only an erasure that has logged its end (or died long ago)
-			// is marked here: one still creating its mutations has none
-			// pending yet.
-			if e.logged == 0 && now.Sub(e.requested) < staleRun {
-				continue
-			}
-			if n, err := db.PendingMutations(ctx, e.id); err != nil || n > 0 {
-				continue
-			}
 			if err := MarkDone(ctx, db, e.id, e.site, now); err != nil {
 				log.Warn("cannot mark erasure done", "erasure_id", e.id, "err", err)
 				continue
@@ -281,12 +284,6 @@ func Sweep(ctx context.Context, db *chdb.DB, log *slog.Logger) {
 				clickhouse.Named("at", now), clickhouse.Named("erasure", e.id)); err != nil {
 				log.Warn("cannot log erasure done", "erasure_id", e.id, "err", err)
 			}
-		}
-		// Deletions naming the erasure that began after it was marked done
-		// (a run re-applying it to redemptions its sync recorded again)
-		// still read its ids.
-		if n, err := db.PendingMutations(ctx, e.id); err != nil || n > 0 {
-			continue
 		}
 		var running uint64
 		// Runs of the site still going that started before the erasure
