@@ -69,21 +69,8 @@ func (u *UI) Register(r gin.IRouter) {
 	api.GET("/visitors/*vid", u.visitor)
 	api.DELETE("/visitors/*vid", u.eraseVisitor)
 	api.DELETE("/users/*uid", u.eraseUser)
-	api.GET("/products/*pid", withRestParam("pid", u.product)) // product ids may hold "/" too
+	api.GET("/products/*pid", u.product) // product ids may hold "/" too
 	u.registerForwards(api)
 
 	r.GET("/demo/shop", u.shop)
-}
-
-// withRestParam hands h the catch-all parameter name without its leading
-// slash (httpx.RestParam), for a handler that reads it with c.Param.
-func withRestParam(name string, h gin.HandlerFunc) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		for i := range c.Params {
-			if c.Params[i].Key == name {
-				c.Params[i].Value = httpx.RestParam(c, name)
-			}
-		}
-		h(c)
-	}
 }

@@ -372,7 +372,7 @@ func (u *UI) erase(c *gin.Context, path, id string) {
 
 // product: a catalog entry with its related products.
 func (u *UI) product(c *gin.Context) {
-	ctx, s, id := c.Request.Context(), site(c), c.Param("pid")
+	ctx, s, id := c.Request.Context(), site(c), httpx.RestParam(c, "pid")
 	prod, err := u.rows(ctx, `SELECT product_id, title, brand, category, price, currency, availability, stock_quantity, launch_date, tags, complements, upgrades, link, image_link FROM v_products WHERE site = ? AND product_id = ?`, s.ID, id)
 	if err != nil {
 		httpx.Fail(c, err)
