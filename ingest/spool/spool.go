@@ -105,12 +105,10 @@ type Spool struct {
 	writeErr  error    // the last write failed and no write has worked since
 	cur       *os.File // owned by the commit loop
 	curZeroed bool     // cur was pre-zeroed to SegmentBytes
-	// leftover is what a failed write may have left in cur past the
-	// committed end and could not yet be erased (owned by the commit loop).
-	leftover int64
-	spares   *spares
-	cpw      *checkpointWriter // used by Checkpoint (the shipper) only
-	lock     *dirLock
+	leftover  int64    // bytes a failed write may have left in cur past the committed end, not yet erased (commit loop)
+	spares    *spares
+	cpw       *checkpointWriter // used by Checkpoint (the shipper) only
+	lock      *dirLock
 }
 
 type appendReq struct {
