@@ -48,8 +48,7 @@ func (u *UI) Register(r gin.IRouter) {
 	fileServer := http.StripPrefix("/ui/", http.FileServer(http.FS(files)))
 	serveFile := func(c *gin.Context) {
 		c.Header("Cache-Control", "no-cache")
-		c.Header("X-Content-Type-Options", "nosniff")
-		c.Header("Content-Security-Policy", "default-src 'self'; img-src 'self' data: https:; style-src 'self'; script-src 'self'; frame-ancestors 'none'")
+		pageHeaders(c)
 		fileServer.ServeHTTP(c.Writer, c.Request)
 	}
 	r.GET("/ui", func(c *gin.Context) { c.Redirect(http.StatusFound, "/ui/") })
@@ -58,8 +57,8 @@ func (u *UI) Register(r gin.IRouter) {
 		r.GET("/ui/"+name, serveFile)
 	}
 
-	r.POST("/ui/api/login", u.login)
-	api := r.Group("/ui/api", u.requireSession)
+	r.POST("/ui/api/login", apiHeaders, u.login)
+	api := r.Group("/ui/api", apiHeaders, u.requireSession)
 	api.GET("/session", u.session)
 	api.POST("/logout", u.logout)
 	api.GET("/overview", u.overview)
@@ -73,4 +72,30 @@ func (u *UI) Register(r gin.IRouter) {
 	u.registerForwards(api)
 
 	r.GET("/demo/shop", u.shop)
+}
+
+// pageCSP lets the page run its own files and nothing else: no inline
+// code, no images, frames or form posts elsewhere (an injected <img> or
+// <form> carries nothing out, an injected <base> moves no relative URL),
+// and no framing by other sites.
+const pageCSP = "default-src 'self'; img-src 'self'; style-src 'self'; script-src 'self'; object-src 'none'; " +
+	"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// pageHeaders are the headers of the dashboard's files.
+func pageHeaders(c *gin.Context) {
+	c.Header("Content-Security-Policy", pageCSP)
+	c.Header("X-Content-Type-Options", "nosniff")
+	c.Header("X-Frame-Options", "DENY") // frame-ancestors for browsers without CSP 2
+	c.Header("Referrer-Policy", "same-origin")
+}
+
+// apiHeaders are the headers of every answer of the dashboard's API,
+// signed in or not: they hold visitors' events, feed URLs with their token
+// and the CSRF token, which no cache (a browser's disk, a shared proxy)
+// may keep past the request.
+func apiHeaders(c *gin.Context) {
+	c.Header("Cache-Control", "no-store")
+	c.Header("X-Content-Type-Options", "nosniff")
+	c.Header("X-Frame-Options", "DENY")
+	c.Header("Referrer-Policy", "same-origin")
 }
