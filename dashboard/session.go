@@ -82,14 +82,18 @@ func checkSession(sites httpx.Sites, value string, now time.Time) (session, bool
 	return session{site: site, csrf: mac(site.AdminToken, "csrf|"+parts[2]), id: hex.EncodeToString(id[:]), expires: time.Unix(exp, 0).UTC()}, true
 }
 
-func secureRequest(c *gin.Context) bool {
-	return c.Request.TLS != nil || strings.EqualFold(c.GetHeader("X-Forwarded-Proto"), "https")
+// secureRequest reports whether the browser reached remarket over TLS:
+// here, through a proxy that says so, or at a public_url on https (a
+// proxy terminating TLS need not send X-Forwarded-Proto).
+func (u *UI) secureRequest(c *gin.Context) bool {
+	return c.Request.TLS != nil || strings.EqualFold(c.GetHeader("X-Forwarded-Proto"), "https") ||
+		strings.HasPrefix(strings.ToLower(u.cfg.PublicURL), "https://")
 }
 
-func setCookie(c *gin.Context, value string, maxAge int) {
+func (u *UI) setCookie(c *gin.Context, value string, maxAge int) {
 	http.SetCookie(c.Writer, &http.Cookie{
 		Name: cookieName, Value: value, Path: cookiePath, MaxAge: maxAge,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secureRequest(c),
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: u.secureRequest(c),
 	})
 }
 
@@ -128,7 +132,7 @@ func (u *UI) login(c *gin.Context) {
 	}
 	u.signIns.Succeeded(client, siteID)
 	cookie, csrf := newSession(site, time.Now())
-	setCookie(c, cookie, int(sessionTTL/time.Second))
+	u.setCookie(c, cookie, int(sessionTTL/time.Second))
 	c.JSON(http.StatusOK, gin.H{"site": site.ID, "csrf": csrf})
 }
 
@@ -139,7 +143,7 @@ func (u *UI) logout(c *gin.Context) {
 		httpx.Fail(c, err) // the cookie would go on working: say so
 		return
 	}
-	setCookie(c, "", -1)
+	u.setCookie(c, "", -1)
 	c.JSON(http.StatusOK, gin.H{"signed_out": true})
 }
 
