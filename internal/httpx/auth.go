@@ -27,6 +27,9 @@ const SiteKey = "remarket.site"
 func RequireAdmin(sites Sites) gin.HandlerFunc {
 	throttle := NewThrottle()
 	return func(c *gin.Context) {
+		// Admin answers hold members, visitors' events and their
+		// recommendations: no cache keeps them (a handler may say otherwise).
+		c.Header("Cache-Control", "no-store")
 		site, ok := sites.Site(c.Param("site"))
 		token, _ := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
 		if throttle.Throttled(c, c.Param("site"), "admin tokens") {

@@ -94,3 +94,21 @@ func TestWrongTokensAreThrottled(t *testing.T) {
 		}
 	}
 }
+
+// Admin answers, refusals included, are stored by no cache: they hold
+// audience members and visitors' events.
+func TestAdminAnswersAreNotStored(t *testing.T) {
+	cfg := sites{{ID: "shop", AdminToken: "admin-token-0123456789", FeedToken: "feed-token-0123456789"}}
+	gin.SetMode(gin.TestMode)
+	r := gin.New()
+	r.GET("/api/sites/:site/audiences", httpx.RequireAdmin(cfg), func(c *gin.Context) { c.String(http.StatusOK, "members") })
+	for _, token := range []string{"admin-token-0123456789", "wrong", ""} {
+		req := httptest.NewRequest("GET", "/api/sites/shop/audiences", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, req)
+		if cc := w.Header().Get("Cache-Control"); cc != "no-store" {
+			t.Errorf("token %q: %d, Cache-Control %q, want no-store", token, w.Code, cc)
+		}
+	}
+}
