@@ -25,6 +25,8 @@ type API struct {
 	runs  *runCache
 	cats  *catalogCache
 	wins  *windowCache
+	// admins throttles wrong admin tokens given to the redeem API.
+	admins *httpx.Throttle
 
 	// Now is the clock (tests move it across offer windows).
 	Now func() time.Time
@@ -40,7 +42,7 @@ func NewAPI(cfg config.Config, db *chdb.DB, log *slog.Logger) *API {
 		log = slog.Default()
 	}
 	return &API{cfg: cfg, db: db, log: log, rules: newRuleStore(db), runs: newRunCache(db, time.Second),
-		cats: newCatalogCache(db, time.Second), wins: newWindowCache(db, 30*time.Second), Now: time.Now}
+		cats: newCatalogCache(db, time.Second), wins: newWindowCache(db, 30*time.Second), admins: httpx.NewThrottle(), Now: time.Now}
 }
 
 // Register adds the feed, offer, discount and member routes.

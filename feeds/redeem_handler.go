@@ -91,8 +91,16 @@ func (a *API) redeemOffer(c *gin.Context) {
 		return
 	}
 	site, _ := a.cfg.Site(o.Site)
-	token, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
-	if !ok || !httpx.Equal(token, site.AdminToken) {
+	// Wrong admin tokens are throttled as on the admin API (httpx.RequireAdmin):
+	// offers are in every ad's landing URL, so anyone can ask.
+	token, bearer := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+	if a.admins.Throttled(c, o.Site, "admin tokens") {
+		return
+	}
+	if !bearer || !httpx.Equal(token, site.AdminToken) {
+		if token != "" {
+			a.admins.Failed(httpx.ClientIP(c.Request), o.Site)
+		}
 		httpx.Fail(c, httpx.Errorf(httpx.Unauthorized, "send the offer's site admin token: Authorization: Bearer <admin_token>"))
 		return
 	}

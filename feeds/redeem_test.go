@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/remarket/remarket/feeds"
 	"github.com/remarket/remarket/internal/config"
+	"github.com/remarket/remarket/internal/httpx"
 )
 
 // cartOffer is a feed's offer on amp for the cart audience, signed with
@@ -216,5 +218,40 @@ func TestOversizeBodiesAre413(t *testing.T) {
 		if rec.Code != http.StatusRequestEntityTooLarge || !strings.Contains(rec.Body.String(), c.limit) {
 			t.Errorf("%s over the limit: %d %s, want 413 naming %s", c.name, rec.Code, rec.Body, c.limit)
 		}
+	}
+}
+
+// The redeem API takes the site's admin token, so wrong ones are
+// throttled there as on the admin API: an offer from any ad's landing
+// URL must not open an unbounded guessing of the admin token.
+func TestRedeemAPIThrottlesWrongAdminTokens(t *testing.T) {
+	cfg := testConfig(t)
+	s := newServer(t, cfg)
+	s.now = runFinished.Add(time.Hour)
+	body := `{"token":"` + cartOffer(t, cfg) + `","order_id":"O-1"}`
+	post := func(token, client string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, "/api/offers/redeem", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.RemoteAddr = client + ":1234"
+		rec := httptest.NewRecorder()
+		s.h.ServeHTTP(rec, req)
+		return rec
+	}
+	const attacker, shop = "203.0.113.7", "198.51.100.9"
+	var codes []int
+	for range 50 {
+		codes = append(codes, post("guess-0123456789", attacker).Code)
+	}
+	for i, code := range codes {
+		if want := map[bool]int{true: 401, false: 429}[i < httpx.ThrottleBurst]; code != want {
+			t.Fatalf("50 wrong admin tokens answered %v, want %d × 401 then 429", codes, httpx.ThrottleBurst)
+		}
+	}
+	if rec := post(adminToken, attacker); rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" {
+		t.Errorf("the right token while throttled: %d %s, want 429 with Retry-After", rec.Code, rec.Body)
+	}
+	if rec := post(adminToken, shop); rec.Code != http.StatusOK {
+		t.Errorf("the shop's server with the right token: %d %s, want 200", rec.Code, rec.Body)
 	}
 }
