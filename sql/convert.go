@@ -67,9 +67,14 @@ func CopyFromNode(ctx context.Context, db *chdb.DB, fromDSN string, each func(Co
 		names = append(names, name)
 	}
 	slices.Sort(names)
+	// The copies' text holds the single node's password (remote() takes
+	// it as an argument): they stay out of system.query_log, which a
+	// profile with log_queries = 1 would fill for anyone who may read it.
+	// (query_thread_log follows log_queries.)
 	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
 		"max_execution_time":      0,
 		"insert_distributed_sync": 1,
+		"log_queries":             0,
 	}))
 	remote := func(table string) string {
 		return remoteTable(opts.Addr[0], from.Database, table, opts.Auth.Username, opts.Auth.Password)

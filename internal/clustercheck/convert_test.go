@@ -36,9 +36,34 @@ func TestConvertASingleNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := remarket(bin, cluster.DSN(to, cluster.Node(2, 1), cluster.Node(1, 2)), "convert", "--from", single.DSN(from))
+	// Queries are logged (as a profile with log_queries = 1 would): the
+	// copies, whose remote() holds the single node's password, must not be.
+	out, err := remarket(bin, cluster.DSN(to, cluster.Node(2, 1), cluster.Node(1, 2))+"?log_queries=1", "convert", "--from", single.DSN(from))
 	if err != nil {
 		t.Fatalf("remarket convert: %v\n%s", err, out)
+	}
+	var logged uint64 // the convert's queries in the logs: they are logged
+	for _, node := range cluster.Nodes {
+		conn, err := chdb.Open(ctx, node.DSN("default"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if err := conn.Exec(ctx, "SYSTEM FLUSH LOGS"); err != nil {
+			t.Fatal(err)
+		}
+		var withCredentials, n uint64
+		if err := conn.QueryRow(ctx, `SELECT countIf(query LIKE '%remote(%'), countIf(query LIKE '%`+to+`%')
+			FROM system.query_log WHERE query NOT LIKE '%system.query_log%'`).Scan(&withCredentials, &n); err != nil {
+			t.Fatal(err)
+		}
+		if withCredentials > 0 {
+			t.Errorf("node %s: system.query_log holds %d copies with the single node's credentials in remote()", node.DSN(""), withCredentials)
+		}
+		logged += n
+	}
+	if logged == 0 {
+		t.Error("no query of the convert was logged: the check above proves nothing")
 	}
 	if !strings.Contains(out, "copied events: ") || strings.Contains(out, "rows in it already") {
 		t.Errorf("remarket convert said:\n%s", out)
