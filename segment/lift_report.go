@@ -104,6 +104,15 @@ func (e *Engine) LiftReport(ctx context.Context, site, audience string, complete
 		r.AsOf = &at
 	}
 	rows.Close()
+	if err := rows.Err(); err != nil {
+		return r, err
+	}
+	if r.AsOf == nil {
+		return r, nil // no run yet: nothing joined
+	}
+	// Every figure is the current run's, as of its time, even when
+	// another run becomes current while the report is read.
+	p = append(p, clickhouse.Named("run", r.RunID), clickhouse.Named("as_of", *r.AsOf))
 	if err := e.cohorts(ctx, &r, p, completeOnly); err != nil {
 		return r, err
 	}
@@ -115,10 +124,11 @@ func (e *Engine) LiftReport(ctx context.Context, site, audience string, complete
 
 // cohorts reads the days joined and sums them into the report's lift.
 func (e *Engine) cohorts(ctx context.Context, r *LiftReport, p []any, completeOnly bool) error {
-	// The audience's outcomes per day joined and group, oldest first.
+	// The audience's outcomes in the run per day joined and group, oldest
+	// first (v_audience_outcomes of the run read, by the table's key).
 	rows, err := e.db.Query(ctx, `SELECT toString(day_joined), grp, members, converters, orders, revenue, revenue_sq,
 			redemptions, discount_cost, complete
-		FROM v_audience_outcomes WHERE site = @site AND audience = @audience
+		FROM seg_outcomes WHERE site = @site AND run_id = @run AND audience = @audience
 		ORDER BY day_joined, grp`, p...)
 	if err != nil {
 		return fmt.Errorf("cannot read outcomes: %w", err)
@@ -166,26 +176,21 @@ func (e *Engine) cohorts(ctx context.Context, r *LiftReport, p []any, completeOn
 
 // liftHistory reads the totals of each day's last run.
 func (e *Engine) liftHistory(ctx context.Context, r *LiftReport, p []any) error {
-	// Per day, the totals of the audience's last run that day, per group.
-	// The rows of v_audience_outcome_history (runs recorded ok), read by
-	// the tables' keys: the view groups every site's runs on 18.16.
-	rows, err := e.db.Query(ctx, `SELECT toString(day), grp, run_time, members, converters, orders, revenue, revenue_sq, redemptions, discount_cost
-		FROM (
-			SELECT toDate(h_time, 'UTC') AS day, h_grp AS grp, max(h_time) AS run_time,
-				argMax(h_members, h_time) AS members, argMax(h_converters, h_time) AS converters,
-				argMax(h_orders, h_time) AS orders, argMax(h_revenue, h_time) AS revenue,
-				argMax(h_revenue_sq, h_time) AS revenue_sq, argMax(h_redemptions, h_time) AS redemptions,
-				argMax(h_discount, h_time) AS discount_cost
-			FROM (
-				SELECT run_time AS h_time, grp AS h_grp, members AS h_members, converters AS h_converters,
-					orders AS h_orders, revenue AS h_revenue, revenue_sq AS h_revenue_sq,
-					redemptions AS h_redemptions, discount_cost AS h_discount
+	// Per day, the totals of the audience's last run that day (the latest
+	// run time, then the latest run id: run ids follow the wall clock),
+	// both groups of that one run. The rows of v_audience_outcome_history
+	// (runs recorded ok), read by the tables' keys: the view groups every
+	// site's runs on 18.16.
+	rows, err := e.db.Query(ctx, `SELECT toString(toDate(run_time, 'UTC')) AS day, grp, run_time, members, converters, orders,
+			revenue, revenue_sq, redemptions, discount_cost
+		FROM seg_outcome_totals
+		WHERE site = @site AND audience = @audience
+			AND run_id IN (
+				SELECT argMax(run_id, (run_time, run_id))
 				FROM seg_outcome_totals
 				WHERE site = @site AND audience = @audience
 					AND run_id IN (SELECT run_id FROM seg_runs WHERE site = @site GROUP BY run_id HAVING argMax(status, updated) = 'ok')
-			)
-			GROUP BY day, grp
-		)
+				GROUP BY toDate(run_time, 'UTC'))
 		ORDER BY day DESC, grp LIMIT 730`, p...)
 	if err != nil {
 		return fmt.Errorf("cannot read the outcome history: %w", err)
@@ -230,9 +235,10 @@ func (e *Engine) liftHistory(ctx context.Context, r *LiftReport, p []any) error 
 
 // redemptionSummary counts the audience's redemptions per rule and product.
 func (e *Engine) redemptionSummary(ctx context.Context, r *LiftReport, p []any) error {
-	// The audience's redemptions per rule and product, most redeemed first.
+	// The audience's redemptions by the run's as-of time per rule and
+	// product, most redeemed first.
 	rows, err := e.db.Query(ctx, `SELECT rule_key, rule, product_id, count() AS n, sum(quantity), sum(revenue), sum(discount)
-		FROM v_offer_redemptions WHERE site = @site AND audience = @audience
+		FROM v_offer_redemptions WHERE site = @site AND audience = @audience AND redeemed_at <= toDateTime(@as_of)
 		GROUP BY rule_key, rule, product_id
 		ORDER BY n DESC, rule_key, product_id LIMIT 100`, p...)
 	if err != nil {
