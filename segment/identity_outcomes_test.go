@@ -2,6 +2,7 @@ package segment_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -130,5 +131,74 @@ func TestOutcomesCompleteIsTheDays(t *testing.T) {
 		if n := rep.Treatment.Members + rep.Holdout.Members; (c.complete == 1) != (n == 3) || (c.complete == 0 && n != 0) {
 			t.Errorf("as of %s, complete days only: %d treated and %d held out", c.at.Format(time.DateTime), rep.Treatment.Members, rep.Holdout.Members)
 		}
+	}
+}
+
+// TestLiftReportKeepsCurrenciesApart: revenue in two currencies is not
+// compared as one amount, and redemptions are summed per currency; the
+// report reads what the current run saw as of its time, and of two runs
+// of one time the history keeps the later.
+func TestLiftReportKeepsCurrenciesApart(t *testing.T) {
+	db := chtest.MustOpen(t)
+	shopCatalog(t, db)
+	half := 50.0
+	aud := viewers("viewers", &half)
+	t0 := now.Add(-10 * day)
+	tr := pick("t", "v:", "viewers", segment.Treatment, half)
+	ho := pick("h", "v:", "viewers", segment.Holdout, half)
+	insertEvents(t, db,
+		ev{vid: tr, ago: 11 * day, typ: "product_view", pid: "cam250d"},
+		ev{vid: ho, ago: 11 * day, typ: "product_view", pid: "cam250d"},
+	)
+	redeemed := func(order, cur string, at time.Time) {
+		t.Helper()
+		if err := db.InsertRow(context.Background(), `INSERT INTO offer_redemptions (site, order_id, product_id, audience, rule_key, visitor_id,
+			redeemed_at, quantity, revenue, discount, currency, source, version)`, site, order, "bag", "viewers", "k", tr, at,
+			uint32(1), 100.0, 10.0, cur, "api", uint64(1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	insertOrders(t, db, order{vid: tr, id: "A", at: t0.Add(day), revenue: 100, cur: "EUR"})
+	redeemed("A", "EUR", t0.Add(day))
+	redeemed("D", "USD", now.Add(time.Hour)) // after the runs' time
+	cfg := testConfig(t, aud)
+	cfg.HoldoutKey = holdoutKey
+	e := newEngine(t, db, cfg)
+	e.Now = func() time.Time { return t0 }
+	run(t, e)
+	e.Now = func() time.Time { return now }
+	run(t, e)
+	rep, err := e.LiftReport(context.Background(), site, "viewers", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Currencies) != 1 || rep.Currencies[0] != "EUR" || rep.IncrementalRevenue == nil || strings.Contains(rep.Message, "currencies") {
+		t.Errorf("one currency: %v, incremental revenue %+v, message %q", rep.Currencies, rep.IncrementalRevenue, rep.Message)
+	}
+	if len(rep.Redemptions) != 1 || rep.Redemptions[0].Currency != "EUR" {
+		t.Errorf("redemptions by the run's time %+v, want A's in EUR", rep.Redemptions)
+	}
+
+	// The holdout buys in USD, and another redemption of the same rule
+	// and product is in USD: a run of the same time sees both.
+	insertOrders(t, db, order{vid: ho, id: "B", at: t0.Add(day), revenue: 100, cur: "USD"})
+	redeemed("C", "USD", t0.Add(day))
+	run(t, e)
+	if rep, err = e.LiftReport(context.Background(), site, "viewers", false); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Currencies) != 2 || rep.Currencies[0] != "EUR" || rep.Currencies[1] != "USD" || rep.IncrementalRevenue != nil ||
+		!strings.Contains(rep.Message, "several currencies (EUR, USD)") {
+		t.Errorf("two currencies: %v, incremental revenue %+v, message %q", rep.Currencies, rep.IncrementalRevenue, rep.Message)
+	}
+	byCur := map[string]segment.RedemptionSummary{}
+	for _, s := range rep.Redemptions {
+		byCur[s.Currency] = s
+	}
+	if len(rep.Redemptions) != 2 || byCur["EUR"].Redemptions != 1 || byCur["USD"].Redemptions != 1 || byCur["USD"].Discount != 10 {
+		t.Errorf("redemptions %+v, want one in EUR and one in USD", rep.Redemptions)
+	}
+	if n := len(rep.History); n != 2 || !rep.History[n-1].RunTime.Equal(now) || rep.History[n-1].Holdout.Converters != 1 {
+		t.Errorf("history %+v, want today's from the last run (a held-out converter)", rep.History)
 	}
 }

@@ -3,7 +3,10 @@ package segment
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -29,6 +32,11 @@ type LiftReport struct {
 	AttributionWindow string     `json:"attribution_window"`
 	CompleteOnly      bool       `json:"complete_only"`
 	Method            string     `json:"method"`
+	// Currencies are those of the orders and redemptions counted (none
+	// when the shop names none). With more than one, revenue figures add
+	// up amounts of different currencies: incremental revenue is left
+	// out (null) and the message says why.
+	Currencies []string `json:"currencies"`
 	Lift
 	DiscountCost float64             `json:"discount_cost"`
 	Days         []DayLift           `json:"days"`
@@ -56,11 +64,13 @@ type HistoryLift struct {
 	Verdict   string       `json:"verdict"`
 }
 
-// RedemptionSummary counts an audience's redemptions of one rule and product.
+// RedemptionSummary counts an audience's redemptions of one rule,
+// product and currency.
 type RedemptionSummary struct {
 	RuleKey     string  `json:"rule_key"`
 	Rule        string  `json:"rule"`
 	ProductID   string  `json:"product_id"`
+	Currency    string  `json:"currency"`
 	Redemptions uint64  `json:"redemptions"`
 	Quantity    uint64  `json:"quantity"`
 	Revenue     float64 `json:"revenue"`
@@ -77,7 +87,7 @@ func (e *Engine) LiftReport(ctx context.Context, site, audience string, complete
 	if err != nil {
 		return LiftReport{}, err
 	}
-	r := LiftReport{Site: site, Audience: audience, CompleteOnly: completeOnly, Method: LiftMethod,
+	r := LiftReport{Site: site, Audience: audience, CompleteOnly: completeOnly, Method: LiftMethod, Currencies: []string{},
 		Days: []DayLift{}, History: []HistoryLift{}, Redemptions: []RedemptionSummary{}}
 	found := false
 	for _, d := range defs {
@@ -127,7 +137,7 @@ func (e *Engine) cohorts(ctx context.Context, r *LiftReport, p []any, completeOn
 	// The audience's outcomes in the run per day joined and group, oldest
 	// first (v_audience_outcomes of the run read, by the table's key).
 	rows, err := e.db.Query(ctx, `SELECT toString(day_joined), grp, members, converters, orders, revenue, revenue_sq,
-			redemptions, discount_cost, complete
+			redemptions, discount_cost, complete, currencies
 		FROM seg_outcomes WHERE site = @site AND run_id = @run AND audience = @audience
 		ORDER BY day_joined, grp`, p...)
 	if err != nil {
@@ -135,16 +145,21 @@ func (e *Engine) cohorts(ctx context.Context, r *LiftReport, p []any, completeOn
 	}
 	defer rows.Close()
 	var t, h GroupOutcome
+	currencies := map[string]bool{}
 	for rows.Next() {
 		var day, grp string
 		var g GroupOutcome
 		var complete uint8
+		var cur []string
 		if err := rows.Scan(&day, &grp, &g.Members, &g.Converters, &g.Orders, &g.Revenue, &g.RevenueSq,
-			&g.Redemptions, &g.DiscountCost, &complete); err != nil {
+			&g.Redemptions, &g.DiscountCost, &complete, &cur); err != nil {
 			return err
 		}
 		if completeOnly && complete == 0 {
 			continue
+		}
+		for _, c := range cur {
+			currencies[c] = true
 		}
 		if n := len(r.Days); n == 0 || r.Days[n-1].Day != day {
 			r.Days = append(r.Days, DayLift{Day: day, Complete: true})
@@ -171,6 +186,12 @@ func (e *Engine) cohorts(ctx context.Context, r *LiftReport, p []any, completeOn
 	}
 	r.Lift = Compare(t, h)
 	r.DiscountCost = t.DiscountCost + h.DiscountCost
+	r.Currencies = slices.Sorted(maps.Keys(currencies))
+	if len(r.Currencies) > 1 && r.IncrementalRevenue != nil {
+		r.IncrementalRevenue = nil
+		r.Message += " Revenue is in several currencies (" + strings.Join(r.Currencies, ", ") +
+			"): its sums add up amounts of different currencies, and incremental revenue is not computed."
+	}
 	return nil
 }
 
@@ -233,21 +254,23 @@ func (e *Engine) liftHistory(ctx context.Context, r *LiftReport, p []any) error 
 	return nil
 }
 
-// redemptionSummary counts the audience's redemptions per rule and product.
+// redemptionSummary counts the audience's redemptions per rule, product and
+// currency.
 func (e *Engine) redemptionSummary(ctx context.Context, r *LiftReport, p []any) error {
-	// The audience's redemptions by the run's as-of time per rule and
-	// product, most redeemed first.
-	rows, err := e.db.Query(ctx, `SELECT rule_key, rule, product_id, count() AS n, sum(quantity), sum(revenue), sum(discount)
+	// The audience's redemptions by the run's as-of time per rule, product
+	// and currency (amounts of two currencies are not added up), most
+	// redeemed first.
+	rows, err := e.db.Query(ctx, `SELECT rule_key, rule, product_id, currency, count() AS n, sum(quantity), sum(revenue), sum(discount)
 		FROM v_offer_redemptions WHERE site = @site AND audience = @audience AND redeemed_at <= toDateTime(@as_of)
-		GROUP BY rule_key, rule, product_id
-		ORDER BY n DESC, rule_key, product_id LIMIT 100`, p...)
+		GROUP BY rule_key, rule, product_id, currency
+		ORDER BY n DESC, rule_key, product_id, currency LIMIT 100`, p...)
 	if err != nil {
 		return fmt.Errorf("cannot read redemptions: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var s RedemptionSummary
-		if err := rows.Scan(&s.RuleKey, &s.Rule, &s.ProductID, &s.Redemptions, &s.Quantity, &s.Revenue, &s.Discount); err != nil {
+		if err := rows.Scan(&s.RuleKey, &s.Rule, &s.ProductID, &s.Currency, &s.Redemptions, &s.Quantity, &s.Revenue, &s.Discount); err != nil {
 			return err
 		}
 		r.Redemptions = append(r.Redemptions, s)

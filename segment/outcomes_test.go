@@ -1,6 +1,7 @@
 package segment_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -26,11 +27,13 @@ func pick(prefix, kind, audience, group string, percent float64) string {
 	}
 }
 
-// order is a purchase event with an order id and revenue.
+// order is a purchase event with an order id and revenue, in USD unless
+// cur names another currency.
 type order struct {
 	vid, uid, id string
 	at           time.Time
 	revenue      float64
+	cur          string
 }
 
 func insertOrders(t *testing.T, db *chdb.DB, os ...order) {
@@ -41,7 +44,7 @@ func insertOrders(t *testing.T, db *chdb.DB, os ...order) {
 		t.Fatal(err)
 	}
 	for _, o := range os {
-		if err := b.Append(site, uuid.New(), o.at, o.at, "purchase", o.vid, o.uid, "bag", o.id, o.revenue, "USD"); err != nil {
+		if err := b.Append(site, uuid.New(), o.at, o.at, "purchase", o.vid, o.uid, "bag", o.id, o.revenue, cmp.Or(o.cur, "USD")); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -13,6 +13,8 @@
   function pp(v) { return v === null || v === undefined ? '—' : (v >= 0 ? '+' : '') + num(100 * v, 1) + ' pp'; }
   function ci(e, f) { return e && e.low !== null && e.high !== null ? f(e.low) + ' to ' + f(e.high) : '—'; }
   function money(v) { return num(v, 2); }
+  // cur is a redemption's currency after its amounts (one row per currency).
+  function cur(x) { return x.currency ? ' ' + esc(x.currency) : ''; }
 
   var verdicts = {
     positive: ['good', 'It works'],
@@ -78,8 +80,8 @@
       { h: 'Product', f: function (x) { return '<a href="#/product/' + ui.enc(x.product_id) + '">' + esc(x.product_id) + '</a>'; } },
       { h: 'Orders', cls: 'num', f: function (x) { return num(x.redemptions); } },
       { h: 'Units', cls: 'num hide-sm', f: function (x) { return num(x.quantity); } },
-      { h: 'Revenue', cls: 'num', f: function (x) { return money(x.revenue); } },
-      { h: 'Discount', cls: 'num', f: function (x) { return money(x.discount); } }
+      { h: 'Revenue', cls: 'num', f: function (x) { return money(x.revenue) + cur(x); } },
+      { h: 'Discount', cls: 'num', f: function (x) { return money(x.discount) + cur(x); } }
     ], r.redemptions, 'No offer of this audience was redeemed yet.');
     s += '<p class="muted">Attribution window ' + esc(r.attribution_window) + '. ' + esc(r.method) + '</p></div>';
     return s;

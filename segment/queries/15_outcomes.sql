@@ -21,8 +21,11 @@
 -- finite counts as 0: it could be neither summed nor answered as JSON).
 -- Purchases are non-bot events of type purchase (as the copy FINAL
 -- keeps: an id re-sent later as a purchase is not one, copies.sql).
+-- currencies lists the currencies of the orders and redemptions counted
+-- (sorted, an unnamed one left out): revenue of two currencies cannot be
+-- summed, and the lift report says so instead of comparing it.
 INSERT INTO seg_outcomes (site, run_id, audience, day_joined, grp, members, converters, orders, revenue, revenue_sq,
-    redemptions, discount_cost, complete)
+    redemptions, discount_cost, complete, currencies)
 SELECT @site, @run, audience, day_joined, grp,
     count() AS members,
     countIf(p_orders > 0) AS converters,
@@ -31,10 +34,11 @@ SELECT @site, @run, audience, day_joined, grp,
     sum(p_revenue * p_revenue) AS revenue_sq,
     sum(p_redemptions) AS redemptions,
     sum(p_discount) AS discount_cost,
-    toUInt8((toUInt64(day_joined) + 1) * 86400 + max(window_s) <= toUInt64(toDateTime(@now))) AS complete
+    toUInt8((toUInt64(day_joined) + 1) * 86400 + max(window_s) <= toUInt64(toDateTime(@now))) AS complete,
+    arraySort(groupUniqArrayArray(p_currencies)) AS currencies
 FROM (
     SELECT audience, person, joined_at, window_s, grp, toDate(joined_at, 'UTC') AS day_joined,
-        p_orders, p_revenue, p_redemptions, p_discount
+        p_orders, p_revenue, p_redemptions, p_discount, p_currencies
     FROM (
 /*JOINS*/
     ) AS joins ANY LEFT JOIN (
@@ -42,18 +46,20 @@ FROM (
             countIf(kind = 1) AS p_orders,
             sumIf(f_revenue, kind = 1) AS p_revenue,
             countIf(kind = 2) AS p_redemptions,
-            sumIf(f_discount, kind = 2) AS p_discount
+            sumIf(f_discount, kind = 2) AS p_discount,
+            groupUniqArrayIf(f_cur, f_cur != '') AS p_currencies
         FROM (
             SELECT audience, kind, order_key, argMin(person, (joined_at, person)) AS person,
-                max(f_revenue) AS f_revenue, max(f_discount) AS f_discount
+                max(f_revenue) AS f_revenue, max(f_discount) AS f_discount, max(f_cur) AS f_cur
             FROM (
-                SELECT audience, person, joined_at, kind, order_key, f_revenue, f_discount
+                SELECT audience, person, joined_at, kind, order_key, f_revenue, f_discount, f_cur
                 FROM (
-                    SELECT person, kind, r_audience, order_key, min(t) AS at, max(rev) AS f_revenue, max(off) AS f_discount
+                    SELECT person, kind, r_audience, order_key, min(t) AS at, max(rev) AS f_revenue, max(off) AS f_discount,
+                        max(cur) AS f_cur
                     FROM (
                         SELECT if(user_id != '', concat('u:', user_id),
                                 if(profile_uid != '', concat('u:', profile_uid), concat('v:', visitor_id))) AS person,
-                            kind, r_audience, order_key, t, rev, off
+                            kind, r_audience, order_key, t, rev, off, cur
                         FROM (
                             SELECT cityHash64(visitor_id) AS vh, visitor_id, user_id, toUInt8(1) AS kind, '' AS r_audience,
                                 if(order_id != '', order_id, concat('event:', toString(event_id))) AS order_key,
@@ -62,7 +68,7 @@ FROM (
                                     if(notEmpty(items.price), arraySum(arrayMap((p, q) -> p * greatest(q, 1), items.price, items.quantity)),
                                         price * greatest(quantity, 1))) AS line_rev,
                                 if(isFinite(line_rev), line_rev, 0) AS rev,
-                                toFloat64(0) AS off
+                                toFloat64(0) AS off, currency AS cur
                             FROM events FINAL
                             PREWHERE event_id GLOBAL IN (/*PURCHASE_COPIES*/)
                             WHERE site = @site AND type = 'purchase' AND is_bot = 0 AND visitor_id != '' AND event_time <= toDateTime(@now)
@@ -70,7 +76,8 @@ FROM (
                             UNION ALL
                             SELECT cityHash64(visitor_id) AS vh, visitor_id, user_id, toUInt8(2) AS kind, audience AS r_audience,
                                 concat(order_id, '/', product_id) AS order_key, redeemed_at AS t, revenue AS line_rev,
-                                if(isFinite(line_rev), line_rev, 0) AS rev, if(isFinite(discount), discount, 0) AS off
+                                if(isFinite(line_rev), line_rev, 0) AS rev, if(isFinite(discount), discount, 0) AS off,
+                                currency AS cur
                             FROM v_offer_redemptions
                             WHERE site = @site AND redeemed_at <= toDateTime(@now) AND has(@audiences, audience)
                                 AND (visitor_id != '' OR user_id != '')
