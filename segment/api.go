@@ -473,7 +473,10 @@ func quote(s string) string { return `"` + s + `"` }
 const currentRunSQL = `SELECT argMax(run_id, switched) FROM seg_current WHERE site = @site`
 
 // visitorInterestsSQL is v_visitor_interests for one visitor: category
-// rows summed per prefix level, then product rows.
+// rows summed per prefix level, then product rows, each by score, equal
+// scores by key. Ties are common (every level of a one-product path scores
+// the same), and without the key they came in the grouping's hash order,
+// which differs between servers.
 var visitorInterestsSQL = `SELECT kind, key, category, depth, score, events, last_time, stage, viewed_at, carted_at, purchased_at
 FROM (
     SELECT 'category' AS kind, prefix AS key, prefix AS category, toUInt8(length(splitByString(' > ', prefix))) AS depth,
@@ -497,4 +500,4 @@ FROM (
         SELECT ph, product_id FROM seg_products WHERE site = @site AND run_id GLOBAL IN (` + currentRunSQL + `)
     ) AS products USING ph
 )
-ORDER BY kind, score DESC LIMIT 200`
+ORDER BY kind, score DESC, key LIMIT 200`
