@@ -220,7 +220,7 @@ func (u *UI) audience(c *gin.Context) {
 	}
 	queries := []struct{ key, sql string }{
 		// A sample of the current members, most recently triggered first.
-		{"members", `SELECT visitor_id, user_id, email_sha256 != '' AS has_email, stage, customer_type, trigger_time, grp FROM v_audience_members WHERE site = ? AND audience = ? ORDER BY trigger_time DESC LIMIT 25`},
+		{"members", `SELECT visitor_id, user_id, email_sha256 != '' AS has_email, stage, customer_type, trigger_time, grp FROM v_audience_members WHERE site = ? AND audience = ? ORDER BY trigger_time DESC, visitor_id LIMIT 25`},
 		// The audience's ranked products (what the feed advertises).
 		{"products", `SELECT rank, product_id, anchor_id, strategy, reason, motivation, score, members FROM v_audience_products WHERE site = ? AND audience = ? ORDER BY rank LIMIT 25`},
 	}
@@ -314,8 +314,9 @@ func (u *UI) visitor(c *gin.Context) {
 		httpx.Fail(c, httpx.Errorf(httpx.Invalid, "visitor id must be 1-200 characters"))
 		return
 	}
-	// The visitor ids to show: the id itself, or those seen with it as user id.
-	ids, err := u.rows(ctx, `SELECT DISTINCT visitor_id FROM v_events WHERE site = ? AND (visitor_id = ? OR user_id = ?) LIMIT 20`, s.ID, id, id)
+	// The visitor ids to show: the id itself, or those seen with it as user
+	// id (the first 20 by id, the same 20 on every load).
+	ids, err := u.rows(ctx, `SELECT DISTINCT visitor_id FROM v_events WHERE site = ? AND (visitor_id = ? OR user_id = ?) ORDER BY visitor_id LIMIT 20`, s.ID, id, id)
 	if err != nil {
 		httpx.Fail(c, err)
 		return
@@ -333,15 +334,19 @@ func (u *UI) visitor(c *gin.Context) {
 		return
 	}
 	out := gin.H{"query": id, "visitor_ids": vids, "user": len(users) > 0 && users[0]["n"].(uint64) > 0}
+	// Every order is total, so a load shows the same rows in the same
+	// order on every server: ties (events of one second, every level of a
+	// one-product category path scoring alike, the devices of one user)
+	// otherwise come in the order the server read or grouped them.
 	queries := []struct{ key, sql string }{
 		// Newest events first.
-		{"events", `SELECT event_time, type, name, visitor_id, user_id, product_id, category, price, currency, quantity, order_id, revenue, url, is_bot, opted_out FROM v_events WHERE site = ? AND has(?, visitor_id) ORDER BY event_time DESC LIMIT 200`},
+		{"events", `SELECT event_time, type, name, visitor_id, user_id, product_id, category, price, currency, quantity, order_id, revenue, url, is_bot, opted_out FROM v_events WHERE site = ? AND has(?, visitor_id) ORDER BY event_time DESC, received_at DESC, event_id LIMIT 200`},
 		// Strongest interests of the current run.
-		{"interests", `SELECT kind, key, score, events, stage, last_time FROM v_visitor_interests WHERE site = ? AND has(?, visitor_id) ORDER BY score DESC LIMIT 30`},
+		{"interests", `SELECT kind, key, score, events, stage, last_time FROM v_visitor_interests WHERE site = ? AND has(?, visitor_id) ORDER BY score DESC, kind, key, visitor_id LIMIT 30`},
 		// Recommendations of the current run, per audience in rank order.
-		{"recommendations", `SELECT audience, rank, product_id, anchor_id, strategy, reason, motivation, score FROM v_visitor_recommendations WHERE site = ? AND has(?, visitor_id) ORDER BY audience, rank LIMIT 60`},
+		{"recommendations", `SELECT audience, rank, product_id, anchor_id, strategy, reason, motivation, score FROM v_visitor_recommendations WHERE site = ? AND has(?, visitor_id) ORDER BY audience, rank, visitor_id LIMIT 60`},
 		// Audiences the visitor belongs to now.
-		{"audiences", `SELECT audience, stage, customer_type, trigger_time, grp FROM v_audience_members WHERE site = ? AND has(?, visitor_id) ORDER BY audience`},
+		{"audiences", `SELECT audience, stage, customer_type, trigger_time, grp FROM v_audience_members WHERE site = ? AND has(?, visitor_id) ORDER BY audience, visitor_id`},
 	}
 	for _, q := range queries {
 		if out[q.key], err = u.rows(ctx, q.sql, s.ID, vids); err != nil {
