@@ -146,7 +146,7 @@ func membersQuery(a config.Audience, plan *eventPlan) ([]string, []any, error) {
 	// benchmark's million visitors meet).
 	having := "groupBitOr(bitShiftLeft(toUInt64(1), cond)) = " + b.bind("all_includes", ^uint64(0)>>(64-len(inc)))
 	if a.Window > 0 {
-		having += " AND trigger_time >= toDateTime(@now - " + b.bind("window_s", seconds(a.Window)) + ")"
+		having += " AND trigger_time >= " + ago("@now", b.bind("window_s", seconds(a.Window)))
 	}
 	excluded := ""
 	if len(exc) > 0 {
@@ -327,10 +327,10 @@ func (b *builder) narrow(p string, cats, products []string, idCol string) []stri
 func (b *builder) window(p, col string, c config.Condition) []string {
 	var w []string
 	if c.Since > 0 {
-		w = append(w, col+" >= toDateTime(@now - "+b.bind(p+"since", seconds(c.Since))+")")
+		w = append(w, col+" >= "+ago("@now", b.bind(p+"since", seconds(c.Since))))
 	}
 	if c.Until > 0 {
-		w = append(w, col+" <= toDateTime(@now - "+b.bind(p+"until", seconds(c.Until))+")")
+		w = append(w, col+" <= "+ago("@now", b.bind(p+"until", seconds(c.Until))))
 	}
 	if c.Since == 0 && c.Until == 0 && col != "event_time" {
 		w = append(w, col+" > toDateTime(0)")
@@ -339,6 +339,15 @@ func (b *builder) window(p, col string, c config.Condition) []string {
 }
 
 func seconds(d config.Duration) int64 { return int64(time.Duration(d) / time.Second) }
+
+// ago is the time span seconds before from (both SQL expressions of
+// seconds), 1970-01-01 at the earliest. toDateTime of a time before 1970
+// wraps round to the 2060s on ClickHouse 18.16 and stops at 1970 on
+// current servers, so a window longer than the time since 1970 ("since:
+// 36500d", meaning ever) held nobody on one and everybody on the other.
+func ago(from, span string) string {
+	return "toDateTime(greatest(" + from + " - " + span + ", 0))"
+}
 
 // normalizeCategories writes paths the way the catalog does: "A > B".
 func normalizeCategories(in []string) []string {

@@ -124,7 +124,8 @@ func (inc *increment) params() []any {
 func (inc *increment) affected() string {
 	var w strings.Builder
 	for i := range inc.windows {
-		fmt.Fprintf(&w, " OR (event_time >= toDateTime(@prev_now - @inc_w%d) AND event_time <= toDateTime(@now - @inc_w%d))", i, i)
+		fmt.Fprintf(&w, " OR (event_time >= %s AND event_time <= %s)",
+			ago("@prev_now", fmt.Sprintf("@inc_w%d", i)), ago("@now", fmt.Sprintf("@inc_w%d", i)))
 	}
 	return query("00_affected", "/*WINDOWS*/", w.String())
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/remarket/remarket/internal/chtest"
+	"github.com/remarket/remarket/internal/config"
 )
 
 // A visitor's interests answer in one order on every server and every
@@ -68,5 +69,33 @@ func TestVisitorInterestsAnswerTiesInOneOrder(t *testing.T) {
 	}
 	if want := []string{"bag", "prime", "tripod", "zoom"}; !slices.Equal(prods, want) {
 		t.Errorf("products in the order %v, want %v", prods, want)
+	}
+}
+
+// A time window longer than the time since 1970 ("since: 36500d", a
+// hundred years, meaning "ever") reaches back to 1970 on every server.
+// The bound was toDateTime(now − span): ClickHouse 18.16 wraps a time
+// before 1970 round to the 2060s (so the window held nobody), current
+// servers stop at 1970 (everybody): the same audience was empty on one
+// and full on the other.
+func TestWindowsLongerThanTheEpochReachBackTo1970(t *testing.T) {
+	db := chtest.MustOpen(t)
+	shopCatalog(t, db)
+	insertEvents(t, db, ev{vid: "v1", ago: 3 * day, typ: "add_to_cart", pid: "cam250d"})
+	zero := 0.0
+	century := config.Duration(36500 * day)
+	auds := []config.Audience{
+		{Name: "carted_ever", Strategy: config.Reminder, HoldoutPercent: &zero,
+			Include: []config.Condition{{Stage: config.Carted, Since: century}}},
+		{Name: "cart_events_ever", Strategy: config.Reminder, HoldoutPercent: &zero,
+			Include: []config.Condition{{Events: []string{"add_to_cart"}, Since: century}}},
+		{Name: "long_window", Strategy: config.Reminder, HoldoutPercent: &zero, Window: century,
+			Include: []config.Condition{{Stage: config.Carted}}},
+	}
+	run(t, newEngine(t, db, testConfig(t, auds...)))
+	for _, a := range auds {
+		if got := members(t, db, a.Name); !slices.Equal(got, []string{"v1"}) {
+			t.Errorf("%s = %v, want [v1]", a.Name, got)
+		}
 	}
 }
