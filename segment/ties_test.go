@@ -5,7 +5,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/remarket/remarket/internal/catalog"
 	"github.com/remarket/remarket/internal/chtest"
 	"github.com/remarket/remarket/internal/config"
 )
@@ -97,5 +99,35 @@ func TestWindowsLongerThanTheEpochReachBackTo1970(t *testing.T) {
 		if got := members(t, db, a.Name); !slices.Equal(got, []string{"v1"}) {
 			t.Errorf("%s = %v, want [v1]", a.Name, got)
 		}
+	}
+}
+
+// A product is new from its launch date to 30 days on, as the date goes
+// in UTC, as every other day of a run does (the day a person joined):
+// "today" was the server's time zone's date, so a run at 20:00 UTC on a
+// server in Tokyo (05:00 the next day there) already called tomorrow's
+// launch new, and one in UTC did not. Needs a server that takes a
+// session time zone (ClickHouse 23.6 and later).
+func TestNewProductsGoByTheUTCDate(t *testing.T) {
+	probe := chtest.MustOpen(t)
+	if !probe.Version.AtLeast(23, 6) {
+		t.Skipf("ClickHouse %s has no session_timezone; its server time zone is the test's UTC", probe.Version)
+	}
+	db := chtest.Open(t, chtest.WithSettings(chtest.DSN(t), "session_timezone=Asia/Tokyo"))
+	// 20:00 UTC on May 19: already May 20 in Tokyo.
+	at := time.Date(2024, 5, 19, 20, 0, 0, 0, time.UTC)
+	launch := func(d time.Time) func(*catalog.Product) { return func(p *catalog.Product) { p.LaunchDate = d } }
+	putProducts(t, db,
+		product("tomorrow", "Launches May 20", "Cameras", 100, launch(time.Date(2024, 5, 20, 0, 0, 0, 0, time.UTC))),
+		product("today", "Launched May 19", "Cameras", 100, launch(time.Date(2024, 5, 19, 0, 0, 0, 0, time.UTC))),
+		product("edge", "Launched April 19, 30 days before", "Cameras", 100, launch(time.Date(2024, 4, 19, 0, 0, 0, 0, time.UTC))),
+		product("old", "Launched April 18", "Cameras", 100, launch(time.Date(2024, 4, 18, 0, 0, 0, 0, time.UTC))),
+	)
+	e := newEngine(t, db, testConfig(t))
+	e.Now = func() time.Time { return at }
+	run(t, e)
+	got := strings1(t, db, "SELECT concat(product_id, ':', motivation) FROM seg_products WHERE site = ? AND known = 1 AND run_id IN (SELECT argMax(run_id, switched) FROM seg_current WHERE site = ?) ORDER BY product_id", site, site)
+	if want := []string{"edge:new", "old:", "today:new", "tomorrow:"}; !slices.Equal(got, want) {
+		t.Errorf("motivations %v, want %v", got, want)
 	}
 }

@@ -4,7 +4,8 @@
 -- (seg_product_lines: views and buyers count visitors, units the units
 -- bought) and each product's motivation: overstock (tag), new (tag or
 -- launched within 30 days), bestseller (top 10% of products by units
--- sold).
+-- sold). Days are UTC days, as everywhere in a run: the server's time
+-- zone would move the launch window by a day on a server outside UTC.
 INSERT INTO seg_products (site, run_id, ph, idx, known, product_id, title, category, price, in_stock, tags, complements, upgrades, launch_date, views, buyers, units, motivation)
 WITH (
     SELECT quantileExact(0.9)(u) FROM (
@@ -17,7 +18,7 @@ SELECT @site, @run, ph, idx, 1, product_id, title, category, price,
     toUInt8(availability != 'out_of_stock') AS in_stock,
     tags, complements, upgrades, launch_date, views, buyers, units,
     multiIf(has(tags, 'overstock'), 'overstock',
-        has(tags, 'new') OR (launch_date > toDate('1970-01-01') AND launch_date <= toDate(toDateTime(@now)) AND launch_date >= toDate(toDateTime(@now)) - 30), 'new',
+        has(tags, 'new') OR (launch_date > toDate('1970-01-01') AND launch_date <= toDate(toDateTime(@now), 'UTC') AND launch_date >= toDate(toDateTime(@now), 'UTC') - 30), 'new',
         units > 0 AND units >= bestseller_units, 'bestseller',
         '') AS motivation
 FROM (
