@@ -32,8 +32,8 @@ func (u *UI) overview(c *gin.Context) {
 		httpx.Fail(c, err)
 		return
 	}
-	// Totals by event type over 30 days.
-	if out["by_type"], err = u.rows(ctx, `SELECT type, count() AS n, uniqExact(visitor_id) AS visitors FROM v_events WHERE site = ? AND event_time >= now() - 30 * 86400 GROUP BY type ORDER BY n DESC`, s.ID); err != nil {
+	// Totals by event type over 30 days, equal counts by type.
+	if out["by_type"], err = u.rows(ctx, `SELECT type, count() AS n, uniqExact(visitor_id) AS visitors FROM v_events WHERE site = ? AND event_time >= now() - 30 * 86400 GROUP BY type ORDER BY n DESC, type`, s.ID); err != nil {
 		httpx.Fail(c, err)
 		return
 	}

@@ -6,6 +6,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
 )
 
 // The visitor page lists a visitor's strongest interests in one order on
@@ -57,5 +60,43 @@ func TestVisitorPageOrdersEqualInterests(t *testing.T) {
 		"product:bag", "product:prime", "product:tripod", "product:zoom"}
 	if !slices.Equal(have, want) {
 		t.Errorf("interests in the order\n  %s\nwant\n  %s", strings.Join(have, " | "), strings.Join(want, " | "))
+	}
+}
+
+// The overview's totals by event type come most frequent first, equal
+// counts by type, on every server: equal counts came in the grouping's
+// hash order.
+func TestOverviewOrdersEqualTypeCounts(t *testing.T) {
+	srv, db := newServerDB(t)
+	ctx := context.Background()
+	at := time.Now().UTC().Truncate(time.Second).Add(-time.Hour)
+	types := []string{"search", "add_to_cart", "page_view", "checkout", "product_view", "purchase", "identify", "remove_from_cart"}
+	for _, typ := range types {
+		for range 2 {
+			if err := db.InsertRow(ctx, "INSERT INTO events (site, event_id, event_time, received_at, type, visitor_id)", "demo", uuid.New(), at, at, typ, "v1"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	resp, _ := do(t, srv, "POST", "/ui/api/login", `{"site":"demo","token":"`+admin+`"}`, map[string]string{"Content-Type": "application/json"})
+	cookie := map[string]string{"Cookie": strings.Split(resp.Header.Get("Set-Cookie"), ";")[0]}
+	resp, body := do(t, srv, "GET", "/ui/api/overview", "", cookie)
+	if resp.StatusCode != 200 {
+		t.Fatalf("overview: %d %s", resp.StatusCode, body)
+	}
+	var got struct {
+		ByType []struct{ Type string } `json:"by_type"`
+	}
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatal(err)
+	}
+	var have []string
+	for _, r := range got.ByType {
+		have = append(have, r.Type)
+	}
+	want := slices.Clone(types)
+	slices.Sort(want)
+	if !slices.Equal(have, want) {
+		t.Errorf("types in the order %v, want %v", have, want)
 	}
 }
