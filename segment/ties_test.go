@@ -131,3 +131,35 @@ func TestNewProductsGoByTheUTCDate(t *testing.T) {
 		t.Errorf("motivations %v, want %v", got, want)
 	}
 }
+
+// Of a related product's rows (one per kind that found it), the one
+// marked best (the policy's input, 11_related_best) is its first kind in
+// kind order. It was the first in the order the server grouped the kinds,
+// which differs between servers and runs (the copy to seg_related_best
+// is the same from every row, but seg_related is the analysts' table).
+func TestTheBestRowOfARelatedProductIsItsFirstKind(t *testing.T) {
+	db := chtest.MustOpen(t)
+	cameraCatalog(t, db)
+	insertEvents(t, db, cameraShop(t)...)
+	run(t, newEngine(t, db, testConfig(t)))
+	order := []string{"declared", "co_view", "co_purchase", "category_fallback", "bestseller"}
+	rows := strings1(t, db, `SELECT concat(product_id, '>', related_id, ':', arrayStringConcat(groupArray(kind), ','), ':', arrayStringConcat(groupArrayIf(kind, best = 1), ','))
+		FROM seg_related WHERE site = ? GROUP BY product_id, related_id HAVING countIf(best = 1) > 0 AND count() > 1`, site)
+	if len(rows) == 0 {
+		t.Fatal("no related product with a best row and several kinds: nothing to check")
+	}
+	for _, r := range rows {
+		parts := strings.Split(r, ":")
+		kinds, best := strings.Split(parts[1], ","), parts[2]
+		first := ""
+		for _, k := range order {
+			if slices.Contains(kinds, k) {
+				first = k
+				break
+			}
+		}
+		if best != first {
+			t.Errorf("%s: kinds %v, best row %q, want %q", parts[0], kinds, best, first)
+		}
+	}
+}

@@ -25,7 +25,9 @@
 -- strategy, so that a member's list, which scales scores by the anchor's
 -- interest, prefers learned relations of a strong interest. A member's
 -- list is at most @max_items long: deeper candidates could only fill
--- places left by products they bought.
+-- places left by products they bought. The row marked best is the
+-- product's first kind in kind order (a group's kinds come in the
+-- server's order, so they are sorted).
 -- Anchors are split in @parts by number (this run does part @part), so
 -- the ranking runs on both cores.
 INSERT INTO seg_related (site, run_id, ph, related_ph, product_id, related_id, kind, strategy, score, rank, together, reason, motivation, position, prio, best_score, best)
@@ -59,7 +61,7 @@ FROM (
                         multiIf(tier = 0, maxIf(score, tier_row = 0), tier = 1, sumIf(score * learned_weight, tier_row = 1),
                             tier = 2, maxIf(score, tier_row = 2), maxIf(score, tier_row = 3)) AS key,
                         argMin(strategy_code, tier_row) AS strategy,
-                        groupArray((kind_code, score, rank, together)) AS kinds
+                        arraySort(groupArray((kind_code, score, rank, together))) AS kinds
                     FROM (
                         SELECT a, kind_code, c.1 AS b, c.2 AS score, c.3 AS strategy_code, c.4 AS together, toUInt32(r) AS rank,
                             [0, 1, 1, 2, 3][kind_code + 1] AS tier_row,
