@@ -1,6 +1,7 @@
 package segment_test
 
 import (
+	"context"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/remarket/remarket/internal/catalog"
 	"github.com/remarket/remarket/internal/chtest"
 	"github.com/remarket/remarket/internal/config"
+	"github.com/remarket/remarket/segment"
 )
 
 // A visitor's interests answer in one order on every server and every
@@ -160,6 +162,51 @@ func TestTheBestRowOfARelatedProductIsItsFirstKind(t *testing.T) {
 		}
 		if best != first {
 			t.Errorf("%s: kinds %v, best row %q, want %q", parts[0], kinds, best, first)
+		}
+	}
+}
+
+// Two runs on the same events give the same interest scores, to the
+// bit. A score sums a product's lines, which come from two reads (events
+// with items and without) in whatever order the server's threads finish
+// them; added in that order, the same lines could sum to scores a last
+// bit apart in two runs, enough to reorder two equal interests.
+func TestTwoRunsGiveTheSameScoresToTheBit(t *testing.T) {
+	db := chtest.MustOpen(t)
+	shopCatalog(t, db)
+	var evs []ev
+	for i := range 40 {
+		v := "v" + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + string(rune('a'+i/26))
+		evs = append(evs,
+			ev{vid: v, ago: timeD(i+1) * 37 * time.Minute, typ: "product_view", pid: "cam250d"},
+			ev{vid: v, ago: timeD(i+1) * 23 * time.Minute, typ: "add_to_cart", items: []string{"cam250d", "lens50"}},
+			ev{vid: v, ago: timeD(i+1) * 11 * time.Minute, typ: "checkout", items: []string{"cam250d", "lens50"}},
+			ev{vid: v, ago: timeD(i+1) * 7 * time.Minute, typ: "product_view", pid: "lens50"},
+			ev{vid: v, ago: timeD(i+1) * 5 * time.Minute, typ: "product_view", pid: "cam250d"},
+		)
+	}
+	insertEvents(t, db, evs...)
+	e := newEngine(t, db, testConfig(t))
+	var first []string
+	for n := range 6 {
+		res, err := e.Run(context.Background(), site, segment.RunOptions{Full: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := strings1(t, db, `SELECT concat(toString(vh), ' ', toString(ph), ' ', toString(score))
+			FROM seg_interests WHERE site = ? AND run_id = ? ORDER BY vh, ph`, site, res.RunID)
+		if n == 0 {
+			first = got
+			continue
+		}
+		if !slices.Equal(got, first) {
+			diff := 0
+			for i := range min(len(got), len(first)) {
+				if got[i] != first[i] {
+					diff++
+				}
+			}
+			t.Fatalf("run %d: %d of %d scores differ from the first run's", n+1, diff, len(got))
 		}
 	}
 }

@@ -15,7 +15,10 @@
 -- | index of its type in @wtypes) and the group keeps them in one array:
 -- with 5.5 M groups of about one line each, every extra aggregate state
 -- costs a random memory access per group, and array functions over the
--- packed lines are sequential.
+-- packed lines are sequential. The score adds the lines in the order of
+-- their packed values: the array holds them in the order the server's
+-- threads read them, and doubles added in another order can differ in
+-- the last bit, so two runs on the same events gave scores a bit apart.
 INSERT INTO seg_interests (site, run_id, vh, ph, category, score, events, last_time, viewed_at, carted_at, purchased_at, units_bought, stage)
 SELECT @site, @run, v, p, category_name AS category,
     score, events, last_time, viewed_at, carted_at, purchased_at, units_bought,
@@ -25,7 +28,7 @@ SELECT @site, @run, v, p, category_name AS category,
 FROM (
     SELECT v, p, ch,
         arraySum(arrayMap(x -> arrayElement(@wvals, toUInt32(bitAnd(x, 255)))
-            * exp(-0.6931471805599453 * (@now - toInt64(bitShiftRight(x, 32))) / (86400. * @half_life_days)), packed)) AS score,
+            * exp(-0.6931471805599453 * (@now - toInt64(bitShiftRight(x, 32))) / (86400. * @half_life_days)), arraySort(packed))) AS score,
         length(packed) AS events,
         toDateTime(bitShiftRight(arrayReduce('max', packed), 32)) AS last_time,
         toDateTime(arrayReduce('max', arrayMap(x -> if(bitAnd(x, 256) != 0, bitShiftRight(x, 32), 0), packed))) AS viewed_at,
