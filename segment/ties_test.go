@@ -210,3 +210,47 @@ func TestTwoRunsGiveTheSameScoresToTheBit(t *testing.T) {
 		}
 	}
 }
+
+// Two runs on the same events give the same average prices, to the bit
+// (the price band compares them with the catalog's terciles).
+func TestTwoRunsGiveTheSameAveragePricesToTheBit(t *testing.T) {
+	db := chtest.MustOpen(t)
+	putProducts(t, db,
+		product("a", "A", "Cameras", 19.99), product("b", "B", "Cameras", 5.49),
+		product("c", "C", "Cameras", 7.33), product("d", "D", "Cameras", 0.1))
+	var evs []ev
+	for i := range 40 {
+		v := "v" + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + string(rune('a'+i/26))
+		evs = append(evs,
+			ev{vid: v, ago: timeD(i+1) * 37 * time.Minute, typ: "product_view", pid: "a"},
+			ev{vid: v, ago: timeD(i+1) * 23 * time.Minute, typ: "add_to_cart", items: []string{"b", "c"}},
+			ev{vid: v, ago: timeD(i+1) * 11 * time.Minute, typ: "checkout", items: []string{"d", "a"}},
+			ev{vid: v, ago: timeD(i+1) * 7 * time.Minute, typ: "product_view", pid: "d"},
+			ev{vid: v, ago: timeD(i+1) * 5 * time.Minute, typ: "product_view", pid: "c"},
+		)
+	}
+	insertEvents(t, db, evs...)
+	e := newEngine(t, db, testConfig(t))
+	var first []string
+	for n := range 6 {
+		res, err := e.Run(context.Background(), site, segment.RunOptions{Full: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := strings1(t, db, `SELECT concat(visitor_id, ' ', toString(avg_price), ' ', price_band)
+			FROM seg_profiles WHERE site = ? AND run_id = ? ORDER BY visitor_id`, site, res.RunID)
+		if n == 0 {
+			first = got
+			continue
+		}
+		if !slices.Equal(got, first) {
+			diff := 0
+			for i := range min(len(got), len(first)) {
+				if got[i] != first[i] {
+					diff++
+				}
+			}
+			t.Fatalf("run %d: %d of %d average prices differ from the first run's", n+1, diff, len(got))
+		}
+	}
+}

@@ -5,7 +5,10 @@
 -- product or identify traits carry company, vat_id or b2b = true; else
 -- "consumer". Price band: the visitor's average interacted price (the
 -- line's, else the catalog's; avg_price, 0 without any) against the
--- catalog's terciles (price_bands.sql, priceBand).
+-- catalog's terciles (price_bands.sql, priceBand). The prices are
+-- summed as whole millionths: doubles added in the order the server's
+-- threads read the lines differed in the last bit from run to run, and
+-- a band compares the average with a tercile.
 -- cond_events / cond_last: for each event condition of the run's
 -- audiences (/*COND_FLAGS*/, /*COND_EVENTS*/, /*COND_LAST*/ from the
 -- audience compiler, values bound), the visitor's matching lines (or just
@@ -43,7 +46,8 @@ FROM (
     SELECT vh,
         any(visitor_id) AS vid,
         maxIf(quantity, type = 'purchase') AS max_qty,
-        avgIf(if(line_price > 0, line_price, catalog_price), (line_price > 0 OR catalog_price > 0) AND type IN ('product_view', 'add_to_cart', 'checkout', 'purchase')) AS avg_raw,
+        sumIf(toInt64(floor(if(line_price > 0, line_price, catalog_price) * 1000000 + 0.5)), (line_price > 0 OR catalog_price > 0) AND type IN ('product_view', 'add_to_cart', 'checkout', 'purchase'))
+            / countIf((line_price > 0 OR catalog_price > 0) AND type IN ('product_view', 'add_to_cart', 'checkout', 'purchase')) / 1000000 AS avg_raw,
         min(event_time) AS first_seen,
         max(event_time) AS last_seen,
         count() AS n_events,
