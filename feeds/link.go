@@ -57,9 +57,11 @@ func normalizeLink(raw string) (string, error) {
 
 // percentEncode percent-encodes every byte RFC 3986 does not allow in a
 // URI: non-ASCII bytes, spaces and " < > \ ^ ` { | }, a '%' that does not
-// start a %XX escape (so "50%" means what the shop wrote) and a '#' after
-// the first (a fragment cannot hold one). The rest, including existing
-// %XX escapes, stays as written: re-encoding them would change the link.
+// start a %XX escape (so "50%" means what the shop wrote), a '#' after
+// the first (a fragment cannot hold one) and '[' or ']' outside the host
+// (only an IPv6 host may hold them; "?size[]=m" is common in shop links).
+// The rest, including existing %XX escapes, stays as written: re-encoding
+// them would change the link.
 func percentEncode(s string) string {
 	if rfc3986(s) {
 		return s
@@ -67,10 +69,11 @@ func percentEncode(s string) string {
 	const hex = "0123456789ABCDEF"
 	var b strings.Builder
 	b.Grow(len(s) + 16)
+	host := hostEnd(s)
 	fragment := false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		keep := uriChar(c) && !(c == '%' && !escapeAt(s, i)) && !(c == '#' && fragment)
+		keep := allowedAt(s, i, host, fragment)
 		fragment = fragment || c == '#'
 		if keep {
 			b.WriteByte(c)
@@ -84,18 +87,48 @@ func percentEncode(s string) string {
 }
 
 // rfc3986 reports whether s is made only of characters RFC 3986 allows,
-// with every '%' starting a %XX escape and at most one '#'.
+// with every '%' starting a %XX escape, at most one '#' and brackets only
+// in the host.
 func rfc3986(s string) bool {
+	host := hostEnd(s)
 	fragment := false
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case !uriChar(c), c == '%' && !escapeAt(s, i), c == '#' && fragment:
+		if !allowedAt(s, i, host, fragment) {
 			return false
-		case c == '#':
-			fragment = true
 		}
+		fragment = fragment || s[i] == '#'
 	}
 	return true
+}
+
+// allowedAt reports whether RFC 3986 allows s[i] where it stands: host is
+// where the authority ends (hostEnd), fragment whether a '#' came before.
+func allowedAt(s string, i, host int, fragment bool) bool {
+	switch c := s[i]; {
+	case !uriChar(c):
+		return false
+	case c == '%':
+		return escapeAt(s, i)
+	case c == '#':
+		return !fragment
+	case c == '[', c == ']':
+		return i < host
+	}
+	return true
+}
+
+// hostEnd is the index where the authority of "scheme://authority/..."
+// ends (the first '/', '?' or '#' after it), or 0 when s has none.
+func hostEnd(s string) int {
+	_, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return 0
+	}
+	start := len(s) - len(rest)
+	if end := strings.IndexAny(rest, "/?#"); end >= 0 {
+		return start + end
+	}
+	return len(s)
 }
 
 // uriChar reports the characters RFC 3986 allows in a URI: unreserved

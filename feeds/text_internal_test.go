@@ -130,6 +130,10 @@ func TestNormalizeLinkIsRFC3986(t *testing.T) {
 		"https://bücher.example/p?colour=red|blue":    "https://xn--bcher-kva.example/p?colour=red%7Cblue",
 		"https://shop.example/100%25-cotton?q=%e2%82": "https://shop.example/100%25-cotton?q=%e2%82",
 		"https://shop.example/p(1)?a=b&c=d;e!*'+,@:$": "https://shop.example/p(1)?a=b&c=d;e!*'+,@:$",
+		"https://shop.example/p?size[]=m&size[]=l":    "https://shop.example/p?size%5B%5D=m&size%5B%5D=l",
+		"https://shop.example/[sale]/p#[top]":         "https://shop.example/%5Bsale%5D/p#%5Btop%5D",
+		"https://[2001:db8::1]:8443/p?a[0]=1":         "https://[2001:db8::1]:8443/p?a%5B0%5D=1",
+		"https://[2001:db8::1]/p":                     "https://[2001:db8::1]/p",
 	}
 	for in, want := range ok {
 		if got, err := normalizeLink(in); err != nil || got != want {
