@@ -3,6 +3,7 @@ package segment_test
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -251,6 +252,36 @@ func TestTwoRunsGiveTheSameAveragePricesToTheBit(t *testing.T) {
 				}
 			}
 			t.Fatalf("run %d: %d of %d average prices differ from the first run's", n+1, diff, len(got))
+		}
+	}
+}
+
+// A visitor's average price is exact whatever the prices: a catalog may
+// price a product at 10^14 (nothing bounds it), and a sum of millionths
+// in 64 bits overflowed at one such line (10^20) and wrapped round.
+func TestAveragePricesOfLargePrices(t *testing.T) {
+	db := chtest.MustOpen(t)
+	putProducts(t, db, product("big", "Big", "Yachts", 1e14), product("small", "Small", "Yachts", 19.99))
+	insertEvents(t, db,
+		ev{vid: "v1", ago: 3 * time.Hour, typ: "product_view", pid: "big"},
+		ev{vid: "v1", ago: 2 * time.Hour, typ: "product_view", pid: "big"},
+		ev{vid: "v1", ago: time.Hour, typ: "product_view", pid: "small"},
+		ev{vid: "v2", ago: time.Hour, typ: "product_view", pid: "small"},
+		ev{vid: "v2", ago: time.Hour / 2, typ: "add_to_cart", items: []string{"small"}},
+	)
+	res, err := newEngine(t, db, testConfig(t)).Run(context.Background(), site, segment.RunOptions{Full: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{"v1": (2e14 + 19.99) / 3, "v2": 19.99}
+	for vid, w := range want {
+		var got float64
+		if err := db.QueryRow(context.Background(), "SELECT avg_price FROM seg_profiles WHERE site = ? AND run_id = ? AND visitor_id = ?",
+			site, res.RunID, vid).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(got-w) > 1e-9*w {
+			t.Errorf("%s: average price %v, want %v", vid, got, w)
 		}
 	}
 }

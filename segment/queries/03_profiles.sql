@@ -6,9 +6,11 @@
 -- "consumer". Price band: the visitor's average interacted price (the
 -- line's, else the catalog's; avg_price, 0 without any) against the
 -- catalog's terciles (price_bands.sql, priceBand). The prices are
--- summed as whole millionths: doubles added in the order the server's
--- threads read the lines differed in the last bit from run to run, and
--- a band compares the average with a tercile.
+-- summed as integers, whole units and millionths apart, exact in any
+-- order: doubles added in the order the server's threads read the lines
+-- differed in the last bit from run to run, and a band compares the
+-- average with a tercile. One sum of millionths would overflow at nine
+-- thousand lines of a billion; a price counts as at most 10^15.
 -- cond_events / cond_last: for each event condition of the run's
 -- audiences (/*COND_FLAGS*/, /*COND_EVENTS*/, /*COND_LAST*/ from the
 -- audience compiler, values bound), the visitor's matching lines (or just
@@ -46,8 +48,9 @@ FROM (
     SELECT vh,
         any(visitor_id) AS vid,
         maxIf(quantity, type = 'purchase') AS max_qty,
-        sumIf(toInt64(floor(if(line_price > 0, line_price, catalog_price) * 1000000 + 0.5)), (line_price > 0 OR catalog_price > 0) AND type IN ('product_view', 'add_to_cart', 'checkout', 'purchase'))
-            / countIf((line_price > 0 OR catalog_price > 0) AND type IN ('product_view', 'add_to_cart', 'checkout', 'purchase')) / 1000000 AS avg_raw,
+        (sumIf(toUInt64(seen_price), seen_price > 0 AND type IN ('product_view', 'add_to_cart', 'checkout', 'purchase'))
+            + sumIf(toUInt64(floor((seen_price - floor(seen_price)) * 1000000 + 0.5)), seen_price > 0 AND type IN ('product_view', 'add_to_cart', 'checkout', 'purchase')) / 1000000)
+            / countIf(seen_price > 0 AND type IN ('product_view', 'add_to_cart', 'checkout', 'purchase')) AS avg_raw,
         min(event_time) AS first_seen,
         max(event_time) AS last_seen,
         count() AS n_events,
@@ -66,7 +69,7 @@ FROM (
     FROM (
         SELECT vh, visitor_id, event_time, type, pid, line_price, quantity,
             if(catalog_category != '', catalog_category, replaceRegexpAll(line_category, '\\s*>\\s*', ' > ')) AS category,
-            catalog_price, idx,
+            least(if(line_price > 0, line_price, catalog_price), 1e15) AS seen_price, idx,
             bitOr(bitShiftLeft(toUInt64(event_time), 32),
                 bitOr(if(type = 'product_view', toUInt64(0), toUInt64(2147483648)), toUInt64(2147483647 - idx))) AS packed
         FROM (
