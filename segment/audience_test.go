@@ -300,3 +300,30 @@ func TestSingleAudienceRunCarriesTheOthersOver(t *testing.T) {
 		t.Error("a run of an unknown audience succeeded")
 	}
 }
+
+// A window, since or until reaching before 1970 (30000 days is 82
+// years; the pinned clock is 54 years after 1970) means "ever": 18.16
+// wrapped its bound round to 2106, which emptied the first three
+// audiences and made the exclude exclude everyone.
+func TestWindowsReachingBefore1970MeanEver(t *testing.T) {
+	db := chtest.MustOpen(t)
+	shopCatalog(t, db)
+	insertEvents(t, db,
+		ev{vid: "v1", ago: 3 * day, typ: "product_view", pid: "cam250d"},
+		ev{vid: "v1", ago: 3 * day, typ: "add_to_cart", pid: "cam250d"},
+	)
+	long := config.Duration(30000 * day)
+	auds := []config.Audience{
+		{Name: "window_long", Strategy: config.Upsell, Window: long, Include: []config.Condition{{Events: []string{"product_view"}}}},
+		{Name: "since_long", Strategy: config.Upsell, Include: []config.Condition{{Events: []string{"product_view"}, Since: long}}},
+		{Name: "stage_since_long", Strategy: config.Upsell, Include: []config.Condition{{Stage: config.Carted, Since: long}}},
+		{Name: "until_long_exclude", Strategy: config.Upsell, Include: []config.Condition{{Events: []string{"product_view"}}},
+			Exclude: []config.Condition{{Events: []string{"add_to_cart"}, Until: config.Duration(25000 * day)}}},
+	}
+	run(t, newEngine(t, db, testConfig(t, auds...)))
+	for _, a := range auds {
+		if got := members(t, db, a.Name); !slices.Equal(got, []string{"v1"}) {
+			t.Errorf("%s = %v, want [v1]", a.Name, got)
+		}
+	}
+}
