@@ -469,8 +469,9 @@ func (c Condition) validate(at string) error {
 	default:
 		return fieldErr(at+".stage", "%q: want browsed, carted or purchased", c.Stage)
 	}
-	if c.MinScore < 0 {
-		return fieldErr(at+".min_score", "must be positive")
+	// NaN and infinity (YAML's .nan, .inf) would load and select nobody.
+	if c.MinScore < 0 || math.IsNaN(c.MinScore) || math.IsInf(c.MinScore, 0) {
+		return fieldErr(at+".min_score", "%g: want a positive number", c.MinScore)
 	}
 	for k, v := range c.Traits {
 		if !traitKeyRe.MatchString(k) {

@@ -1,0 +1,33 @@
+package config_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/remarket/remarket/internal/config"
+)
+
+// siteWith is a one-site config holding the YAML lines given under the site.
+func siteWith(lines string) string {
+	return "sites:\n  - id: s\n    write_key: k\n    admin_token: 0123456789abcdef\n    feed_token: 0123456789abcdef-feed\n" + lines
+}
+
+// refused parses yaml and wants an error naming field.
+func refused(t *testing.T, name, yaml, field string) {
+	t.Helper()
+	_, err := config.Parse([]byte(yaml), nil)
+	if err == nil || !strings.Contains(err.Error(), field) {
+		t.Errorf("%s: error %v, want one naming %s", name, err, field)
+	}
+}
+
+// YAML can write numbers JSON cannot: a min_score of .nan or .inf loaded
+// and selected nobody.
+func TestMinScoreMustBeFinite(t *testing.T) {
+	for _, v := range []string{".nan", ".inf", "-.inf"} {
+		refused(t, "min_score "+v, siteWith("    audiences:\n      - {name: a, strategy: upsell, include: [{min_score: "+v+"}]}\n"), "include[0].min_score")
+	}
+	if _, err := config.Parse([]byte(siteWith("    audiences:\n      - {name: a, strategy: upsell, include: [{min_score: 2.5}]}\n")), nil); err != nil {
+		t.Fatal(err)
+	}
+}
