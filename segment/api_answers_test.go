@@ -173,3 +173,28 @@ func TestRecommendationsLeaveOutWhoOptedOutSinceTheRun(t *testing.T) {
 		t.Error("bob, who did not opt out, lost his recommendations")
 	}
 }
+
+// An empty trait value matched every visitor without the trait: it is
+// refused, naming the trait, and one stored before that check is skipped
+// instead of failing every run of the site (every definition of a run is
+// validated again).
+func TestAnEmptyTraitValueIsRefusedAndAStoredOneSkipped(t *testing.T) {
+	db, _, call := cartsShop(t)
+	code, body := call("PUT", "/api/sites/shop/audiences/vips", `{"strategy":"upsell","include":[{"traits":{"vip":""}}]}`)
+	if code != 400 || !strings.Contains(string(body), "include[0].traits.vip") {
+		t.Errorf("PUT with an empty trait value: %d %s, want 400 naming include[0].traits.vip", code, body)
+	}
+	if err := db.InsertRow(context.Background(), "INSERT INTO seg_audience_defs (site, name, definition, deleted, updated)",
+		site, "vips", `{"name":"vips","strategy":"upsell","include":[{"traits":{"vip":""}}]}`, uint8(0), uint64(time.Now().UnixNano())); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := call("POST", "/api/sites/shop/segments/run?wait=1", ""); code != 200 {
+		t.Fatalf("run beside the stored definition: %d %s", code, body)
+	}
+	if got := members(t, db, "vips"); len(got) != 0 {
+		t.Errorf("vips = %v, want no members", got)
+	}
+	if got := members(t, db, "carts"); len(got) != 1 {
+		t.Errorf("carts = %v, want [v1]", got)
+	}
+}

@@ -83,6 +83,11 @@ func (e *Engine) storedDefinitions(ctx context.Context, site string) ([]config.A
 			continue
 		}
 		a, err := DecodeAudience([]byte(def))
+		if err == nil {
+			// Stored before a check was added: one left in would fail
+			// every run of the site (planEvents validates them all).
+			err = a.Validate()
+		}
 		if err != nil {
 			e.log.Warn("stored audience definition no longer valid: skipped", "site", site, "audience", name, "err", err)
 			continue

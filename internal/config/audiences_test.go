@@ -31,3 +31,10 @@ func TestMinScoreMustBeFinite(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A visitor without a trait reads as "": "traits: {vip: }" (YAML's null)
+// or an empty string selected every visitor who is not a VIP.
+func TestTraitValuesMustNotBeEmpty(t *testing.T) {
+	refused(t, "null trait", siteWith("    audiences:\n      - name: a\n        strategy: upsell\n        include:\n          - traits: {vip: }\n"), "include[0].traits.vip")
+	refused(t, "empty trait", siteWith("    audiences:\n      - {name: a, strategy: upsell, exclude: [{traits: {b2b: ''}}], include: [{events: [purchase]}]}\n"), "exclude[0].traits.b2b")
+}

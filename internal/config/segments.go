@@ -480,6 +480,11 @@ func (c Condition) validate(at string) error {
 		if len(v) > 1000 {
 			return fieldErr(at+".traits."+k, "value longer than 1000 characters")
 		}
+		// A visitor without the trait reads as "": an empty value (YAML's
+		// "key:" with nothing after it) selected everyone without it.
+		if v == "" {
+			return fieldErr(at+".traits."+k, "want a value (an empty one would match every visitor without this trait)")
+		}
 	}
 	if len(c.CustomerType) > 64 {
 		return fieldErr(at+".customer_type", "at most 64 characters")
