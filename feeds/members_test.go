@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/remarket/remarket/feeds"
 )
 
 // Opted-out visitors and the holdout group are never exported.
@@ -152,5 +154,39 @@ func TestMembersExportHonoursOptOutOfThePerson(t *testing.T) {
 	}
 	if strings.Join(got, ",") != "fay-phone" {
 		t.Fatalf("exported %v, want only fay-phone", got)
+	}
+}
+
+// A rule change through an instance whose clock is behind another's is
+// the newest all the same: the rules' version came from the instance's
+// clock, so a PUT a minute behind the previous one answered 200 and was
+// never in effect (the older set kept its higher version).
+func TestARuleChangeFromASlowClockIsTheNewest(t *testing.T) {
+	cfg := testConfig(t)
+	ahead := newServer(t, cfg)
+	ahead.seedHard()
+	behind := newServerOn(t, cfg, ahead)
+	ahead.now = ahead.now.Add(time.Minute)
+	auth := []string{"Authorization", "Bearer " + adminToken}
+	for _, p := range []struct {
+		s    *server
+		body string
+	}{
+		{ahead, `{"rules":[{"strategy":"upsell","percent":20,"duration":"24h"}]}`},
+		{behind, `{"rules":[{"strategy":"upsell","percent":15,"duration":"24h"}]}`},
+	} {
+		if rec := p.s.do(http.MethodPut, "/api/sites/shop/discounts", strings.NewReader(p.body), auth...); rec.Code != 200 {
+			t.Fatalf("PUT %s: %d %s", p.body, rec.Code, rec.Body)
+		}
+	}
+	for name, s := range map[string]*server{"the instance behind": behind, "another instance": newServerOn(t, cfg, ahead)} {
+		rec := s.get("/api/sites/shop/discounts", auth...)
+		var got feeds.DiscountsJSON
+		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Rules) != 1 || got.Rules[0].Percent != 15 {
+			t.Errorf("%s: rules %+v, want the last PUT's 15%%", name, got.Rules)
+		}
 	}
 }

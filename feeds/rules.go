@@ -158,7 +158,15 @@ func (s *ruleStore) put(ctx context.Context, site string, rules []config.Discoun
 	if err != nil {
 		return err
 	}
-	version := uint64(now.UnixNano())
+	// The version orders the sets, so a new one follows every set
+	// recorded: from this instance's clock, or just after the newest set
+	// when another instance's clock put that one later (a PUT from a
+	// clock behind was stored, answered 200 and never in effect).
+	var latest uint64
+	if err := s.db.QueryRow(ctx, `SELECT max(version) FROM feed_discount_rules WHERE site = ?`, site).Scan(&latest); err != nil {
+		return fmt.Errorf("cannot read discount rules: %w", err)
+	}
+	version := max(uint64(now.UnixNano()), latest+1)
 	if err := s.db.InsertRow(ctx, "INSERT INTO feed_discount_rules (site, version, updated_at, rules)",
 		site, version, now.UTC(), string(doc)); err != nil {
 		return fmt.Errorf("cannot store discount rules: %w", err)
