@@ -198,3 +198,31 @@ func TestAnEmptyTraitValueIsRefusedAndAStoredOneSkipped(t *testing.T) {
 		t.Errorf("carts = %v, want [v1]", got)
 	}
 }
+
+// A definition stored through an instance whose clock is behind the one
+// that stored the previous version is the newest all the same (the
+// latest version was the one with the highest clock reading: the PUT
+// answered 200 and was never in effect, and so was a DELETE).
+func TestADefinitionFromASlowClockIsTheNewest(t *testing.T) {
+	db, _, call := cartsShop(t)
+	// Another instance, its clock a minute ahead, stored "late" just now.
+	ahead := uint64(time.Now().Add(time.Minute).UnixNano())
+	if err := db.InsertRow(context.Background(), "INSERT INTO seg_audience_defs (site, name, definition, deleted, updated)",
+		site, "late", `{"name":"late","strategy":"upsell","include":[{"stage":"browsed"}]}`, uint8(0), ahead); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := call("PUT", "/api/sites/shop/audiences/late", `{"strategy":"reminder","include":[{"stage":"carted"}]}`); code != 200 {
+		t.Fatalf("PUT: %d %s", code, body)
+	}
+	code, body := call("GET", "/api/sites/shop/audiences/late", "")
+	var got struct{ Strategy string }
+	if err := json.Unmarshal(body, &got); code != 200 || err != nil || got.Strategy != config.Reminder {
+		t.Errorf("GET after the PUT: %d %s, want the PUT's reminder", code, body)
+	}
+	if code, body := call("DELETE", "/api/sites/shop/audiences/late", ""); code != 204 {
+		t.Fatalf("DELETE: %d %s", code, body)
+	}
+	if code, body := call("GET", "/api/sites/shop/audiences/late", ""); code != 404 {
+		t.Errorf("GET after the DELETE: %d %s, want 404", code, body)
+	}
+}

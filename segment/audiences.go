@@ -166,8 +166,22 @@ func (e *Engine) PutAudience(ctx context.Context, site string, a config.Audience
 	if err != nil {
 		return err
 	}
+	return e.storeDefinition(ctx, site, a.Name, string(def), 0)
+}
+
+// storeDefinition records a version of a definition (or a tombstone).
+// The latest version is the one with the highest updated, so a new one
+// follows every version recorded: at this process's clock, or just after
+// the newest when another instance's clock put that one later (a PUT
+// from a clock behind answered 200 and was never in effect).
+func (e *Engine) storeDefinition(ctx context.Context, site, name, def string, deleted uint8) error {
+	var latest uint64
+	if err := e.db.QueryRow(ctx, `SELECT max(updated) FROM seg_audience_defs WHERE site = @site AND name = @name`,
+		clickhouse.Named("site", site), clickhouse.Named("name", name)).Scan(&latest); err != nil {
+		return fmt.Errorf("cannot read audience definitions: %w", err)
+	}
 	return e.db.InsertRow(ctx, "INSERT INTO seg_audience_defs (site, name, definition, deleted, updated)",
-		site, a.Name, string(def), uint8(0), uint64(time.Now().UnixNano()))
+		site, name, def, deleted, max(uint64(time.Now().UnixNano()), latest+1))
 }
 
 // checkDefinition validates a definition, including that its categories
@@ -199,8 +213,7 @@ func (e *Engine) DeleteAudience(ctx context.Context, site, name string) error {
 		if d.Source == "config" {
 			return httpx.Errorf(httpx.Conflict, fmt.Sprintf("audience %q is defined in the config file; remove it there", name))
 		}
-		return e.db.InsertRow(ctx, "INSERT INTO seg_audience_defs (site, name, definition, deleted, updated)",
-			site, name, "", uint8(1), uint64(time.Now().UnixNano()))
+		return e.storeDefinition(ctx, site, name, "", 1)
 	}
 	return httpx.Errorf(httpx.NotFound, fmt.Sprintf("no audience %q", name))
 }
