@@ -190,3 +190,28 @@ func TestARuleChangeFromASlowClockIsTheNewest(t *testing.T) {
 		}
 	}
 }
+
+// Offer windows are whole minutes: a rule lasting under a minute opened a
+// window that ended as it started, so it was stored (200) and never
+// showed a sale price. It is refused, naming the rule and the field, and
+// the stored rules stay as they were.
+func TestARuleShorterThanAMinuteIsRefused(t *testing.T) {
+	s := newServer(t, testConfig(t))
+	s.seedHard()
+	auth := []string{"Authorization", "Bearer " + adminToken}
+	if rec := s.do(http.MethodPut, "/api/sites/shop/discounts", strings.NewReader(`{"rules":[{"strategy":"upsell","percent":20,"duration":"24h"}]}`), auth...); rec.Code != 200 {
+		t.Fatalf("PUT: %d %s", rec.Code, rec.Body)
+	}
+	rec := s.do(http.MethodPut, "/api/sites/shop/discounts",
+		strings.NewReader(`{"rules":[{"strategy":"reminder","percent":10,"duration":"48h"},{"strategy":"upsell","percent":20,"duration":"30s"}]}`), auth...)
+	if rec.Code != 400 || !strings.Contains(rec.Body.String(), "rules[1]: duration 30s") {
+		t.Errorf("PUT with a 30s rule: %d %s, want 400 naming rules[1]'s duration", rec.Code, rec.Body)
+	}
+	var got feeds.DiscountsJSON
+	if err := json.Unmarshal(s.get("/api/sites/shop/discounts", auth...).Body.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Rules) != 1 || got.Rules[0].Duration != "24h0m0s" {
+		t.Errorf("stored rules after the refusal: %+v", got.Rules)
+	}
+}

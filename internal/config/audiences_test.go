@@ -38,3 +38,11 @@ func TestTraitValuesMustNotBeEmpty(t *testing.T) {
 	refused(t, "null trait", siteWith("    audiences:\n      - name: a\n        strategy: upsell\n        include:\n          - traits: {vip: }\n"), "include[0].traits.vip")
 	refused(t, "empty trait", siteWith("    audiences:\n      - {name: a, strategy: upsell, exclude: [{traits: {b2b: ''}}], include: [{events: [purchase]}]}\n"), "exclude[0].traits.b2b")
 }
+
+// A discount under a minute never opens (windows are whole minutes).
+func TestDiscountsShorterThanAMinuteAreRefused(t *testing.T) {
+	refused(t, "30s discount", siteWith("    discounts:\n      - {percent: 10, duration: 30s}\n"), "discounts[0]: duration 30s")
+	if _, err := config.Parse([]byte(siteWith("    discounts:\n      - {percent: 10, duration: 1m}\n")), nil); err != nil {
+		t.Fatal(err)
+	}
+}

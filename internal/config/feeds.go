@@ -148,8 +148,11 @@ func (r DiscountRule) Validate(maxPercent float64) error {
 	if r.BundlePercent > 0 && r.BundlePercent <= r.Percent {
 		errs = append(errs, errors.New("bundle_percent must be deeper than percent"))
 	}
-	if r.Duration <= 0 || r.Duration > 90*24*time.Hour {
-		errs = append(errs, fmt.Errorf("duration %v: want between 1s and 2160h", r.Duration))
+	// Offer windows are whole minutes (the feeds' dates carry no
+	// seconds): under a minute, a window starts and ends at once and
+	// never opens.
+	if r.Duration < time.Minute || r.Duration > 90*24*time.Hour {
+		errs = append(errs, fmt.Errorf("duration %v: want between 1m and 2160h (offer windows are whole minutes)", r.Duration))
 	}
 	if r.Start != "" && r.Start != "run" && r.Start != "trigger" {
 		errs = append(errs, fmt.Errorf("start %q: want run or trigger", r.Start))
