@@ -68,6 +68,9 @@ func (a *API) putDiscounts(c *gin.Context) {
 		if err == nil {
 			err = r.Validate(site.MaxDiscount())
 		}
+		if k := r.SameSelector(rules); err == nil && k >= 0 {
+			err = fmt.Errorf("same audience, motivation and strategy as rules[%d], so it would never apply", k)
+		}
 		if err != nil {
 			httpx.Fail(c, httpx.Errorf(httpx.Invalid, fmt.Sprintf("rules[%d]: %v", i, err)))
 			return

@@ -215,3 +215,16 @@ func TestARuleShorterThanAMinuteIsRefused(t *testing.T) {
 		t.Errorf("stored rules after the refusal: %+v", got.Rules)
 	}
 }
+
+// Of two rules with one selector the later never applies (ties go to the
+// earlier): a set holding both was stored and the later rule's 25% was
+// silently never offered. It is refused, naming the later rule.
+func TestTwoRulesWithOneSelectorAreRefused(t *testing.T) {
+	s := newServer(t, testConfig(t))
+	auth := []string{"Authorization", "Bearer " + adminToken}
+	rec := s.do(http.MethodPut, "/api/sites/shop/discounts",
+		strings.NewReader(`{"rules":[{"strategy":"upsell","percent":10,"duration":"48h"},{"audience":"cart","percent":5,"duration":"48h"},{"strategy":"upsell","percent":25,"duration":"24h"}]}`), auth...)
+	if rec.Code != 400 || !strings.Contains(rec.Body.String(), "rules[2]: same audience, motivation and strategy as rules[0]") {
+		t.Errorf("PUT: %d %s, want 400 naming rules[2] and rules[0]", rec.Code, rec.Body)
+	}
+}

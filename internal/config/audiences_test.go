@@ -46,3 +46,8 @@ func TestDiscountsShorterThanAMinuteAreRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Of two YAML rules with one selector the later never applies.
+func TestDiscountsWithOneSelectorAreRefused(t *testing.T) {
+	refused(t, "two rules", siteWith("    discounts:\n      - {percent: 10, duration: 30h}\n      - {percent: 20, duration: 30h}\n"), "discounts[1]: same audience, motivation and strategy as discounts[0]")
+}

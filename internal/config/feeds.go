@@ -160,6 +160,18 @@ func (r DiscountRule) Validate(maxPercent float64) error {
 	return errors.Join(errs...)
 }
 
+// SameSelector returns the index of the first of rules with r's
+// selector (audience, motivation, strategy), or -1. Of two rules with
+// one selector the later never applies (ties go to the earlier).
+func (r DiscountRule) SameSelector(rules []DiscountRule) int {
+	for i, o := range rules {
+		if o.Audience == r.Audience && o.Motivation == r.Motivation && o.Strategy == r.Strategy {
+			return i
+		}
+	}
+	return -1
+}
+
 func (c Config) validateFeeds() []error {
 	var errs []error
 	if c.Feeds.MaxItems <= 0 {
@@ -180,6 +192,9 @@ func (c Config) validateFeeds() []error {
 		for j, r := range f.Discounts {
 			if err := r.Validate(f.MaxDiscount()); err != nil {
 				errs = append(errs, fmt.Errorf("%s.discounts[%d]: %w", where, j, err))
+			}
+			if k := r.SameSelector(f.Discounts[:j]); k >= 0 {
+				errs = append(errs, fmt.Errorf("%s.discounts[%d]: same audience, motivation and strategy as discounts[%d], so it would never apply", where, j, k))
 			}
 		}
 		ids := map[string]bool{}
