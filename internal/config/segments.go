@@ -19,6 +19,13 @@ const MaxWeightedTypes = 255
 // one bit of a UInt64 per include that holds.
 const MaxIncludes = 64
 
+// MaxExcludes bounds an audience's exclude conditions. An audience's
+// members are one statement, a SELECT per condition joined by UNION ALL:
+// 1,400 excludes (a 63 KB definition) made a run of a shop of one
+// visitor take 1m42s instead of 2.6s (20 audiences of 64 includes each,
+// 7.2s).
+const MaxExcludes = 64
+
 // Segments configures interest inference, related products and runs for
 // every site. Each field documents its default.
 type Segments struct {
@@ -416,6 +423,9 @@ func (a Audience) Validate() error {
 	}
 	if len(a.Include) > MaxIncludes {
 		return fieldErr("include", "at most %d conditions", MaxIncludes)
+	}
+	if len(a.Exclude) > MaxExcludes {
+		return fieldErr("exclude", "at most %d conditions", MaxExcludes)
 	}
 	if len(a.Description) > 500 {
 		return fieldErr("description", "at most 500 characters")
