@@ -247,3 +247,44 @@ func TestExcludesAreBounded(t *testing.T) {
 		t.Errorf("PUT with %d excludes: %d %.200s", len(ex)-1, code, out)
 	}
 }
+
+// A run's profiles pass evaluates every events condition of the site in
+// one statement: four audiences of 64 includes and 64 excludes, each
+// accepted, made every run of the site fail ("AST is too big. Maximum:
+// 50000", a 500 from POST …/segments/run). The API refuses the definition
+// that would pass config.MaxSiteEventConditions, and stores nothing;
+// runs at the bound work.
+func TestASitesEventConditionsAreBounded(t *testing.T) {
+	_, _, call := cartsShop(t)
+	maxed := func(k int) string {
+		var inc, exc []string
+		for i := range config.MaxIncludes {
+			c := `"categories":["Cameras"],"products":["cam250d","p` + strconv.Itoa(k*100+i) + `"],"since":"30d","until":"1d","min_count":2,"max_count":9}`
+			inc = append(inc, `{"events":["product_view","add_to_cart"],`+c)
+			exc = append(exc, `{"events":["purchase"],`+c)
+		}
+		return `{"strategy":"upsell","include":[` + strings.Join(inc, ",") + `],"exclude":[` + strings.Join(exc, ",") + `]}`
+	}
+	// The carts audience holds no events condition: two of these make 256.
+	for k := range 4 {
+		name := "maxed" + strconv.Itoa(k)
+		code, out := call("PUT", "/api/sites/shop/audiences/"+name, maxed(k))
+		switch {
+		case k < 2 && code != 200:
+			t.Fatalf("PUT %s: %d %.300s", name, code, out)
+		case k >= 2 && (code != 400 || !strings.Contains(string(out), "at most 256")):
+			t.Errorf("PUT %s: %d %.300s, want 400 naming the bound", name, code, out)
+		case k >= 2:
+			if code, _ := call("GET", "/api/sites/shop/audiences/"+name, ""); code != 404 {
+				t.Errorf("GET %s after its refusal: %d, want 404", name, code)
+			}
+		}
+	}
+	if code, out := call("POST", "/api/sites/shop/segments/run?wait=1", ""); code != 200 {
+		t.Fatalf("the run: %d %.300s", code, out)
+	}
+	// Replacing an audience counts its new definition, not both.
+	if code, out := call("PUT", "/api/sites/shop/audiences/maxed1", maxed(5)); code != 200 {
+		t.Errorf("PUT maxed1 again: %d %.300s", code, out)
+	}
+}

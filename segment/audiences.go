@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -157,10 +158,21 @@ func badDuration(b []byte) string {
 	return ""
 }
 
-// PutAudience validates a definition (checkDefinition) and stores it.
+// PutAudience validates a definition (checkDefinition) and stores it,
+// unless the site's audiences would then hold more events conditions than
+// a run can evaluate (config.MaxSiteEventConditions).
 func (e *Engine) PutAudience(ctx context.Context, site string, a config.Audience) error {
 	if err := e.checkDefinition(ctx, site, a); err != nil {
 		return err
+	}
+	defs, err := e.Audiences(ctx, site)
+	if err != nil {
+		return err
+	}
+	defs = slices.DeleteFunc(defs, func(d config.Audience) bool { return d.Name == a.Name })
+	if n := config.EventConditions(append(defs, a)); n > config.MaxSiteEventConditions {
+		return httpx.Errorf(httpx.Invalid, fmt.Sprintf("include, exclude: with this definition the site's audiences would hold %d events conditions, at most %d (a run evaluates them all in one statement)",
+			n, config.MaxSiteEventConditions))
 	}
 	def, err := json.Marshal(a)
 	if err != nil {

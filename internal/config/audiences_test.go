@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -50,4 +51,17 @@ func TestDiscountsShorterThanAMinuteAreRefused(t *testing.T) {
 // Of two YAML rules with one selector the later never applies.
 func TestDiscountsWithOneSelectorAreRefused(t *testing.T) {
 	refused(t, "two rules", siteWith("    discounts:\n      - {percent: 10, duration: 30h}\n      - {percent: 20, duration: 30h}\n"), "discounts[1]: same audience, motivation and strategy as discounts[0]")
+}
+
+// A run evaluates every events condition of a site in one statement.
+func TestASitesEventConditionsAreBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("    audiences:\n")
+	for a := range 5 {
+		fmt.Fprintf(&b, "      - name: a%d\n        strategy: upsell\n        include:\n", a)
+		for range 52 {
+			b.WriteString("          - {events: [product_view]}\n")
+		}
+	}
+	refused(t, "260 conditions", siteWith(b.String()), "sites[0].audiences: 260 events conditions in all, at most 256")
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +19,28 @@ const MaxWeightedTypes = 255
 // MaxIncludes bounds an audience's include conditions: membership sets
 // one bit of a UInt64 per include that holds.
 const MaxIncludes = 64
+
+// MaxSiteEventConditions bounds the events conditions of all a site's
+// audiences together: a run's profiles pass evaluates every one of them
+// in one statement, and ClickHouse refuses a statement of more than
+// 50,000 syntax elements ("AST is too big"), which 512 conditions
+// narrowed by categories, products, time and counts passed (four
+// audiences of 64 includes and 64 excludes each made every run of the
+// site fail).
+const MaxSiteEventConditions = 256
+
+// EventConditions counts the events conditions of audiences.
+func EventConditions(audiences []Audience) int {
+	n := 0
+	for _, a := range audiences {
+		for _, c := range slices.Concat(a.Include, a.Exclude) {
+			if len(c.Events) > 0 {
+				n++
+			}
+		}
+	}
+	return n
+}
 
 // MaxExcludes bounds an audience's exclude conditions. An audience's
 // members are one statement, a SELECT per condition joined by UNION ALL:
@@ -205,6 +228,9 @@ func (c Config) validateSegments() []error {
 				errs = append(errs, fmt.Errorf("sites[%d].audiences[%d].name %q is used twice", i, j, a.Name))
 			}
 			seen[a.Name] = true
+		}
+		if n := EventConditions(site.Audiences); n > MaxSiteEventConditions {
+			errs = append(errs, fmt.Errorf("sites[%d].audiences: %d events conditions in all, at most %d per site (a run evaluates them all in one statement)", i, n, MaxSiteEventConditions))
 		}
 	}
 	return errs
