@@ -288,3 +288,29 @@ func TestASitesEventConditionsAreBounded(t *testing.T) {
 		t.Errorf("PUT maxed1 again: %d %.300s", code, out)
 	}
 }
+
+// A key given twice in a definition kept only its last value without a
+// word: a second "exclude" (or one spelt "Exclude", which encoding/json
+// takes for the same field) dropped the first's conditions, and a
+// repeated "since" widened the window. It is refused, naming the key;
+// trait keys differing in case are two traits.
+func TestAKeyGivenTwiceIsRefused(t *testing.T) {
+	_, _, call := cartsShop(t)
+	for body, field := range map[string]string{
+		`{"strategy":"upsell","include":[{"events":["product_view"]}],"exclude":[{"events":["purchase"]}],"exclude":[]}`:    "exclude",
+		`{"strategy":"upsell","include":[{"events":["product_view"]}],"exclude":[{"events":["purchase"]}],"Exclude":[]}`:    "Exclude",
+		`{"strategy":"upsell","include":[{"events":["product_view"]},{"events":["purchase"],"since":"7d","since":"700d"}]}`: "include[1].since",
+		`{"strategy":"upsell","include":[{"traits":{"tier":"gold","tier":"bronze"}}]}`:                                      "include[0].traits.tier",
+	} {
+		code, out := call("PUT", "/api/sites/shop/audiences/twice", body)
+		if code != 400 || !strings.Contains(string(out), field+": given twice") {
+			t.Errorf("PUT %s: %d %s, want 400 naming %s", body, code, out, field)
+		}
+	}
+	if code, _ := call("GET", "/api/sites/shop/audiences/twice", ""); code != 404 {
+		t.Errorf("GET after the refusals: %d, want 404", code)
+	}
+	if code, out := call("PUT", "/api/sites/shop/audiences/twice", `{"strategy":"upsell","include":[{"traits":{"tier":"gold","Tier":"gold"}}]}`); code != 200 {
+		t.Errorf("PUT with traits tier and Tier: %d %s", code, out)
+	}
+}
