@@ -1,6 +1,7 @@
 package feeds
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -47,15 +48,21 @@ func (a *API) getDiscounts(c *gin.Context) {
 func (a *API) putDiscounts(c *gin.Context) {
 	site := httpx.CurrentSite(c)
 	var body DiscountsJSON
-	httpx.LimitBody(c, 1<<20)
-	dec := json.NewDecoder(c.Request.Body)
+	raw, err := httpx.ReadBody(c, 1<<20)
+	if err != nil {
+		httpx.Fail(c, err)
+		return
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&body); err != nil {
-		if e := httpx.BodyError(err); e != nil {
-			httpx.Fail(c, e)
-			return
-		}
 		httpx.Fail(c, httpx.Errorf(httpx.Invalid, "body must be {\"rules\": [...]}: "+err.Error()))
+		return
+	}
+	// encoding/json keeps the last of two equal keys: a second "rules"
+	// would silently replace the first set.
+	if f := httpx.RepeatedKey(raw, nil); f != "" {
+		httpx.Fail(c, httpx.Errorf(httpx.Invalid, f+": given twice (only the last would count)"))
 		return
 	}
 	if len(body.Rules) > 1000 {

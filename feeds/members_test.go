@@ -228,3 +228,31 @@ func TestTwoRulesWithOneSelectorAreRefused(t *testing.T) {
 		t.Errorf("PUT: %d %s, want 400 naming rules[2] and rules[0]", rec.Code, rec.Body)
 	}
 }
+
+// A key given twice kept its last value without a word: a second "rules"
+// replaced the whole set (here with none), a second "percent" the first.
+// Both are refused, naming the key, and the stored rules stay.
+func TestARuleKeyGivenTwiceIsRefused(t *testing.T) {
+	s := newServer(t, testConfig(t))
+	auth := []string{"Authorization", "Bearer " + adminToken}
+	if rec := s.do(http.MethodPut, "/api/sites/shop/discounts", strings.NewReader(`{"rules":[{"strategy":"upsell","percent":20,"duration":"24h"}]}`), auth...); rec.Code != 200 {
+		t.Fatalf("PUT: %d %s", rec.Code, rec.Body)
+	}
+	for body, field := range map[string]string{
+		`{"rules":[{"strategy":"reminder","percent":10,"duration":"48h"}],"rules":[]}`:                                    "rules",
+		`{"rules":[{"strategy":"reminder","percent":10,"Percent":20,"duration":"48h"}]}`:                                  "rules[0].Percent",
+		`{"rules":[{"percent":5,"duration":"1h"},{"strategy":"reminder","duration":"48h","percent":10,"duration":"1h"}]}`: "rules[1].duration",
+	} {
+		rec := s.do(http.MethodPut, "/api/sites/shop/discounts", strings.NewReader(body), auth...)
+		if rec.Code != 400 || !strings.Contains(rec.Body.String(), field+": given twice") {
+			t.Errorf("PUT %s: %d %s, want 400 naming %s", body, rec.Code, rec.Body, field)
+		}
+	}
+	var got feeds.DiscountsJSON
+	if err := json.Unmarshal(s.get("/api/sites/shop/discounts", auth...).Body.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Rules) != 1 || got.Rules[0].Percent != 20 {
+		t.Errorf("stored rules after the refusals: %+v", got.Rules)
+	}
+}

@@ -121,56 +121,11 @@ func DecodeAudience(b []byte) (config.Audience, error) {
 	if dec.More() {
 		return a, &config.FieldError{Field: "body", Message: "one JSON object expected"}
 	}
-	if f := repeatedKey(json.NewDecoder(bytes.NewReader(b)), ""); f != "" {
+	// Trait keys are map keys: they differ by case.
+	if f := httpx.RepeatedKey(b, func(path string) bool { return strings.HasSuffix(path, ".traits") }); f != "" {
 		return a, &config.FieldError{Field: f, Message: "given twice (only the last would count)"}
 	}
 	return a, nil
-}
-
-// repeatedKey walks the JSON value dec is at and returns the path of the
-// first key its object holds twice, or "". Field names match
-// case-insensitively, as encoding/json matches them ("exclude" and
-// "Exclude" are one field); trait keys are map keys and match exactly.
-// The value has decoded already, so it is well formed and shallow.
-func repeatedKey(dec *json.Decoder, path string) string {
-	tok, err := dec.Token()
-	if err != nil {
-		return ""
-	}
-	switch tok {
-	case json.Delim('{'):
-		seen := map[string]bool{}
-		for dec.More() {
-			t, err := dec.Token()
-			k, ok := t.(string)
-			if err != nil || !ok {
-				return ""
-			}
-			at := k
-			if path != "" {
-				at = path + "." + k
-			}
-			if !strings.HasSuffix(path, "traits") {
-				k = strings.ToLower(k)
-			}
-			if seen[k] {
-				return at
-			}
-			seen[k] = true
-			if f := repeatedKey(dec, at); f != "" {
-				return f
-			}
-		}
-		dec.Token() // '}'
-	case json.Delim('['):
-		for i := 0; dec.More(); i++ {
-			if f := repeatedKey(dec, fmt.Sprintf("%s[%d]", path, i)); f != "" {
-				return f
-			}
-		}
-		dec.Token() // ']'
-	}
-	return ""
 }
 
 // badDuration finds the duration field that does not parse: JSON reports
