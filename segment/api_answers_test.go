@@ -198,6 +198,13 @@ func TestAnEmptyTraitValueIsRefusedAndAStoredOneSkipped(t *testing.T) {
 	if got := members(t, db, "carts"); len(got) != 1 {
 		t.Errorf("carts = %v, want [v1]", got)
 	}
+	// Skipped, it is still there to delete.
+	if code, body := call("DELETE", "/api/sites/shop/audiences/vips", ""); code != 204 {
+		t.Errorf("DELETE of the skipped definition: %d %s, want 204", code, body)
+	}
+	if code, body := call("DELETE", "/api/sites/shop/audiences/vips", ""); code != 404 {
+		t.Errorf("DELETE again: %d %s, want 404", code, body)
+	}
 }
 
 // A definition stored through an instance whose clock is behind the one
