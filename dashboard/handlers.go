@@ -107,6 +107,11 @@ func (u *UI) audiences(c *gin.Context) {
 		httpx.Fail(c, err)
 		return
 	}
+	rules, err := u.discountRules(c, s)
+	if err != nil {
+		httpx.Fail(c, err)
+		return
+	}
 	for _, a := range list {
 		name, _ := a["name"].(string)
 		strategy, _ := a["strategy"].(string)
@@ -118,7 +123,7 @@ func (u *UI) audiences(c *gin.Context) {
 			}
 			a["history"] = gin.H{"audience": name, "times": times, "sizes": sizes}
 		}
-		a["discounts"] = discountsFor(s, name, strategy)
+		a["discounts"] = discountsFor(rules, name, strategy)
 	}
 	c.JSON(http.StatusOK, gin.H{"audiences": list})
 }
@@ -177,11 +182,46 @@ func (u *UI) audiencesFromViews(c *gin.Context, s config.Site) ([]map[string]any
 	return list, nil
 }
 
-// discountsFor lists the site's discount rules that can apply to an audience.
-func discountsFor(s config.Site, audience, strategy string) []config.DiscountRule {
-	out := []config.DiscountRule{}
-	for _, r := range s.Discounts {
-		if (r.Audience == "" || r.Audience == audience) && (r.Strategy == "" || r.Strategy == strategy) {
+// discountRules are the site's effective discount rules, as the
+// discounts API gives them: the rules stored through it replace YAML
+// rules with their selector (only the YAML rules were shown, so a
+// replaced rule was shown as the one in effect). Without that API (a
+// build without feeds), the YAML rules.
+func (u *UI) discountRules(c *gin.Context, s config.Site) ([]map[string]any, error) {
+	status, body, err := u.call(c.Request.Context(), s, http.MethodGet, sitePath(s, "/discounts"), false)
+	if err != nil {
+		return nil, err
+	}
+	if status == http.StatusNotFound {
+		body, err = json.Marshal(map[string]any{"effective_rules": s.Discounts})
+		if err != nil {
+			return nil, err
+		}
+	} else if status != http.StatusOK {
+		return nil, httpx.Errorf(httpx.Unavailable, "the discounts API answered "+http.StatusText(status))
+	}
+	var got struct {
+		Rules []map[string]any `json:"effective_rules"`
+	}
+	if err := json.Unmarshal(body, &got); err != nil {
+		return nil, err
+	}
+	return got.Rules, nil
+}
+
+// discountsFor lists the rules that can apply to an audience.
+func discountsFor(rules []map[string]any, audience, strategy string) []map[string]any {
+	out := []map[string]any{}
+	for _, r := range rules {
+		ra, _ := r["audience"].(string)
+		rs, _ := r["strategy"].(string)
+		if ra == "" {
+			ra, _ = r["Audience"].(string) // config.DiscountRule's own JSON
+		}
+		if rs == "" {
+			rs, _ = r["Strategy"].(string)
+		}
+		if (ra == "" || ra == audience) && (rs == "" || rs == strategy) {
 			out = append(out, r)
 		}
 	}
@@ -212,10 +252,19 @@ func (u *UI) audience(c *gin.Context) {
 		return
 	}
 	strategy, _ := def["strategy"].(string)
-	out := gin.H{"audience": def, "discounts": discountsFor(s, name, strategy)}
-	for _, cfgAud := range s.Audiences {
-		if cfgAud.Name == name {
-			out["definition"] = cfgAud
+	rules, err := u.discountRules(c, s)
+	if err != nil {
+		httpx.Fail(c, err)
+		return
+	}
+	out := gin.H{"audience": def, "discounts": discountsFor(rules, name, strategy)}
+	// A definition stored through the API overrides the YAML one of its
+	// name: the YAML one was shown all the same.
+	if src, _ := def["source"].(string); src != "api" {
+		for _, cfgAud := range s.Audiences {
+			if cfgAud.Name == name {
+				out["definition"] = cfgAud
+			}
 		}
 	}
 	queries := []struct{ key, sql string }{
