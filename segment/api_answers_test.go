@@ -321,3 +321,23 @@ func TestAKeyGivenTwiceIsRefused(t *testing.T) {
 		t.Errorf("PUT with traits tier and Tier: %d %s", code, out)
 	}
 }
+
+// Windows are bound in whole seconds: a window or since under a second
+// (JSON's bare numbers are seconds: "window": 0.5) became 0 seconds, so
+// the audience admitted nobody (a window of 0 means no limit). Refused,
+// naming the field.
+func TestSpansUnderASecondAreRefused(t *testing.T) {
+	_, _, call := cartsShop(t)
+	for body, field := range map[string]string{
+		`{"strategy":"reminder","window":0.5,"include":[{"stage":"carted"}]}`:    "window",
+		`{"strategy":"reminder","include":[{"stage":"carted","since":"500ms"}]}`: "include[0].since",
+	} {
+		code, out := call("PUT", "/api/sites/shop/audiences/short", body)
+		if code != 400 || !strings.Contains(string(out), field+": ") {
+			t.Errorf("PUT %s: %d %s, want 400 naming %s", body, code, out, field)
+		}
+	}
+	if code, out := call("GET", "/api/sites/shop/audiences/short", ""); code != 404 {
+		t.Errorf("GET after the refusals: %d %s", code, out)
+	}
+}

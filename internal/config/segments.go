@@ -444,6 +444,11 @@ func (a Audience) Validate() error {
 	if a.Window < 0 {
 		return fieldErr("window", "must not be negative")
 	}
+	// Windows are bound in whole seconds: under one, a span is 0 seconds,
+	// and a window of 0 seconds admits nobody (0 itself means no limit).
+	if a.Window > 0 && a.Window < Duration(time.Second) {
+		return fieldErr("window", "%s: want at least 1s, or 0 for no limit", time.Duration(a.Window))
+	}
 	if len(a.Include) == 0 {
 		return fieldErr("include", "at least one condition is required")
 	}
@@ -543,6 +548,10 @@ func (c Condition) validate(at string) error {
 	}
 	if c.Since < 0 || c.Until < 0 {
 		return fieldErr(at+".since", "windows are durations ago and must not be negative")
+	}
+	// Bound in whole seconds, a since under one is "since now": nobody.
+	if c.Since > 0 && c.Since < Duration(time.Second) {
+		return fieldErr(at+".since", "%s: want at least 1s", time.Duration(c.Since))
 	}
 	if c.Since != 0 && c.Until >= c.Since {
 		return fieldErr(at+".until", "until (%s ago) must be more recent than since (%s ago)", c.Until, c.Since)
