@@ -16,6 +16,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,7 +60,37 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer single.Close()
-	return m.Run()
+	code := m.Run()
+	if code != 0 {
+		logNodeErrors()
+	}
+	return code
+}
+
+// logNodeErrors prints what each node's error log says of its DDL worker
+// and ZooKeeper, before Close removes the logs. A node whose DDL worker
+// stopped leaves ON CLUSTER statements with "unfinished hosts (0 of them
+// are currently active)" and its mutations never made; only its log
+// tells why.
+func logNodeErrors() {
+	for _, n := range cluster.Nodes {
+		b, err := os.ReadFile(filepath.Join(n.Dir, "log", "err.log"))
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "clustercheck: node %s: %v\n", filepath.Base(n.Dir), err)
+			continue
+		}
+		var lines []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, "DDLWorker") || strings.Contains(l, "ZooKeeper") || strings.Contains(l, "Coordination") {
+				lines = append(lines, l)
+			}
+		}
+		if len(lines) > 40 {
+			lines = lines[len(lines)-40:]
+		}
+		fmt.Fprintf(os.Stderr, "clustercheck: node %s, the last %d DDL and ZooKeeper lines of its error log:\n%s\n",
+			filepath.Base(n.Dir), len(lines), strings.Join(lines, "\n"))
+	}
 }
 
 // needCluster skips (or under CI fails) a test when the cluster could not start.
