@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/remarket/remarket/internal/catalog"
+	"github.com/remarket/remarket/internal/chdb"
 	"github.com/remarket/remarket/internal/chtest"
 	"github.com/remarket/remarket/internal/config"
 	"github.com/remarket/remarket/segment"
@@ -187,29 +188,8 @@ func TestTwoRunsGiveTheSameScoresToTheBit(t *testing.T) {
 		)
 	}
 	insertEvents(t, db, evs...)
-	e := newEngine(t, db, testConfig(t))
-	var first []string
-	for n := range 6 {
-		res, err := e.Run(context.Background(), site, segment.RunOptions{Full: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := strings1(t, db, `SELECT concat(toString(vh), ' ', toString(ph), ' ', toString(score))
-			FROM seg_interests WHERE site = ? AND run_id = ? ORDER BY vh, ph`, site, res.RunID)
-		if n == 0 {
-			first = got
-			continue
-		}
-		if !slices.Equal(got, first) {
-			diff := 0
-			for i := range min(len(got), len(first)) {
-				if got[i] != first[i] {
-					diff++
-				}
-			}
-			t.Fatalf("run %d: %d of %d scores differ from the first run's", n+1, diff, len(got))
-		}
-	}
+	sameInEveryRun(t, db, "scores", `SELECT concat(toString(vh), ' ', toString(ph), ' ', toString(score))
+		FROM seg_interests WHERE site = ? AND run_id = ? ORDER BY vh, ph`)
 }
 
 // Two runs on the same events give the same average prices, to the bit
@@ -231,6 +211,15 @@ func TestTwoRunsGiveTheSameAveragePricesToTheBit(t *testing.T) {
 		)
 	}
 	insertEvents(t, db, evs...)
+	sameInEveryRun(t, db, "average prices", `SELECT concat(visitor_id, ' ', toString(avg_price), ' ', price_band)
+		FROM seg_profiles WHERE site = ? AND run_id = ? ORDER BY visitor_id`)
+}
+
+// sameInEveryRun makes six full runs on the same events and fails when
+// query (rows as text; the site and the run id bound) answers another
+// way for any of them than for the first.
+func sameInEveryRun(t *testing.T, db *chdb.DB, what, query string) {
+	t.Helper()
 	e := newEngine(t, db, testConfig(t))
 	var first []string
 	for n := range 6 {
@@ -238,20 +227,19 @@ func TestTwoRunsGiveTheSameAveragePricesToTheBit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := strings1(t, db, `SELECT concat(visitor_id, ' ', toString(avg_price), ' ', price_band)
-			FROM seg_profiles WHERE site = ? AND run_id = ? ORDER BY visitor_id`, site, res.RunID)
+		got := strings1(t, db, query, site, res.RunID)
 		if n == 0 {
 			first = got
 			continue
 		}
 		if !slices.Equal(got, first) {
-			diff := 0
+			diff := max(len(got), len(first)) - min(len(got), len(first))
 			for i := range min(len(got), len(first)) {
 				if got[i] != first[i] {
 					diff++
 				}
 			}
-			t.Fatalf("run %d: %d of %d average prices differ from the first run's", n+1, diff, len(got))
+			t.Fatalf("run %d: %d of %d %s differ from the first run's", n+1, diff, len(first), what)
 		}
 	}
 }
