@@ -233,24 +233,13 @@ func (e *Engine) DeleteAudience(ctx context.Context, site, name string) error {
 	}
 	// A stored definition that is no longer valid is skipped, so not
 	// listed; it can still be deleted.
-	var stored []uint8
-	rows, err := e.db.Query(ctx, `SELECT argMax(deleted, updated) FROM seg_audience_defs WHERE site = @site AND name = @name GROUP BY name`,
-		clickhouse.Named("site", site), clickhouse.Named("name", name))
-	if err != nil {
+	var versions uint64
+	var deleted uint8
+	if err := e.db.QueryRow(ctx, `SELECT count(), argMax(deleted, updated) FROM seg_audience_defs WHERE site = @site AND name = @name`,
+		clickhouse.Named("site", site), clickhouse.Named("name", name)).Scan(&versions, &deleted); err != nil {
 		return err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var d uint8
-		if err := rows.Scan(&d); err != nil {
-			return err
-		}
-		stored = append(stored, d)
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	if len(stored) == 1 && stored[0] == 0 {
+	if versions > 0 && deleted == 0 {
 		return e.storeDefinition(ctx, site, name, "", 1)
 	}
 	return httpx.Errorf(httpx.NotFound, fmt.Sprintf("no audience %q", name))
