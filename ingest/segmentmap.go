@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -315,6 +316,13 @@ func copyMap(m map[string]any) map[string]any {
 // ("" when empty). Decoding already replaced invalid UTF-8, and the
 // encoder escapes control characters, so the text is always valid JSON;
 // bidirectional controls are taken out of every key and string first.
+//
+// Keys holding a plain value (string, number, true, false, null) come
+// first, then those holding an object or an array, each group in key
+// order. Segment runs read traits with ClickHouse's visitParam functions
+// (18.16 has no JSONExtract), which take the first "key": anywhere in the
+// text; with plain values first, a top-level "email" wins over one inside
+// an "address" or "company" object that sorts before it.
 func encodeObject(m map[string]any) string {
 	if len(m) == 0 {
 		return ""
@@ -322,14 +330,52 @@ func encodeObject(m map[string]any) string {
 	if hasBidi(m) {
 		m = stripBidi(m).(map[string]any)
 	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		if ca, cb := isComposite(m[a]), isComposite(m[b]); ca != cb {
+			if ca {
+				return 1
+			}
+			return -1
+		}
+		return strings.Compare(a, b)
+	})
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(m); err != nil {
-		return ""
+	b.WriteByte('{')
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		if enc.Encode(k) != nil {
+			return ""
+		}
+		trimNewline(&b)
+		b.WriteByte(':')
+		if enc.Encode(m[k]) != nil {
+			return ""
+		}
+		trimNewline(&b)
 	}
-	return strings.TrimSuffix(b.String(), "\n")
+	b.WriteByte('}')
+	return b.String()
 }
+
+// isComposite reports whether a decoded JSON value is an object or array.
+func isComposite(v any) bool {
+	switch v.(type) {
+	case map[string]any, []any:
+		return true
+	}
+	return false
+}
+
+// trimNewline drops the newline json.Encoder writes after each value.
+func trimNewline(b *bytes.Buffer) { b.Truncate(b.Len() - 1) }
 
 // hasBidi reports whether any string or object key in v holds a
 // bidirectional control (the common answer, no, allocates nothing).

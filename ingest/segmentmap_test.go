@@ -99,6 +99,36 @@ func TestMapPageAndIdentify(t *testing.T) {
 	}
 }
 
+// Segment runs read a trait as the first "key": in the stored text
+// (ClickHouse 18.16's visitParam functions), so a top-level trait must
+// come before any object or array that may hold the same key: Segment's
+// reserved address and company traits are objects and sort before email.
+func TestTopLevelTraitsComeBeforeNestedOnes(t *testing.T) {
+	id, errs := mapMessage(mustMessage(t, "identify", `{"userId": "u1", "traits": {
+		"address": {"city": "Oslo", "email": "post@example.com"},
+		"company": {"name": "Acme", "email": "billing@acme.example"},
+		"email": "ann@example.com", "customer_type": "professional", "age": 41, "vip": true,
+		"aliases": ["email", {"email": "old@example.com"}]}}`), testReceipt)
+	if len(errs) > 0 {
+		t.Fatalf("unexpected problems: %v", errs)
+	}
+	for key, top := range map[string]string{"email": `"ann@example.com"`, "customer_type": `"professional"`, "age": "41", "vip": "true"} {
+		if first, want := strings.Index(id.Traits, `"`+key+`":`), strings.Index(id.Traits, `"`+key+`":`+top); first < 0 || first != want {
+			t.Errorf("%s: first %q at %d, the top-level one at %d in %s", key, key, first, want, id.Traits)
+		}
+	}
+	var back map[string]any
+	if err := json.Unmarshal([]byte(id.Traits), &back); err != nil || len(back) != 7 {
+		t.Fatalf("traits %s do not decode to the 7 traits sent: %v %v", id.Traits, back, err)
+	}
+	want := `{"age":41,"customer_type":"professional","email":"ann@example.com","vip":true,` +
+		`"address":{"city":"Oslo","email":"post@example.com"},"aliases":["email",{"email":"old@example.com"}],` +
+		`"company":{"email":"billing@acme.example","name":"Acme"}}`
+	if id.Traits != want {
+		t.Errorf("traits = %s\nwant     %s", id.Traits, want)
+	}
+}
+
 func TestMapReportsBrokenFields(t *testing.T) {
 	m := mustMessage(t, "track", `{"event": "Product Viewed", "anonymousId": "a",
 		"properties": {"product_id": "P1", "price": -5, "currency": "euros", "products": [{"product_id": "P2", "quantity": 1.5}]}}`)
