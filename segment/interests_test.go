@@ -98,16 +98,23 @@ func TestCustomerTypeAndPriceBand(t *testing.T) {
 		ev{vid: "single", ago: day / 2, typ: "page_view", uid: "u-new"},
 		ev{vid: "single", ago: day / 4, typ: "page_view"},
 		ev{vid: "company", ago: day, typ: "identify", traits: `{"company":"Salon Ltd"}`},
+		// Segment's reserved company trait is an object; an empty one says nothing.
+		ev{vid: "segment-company", ago: day, typ: "identify", traits: `{"company":{"employee_count":12,"name":"Salon Ltd"}}`},
+		ev{vid: "empty-company", ago: day, typ: "identify", traits: `{"name":"Ann","company":{}}`},
+		// Ingest writes top-level plain values first: this email is the person's.
+		ev{vid: "nested-email", ago: day, typ: "identify", traits: `{"email":"Top@Example.com","address":{"email":"post@example.com"}}`},
 		ev{vid: "override", ago: day, typ: "identify", traits: `{"customer_type":"consumer"}`},
 		ev{vid: "override", ago: day, typ: "purchase", pid: "cheap", qty: 50},
 	)
 	run(t, newEngine(t, db, testConfig(t)))
 	want := map[string][2]string{
-		"trait":    {"professional", "high"},
-		"bulk":     {"professional", "low"},
-		"single":   {"consumer", "mid"},
-		"company":  {"professional", ""},
-		"override": {"consumer", "low"},
+		"trait":           {"professional", "high"},
+		"bulk":            {"professional", "low"},
+		"single":          {"consumer", "mid"},
+		"company":         {"professional", ""},
+		"segment-company": {"professional", ""},
+		"empty-company":   {"consumer", ""},
+		"override":        {"consumer", "low"},
 	}
 	for vid, w := range want {
 		got := strings1(t, db, "SELECT concat(customer_type, '|', price_band) FROM v_visitor_profiles WHERE site = ? AND visitor_id = ?", site, vid)
@@ -119,6 +126,9 @@ func TestCustomerTypeAndPriceBand(t *testing.T) {
 	h := strings1(t, db, "SELECT email_sha256 FROM v_visitor_profiles WHERE site = ? AND visitor_id = 'trait'", site)
 	if len(h) != 1 || h[0] != sha("ann@example.com") {
 		t.Errorf("email_sha256 = %v", h)
+	}
+	if h := strings1(t, db, "SELECT email_sha256 FROM v_visitor_profiles WHERE site = ? AND visitor_id = 'nested-email'", site); len(h) != 1 || h[0] != sha("top@example.com") {
+		t.Errorf("nested-email: email_sha256 = %v, want the hash of top@example.com", h)
 	}
 	// The latest user id wins, even over a later event without one.
 	if u := strings1(t, db, "SELECT user_id FROM v_visitor_profiles WHERE site = ? AND visitor_id = 'single'", site); len(u) != 1 || u[0] != "u-new" {

@@ -1,6 +1,7 @@
 -- Each visitor's latest user id and identify traits (email, customer
 -- type, the latest traits) and whether any identify said business
--- (company, vat_id or b2b = true). Latest values and "any" do not change
+-- (a company, as a name or as Segment's company object, a vat_id, or
+-- b2b = true). Latest values and "any" do not change
 -- when an event is stored twice, so events are read without FINAL, and
 -- only those with a user id or identify traits. 03_profiles joins them.
 -- An incremental run needs them only for the visitors it recomputes
@@ -18,7 +19,8 @@ FROM (
     SELECT visitor_id, user_id, event_time, id_traits,
         visitParamExtractString(id_traits, 'email') AS email,
         visitParamExtractString(id_traits, 'customer_type') AS ctype,
-        toUInt8(visitParamExtractString(id_traits, 'company') != '' OR visitParamExtractString(id_traits, 'vat_id') != ''
+        toUInt8(visitParamExtractRaw(id_traits, 'company') NOT IN ('', '""', 'null', 'false', '{}', '[]')
+            OR visitParamExtractString(id_traits, 'vat_id') != ''
             OR visitParamExtractBool(id_traits, 'b2b') = 1) AS business
     FROM (
         SELECT visitor_id, user_id, event_time, if(type = 'identify', traits, '') AS id_traits
