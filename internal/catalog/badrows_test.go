@@ -396,3 +396,38 @@ func TestTextMustBeUTF8(t *testing.T) {
 		}
 	}
 }
+
+// TestRepeatedJSONKeysAreRefused: encoding/json keeps the last of two
+// values for one key (matched without regard to case), so a product
+// written with "price" twice, or "id" and "ID", would be stored with a
+// value the sender may not have meant. Such a row is skipped naming the
+// field, in a JSON lines file and in an upsert.
+func TestRepeatedJSONKeysAreRefused(t *testing.T) {
+	db := chtest.MustOpen(t)
+	s := catalog.NewStore(db, nil)
+	rep, err := importString(t, s, "dupkeys",
+		`{"id":"A","price":"1","price":"100","currency":"EUR"}`+"\n"+ // 1
+			`{"id":"B","ID":"C","price":1,"currency":"EUR"}`+"\n"+ // 2
+			`{"id":"OK","price":3,"currency":"EUR","colour":"red","colour":"blue"}`+"\n") // 3: ignored key, harmless
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []badRow{{1, "A", "price", `"price" appears twice`}, {2, "", "id", `"ID" appears twice`}} {
+		if !reported(rep.Errors, want) {
+			t.Errorf("no error %+v in report:\n%s", want, describe(rep.Errors))
+		}
+	}
+	if got := currentIDs(t, db, "dupkeys"); !reflect.DeepEqual(got, []string{"OK"}) {
+		t.Errorf("v_products = %v, want only OK", got)
+	}
+
+	var answer struct {
+		Error  string
+		Report catalog.Report
+	}
+	h := newAPI(t, db)
+	code := call(t, h, "PUT", "/api/sites/shop/products", adminToken, `{"id":"A","price":1,"currency":"EUR","Price":1000}`, &answer)
+	if code != http.StatusBadRequest || !reported(answer.Report.Errors, badRow{0, "A", "price", `"Price" appears twice`}) {
+		t.Errorf("upsert with price twice = %d %+v, want 400 naming price", code, answer)
+	}
+}

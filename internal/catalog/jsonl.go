@@ -114,6 +114,14 @@ func decodeJSONRecord(data []byte, strict bool, warned map[string]bool) Record {
 		rec.Err = &RowError{ID: peekID(data), Field: key, Message: notUTF8(cmp.Or(key, "the line"))}
 		return rec
 	}
+	if key, f, ok := repeatedKey(data); ok {
+		rec.Err = &RowError{Field: f.String(), Message: fmt.Sprintf(
+			"%q appears twice in the object (as %s); send each field once", key, f)}
+		if f != fID {
+			rec.Err.ID = peekID(data)
+		}
+		return rec
+	}
 	var jr jsonRecord
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -152,6 +160,40 @@ func decodeJSONRecord(data []byte, strict bool, warned map[string]bool) Record {
 	}
 	rec.Tags, rec.Complements, rec.Upgrades = jr.Tags, jr.Complements, jr.Upgrades
 	return rec
+}
+
+// repeatedKey finds a key of the object that names a field already named
+// by an earlier key. encoding/json matches keys to fields without regard
+// to case and keeps the last value, so {"price":1,"Price":1000} would be
+// stored at 1000 without a word. Text that is not a JSON object is left
+// to the decoder to explain.
+func repeatedKey(data []byte) (key string, f field, repeated bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return "", 0, false
+	}
+	var seen [numFields]bool
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", 0, false
+		}
+		key, _ := tok.(string)
+		for i, name := range Fields {
+			if strings.EqualFold(key, name) {
+				if seen[i] {
+					return key, field(i), true
+				}
+				seen[i] = true
+				break
+			}
+		}
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return "", 0, false
+		}
+	}
+	return "", 0, false
 }
 
 // keyNotUTF8 names the first key whose raw value is not UTF-8, or "".
