@@ -431,3 +431,28 @@ func TestRepeatedJSONKeysAreRefused(t *testing.T) {
 		t.Errorf("upsert with price twice = %d %+v, want 400 naming price", code, answer)
 	}
 }
+
+// TestCSVWithCarriageReturnLineEnds: Excel for Mac's "CSV (Macintosh)"
+// ends lines with a carriage return alone. encoding/csv only ends a line
+// at a line feed, so such a file read as one header row of every cell and
+// imported nothing. Its rows import, with their line numbers.
+func TestCSVWithCarriageReturnLineEnds(t *testing.T) {
+	db := chtest.MustOpen(t)
+	s := catalog.NewStore(db, nil)
+	rep, err := importString(t, s, "mac",
+		"id,title,price,currency\r"+ // 1
+			"A,Camera,10,EUR\r"+ // 2
+			"B,\"Two\rlines\",5,EUR\r"+ // 3-4
+			"C,Bad price,x,EUR\r"+ // 5
+			"D,Last,7,EUR") // 6
+	if err != nil {
+		t.Fatalf("import: %v (report %+v)", err, rep)
+	}
+	if rep.Imported != 3 || rep.Skipped != 1 || !reported(rep.Errors, badRow{5, "C", "price", "not a number"}) {
+		t.Errorf("report = %+v, want 3 imported and C skipped on line 5:\n%s", rep, describe(rep.Errors))
+	}
+	ps := currentProducts(t, db, "mac")
+	if len(ps) != 3 || ps[1].ID != "B" || ps[1].Title != "Two\nlines" || ps[2].ID != "D" || ps[2].Price != 7 {
+		t.Errorf("stored %+v, want A, B titled \"Two\\nlines\" and D at 7", ps)
+	}
+}

@@ -26,6 +26,9 @@ func newCSVDecoder(br *bufio.Reader) (*csvDecoder, error) {
 	if head, _ := br.Peek(len(bom)); bytes.Equal(head, bom) {
 		br.Discard(len(bom))
 	}
+	if endsLinesWithCR(br) {
+		br = bufio.NewReaderSize(crToLF{br}, br.Size())
+	}
 	comma := sniffDelimiter(br)
 	limit := &recordLimiter{r: br, limit: maxCSVRecord + csvReadAhead}
 	r := csv.NewReader(limit)
@@ -64,6 +67,37 @@ func newCSVDecoder(br *bufio.Reader) (*csvDecoder, error) {
 			"unknown column(s) %s ignored (known: %s)", strings.Join(unknown, ", "), strings.Join(Fields, ","))})
 	}
 	return d, nil
+}
+
+// endsLinesWithCR reports whether the header line ends with a carriage
+// return alone, as Excel for Mac's "CSV (Macintosh)" writes: encoding/csv
+// ends lines only at a line feed, so it would read the whole file as one
+// header row.
+func endsLinesWithCR(br *bufio.Reader) bool {
+	head, err := br.Peek(4096)
+	i := bytes.IndexAny(head, "\r\n")
+	if i < 0 || head[i] != '\r' {
+		return false
+	}
+	if i+1 == len(head) {
+		return err != nil // the file ends there; else the next byte is unknown
+	}
+	return head[i+1] != '\n'
+}
+
+// crToLF reads a file whose lines end with a carriage return as one whose
+// lines end with a line feed (quoted line breaks included: encoding/csv
+// turns \r\n in a quoted field into \n too).
+type crToLF struct{ r io.Reader }
+
+func (c crToLF) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	for i, b := range p[:n] {
+		if b == '\r' {
+			p[i] = '\n'
+		}
+	}
+	return n, err
 }
 
 // sniffDelimiter picks tab or semicolon when the header line has those
