@@ -69,3 +69,44 @@ func TestAvailabilityDateInEveryFormat(t *testing.T) {
 		t.Fatalf("v_products availability_date: %d rows, %v", n, err)
 	}
 }
+
+// TestStockZeroWithoutAvailabilityIsOutOfStock: a shop export with a
+// stock count and no availability column said "in stock" for products it
+// has none of, and segments and feeds advertised them. An explicit stock
+// of 0 with no availability is out of stock; a stated availability still
+// wins, and an empty stock stays unknown.
+func TestStockZeroWithoutAvailabilityIsOutOfStock(t *testing.T) {
+	db := chtest.MustOpen(t)
+	s := catalog.NewStore(db, nil)
+	for _, tc := range []struct{ format, body string }{
+		{"csv", "id,price,currency,stock_quantity,availability\n" +
+			"EMPTY,1,EUR,0,\n" + "SOME,1,EUR,3,\n" + "UNKNOWN,1,EUR,,\n" + "SAID,1,EUR,0,in stock\n"},
+		{"jsonl", `{"id":"EMPTY","price":1,"currency":"EUR","stock_quantity":0}` + "\n" +
+			`{"id":"SOME","price":1,"currency":"EUR","stock_quantity":"3"}` + "\n" +
+			`{"id":"UNKNOWN","price":1,"currency":"EUR"}` + "\n" +
+			`{"id":"SAID","price":1,"currency":"EUR","stock_quantity":0,"availability":"in_stock"}` + "\n"},
+		{"xml", `<?xml version="1.0"?><rss xmlns:g="http://base.google.com/ns/1.0"><channel>
+<item><g:id>EMPTY</g:id><g:price>1 EUR</g:price><g:quantity>0</g:quantity></item>
+<item><g:id>SOME</g:id><g:price>1 EUR</g:price><g:quantity>3</g:quantity></item>
+<item><g:id>UNKNOWN</g:id><g:price>1 EUR</g:price></item>
+<item><g:id>SAID</g:id><g:price>1 EUR</g:price><g:quantity>0</g:quantity><g:availability>in stock</g:availability></item>
+</channel></rss>`},
+	} {
+		t.Run(tc.format, func(t *testing.T) {
+			site := "stock-" + tc.format
+			if _, err := importString(t, s, site, tc.body); err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]string{}
+			for _, p := range currentProducts(t, db, site) {
+				got[p.ID] = p.Availability
+			}
+			want := map[string]string{"EMPTY": "out_of_stock", "SOME": "in_stock", "UNKNOWN": "in_stock", "SAID": "in_stock"}
+			for id, av := range want {
+				if got[id] != av {
+					t.Errorf("%s: availability %q, want %q", id, got[id], av)
+				}
+			}
+		})
+	}
+}

@@ -189,6 +189,10 @@ func (r *Record) Validate() (Product, []RowError) {
 			fail(fStockQuantity, "stock_quantity %d is negative", n)
 		default:
 			p.StockQuantity = n
+			if n == 0 && v(fAvailability) == "" {
+				// A stock count of none says more than the in_stock default.
+				p.Availability = OutOfStock
+			}
 		}
 	}
 	if s := v(fLaunchDate); s != "" {
