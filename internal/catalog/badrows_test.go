@@ -456,3 +456,41 @@ func TestCSVWithCarriageReturnLineEnds(t *testing.T) {
 		t.Errorf("stored %+v, want A, B titled \"Two\\nlines\" and D at 7", ps)
 	}
 }
+
+// TestXMLItemOverLimitFailsTheImport: a CSV record and a JSON line are
+// bounded; an XML item was not, so one huge element (or a CDATA section
+// never closed) was held in memory whole. An item, or anything between
+// items, over 4 MiB fails the import naming it; a feed of many items
+// adding up to more is fine.
+func TestXMLItemOverLimitFailsTheImport(t *testing.T) {
+	db := chtest.MustOpen(t)
+	s := catalog.NewStore(db, nil)
+	feed := func(descriptions ...string) string {
+		var b strings.Builder
+		b.WriteString(`<?xml version="1.0"?>` + "\n" + `<rss xmlns:g="http://base.google.com/ns/1.0"><channel>` + "\n")
+		for i, d := range descriptions {
+			fmt.Fprintf(&b, "<item><g:id>P%d</g:id><g:price>1 EUR</g:price><description>%s</description></item>\n", i+1, d)
+		}
+		b.WriteString("</channel></rss>\n")
+		return b.String()
+	}
+	big := strings.Repeat("x", 2<<20)
+	if rep, err := importString(t, s, "xmlbig", feed(big, big, big)); err != nil || rep.Imported != 3 {
+		t.Fatalf("three items of 2 MiB: %+v %v, want all imported", rep, err)
+	}
+	for _, tc := range []struct{ name, body, want string }{
+		{"item", feed("short", strings.Repeat("x", 5<<20)), "item 2 (line 4) is longer than 4194304 bytes"},
+		{"unclosed CDATA", feed("short", "<![CDATA["+strings.Repeat("x", 5<<20)), "item 2 (line 4) is longer than 4194304 bytes"},
+		{"between items", strings.Replace(feed("short"), "<channel>", "<channel><title>"+strings.Repeat("x", 5<<20)+"</title>", 1), "longer than 4194304 bytes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := importString(t, s, "xmlbig", tc.body)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want it to say %q", err, tc.want)
+			}
+			if ids := currentIDs(t, db, "xmlbig"); len(ids) != 3 {
+				t.Errorf("v_products has %v after the failed import, want the previous 3", ids)
+			}
+		})
+	}
+}

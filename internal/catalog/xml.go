@@ -3,6 +3,7 @@ package catalog
 import (
 	"bufio"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -33,25 +34,31 @@ var xmlFields = map[string]field{
 // xmlDecoder streams <item> (RSS 2.0) and <entry> (Atom) elements of a
 // Google Merchant feed; everything outside them is skipped.
 type xmlDecoder struct {
-	d    *xml.Decoder
-	item int
+	d     *xml.Decoder
+	limit *xmlLimiter
+	item  int
 }
 
 func newXMLDecoder(br *bufio.Reader) *xmlDecoder {
-	d := xml.NewDecoder(br)
+	limit := &xmlLimiter{r: br}
+	d := xml.NewDecoder(limit)
 	d.CharsetReader = charset.NewReaderLabel // feeds in ISO-8859-1 and friends
 	d.Entity = xml.HTMLEntity                // &nbsp; and co. in descriptions
-	return &xmlDecoder{d: d}
+	return &xmlDecoder{d: d, limit: limit}
 }
 
 func (x *xmlDecoder) Next() (Record, error) {
 	for {
+		x.limit.start()
 		tok, err := x.d.Token()
 		if err == io.EOF {
 			return Record{}, io.EOF
 		}
+		line, _ := x.d.InputPos()
+		if errors.Is(err, errXMLTooLong) {
+			return Record{}, fmt.Errorf("malformed XML: an element near line %d is longer than %d bytes (a CDATA section or comment never closed?); nothing was imported", line, maxXMLItem)
+		}
 		if err != nil {
-			line, _ := x.d.InputPos()
 			return Record{}, fmt.Errorf("malformed XML near line %d: %w", line, err)
 		}
 		se, ok := tok.(xml.StartElement)
@@ -59,13 +66,45 @@ func (x *xmlDecoder) Next() (Record, error) {
 			continue
 		}
 		x.item++
-		line, _ := x.d.InputPos()
 		rec := Record{Line: line, Item: x.item}
-		if err := x.readItem(&rec); err != nil {
+		err = x.readItem(&rec)
+		if errors.Is(err, errXMLTooLong) {
+			return Record{}, fmt.Errorf("malformed XML: item %d (line %d) is longer than %d bytes (a CDATA section or element never closed?); nothing was imported", x.item, line, maxXMLItem)
+		}
+		if err != nil {
 			return Record{}, fmt.Errorf("malformed XML in item %d (line %d): %w", x.item, line, err)
 		}
 		return rec, nil
 	}
+}
+
+// maxXMLItem bounds one item, and anything between two items, as
+// maxJSONLine bounds a JSON line: encoding/xml holds an element's text
+// whole, and a CDATA section never closed runs to the end of the file.
+const maxXMLItem = maxJSONLine
+
+var errXMLTooLong = errors.New("XML item too long")
+
+// xmlLimiter hands the XML decoder at most maxXMLItem bytes (plus the
+// decoder's read-ahead) from the last call of start, then fails.
+type xmlLimiter struct {
+	r     io.Reader
+	read  int64 // bytes handed to the decoder so far
+	limit int64 // offset read may not pass
+}
+
+func (l *xmlLimiter) start() { l.limit = l.read + maxXMLItem }
+
+func (l *xmlLimiter) Read(p []byte) (int, error) {
+	if l.read >= l.limit {
+		return 0, errXMLTooLong
+	}
+	if rest := l.limit - l.read; int64(len(p)) > rest {
+		p = p[:rest]
+	}
+	n, err := l.r.Read(p)
+	l.read += int64(n)
+	return n, err
 }
 
 // readItem fills rec from the children of one item. A g: element wins over
