@@ -71,6 +71,9 @@ func (a *API) upsert(c *gin.Context) {
 		return
 	}
 	items, err := splitUpsertBody(body)
+	if err == nil && len(items) == 0 {
+		err = errors.New(`no product in the request: send a product object, an array of them, or {"products": [...]}`)
+	}
 	if err != nil {
 		httpx.Fail(c, httpx.Errorf(httpx.Invalid, err.Error()))
 		return

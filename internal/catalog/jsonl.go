@@ -114,6 +114,10 @@ func decodeJSONRecord(data []byte, strict bool, warned map[string]bool) Record {
 		rec.Err = &RowError{ID: peekID(data), Field: key, Message: notUTF8(cmp.Or(key, "the line"))}
 		return rec
 	}
+	if obj := bytes.TrimSpace(data); len(obj) == 0 || obj[0] != '{' {
+		rec.Err = &RowError{Message: fmt.Sprintf(`want a product object ({"id": ...}), got %s`, abbreviate(obj))}
+		return rec
+	}
 	if key, f, ok := repeatedKey(data); ok {
 		rec.Err = &RowError{Field: f.String(), Message: fmt.Sprintf(
 			"%q appears twice in the object (as %s); send each field once", key, f)}
