@@ -102,12 +102,15 @@ func TestBadRowsAreReportedAndSkipped(t *testing.T) {
 <item><g:id>P-AV</g:id><g:price>15.00 USD</g:price><g:availability>soon</g:availability></item>
 <item><g:id>OK-2</g:id><g:price>1500 JPY</g:price><link>https://s.example/2?a=1&amp;b=2</link></item>
 <item><g:price>1 USD</g:price></item>
+<item
+  xml:lang="en"><g:id>P-TAG</g:id><g:price>fifteen</g:price></item>
 </channel></rss>`,
 			good: []string{"OK-1", "OK-2"},
 			bad: []badRow{
 				{4, "P-PRICE", "price", "not a number"},
 				{7, "P-AV", "availability", "unknown availability"},
 				{9, "", "id", "id is missing"},
+				{10, "P-TAG", "price", "not a number"}, // the line where the <item tag starts
 			},
 		},
 	} {

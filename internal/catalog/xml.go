@@ -50,6 +50,9 @@ func newXMLDecoder(br *bufio.Reader) *xmlDecoder {
 func (x *xmlDecoder) Next() (Record, error) {
 	for {
 		x.limit.start()
+		// The token starts where the previous one ended: an item's line is
+		// the one of its "<item", however its attributes are laid out.
+		start, _ := x.d.InputPos()
 		tok, err := x.d.Token()
 		if err == io.EOF {
 			return Record{}, io.EOF
@@ -66,6 +69,7 @@ func (x *xmlDecoder) Next() (Record, error) {
 			continue
 		}
 		x.item++
+		line = start
 		rec := Record{Line: line, Item: x.item}
 		err = x.readItem(&rec)
 		if errors.Is(err, errXMLTooLong) {
