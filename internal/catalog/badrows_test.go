@@ -387,6 +387,23 @@ func TestTextMustBeUTF8(t *testing.T) {
 			}
 		})
 	}
+	// An XML feed says its encoding in its declaration; one that does not
+	// and is not UTF-8 is malformed, and the import fails saying what to do.
+	const item = "<item><g:id>A</g:id><title>Caf\xe9</title><g:price>1 EUR</g:price></item>"
+	rss := func(decl string) string {
+		return "<?xml version=\"1.0\"" + decl + "?>\n<rss xmlns:g=\"http://base.google.com/ns/1.0\"><channel>\n" + item + "\n</channel></rss>\n"
+	}
+	if _, err := importString(t, s, "enc-xml", rss(` encoding="windows-1252"`)); err != nil {
+		t.Fatalf("a feed declaring windows-1252: %v", err)
+	}
+	_, err := importString(t, s, "enc-xml", rss(""))
+	if err == nil || !strings.Contains(err.Error(), "line 3 is not UTF-8") || !strings.Contains(err.Error(), `encoding="ISO-8859-1"`) {
+		t.Errorf("a Latin-1 feed with no encoding declared: err = %v, want it to name line 3 and say how to declare the encoding", err)
+	}
+	if ps := currentProducts(t, db, "enc-xml"); len(ps) != 1 || ps[0].Title != "Café" {
+		t.Errorf("stored %+v, want the windows-1252 feed's product titled Café", ps)
+	}
+
 	text := "id\ttitle\tprice\tcurrency\r\nA\tCamera\t10\tEUR\r\n"
 	le, be := []byte{0xff, 0xfe}, []byte{0xfe, 0xff}
 	for _, r := range text {

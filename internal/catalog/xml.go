@@ -61,6 +61,9 @@ func (x *xmlDecoder) Next() (Record, error) {
 		if errors.Is(err, errXMLTooLong) {
 			return Record{}, fmt.Errorf("malformed XML: an element near line %d is longer than %d bytes (a CDATA section or comment never closed?); nothing was imported", line, maxXMLItem)
 		}
+		if err := notUTF8XML(err); err != nil {
+			return Record{}, err
+		}
 		if err != nil {
 			return Record{}, fmt.Errorf("malformed XML near line %d: %w", line, err)
 		}
@@ -75,11 +78,25 @@ func (x *xmlDecoder) Next() (Record, error) {
 		if errors.Is(err, errXMLTooLong) {
 			return Record{}, fmt.Errorf("malformed XML: item %d (line %d) is longer than %d bytes (a CDATA section or element never closed?); nothing was imported", x.item, line, maxXMLItem)
 		}
+		if err := notUTF8XML(err); err != nil {
+			return Record{}, err
+		}
 		if err != nil {
 			return Record{}, fmt.Errorf("malformed XML in item %d (line %d): %w", x.item, line, err)
 		}
 		return rec, nil
 	}
+}
+
+// notUTF8XML explains encoding/xml's "invalid UTF-8": a feed that does not
+// declare its encoding is UTF-8, and one that is not (a Latin-1 export)
+// cannot be read past the first such byte. Other errors give nil.
+func notUTF8XML(err error) error {
+	var se *xml.SyntaxError
+	if !errors.As(err, &se) || se.Msg != "invalid UTF-8" {
+		return nil
+	}
+	return fmt.Errorf(`the feed's text on line %d is not UTF-8: declare its encoding in the first line (<?xml version="1.0" encoding="ISO-8859-1"?>, or "windows-1252") or save it as UTF-8; nothing was imported`, se.Line)
 }
 
 // maxXMLItem bounds one item, and anything between two items, as
