@@ -84,7 +84,7 @@ func (a *API) upsert(c *gin.Context) {
 			"error": "no valid product: " + summarize(rep.Errors, 5), "code": httpx.Invalid, "report": rep})
 		return
 	}
-	stored, err := a.store.Upsert(c.Request.Context(), site, products, "api")
+	stored, err := a.store.upsert(c.Request.Context(), site, products, "api", rep.Skipped)
 	if errors.Is(err, ErrConflict) {
 		httpx.Fail(c, httpx.Errorf(httpx.Conflict, err.Error()))
 		return

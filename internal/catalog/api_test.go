@@ -203,3 +203,22 @@ func TestAPIUpsertConflictIs409(t *testing.T) {
 		t.Errorf("upsert on a catalog that keeps moving = %d %+v, want 409 naming the cause", code, answer)
 	}
 }
+
+// TestAPIUpsertRecordsSkippedItems: the version history's skipped column
+// counted the bad rows of an import but was 0 for an upsert that refused
+// items, so an analyst reading v_catalog_versions saw no problem.
+func TestAPIUpsertRecordsSkippedItems(t *testing.T) {
+	db := chtest.MustOpen(t)
+	h := newAPI(t, db)
+	var rep catalog.Report
+	code := call(t, h, "PUT", "/api/sites/shop/products", adminToken,
+		`[{"id":"A","price":1,"currency":"EUR"},{"id":"B","price":"x","currency":"EUR"},{"id":"C","price":1,"currency":"XYZ"}]`, &rep)
+	if code != http.StatusOK || rep.Imported != 1 || rep.Skipped != 2 {
+		t.Fatalf("PUT = %d %+v, want 200 with 1 imported and 2 skipped", code, rep)
+	}
+	var vs struct{ Versions []catalog.Version }
+	if code := call(t, h, "GET", "/api/sites/shop/catalog/versions", adminToken, "", &vs); code != http.StatusOK ||
+		len(vs.Versions) != 1 || vs.Versions[0].Rows != 1 || vs.Versions[0].Skipped != 2 {
+		t.Errorf("versions = %d %+v, want one with 1 row and 2 skipped", code, vs.Versions)
+	}
+}

@@ -137,7 +137,13 @@ func (s *Store) Import(ctx context.Context, site string, r io.Reader, opts Impor
 // writers are detected: when the current version moved while the copy was
 // made, the copy is thrown away and made again from the new one.
 func (s *Store) Upsert(ctx context.Context, site string, products []Product, source string) (Report, error) {
-	rep := Report{Site: site, Format: "json", Errors: []RowError{}}
+	return s.upsert(ctx, site, products, source, 0)
+}
+
+// upsert is Upsert recording skipped, the items the caller refused, in the
+// version history as an import records its bad rows.
+func (s *Store) upsert(ctx context.Context, site string, products []Product, source string, skipped int) (Report, error) {
+	rep := Report{Site: site, Format: "json", Errors: []RowError{}, Skipped: skipped}
 	if len(products) == 0 {
 		return rep, ErrNothingImported
 	}
