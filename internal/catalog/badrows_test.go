@@ -189,6 +189,12 @@ func TestFatalInputErrors(t *testing.T) {
 		{"duplicate column", "id,price,price\nA,1,2\n", `"price" appears twice`},
 		{"json array", `[{"id":"A"}]`, "JSON lines"},
 		{"broken xml", "<rss><channel><item><g:id>A</g:id>", "malformed XML"},
+		// Entities a DTD declares are never expanded: no billion laughs,
+		// no file read through an external entity.
+		{"xml entity bomb", `<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>
+<rss xmlns:g="http://base.google.com/ns/1.0"><channel><item><g:id>A</g:id><title>&b;</title><g:price>1 EUR</g:price></item></channel></rss>`, "invalid character entity &b;"},
+		{"xml external entity", `<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>
+<rss xmlns:g="http://base.google.com/ns/1.0"><channel><item><g:id>A</g:id><title>&x;</title><g:price>1 EUR</g:price></item></channel></rss>`, "invalid character entity &x;"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := importString(t, s, "shop", tc.body)
