@@ -186,6 +186,10 @@ func TestFatalInputErrors(t *testing.T) {
 	for _, tc := range []struct{ name, body, want string }{
 		{"empty", "  \n", "empty"},
 		{"no id column", "title,price\nA,1\n", "no id column"},
+		// A delimiter it does not know, or Excel's "sep=;" line above the
+		// header: the error shows the row it read as the header.
+		{"pipe separated", "id|price|currency\nA|1|EUR\n", `no id column: the first row reads "id|price|currency"`},
+		{"sep line", "sep=;\nid;price;currency\nA;1;EUR\n", `no id column: the first row reads "sep=;"`},
 		{"duplicate column", "id,price,price\nA,1,2\n", `"price" appears twice`},
 		{"json array", `[{"id":"A"}]`, "JSON lines"},
 		{"broken xml", "<rss><channel><item><g:id>A</g:id>", "malformed XML"},

@@ -60,7 +60,11 @@ func newCSVDecoder(br *bufio.Reader) (*csvDecoder, error) {
 		}
 	}
 	if !seen[fID] {
-		return nil, fmt.Errorf("CSV header has no id column (columns: %s)", strings.Join(Fields, ","))
+		// The row as read shows a delimiter other than , ; or tab, or a
+		// line above the header (Excel's "sep=;").
+		first := []byte(strings.Join(header, string(comma)))
+		return nil, fmt.Errorf("CSV header has no id column: the first row reads %q (want a header row of comma, tab or semicolon separated columns: %s)",
+			abbreviate(first), strings.Join(Fields, ","))
 	}
 	if len(unknown) > 0 {
 		d.pending = append(d.pending, RowError{Line: 1, Message: fmt.Sprintf(
