@@ -29,6 +29,9 @@ type Store struct {
 	Keep int
 	// BatchRows is the number of rows sent to ClickHouse per INSERT.
 	BatchRows int
+	// BatchBytes sends a batch sooner, once its text adds up to this many
+	// bytes: a batch is held in memory, and rows may be 4 MiB each.
+	BatchBytes int
 
 	// beforeSwitch, when set (tests), runs after all rows are written and
 	// before the version is recorded; an error aborts the write.
@@ -42,7 +45,7 @@ func NewStore(db *chdb.DB, log *slog.Logger) *Store {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Store{db: db, log: log, Keep: 10, BatchRows: 20000}
+	return &Store{db: db, log: log, Keep: 10, BatchRows: 20000, BatchBytes: 32 << 20}
 }
 
 // ErrNothingImported means the input had no valid row: the current catalog

@@ -449,3 +449,51 @@ func TestSwitchThatIsNotCurrentIsAnError(t *testing.T) {
 		t.Errorf("upsert err = %v, want ErrConflict saying version %d is current", err, rep.Version)
 	}
 }
+
+// eofHook is a reader that calls atEOF once, when its data runs out.
+type eofHook struct {
+	r     io.Reader
+	atEOF func()
+	done  bool
+}
+
+func (e *eofHook) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err == io.EOF && !e.done {
+		e.done = true
+		e.atEOF()
+	}
+	return n, err
+}
+
+// TestImportSendsBigRowsInBoundedBatches: rows go to ClickHouse in
+// batches of BatchRows (20000), held in memory until sent; with long
+// descriptions (a CSV record may hold 4 MiB) a batch could take
+// gigabytes. A batch is also sent once it holds 32 MiB, so by the end of
+// a 42 MiB file most of its rows are in ClickHouse already.
+func TestImportSendsBigRowsInBoundedBatches(t *testing.T) {
+	db := chtest.MustOpen(t)
+	s := catalog.NewStore(db, nil)
+	var b strings.Builder
+	b.WriteString("id,price,currency,description\n")
+	desc := strings.Repeat("d", 3<<20)
+	for i := 1; i <= 14; i++ {
+		fmt.Fprintf(&b, "P%02d,1,EUR,%s\n", i, desc)
+	}
+	var sent uint64
+	body := &eofHook{r: strings.NewReader(b.String()), atEOF: func() {
+		if err := db.QueryRow(context.Background(), "SELECT count() FROM catalog_products WHERE site = 'big'").Scan(&sent); err != nil {
+			t.Error(err)
+		}
+	}}
+	rep, err := s.Import(context.Background(), "big", body, catalog.ImportOptions{})
+	if err != nil || rep.Imported != 14 {
+		t.Fatalf("import: %+v %v", rep, err)
+	}
+	if sent < 10 {
+		t.Errorf("when the 42 MiB file was read to its end, %d rows were in ClickHouse; want at least 10 (batches of at most 32 MiB)", sent)
+	}
+	if ids := currentIDs(t, db, "big"); len(ids) != 14 {
+		t.Errorf("v_products has %d products, want 14", len(ids))
+	}
+}

@@ -23,6 +23,7 @@ type writer struct {
 	version uint64
 	batch   driver.Batch
 	pending int
+	bytes   int    // text held by the pending rows
 	rows    uint64 // rows written to the version so far
 	sent    bool   // some batch reached ClickHouse (so abort must drop it)
 }
@@ -48,10 +49,24 @@ func (w *writer) add(ctx context.Context, p Product) error {
 	}
 	w.pending++
 	w.rows++
-	if w.pending >= max(w.s.BatchRows, 1) {
+	w.bytes += rowBytes(p)
+	if w.pending >= max(w.s.BatchRows, 1) || (w.s.BatchBytes > 0 && w.bytes >= w.s.BatchBytes) {
 		return w.flush(ctx)
 	}
 	return nil
+}
+
+// rowBytes is about what a product takes in a batch: its text.
+func rowBytes(p Product) int {
+	n := 64 + len(p.ID) + len(p.Title) + len(p.Description) + len(p.Link) + len(p.ImageLink) +
+		len(p.Currency) + len(p.Availability) + len(p.Condition) + len(p.Brand) + len(p.GTIN) + len(p.MPN) +
+		len(p.Category) + len(p.GoogleProductCategory) + len(p.ItemGroupID)
+	for _, list := range [][]string{p.Tags, p.Complements, p.Upgrades} {
+		for _, s := range list {
+			n += 8 + len(s)
+		}
+	}
+	return n
 }
 
 func (w *writer) flush(ctx context.Context) error {
@@ -59,7 +74,7 @@ func (w *writer) flush(ctx context.Context) error {
 		return nil
 	}
 	b := w.batch
-	w.batch, w.pending = nil, 0
+	w.batch, w.pending, w.bytes = nil, 0, 0
 	w.sent = true // a failed Send may still have written part of the block
 	if err := b.Send(); err != nil {
 		return fmt.Errorf("cannot insert catalog rows: %w", err)
