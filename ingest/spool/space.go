@@ -132,14 +132,18 @@ func (s *Spool) reclaim() {
 }
 
 // Health is nil while the spool takes appends, else why not: ErrFull at
-// the cap, an ErrUnavailable while writes fail.
+// the cap, or once an append did not fit under it until something ships
+// (unshipped bytes can stop just short of the cap, refusing every event
+// that does not fit), an ErrUnavailable while writes fail.
 func (s *Spool) Health() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.writeErr != nil {
 		return s.writeErr
 	}
-	if s.unshippedLocked() >= s.opts.MaxBytes {
+	// A refusal with nothing left to ship was an append larger than the
+	// whole spool: nothing would clear it.
+	if n := s.unshippedLocked(); n >= s.opts.MaxBytes || (s.refused && n > 0) {
 		return ErrFull
 	}
 	return nil

@@ -102,6 +102,7 @@ type Spool struct {
 	shipped   Position // checkpoint: start of unshipped data
 	sizes     map[uint64]int64
 	closed    bool
+	refused   bool     // an append was refused at the cap and nothing has shipped since
 	writeErr  error    // the last write failed and no write has worked since
 	cur       *os.File // owned by the commit loop
 	curZeroed bool     // cur was pre-zeroed to SegmentBytes
@@ -256,6 +257,7 @@ func (s *Spool) Append(ctx context.Context, payloads ...[]byte) error {
 	// A soft cap: appends racing past this check may overshoot it by one
 	// group, which is bounded by the request limits.
 	if s.unshippedLocked()+size > s.opts.MaxBytes {
+		s.refused = true
 		s.mu.Unlock()
 		spoolFull.Inc()
 		return ErrFull
@@ -460,6 +462,9 @@ func (s *Spool) Checkpoint(pos Position) error {
 		return err
 	}
 	s.mu.Lock()
+	if s.shipped.Less(pos) {
+		s.refused = false
+	}
 	s.shipped = pos
 	var drop []uint64
 	for id := range s.sizes {

@@ -162,6 +162,47 @@ func TestSpoolRefusesAtCap(t *testing.T) {
 	}
 }
 
+// A spool whose unshipped bytes stop just under the cap (an insert that
+// keeps failing while ClickHouse still answers pings) refuses every event
+// that does not fit: Health must say so, or /readyz keeps a load balancer
+// sending traffic that is all answered 429. Shipping clears it.
+func TestSpoolHealthReportsFullOnceAnAppendIsRefused(t *testing.T) {
+	s := openTestSpool(t, t.TempDir(), 1<<20, 100)
+	defer shut(s)
+	if err := s.Append(context.Background(), make([]byte, 50)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Health(); err != nil {
+		t.Fatalf("health with %d of 100 bytes used: %v, want nil", s.Unshipped(), err)
+	}
+	if err := s.Append(context.Background(), make([]byte, 50)); !errors.Is(err, ErrFull) {
+		t.Fatalf("append over the cap: err = %v, want ErrFull", err)
+	}
+	if err := s.Health(); !errors.Is(err, ErrFull) {
+		t.Fatalf("health after an append was refused at the cap (%d of 100 bytes unshipped): %v, want ErrFull", s.Unshipped(), err)
+	}
+	if err := s.Checkpoint(s.Committed()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Health(); err != nil {
+		t.Fatalf("health once everything is shipped: %v, want nil", err)
+	}
+	if err := s.Append(context.Background(), make([]byte, 50)); err != nil {
+		t.Fatalf("append after shipping: %v", err)
+	}
+	// With nothing left to ship, nothing would ever clear a refusal: one
+	// append too large for the whole spool does not make it full.
+	if err := s.Checkpoint(s.Committed()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Append(context.Background(), make([]byte, 200)); !errors.Is(err, ErrFull) {
+		t.Fatalf("append larger than the cap: err = %v, want ErrFull", err)
+	}
+	if err := s.Health(); err != nil {
+		t.Fatalf("health of an empty spool after an append larger than the cap was refused: %v, want nil", err)
+	}
+}
+
 func TestSpoolConcurrentAppendsAllDurable(t *testing.T) {
 	dir := t.TempDir()
 	s := openTestSpool(t, dir, 4096, 1<<30)
