@@ -249,6 +249,11 @@ func Redact(dsn string) string {
 	if err != nil {
 		return "<unparseable dsn>"
 	}
+	// Without "//" after the scheme ("user:pass@host:9000") the rest is
+	// opaque: the scheme is the user name, the password is in there.
+	if u.Opaque != "" {
+		return "<dsn without clickhouse://>"
+	}
 	if _, has := u.User.Password(); has {
 		u.User = url.UserPassword(u.User.Username(), "xxxxx")
 	}

@@ -3,6 +3,7 @@ package chdb_test
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -72,5 +73,33 @@ func TestOpenSpillsAtHalfTheMemoryLimit(t *testing.T) {
 	}
 	if _, groupBy, sort := settings(chtest.WithSettings(dsn, "max_bytes_before_external_group_by=1000")); groupBy != "1000" || sort != strconv.FormatUint(n/2, 10) {
 		t.Errorf("with the DSN's group by threshold 1000: group by at %s, sort at %s; want 1000 and %d", groupBy, sort, n/2)
+	}
+}
+
+// A DSN's password never shows in Redact or in Open's error, also when
+// the DSN is malformed: written without clickhouse://, "user:pass@host"
+// parses as a URL whose scheme is the user name and whose password sits
+// in its opaque part.
+func TestDSNPasswordNeverShown(t *testing.T) {
+	const secret = "Hunter2SecretPw"
+	for _, dsn := range []string{
+		"clickhouse://op:" + secret + "@127.0.0.1:1/remarket?dial_timeout=bogus",
+		"op:" + secret + "@127.0.0.1:9000",
+		"op:" + secret + "@127.0.0.1:9000/remarket",
+		"clickhouse:op:" + secret + "@127.0.0.1:9000/remarket",
+		"127.0.0.1:9000/remarket?password=" + secret,
+	} {
+		if got := chdb.Redact(dsn); strings.Contains(got, secret) {
+			t.Errorf("Redact(%q) = %q: shows the password", dsn, got)
+		}
+		db, err := chdb.Open(context.Background(), dsn)
+		if err == nil {
+			db.Close()
+			t.Errorf("Open(%q) worked, want an error", dsn)
+			continue
+		}
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("Open(%q): error shows the password: %v", dsn, err)
+		}
 	}
 }
