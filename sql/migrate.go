@@ -153,6 +153,36 @@ func Migrate(ctx context.Context, db *chdb.DB) ([]string, error) {
 	return apply(ctx, &Schema{DB: db, conn: db}, all, done, "schema_migrations")
 }
 
+// Unknown lists, by name, the migrations the database's ledger records
+// that this binary does not have: a newer remarket migrated it.
+func Unknown(ctx context.Context, db *chdb.DB) ([]string, error) {
+	all, err := Migrations()
+	if err != nil {
+		return nil, err
+	}
+	known := map[uint32]bool{}
+	for _, m := range all {
+		known[uint32(m.Version)] = true
+	}
+	rows, err := db.Query(ctx, "SELECT version, any(name) FROM "+db.Database+".schema_migrations GROUP BY version ORDER BY version")
+	if err != nil {
+		return nil, fmt.Errorf("cannot read schema_migrations: %w", err)
+	}
+	defer rows.Close()
+	var unknown []string
+	for rows.Next() {
+		var v uint32
+		var name string
+		if err := rows.Scan(&v, &name); err != nil {
+			return nil, err
+		}
+		if !known[v] {
+			unknown = append(unknown, name)
+		}
+	}
+	return unknown, rows.Err()
+}
+
 // Schema is what migrations change the schema through: on a single
 // node the statements as they are, on a cluster their cluster form
 // (see cluster.go), sent to one node.

@@ -140,10 +140,28 @@ func (a *app) openMigrated(ctx context.Context) (*chdb.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := rmsql.Migrate(ctx, db); err != nil {
+	if _, _, err := a.migrate(ctx, db); err != nil {
 		return nil, err
 	}
 	return db, nil
+}
+
+// migrate applies pending migrations and warns when the database was
+// migrated by a newer remarket, naming the migrations this version does
+// not know (unknown). That is no error here: while instances are rolled
+// one by one the old ones run beside the new schema.
+func (a *app) migrate(ctx context.Context, db *chdb.DB) (ran, unknown []string, err error) {
+	if ran, err = rmsql.Migrate(ctx, db); err != nil {
+		return ran, nil, err
+	}
+	if unknown, err = rmsql.Unknown(ctx, db); err != nil {
+		return ran, nil, err
+	}
+	if len(unknown) > 0 {
+		a.log.Warn("the database was migrated by a newer remarket: upgrade this instance (downgrades are not supported)",
+			"unknown_migrations", strings.Join(unknown, ", "))
+	}
+	return ran, unknown, nil
 }
 
 // requireSite fails unless the config defines site id.

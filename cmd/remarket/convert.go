@@ -38,7 +38,7 @@ serve first.`,
 			if err != nil {
 				return err
 			}
-			if _, err := rmsql.Migrate(cmd.Context(), db); err != nil {
+			if _, _, err := a.migrate(cmd.Context(), db); err != nil {
 				return err
 			}
 			a.printf("copying from %s into cluster %s\n", chdb.Redact(from), a.cfg.ClickHouseCluster)

@@ -17,7 +17,6 @@ import (
 	"github.com/remarket/remarket/ingest"
 	"github.com/remarket/remarket/internal/catalog"
 	"github.com/remarket/remarket/segment"
-	rmsql "github.com/remarket/remarket/sql"
 )
 
 func newDemoCmd(a *app) *cobra.Command {
@@ -64,7 +63,7 @@ func (a *app) demo(ctx context.Context, noServe bool, seed uint64, visitors int)
 	if err != nil {
 		return err
 	}
-	if _, err := rmsql.Migrate(ctx, db); err != nil {
+	if _, _, err := a.migrate(ctx, db); err != nil {
 		return err
 	}
 	rep, err := catalog.NewStore(db, a.log).Import(ctx, site.ID, bytes.NewReader(demo.CatalogCSV(time.Now())), catalog.ImportOptions{Format: catalog.CSV, Source: "demo catalog"})

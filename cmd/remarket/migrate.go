@@ -1,9 +1,10 @@
 package main
 
 import (
-	"github.com/spf13/cobra"
+	"fmt"
+	"strings"
 
-	rmsql "github.com/remarket/remarket/sql"
+	"github.com/spf13/cobra"
 )
 
 func newMigrateCmd(a *app) *cobra.Command {
@@ -19,14 +20,20 @@ func newMigrateCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ran, err := rmsql.Migrate(cmd.Context(), db)
+			ran, unknown, err := a.migrate(cmd.Context(), db)
 			for _, name := range ran {
 				a.printf("applied %s\n", name)
 			}
-			if err == nil && len(ran) == 0 {
+			if err != nil {
+				return err
+			}
+			if len(unknown) > 0 {
+				return fmt.Errorf("the database was migrated by a newer remarket: this version does not know %s (downgrades are not supported)", strings.Join(unknown, ", "))
+			}
+			if len(ran) == 0 {
 				a.printf("schema up to date\n")
 			}
-			return err
+			return nil
 		},
 	}
 }

@@ -21,7 +21,6 @@ import (
 	"github.com/remarket/remarket/internal/httplimit"
 	"github.com/remarket/remarket/privacy"
 	"github.com/remarket/remarket/segment"
-	rmsql "github.com/remarket/remarket/sql"
 )
 
 func newServeCmd(a *app) *cobra.Command {
@@ -51,7 +50,7 @@ func (a *app) serve(ctx context.Context, ready func(addr string)) error {
 	if err != nil {
 		return err
 	}
-	if _, err := rmsql.Migrate(ctx, db); err != nil {
+	if _, _, err := a.migrate(ctx, db); err != nil {
 		return err
 	}
 	gin.SetMode(gin.ReleaseMode)

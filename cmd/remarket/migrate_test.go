@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/remarket/remarket/internal/chdb"
+)
+
+// A database migrated by a newer remarket has migrations this binary
+// does not know: migrate must not call that "up to date", and serve
+// must say so in its log (it still starts: instances are rolled one by
+// one, and the old ones keep running beside the new schema meanwhile).
+func TestMigrateAndServeSayTheSchemaIsNewer(t *testing.T) {
+	e := newE2E(t)
+	ctx := context.Background()
+	var out bytes.Buffer
+	if code := Main(ctx, []string{"migrate", "--config", e.cfgPath}, &out, &out); code != 0 {
+		t.Fatalf("migrate exited %d:\n%s", code, out.String())
+	}
+	db, err := chdb.Open(ctx, e.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.InsertRow(ctx, "INSERT INTO schema_migrations (version, name, applied_at)", uint32(999), "999_from_the_future.sql", time.Now().UTC()); err != nil {
+		t.Fatal(err)
+	}
+
+	out.Reset()
+	code := Main(ctx, []string{"migrate", "--config", e.cfgPath}, &out, &out)
+	if code == 0 || strings.Contains(out.String(), "up to date") || !strings.Contains(out.String(), "999_from_the_future.sql") {
+		t.Errorf("migrate of a newer schema exited %d, want non-zero and the unknown migration named:\n%s", code, out.String())
+	}
+
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var logs bytes.Buffer
+	done := make(chan int, 1)
+	go func() { done <- Main(sctx, []string{"serve", "--config", e.cfgPath}, &logs, &logs) }()
+	deadline := time.Now().Add(60 * time.Second)
+	for up := false; !up; {
+		if resp, err := http.Get("http://" + e.addr + "/healthz"); err == nil {
+			resp.Body.Close()
+			up = true
+			continue
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			<-done
+			t.Fatalf("serve did not come up:\n%s", logs.String())
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited %d against a newer schema, want it to start:\n%s", code, logs.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	cancel()
+	<-done
+	if !strings.Contains(logs.String(), "999_from_the_future.sql") {
+		t.Errorf("serve's log does not name the migration this version does not know:\n%s", logs.String())
+	}
+}
