@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/remarket/remarket/internal/chdb"
+	"github.com/remarket/remarket/internal/chtest"
 )
 
 // A database migrated by a newer remarket has migrations this binary
@@ -64,5 +66,25 @@ func TestMigrateAndServeSayTheSchemaIsNewer(t *testing.T) {
 	<-done
 	if !strings.Contains(logs.String(), "999_from_the_future.sql") {
 		t.Errorf("serve's log does not name the migration this version does not know:\n%s", logs.String())
+	}
+}
+
+// serve with no site accepts no event: the pixel answers its GIF and
+// drops every hit. A config path that does not exist (a typo, a volume
+// not mounted) must stop it, naming the file, not start it on defaults.
+func TestServeRefusesToStartWithoutSites(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "remarket.yml")
+	t.Setenv("CLICKHOUSE_DSN", chtest.DSN(t))
+	t.Setenv("REMARKET_LISTEN", freeAddr(t))
+	t.Setenv("REMARKET_SPOOL_DIR", filepath.Join(dir, "spool"))
+	for _, args := range [][]string{{"serve", "--config", missing}, {"serve", "--config", ""}} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		var out bytes.Buffer
+		code := Main(ctx, args, &out, &out)
+		cancel()
+		if code == 0 || !strings.Contains(out.String(), "no site") || !strings.Contains(out.String(), args[2]) {
+			t.Errorf("%q exited %d, want non-zero naming the config file and the missing sites:\n%s", args, code, out.String())
+		}
 	}
 }

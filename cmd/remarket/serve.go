@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -32,9 +34,22 @@ func newServeCmd(a *app) *cobra.Command {
 			if err := a.load(false); err != nil {
 				return err
 			}
+			if len(a.cfg.Sites) == 0 {
+				return a.noSites()
+			}
 			return a.serve(cmd.Context(), nil)
 		},
 	}
+}
+
+// noSites is why serve does not start without a site: it would accept
+// no event (the pixel drops every hit behind its GIF), which a config
+// path with a typo or a volume not mounted would otherwise cause quietly.
+func (a *app) noSites() error {
+	if _, err := os.Stat(a.configPath); err != nil {
+		return fmt.Errorf("no site configured: cannot read config %q (%v); write one with remarket init --config FILE, or set REMARKET_SITES", a.configPath, err)
+	}
+	return fmt.Errorf("no site configured in %s: add one under sites (remarket init writes a starter), or set REMARKET_SITES", a.configPath)
 }
 
 // serve runs until ctx ends. ready, when not nil, receives the bound
