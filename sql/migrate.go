@@ -25,6 +25,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"regexp"
 	"sort"
 	"strconv"
@@ -141,13 +142,18 @@ func Migrate(ctx context.Context, db *chdb.DB) ([]string, error) {
 	if err := db.Exec(ctx, createLedger); err != nil {
 		return nil, fmt.Errorf("cannot create schema_migrations: %w", err)
 	}
+	// Up to date: no lock to wait for (one left by a process that died
+	// would hold every command up until it is stale).
+	done, err := applied(ctx, db, "schema_migrations")
+	if err != nil || !pending(all, done) {
+		return nil, err
+	}
 	unlock, err := lock(ctx, db)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	done, err := applied(ctx, db, "schema_migrations")
-	if err != nil {
+	if done, err = applied(ctx, db, "schema_migrations"); err != nil {
 		return nil, err
 	}
 	return apply(ctx, &Schema{DB: db, conn: db}, all, done, "schema_migrations")
@@ -328,6 +334,7 @@ func applied(ctx context.Context, db *chdb.DB, ledger string) (map[int]bool, err
 // a process that died and is broken.
 func lock(ctx context.Context, db *chdb.DB) (func(), error) {
 	deadline := time.Now().Add(2 * staleLock)
+	waited := false
 	for {
 		err := db.Exec(ctx, createLock)
 		if err == nil {
@@ -349,6 +356,10 @@ func lock(ctx context.Context, db *chdb.DB) (func(), error) {
 		}
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("migration lock held by another process for too long; if none runs, drop table schema_migrations_lock")
+		}
+		if !waited {
+			slog.Warn("waiting for the migration lock: another process is migrating, or one that died left schema_migrations_lock (broken once it is 10 minutes old)")
+			waited = true
 		}
 		select {
 		case <-ctx.Done():

@@ -29,6 +29,30 @@ func TestMigrateTwiceAppliesNothingNew(t *testing.T) {
 	}
 }
 
+// A process killed while it held the migration lock leaves the lock
+// table behind, broken only once it is 10 minutes old. A schema that is
+// already up to date needs no lock: every command migrates at start, and
+// none of them may hang on the leftover (serve, segment run and feed
+// export hung silently for up to 10 minutes).
+func TestMigrateUpToDateDoesNotWaitForALeftoverLock(t *testing.T) {
+	db := chtest.MustOpen(t) // already migrated
+	ctx := context.Background()
+	if err := db.Exec(ctx, "CREATE TABLE schema_migrations_lock (locked_at DateTime) ENGINE = Log"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.InsertRow(ctx, "INSERT INTO schema_migrations_lock (locked_at)", time.Now().UTC()); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	ran, err := rmsql.Migrate(wctx, db)
+	if err != nil || len(ran) != 0 {
+		t.Fatalf("migrate of an up-to-date schema beside a leftover lock: applied %v, err %v after %s; want nothing to do, at once",
+			ran, err, time.Since(start).Round(time.Millisecond))
+	}
+}
+
 func TestMigrateConcurrentProcesses(t *testing.T) {
 	dsn := chtest.DSN(t)
 	// Drop the ledger so both runners see every migration as pending.
