@@ -206,7 +206,8 @@ func decodeStrict(raw []byte, into any) error {
 	return nil
 }
 
-// applyEnv overrides each top-level key K from REMARKET_K.
+// applyEnv overrides each top-level key K from REMARKET_K, unless that is
+// empty.
 func applyEnv(cfg *Config, env []string) error {
 	vars := map[string]string{}
 	for _, kv := range env {
@@ -221,8 +222,8 @@ func applyEnv(cfg *Config, env []string) error {
 			continue
 		}
 		name := "REMARKET_" + strings.ToUpper(key)
-		v, ok := vars[name]
-		if !ok {
+		v := vars[name]
+		if v == "" { // set to nothing is unset, as CLICKHOUSE_DSN
 			continue
 		}
 		f := rv.Field(i)

@@ -54,6 +54,30 @@ func TestEnvOverridesTopLevelKeys(t *testing.T) {
 	}
 }
 
+// A variable set to nothing is unset, as CLICKHOUSE_DSN and
+// REMARKET_CONFIG are: `REMARKET_HOLDOUT_KEY: ${HOLDOUT_KEY}` in a compose
+// file with HOLDOUT_KEY unset must not drop the file's key (reassigning
+// every holdout) nor an empty REMARKET_LISTEN break public_url.
+func TestEmptyEnvLeavesTheFilesValue(t *testing.T) {
+	raw := minimal + "erasure_key: erasure-key-from-the-file-0123456789abc\nholdout_key: holdout-key-from-the-file-0123456789ab\n"
+	cfg, err := config.Parse([]byte(raw), []string{"REMARKET_HOLDOUT_KEY=", "REMARKET_ERASURE_KEY=", "REMARKET_LISTEN=", "REMARKET_SPOOL_DIR=", "REMARKET_CLICKHOUSE="})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][2]string{
+		{cfg.HoldoutKey, "holdout-key-from-the-file-0123456789ab"},
+		{cfg.ErasureKey, "erasure-key-from-the-file-0123456789abc"},
+		{cfg.Listen, "127.0.0.1:8080"},
+		{cfg.SpoolDir, "./data/spool"},
+		{cfg.ClickHouse, "clickhouse://127.0.0.1:9000/remarket"},
+	}
+	for _, w := range want {
+		if w[0] != w[1] {
+			t.Errorf("with the variable set to nothing, got %q, want the file's %q", w[0], w[1])
+		}
+	}
+}
+
 func TestParseRejects(t *testing.T) {
 	cases := map[string]string{
 		"unknown key":       "listne: x\n",
