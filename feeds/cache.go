@@ -47,17 +47,22 @@ type entry struct {
 	used      uint64
 }
 
+// newCache makes an empty cache in a new directory of this process's
+// inside dir (default: the system's temp dir). Processes on one host
+// share the config file, so a configured dir too, and the same run and
+// format give the same key in each: in one directory, one stopping
+// would remove the files the others serve.
 func newCache(dir string, maxBytes int64) (*cache, error) {
-	if dir == "" {
-		d, err := os.MkdirTemp("", "remarket-feeds-")
-		if err != nil {
-			return nil, fmt.Errorf("cannot create feed cache dir: %w", err)
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("cannot create feed cache dir %q: %w", dir, err)
 		}
-		dir = d
-	} else if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("cannot create feed cache dir %q: %w", dir, err)
 	}
-	return &cache{dir: dir, maxBytes: maxBytes, entries: map[string]*entry{}}, nil
+	own, err := os.MkdirTemp(dir, "remarket-feeds-")
+	if err != nil {
+		return nil, fmt.Errorf("cannot create feed cache dir: %w", err)
+	}
+	return &cache{dir: own, maxBytes: maxBytes, entries: map[string]*entry{}}, nil
 }
 
 // generateFunc writes a feed to w.
@@ -186,7 +191,7 @@ func (c *cache) evict() {
 	}
 }
 
-// close removes every cached file.
+// close removes every cached file, and the directory once empty.
 func (c *cache) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -199,4 +204,5 @@ func (c *cache) close() {
 		default:
 		}
 	}
+	os.Remove(c.dir) // fails, harmlessly, while a generation still writes
 }

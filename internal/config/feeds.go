@@ -22,8 +22,8 @@ type Feeds struct {
 	// OfferParam is the query parameter carrying the signed offer token on
 	// landing links (default rm_offer).
 	OfferParam string `yaml:"offer_param"`
-	// CacheDir holds generated feeds, one file per run and format
-	// (default: a directory under the system temp dir).
+	// CacheDir holds each process's directory of generated feeds, one
+	// file per run and format (default: the system temp dir).
 	CacheDir string `yaml:"cache_dir"`
 	// CacheMaxBytes bounds the feed cache on disk (default 1 GiB); the
 	// least recently used feeds are dropped first.
