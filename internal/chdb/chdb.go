@@ -172,6 +172,21 @@ func (db *DB) defaultSettings(ctx context.Context) (clickhouse.Settings, error) 
 
 // openDefaultDatabase is one connection to the server's default database,
 // for creating the databases remarket uses before they exist.
+// databaseExists reports whether a connection to the DSN's own database
+// works.
+func databaseExists(ctx context.Context, opts clickhouse.Options) bool {
+	opts.MaxOpenConns = 1
+	if opts.DialTimeout == 0 {
+		opts.DialTimeout = 5 * time.Second
+	}
+	conn, err := clickhouse.Open(&opts)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	return conn.Ping(ctx) == nil
+}
+
 func openDefaultDatabase(opts clickhouse.Options) (driver.Conn, error) {
 	opts.Auth.Database = "default"
 	opts.MaxOpenConns = 1
@@ -188,6 +203,11 @@ func openDefaultDatabase(opts clickhouse.Options) (driver.Conn, error) {
 func createDatabase(ctx context.Context, opts clickhouse.Options, database string) error {
 	if !validIdent(database) {
 		return fmt.Errorf("clickhouse database name %q: use letters, digits and underscores", database)
+	}
+	// An existing database needs nothing from default, which a user
+	// limited to remarket's database may not use.
+	if databaseExists(ctx, opts) {
+		return nil
 	}
 	conn, err := openDefaultDatabase(opts)
 	if err != nil {

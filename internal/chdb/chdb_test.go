@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
@@ -101,5 +102,48 @@ func TestDSNPasswordNeverShown(t *testing.T) {
 		if strings.Contains(err.Error(), secret) {
 			t.Errorf("Open(%q): error shows the password: %v", dsn, err)
 		}
+	}
+}
+
+// A ClickHouse user may see only remarket's database (users.xml
+// allow_databases, or GRANT ... ON db.*): the least a DBA gives an
+// application. Open must not need the default database when remarket's
+// exists: on ClickHouse 18.16 a connection to default then failed in the
+// handshake, which Open also took for a server not up yet and retried
+// for a minute. The test takes the default database away (a user's view
+// of it without access), and gives it back.
+func TestOpenWithoutAccessToTheDefaultDatabase(t *testing.T) {
+	dsn := chtest.DSN(t)
+	ctx := context.Background()
+	admin, err := chdb.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() }) // after the default database is back
+	var tables uint64
+	if err := admin.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = 'default'").Scan(&tables); err != nil {
+		t.Fatal(err)
+	}
+	if tables > 0 {
+		t.Skipf("the default database holds %d tables", tables)
+	}
+	if err := admin.Exec(ctx, "DROP DATABASE default"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := admin.Exec(context.Background(), "CREATE DATABASE IF NOT EXISTS default"); err != nil {
+			t.Errorf("cannot give the default database back: %v", err)
+		}
+	})
+	octx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	db, err := chdb.Open(octx, dsn)
+	if err != nil {
+		t.Fatalf("open of existing database %s without the default database: %v", admin.Database, err)
+	}
+	defer db.Close()
+	var n uint64
+	if err := db.QueryRow(ctx, "SELECT count() FROM schema_migrations").Scan(&n); err != nil || n == 0 {
+		t.Fatalf("reads %d migrations: %v", n, err)
 	}
 }
