@@ -36,7 +36,7 @@ type checkpointWriter struct {
 // allocates them once, up front.
 func openCheckpointWriter(dir string, cp Position, seq uint64) (*checkpointWriter, error) {
 	path := filepath.Join(dir, checkpointFn)
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("cannot open spool checkpoint %q: %w", path, err)
 	}

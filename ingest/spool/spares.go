@@ -60,7 +60,7 @@ func (sp *spares) take(path string) (f *os.File, zeroed bool, err error) {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, false, fmt.Errorf("cannot use spare spool segment: %w", err)
 	}
-	f, err = os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o644)
+	f, err = os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, false, fmt.Errorf("cannot create spool segment %q: %w", path, err)
 	}
@@ -93,7 +93,7 @@ func (sp *spares) loop() {
 // renames it into place, so a spare is either complete or absent.
 func (sp *spares) prepare() error {
 	tmp := filepath.Join(sp.dir, spareName+".tmp")
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}

@@ -124,7 +124,7 @@ func Open(opts Options) (*Spool, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("cannot create spool dir %q: %w", opts.Dir, err)
 	}
 	lock, err := lockDir(opts.Dir)
@@ -209,7 +209,7 @@ func (s *Spool) recover() error {
 	if last == 0 {
 		last = 1
 	}
-	f, err := os.OpenFile(s.segPath(last), os.O_CREATE|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(s.segPath(last), os.O_CREATE|os.O_WRONLY, 0o600)
 	if err != nil {
 		return fmt.Errorf("cannot open spool segment %q: %w", s.segPath(last), err)
 	}

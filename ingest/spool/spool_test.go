@@ -203,6 +203,28 @@ func TestSpoolHealthReportsFullOnceAnAppendIsRefused(t *testing.T) {
 	}
 }
 
+// The spool holds events as received (visitor and user ids, traits,
+// addresses): like the database, it is readable by its owner only.
+func TestSpoolIsPrivateToItsOwner(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "spool")
+	s := openTestSpool(t, dir, 1<<20, 1<<20)
+	appendN(t, s, 0, 3)
+	if err := s.Checkpoint(s.Committed()); err != nil {
+		t.Fatal(err)
+	}
+	shut(s)
+	paths, _ := filepath.Glob(filepath.Join(dir, "*"))
+	for _, p := range append(paths, dir) {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			t.Errorf("%s has mode %v: others may read the events", p, perm)
+		}
+	}
+}
+
 func TestSpoolConcurrentAppendsAllDurable(t *testing.T) {
 	dir := t.TempDir()
 	s := openTestSpool(t, dir, 4096, 1<<30)
