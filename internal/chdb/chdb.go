@@ -170,8 +170,6 @@ func (db *DB) defaultSettings(ctx context.Context) (clickhouse.Settings, error) 
 	return add, nil
 }
 
-// openDefaultDatabase is one connection to the server's default database,
-// for creating the databases remarket uses before they exist.
 // databaseExists reports whether a connection to the DSN's own database
 // works.
 func databaseExists(ctx context.Context, opts clickhouse.Options) bool {
@@ -187,6 +185,8 @@ func databaseExists(ctx context.Context, opts clickhouse.Options) bool {
 	return conn.Ping(ctx) == nil
 }
 
+// openDefaultDatabase is one connection to the server's default database,
+// for creating the databases remarket uses before they exist.
 func openDefaultDatabase(opts clickhouse.Options) (driver.Conn, error) {
 	opts.Auth.Database = "default"
 	opts.MaxOpenConns = 1
