@@ -6,6 +6,7 @@ import (
 
 	"github.com/remarket/remarket/internal/chdb"
 	"github.com/remarket/remarket/internal/chtest"
+	"github.com/remarket/remarket/segment"
 )
 
 // cameraShop is the seed's example: cameras, lenses and bags, with a body
@@ -146,5 +147,35 @@ func TestFallbacksKeepEachAnchorsPriceLimits(t *testing.T) {
 	// 0.6 × 100 = 60 admits only the bag.
 	if got := fallback("camCheap", "cross_sell"); !slices.Equal(got, []string{"bag"}) {
 		t.Errorf("fallback cross-sells of a new 100 camera = %v, want [bag]", got)
+	}
+}
+
+// A cross-sell is from a complementary category: the shop's best seller
+// that fills a camera's short list (socks, bought by everybody, in a
+// category never bought with cameras nor under the same top level) is
+// listed as similar, never "Goes with your Canon EOS 250D", and the
+// camera's buyer is offered the lens (a sibling category), not the socks.
+func TestShopBestSellersAreNoCrossSellOfUnrelatedCategories(t *testing.T) {
+	db := chtest.MustOpen(t)
+	putProducts(t, db,
+		product("cam250d", "Canon EOS 250D", "Cameras > DSLR", 500),
+		product("lens50", "Canon EF 50mm f/1.8", "Cameras > Lenses", 250),
+		product("socks", "Socks", "Clothes > Socks", 5),
+	)
+	var evs []ev
+	for _, v := range []string{"s1", "s2", "s3", "s4"} {
+		evs = append(evs, ev{vid: v, ago: 5 * day, typ: "purchase", pid: "socks"})
+	}
+	evs = append(evs, ev{vid: "buyer", ago: 20 * day, typ: "purchase", pid: "cam250d"})
+	insertEvents(t, db, evs...)
+	run(t, newEngine(t, db, testConfig(t, segment.Templates()...)))
+
+	got := strings1(t, db, "SELECT concat(kind, ' ', strategy) FROM v_related_products WHERE site = ? AND product_id = 'cam250d' AND related_id = 'socks'", site)
+	if !slices.Equal(got, []string{"bestseller similar"}) {
+		t.Errorf("cam250d → socks = %v, want [bestseller similar]", got)
+	}
+	list := strings1(t, db, "SELECT product_id FROM v_visitor_recommendations WHERE site = ? AND visitor_id = 'buyer' AND audience = 'recent_buyers' ORDER BY rank", site)
+	if !slices.Equal(list, []string{"lens50"}) {
+		t.Errorf("the camera buyer's cross-sells = %v, want [lens50]", list)
 	}
 }

@@ -6,7 +6,12 @@
 -- 11_related places them after learned relations. Best sellers: in
 -- stock, by log(1 + 5 × units sold + viewers), then product number; the
 -- score is that popularity; products the anchor already lists are
--- skipped. The price rule gives the strategy, as for every relation.
+-- skipped. The price rule gives the strategy, as for every relation,
+-- except that a shop best seller is never a cross-sell: a cross-sell is
+-- from a complementary category (learned, declared or 10's), and the
+-- shop's best sellers are any category's (socks are no cross-sell of a
+-- camera); it is similar, or an upsell when it is of the anchor's
+-- category.
 -- Anchors with full lists, most of a large shop's, get no rows. Each
 -- category's best sellers come as one array per category (empty for a
 -- category with none in stock). ClickHouse 18.16 lambdas cannot name
@@ -15,7 +20,7 @@
 INSERT INTO seg_related_candidates (site, run_id, a, b, kind, strategy, score, together)
 SELECT @site, @run, a, b, kind, ['similar', 'upsell', 'cross_sell'][prio + 1], score, 0
 FROM (
-    SELECT a, c.1 AS b, c.2 AS kind, c.3 AS score, cat_a, price_a, c.4 AS cat_b, c.5 AS price_b, toUInt8(/*PRIO*/) AS prio
+    SELECT a, c.1 AS b, c.2 AS kind, c.3 AS score, cat_a, price_a, c.4 AS cat_b, c.5 AS price_b, toUInt8(if(kind = 'bestseller' AND (/*PRIO*/) = 2, 0, /*PRIO*/)) AS prio
     FROM (
         WITH (
             SELECT arraySlice(arraySort(x -> (-x.2, x.1), groupArray((idx, pop, cat, price))), 1, @topk + 1)
