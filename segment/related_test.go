@@ -2,8 +2,10 @@ package segment_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/remarket/remarket/internal/catalog"
 	"github.com/remarket/remarket/internal/chdb"
 	"github.com/remarket/remarket/internal/chtest"
 	"github.com/remarket/remarket/segment"
@@ -177,5 +179,42 @@ func TestShopBestSellersAreNoCrossSellOfUnrelatedCategories(t *testing.T) {
 	list := strings1(t, db, "SELECT product_id FROM v_visitor_recommendations WHERE site = ? AND visitor_id = 'buyer' AND audience = 'recent_buyers' ORDER BY rank", site)
 	if !slices.Equal(list, []string{"lens50"}) {
 		t.Errorf("the camera buyer's cross-sells = %v, want [lens50]", list)
+	}
+}
+
+// "Within" the price ratios includes the limit itself: a $43.20 lens is
+// exactly 0.6 × a $72 camera and a $3.60 snack exactly 1.5 × a $2.40
+// one, though 0.6 × 72 and 1.5 × 2.4 come out a hair below in floating
+// point. Every kind that finds them (learned, declared, fallback) gives
+// the cross-sell and the upsell.
+func TestPricesAtTheRatioLimitAreWithin(t *testing.T) {
+	db := chtest.MustOpen(t)
+	putProducts(t, db,
+		product("cam", "Camera", "Cameras > DSLR", 72, func(p *catalog.Product) { p.Complements = []string{"lens"} }),
+		product("lens", "Lens", "Cameras > Lenses", 43.20),
+		product("snack", "Snack", "Food > Snacks", 2.40, func(p *catalog.Product) { p.Upgrades = []string{"treat"} }),
+		product("treat", "Treat", "Food > Snacks", 3.60),
+	)
+	var evs []ev
+	for _, v := range []string{"v1", "v2", "v3"} {
+		evs = append(evs, views(v+"c", "cam", "lens")...)
+		evs = append(evs, views(v+"s", "snack", "treat")...)
+	}
+	insertEvents(t, db, evs...)
+	run(t, newEngine(t, db, testConfig(t)))
+	for _, tc := range []struct{ anchor, related, want string }{
+		{"cam", "lens", "cross_sell"},
+		{"snack", "treat", "upsell"},
+	} {
+		got := strings1(t, db, "SELECT concat(kind, ' ', strategy) FROM v_related_products WHERE site = ? AND product_id = ? AND related_id = ? ORDER BY kind", site, tc.anchor, tc.related)
+		if len(got) < 3 {
+			t.Errorf("%s → %s: kinds %v, want declared, co_view and category_fallback", tc.anchor, tc.related, got)
+		}
+		for _, g := range got {
+			if !strings.HasSuffix(g, " "+tc.want) {
+				t.Errorf("%s → %s: %v, want every kind %s", tc.anchor, tc.related, got, tc.want)
+				break
+			}
+		}
 	}
 }

@@ -71,6 +71,12 @@ func (e *Engine) SetBeforeSwitch(f func(ctx context.Context, site, runID string)
 	e.beforeSwitch = f
 }
 
+// ratioSlack widens the price ratios by a billionth: a price at the
+// limit is within it ("at most 0.6 × the anchor"), but the ratio times a
+// price comes out a hair below in floating point (0.6 × 72 =
+// 43.199999999999996 < 43.2, 1.5 × 2.4 < 3.6), which left such prices out.
+const ratioSlack = 1 + 1e-9
+
 // params are the named query parameters every run query shares.
 func (e *Engine) params(site, runID string, asOf time.Time) []any {
 	s := e.cfg.Segments
@@ -90,8 +96,8 @@ func (e *Engine) params(site, runID string, asOf time.Time) []any {
 		clickhouse.Named("half_life_days", time.Duration(s.HalfLife).Hours()/24),
 		clickhouse.Named("wtypes", types),
 		clickhouse.Named("wvals", vals),
-		clickhouse.Named("up", s.UpsellMaxPriceRatio),
-		clickhouse.Named("xs", s.CrossSellMaxPriceRatio),
+		clickhouse.Named("up", s.UpsellMaxPriceRatio*ratioSlack),
+		clickhouse.Named("xs", s.CrossSellMaxPriceRatio*ratioSlack),
 		clickhouse.Named("topk", s.RelatedTopK),
 		clickhouse.Named("cap", s.MaxItemsPerBasket),
 		clickhouse.Named("min_pair", s.MinCoOccurrence),
