@@ -226,20 +226,20 @@ func (e *Engine) popularLists(ctx context.Context, res *RunResult, p []any, sess
 		return fmt.Errorf("eval popular products: %w", err)
 	}
 	defer rows.Close()
-	var phs, cats []uint64
+	var phs, cats, curs []uint64
 	var prices []float64
 	for rows.Next() {
-		var ph, cat uint64
+		var ph, cat, cur uint64
 		var price float64
-		if err := rows.Scan(&ph, &cat, &price); err != nil {
+		if err := rows.Scan(&ph, &cat, &price, &cur); err != nil {
 			return err
 		}
-		phs, cats, prices = append(phs, ph), append(cats, cat), append(prices, price)
+		phs, cats, prices, curs = append(phs, ph), append(cats, cat), append(prices, price), append(curs, cur)
 	}
 	if err := rows.Err(); err != nil || len(phs) == 0 {
 		return err
 	}
-	pp := append(p[:len(p):len(p)], clickhouse.Named("pop_ph", phs), clickhouse.Named("pop_cat", cats), clickhouse.Named("pop_price", prices))
+	pp := append(p[:len(p):len(p)], clickhouse.Named("pop_ph", phs), clickhouse.Named("pop_cat", cats), clickhouse.Named("pop_price", prices), clickhouse.Named("pop_cur", curs))
 	return e.step(ctx, res, "eval/27_eval_popular_lists", query("27_eval_popular_lists", "/*PRIO*/", priceRule), pp)
 }
 

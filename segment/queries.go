@@ -56,11 +56,13 @@ const interestLines = "AND (product_id != '' OR category != '')"
 
 // priceRule is the price rules as a strategy number, 1 upsell, 2
 // cross-sell, 0 neither (similar), of a related product b for an anchor
-// a, over the columns cat_a, price_a, cat_b and price_b of the query it
-// goes into (/*PRIO*/): an upsell is in the anchor's category, dearer,
-// at most @up × its price; a cross-sell in another category at most @xs
-// × its price. Every related product gets its strategy from here.
-const priceRule = `multiIf(price_a <= 0 OR price_b <= 0, 0,
+// a, over the columns cat_a, price_a, cur_a, cat_b, price_b and cur_b
+// (cityHash64 of the currency) of the query it goes into (/*PRIO*/): an
+// upsell is in the anchor's category, dearer, at most @up × its price; a
+// cross-sell in another category at most @xs × its price; prices in
+// two currencies are not compared (similar). Every related product gets
+// its strategy from here.
+const priceRule = `multiIf(price_a <= 0 OR price_b <= 0 OR cur_a != cur_b, 0,
     cat_b = cat_a AND price_b > price_a AND price_b <= @up * price_a, 1,
     cat_b != cat_a AND price_b <= @xs * price_a, 2, 0)`
 

@@ -218,3 +218,42 @@ func TestPricesAtTheRatioLimitAreWithin(t *testing.T) {
 		}
 	}
 }
+
+// Prices in two currencies cannot be compared: a 600 EUR body is no
+// upsell of a 500 USD one, nor a 50 EUR bag a cross-sell of it, whichever
+// kind finds them (learned, declared, fallback); the same products in
+// dollars are.
+func TestPricesInAnotherCurrencyAreNotCompared(t *testing.T) {
+	db := chtest.MustOpen(t)
+	eur := func(p *catalog.Product) { p.Currency = "EUR" }
+	putProducts(t, db,
+		product("cam", "Camera", "Cameras > DSLR", 500, func(p *catalog.Product) {
+			p.Upgrades = []string{"body_eur", "body_usd"}
+			p.Complements = []string{"bag_eur", "bag_usd"}
+		}),
+		product("body_eur", "Body EUR", "Cameras > DSLR", 600, eur),
+		product("body_usd", "Body USD", "Cameras > DSLR", 600),
+		product("bag_eur", "Bag EUR", "Cameras > Bags", 50, eur),
+		product("bag_usd", "Bag USD", "Cameras > Bags", 50),
+		product("other", "Other", "Misc", 1000),
+	)
+	var evs []ev
+	for _, v := range []string{"v1", "v2", "v3"} {
+		evs = append(evs, views(v, "cam", "body_eur", "body_usd", "bag_eur", "bag_usd")...)
+		evs = append(evs, views("o"+v, "other")...)
+	}
+	insertEvents(t, db, evs...)
+	run(t, newEngine(t, db, testConfig(t)))
+	got := strings1(t, db, `SELECT concat(related_id, ' ', arrayStringConcat(groupUniqArray(strategy), ','), ' ', arrayStringConcat(arraySort(groupArray(kind)), ','))
+		FROM v_related_products WHERE site = ? AND product_id = 'cam' GROUP BY related_id ORDER BY related_id`, site)
+	want := []string{
+		"bag_eur similar co_view,declared",
+		"bag_usd cross_sell category_fallback,co_view,declared",
+		"body_eur similar co_view,declared",
+		"body_usd upsell category_fallback,co_view,declared",
+		"other similar bestseller",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("cam's related products (id, strategies, kinds) = %v, want %v", got, want)
+	}
+}

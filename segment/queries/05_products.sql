@@ -4,9 +4,9 @@
 -- (seg_product_lines: views and buyers count visitors, units the units
 -- bought) and each product's motivation: overstock (tag), new (tag or
 -- launched within 30 days), bestseller (top 10% of products by units
--- sold). Days are UTC days, as everywhere in a run: the server's time
+-- sold), and its currency, which the price rules compare. Days are UTC days, as everywhere in a run: the server's time
 -- zone would move the launch window by a day on a server outside UTC.
-INSERT INTO seg_products (site, run_id, ph, idx, known, product_id, title, category, price, in_stock, tags, complements, upgrades, launch_date, views, buyers, units, motivation)
+INSERT INTO seg_products (site, run_id, ph, idx, known, product_id, title, category, price, currency, in_stock, tags, complements, upgrades, launch_date, views, buyers, units, motivation)
 WITH (
     SELECT quantileExact(0.9)(u) FROM (
         SELECT sum(bitAnd(line, 1048575)) AS u
@@ -14,7 +14,7 @@ WITH (
         GROUP BY bitShiftRight(line, 32)
     )
 ) AS bestseller_units
-SELECT @site, @run, ph, idx, 1, product_id, title, category, price,
+SELECT @site, @run, ph, idx, 1, product_id, title, category, price, currency,
     toUInt8(availability != 'out_of_stock') AS in_stock,
     tags, complements, upgrades, launch_date, views, buyers, units,
     multiIf(has(tags, 'overstock'), 'overstock',
@@ -22,9 +22,9 @@ SELECT @site, @run, ph, idx, 1, product_id, title, category, price,
         units > 0 AND units >= bestseller_units, 'bestseller',
         '') AS motivation
 FROM (
-    SELECT ph, idx, product_id, title, category, price, availability, tags, complements, upgrades, launch_date
+    SELECT ph, idx, product_id, title, category, price, currency, availability, tags, complements, upgrades, launch_date
     FROM (
-        SELECT cityHash64(product_id) AS ph, product_id, title, category, price, availability, tags, complements, upgrades, launch_date
+        SELECT cityHash64(product_id) AS ph, product_id, title, category, price, currency, availability, tags, complements, upgrades, launch_date
         FROM v_products WHERE site = @site AND product_id != ''
     ) AS catalog ALL INNER JOIN (
         SELECT ph, idx FROM seg_numbers WHERE site = @site AND run_id = @run

@@ -27,36 +27,36 @@ FROM (
     FROM (
         SELECT a, b, k11, weight * log(n / nb) AS score, toUInt8(/*PRIO*/) AS prio
         FROM (
-            SELECT d.1 AS a, d.2 AS b, d.3 AS cat_a, d.4 AS price_a, d.5 AS cat_b, d.6 AS price_b, d.7 AS nb, k11, weight, n
+            SELECT d.1 AS a, d.2 AS b, d.3 AS cat_a, d.4 AS price_a, d.5 AS cat_b, d.6 AS price_b, d.7 AS nb, d.9 AS cur_a, d.10 AS cur_b, k11, weight, n
             FROM (
-                SELECT x, y, k11, toFloat64(w) / 1048576 AS weight, cat_x, price_x, stock_x, nx, cat_y, price_y, stock_y, ny,
+                SELECT x, y, k11, toFloat64(w) / 1048576 AS weight, cat_x, price_x, cur_x, stock_x, nx, cat_y, price_y, cur_y, stock_y, ny,
                     toFloat64((SELECT sum(baskets) FROM seg_pair_items WHERE site = @site AND run_id = @run AND kind = @kind AND idx = 0)) AS n
                 FROM (
-                    SELECT x, y, k11, w, cat_x, price_x, stock_x, nx
+                    SELECT x, y, k11, w, cat_x, price_x, cur_x, stock_x, nx
                     FROM (
                         SELECT x, y, k11, w FROM seg_pairs
                         WHERE site = @site AND run_id = @run AND kind = @kind AND x != y
                             AND (k11 >= @min_pair OR x NOT IN (/*BUSY*/) OR y NOT IN (/*BUSY*/))
                     ) AS pairs ALL INNER JOIN (
-                        SELECT x, cat_x, price_x, stock_x, nx
+                        SELECT x, cat_x, price_x, cur_x, stock_x, nx
                         FROM (
                             SELECT idx AS x, baskets AS nx FROM seg_pair_items WHERE site = @site AND run_id = @run AND kind = @kind AND idx != 0
                         ) AS baskets ALL INNER JOIN (
-                            SELECT idx AS x, cityHash64(category) AS cat_x, price AS price_x, in_stock AS stock_x
+                            SELECT idx AS x, cityHash64(category) AS cat_x, price AS price_x, cityHash64(currency) AS cur_x, in_stock AS stock_x
                             FROM seg_products WHERE site = @site AND run_id = @run AND known = 1
                         ) AS products USING x
                     ) AS xs USING x
                 ) AS pairs_x ALL INNER JOIN (
-                    SELECT y, cat_y, price_y, stock_y, ny
+                    SELECT y, cat_y, price_y, cur_y, stock_y, ny
                     FROM (
                         SELECT idx AS y, baskets AS ny FROM seg_pair_items WHERE site = @site AND run_id = @run AND kind = @kind AND idx != 0
                     ) AS baskets ALL INNER JOIN (
-                        SELECT idx AS y, cityHash64(category) AS cat_y, price AS price_y, in_stock AS stock_y
+                        SELECT idx AS y, cityHash64(category) AS cat_y, price AS price_y, cityHash64(currency) AS cur_y, in_stock AS stock_y
                         FROM seg_products WHERE site = @site AND run_id = @run AND known = 1
                     ) AS products USING y
                 ) AS ys USING y
             )
-            ARRAY JOIN [(x, y, cat_x, price_x, cat_y, price_y, ny, stock_y), (y, x, cat_y, price_y, cat_x, price_x, nx, stock_x)] AS d
+            ARRAY JOIN [(x, y, cat_x, price_x, cat_y, price_y, ny, stock_y, cur_x, cur_y), (y, x, cat_y, price_y, cat_x, price_x, nx, stock_x, cur_y, cur_x)] AS d
             WHERE k11 * n > nx * ny AND d.8 = 1 AND (k11 >= @min_pair OR d.1 NOT IN (/*BUSY*/))
         )
     )

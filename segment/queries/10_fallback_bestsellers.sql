@@ -20,30 +20,30 @@
 INSERT INTO seg_related_candidates (site, run_id, a, b, kind, strategy, score, together)
 SELECT @site, @run, a, b, kind, ['similar', 'upsell', 'cross_sell'][prio + 1], score, 0
 FROM (
-    SELECT a, c.1 AS b, c.2 AS kind, c.3 AS score, cat_a, price_a, c.4 AS cat_b, c.5 AS price_b, toUInt8(if(kind = 'bestseller' AND (/*PRIO*/) = 2, 0, /*PRIO*/)) AS prio
+    SELECT a, c.1 AS b, c.2 AS kind, c.3 AS score, cat_a, price_a, cur_a, c.4 AS cat_b, c.5 AS price_b, c.6 AS cur_b, toUInt8(if(kind = 'bestseller' AND (/*PRIO*/) = 2, 0, /*PRIO*/)) AS prio
     FROM (
         WITH (
-            SELECT arraySlice(arraySort(x -> (-x.2, x.1), groupArray((idx, pop, cat, price))), 1, @topk + 1)
+            SELECT arraySlice(arraySort(x -> (-x.2, x.1), groupArray((idx, pop, cat, price, cur))), 1, @topk + 1)
             FROM (
-                SELECT idx, log(1 + toFloat64(units) * 5 + toFloat64(views)) AS pop, cityHash64(category) AS cat, price
+                SELECT idx, log(1 + toFloat64(units) * 5 + toFloat64(views)) AS pop, cityHash64(category) AS cat, price, cityHash64(currency) AS cur
                 FROM seg_products WHERE site = @site AND run_id = @run AND known = 1 AND in_stock = 1
             )
         ) AS shop_best
-        SELECT a, cat_a, price_a,
+        SELECT a, cat_a, price_a, cur_a,
             arrayPushBack(listed, a) AS taken,
             arraySlice(arrayFilter((x, t) -> NOT has(t, x.1), cat_best, arrayResize([taken], length(cat_best), taken)), 1, free) AS from_category,
             arrayConcat(taken, arrayMap(x -> x.1, from_category)) AS taken_too,
             arraySlice(arrayFilter((x, t) -> NOT has(t, x.1), shop_best, arrayResize([taken_too], length(shop_best), taken_too)),
                 1, free - length(from_category)) AS from_shop,
-            arrayConcat(arrayMap(x -> (x.1, 'category_fallback', x.2, x.3, x.4), from_category),
-                arrayMap(x -> (x.1, 'bestseller', x.2, x.3, x.4), from_shop)) AS cs
+            arrayConcat(arrayMap(x -> (x.1, 'category_fallback', x.2, x.3, x.4, x.5), from_category),
+                arrayMap(x -> (x.1, 'bestseller', x.2, x.3, x.4, x.5), from_shop)) AS cs
         FROM (
-            SELECT a, cat_a, price_a, listed, free, cat_best
+            SELECT a, cat_a, price_a, cur_a, listed, free, cat_best
             FROM (
-                SELECT idx AS a, category, cityHash64(category) AS cat_a, price AS price_a, listed,
+                SELECT idx AS a, category, cityHash64(category) AS cat_a, price AS price_a, cur_a, listed,
                     toUInt32(@topk - length(listed)) AS free
                 FROM (
-                    SELECT idx, category, price FROM seg_products WHERE site = @site AND run_id = @run AND known = 1
+                    SELECT idx, category, price, cityHash64(currency) AS cur_a FROM seg_products WHERE site = @site AND run_id = @run AND known = 1
                 ) AS anchors ANY LEFT JOIN (
                     SELECT a AS idx, groupUniqArray(b) AS listed FROM seg_related_candidates
                     WHERE site = @site AND run_id = @run
@@ -51,9 +51,9 @@ FROM (
                 ) AS candidates USING idx
                 WHERE length(listed) < @topk
             ) AS open_anchors ANY LEFT JOIN (
-                SELECT category, arraySlice(arraySort(x -> (-x.2, x.1), groupArray((idx, pop, cat, price))), 1, @topk + 1) AS cat_best
+                SELECT category, arraySlice(arraySort(x -> (-x.2, x.1), groupArray((idx, pop, cat, price, cur))), 1, @topk + 1) AS cat_best
                 FROM (
-                    SELECT idx, category, log(1 + toFloat64(units) * 5 + toFloat64(views)) AS pop, cityHash64(category) AS cat, price
+                    SELECT idx, category, log(1 + toFloat64(units) * 5 + toFloat64(views)) AS pop, cityHash64(category) AS cat, price, cityHash64(currency) AS cur
                     FROM seg_products WHERE site = @site AND run_id = @run AND known = 1 AND in_stock = 1
                 )
                 GROUP BY category

@@ -6,7 +6,7 @@
 INSERT INTO seg_eval_pairs (site, run_id, a, b, allowed)
 SELECT @site, @run, a, b, toUInt8(stock_b = 1 AND /*PRIO*/ != 0)
 FROM (
-    SELECT a, b, cat_a, price_a
+    SELECT a, b, cat_a, price_a, cur_a
     FROM (
         SELECT p.1 AS a, p.2 AS b
         FROM (
@@ -17,10 +17,10 @@ FROM (
             GROUP BY vh
         ) ARRAY JOIN pairs AS p
     ) AS pairs ANY LEFT JOIN (
-        SELECT ph AS a, cityHash64(category) AS cat_a, price AS price_a
+        SELECT ph AS a, cityHash64(category) AS cat_a, price AS price_a, cityHash64(currency) AS cur_a
         FROM seg_products WHERE site = @site AND run_id = @rel_run AND known = 1
     ) AS anchors USING a
 ) AS pairs_a ANY LEFT JOIN (
-    SELECT ph AS b, cityHash64(category) AS cat_b, price AS price_b, in_stock AS stock_b
+    SELECT ph AS b, cityHash64(category) AS cat_b, price AS price_b, cityHash64(currency) AS cur_b, in_stock AS stock_b
     FROM seg_products WHERE site = @site AND run_id = @rel_run AND known = 1
 ) AS nexts USING b

@@ -14,7 +14,7 @@ FROM (
     FROM (
         SELECT a, b, together, together / sqrt(na * nb) AS cosine, toUInt8(stock_b = 1 AND /*PRIO*/ != 0) AS ok
         FROM (
-            SELECT a, b, together, na, cat_a, price_a
+            SELECT a, b, together, na, cat_a, price_a, cur_a
             FROM (
                 SELECT p AS a, q AS b, count() AS together
                 FROM (
@@ -27,7 +27,7 @@ FROM (
                 WHERE p != q
                 GROUP BY a, b
             ) AS pairs ANY LEFT JOIN (
-                SELECT x AS a, na, cat_a, price_a
+                SELECT x AS a, na, cat_a, price_a, cur_a
                 FROM (
                     SELECT arrayJoin(products) AS x, count() AS na
                     FROM (
@@ -35,12 +35,12 @@ FROM (
                     )
                     GROUP BY x
                 ) AS counts ANY LEFT JOIN (
-                    SELECT ph AS x, cityHash64(category) AS cat_a, price AS price_a
+                    SELECT ph AS x, cityHash64(category) AS cat_a, price AS price_a, cityHash64(currency) AS cur_a
                     FROM seg_products WHERE site = @site AND run_id = @rel_run AND known = 1
                 ) AS products USING x
             ) AS anchors USING a
         ) AS pairs_a ANY LEFT JOIN (
-            SELECT x AS b, nb, cat_b, price_b, stock_b
+            SELECT x AS b, nb, cat_b, price_b, cur_b, stock_b
             FROM (
                 SELECT arrayJoin(products) AS x, count() AS nb
                 FROM (
@@ -48,7 +48,7 @@ FROM (
                 )
                 GROUP BY x
             ) AS counts ANY LEFT JOIN (
-                SELECT ph AS x, cityHash64(category) AS cat_b, price AS price_b, in_stock AS stock_b
+                SELECT ph AS x, cityHash64(category) AS cat_b, price AS price_b, cityHash64(currency) AS cur_b, in_stock AS stock_b
                 FROM seg_products WHERE site = @site AND run_id = @rel_run AND known = 1
             ) AS products USING x
         ) AS nexts USING b

@@ -1,8 +1,8 @@
 -- Next-item evaluation, the most-popular baseline's ranking: in-stock
 -- products by the training sessions (eval_sessions.sql) they appear
--- in, then by hash; the first @n, with category hash and price for the
--- price rules. Returns ph, cat, price.
-SELECT x, cat, price
+-- in, then by hash; the first @n, with category hash, price and
+-- currency hash for the price rules. Returns ph, cat, price, cur.
+SELECT x, cat, price, cur
 FROM (
     SELECT arrayJoin(products) AS x, count() AS sessions
     FROM (
@@ -10,7 +10,7 @@ FROM (
     )
     GROUP BY x
 ) AS counts ALL INNER JOIN (
-    SELECT ph AS x, cityHash64(category) AS cat, price
+    SELECT ph AS x, cityHash64(category) AS cat, price, cityHash64(currency) AS cur
     FROM seg_products WHERE site = @site AND run_id = @rel_run AND known = 1 AND in_stock = 1
 ) AS products USING x
 ORDER BY sessions DESC, x
