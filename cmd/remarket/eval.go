@@ -30,6 +30,9 @@ func newEvalCmd(a *app) *cobra.Command {
 			if sessions != "" && !nextItem {
 				return fmt.Errorf("--sessions goes with --next-item")
 			}
+			if err := evalFlagsValid(cmd, k, window, gap, nextItem); err != nil {
+				return err
+			}
 			ctx := cmd.Context()
 			db, err := a.openMigrated(ctx)
 			if err != nil {
@@ -75,6 +78,27 @@ func newEvalCmd(a *app) *cobra.Command {
 	cmd.Flags().DurationVar(&gap, "gap", 30*time.Minute, "with --next-item: a pause longer than this starts a new session")
 	cmd.Flags().StringVar(&sessions, "sessions", "", "with --next-item: replay these sessions (TSV: session, product, Unix time) against the current run instead")
 	return cmd
+}
+
+// evalFlagsValid refuses what eval would otherwise replace or ignore:
+// the library takes a zero K, window or gap for its default, and plain
+// eval has no window or gap.
+func evalFlagsValid(cmd *cobra.Command, k int, window, gap time.Duration, nextItem bool) error {
+	if k <= 0 {
+		return fmt.Errorf("--k must be positive, got %d", k)
+	}
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"window", window}, {"gap", gap}} {
+		switch {
+		case !nextItem && cmd.Flags().Changed(f.name):
+			return fmt.Errorf("--%s goes with --next-item", f.name)
+		case f.d <= 0:
+			return fmt.Errorf("--%s must be positive, got %s", f.name, f.d)
+		}
+	}
+	return nil
 }
 
 // printNextItem prints a next-item evaluation as a table, each method's
