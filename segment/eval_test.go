@@ -98,3 +98,33 @@ func TestEvalBaselineCountsEachVisitorOnce(t *testing.T) {
 		t.Errorf("model = %+v: a rate above 1", res.Model)
 	}
 }
+
+// The baseline follows the model's rules: never what the visitor's user
+// bought on another device. The user bought the best seller P on their
+// laptop; their phone views A, then P, which is held out. Neither list
+// may offer P to the phone: both miss (before, the baseline hit at rank
+// 1 while the model could not).
+func TestEvalBaselineLeavesOutWhatThePersonBought(t *testing.T) {
+	db := chtest.MustOpen(t)
+	putProducts(t, db, product("A", "Alpha", "X", 100), product("P", "Popular", "X", 110))
+	var evs []ev
+	for v := 0; v < 30; v++ {
+		evs = append(evs, ev{vid: fmt.Sprintf("fan%d", v), ago: 5 * time.Hour, typ: "product_view", pid: "P"})
+	}
+	evs = append(evs,
+		ev{vid: "laptop", uid: "u1", ago: 4 * time.Hour, typ: "purchase", pid: "P"},
+		ev{vid: "phone", uid: "u1", ago: 3 * time.Hour, typ: "product_view", pid: "A"},
+		ev{vid: "phone", uid: "u1", ago: 2 * time.Hour, typ: "product_view", pid: "P"},
+	)
+	insertEvents(t, db, evs...)
+	res, err := newEngine(t, db, testConfig(t)).Evaluate(context.Background(), site, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Visitors != 1 {
+		t.Fatalf("visitors %d, want 1 (the phone)", res.Visitors)
+	}
+	if res.Model.HitRate != 0 || res.Baseline.HitRate != 0 {
+		t.Errorf("model %+v, baseline %+v: want both to miss P, which the user bought", res.Model, res.Baseline)
+	}
+}
