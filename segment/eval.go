@@ -125,7 +125,7 @@ func (e *Engine) Evaluate(ctx context.Context, site string, k int) (EvalResult, 
 
 	p := []any{clickhouse.Named("site", site), clickhouse.Named("run", run), clickhouse.Named("k", k)}
 	// Everything the figures read is the training run's.
-	if err := e.settle(ctx, &train, "seg_products seg_recommendations seg_interests seg_eval_holdout", p); err != nil {
+	if err := e.settle(ctx, &train, "seg_products seg_recommendations seg_interests seg_eval_holdout seg_person_bought", p); err != nil {
 		return res, err
 	}
 	if err := db.QueryRow(ctx, "SELECT count() FROM seg_products WHERE site = @site AND run_id = @run AND in_stock = 1", p...).Scan(&res.Products); err != nil {

@@ -82,7 +82,7 @@ var (
 	// co-occurrence sums it updates. They hold no person's data.
 	keptWorkTables = []string{"seg_pairs"}
 	workTables     = []string{"seg_opted_out", "seg_identities", "seg_numbers", "seg_affected", "seg_pair_items", "seg_related_candidates", "seg_related_best",
-		"seg_member_candidates", "seg_eval_holdout", "seg_eval_sessions", "seg_eval_pairs", "seg_eval_lists"}
+		"seg_person_bought", "seg_member_candidates", "seg_eval_holdout", "seg_eval_sessions", "seg_eval_pairs", "seg_eval_lists"}
 )
 
 // ErrBusy means a run for the site is already in progress in this process.
@@ -242,7 +242,7 @@ func (e *Engine) compute(ctx context.Context, site string, res *RunResult, audie
 	for _, a := range audiences {
 		members = append(members, task{name: "members/" + a.Name, after: []string{"02_interests", "03_profiles", "04_opted_out_profiles"},
 			run: func() error { return inAudience(a.Name, e.computeMembers(ctx, res, params, a, plan)) }})
-		products = append(products, task{name: "products/" + a.Name, after: []string{"members/" + a.Name, "11_related_best"},
+		products = append(products, task{name: "products/" + a.Name, after: []string{"members/" + a.Name, "11_related_best", "06_person_bought"},
 			run: func() error { return inAudience(a.Name, e.computeProducts(ctx, res, params, a)) }})
 		ap := append(params[:len(params):len(params)], clickhouse.Named("audience", a.Name))
 		joined = append(joined, "joins/"+a.Name)
@@ -373,6 +373,9 @@ func (e *Engine) sharedTasks(ctx context.Context, res *RunResult, params []any, 
 		// interests are still computing.
 		step("05_products", []string{"03_profiles", "01_numbers", "01_unknown_products"}, query("05_products"), params),
 		step("04_opted_out_profiles", []string{"00_opted_out"}, query("04_opted_out_profiles"), params),
+		// What each person bought on their other devices, which their
+		// recommendations leave out.
+		step("06_person_bought", []string{"02_interests", "03_profiles"}, query("06_person_bought"), params),
 	}
 	tasks = append(tasks, affected...)
 	// Co-occurrence, per kind: pairs in two halves, then each product's

@@ -1,8 +1,8 @@
 -- Most-popular baseline under the same rules: the @popular list (in-stock
 -- products by visitors in the training interests) minus what the visitor
--- bought, or another visitor id with their user id bought (anchors.sql),
--- first @k. Returns hits, dcg and the products shown. On a cluster this
--- runs on the coordinator: the held-out set is read GLOBAL.
+-- bought, or another visitor id with their user id bought
+-- (seg_person_bought, as anchors.sql), first @k. Returns hits, dcg and
+-- the products shown.
 -- (Coverage uses the -Array combinator: an arrayJoin() here would repeat
 -- every visitor's row once per shown product and inflate hits and dcg.)
 SELECT countIf(rank > 0) AS hits, sumIf(1 / log2(rank + 1), rank > 0) AS dcg,
@@ -19,20 +19,7 @@ FROM (
                 SELECT vh, ph FROM seg_interests
                 WHERE site = @site AND run_id = @run AND ph != 0 AND purchased_at > toDateTime(0)
                 UNION ALL
-                SELECT vh, ph
-                FROM (
-                    SELECT vh, user_id FROM seg_profiles
-                    WHERE site = @site AND run_id = @run AND user_id != ''
-                        AND vh GLOBAL IN (SELECT vh FROM seg_eval_holdout WHERE site = @site AND run_id = @run)
-                ) AS held_out ALL INNER JOIN (
-                    SELECT user_id, ph
-                    FROM (
-                        SELECT vh, ph FROM seg_interests
-                        WHERE site = @site AND run_id = @run AND ph != 0 AND purchased_at > toDateTime(0)
-                    ) AS purchases ALL INNER JOIN (
-                        SELECT vh, user_id FROM seg_profiles WHERE site = @site AND run_id = @run AND user_id != ''
-                    ) AS devices USING vh
-                ) AS person_purchases USING user_id
+                SELECT vh, arrayJoin(bought) AS ph FROM seg_person_bought WHERE site = @site AND run_id = @run
             )
         )
         GROUP BY vh
