@@ -90,12 +90,12 @@ func (e *Eraser) Erase(ctx context.Context, s Subject, requestedBy string) (Resu
 	for _, t := range tables {
 		// t.Name comes from system.columns of our own databases (Alter
 		// quotes it, and on a cluster sends the DELETE where the table's
-		// rows are); the values bound are the site and the erasure id. An
-		// ON CLUSTER statement a node that is down has not run yet stays
-		// queued for it: the wait below reports the erasure running.
+		// rows are); the values bound are the site and the erasure id. A
+		// replica that is down deletes when it is back (replication): the
+		// wait below reports the erasure running until then.
 		err := e.db.Alter(ctx, t.Name, "DELETE WHERE site = @site AND ("+erasures.Where(t)+")",
 			clickhouse.Named("site", s.Site), clickhouse.Named("erasures", []string{res.ErasureID}))
-		if err != nil && !chdb.IsDDLTimeout(err) {
+		if err != nil {
 			runErr = fmt.Errorf("cannot erase from %s: %w", t.Name, err)
 			break
 		}

@@ -97,9 +97,9 @@ func (r *Retention) Run(ctx context.Context, onlySite string, dryRun bool) ([]Mo
 		}
 		if m.Dropped && !dryRun {
 			// p is an integer read from system.parts, not user text. On a
-			// cluster every shard drops it (the DDL queue keeps it for a
-			// node that is down).
-			if err := r.db.Alter(ctx, "events", fmt.Sprintf("DROP PARTITION %d", p)); err != nil && !chdb.IsDDLTimeout(err) {
+			// cluster every shard drops it (replication carries it to a
+			// replica that is down, once it is back).
+			if err := r.db.Alter(ctx, "events", fmt.Sprintf("DROP PARTITION %d", p)); err != nil {
 				return out, fmt.Errorf("cannot drop events partition %d: %w", p, err)
 			}
 			r.log.Info("retention dropped events month", "partition", p, "newest", m.Newest)

@@ -51,7 +51,10 @@ func (e *Engine) reapplyErasures(ctx context.Context, res *RunResult, started ti
 	if err := e.eraseRedemptions(ctx, res.Site, ids, tables); err != nil {
 		return err
 	}
-	done, err := e.db.WaitMutations(ctx, res.RunID, erasureWait)
+	// (On a cluster, on the nodes that answer: a replica that is down
+	// deletes the run's rows of the person when it is back, as it does
+	// the erasure's own; the erasure stays running until then.)
+	done, err := e.db.WaitMutationsAnswering(ctx, res.RunID, erasureWait)
 	if err != nil {
 		return err
 	}

@@ -189,11 +189,11 @@ func (db *DB) ShardedTables(ctx context.Context) (map[string]bool, error) {
 }
 
 // Alter runs ALTER TABLE table <clause> where the table's rows are: on a
-// single node as it is; on a cluster, for a sharded table on every
-// shard's local table through the DDL queue (ON CLUSTER: a shard that is
-// down runs it when it is back), for a table every node holds whole on
-// this node (replication carries a DELETE or DROP PARTITION to the
-// others). table comes from the caller's code, never from input.
+// single node as it is; on a cluster, for a sharded table on one
+// replica of every shard that answers (alterShards), for a table every
+// node holds whole on this node. Replication carries a DELETE or DROP
+// PARTITION to the other replicas, also to one that is down, once it is
+// back. table comes from the caller's code, never from input.
 func (db *DB) Alter(ctx context.Context, table, clause string, args ...any) error {
 	if db.Cluster == nil {
 		return db.Exec(ctx, "ALTER TABLE "+quoteIdent(table)+" "+clause, args...)
@@ -203,17 +203,49 @@ func (db *DB) Alter(ctx context.Context, table, clause string, args ...any) erro
 		return err
 	}
 	if sharded[table] {
-		return db.Exec(ctx, "ALTER TABLE "+db.Cluster.Local+"."+quoteIdent(table)+db.Cluster.OnCluster()+" "+clause, args...)
+		return db.alterShards(ctx, table, clause, args...)
 	}
 	return db.Exec(ctx, "ALTER TABLE "+db.Database+"."+quoteIdent(table)+" "+clause, args...)
 }
 
-// IsDDLTimeout reports an ON CLUSTER statement that some node has not run
-// within distributed_ddl_task_timeout: the DDL queue keeps it, and the
-// node runs it when it is back.
-func IsDDLTimeout(err error) bool {
-	var ex *clickhouse.Exception
-	return errors.As(err, &ex) && ex.Code == 159 && strings.Contains(ex.Message, "distributed_ddl_task_timeout")
+// alterShards runs ALTER TABLE table <clause> on the shard table of one
+// replica of every shard: the first that answers and takes it. Not ON
+// CLUSTER: the DDL queue waits for every node, so with one replica down
+// each statement would hang for distributed_ddl_task_timeout (180 s by
+// default; an erasure sends one per table) and then fail, though the
+// shard's other replica had made the mutation and replication would have
+// carried it over. A shard none of whose replicas takes it fails the
+// call, naming the shard; the shards done by then keep their change
+// (a DELETE or DROP PARTITION is safe to send again).
+func (db *DB) alterShards(ctx context.Context, table, clause string, args ...any) error {
+	nodes, err := db.Nodes(ctx)
+	if err != nil {
+		return err
+	}
+	q := "ALTER TABLE " + db.Cluster.Local + "." + quoteIdent(table) + " " + clause
+	var errs []error
+	for _, replicas := range ShardReplicas(nodes) {
+		var failed []error
+		for _, n := range replicas {
+			if !n.Up(ctx) {
+				failed = append(failed, fmt.Errorf("%s does not answer", n.Host))
+				continue
+			}
+			if err := n.Exec(ctx, q, args...); err != nil {
+				if ctx.Err() != nil {
+					return err
+				}
+				failed = append(failed, fmt.Errorf("%s: %w", n.Host, err))
+				continue
+			}
+			failed = nil
+			break
+		}
+		if failed != nil {
+			errs = append(errs, fmt.Errorf("no replica of shard %d took ALTER TABLE %s: %w", replicas[0].Shard, table, errors.Join(failed...)))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func quoteIdent(s string) string {

@@ -17,7 +17,7 @@ import (
 // later): the node with the most mutations of the marker is the measure.
 func (db *DB) PendingMutations(ctx context.Context, marker string) (uint64, error) {
 	if db.Cluster != nil {
-		return db.clusterPendingMutations(ctx, marker)
+		return db.clusterPendingMutations(ctx, marker, true)
 	}
 	var n uint64
 	// Unfinished mutations whose text names the marker.
@@ -34,9 +34,28 @@ func (db *DB) PendingMutations(ctx context.Context, marker string) (uint64, erro
 // rows are gone: on 18.16 there is no mutations_sync, so every version
 // polls.
 func (db *DB) WaitMutations(ctx context.Context, marker string, wait time.Duration) (bool, error) {
+	return db.waitMutations(ctx, marker, wait, db.PendingMutations)
+}
+
+// WaitMutationsAnswering is WaitMutations over the nodes that answer: a
+// cluster node that is down is not waited for (it loads the mutations
+// from ZooKeeper when it is back, before it merges its parts). For a
+// segment run's own deletions, which must not hold the run until every
+// node is back; an erasure waits for every node (WaitMutations).
+func (db *DB) WaitMutationsAnswering(ctx context.Context, marker string, wait time.Duration) (bool, error) {
+	pending := db.PendingMutations
+	if db.Cluster != nil {
+		pending = func(ctx context.Context, marker string) (uint64, error) {
+			return db.clusterPendingMutations(ctx, marker, false)
+		}
+	}
+	return db.waitMutations(ctx, marker, wait, pending)
+}
+
+func (db *DB) waitMutations(ctx context.Context, marker string, wait time.Duration, pendingMutations func(context.Context, string) (uint64, error)) (bool, error) {
 	deadline := time.Now().Add(wait)
 	for {
-		n, err := db.PendingMutations(ctx, marker)
+		n, err := pendingMutations(ctx, marker)
 		if err != nil || n == 0 {
 			return err == nil, err
 		}
@@ -51,7 +70,10 @@ func (db *DB) WaitMutations(ctx context.Context, marker string, wait time.Durati
 	}
 }
 
-func (db *DB) clusterPendingMutations(ctx context.Context, marker string) (uint64, error) {
+// clusterPendingMutations is PendingMutations on a cluster; a node that
+// does not answer counts as one pending when downCounts is set, and is
+// left out otherwise.
+func (db *DB) clusterPendingMutations(ctx context.Context, marker string, downCounts bool) (uint64, error) {
 	nodes, err := db.Nodes(ctx)
 	if err != nil {
 		return 0, err
@@ -64,7 +86,9 @@ func (db *DB) clusterPendingMutations(ctx context.Context, marker string) (uint6
 		err := n.QueryRow(ctx, `SELECT count(), countIf(is_done = 0) FROM system.mutations
 			WHERE database IN (?, ?) AND position(command, ?) > 0`, db.Database, db.Cluster.Local, marker).Scan(&all, &open)
 		if err != nil {
-			pending++
+			if downCounts || n.Up(ctx) {
+				pending++
+			}
 			continue
 		}
 		pending += open
