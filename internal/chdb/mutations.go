@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
 )
 
 // PendingMutations counts the unfinished mutations of the current
@@ -91,6 +93,11 @@ func (db *DB) clusterPendingMutations(ctx context.Context, marker string, downCo
 			}
 			continue
 		}
+		if open > 0 {
+			if really, err := n.openMutations(ctx, db.Database, db.Cluster.Local, marker); err == nil {
+				open = really // (else as system.mutations says)
+			}
+		}
 		pending += open
 		most = max(most, all)
 		seen = append(seen, all)
@@ -99,4 +106,44 @@ func (db *DB) clusterPendingMutations(ctx context.Context, marker string, downCo
 		pending += most - all
 	}
 	return pending, nil
+}
+
+// openMutations counts the node's unfinished mutations whose text names
+// marker, leaving out those ClickHouse 18.16 reports unfinished though
+// they are done: a replica back from a crash that fetched the mutated
+// parts from another replica (instead of mutating its own) keeps the
+// mutation at "1 part to do" for ever, with an empty queue, until it
+// restarts (seen in TestErasureWhileAReplicaIsDown in about one run of
+// three; fixed in later releases). A mutation counts as done there when
+// its table's replica has fetched the whole log (queue empty, log
+// pointer past the newest entry) and no active part of the partitions
+// it covers has data older than the mutation's block number in the
+// partition (the data version is the part name's mutation suffix, else
+// its first block).
+func (n *Node) openMutations(ctx context.Context, database, local, marker string) (uint64, error) {
+	var open uint64
+	// Unfinished mutations of the marker, but for those whose table is
+	// caught up and whose partitions hold no part older than them.
+	err := n.QueryRow(ctx, `SELECT count() FROM system.mutations
+		WHERE database IN (@db, @local) AND is_done = 0 AND position(command, @marker) > 0
+			AND ((database, table) NOT IN (SELECT database, table FROM system.replicas
+					WHERE database IN (@db, @local) AND queue_size = 0 AND log_pointer > log_max_index)
+				OR (database, table, mutation_id) IN (
+					SELECT database, table, mutation_id FROM (
+						SELECT database, table, mutation_id, partition_id, block FROM system.mutations
+						ARRAY JOIN block_numbers.partition_id AS partition_id, block_numbers.number AS block
+						WHERE database IN (@db, @local) AND is_done = 0
+					) AS m ALL INNER JOIN (
+						SELECT database, table, partition_id, min(version) AS oldest FROM (
+							SELECT database, table, splitByChar('_', name) AS p, p[1] AS partition_id,
+								toInt64(if(length(p) >= 5, p[5], p[2])) AS version
+							FROM system.parts WHERE active AND database IN (@db, @local))
+						GROUP BY database, table, partition_id
+					) AS q USING (database, table, partition_id)
+					WHERE oldest < block))`,
+		clickhouse.Named("db", database), clickhouse.Named("local", local), clickhouse.Named("marker", marker)).Scan(&open)
+	if err != nil {
+		return 0, fmt.Errorf("cannot read the mutations of %s: %w", n.Host, err)
+	}
+	return open, nil
 }
