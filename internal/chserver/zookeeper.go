@@ -21,8 +21,9 @@ type ZooKeeper struct {
 	Dir  string
 	Port int
 
-	cmd    *exec.Cmd
-	exited chan struct{}
+	java, classPath string
+	cmd             *exec.Cmd
+	exited          chan struct{}
 }
 
 // ErrNoZooKeeper means ZooKeeper or a Java runtime is not installed.
@@ -76,10 +77,20 @@ func StartZooKeeper(ctx context.Context, dir string) (*ZooKeeper, error) {
 	if err != nil {
 		return nil, err
 	}
-	z := &ZooKeeper{Dir: dir, Port: port}
+	z := &ZooKeeper{Dir: dir, Port: port, java: java, classPath: cp}
+	if err := z.start(ctx); err != nil {
+		return nil, err
+	}
+	return z, nil
+}
+
+// start runs the process on z's port and directory and waits until it
+// serves.
+func (z *ZooKeeper) start(ctx context.Context) error {
+	dir, port, java, cp := z.Dir, z.Port, z.java, z.classPath
 	logf, err := os.OpenFile(filepath.Join(dir, "zookeeper.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("cannot open zookeeper log: %w", err)
+		return fmt.Errorf("cannot open zookeeper log: %w", err)
 	}
 	// ZooKeeperServerMain PORT DATADIR TICKTIME; the admin HTTP server
 	// would take port 8080.
@@ -91,7 +102,7 @@ func StartZooKeeper(ctx context.Context, dir string) (*ZooKeeper, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		return nil, fmt.Errorf("cannot start zookeeper: %w", err)
+		return fmt.Errorf("cannot start zookeeper: %w", err)
 	}
 	z.cmd = cmd
 	z.exited = make(chan struct{})
@@ -99,21 +110,21 @@ func StartZooKeeper(ctx context.Context, dir string) (*ZooKeeper, error) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		if z.serving() {
-			return z, nil
+			return nil
 		}
 		select {
 		case <-z.exited:
 			tail, _ := os.ReadFile(filepath.Join(dir, "zookeeper.log"))
 			z.cmd = nil
-			return nil, fmt.Errorf("zookeeper exited during start-up:\n%s", lastBytes(tail, 2000))
+			return fmt.Errorf("zookeeper exited during start-up:\n%s", lastBytes(tail, 2000))
 		case <-ctx.Done():
-			z.Close()
-			return nil, ctx.Err()
+			z.Kill()
+			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			z.Close()
-			return nil, fmt.Errorf("zookeeper did not serve on 127.0.0.1:%d within 60s", port)
+			z.Kill()
+			return fmt.Errorf("zookeeper did not serve on 127.0.0.1:%d within 60s", port)
 		}
 	}
 }
@@ -138,12 +149,26 @@ func (z *ZooKeeper) serving() bool {
 	return false
 }
 
-// Close stops ZooKeeper and removes its directory.
-func (z *ZooKeeper) Close() error {
+// Kill stops ZooKeeper at once (SIGKILL), keeping its data: Restart
+// starts it again, as an outage that ends.
+func (z *ZooKeeper) Kill() {
 	if z.cmd != nil {
 		_ = syscall.Kill(-z.cmd.Process.Pid, syscall.SIGKILL)
 		<-z.exited
 		z.cmd = nil
 	}
+}
+
+// Restart starts ZooKeeper again after Kill, on the same port and data.
+func (z *ZooKeeper) Restart(ctx context.Context) error {
+	if z.cmd != nil {
+		return errors.New("zookeeper already running")
+	}
+	return z.start(ctx)
+}
+
+// Close stops ZooKeeper and removes its directory.
+func (z *ZooKeeper) Close() error {
+	z.Kill()
 	return os.RemoveAll(z.Dir)
 }
