@@ -34,6 +34,9 @@ func migrateCluster(ctx context.Context, db *chdb.DB) ([]string, error) {
 	s := &Schema{DB: db, conn: node, layout: l}
 	ledger := db.Database + ".schema_migrations"
 	if _, ok := l.objects["schema_migrations"]; !ok {
+		if err := everyNodeAnswers(ctx, db); err != nil {
+			return nil, err
+		}
 		if err := s.Exec(ctx, createLedger); err != nil {
 			return nil, fmt.Errorf("cannot create schema_migrations: %w", err)
 		}
@@ -44,6 +47,9 @@ func migrateCluster(ctx context.Context, db *chdb.DB) ([]string, error) {
 	}
 	if !pending(all, done) {
 		return nil, nil
+	}
+	if err := everyNodeAnswers(ctx, db); err != nil {
+		return nil, err
 	}
 	unlock, err := lockCluster(ctx, db, node)
 	if err != nil {
@@ -70,6 +76,21 @@ func migrateCluster(ctx context.Context, db *chdb.DB) ([]string, error) {
 		}
 	}
 	return apply(ctx, s, all, done, ledger)
+}
+
+// everyNodeAnswers fails, naming them, when nodes of the cluster do not
+// answer: each DDL statement waits for every node
+// (distributed_ddl_task_timeout, 180 s by default) and then fails.
+func everyNodeAnswers(ctx context.Context, db *chdb.DB) error {
+	down, err := db.Silent(ctx)
+	if err != nil {
+		return err
+	}
+	if len(down) > 0 {
+		return fmt.Errorf("cannot apply migrations on cluster %s: node %s does not answer; applying a migration needs every node (start it and migrate again)",
+			db.Cluster.Name, strings.Join(down, ", node "))
+	}
+	return nil
 }
 
 // applyPlan runs the migrations into a plan, runs the plan's statements

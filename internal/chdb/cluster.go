@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
 // Cluster is the layout of remarket's tables on a ClickHouse cluster
@@ -295,6 +296,14 @@ func createClusterDatabases(ctx context.Context, opts clickhouse.Options, cluste
 	if have == 2 {
 		return nil
 	}
+	// CREATE DATABASE … ON CLUSTER waits for every node: say which one
+	// does not answer now, rather than after distributed_ddl_task_timeout.
+	if down, err := silentMembers(ctx, conn, opts, cluster); err != nil || len(down) > 0 {
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("cannot create database %s on cluster %s: %s %s not answer; creating it needs every node", database, cluster, strings.Join(down, ", "), doesOrDo(len(down)))
+	}
 	for _, name := range []string{database, database + LocalSuffix} {
 		// Names are identifiers (checked above), not values: they cannot be bound.
 		if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+name+" ON CLUSTER '"+cluster+"'"); err != nil {
@@ -311,4 +320,70 @@ func validClusterName(s string) bool {
 	return strings.IndexFunc(s, func(r rune) bool {
 		return !(r == '_' || r == '-' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9'))
 	}) < 0
+}
+
+// silentMembers lists the members of cluster (host:port as
+// remote_servers names them) that do not answer a ping within a second.
+func silentMembers(ctx context.Context, conn driver.Conn, opts clickhouse.Options, cluster string) ([]string, error) {
+	rows, err := conn.Query(ctx, "SELECT host_name, port FROM system.clusters WHERE cluster = ? ORDER BY shard_num, replica_num", cluster)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read system.clusters: %w", err)
+	}
+	var hosts []string
+	for rows.Next() {
+		var host string
+		var port uint16
+		if err := rows.Scan(&host, &port); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		hosts = append(hosts, host+":"+strconv.Itoa(int(port)))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var down []string
+	for _, h := range hosts {
+		o := opts
+		o.Addr = []string{h}
+		o.Auth.Database = "default" // (remarket's may not exist yet)
+		o.MaxOpenConns = 1
+		o.DialTimeout = time.Second
+		c, err := clickhouse.Open(&o)
+		if err == nil {
+			pctx, cancel := context.WithTimeout(ctx, time.Second)
+			err = c.Ping(pctx)
+			cancel()
+			c.Close()
+		}
+		if err != nil {
+			down = append(down, h)
+		}
+	}
+	return down, nil
+}
+
+func doesOrDo(n int) string {
+	if n == 1 {
+		return "does"
+	}
+	return "do"
+}
+
+// Silent lists the cluster's nodes (host:port, shard and replica) that do
+// not answer within a second: an ON CLUSTER statement waits for every
+// node, distributed_ddl_task_timeout (180 s by default) per statement.
+func (db *DB) Silent(ctx context.Context) ([]string, error) {
+	nodes, err := db.Nodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var down []string
+	for _, n := range nodes {
+		if !n.Up(ctx) {
+			down = append(down, fmt.Sprintf("%s (shard %d, replica %d)", n.Host, n.Shard, n.Replica))
+		}
+	}
+	return down, nil
 }

@@ -184,12 +184,17 @@ func buildRemarket() (string, error) {
 
 // remarket runs the binary with a cluster DSN and no config file.
 func remarket(bin, dsn string, args ...string) (string, error) {
+	return remarketWithin(bin, dsn, 5*time.Minute, args...)
+}
+
+// remarketWithin is remarket killed after d.
+func remarketWithin(bin, dsn string, d time.Duration, args ...string) (string, error) {
 	dir, err := os.MkdirTemp("", "remarket-run-")
 	if err != nil {
 		return "", err
 	}
 	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = dir
