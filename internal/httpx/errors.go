@@ -9,6 +9,8 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/remarket/remarket/internal/chdb"
 )
 
 // Code classifies an error for the client.
@@ -64,12 +66,26 @@ func Status(err error) int {
 	return http.StatusInternalServerError
 }
 
+// unavailableRetry is the Retry-After of a 503 while ClickHouse cannot
+// serve (seconds).
+const unavailableRetry = "10"
+
 // Fail answers err as {"error": message}. Errors that are not *Error are
-// logged in full and shown to the client only as "internal error".
+// logged in full and shown to the client only as "internal error", but
+// for ClickHouse being unreachable or unable to serve (chdb.IsUnavailable:
+// every node down, a shard without a replica, read-only tables without
+// ZooKeeper), which is 503 with Retry-After: the request may succeed
+// later.
 func Fail(c *gin.Context, err error) {
 	var e *Error
 	if errors.As(err, &e) {
 		c.AbortWithStatusJSON(Status(err), gin.H{"error": e.Message, "code": e.Code})
+		return
+	}
+	if chdb.IsUnavailable(err) {
+		slog.Warn("request failed: clickhouse unavailable", "method", c.Request.Method, "path", c.FullPath(), "err", err)
+		c.Header("Retry-After", unavailableRetry)
+		c.AbortWithStatusJSON(http.StatusServiceUnavailable, gin.H{"error": "ClickHouse is unavailable; try again later", "code": Unavailable})
 		return
 	}
 	slog.Error("request failed", "method", c.Request.Method, "path", c.FullPath(), "err", err)
