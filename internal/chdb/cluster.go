@@ -209,6 +209,9 @@ func (db *DB) Alter(ctx context.Context, table, clause string, args ...any) erro
 	return db.Exec(ctx, "ALTER TABLE "+db.Database+"."+quoteIdent(table)+" "+clause, args...)
 }
 
+// ErrNodeDown is a cluster node that does not answer (IsUnavailable).
+var ErrNodeDown = errors.New("the node does not answer")
+
 // alterShards runs ALTER TABLE table <clause> on the shard table of one
 // replica of every shard: the first that answers and takes it. Not ON
 // CLUSTER: the DDL queue waits for every node, so with one replica down
@@ -229,7 +232,7 @@ func (db *DB) alterShards(ctx context.Context, table, clause string, args ...any
 		var failed []error
 		for _, n := range replicas {
 			if !n.Up(ctx) {
-				failed = append(failed, fmt.Errorf("%s does not answer", n.Host))
+				failed = append(failed, fmt.Errorf("%s: %w", n.Host, ErrNodeDown))
 				continue
 			}
 			if err := n.Exec(ctx, q, args...); err != nil {

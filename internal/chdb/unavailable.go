@@ -19,18 +19,29 @@ var unavailableCodes = map[int32]bool{209: true, 210: true, 242: true, 279: true
 
 // IsUnavailable reports an error that says ClickHouse cannot be reached
 // or cannot serve now (the request may succeed later), rather than that
-// the request is wrong: refused or broken connections, and the
-// exceptions above.
+// the request is wrong: refused or broken connections, a cluster node
+// that does not answer (ErrNodeDown), and the exceptions above. An
+// error joining several says so when each of them does.
 func IsUnavailable(err error) bool {
-	if err == nil {
+	switch x := err.(type) {
+	case nil:
 		return false
+	case interface{ Unwrap() []error }:
+		errs := x.Unwrap()
+		for _, e := range errs {
+			if !IsUnavailable(e) {
+				return false
+			}
+		}
+		return len(errs) > 0
+	case *clickhouse.Exception:
+		return unavailableCodes[x.Code]
+	case *net.OpError:
+		return true
 	}
-	var ex *clickhouse.Exception
-	if errors.As(err, &ex) {
-		return unavailableCodes[ex.Code]
+	switch err {
+	case ErrNodeDown, syscall.ECONNREFUSED, syscall.ECONNRESET, io.EOF, io.ErrUnexpectedEOF, sqldriver.ErrBadConn, clickhouse.ErrAcquireConnTimeout:
+		return true
 	}
-	var op *net.OpError
-	return errors.As(err, &op) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, sqldriver.ErrBadConn) ||
-		errors.Is(err, clickhouse.ErrAcquireConnTimeout)
+	return IsUnavailable(errors.Unwrap(err))
 }

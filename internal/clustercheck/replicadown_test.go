@@ -124,3 +124,35 @@ func TestErasureWhileAReplicaIsDown(t *testing.T) {
 		t.Errorf("%d of the person's %d rows are left on the nodes", left, before)
 	}
 }
+
+// With both replicas of a shard down an erasure fails at once with an
+// error naming the shard, one the API answers 503 (chdb.IsUnavailable).
+func TestErasureWithAShardDown(t *testing.T) {
+	migrated(t)
+	ctx := context.Background()
+	const site = "sharddown"
+	db := openCluster(t, cluster.DSN(database, cluster.Node(1, 1), cluster.Node(1, 2)))
+	cfg := config.Default()
+	cfg.Sites = []config.Site{{ID: site, WriteKey: "wk_sd", AdminToken: strings.Repeat("a", 16), FeedToken: strings.Repeat("f", 16)}}
+	for r := 1; r <= 2; r++ {
+		cluster.Node(2, r).Kill()
+	}
+	defer func() {
+		for r := 1; r <= 2; r++ {
+			if err := cluster.Recover(context.Background(), cluster.Node(2, r)); err != nil {
+				t.Errorf("restart shard 2 replica %d: %v", r, err)
+			}
+		}
+	}()
+	er := privacy.NewEraser(cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	er.Wait = 10 * time.Second
+	ectx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	start := time.Now()
+	res, err := er.Erase(ectx, privacy.Subject{Site: site, Kind: "visitor", ID: "v1"}, "test")
+	took := time.Since(start)
+	t.Logf("erasure with shard 2 down: %v after %s", err, took.Round(time.Millisecond))
+	if err == nil || !strings.Contains(err.Error(), "shard 2") || !chdb.IsUnavailable(err) || took > 30*time.Second {
+		t.Errorf("erasure with shard 2 down: %+v, %v after %s; want an unavailable error naming shard 2 within 30 s", res, err, took.Round(time.Second))
+	}
+}
