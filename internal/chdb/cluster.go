@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -229,27 +230,56 @@ func (db *DB) alterShards(ctx context.Context, table, clause string, args ...any
 	q := "ALTER TABLE " + db.Cluster.Local + "." + quoteIdent(table) + " " + clause
 	var errs []error
 	for _, replicas := range ShardReplicas(nodes) {
-		var failed []error
-		for _, n := range replicas {
-			if !n.Up(ctx) {
-				failed = append(failed, fmt.Errorf("%s: %w", n.Host, ErrNodeDown))
-				continue
+		// A replica that answers may still fail for a node that does not:
+		// 18.16 sends DROP PARTITION to the shard's leader, and a killed
+		// leader stays leader until its ZooKeeper session ends (30 s by
+		// default). Such a shard is tried again for a while.
+		deadline := time.Now().Add(leaderWait)
+		for {
+			failed, err := alterShard(ctx, replicas, q, args)
+			if err != nil {
+				return err
 			}
-			if err := n.Exec(ctx, q, args...); err != nil {
-				if ctx.Err() != nil {
-					return err
+			if failed == nil {
+				break
+			}
+			if up := slices.ContainsFunc(failed, func(e error) bool { return !errors.Is(e, ErrNodeDown) }); up && IsUnavailable(errors.Join(failed...)) && time.Now().Before(deadline) {
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(time.Second):
 				}
-				failed = append(failed, fmt.Errorf("%s: %w", n.Host, err))
 				continue
 			}
-			failed = nil
-			break
-		}
-		if failed != nil {
 			errs = append(errs, fmt.Errorf("no replica of shard %d took ALTER TABLE %s: %w", replicas[0].Shard, table, errors.Join(failed...)))
+			break
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// leaderWait bounds how long alterShards tries a shard again whose
+// answering replicas fail for want of a node that is down.
+const leaderWait = time.Minute
+
+// alterShard runs q on the first replica that answers and takes it; it
+// returns each replica's failure when none does (err only when ctx ends).
+func alterShard(ctx context.Context, replicas []*Node, q string, args []any) (failed []error, err error) {
+	for _, n := range replicas {
+		if !n.Up(ctx) {
+			failed = append(failed, fmt.Errorf("%s: %w", n.Host, ErrNodeDown))
+			continue
+		}
+		if err := n.Exec(ctx, q, args...); err != nil {
+			if ctx.Err() != nil {
+				return nil, err
+			}
+			failed = append(failed, fmt.Errorf("%s: %w", n.Host, err))
+			continue
+		}
+		return nil, nil
+	}
+	return failed, nil
 }
 
 func quoteIdent(s string) string {

@@ -156,3 +156,66 @@ func TestErasureWithAShardDown(t *testing.T) {
 		t.Errorf("erasure with shard 2 down: %+v, %v after %s; want an unavailable error naming shard 2 within 30 s", res, err, took.Round(time.Second))
 	}
 }
+
+// Retention with one replica of a shard down drops the month at once on
+// the replicas that answer, and on the returned replica once it is back.
+func TestRetentionWhileAReplicaIsDown(t *testing.T) {
+	migrated(t)
+	ctx := context.Background()
+	const site = "retdown"
+	db := openCluster(t, cluster.DSN(database, cluster.Node(1, 1), cluster.Node(2, 2)))
+	err := db.Exec(ctx, `INSERT INTO events (site, event_id, event_time, received_at, type, visitor_id)
+		SELECT @site, generateUUIDv4(), toDateTime('2019-07-15 00:00:00') + number, toDateTime('2019-07-15 00:00:00') + number,
+			'page_view', concat('v', toString(number % 50))
+		FROM system.numbers LIMIT 400`, named("site", site))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes, err := db.Nodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, replicas := range chdb.ShardReplicas(nodes) {
+		if _, err := converged(ctx, replicas, "events", site, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	down := cluster.Node(1, 2)
+	down.Kill()
+	recovered := false
+	defer func() {
+		if !recovered {
+			cluster.Recover(context.Background(), down)
+		}
+	}()
+	cfg := config.Default()
+	cfg.Sites = []config.Site{{ID: site, WriteKey: "wk_rt", AdminToken: strings.Repeat("a", 16), FeedToken: strings.Repeat("f", 16), RetentionDays: 30}}
+	r := privacy.NewRetention(cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	rctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	start := time.Now()
+	months, err := r.Run(rctx, site, false)
+	cancel()
+	if err != nil {
+		t.Fatalf("retention with shard 1's replica 2 down: %v after %s", err, time.Since(start).Round(time.Second))
+	}
+	dropped := 0
+	for _, m := range months {
+		if m.Dropped {
+			dropped++
+		}
+	}
+	if dropped != 1 {
+		t.Errorf("dropped %d months, want 201907: %+v", dropped, months)
+	}
+	if err := cluster.Recover(ctx, down); err != nil {
+		t.Fatal(err)
+	}
+	recovered = true
+	deadline := time.Now().Add(time.Minute)
+	for n := monthRows(t, 201907); n != [4]uint64{}; n = monthRows(t, 201907) {
+		if time.Now().After(deadline) {
+			t.Fatalf("July 2019 rows per node a minute after the replica returned: %v", n)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
