@@ -14,8 +14,9 @@ import (
 // that cannot serve now, whatever the query: NETWORK_ERROR,
 // SOCKET_TIMEOUT, ALL_CONNECTION_TRIES_FAILED (a Distributed query found
 // no replica of a shard), TABLE_IS_READ_ONLY (a replicated table without
-// ZooKeeper) and ALL_REPLICAS_ARE_STALE.
-var unavailableCodes = map[int32]bool{209: true, 210: true, 242: true, 279: true, 369: true}
+// ZooKeeper), NO_ACTIVE_REPLICAS and LEADERSHIP_CHANGED (a shard whose
+// replicas just restarted) and ALL_REPLICAS_ARE_STALE.
+var unavailableCodes = map[int32]bool{209: true, 210: true, 242: true, 254: true, 279: true, 292: true, 369: true}
 
 // IsUnavailable reports an error that says ClickHouse cannot be reached
 // or cannot serve now (the request may succeed later), rather than that
