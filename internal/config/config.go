@@ -203,6 +203,15 @@ func decodeStrict(raw []byte, into any) error {
 	if err := dec.Decode(into); err != nil && !errors.Is(err, io.EOF) {
 		return err
 	}
+	// A second document ("---" and more keys) would be ignored, and with
+	// it every setting it holds.
+	var more yaml.Node
+	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("line %d: a second YAML document starts here (---); write the whole configuration as one document", more.Line)
+	}
 	return nil
 }
 

@@ -299,3 +299,19 @@ func TestParseRejectsValuesThatBreakAtRuntime(t *testing.T) {
 		}
 	}
 }
+
+// A second YAML document would be dropped without a word, and every
+// setting in it with it (here the site): it is refused, naming its line.
+// A single document may still start with --- and end with a comment.
+func TestParseRefusesASecondDocument(t *testing.T) {
+	_, err := config.Parse([]byte("listen: 127.0.0.1:8080\n---\n"+minimal), nil)
+	if err == nil || !strings.Contains(err.Error(), "second YAML document") || !strings.Contains(err.Error(), "line 2:") {
+		t.Fatalf("two documents: err = %v, want the second document refused at its --- on line 2", err)
+	}
+	if _, err := config.Parse([]byte("---\n"+minimal+"# end\n"), nil); err != nil {
+		t.Fatalf("one document after ---: %v", err)
+	}
+	if _, err := config.Parse([]byte(minimal), []string{"REMARKET_SPOOL={batch_rows: 5}\n---\n{batch_rows: 7}"}); err == nil {
+		t.Fatal("an environment value holding two documents was accepted")
+	}
+}
