@@ -46,6 +46,11 @@ number and skipped. The format is detected from the first byte unless
 			if err != nil {
 				return err
 			}
+			if keep < 2 {
+				// The store keeps at least two: an upsert may still be
+				// copying the version before the newest.
+				return fmt.Errorf("--keep %d: keep at least 2 catalog versions", keep)
+			}
 			if err := a.load(false); err != nil {
 				return err
 			}

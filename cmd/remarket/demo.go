@@ -34,6 +34,9 @@ dashboard, the demo shop and the feeds. Re-running it is safe: secrets
 are kept and finished traffic is not sent twice.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if visitors <= 0 {
+				return fmt.Errorf("--visitors %d: want at least 1 simulated shopper", visitors)
+			}
 			return a.demo(cmd.Context(), noServe, seed, visitors)
 		},
 	}
