@@ -15,7 +15,7 @@ import (
 // are recognised from the header line.
 type csvDecoder struct {
 	r        *csv.Reader
-	limit    *recordLimiter
+	limit    *limitedReader
 	columns  []field // column index → field; -1 for ignored columns
 	item     int
 	lastLine int        // line of the last field read, for errors that have no line of their own
@@ -30,7 +30,7 @@ func newCSVDecoder(br *bufio.Reader) (*csvDecoder, error) {
 		br = bufio.NewReaderSize(crToLF{br}, br.Size())
 	}
 	comma := sniffDelimiter(br)
-	limit := &recordLimiter{r: br, limit: maxCSVRecord + csvReadAhead}
+	limit := &limitedReader{r: br, tooLong: errCSVRecordTooLong, limit: maxCSVRecord + csvReadAhead}
 	r := csv.NewReader(limit)
 	r.Comma = comma
 	r.FieldsPerRecord = -1 // counted here, for a message naming the line
@@ -122,7 +122,9 @@ func sniffDelimiter(br *bufio.Reader) rune {
 }
 
 func (d *csvDecoder) Next() (Record, error) {
-	d.limit.startRecord(d.r.InputOffset())
+	// At most maxCSVRecord bytes (plus encoding/csv's read-ahead) past
+	// the start of the record.
+	d.limit.allowUpTo(d.r.InputOffset() + maxCSVRecord + csvReadAhead)
 	row, err := d.r.Read()
 	if err == io.EOF {
 		return Record{}, io.EOF
@@ -188,30 +190,6 @@ const maxCSVRecord = maxJSONLine
 const csvReadAhead = 4096
 
 var errCSVRecordTooLong = errors.New("CSV record too long")
-
-// recordLimiter hands encoding/csv at most maxCSVRecord bytes (plus its
-// read-ahead) past the start of the record being read, then fails.
-type recordLimiter struct {
-	r     io.Reader
-	read  int64 // bytes handed to the CSV reader so far
-	limit int64 // offset read may not pass
-}
-
-func (l *recordLimiter) startRecord(offset int64) {
-	l.limit = offset + maxCSVRecord + csvReadAhead
-}
-
-func (l *recordLimiter) Read(p []byte) (int, error) {
-	if l.read >= l.limit {
-		return 0, errCSVRecordTooLong
-	}
-	if rest := l.limit - l.read; int64(len(p)) > rest {
-		p = p[:rest]
-	}
-	n, err := l.r.Read(p)
-	l.read += int64(n)
-	return n, err
-}
 
 // attach hands header warnings to the importer with the first row.
 func (d *csvDecoder) attach(rec Record) Record {

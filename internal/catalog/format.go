@@ -109,3 +109,28 @@ func detect(br *bufio.Reader) (Format, error) {
 		}
 	}
 }
+
+// limitedReader hands a decoder bytes up to an offset it moves on
+// before each record or item (allowUpTo), then fails with tooLong: the
+// decoders hold a record or element whole, so one never closed would
+// otherwise be read to the end of the file.
+type limitedReader struct {
+	r       io.Reader
+	tooLong error
+	read    int64 // bytes handed to the decoder so far
+	limit   int64 // offset read may not pass
+}
+
+func (l *limitedReader) allowUpTo(offset int64) { l.limit = offset }
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.read >= l.limit {
+		return 0, l.tooLong
+	}
+	if rest := l.limit - l.read; int64(len(p)) > rest {
+		p = p[:rest]
+	}
+	n, err := l.r.Read(p)
+	l.read += int64(n)
+	return n, err
+}

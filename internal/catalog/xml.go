@@ -35,12 +35,12 @@ var xmlFields = map[string]field{
 // Google Merchant feed; everything outside them is skipped.
 type xmlDecoder struct {
 	d     *xml.Decoder
-	limit *xmlLimiter
+	limit *limitedReader
 	item  int
 }
 
 func newXMLDecoder(br *bufio.Reader) *xmlDecoder {
-	limit := &xmlLimiter{r: br}
+	limit := &limitedReader{r: br, tooLong: errXMLTooLong}
 	d := xml.NewDecoder(limit)
 	d.CharsetReader = charset.NewReaderLabel // feeds in ISO-8859-1 and friends
 	d.Entity = xml.HTMLEntity                // &nbsp; and co. in descriptions
@@ -49,7 +49,8 @@ func newXMLDecoder(br *bufio.Reader) *xmlDecoder {
 
 func (x *xmlDecoder) Next() (Record, error) {
 	for {
-		x.limit.start()
+		// At most maxXMLItem bytes (plus the decoder's read-ahead) from here.
+		x.limit.allowUpTo(x.limit.read + maxXMLItem)
 		// The token starts where the previous one ended: an item's line is
 		// the one of its "<item", however its attributes are laid out.
 		start, _ := x.d.InputPos()
@@ -105,28 +106,6 @@ func notUTF8XML(err error) error {
 const maxXMLItem = maxJSONLine
 
 var errXMLTooLong = errors.New("XML item too long")
-
-// xmlLimiter hands the XML decoder at most maxXMLItem bytes (plus the
-// decoder's read-ahead) from the last call of start, then fails.
-type xmlLimiter struct {
-	r     io.Reader
-	read  int64 // bytes handed to the decoder so far
-	limit int64 // offset read may not pass
-}
-
-func (l *xmlLimiter) start() { l.limit = l.read + maxXMLItem }
-
-func (l *xmlLimiter) Read(p []byte) (int, error) {
-	if l.read >= l.limit {
-		return 0, errXMLTooLong
-	}
-	if rest := l.limit - l.read; int64(len(p)) > rest {
-		p = p[:rest]
-	}
-	n, err := l.r.Read(p)
-	l.read += int64(n)
-	return n, err
-}
 
 // readItem fills rec from the children of one item. A g: element wins over
 // a plain one of the same name: in Atom, <id> is the entry's URI while
