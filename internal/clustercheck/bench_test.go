@@ -22,7 +22,6 @@ import (
 	"github.com/remarket/remarket/ingest"
 	"github.com/remarket/remarket/internal/chdb"
 	"github.com/remarket/remarket/internal/chtest"
-	"github.com/remarket/remarket/internal/config"
 	"github.com/remarket/remarket/internal/runcheck"
 	"github.com/remarket/remarket/segment"
 	rmsql "github.com/remarket/remarket/sql"
@@ -187,9 +186,8 @@ func benchBatches(n int, site string, seed uint64) [][]byte {
 // (durable in the spool) and when every event was in ClickHouse.
 func benchIngest(b *testing.B, db *chdb.DB, site string, batches [][]byte) (acked, shipped time.Duration) {
 	ctx := context.Background()
-	cfg := config.Default()
+	cfg := oneSite(site, 0)
 	cfg.SpoolDir = b.TempDir()
-	cfg.Sites = []config.Site{{ID: site, WriteKey: "wk_" + site, AdminToken: strings.Repeat("a", 16), FeedToken: strings.Repeat("f", 16)}}
 	svc, err := ingest.Open(ctx, ingest.Options{Config: cfg, DB: db, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatal(err)

@@ -2,15 +2,11 @@ package clustercheck
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/remarket/remarket/internal/catalog"
-	"github.com/remarket/remarket/internal/config"
 	"github.com/remarket/remarket/segment"
 )
 
@@ -52,11 +48,8 @@ func TestAPersonsDevicesOnTwoShardsAreOnePerson(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Default()
-	cfg.Sites = []config.Site{{ID: site, WriteKey: "wk_d", AdminToken: strings.Repeat("a", 16), FeedToken: strings.Repeat("f", 16)}}
-	cfg.Sites[0].Audiences = segment.Templates()
-	e := segment.New(cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	e.SetInsertMargin(0)
+	cfg := oneSite(site, len(segment.Templates()))
+	e := quietEngine(cfg, db)
 	e.Now = func() time.Time { return now }
 	time.Sleep(time.Second) // insert times are seconds: the run must start after them
 	if _, err := e.Run(ctx, site, segment.RunOptions{}); err != nil {

@@ -15,13 +15,18 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/remarket/remarket/internal/chdb"
 	"github.com/remarket/remarket/internal/chserver"
+	"github.com/remarket/remarket/internal/config"
+	"github.com/remarket/remarket/segment"
 )
 
 const clusterName = "remarket_test"
@@ -102,4 +107,21 @@ func needCluster(t testing.TB) {
 		}
 		t.Skip("clustercheck: " + noRun)
 	}
+}
+
+// oneSite is the default configuration with one site, id, and the first
+// audiences of the built-in templates.
+func oneSite(id string, audiences int) config.Config {
+	cfg := config.Default()
+	cfg.Sites = []config.Site{{ID: id, WriteKey: "wk_" + id, AdminToken: strings.Repeat("a", 16), FeedToken: strings.Repeat("f", 16)}}
+	cfg.Sites[0].Audiences = segment.Templates()[:audiences]
+	return cfg
+}
+
+// quietEngine is a segment engine on db that logs nothing and counts
+// events from the moment they are inserted (no insert margin).
+func quietEngine(cfg config.Config, db *chdb.DB) *segment.Engine {
+	e := segment.New(cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	e.SetInsertMargin(0)
+	return e
 }

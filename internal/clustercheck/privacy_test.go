@@ -12,7 +12,6 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/remarket/remarket/internal/chdb"
-	"github.com/remarket/remarket/internal/config"
 	"github.com/remarket/remarket/internal/erasures"
 	"github.com/remarket/remarket/privacy"
 	"github.com/remarket/remarket/segment"
@@ -191,8 +190,8 @@ func TestRetentionDropsTheMonthOnEveryNode(t *testing.T) {
 	if n := januaryRows(t); n[0]+n[1] == 0 || n[2]+n[3] == 0 {
 		t.Fatalf("January 2020 rows per node %v: want some on both shards", n)
 	}
-	cfg := config.Default()
-	cfg.Sites = []config.Site{{ID: "retention", WriteKey: "wk_r", AdminToken: strings.Repeat("a", 16), FeedToken: strings.Repeat("f", 16), RetentionDays: 30}}
+	cfg := oneSite("retention", 0)
+	cfg.Sites[0].RetentionDays = 30
 	r := privacy.NewRetention(cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	months, err := r.Run(ctx, "retention", false)
 	if err != nil {
@@ -263,12 +262,9 @@ func TestARunAfterAMonthWasDroppedAndMadeAgainIsFull(t *testing.T) {
 	}
 	insert("2019-03", 400)
 	insert("2019-04", 400)
-	cfg := config.Default()
-	cfg.Sites = []config.Site{{ID: site, WriteKey: "wk_m", AdminToken: strings.Repeat("a", 16), FeedToken: strings.Repeat("f", 16)}}
-	cfg.Sites[0].Audiences = segment.Templates()[:2]
+	cfg := oneSite(site, 2)
 	cfg.Segments.IncrementalMaxNewEventsPercent = 100
-	e := segment.New(cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	e.SetInsertMargin(0)
+	e := quietEngine(cfg, db)
 	at := time.Date(2019, 5, 1, 0, 0, 0, 0, time.UTC)
 	run := func(mode string) segment.RunResult {
 		t.Helper()

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/remarket/remarket/internal/chdb"
-	"github.com/remarket/remarket/internal/config"
 	"github.com/remarket/remarket/internal/erasures"
 	"github.com/remarket/remarket/privacy"
 	"github.com/remarket/remarket/segment"
@@ -41,12 +40,9 @@ func TestErasureWhileAReplicaIsDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Default()
-	cfg.Sites = []config.Site{{ID: site, WriteKey: "wk_ed", AdminToken: strings.Repeat("a", 16), FeedToken: strings.Repeat("f", 16)}}
-	cfg.Sites[0].Audiences = segment.Templates()[:2]
+	cfg := oneSite(site, 2)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	eng := segment.New(cfg, db, log)
-	eng.SetInsertMargin(0)
+	eng := quietEngine(cfg, db)
 	if _, err := eng.Run(ctx, site, segment.RunOptions{Full: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -137,8 +133,7 @@ func TestErasureWithAShardDown(t *testing.T) {
 	ctx := context.Background()
 	const site = "sharddown"
 	db := openCluster(t, cluster.DSN(database, cluster.Node(1, 1), cluster.Node(1, 2)))
-	cfg := config.Default()
-	cfg.Sites = []config.Site{{ID: site, WriteKey: "wk_sd", AdminToken: strings.Repeat("a", 16), FeedToken: strings.Repeat("f", 16)}}
+	cfg := oneSite(site, 0)
 	for r := 1; r <= 2; r++ {
 		cluster.Node(2, r).Kill()
 	}
@@ -193,8 +188,8 @@ func TestRetentionWhileAReplicaIsDown(t *testing.T) {
 			cluster.Recover(context.Background(), down)
 		}
 	}()
-	cfg := config.Default()
-	cfg.Sites = []config.Site{{ID: site, WriteKey: "wk_rt", AdminToken: strings.Repeat("a", 16), FeedToken: strings.Repeat("f", 16), RetentionDays: 30}}
+	cfg := oneSite(site, 0)
+	cfg.Sites[0].RetentionDays = 30
 	r := privacy.NewRetention(cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	rctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	start := time.Now()

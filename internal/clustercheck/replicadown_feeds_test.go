@@ -13,7 +13,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/remarket/remarket/feeds"
-	"github.com/remarket/remarket/internal/config"
 	"github.com/remarket/remarket/segment"
 )
 
@@ -34,12 +33,9 @@ func TestFeedsWhileReplicasAreDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Default()
-	cfg.Sites = []config.Site{{ID: site, WriteKey: "wk_fd", AdminToken: strings.Repeat("a", 16), FeedToken: strings.Repeat("f", 16)}}
-	cfg.Sites[0].Audiences = segment.Templates()[:2]
+	cfg := oneSite(site, 2)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	eng := segment.New(cfg, db, log)
-	eng.SetInsertMargin(0)
+	eng := quietEngine(cfg, db)
 	if _, err := eng.Run(ctx, site, segment.RunOptions{Full: true}); err != nil {
 		t.Fatal(err)
 	}

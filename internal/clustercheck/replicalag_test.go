@@ -2,14 +2,10 @@ package clustercheck
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/remarket/remarket/internal/chdb"
-	"github.com/remarket/remarket/internal/config"
 	"github.com/remarket/remarket/internal/runcheck"
 	"github.com/remarket/remarket/segment"
 )
@@ -43,12 +39,9 @@ func TestARunOnLaggingReplicasMissesNothingNext(t *testing.T) {
 		}
 	}
 	insert(0, 800)
-	cfg := config.Default()
-	cfg.Sites = []config.Site{{ID: site, WriteKey: "wk_lag", AdminToken: strings.Repeat("a", 16), FeedToken: strings.Repeat("f", 16)}}
-	cfg.Sites[0].Audiences = segment.Templates()[:3]
+	cfg := oneSite(site, 3)
 	cfg.Segments.IncrementalMaxNewEventsPercent = 100
-	eng := segment.New(cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	eng.SetInsertMargin(0)
+	eng := quietEngine(cfg, db)
 	if _, err := eng.Run(ctx, site, segment.RunOptions{Full: true}); err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,6 @@ import (
 
 	"github.com/remarket/remarket/ingest"
 	"github.com/remarket/remarket/internal/chdb"
-	"github.com/remarket/remarket/internal/config"
 )
 
 // (This file sorts after privacy_test.go on purpose: after this test's
@@ -43,11 +42,10 @@ func TestIngestWhileReplicasDieAndReturn(t *testing.T) {
 	// moves to the third host while they are down.
 	victims := []int{1, 2} // node indexes: shard 1 replica 2, shard 2 replica 1
 	db := openCluster(t, cluster.DSN(database, cluster.Node(1, 2), cluster.Node(2, 1), cluster.Node(1, 1)))
-	cfg := config.Default()
+	cfg := oneSite(site, 0)
 	cfg.SpoolDir = t.TempDir()
 	cfg.Spool.BatchRows = 1000
 	cfg.Spool.FlushInterval = 50 * time.Millisecond
-	cfg.Sites = []config.Site{{ID: site, WriteKey: "wk_ingest", AdminToken: strings.Repeat("a", 16), FeedToken: strings.Repeat("f", 16)}}
 	var logs lockedBuffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	svc, err := ingest.Open(ctx, ingest.Options{Config: cfg, DB: db, Logger: log})
@@ -79,7 +77,7 @@ func TestIngestWhileReplicasDieAndReturn(t *testing.T) {
 				"properties":  map[string]any{"product_id": fmt.Sprintf("p%d", rng.IntN(50)), "price": 10},
 			})
 		}
-		batches[b], _ = json.Marshal(map[string]any{"writeKey": "wk_ingest", "batch": events})
+		batches[b], _ = json.Marshal(map[string]any{"writeKey": "wk_" + site, "batch": events})
 	}
 
 	var sent atomic.Int64

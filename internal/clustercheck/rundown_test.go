@@ -2,13 +2,9 @@ package clustercheck
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/remarket/remarket/internal/config"
 	"github.com/remarket/remarket/segment"
 )
 
@@ -27,11 +23,8 @@ func TestARunWhileAReplicaDies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Default()
-	cfg.Sites = []config.Site{{ID: site, WriteKey: "wk_rd", AdminToken: strings.Repeat("a", 16), FeedToken: strings.Repeat("f", 16)}}
-	cfg.Sites[0].Audiences = segment.Templates()[:3]
-	eng := segment.New(cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	eng.SetInsertMargin(0)
+	cfg := oneSite(site, 3)
+	eng := quietEngine(cfg, db)
 	first, err := eng.Run(ctx, site, segment.RunOptions{Full: true})
 	if err != nil {
 		t.Fatal(err)

@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,7 +14,6 @@ import (
 
 	"github.com/remarket/remarket/ingest"
 	"github.com/remarket/remarket/internal/chdb"
-	"github.com/remarket/remarket/internal/config"
 	"github.com/remarket/remarket/segment"
 )
 
@@ -30,11 +27,9 @@ func TestIngestAndRunsWhileZooKeeperIsDown(t *testing.T) {
 	ctx := context.Background()
 	const site, perBatch = "zkdown", 50
 	db := openCluster(t, cluster.DSN(database, cluster.Node(1, 1), cluster.Node(2, 2)))
-	cfg := config.Default()
+	cfg := oneSite(site, 2)
 	cfg.SpoolDir = t.TempDir()
 	cfg.Spool.FlushInterval = 50 * time.Millisecond
-	cfg.Sites = []config.Site{{ID: site, WriteKey: "wk_zk", AdminToken: strings.Repeat("a", 16), FeedToken: strings.Repeat("f", 16)}}
-	cfg.Sites[0].Audiences = segment.Templates()[:2]
 	var logs lockedBuffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	svc, err := ingest.Open(ctx, ingest.Options{Config: cfg, DB: db, Logger: log})
@@ -64,7 +59,7 @@ func TestIngestAndRunsWhileZooKeeperIsDown(t *testing.T) {
 					"properties":  map[string]any{"product_id": fmt.Sprintf("p%d", i%7), "category": "Cameras", "price": 100 + i%7},
 				})
 			}
-			body, _ := json.Marshal(map[string]any{"writeKey": "wk_zk", "batch": events})
+			body, _ := json.Marshal(map[string]any{"writeKey": "wk_" + site, "batch": events})
 			if err := post(srv.URL, body); err != nil {
 				t.Fatal(err)
 			}
@@ -77,8 +72,7 @@ func TestIngestAndRunsWhileZooKeeperIsDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng := segment.New(cfg, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	eng.SetInsertMargin(0)
+	eng := quietEngine(cfg, db)
 	first, err := eng.Run(ctx, site, segment.RunOptions{Full: true})
 	if err != nil {
 		t.Fatal(err)
