@@ -7,3 +7,10 @@ import "context"
 func (s *Store) SetBeforeSwitch(f func(ctx context.Context, site string, version uint64) error) {
 	s.beforeSwitch = f
 }
+
+// SetBeforeRecord installs the hook that runs after a write checked its
+// precondition and before it records its version: where another process's
+// switch slips in.
+func (s *Store) SetBeforeRecord(f func(ctx context.Context, site string, version uint64) error) {
+	s.beforeRecord = f
+}

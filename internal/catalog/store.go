@@ -36,6 +36,10 @@ type Store struct {
 	// beforeSwitch, when set (tests), runs after all rows are written and
 	// before the version is recorded; an error aborts the write.
 	beforeSwitch func(ctx context.Context, site string, version uint64) error
+	// beforeRecord, when set (tests), runs after the precondition was
+	// checked and before the version is recorded: the moment another
+	// process's switch can slip in.
+	beforeRecord func(ctx context.Context, site string, version uint64) error
 
 	locks sync.Map // site → *sync.Mutex: upserts of one site in this process take turns
 }
@@ -128,7 +132,8 @@ func (s *Store) Import(ctx context.Context, site string, r io.Reader, opts Impor
 	if rep.Imported == 0 {
 		return rep, s.abort(ctx, w, ErrNothingImported)
 	}
-	if err := s.commit(ctx, w, rep, opts.Source, nil); err != nil {
+	version, err = s.settleAfter(ctx, w, s.commit(ctx, w, rep, opts.Source, nil))
+	if err != nil {
 		return rep, err
 	}
 	rep.Version = version
@@ -138,7 +143,9 @@ func (s *Store) Import(ctx context.Context, site string, r io.Reader, opts Impor
 // Upsert makes a new version from the current one with products replaced
 // or added (whole products: a field left out becomes empty). Concurrent
 // writers are detected: when the current version moved while the copy was
-// made, the copy is thrown away and made again from the new one.
+// made, the copy is thrown away and made again from the new one; when
+// another process switched in the moment before this one's switch, the
+// writes either version lacks are folded into a new one (settle).
 func (s *Store) Upsert(ctx context.Context, site string, products []Product, source string) (Report, error) {
 	return s.upsert(ctx, site, products, source, 0)
 }
@@ -165,11 +172,14 @@ func (s *Store) upsert(ctx context.Context, site string, products []Product, sou
 
 	const attempts = 3
 	for attempt := 1; ; attempt++ {
-		base, err := s.CurrentVersion(ctx, site)
+		// A base that lacks a write (its writer died before folding it)
+		// is folded first, or this version would lack it too.
+		base, err := s.settle(ctx, site)
 		if err != nil {
 			return rep, err
 		}
 		w := s.newWriter(site, newVersion())
+		w.whole, w.covers, w.written = false, base.seq, uint64(len(products))
 		for _, p := range products {
 			if err := w.add(ctx, p); err != nil {
 				return rep, s.abort(ctx, w, err)
@@ -178,20 +188,13 @@ func (s *Store) upsert(ctx context.Context, site string, products []Product, sou
 		if err := w.flush(ctx); err != nil {
 			return rep, s.abort(ctx, w, err)
 		}
-		kept, err := s.carryOver(ctx, site, base, w.version, w.rows)
+		kept, err := s.carryOver(ctx, site, base.version, w.version, w.rows)
 		if err != nil {
 			return rep, s.abort(ctx, w, err)
 		}
 		rep.Imported, rep.Kept = len(products), int(kept)
 		w.rows = uint64(len(products)) + kept
-		unmoved := func(ctx context.Context) error {
-			now, err := s.CurrentVersion(ctx, site)
-			if err == nil && now != base {
-				err = errMoved
-			}
-			return err
-		}
-		err = s.commit(ctx, w, rep, source, unmoved)
+		err = s.commit(ctx, w, rep, source, s.unmoved(site, base.version))
 		if errors.Is(err, errMoved) && attempt < attempts {
 			s.log.Info("catalog changed during an upsert; redoing it on the new version", "site", site, "attempt", attempt)
 			continue
@@ -199,11 +202,24 @@ func (s *Store) upsert(ctx context.Context, site string, products []Product, sou
 		if errors.Is(err, errMoved) {
 			return rep, fmt.Errorf("%w (%d times in a row); nothing changed, send the upsert again", err, attempts)
 		}
+		current, err := s.settleAfter(ctx, w, err)
 		if err != nil {
 			return rep, err
 		}
-		rep.Version = w.version
+		rep.Version = current
 		return rep, nil
+	}
+}
+
+// unmoved is an upsert's precondition: the current version is still the
+// one it copied.
+func (s *Store) unmoved(site string, base uint64) func(context.Context) error {
+	return func(ctx context.Context) error {
+		now, err := s.CurrentVersion(ctx, site)
+		if err == nil && now != base {
+			err = errMoved
+		}
+		return err
 	}
 }
 
@@ -216,6 +232,10 @@ var ErrConflict = errors.New("another write switched the catalog at the same tim
 // copying the version it started from.
 var errMoved = fmt.Errorf("%w: it changed while the upsert copied it", ErrConflict)
 
+// errNotCurrent means a write's version was recorded but a version
+// recorded after it is current.
+var errNotCurrent = fmt.Errorf("%w: a version recorded after this one is current", ErrConflict)
+
 // carryOver copies the products of version from that the new version does
 // not replace (written rows are already in it) and returns how many it copied.
 func (s *Store) carryOver(ctx context.Context, site string, from, to, written uint64) (uint64, error) {
@@ -224,7 +244,7 @@ func (s *Store) carryOver(ctx context.Context, site string, from, to, written ui
 	}
 	// Copy of the base version minus the ids just written to the new one.
 	const copyRows = `INSERT INTO catalog_products (` + productColumns + `)
-SELECT site, ?, ` + productColumnsAfterVersion + `
+SELECT site, ?, ` + productColumnsAfterVersion + `, 0
 FROM catalog_products
 WHERE site = ? AND version = ?
   AND product_id NOT IN (SELECT product_id FROM catalog_products WHERE site = ? AND version = ?)`
@@ -252,15 +272,22 @@ func (s *Store) commit(ctx context.Context, w *writer, rep Report, source string
 			return s.abort(ctx, w, err)
 		}
 	}
+	if s.beforeRecord != nil {
+		if err := s.beforeRecord(ctx, w.site, w.version); err != nil {
+			return s.abort(ctx, w, err)
+		}
+	}
 	now := time.Now()
 	seq, err := s.nextSwitchSeq(ctx, w.site, now)
 	if err != nil {
 		return s.abort(ctx, w, err)
 	}
+	w.seq = seq
 	err = s.db.InsertSwitch(ctx, fmt.Sprintf("catalog/%s/%d", w.site, w.version),
-		"INSERT INTO catalog_versions (site, version, created_at, switch_seq, source, format, rows, skipped)",
+		"INSERT INTO catalog_versions (site, version, created_at, switch_seq, source, format, rows, skipped, whole, covers, written)",
 		"SELECT count() FROM catalog_versions WHERE site = ? AND version = ?", []any{w.site, w.version},
-		w.site, w.version, now.UTC(), seq, source, rep.Format, w.rows, uint64(rep.Skipped))
+		w.site, w.version, now.UTC(), seq, source, rep.Format, w.rows, uint64(rep.Skipped),
+		boolByte(w.whole), w.covers, w.written)
 	if errors.Is(err, chdb.ErrOutcomeUnknown) {
 		// Readers may read the version already: its rows stay. If it
 		// is not current, Prune drops them a day on, as any version
@@ -276,6 +303,34 @@ func (s *Store) commit(ctx context.Context, w *writer, rep Report, source string
 		s.log.Warn("cannot drop old catalog versions", "site", w.site, "err", err)
 	}
 	return s.confirmCurrent(ctx, w.site, w.version)
+}
+
+// settleAfter follows a write's commit (its error, err): once the write's
+// version is recorded, current or not, another write may have switched
+// just before it (this version lacks that one) or just after it (that one
+// may lack this), so the site is settled. It returns the version that now
+// holds the write. A recorded version that is not current keeps err when
+// an import switched after it: that import replaced the write.
+func (s *Store) settleAfter(ctx context.Context, w *writer, err error) (uint64, error) {
+	if err != nil && !errors.Is(err, errNotCurrent) {
+		return 0, err
+	}
+	cur, serr := s.settle(ctx, w.site)
+	if serr != nil {
+		return 0, serr
+	}
+	if err == nil {
+		return cur.version, nil
+	}
+	var imports uint64
+	if qerr := s.db.QueryRow(ctx, "SELECT count() FROM catalog_versions WHERE site = ? AND whole = 1 AND switch_seq > ? AND switch_seq <= ?",
+		w.site, w.seq, cur.seq).Scan(&imports); qerr != nil {
+		return 0, errors.Join(err, qerr)
+	}
+	if imports > 0 || cur.seq < w.seq {
+		return 0, err
+	}
+	return cur.version, nil
 }
 
 // nextSwitchSeq is the switch_seq that makes a version current: the
@@ -302,7 +357,7 @@ func (s *Store) confirmCurrent(ctx context.Context, site string, version uint64)
 	}
 	if current != version {
 		return fmt.Errorf("%w: version %d was recorded but version %d is current; see GET /catalog/versions and write again if needed",
-			ErrConflict, version, current)
+			errNotCurrent, version, current)
 	}
 	return nil
 }
@@ -329,22 +384,31 @@ func (s *Store) dropVersion(ctx context.Context, site string, version uint64) er
 }
 
 // Prune drops the rows of completed versions beyond the newest Keep, and
-// of versions that never completed and are older than a day.
+// of versions that never completed and are older than a day. Versions the
+// current one may still have to fold (recorded after its covers) stay.
 func (s *Store) Prune(ctx context.Context, site string) error {
 	keep := max(s.Keep, 2) // an upsert may still be copying the previous version
-	rows, err := s.db.Query(ctx, "SELECT version FROM catalog_versions WHERE site = ? ORDER BY switch_seq DESC", site)
+	rows, err := s.db.Query(ctx, "SELECT version, switch_seq, covers, whole FROM catalog_versions WHERE site = ? ORDER BY switch_seq DESC", site)
 	if err != nil {
 		return err
 	}
 	completed := map[uint64]bool{}
 	var kept = map[uint64]bool{}
+	var foldFrom uint64 // versions after this switch_seq may be folded
 	for rows.Next() {
-		var v uint64
-		if err := rows.Scan(&v); err != nil {
+		var v, seq, covers uint64
+		var whole uint8
+		if err := rows.Scan(&v, &seq, &covers, &whole); err != nil {
 			rows.Close()
 			return err
 		}
-		if len(kept) < keep {
+		if len(completed) == 0 { // the newest: the current version
+			foldFrom = seq
+			if whole == 0 {
+				foldFrom = covers
+			}
+		}
+		if len(kept) < keep || seq > foldFrom {
 			kept[v] = true
 		}
 		completed[v] = true

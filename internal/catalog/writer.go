@@ -9,8 +9,9 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
-// productColumns is the column list of catalog_products, in Append order.
-const productColumns = "site, version, " + productColumnsAfterVersion
+// productColumns is the column list of catalog_products, in Append order:
+// written (last) is 1 for the rows a write sends itself.
+const productColumns = "site, version, " + productColumnsAfterVersion + ", written"
 
 const productColumnsAfterVersion = "product_id, title, description, link, image_link, price, currency, " +
 	"availability, condition, brand, gtin, mpn, category, google_product_category, item_group_id, " +
@@ -26,10 +27,16 @@ type writer struct {
 	bytes   int    // text held by the pending rows
 	rows    uint64 // rows written to the version so far
 	sent    bool   // some batch reached ClickHouse (so abort must drop it)
+
+	// What catalog_versions records of the version (sql/100_catalog_write_history.sql).
+	whole   bool   // an import: it replaces the whole catalog
+	covers  uint64 // switch_seq of the version an upsert or a fold was made from
+	written uint64 // products the write sent itself
+	seq     uint64 // its switch_seq, once commit chose it
 }
 
 func (s *Store) newWriter(site string, version uint64) *writer {
-	return &writer{s: s, site: site, version: version}
+	return &writer{s: s, site: site, version: version, whole: true}
 }
 
 func (w *writer) add(ctx context.Context, p Product) error {
@@ -43,7 +50,7 @@ func (w *writer) add(ctx context.Context, p Product) error {
 	err := w.batch.Append(w.site, w.version, p.ID, p.Title, p.Description, p.Link, p.ImageLink,
 		p.Price, p.Currency, p.Availability, p.Condition, p.Brand, p.GTIN, p.MPN, p.Category,
 		p.GoogleProductCategory, p.ItemGroupID, p.StockQuantity, launchDate(p), nonNil(p.Tags),
-		p.Margin, nonNil(p.Complements), nonNil(p.Upgrades), orEpoch(p.AvailabilityDate))
+		p.Margin, nonNil(p.Complements), nonNil(p.Upgrades), orEpoch(p.AvailabilityDate), uint8(1))
 	if err != nil {
 		return fmt.Errorf("cannot add product %q to the catalog insert: %w", p.ID, err)
 	}
