@@ -26,8 +26,12 @@ var (
 // eventSink is the spool's Sink: it decodes a batch of spool records and
 // inserts the events into ClickHouse. A record that does not decode is
 // logged and left out; it would fail every retry.
-func eventSink(db *chdb.DB, log *slog.Logger) spool.Sink {
+func eventSink(db func() *chdb.DB, log *slog.Logger) spool.Sink {
 	return func(ctx context.Context, records [][]byte) error {
+		conn := db()
+		if conn == nil {
+			return chdb.ErrNotConnected // retried: the records stay in the spool
+		}
 		events := make([]Event, 0, len(records))
 		var oldest time.Time
 		for _, rec := range records {
@@ -44,7 +48,7 @@ func eventSink(db *chdb.DB, log *slog.Logger) spool.Sink {
 		if len(events) == 0 {
 			return nil
 		}
-		if err := insertEvents(ctx, db, events); err != nil {
+		if err := insertEvents(ctx, conn, events); err != nil {
 			return err
 		}
 		shippedEvents.Add(float64(len(events)))

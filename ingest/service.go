@@ -18,8 +18,12 @@ import (
 type Options struct {
 	Config config.Config
 	DB     *chdb.DB
-	Logger *slog.Logger
-	Now    func() time.Time // injectable clock; default time.Now
+	// DBWhenUp, in place of DB, gives the ClickHouse to ship to once there
+	// is one, nil before: serve collects while it still waits for
+	// ClickHouse, and the spool keeps the events until then.
+	DBWhenUp func() *chdb.DB
+	Logger   *slog.Logger
+	Now      func() time.Time // injectable clock; default time.Now
 }
 
 // Service is the ingest capability: HTTP collectors in front of the
@@ -41,8 +45,12 @@ func Open(ctx context.Context, opts Options) (*Service, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.DB == nil {
+	db := opts.DBWhenUp
+	if db == nil && opts.DB == nil {
 		return nil, errors.New("ingest: no ClickHouse connection")
+	}
+	if db == nil {
+		db = func() *chdb.DB { return opts.DB }
 	}
 	sc := opts.Config.Spool
 	sp, err := spool.Open(spool.Options{Dir: opts.Config.SpoolDir, SegmentBytes: sc.SegmentBytes, MaxBytes: sc.MaxBytes, Logger: opts.Logger})
@@ -52,7 +60,7 @@ func Open(ctx context.Context, opts Options) (*Service, error) {
 	if n := sp.Unshipped(); n > 0 {
 		opts.Logger.Info("spool: replaying unshipped events", "bytes", n)
 	}
-	sh := spool.NewShipper(sp, eventSink(opts.DB, opts.Logger), spool.ShipperOptions{BatchRows: sc.BatchRows, FlushInterval: sc.FlushInterval, Logger: opts.Logger})
+	sh := spool.NewShipper(sp, eventSink(db, opts.Logger), spool.ShipperOptions{BatchRows: sc.BatchRows, FlushInterval: sc.FlushInterval, Logger: opts.Logger})
 	sh.Start()
 	return &Service{cfg: opts.Config, log: opts.Logger, now: opts.Now, spool: sp, shipper: sh}, nil
 }

@@ -121,7 +121,7 @@ func serveInProcess(t *testing.T, cfgPath, addr string) string {
 	base := "http://" + addr
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if resp, err := http.Get(base + "/healthz"); err == nil {
+		if resp, err := http.Get(base + "/readyz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return base

@@ -71,7 +71,8 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// start runs `remarket serve` as a child process and waits for /healthz.
+// start runs `remarket serve` as a child process and waits for /readyz
+// (/healthz answers while serve still waits for ClickHouse).
 func (e *e2eEnv) start() *exec.Cmd {
 	e.t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
@@ -84,9 +85,11 @@ func (e *e2eEnv) start() *exec.Cmd {
 	e.t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		if resp, err := http.Get("http://" + e.addr + "/healthz"); err == nil {
+		if resp, err := http.Get("http://" + e.addr + "/readyz"); err == nil {
 			resp.Body.Close()
-			return cmd
+			if resp.StatusCode == http.StatusOK {
+				return cmd
+			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -46,10 +46,11 @@ func TestMigrateAndServeSayTheSchemaIsNewer(t *testing.T) {
 	go func() { done <- Main(sctx, []string{"serve", "--config", e.cfgPath}, &logs, &logs) }()
 	deadline := time.Now().Add(60 * time.Second)
 	for up := false; !up; {
-		if resp, err := http.Get("http://" + e.addr + "/healthz"); err == nil {
+		if resp, err := http.Get("http://" + e.addr + "/readyz"); err == nil {
 			resp.Body.Close()
-			up = true
-			continue
+			if up = resp.StatusCode == http.StatusOK; up {
+				continue
+			}
 		}
 		if time.Now().After(deadline) {
 			cancel()

@@ -8,7 +8,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -18,9 +20,11 @@ import (
 	"github.com/remarket/remarket/dashboard"
 	"github.com/remarket/remarket/feeds"
 	"github.com/remarket/remarket/ingest"
+	"github.com/remarket/remarket/ingest/spool"
 	"github.com/remarket/remarket/internal/catalog"
 	"github.com/remarket/remarket/internal/chdb"
 	"github.com/remarket/remarket/internal/httplimit"
+	"github.com/remarket/remarket/internal/httpx"
 	"github.com/remarket/remarket/privacy"
 	"github.com/remarket/remarket/segment"
 )
@@ -53,7 +57,15 @@ func (a *app) noSites() error {
 }
 
 // serve runs until ctx ends. ready, when not nil, receives the bound
-// address once the server accepts connections.
+// address once everything is served (ClickHouse answered and is migrated).
+//
+// The collectors need no ClickHouse: what they accept waits in the spool.
+// So they are served from the start, and everything else once ClickHouse
+// answers and is migrated; until then other requests answer 503 with
+// Retry-After and /readyz says why. A restart while ClickHouse is down
+// (a deploy during an outage, a machine rebooted before the database)
+// then loses no pixel. A DSN that cannot work (a wrong password, an
+// unknown cluster) or a failed migration still ends serve with the error.
 //
 // Shutdown order: stop HTTP and drain its requests (no new events) →
 // close ingest (flush the spool, ship what is left) → stop the background
@@ -61,44 +73,15 @@ func (a *app) noSites() error {
 // ClickHouse (Main, once serve has returned).
 func (a *app) serve(ctx context.Context, ready func(addr string)) error {
 	tuneGC()
-	db, err := a.open(ctx)
-	if err != nil {
-		return err
-	}
-	if _, _, err := a.migrate(ctx, db); err != nil {
-		return err
-	}
 	gin.SetMode(gin.ReleaseMode)
-	engine := gin.New()
-	engine.Use(gin.Recovery())
-
-	ing, err := ingest.Open(ctx, ingest.Options{Config: a.cfg, DB: db, Logger: a.log})
+	var shipTo atomic.Pointer[chdb.DB]
+	ing, err := ingest.Open(ctx, ingest.Options{Config: a.cfg, DBWhenUp: shipTo.Load, Logger: a.log})
 	if err != nil {
 		return err
 	}
-	ing.Register(engine)
-
-	// Capabilities register their routes and background jobs here.
-	privacy.NewAPI(a.cfg, db, a.log).Register(engine)
-	dashboard.New(a.cfg, db, a.log).Register(engine)
-	catalog.NewAPI(a.cfg, db, a.log).Register(engine)
-	feedAPI := feeds.NewAPI(a.cfg, db, a.log)
-	defer feedAPI.Close()
-	feedAPI.Register(engine)
-	jobs := a.startJobs(db, engine, feedAPI)
-	defer jobs.stop() // on every return: nothing may use ClickHouse once Main closes it
-
-	engine.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok\n") })
-	engine.GET("/readyz", func(c *gin.Context) {
-		rctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
-		defer cancel()
-		if err := errors.Join(db.Ping(rctx), ing.Ready(rctx)); err != nil {
-			c.String(http.StatusServiceUnavailable, "not ready: %v\n", err)
-			return
-		}
-		c.String(http.StatusOK, "ready\n")
-	})
-	engine.GET("/metrics", gin.WrapH(promhttp.Handler()))
+	var handler atomic.Pointer[http.Handler]
+	starting := a.startingHandler(ing)
+	handler.Store(&starting)
 
 	ln, err := listen(a.cfg.Listen)
 	if err != nil {
@@ -107,24 +90,45 @@ func (a *app) serve(ctx context.Context, ready func(addr string)) error {
 	}
 	reqCtx, cancelRequests := context.WithCancel(context.Background())
 	defer cancelRequests()
-	srv := a.httpServer(engine)
+	srv := a.httpServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		(*handler.Load()).ServeHTTP(w, r)
+	}))
 	srv.BaseContext = func(net.Listener) context.Context { return reqCtx }
 	limited := a.limitListener(ln)
 	srv.ConnState = limited.ConnState
 	ln = limited
 	a.log.Info("listening", "addr", ln.Addr().String(), "public_url", a.cfg.PublicURL)
-	a.printBanner(ln.Addr().String())
-	if ready != nil {
-		ready(ln.Addr().String())
-	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 
+	upCtx, cancelUp := context.WithCancel(ctx)
+	defer cancelUp()
+	upc := make(chan served, 1)
+	go func() { upc <- a.serveAll(upCtx, ing, &shipTo) }()
+	var up *served
 	select {
 	case err = <-errc:
 	case <-ctx.Done():
+	case s := <-upc:
+		up, err = &s, s.err
+		if err == nil {
+			handler.Store(&s.handler)
+			a.printBanner(ln.Addr().String())
+			if ready != nil {
+				ready(ln.Addr().String())
+			}
+			select {
+			case err = <-errc:
+			case <-ctx.Done():
+			}
+		}
 	}
 	a.log.Info("shutting down")
+	cancelUp()
+	if up == nil {
+		s := <-upc // it returns at once once cancelled, or with what it started
+		up = &s
+	}
 	a.stopHTTP(srv, cancelRequests)
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -132,11 +136,114 @@ func (a *app) serve(ctx context.Context, ready func(addr string)) error {
 		a.log.Error("ingest shutdown", "err", cerr)
 		err = errors.Join(err, cerr)
 	}
-	jobs.stop()
+	up.stop()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
 	return err
+}
+
+// served is what serveAll started: everything beyond the collectors.
+type served struct {
+	handler http.Handler
+	jobs    *jobs
+	feeds   *feeds.API
+	err     error
+}
+
+// stop stops the background jobs, then the feeds' cache.
+func (s *served) stop() {
+	if s.jobs != nil {
+		s.jobs.stop()
+	}
+	if s.feeds != nil {
+		s.feeds.Close()
+	}
+}
+
+// serveAll waits for ClickHouse, migrates it, hands it to ingest (shipTo)
+// and builds the handler of every capability, starting the jobs.
+func (a *app) serveAll(ctx context.Context, ing *ingest.Service, shipTo *atomic.Pointer[chdb.DB]) served {
+	db, err := a.openUntilUp(ctx)
+	if err != nil {
+		return served{err: err}
+	}
+	if _, _, err := a.migrate(ctx, db); err != nil {
+		return served{err: err}
+	}
+	shipTo.Store(db)
+	engine := gin.New()
+	engine.Use(gin.Recovery())
+	ing.Register(engine)
+
+	// Capabilities register their routes and background jobs here.
+	privacy.NewAPI(a.cfg, db, a.log).Register(engine)
+	dashboard.New(a.cfg, db, a.log).Register(engine)
+	catalog.NewAPI(a.cfg, db, a.log).Register(engine)
+	feedAPI := feeds.NewAPI(a.cfg, db, a.log)
+	feedAPI.Register(engine)
+	jobs := a.startJobs(db, engine, feedAPI)
+
+	engine.GET("/healthz", healthz)
+	engine.GET("/readyz", func(c *gin.Context) {
+		rctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+		defer cancel()
+		if reasons := a.notReady(rctx, db, ing); len(reasons) > 0 {
+			c.String(http.StatusServiceUnavailable, "not ready: %s\n", strings.Join(reasons, "; "))
+			return
+		}
+		c.String(http.StatusOK, "ready\n")
+	})
+	engine.GET("/metrics", gin.WrapH(promhttp.Handler()))
+	return served{handler: engine, jobs: jobs, feeds: feedAPI}
+}
+
+// startingHandler serves while ClickHouse does not answer yet: the
+// collectors, health and metrics; every other request is 503 with
+// Retry-After (httpx.Fail of chdb.ErrNotConnected).
+func (a *app) startingHandler(ing *ingest.Service) http.Handler {
+	engine := gin.New()
+	engine.Use(gin.Recovery())
+	ing.Register(engine)
+	engine.GET("/healthz", healthz)
+	engine.GET("/readyz", func(c *gin.Context) {
+		c.String(http.StatusServiceUnavailable, "not ready: %v; the collectors keep events in the spool\n", chdb.ErrNotConnected)
+	})
+	engine.GET("/metrics", gin.WrapH(promhttp.Handler()))
+	engine.NoRoute(func(c *gin.Context) { httpx.Fail(c, chdb.ErrNotConnected) })
+	return engine
+}
+
+// notReady says why serve cannot take traffic, if it cannot. /readyz needs
+// no token, so it names the part that fails and the log has the error:
+// ClickHouse's errors carry node addresses, the spool's its paths.
+func (a *app) notReady(ctx context.Context, db *chdb.DB, ing *ingest.Service) []string {
+	var reasons []string
+	if err := db.Ping(ctx); err != nil {
+		a.log.Warn("not ready: clickhouse does not answer", "err", err)
+		reasons = append(reasons, "ClickHouse does not answer")
+	}
+	if err := ing.Ready(ctx); errors.Is(err, spool.ErrFull) {
+		reasons = append(reasons, "the spool is full")
+	} else if err != nil {
+		a.log.Warn("not ready: the spool cannot take events", "err", err)
+		reasons = append(reasons, "the spool cannot write")
+	}
+	return reasons
+}
+
+func healthz(c *gin.Context) { c.String(http.StatusOK, "ok\n") }
+
+// openUntilUp opens ClickHouse for serve: while it does not answer, it
+// keeps trying (the collectors spool meanwhile) until ctx ends.
+func (a *app) openUntilUp(ctx context.Context) (*chdb.DB, error) {
+	for {
+		db, err := a.open(ctx)
+		if err == nil || !unreachable(err) || ctx.Err() != nil {
+			return db, err
+		}
+		a.log.Error("clickhouse does not answer; serving the collectors only, their events wait in the spool", "err", err)
+	}
 }
 
 // drainTimeout bounds each step of stopping HTTP.

@@ -18,10 +18,15 @@ import (
 // replicas just restarted) and ALL_REPLICAS_ARE_STALE.
 var unavailableCodes = map[int32]bool{209: true, 210: true, 242: true, 254: true, 279: true, 292: true, 369: true}
 
+// ErrNotConnected is a ClickHouse not reached yet by a process that
+// serves what it can without it (serve starting during an outage).
+var ErrNotConnected = errors.New("not connected to ClickHouse yet")
+
 // IsUnavailable reports an error that says ClickHouse cannot be reached
 // or cannot serve now (the request may succeed later), rather than that
 // the request is wrong: refused or broken connections, a cluster node
-// that does not answer (ErrNodeDown), and the exceptions above. An
+// that does not answer (ErrNodeDown), a process not connected yet
+// (ErrNotConnected), and the exceptions above. An
 // error joining several says so when each of them does.
 func IsUnavailable(err error) bool {
 	switch x := err.(type) {
@@ -41,7 +46,7 @@ func IsUnavailable(err error) bool {
 		return true
 	}
 	switch err {
-	case ErrNodeDown, syscall.ECONNREFUSED, syscall.ECONNRESET, io.EOF, io.ErrUnexpectedEOF, sqldriver.ErrBadConn, clickhouse.ErrAcquireConnTimeout:
+	case ErrNodeDown, ErrNotConnected, syscall.ECONNREFUSED, syscall.ECONNRESET, io.EOF, io.ErrUnexpectedEOF, sqldriver.ErrBadConn, clickhouse.ErrAcquireConnTimeout:
 		return true
 	}
 	return IsUnavailable(errors.Unwrap(err))
