@@ -132,6 +132,11 @@ func product(id, title, category string, price float64, opts ...func(*catalog.Pr
 
 func outOfStock(p *catalog.Product) { p.Availability = catalog.OutOfStock }
 
+// variantOf puts a product in an item group: variants of one item.
+func variantOf(group string) func(*catalog.Product) {
+	return func(p *catalog.Product) { p.ItemGroupID = group }
+}
+
 func putProducts(t *testing.T, db *chdb.DB, ps ...catalog.Product) {
 	t.Helper()
 	if _, err := catalog.NewStore(db, nil).Upsert(context.Background(), site, ps, "test"); err != nil {

@@ -59,8 +59,8 @@ func incrementalProducts() []catalog.Product {
 		product("c3", "Camera Three", "Cameras > DSLR", 800),
 		product("l1", "Lens One", "Cameras > Lenses", 150),
 		product("l2", "Lens Two", "Cameras > Lenses", 400),
-		product("t1", "Tripod One", "Tripods", 40),
-		product("t2", "Tripod Two", "Tripods", 90),
+		product("t1", "Tripod One", "Tripods", 40, variantOf("tripod")), // t1 and t2 are variants:
+		product("t2", "Tripod Two", "Tripods", 90, variantOf("tripod")), // related only if declared
 		product("t3", "Tripod Three", "Tripods", 60, outOfStock),
 		product("b1", "Bag One", "Bags", 30),   // no random traffic names it
 		product("b2", "Bag Two", "Bags", 45),   // nor this one

@@ -257,3 +257,48 @@ func TestPricesInAnotherCurrencyAreNotCompared(t *testing.T) {
 		t.Errorf("cam's related products (id, strategies, kinds) = %v, want %v", got, want)
 	}
 }
+
+// Variants of one item (the same item_group_id) are viewed together by
+// everyone who looks at it: they must not become each other's related
+// products, nor a dearer size an "upgrade", unless the catalog declares
+// the relation.
+func TestVariantsAreNotEachOthersRelatedProducts(t *testing.T) {
+	db := chtest.MustOpen(t)
+	group := variantOf
+	putProducts(t, db,
+		product("shirt-m", "Oxford shirt M", "Apparel > Shirts", 40, group("oxford")),
+		product("shirt-l", "Oxford shirt L", "Apparel > Shirts", 42, group("oxford")),
+		product("shirt-xl", "Oxford shirt XL", "Apparel > Shirts", 45, group("oxford")),
+		product("shirt-xxl", "Oxford shirt XXL", "Apparel > Shirts", 48, group("oxford"), func(p *catalog.Product) { p.Upgrades = []string{"shirt-m"} }),
+		product("linen", "Linen shirt", "Apparel > Shirts", 55, group("linen")),
+		product("tie", "Silk tie", "Apparel > Ties", 20),
+	)
+	var evs []ev
+	for i := range 8 {
+		v := "v" + string(rune('a'+i))
+		evs = append(evs,
+			ev{vid: v, ago: 3 * day, typ: "product_view", pid: "shirt-m"},
+			ev{vid: v, ago: 3*day - 100, typ: "product_view", pid: "shirt-l"},
+			ev{vid: v, ago: 3*day - 200, typ: "product_view", pid: "shirt-xl"},
+			ev{vid: v, ago: 3*day - 300, typ: "product_view", pid: "linen"},
+			ev{vid: v, ago: 3*day - 400, typ: "purchase", items: []string{"shirt-m", "tie"}},
+		)
+	}
+	insertEvents(t, db, evs...)
+	e := newEngine(t, db, testConfig(t))
+	run(t, e)
+
+	related := strings1(t, db, "SELECT related_id FROM v_related_products WHERE site = ? AND product_id = 'shirt-m' GROUP BY related_id ORDER BY related_id", site)
+	for _, variant := range []string{"shirt-l", "shirt-xl", "shirt-xxl"} {
+		if slices.Contains(related, variant) {
+			t.Errorf("related products of shirt M = %v: its variant %s is among them", related, variant)
+		}
+	}
+	if !slices.Contains(related, "linen") || !slices.Contains(related, "tie") {
+		t.Errorf("related products of shirt M = %v, want the linen shirt (co-viewed, another item) and the tie (bought with it)", related)
+	}
+	declared := strings1(t, db, "SELECT DISTINCT kind FROM v_related_products WHERE site = ? AND product_id = 'shirt-xxl' AND related_id = 'shirt-m'", site)
+	if !slices.Equal(declared, []string{"declared"}) {
+		t.Errorf("shirt XXL → shirt M kinds = %v, want [declared]: a relation the catalog declares stays", declared)
+	}
+}

@@ -28,6 +28,11 @@
 -- places left by products they bought. The row marked best is the
 -- product's first kind in kind order (a group's kinds come in the
 -- server's order, so they are sorted).
+-- Variants of one item (the same item_group_id) are related only when
+-- the catalog declares it: everyone who looks at an item views its sizes
+-- or colours, which would otherwise fill its related products and make a
+-- dearer size an "upgrade". A group of more than 100 products is taken
+-- for a misuse of item_group_id rather than variants, and left alone.
 -- Anchors are split in @parts by number (this run does part @part), so
 -- the ranking runs on both cores.
 INSERT INTO seg_related (site, run_id, ph, related_ph, product_id, related_id, kind, strategy, score, rank, together, reason, motivation, position, prio, best_score, best)
@@ -70,7 +75,22 @@ FROM (
                             SELECT a, toUInt8(transform(kind, ['declared', 'co_view', 'co_purchase', 'category_fallback'], [0, 1, 2, 3], 4)) AS kind_code,
                                 arraySort(x -> (-x.2, x.1), groupArray((b, score, toUInt8(transform(strategy, ['upsell', 'cross_sell'], [1, 2], 0)), together))) AS sorted,
                                 arrayFilter((x, u) -> u = 1, sorted, arrayEnumerateUniq(arrayMap(x -> x.1, sorted))) AS cs
-                            FROM seg_related_candidates WHERE site = @site AND run_id = @run AND a % @parts = @part
+                            FROM seg_related_candidates
+                            WHERE site = @site AND run_id = @run AND a % @parts = @part
+                                AND (kind = 'declared' OR (a, b) NOT IN (
+                                    SELECT a, arrayJoin(variants) AS b
+                                    FROM (
+                                        SELECT variants, arrayJoin(variants) AS a
+                                        FROM (
+                                            SELECT groupArray(idx) AS variants
+                                            FROM seg_products
+                                            WHERE site = @site AND run_id = @run AND known = 1 AND item_group_id != ''
+                                            GROUP BY item_group_id
+                                            HAVING count() BETWEEN 2 AND 100
+                                        )
+                                    )
+                                    WHERE a % @parts = @part
+                                ))
                             GROUP BY a, kind
                         ) ARRAY JOIN cs AS c, arrayEnumerate(cs) AS r
                     )
