@@ -14,3 +14,10 @@ func (s *Store) SetBeforeSwitch(f func(ctx context.Context, site string, version
 func (s *Store) SetBeforeRecord(f func(ctx context.Context, site string, version uint64) error) {
 	s.beforeRecord = f
 }
+
+// SetBeforeInsert installs the hook that runs after a write chose its
+// switch_seq and before the row recording it is inserted: a write whose
+// insert lands late.
+func (s *Store) SetBeforeInsert(f func(ctx context.Context, site string, version uint64) error) {
+	s.beforeInsert = f
+}

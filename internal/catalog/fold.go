@@ -94,14 +94,26 @@ ORDER BY switch_seq, version`, site, site, cur.version, cur.seq)
 	return cur, nil, nil
 }
 
-// fold writes a version holding what cur should: the newest import of
-// history (else cur itself) with the products written by every later
-// version of history over it, the latest write of a product winning, and
-// switches to it unless the current version moved meanwhile.
+// fold writes a version holding what cur should: the newest version of
+// history before cur that holds every write up to itself (an import, or a
+// version lacking none; else cur itself) with the products written by
+// every later version of history over it, the latest write of a product
+// winning, and switches to it unless the current version moved meanwhile.
+// Starting from the newest such version, not the newest import, a fold
+// reads only versions Prune keeps: a write that stalled between its
+// precondition and its switch while more than Keep others switched covers
+// a range whose older versions are dropped.
 func (s *Store) fold(ctx context.Context, site string, cur switchState, history []switchState) error {
-	from, start := cur, -1 // no import in history: cur is the start
+	from, start := cur, -1 // none holds every write before it: cur is the start
 	for i := len(history) - 1; i >= 0; i-- {
-		if history[i].whole {
+		if history[i].version == cur.version {
+			continue
+		}
+		holds, err := s.holdsAll(ctx, site, history[i])
+		if err != nil {
+			return err
+		}
+		if holds {
 			from, start = history[i], i
 			break
 		}
@@ -139,6 +151,22 @@ LIMIT 1 BY product_id`
 	}
 	rep := Report{Site: site, Format: "fold"}
 	return s.commit(ctx, w, rep, "fold", s.unmoved(site, cur.version))
+}
+
+// holdsAll tells whether version v holds every write recorded up to it:
+// an import does; an upsert or a fold does when no write is recorded
+// between its covers and itself (what it was made from held the rest).
+func (s *Store) holdsAll(ctx context.Context, site string, v switchState) (bool, error) {
+	if v.whole {
+		return true, nil
+	}
+	var others uint64
+	if err := s.db.QueryRow(ctx, `SELECT count() FROM catalog_versions
+WHERE site = ? AND switch_seq > ? AND switch_seq <= ? AND version != ? AND (whole = 1 OR written > 0)`,
+		site, v.covers, v.seq, v.version).Scan(&others); err != nil {
+		return false, fmt.Errorf("cannot read the catalog versions of %q: %w", site, err)
+	}
+	return others == 0, nil
 }
 
 // checkStored makes sure the rows a fold reads are all still stored: the

@@ -40,6 +40,10 @@ type Store struct {
 	// checked and before the version is recorded: the moment another
 	// process's switch can slip in.
 	beforeRecord func(ctx context.Context, site string, version uint64) error
+	// beforeInsert, when set (tests), runs once the switch_seq is chosen
+	// and before the row recording it is inserted: a write whose insert
+	// lands late (a slow connection, a retried insert) lands here.
+	beforeInsert func(ctx context.Context, site string, version uint64) error
 
 	locks sync.Map // site → *sync.Mutex: upserts of one site in this process take turns
 }
@@ -199,6 +203,16 @@ func (s *Store) upsert(ctx context.Context, site string, products []Product, sou
 			s.log.Info("catalog changed during an upsert; redoing it on the new version", "site", site, "attempt", attempt)
 			continue
 		}
+		// Recorded, but a version with a higher switch_seq is current. It
+		// may have been recorded before this row landed (the row chose its
+		// switch_seq, then took long to land), and a version copied from
+		// it meanwhile covers this one's switch_seq without holding it: no
+		// settle ever looks there again. Which one came first cannot be
+		// told, so the upsert is redone on the settled current version.
+		if errors.Is(err, errNotCurrent) && attempt < attempts {
+			s.log.Info("another catalog version is current after an upsert's switch; redoing it on that version", "site", site, "attempt", attempt)
+			continue
+		}
 		if errors.Is(err, errMoved) {
 			return rep, fmt.Errorf("%w (%d times in a row); nothing changed, send the upsert again", err, attempts)
 		}
@@ -283,6 +297,11 @@ func (s *Store) commit(ctx context.Context, w *writer, rep Report, source string
 		return s.abort(ctx, w, err)
 	}
 	w.seq = seq
+	if s.beforeInsert != nil {
+		if err := s.beforeInsert(ctx, w.site, w.version); err != nil {
+			return s.abort(ctx, w, err)
+		}
+	}
 	err = s.db.InsertSwitch(ctx, fmt.Sprintf("catalog/%s/%d", w.site, w.version),
 		"INSERT INTO catalog_versions (site, version, created_at, switch_seq, source, format, rows, skipped, whole, covers, written)",
 		"SELECT count() FROM catalog_versions WHERE site = ? AND version = ?", []any{w.site, w.version},
@@ -306,29 +325,19 @@ func (s *Store) commit(ctx context.Context, w *writer, rep Report, source string
 }
 
 // settleAfter follows a write's commit (its error, err): once the write's
-// version is recorded, current or not, another write may have switched
-// just before it (this version lacks that one) or just after it (that one
-// may lack this), so the site is settled. It returns the version that now
-// holds the write. A recorded version that is not current keeps err when
-// an import switched after it: that import replaced the write.
+// version is recorded, another write may have switched just before it
+// (this version lacks that one) or just after it (that one may lack this),
+// so the site is settled. It returns the version that now holds the write.
+// A recorded version that is not current keeps err: a version with a
+// higher switch_seq may have been copied before this one landed, and then
+// nothing holds this write (settle looks only after a version's covers).
 func (s *Store) settleAfter(ctx context.Context, w *writer, err error) (uint64, error) {
 	if err != nil && !errors.Is(err, errNotCurrent) {
 		return 0, err
 	}
 	cur, serr := s.settle(ctx, w.site)
-	if serr != nil {
-		return 0, serr
-	}
-	if err == nil {
-		return cur.version, nil
-	}
-	var imports uint64
-	if qerr := s.db.QueryRow(ctx, "SELECT count() FROM catalog_versions WHERE site = ? AND whole = 1 AND switch_seq > ? AND switch_seq <= ?",
-		w.site, w.seq, cur.seq).Scan(&imports); qerr != nil {
-		return 0, errors.Join(err, qerr)
-	}
-	if imports > 0 || cur.seq < w.seq {
-		return 0, err
+	if err != nil || serr != nil {
+		return 0, errors.Join(err, serr)
 	}
 	return cur.version, nil
 }
