@@ -17,6 +17,10 @@ import (
 // and itself that it copied. After switching, a writer settles: while the
 // current version lacks a write recorded between its covers and itself, it
 // folds the writes of that range into a new version and switches to it.
+// A write whose own version is not current after its switch is not
+// answered success (Upsert redoes it, Import answers ErrConflict): its
+// record may have landed below the covers of a version copied without it,
+// where no settle looks.
 
 // foldAttempts bounds settle: each attempt is lost only to yet another
 // write switching at the same moment.
