@@ -24,18 +24,9 @@ func TestUpsertLandingLateBehindACopyIsKept(t *testing.T) {
 	before := currentIDs(t, db, "shop")
 
 	other := catalog.NewStore(db, nil)
-	once := sync.Once{}
-	s.SetBeforeInsert(func(ctx context.Context, site string, version uint64) error {
-		var err error
-		once.Do(func() {
-			for _, id := range []string{"B", "V"} {
-				if _, err = other.Upsert(ctx, site, []catalog.Product{product(id, 1)}, "api"); err != nil {
-					return
-				}
-			}
-		})
-		return err
-	})
+	s.SetBeforeInsert(firstTime(func(ctx context.Context, site string) error {
+		return upsertEach(ctx, other, site, "B", "V")
+	}))
 	rep, err := s.Upsert(context.Background(), "shop", []catalog.Product{product("W", 2)}, "api")
 	want := slices.Sorted(slices.Values(append(slices.Clone(before), "B", "V", "W")))
 	if err != nil {
@@ -64,18 +55,9 @@ func TestImportLandingLateBehindACopyIsKeptOrRefused(t *testing.T) {
 	before := currentIDs(t, db, "shop")
 
 	other := catalog.NewStore(db, nil)
-	once := sync.Once{}
-	s.SetBeforeInsert(func(ctx context.Context, site string, version uint64) error {
-		var err error
-		once.Do(func() {
-			for _, id := range []string{"B", "V"} {
-				if _, err = other.Upsert(ctx, site, []catalog.Product{product(id, 1)}, "api"); err != nil {
-					return
-				}
-			}
-		})
-		return err
-	})
+	s.SetBeforeInsert(firstTime(func(ctx context.Context, site string) error {
+		return upsertEach(ctx, other, site, "B", "V")
+	}))
 	_, err := importString(t, s, "shop", "id,price,currency\nNEW-1,1,EUR\nNEW-2,2,EUR\n")
 	got := currentIDs(t, db, "shop")
 	if err != nil {
@@ -102,14 +84,7 @@ func TestUpsertSwitchingAfterManyOthersKeepsThem(t *testing.T) {
 
 	late := catalog.NewStore(db, nil)
 	atRecord, release := make(chan struct{}), make(chan struct{})
-	once := sync.Once{}
-	late.SetBeforeRecord(func(ctx context.Context, site string, version uint64) error {
-		once.Do(func() {
-			close(atRecord)
-			<-release
-		})
-		return nil
-	})
+	late.SetBeforeRecord(pauseOnce(atRecord, release))
 	lateDone := make(chan error, 1)
 	go func() {
 		_, err := late.Upsert(context.Background(), "shop", []catalog.Product{product("LATE", 3)}, "api")
@@ -152,18 +127,10 @@ func TestLateUpsertWhoseRepairLosesToACopyIsKept(t *testing.T) {
 	before := currentIDs(t, db, "shop")
 
 	other := catalog.NewStore(db, nil)
-	var insertOnce, switchOnce sync.Once
-	s.SetBeforeInsert(func(ctx context.Context, site string, version uint64) error {
-		var err error
-		insertOnce.Do(func() {
-			for _, id := range []string{"B", "V"} {
-				if _, err = other.Upsert(ctx, site, []catalog.Product{product(id, 1)}, "api"); err != nil {
-					return
-				}
-			}
-		})
-		return err
-	})
+	var switchOnce sync.Once
+	s.SetBeforeInsert(firstTime(func(ctx context.Context, site string) error {
+		return upsertEach(ctx, other, site, "B", "V")
+	}))
 	var switches atomic.Int32
 	s.SetBeforeSwitch(func(ctx context.Context, site string, version uint64) error {
 		if switches.Add(1) < 2 { // the upsert's own first switch

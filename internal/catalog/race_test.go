@@ -20,6 +20,37 @@ func product(id string, price float64) catalog.Product {
 	return catalog.Product{ID: id, Price: price, Currency: "EUR", Availability: "in_stock", Condition: "new"}
 }
 
+// firstTime is a Store hook that runs f at its first call only: at the
+// write's own switch, not at those of the folds that follow it.
+func firstTime(f func(ctx context.Context, site string) error) func(context.Context, string, uint64) error {
+	var once sync.Once
+	return func(ctx context.Context, site string, _ uint64) error {
+		var err error
+		once.Do(func() { err = f(ctx, site) })
+		return err
+	}
+}
+
+// pauseOnce is a Store hook that, at its first call, closes arrived and
+// waits until release is closed: a write held at that moment.
+func pauseOnce(arrived, release chan struct{}) func(context.Context, string, uint64) error {
+	return firstTime(func(context.Context, string) error {
+		close(arrived)
+		<-release
+		return nil
+	})
+}
+
+// upsertEach upserts one product per id through s, one after another.
+func upsertEach(ctx context.Context, s *catalog.Store, site string, ids ...string) error {
+	for _, id := range ids {
+		if _, err := s.Upsert(ctx, site, []catalog.Product{product(id, 1)}, "api"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func priceOf(t *testing.T, db *chdb.DB, site, id string) float64 {
 	t.Helper()
 	var price float64
@@ -47,14 +78,10 @@ func TestUpsertSwitchingJustAfterAnotherKeepsIt(t *testing.T) {
 	before := currentIDs(t, db, "shop")
 
 	other := catalog.NewStore(db, nil)
-	once := sync.Once{}
-	s.SetBeforeRecord(func(ctx context.Context, site string, version uint64) error {
-		var err error
-		once.Do(func() {
-			_, err = other.Upsert(ctx, site, []catalog.Product{product("A", 1), product("BOTH", 1)}, "api")
-		})
+	s.SetBeforeRecord(firstTime(func(ctx context.Context, site string) error {
+		_, err := other.Upsert(ctx, site, []catalog.Product{product("A", 1), product("BOTH", 1)}, "api")
 		return err
-	})
+	}))
 	rep, err := s.Upsert(context.Background(), "shop", []catalog.Product{product("X", 2), product("BOTH", 2)}, "api")
 	if err != nil {
 		t.Fatal(err)
@@ -83,14 +110,7 @@ func TestUpsertSwitchingLateFoldsTheEarlierOne(t *testing.T) {
 
 	late := catalog.NewStore(db, nil)
 	atRecord, release := make(chan struct{}), make(chan struct{})
-	once := sync.Once{}
-	late.SetBeforeRecord(func(ctx context.Context, site string, version uint64) error {
-		once.Do(func() { // the upsert's own switch, not its fold's
-			close(atRecord)
-			<-release
-		})
-		return nil
-	})
+	late.SetBeforeRecord(pauseOnce(atRecord, release))
 	lateDone := make(chan error, 1)
 	go func() {
 		_, err := late.Upsert(context.Background(), "shop", []catalog.Product{product("LATE", 3), product("BOTH", 3)}, "api")
@@ -129,14 +149,10 @@ func TestUpsertSwitchingJustAfterAnImportKeepsTheImport(t *testing.T) {
 	mustImport(t, s, "shop", "testdata/cameras.csv")
 
 	other := catalog.NewStore(db, nil)
-	once := sync.Once{}
-	s.SetBeforeRecord(func(ctx context.Context, site string, version uint64) error {
-		var err error
-		once.Do(func() {
-			_, err = importString(t, other, site, "id,price,currency\nNEW-1,1,EUR\nNEW-2,2,EUR\n")
-		})
+	s.SetBeforeRecord(firstTime(func(ctx context.Context, site string) error {
+		_, err := importString(t, other, site, "id,price,currency\nNEW-1,1,EUR\nNEW-2,2,EUR\n")
 		return err
-	})
+	}))
 	if _, err := s.Upsert(context.Background(), "shop", []catalog.Product{product("X", 5)}, "api"); err != nil {
 		t.Fatal(err)
 	}
