@@ -205,13 +205,9 @@ func runStatus(t *testing.T, db *chdb.DB, runID string) string {
 // the restarted server still has. The site's next run does both, and
 // shows users exactly what a full run on the same events shows.
 func TestARunWhoseClickHouseDiesMidwayIsDroppedByTheNext(t *testing.T) {
-	srv := chtest.Server()
-	if srv == nil {
-		t.Skip("CLICKHOUSE_DSN points at an external server; cannot kill it")
-	}
+	srv, db := chtest.Private(t)
 	ctx := context.Background()
 	cfg := abandonConfig(t)
-	db := chtest.MustOpen(t)
 	e, _, t1 := aShop(t, db, cfg, 3)
 	e.Now = func() time.Time { return t1 }
 	done := make(chan error, 1)

@@ -127,23 +127,26 @@ func (s *Server) Crashed() (bool, string) {
 }
 
 // Output is the end of the process's output (its last 3,000 bytes),
-// then, for chDB, the end of the fatal lines of its log (where a crash
-// says why), without their stack frames.
+// then the end of the engine's crash report: chDB's fatal lines without
+// their stack frames (they would crowd out the reason), clickhouse-server's
+// BaseDaemon lines (18.16 names the signal there, and its frames carry
+// function names).
 func (s *Server) Output() string {
 	out, _ := os.ReadFile(filepath.Join(s.Dir, "stdout.log"))
 	text := string(lastBytes(out, 3000))
-	if s.Engine == EngineChDB {
-		logged, _ := os.ReadFile(filepath.Join(s.Dir, chdbLog))
-		var fatal []byte
-		for _, line := range bytes.SplitAfter(logged, []byte("\n")) {
-			// Stack frames ("12. ? @ 0x...") would crowd out the reason.
-			if bytes.Contains(line, []byte("<Fatal>")) && !bytes.Contains(line, []byte(" @ 0x")) {
-				fatal = append(fatal, line...)
-			}
+	logName, marker, frames := chdbLog, []byte("<Fatal>"), false
+	if s.Engine != EngineChDB {
+		logName, marker, frames = filepath.Join("log", "err.log"), []byte("BaseDaemon"), true
+	}
+	logged, _ := os.ReadFile(filepath.Join(s.Dir, logName))
+	var report []byte
+	for _, line := range bytes.SplitAfter(logged, []byte("\n")) {
+		if bytes.Contains(line, marker) && (frames || !bytes.Contains(line, []byte(" @ 0x"))) {
+			report = append(report, line...)
 		}
-		if len(fatal) > 0 {
-			text += "fatal lines of " + chdbLog + ":\n" + string(lastBytes(fatal, 3000))
-		}
+	}
+	if len(report) > 0 {
+		text += "crash report in " + logName + ":\n" + string(lastBytes(report, 3000))
 	}
 	return text
 }

@@ -82,3 +82,31 @@ func TestChDBSurvivesResetConnections(t *testing.T) {
 		t.Fatal("chDB's server does not answer after reset connections")
 	}
 }
+
+// A crashed clickhouse-server's output says which signal ended it, from
+// the report its own handler writes (what a CI failure is read from).
+func TestACrashSaysWhy(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	s, err := Start(ctx, Options{})
+	if errors.Is(err, ErrNoBinary) && os.Getenv("CI") == "" {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_ = syscall.Kill(s.cmd.Process.Pid, syscall.SIGSEGV) // handled, reported, then fatal
+	select {
+	case <-s.exited:
+	case <-time.After(time.Minute):
+		t.Fatal("the server outlived SIGSEGV")
+	}
+	crashed, out := s.Crashed()
+	if !crashed {
+		t.Fatal("a server ended by SIGSEGV does not say it crashed")
+	}
+	if !strings.Contains(out, "crash report in") || !strings.Contains(out, "Segmentation fault") {
+		t.Fatalf("the output does not carry the crash report:\n%s", out)
+	}
+}
