@@ -18,10 +18,11 @@ func (s *Store) CurrentVersion(ctx context.Context, site string) (uint64, error)
 
 // CurrentSwitch is the version v_products shows for site and the
 // switch_seq that made it current, read by the key of catalog_versions (a
-// row per import or upsert, not per product) with v_products' own argMax.
+// row per import or upsert, not per product) with v_products' own argMax:
+// of two switches recorded with the same switch_seq, the higher version.
 // Zeros (argMax over no rows) mean the site has no catalog.
 func CurrentSwitch(ctx context.Context, db *chdb.DB, site string) (version, switchSeq uint64, err error) {
-	err = db.QueryRow(ctx, "SELECT argMax(version, switch_seq), max(switch_seq) FROM catalog_versions WHERE site = ?", site).
+	err = db.QueryRow(ctx, "SELECT argMax(version, (switch_seq, version)), max(switch_seq) FROM catalog_versions WHERE site = ?", site).
 		Scan(&version, &switchSeq)
 	if err != nil {
 		return 0, 0, fmt.Errorf("cannot read the current catalog version of %q: %w", site, err)

@@ -397,7 +397,7 @@ func (s *Store) dropVersion(ctx context.Context, site string, version uint64) er
 // current one may still have to fold (recorded after its covers) stay.
 func (s *Store) Prune(ctx context.Context, site string) error {
 	keep := max(s.Keep, 2) // an upsert may still be copying the previous version
-	rows, err := s.db.Query(ctx, "SELECT version, switch_seq, covers, whole FROM catalog_versions WHERE site = ? ORDER BY switch_seq DESC", site)
+	rows, err := s.db.Query(ctx, "SELECT version, switch_seq, covers, whole FROM catalog_versions WHERE site = ? ORDER BY switch_seq DESC, version DESC", site)
 	if err != nil {
 		return err
 	}

@@ -428,6 +428,56 @@ func TestSwitchFollowsRecordedSwitchesWhateverTheClock(t *testing.T) {
 	}
 }
 
+// Two switches recorded with the same switch_seq (writers on hosts whose
+// clocks are behind the recorded switches each take the highest plus
+// one) make the higher version current, before and after
+// catalog_versions merges: argMax over the tie kept the row it met
+// first, and a merge, which sorts by version, changed that.
+func TestTiedSwitchesMakeTheHigherVersionCurrent(t *testing.T) {
+	db := chtest.MustOpen(t)
+	ctx := context.Background()
+	s := catalog.NewStore(db, nil)
+	low, err := importString(t, s, "shop", "id,price,currency\nA,1,EUR\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	high, err := importString(t, s, "shop", "id,price,currency\nB,2,EUR\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The higher version's record lands first, as the reads of one part
+	// after another meet it first; the merge puts the lower one first.
+	var tie uint64
+	if err := db.QueryRow(ctx, "SELECT max(switch_seq) + 3600000000000 FROM catalog_versions WHERE site = ?", "shop").Scan(&tie); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []uint64{high.Version, low.Version} {
+		if err := db.Exec(ctx, `INSERT INTO catalog_versions (site, version, created_at, switch_seq, source, format, rows, skipped)
+			SELECT site, version, created_at, ?, source, format, rows, skipped
+			FROM catalog_versions WHERE site = ? AND version = ? LIMIT 1`, tie, "shop", v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, when := range []string{"before the merge", "after the merge"} {
+		if cur, err := s.CurrentVersion(ctx, "shop"); err != nil || cur != high.Version {
+			t.Errorf("%s: current version %d (%v), want the higher %d", when, cur, err, high.Version)
+		}
+		if got := currentIDs(t, db, "shop"); !reflect.DeepEqual(got, []string{"B"}) {
+			t.Errorf("%s: v_products = %v, want [B]", when, got)
+		}
+		var current []uint64
+		if err := db.QueryRow(ctx, "SELECT groupUniqArrayIf(version, is_current = 1) FROM v_catalog_versions WHERE site = ?", "shop").Scan(&current); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(current, []uint64{high.Version}) {
+			t.Errorf("%s: v_catalog_versions marks %v current, want [%d]", when, current, high.Version)
+		}
+		if err := db.Exec(ctx, "OPTIMIZE TABLE catalog_versions FINAL"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestSwitchThatIsNotCurrentIsAnError: a write whose recorded version is
 // not current afterwards (here a recorded switch_seq no switch can pass)
 // fails with ErrConflict naming both versions instead of succeeding.
