@@ -312,6 +312,11 @@ func (c Config) Validate() error {
 	errs = append(errs, c.HTTP.validate()...)
 	if c.Spool.BatchRows <= 0 || c.Spool.MaxBytes <= 0 || c.Spool.SegmentBytes <= 0 {
 		errs = append(errs, errors.New("spool.batch_rows, spool.max_bytes and spool.segment_bytes must be positive"))
+	} else if c.Ingest.MaxRequestBytes > 0 && c.Spool.MaxBytes < int64(c.Ingest.MaxRequestBytes) {
+		// A request is spooled whole or refused (429): a spool smaller
+		// than the largest request refuses it for good, however empty.
+		errs = append(errs, fmt.Errorf("spool.max_bytes (%d) must be at least ingest.max_request_bytes (%d): a request is spooled whole, so a smaller spool refuses the largest ones for good",
+			c.Spool.MaxBytes, c.Ingest.MaxRequestBytes))
 	}
 	if c.Spool.FlushInterval <= 0 {
 		errs = append(errs, fmt.Errorf("spool.flush_interval must be positive, got %s", c.Spool.FlushInterval))

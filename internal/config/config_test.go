@@ -271,6 +271,7 @@ func TestParseRejectsValuesThatBreakAtRuntime(t *testing.T) {
 		"ingest: {max_past: -1h}\n":                                  "ingest.max_past and ingest.max_future must be 0 or more, got -1h0m0s and 10m0s",
 		"ingest: {max_future: -1h}\n":                                "ingest.max_past and ingest.max_future must be 0 or more, got 720h0m0s and -1h0m0s",
 		"spool: {flush_interval: 0s}\n":                              "spool.flush_interval must be positive, got 0s",
+		"spool: {max_bytes: 100000}\n":                               "spool.max_bytes (100000) must be at least ingest.max_request_bytes (512000)",
 		"log_level: verbose\n":                                       `log_level "verbose": want debug, info, warn or error`,
 		"public_url: shop.example\n":                                 `public_url "shop.example": want an http:// or https:// URL with a host`,
 		"public_url: ftp://shop.example\n":                           `public_url "ftp://shop.example": want an http:// or https:// URL`,
@@ -290,6 +291,7 @@ func TestParseRejectsValuesThatBreakAtRuntime(t *testing.T) {
 	for _, raw := range []string{
 		site(", origins: ['https://shop.example', 'http://localhost:3000', 'https://shop.example/'], retention_days: 0"),
 		"ingest: {max_event_bytes: 1000, max_request_bytes: 1000, max_past: 0s, max_future: 0s}\n",
+		"spool: {max_bytes: 512000}\n",
 		"log_level: DEBUG\n",
 		"listen: ':8080'\n",
 		"public_url: https://rm.example/base/\n",
