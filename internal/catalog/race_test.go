@@ -167,8 +167,42 @@ func TestUpsertSwitchingJustAfterAnImportKeepsTheImport(t *testing.T) {
 func TestConcurrentUpsertsFromSeveralProcessesLoseNothing(t *testing.T) {
 	db := chtest.MustOpen(t)
 	mustImport(t, catalog.NewStore(db, nil), "shop", "testdata/cameras.csv")
-	before := currentIDs(t, db, "shop")
+	upsertConcurrently(t, db)
+}
 
+// The same, on hosts whose clocks are behind the recorded switches: each
+// write takes the highest switch_seq plus one, so writes switching at
+// once record the same one, and the catalog stays the same after
+// catalog_versions merges.
+func TestConcurrentUpsertsBehindTheRecordedClockLoseNothing(t *testing.T) {
+	db := chtest.MustOpen(t)
+	ctx := context.Background()
+	rep := mustImport(t, catalog.NewStore(db, nil), "shop", "testdata/cameras.csv")
+	if err := db.Exec(ctx, `INSERT INTO catalog_versions (site, version, created_at, switch_seq, source, format, rows, skipped, whole)
+		SELECT site, version, created_at, switch_seq + 3600000000000, source, format, rows, skipped, whole
+		FROM catalog_versions WHERE site = ? AND version = ?`, "shop", rep.Version); err != nil {
+		t.Fatal(err)
+	}
+	got := upsertConcurrently(t, db)
+	var ties uint64
+	if err := db.QueryRow(ctx, "SELECT toUInt64(count() - uniqExact(switch_seq)) FROM catalog_versions WHERE site = ?", "shop").Scan(&ties); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d switches shared a switch_seq with another", ties)
+	if err := db.Exec(ctx, "OPTIMIZE TABLE catalog_versions FINAL"); err != nil {
+		t.Fatal(err)
+	}
+	if merged := currentIDs(t, db, "shop"); !slices.Equal(merged, got) {
+		t.Errorf("the catalog changed when catalog_versions merged: %v, then %v", got, merged)
+	}
+}
+
+// upsertConcurrently upserts products from several Stores (each stands
+// for a process) at once, checks that every answered product and every
+// product there before is in the catalog, and returns its products.
+func upsertConcurrently(t *testing.T, db *chdb.DB) []string {
+	t.Helper()
+	before := currentIDs(t, db, "shop")
 	const processes, upserts = 3, 8
 	var wg sync.WaitGroup
 	answered := make(chan string, processes*upserts)
@@ -210,4 +244,5 @@ func TestConcurrentUpsertsFromSeveralProcessesLoseNothing(t *testing.T) {
 	if n < processes*upserts/2 {
 		t.Errorf("only %d of %d upserts were answered", n, processes*upserts)
 	}
+	return got
 }
