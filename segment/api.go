@@ -231,8 +231,6 @@ func (a *API) deleteAudience(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
-// interests answers a visitor's top category and product interests in the
-// current run, with their profile.
 // visitor answers GET …/visitors/{vid}/interests and …/recommendations.
 func (a *API) visitor(c *gin.Context) {
 	rest := httpx.RestParam(c, "rest")
@@ -253,6 +251,8 @@ func (a *API) visitor(c *gin.Context) {
 
 var errVisitorRoute = httpx.Errorf(httpx.NotFound, "no such route: use /visitors/{visitor id}/interests or /visitors/{visitor id}/recommendations")
 
+// interests answers a visitor's top category and product interests in the
+// current run, with their profile.
 func (a *API) interests(c *gin.Context, vid string) {
 	ctx := c.Request.Context()
 	site := httpx.CurrentSite(c).ID
