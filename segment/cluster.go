@@ -44,14 +44,16 @@ type clusterRun struct {
 	db        *chdb.DB
 	coord     *chdb.DB     // the DSN's database on the coordinator
 	executors []*chdb.Node // one replica per shard, the coordinator among them
-	// eventsDelay is how far the executors' replicas of events were
-	// behind when the run began (system.replicas' absolute_delay, the
-	// most of any): rows inserted that long ago may not be there yet,
-	// so the run's insert-time watermark is set back by it.
-	eventsDelay time.Duration
-	sharded     map[string]bool
-	runTables   map[string]bool // tables with a run_id column
-	wait        time.Duration
+	// eventsBehindSince is zero when the executors' replicas of events
+	// were current as the run began; else the creation time of the
+	// oldest insert one of them had not fetched (its server's now()
+	// minus system.replicas' absolute_delay, the earliest of any). Rows
+	// inserted since may not be there yet, so the run's insert-time
+	// watermark is set back to it (planIncrement).
+	eventsBehindSince time.Time
+	sharded           map[string]bool
+	runTables         map[string]bool // tables with a run_id column
+	wait              time.Duration
 }
 
 // perShard are the steps (by name, up to the first '/', after eval/) that
@@ -95,22 +97,27 @@ func newClusterRun(ctx context.Context, db *chdb.DB) (*clusterRun, error) {
 	for _, shard := range chdb.ShardReplicas(nodes) {
 		var pick *chdb.Node
 		var lag uint64
+		var behindSince time.Time
 		for _, n := range shard {
 			var delay uint64
-			// Seconds its replica of events is behind (0 when current).
-			err := n.QueryRow(ctx, "SELECT absolute_delay FROM system.replicas WHERE database = currentDatabase() AND table = 'events'").Scan(&delay)
+			var since time.Time
+			// Seconds its replica of events is behind (0 when current),
+			// and since when, by the same server's clock.
+			err := n.QueryRow(ctx, "SELECT absolute_delay, now() - absolute_delay FROM system.replicas WHERE database = currentDatabase() AND table = 'events'").Scan(&delay, &since)
 			if err != nil {
 				continue // down, or cannot tell
 			}
 			if pick == nil || delay < lag {
-				pick, lag = n, delay
+				pick, lag, behindSince = n, delay, since
 			}
 		}
 		if pick == nil {
 			return nil, fmt.Errorf("no replica of shard %d answers: a run needs every shard", shard[0].Shard)
 		}
 		c.executors = append(c.executors, pick)
-		c.eventsDelay = max(c.eventsDelay, time.Duration(lag)*time.Second)
+		if lag > 0 && (c.eventsBehindSince.IsZero() || behindSince.Before(c.eventsBehindSince)) {
+			c.eventsBehindSince = behindSince
+		}
 	}
 	coord := c.executors[0]
 	if c.coord, err = coord.Main(); err != nil {

@@ -238,11 +238,17 @@ func (e *Engine) planIncrement(ctx context.Context, res *RunResult, prev string,
 	if err := db.QueryRow(ctx, "SELECT now()").Scan(&st.watermark); err != nil {
 		return nil, fmt.Errorf("cannot read the server's clock: %w", err)
 	}
-	if res.cluster != nil {
+	if c := res.cluster; c != nil && !c.eventsBehindSince.IsZero() {
 		// An event a lagging replica has not fetched yet is not read by
 		// this run; the next one reads it if it was stored after the
-		// watermark.
-		st.watermark = st.watermark.Add(-res.cluster.eventsDelay)
+		// watermark. Its rows carry the second its insert began, its
+		// replication entry the second it ended (absolute_delay's
+		// origin): one second earlier still. Anchored to the moment,
+		// not to the delay, the time the run took since it measured
+		// the delay cannot move the watermark past those rows.
+		if w := c.eventsBehindSince.Add(-time.Second); w.Before(st.watermark) {
+			st.watermark = w
+		}
 	}
 	site := clickhouse.Named("site", res.Site)
 	var err error

@@ -67,6 +67,16 @@ func TestARunOnLaggingReplicasMissesNothingNext(t *testing.T) {
 	for _, i := range fresh {
 		cluster.Nodes[i].Kill()
 	}
+	for _, i := range lagging {
+		var delay, pointer, maxIndex uint64
+		var queue, inserts uint32
+		var expired uint8
+		var updated time.Time
+		err := openNode(t, cluster.Nodes[i]).QueryRow(ctx, `SELECT absolute_delay, queue_size, inserts_in_queue, log_pointer, log_max_index, is_session_expired, last_queue_update
+			FROM system.replicas WHERE database = ? AND table = 'events'`, database+chdb.LocalSuffix).Scan(&delay, &queue, &inserts, &pointer, &maxIndex, &expired, &updated)
+		t.Logf("lagging replica %d: absolute_delay %d, queue %d (inserts %d), log_pointer %d of log_max_index %d, session expired %d, queue updated %s ago (%v)",
+			i, delay, queue, inserts, pointer, maxIndex, expired, time.Since(updated).Round(time.Second), err)
+	}
 	res, err := eng.Run(ctx, site, segment.RunOptions{})
 	if err != nil {
 		t.Fatal(err)
