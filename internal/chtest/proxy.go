@@ -131,8 +131,11 @@ func (p *AnswerLosingProxy) pipe(client, server net.Conn) {
 			case headerSent:
 				state = losing
 				time.AfterFunc(500*time.Millisecond, func() {
-					closeBoth()
+					// Lost first: the client sees the cut, asks again and
+					// returns, which could all happen before this goroutine
+					// ran again, and the test then found nothing lost.
 					close(p.cut)
+					closeBoth()
 				})
 			}
 			mu.Unlock()
