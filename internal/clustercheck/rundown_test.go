@@ -45,6 +45,13 @@ func TestARunWhileAReplicaDies(t *testing.T) {
 		n.Kill()
 		<-done
 		current, err := eng.CurrentRun(ctx, site)
+		// The switch is one row, replicated: the node read may get it a
+		// moment after the run returns (readers meanwhile see the
+		// previous run whole).
+		for deadline := time.Now().Add(30 * time.Second); err == nil && runErr == nil && current != res.RunID && time.Now().Before(deadline); {
+			time.Sleep(200 * time.Millisecond)
+			current, err = eng.CurrentRun(ctx, site)
+		}
 		t.Logf("node %d killed a third into a run: %v; current run %s", victim+1, runErr, current)
 		switch {
 		case err != nil:
