@@ -178,11 +178,7 @@ func TestConcurrentUpsertsBehindTheRecordedClockLoseNothing(t *testing.T) {
 	db := chtest.MustOpen(t)
 	ctx := context.Background()
 	rep := mustImport(t, catalog.NewStore(db, nil), "shop", "testdata/cameras.csv")
-	if err := db.Exec(ctx, `INSERT INTO catalog_versions (site, version, created_at, switch_seq, source, format, rows, skipped, whole)
-		SELECT site, version, created_at, switch_seq + 3600000000000, source, format, rows, skipped, whole
-		FROM catalog_versions WHERE site = ? AND version = ?`, "shop", rep.Version); err != nil {
-		t.Fatal(err)
-	}
+	recordSwitchAgain(t, db, "shop", rep.Version, anHourAhead(t, db, "shop"))
 	got := upsertConcurrently(t, db)
 	var ties uint64
 	if err := db.QueryRow(ctx, "SELECT toUInt64(count() - uniqExact(switch_seq)) FROM catalog_versions WHERE site = ?", "shop").Scan(&ties); err != nil {

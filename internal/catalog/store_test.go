@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -76,6 +77,28 @@ func currentIDs(t *testing.T, db *chdb.DB, site string) []string {
 		ids = append(ids, id)
 	}
 	return ids
+}
+
+// recordSwitchAgain records version's switch once more at switch_seq seq,
+// as a host whose clock is ahead, or one switching at the same moment as
+// another, would.
+func recordSwitchAgain(t *testing.T, db *chdb.DB, site string, version, seq uint64) {
+	t.Helper()
+	if err := db.Exec(context.Background(), `INSERT INTO catalog_versions (site, version, created_at, switch_seq, source, format, rows, skipped, whole, covers, written)
+		SELECT site, version, created_at, ?, source, format, rows, skipped, whole, covers, written
+		FROM catalog_versions WHERE site = ? AND version = ? LIMIT 1`, seq, site, version); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// anHourAhead is the site's highest switch_seq plus an hour.
+func anHourAhead(t *testing.T, db *chdb.DB, site string) uint64 {
+	t.Helper()
+	_, seq, err := catalog.CurrentSwitch(context.Background(), db, site)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seq + uint64(time.Hour)
 }
 
 func TestImportEachFormatRoundTrips(t *testing.T) {
@@ -411,11 +434,7 @@ func TestSwitchFollowsRecordedSwitchesWhateverTheClock(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The same switch as a host whose clock is an hour ahead records it.
-	if err := db.Exec(ctx, `INSERT INTO catalog_versions (site, version, created_at, switch_seq, source, format, rows, skipped)
-		SELECT site, version, created_at, switch_seq + 3600000000000, source, format, rows, skipped
-		FROM catalog_versions WHERE site = ? AND version = ?`, "shop", rep.Version); err != nil {
-		t.Fatal(err)
-	}
+	recordSwitchAgain(t, db, "shop", rep.Version, anHourAhead(t, db, "shop"))
 	up, err := s.Upsert(ctx, "shop", []catalog.Product{{ID: "X", Price: 5, Currency: "EUR", Availability: "in_stock", Condition: "new"}}, "api")
 	if err != nil {
 		t.Fatal(err)
@@ -447,16 +466,9 @@ func TestTiedSwitchesMakeTheHigherVersionCurrent(t *testing.T) {
 	}
 	// The higher version's record lands first, as the reads of one part
 	// after another meet it first; the merge puts the lower one first.
-	var tie uint64
-	if err := db.QueryRow(ctx, "SELECT max(switch_seq) + 3600000000000 FROM catalog_versions WHERE site = ?", "shop").Scan(&tie); err != nil {
-		t.Fatal(err)
-	}
+	tie := anHourAhead(t, db, "shop")
 	for _, v := range []uint64{high.Version, low.Version} {
-		if err := db.Exec(ctx, `INSERT INTO catalog_versions (site, version, created_at, switch_seq, source, format, rows, skipped)
-			SELECT site, version, created_at, ?, source, format, rows, skipped
-			FROM catalog_versions WHERE site = ? AND version = ? LIMIT 1`, tie, "shop", v); err != nil {
-			t.Fatal(err)
-		}
+		recordSwitchAgain(t, db, "shop", v, tie)
 	}
 	for _, when := range []string{"before the merge", "after the merge"} {
 		if cur, err := s.CurrentVersion(ctx, "shop"); err != nil || cur != high.Version {
@@ -489,11 +501,7 @@ func TestSwitchThatIsNotCurrentIsAnError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Exec(ctx, `INSERT INTO catalog_versions (site, version, created_at, switch_seq, source, format, rows, skipped)
-		SELECT site, version, created_at, 18446744073709551615, source, format, rows, skipped
-		FROM catalog_versions WHERE site = ? AND version = ?`, "shop", rep.Version); err != nil {
-		t.Fatal(err)
-	}
+	recordSwitchAgain(t, db, "shop", rep.Version, math.MaxUint64)
 	_, err = s.Upsert(ctx, "shop", []catalog.Product{{ID: "X", Price: 5, Currency: "EUR", Availability: "in_stock", Condition: "new"}}, "api")
 	if !errors.Is(err, catalog.ErrConflict) || !strings.Contains(err.Error(), fmt.Sprintf("version %d is current", rep.Version)) {
 		t.Errorf("upsert err = %v, want ErrConflict saying version %d is current", err, rep.Version)
