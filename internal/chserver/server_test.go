@@ -16,14 +16,7 @@ import (
 func TestRestartAfterACrash(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	s, err := Start(ctx, Options{})
-	if errors.Is(err, ErrNoBinary) && os.Getenv("CI") == "" {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := startOrSkip(ctx, t, EngineServer)
 	if crashed, _ := s.Crashed(); crashed {
 		t.Fatal("a running server says it crashed")
 	}
@@ -50,14 +43,7 @@ func TestRestartAfterACrash(t *testing.T) {
 func TestChDBSurvivesResetConnections(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	s, err := Start(ctx, Options{Engine: EngineChDB})
-	if errors.Is(err, ErrNoChDB) && os.Getenv("CI") == "" {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := startOrSkip(ctx, t, EngineChDB)
 	hello := []byte("\x00\x0aClickHouse") // the start of a native client hello
 	for i := 0; i < 3; i++ {
 		c, err := net.DialTCP("tcp", nil, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: s.TCPPort})
@@ -88,14 +74,7 @@ func TestChDBSurvivesResetConnections(t *testing.T) {
 func TestACrashSaysWhy(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	s, err := Start(ctx, Options{})
-	if errors.Is(err, ErrNoBinary) && os.Getenv("CI") == "" {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := startOrSkip(ctx, t, EngineServer)
 	_ = syscall.Kill(s.cmd.Process.Pid, syscall.SIGSEGV) // handled, reported, then fatal
 	select {
 	case <-s.exited:
@@ -109,4 +88,19 @@ func TestACrashSaysWhy(t *testing.T) {
 	if !strings.Contains(out, "crash report in") || !strings.Contains(out, "Segmentation fault") {
 		t.Fatalf("the output does not carry the crash report:\n%s", out)
 	}
+}
+
+// startOrSkip starts a server of engine for t, closed when t ends.
+// Without the engine installed it skips, unless CI is set.
+func startOrSkip(ctx context.Context, t *testing.T, engine Engine) *Server {
+	t.Helper()
+	s, err := Start(ctx, Options{Engine: engine})
+	if (errors.Is(err, ErrNoBinary) || errors.Is(err, ErrNoChDB)) && os.Getenv("CI") == "" {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
