@@ -113,16 +113,27 @@ func lookBinary() (string, error) {
 }
 
 // Crashed reports whether the process ended without Stop or Kill, and
-// returns the end of its output.
+// returns the end of its output and where its directory is kept.
 func (s *Server) Crashed() (bool, string) {
-	if s.cmd == nil || s.stopping.Load() {
+	if !s.crashed() {
 		return false, ""
+	}
+	msg := s.Output()
+	if !s.keep {
+		msg += "the server's directory (data, logs, a core file where the system writes one) is kept: " + s.Dir + "\n"
+	}
+	return true, msg
+}
+
+func (s *Server) crashed() bool {
+	if s.cmd == nil || s.stopping.Load() {
+		return false
 	}
 	select {
 	case <-s.exited:
-		return true, s.Output()
+		return true
 	default:
-		return false, ""
+		return false
 	}
 }
 
@@ -154,7 +165,7 @@ func (s *Server) Output() string {
 // Restart starts the process again after Stop, Kill or a crash, on the
 // same ports and data.
 func (s *Server) Restart(ctx context.Context) error {
-	if crashed, _ := s.Crashed(); crashed {
+	if s.crashed() {
 		s.cmd = nil
 	}
 	if s.cmd != nil {
@@ -286,10 +297,13 @@ func (s *Server) Kill() {
 	s.cmd = nil
 }
 
-// Close stops the server and removes a directory it created itself.
+// Close stops the server and removes a directory it created itself,
+// unless the server crashed: its logs (18.16 writes the crash's stack to
+// err.log) and a core file are what a post-mortem needs.
 func (s *Server) Close() error {
+	crashed := s.crashed()
 	err := s.Stop()
-	if !s.keep && s.Dir != "" {
+	if !crashed && !s.keep && s.Dir != "" {
 		os.RemoveAll(s.Dir)
 	}
 	return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -87,6 +88,15 @@ func TestACrashSaysWhy(t *testing.T) {
 	}
 	if !strings.Contains(out, "crash report in") || !strings.Contains(out, "Segmentation fault") {
 		t.Fatalf("the output does not carry the crash report:\n%s", out)
+	}
+	// The logs outlive the crashed server, and the output says where.
+	defer os.RemoveAll(s.Dir)
+	if !strings.Contains(out, s.Dir) {
+		t.Errorf("the output does not say where the server's directory is kept:\n%s", out)
+	}
+	s.Close()
+	if _, err := os.Stat(filepath.Join(s.Dir, "log", "err.log")); err != nil {
+		t.Errorf("a crashed server's error log is gone after Close: %v", err)
 	}
 }
 
