@@ -120,7 +120,7 @@ func (s *Server) Crashed() (bool, string) {
 	}
 	msg := s.Output()
 	if !s.keep {
-		msg += "the server's directory (data, logs, a core file where the system writes one) is kept: " + s.Dir + "\n"
+		msg += "its directory (logs, data, any core file): " + s.Dir + "\n"
 	}
 	return true, msg
 }
@@ -295,6 +295,16 @@ func (s *Server) Kill() {
 	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
 	<-s.exited
 	s.cmd = nil
+}
+
+// Signal sends sig to the server's process, as a crash would (SIGSEGV)
+// or the kernel's OOM killer (SIGKILL): unlike Stop and Kill, the end it
+// causes counts as a crash.
+func (s *Server) Signal(sig syscall.Signal) error {
+	if s.cmd == nil {
+		return errors.New("clickhouse server not running")
+	}
+	return syscall.Kill(s.cmd.Process.Pid, sig)
 }
 
 // Close stops the server and removes a directory it created itself,

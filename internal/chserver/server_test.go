@@ -92,7 +92,7 @@ func TestACrashSaysWhy(t *testing.T) {
 	// The logs outlive the crashed server, and the output says where.
 	defer os.RemoveAll(s.Dir)
 	if !strings.Contains(out, s.Dir) {
-		t.Errorf("the output does not say where the server's directory is kept:\n%s", out)
+		t.Errorf("the output does not say where the server's directory is:\n%s", out)
 	}
 	s.Close()
 	if _, err := os.Stat(filepath.Join(s.Dir, "log", "err.log")); err != nil {

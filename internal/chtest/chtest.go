@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -29,6 +30,9 @@ var (
 	server  *chserver.Server
 	baseDSN string // DSN of the server with no database
 	started atomic.Bool
+
+	restartMu sync.Mutex
+	crashes   atomic.Int32 // crashes of the package's server, each restarted
 )
 
 // Main starts the package's server, runs the tests and stops it.
@@ -68,6 +72,10 @@ func run(m *testing.M) int {
 	// that stop the server on purpose use Stop and Kill, not a crash).
 	if crashed, out := s.Crashed(); crashed {
 		fmt.Fprintf(os.Stderr, "chtest: the %s server died during the tests; its output ended:\n%s\n", engine, out)
+		return 1
+	}
+	if n := crashes.Load(); n > 0 {
+		fmt.Fprintf(os.Stderr, "chtest: the %s server crashed %d time(s) during the tests (reported above) and was restarted\n", engine, n)
 		return 1
 	}
 	return code
@@ -120,12 +128,11 @@ func DSN(t testing.TB) string {
 	}
 	name := "t_" + strings.ReplaceAll(uuid.NewString(), "-", "")[:16]
 	dsn := withDatabase(baseDSN, name)
-	if err := create(dsn); err != nil {
-		if server != nil {
-			if crashed, out := server.Crashed(); crashed {
-				t.Fatalf("chtest: %v; the %s server died, its output ended:\n%s", err, server.Engine, out)
-			}
-		}
+	err := create(dsn)
+	if err != nil && restartCrashed() {
+		err = create(dsn)
+	}
+	if err != nil {
 		t.Fatalf("chtest: %v", err)
 	}
 	t.Cleanup(func() {
@@ -137,6 +144,32 @@ func DSN(t testing.TB) string {
 		}
 	})
 	return dsn
+}
+
+// restartCrashed restarts the package's server if it crashed, and says
+// whether it did. The crash is reported once, here, and fails the package
+// in Main; the tests after it run on the restarted server instead of all
+// failing, so the failures left are the test that was running when it
+// crashed.
+func restartCrashed() bool {
+	restartMu.Lock()
+	defer restartMu.Unlock()
+	if server == nil {
+		return false
+	}
+	crashed, out := server.Crashed()
+	if !crashed {
+		return false
+	}
+	crashes.Add(1)
+	fmt.Fprintf(os.Stderr, "chtest: the %s server crashed; its output ended:\n%s\nchtest: restarting it\n", server.Engine, out)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := server.Restart(ctx); err != nil {
+		fmt.Fprintf(os.Stderr, "chtest: cannot restart the crashed server: %v\n", err)
+		return false
+	}
+	return true
 }
 
 // create makes and migrates the database of dsn.

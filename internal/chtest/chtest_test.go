@@ -1,0 +1,41 @@
+package chtest
+
+import (
+	"context"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestMain(m *testing.M) { Main(m) }
+
+// After the package's server crashes, the next test gets a fresh database
+// on the restarted server (instead of every later test failing), and the
+// crash is counted, which fails the package in Main.
+func TestACrashedServerIsRestartedForTheNextTest(t *testing.T) {
+	s := Server()
+	if s == nil {
+		t.Skip("no managed server (CLICKHOUSE_DSN set, or no ClickHouse)")
+	}
+	MustOpen(t)
+	if err := s.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		if crashed, _ := s.Crashed(); crashed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the server outlived SIGKILL")
+		}
+	}
+	db := MustOpen(t)
+	var one uint8
+	if err := db.QueryRow(context.Background(), "SELECT 1").Scan(&one); err != nil || one != 1 {
+		t.Fatalf("the restarted server answers %d, %v", one, err)
+	}
+	if n := crashes.Load(); n != 1 {
+		t.Fatalf("%d crashes counted, want 1", n)
+	}
+	crashes.Store(0) // this test's own crash must not fail the package
+}
