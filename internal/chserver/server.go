@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -40,6 +41,14 @@ type Server struct {
 	// stopping is set by Stop and Kill before they end the process, so
 	// their doing is never taken for a crash (Crashed).
 	stopping atomic.Bool
+	// CoreDumps lets the process write a core file into Dir when it
+	// crashes, which Output reads the crashed thread's stack from.
+	CoreDumps bool
+	// stack is that stack, read once per crash (for the exited channel
+	// stackOf).
+	stackMu sync.Mutex
+	stack   string
+	stackOf chan struct{}
 }
 
 // Options configure Start. Zero values pick a temp dir, free ports and
@@ -53,6 +62,9 @@ type Options struct {
 	// ExtraConfig is XML for the config's root element (clickhouse-server
 	// only): what makes a server a member of a cluster (see StartCluster).
 	ExtraConfig string
+	// CoreDumps: see Server.CoreDumps. For tests: a core file is as large
+	// as the server's memory.
+	CoreDumps bool
 }
 
 // ErrNoBinary means clickhouse-server is not installed.
@@ -60,7 +72,7 @@ var ErrNoBinary = errors.New("clickhouse-server not found in PATH (install it wi
 
 // Start launches a server and waits until it answers on its native port.
 func Start(ctx context.Context, opts Options) (*Server, error) {
-	s := &Server{Dir: opts.Dir, TCPPort: opts.TCPPort, HTTPPort: opts.HTTPPort, Binary: opts.Binary, Engine: opts.Engine, ExtraConfig: opts.ExtraConfig}
+	s := &Server{Dir: opts.Dir, TCPPort: opts.TCPPort, HTTPPort: opts.HTTPPort, Binary: opts.Binary, Engine: opts.Engine, ExtraConfig: opts.ExtraConfig, CoreDumps: opts.CoreDumps}
 	if s.Binary == "" {
 		p, err := s.Engine.binary(ctx)
 		if err != nil {
@@ -159,7 +171,51 @@ func (s *Server) Output() string {
 	if len(report) > 0 {
 		text += "crash report in " + logName + ":\n" + string(lastBytes(report, 3000))
 	}
+	if stack := s.crashStack(); stack != "" {
+		text += "stack of the crashed thread (gdb, from the core file):\n" + stack
+	}
 	return text
+}
+
+// crashStack is the stack of the thread that crashed clickhouse-server,
+// read by gdb from the core file in Dir, or "" without one (or without
+// gdb). 18.16's own handler logs one frame and then hangs for the ten
+// seconds it waits before dying, so its report never names the function
+// that crashed.
+func (s *Server) crashStack() string {
+	if s.Engine == EngineChDB || !s.crashed() {
+		return ""
+	}
+	s.stackMu.Lock()
+	defer s.stackMu.Unlock()
+	if s.stackOf == s.exited {
+		return s.stack
+	}
+	s.stack, s.stackOf = "", s.exited
+	cores, _ := filepath.Glob(filepath.Join(s.Dir, "core*"))
+	gdb, err := exec.LookPath("gdb")
+	if len(cores) == 0 || err != nil {
+		return ""
+	}
+	newest := cores[0]
+	for _, c := range cores[1:] {
+		a, errA := os.Stat(c)
+		b, errB := os.Stat(newest)
+		if errA == nil && errB == nil && a.ModTime().After(b.ModTime()) {
+			newest = c
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, _ := exec.CommandContext(ctx, gdb, "-q", "-batch", "-nx", "-ex", "bt 40", s.Binary, newest).Output()
+	var frames []byte
+	for _, line := range bytes.Split(out, []byte("\n")) {
+		if bytes.HasPrefix(line, []byte("#")) && len(frames) < 8000 {
+			frames = append(append(frames, line[:min(len(line), 400)]...), '\n')
+		}
+	}
+	s.stack = string(frames)
+	return s.stack
 }
 
 // Restart starts the process again after Stop, Kill or a crash, on the
@@ -190,6 +246,15 @@ func (s *Server) Restart(ctx context.Context) error {
 	// Own process group and a parent-death signal: a killed test binary
 	// must not leave a server behind.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if s.CoreDumps {
+		// The child inherits the limit; Go itself writes no core unless
+		// GOTRACEBACK=crash.
+		var core syscall.Rlimit
+		if syscall.Getrlimit(syscall.RLIMIT_CORE, &core) == nil && core.Cur < core.Max {
+			core.Cur = core.Max
+			_ = syscall.Setrlimit(syscall.RLIMIT_CORE, &core)
+		}
+	}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return fmt.Errorf("cannot start %s: %w", s.Binary, err)

@@ -53,7 +53,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	s, err := chserver.Start(ctx, chserver.Options{Engine: engine})
+	s, err := chserver.Start(ctx, chserver.Options{Engine: engine, CoreDumps: true})
 	cancel()
 	if err != nil {
 		if os.Getenv("CI") == "" && (errors.Is(err, chserver.ErrNoBinary) || errors.Is(err, chserver.ErrNoChDB)) {
@@ -100,7 +100,7 @@ func Private(t testing.TB) (*chserver.Server, *chdb.DB) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	s, err := chserver.Start(ctx, chserver.Options{Engine: server.Engine, Dir: t.TempDir()})
+	s, err := chserver.Start(ctx, chserver.Options{Engine: server.Engine, Dir: t.TempDir(), CoreDumps: true})
 	if err != nil {
 		t.Fatalf("chtest: cannot start a private server: %v", err)
 	}
