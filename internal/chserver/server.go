@@ -18,7 +18,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -44,11 +43,7 @@ type Server struct {
 	// CoreDumps lets the process write a core file into Dir when it
 	// crashes, which Output reads the crashed thread's stack from.
 	CoreDumps bool
-	// stack is that stack, read once per crash (for the exited channel
-	// stackOf).
-	stackMu sync.Mutex
-	stack   string
-	stackOf chan struct{}
+	started   time.Time // when Restart last started the process
 }
 
 // Options configure Start. Zero values pick a temp dir, free ports and
@@ -186,36 +181,29 @@ func (s *Server) crashStack() string {
 	if s.Engine == EngineChDB || !s.crashed() {
 		return ""
 	}
-	s.stackMu.Lock()
-	defer s.stackMu.Unlock()
-	if s.stackOf == s.exited {
-		return s.stack
-	}
-	s.stack, s.stackOf = "", s.exited
-	cores, _ := filepath.Glob(filepath.Join(s.Dir, "core*"))
 	gdb, err := exec.LookPath("gdb")
-	if len(cores) == 0 || err != nil {
+	if err != nil {
 		return ""
 	}
-	newest := cores[0]
-	for _, c := range cores[1:] {
-		a, errA := os.Stat(c)
-		b, errB := os.Stat(newest)
-		if errA == nil && errB == nil && a.ModTime().After(b.ModTime()) {
-			newest = c
+	// The kernel names it core, or core.<pid> with core_uses_pid set.
+	for _, name := range []string{fmt.Sprintf("core.%d", s.cmd.Process.Pid), "core"} {
+		core := filepath.Join(s.Dir, name)
+		// A core from before a restart is another crash's.
+		if fi, err := os.Stat(core); err != nil || fi.ModTime().Before(s.started) {
+			continue
 		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	out, _ := exec.CommandContext(ctx, gdb, "-q", "-batch", "-nx", "-ex", "bt 40", s.Binary, newest).Output()
-	var frames []byte
-	for _, line := range bytes.Split(out, []byte("\n")) {
-		if bytes.HasPrefix(line, []byte("#")) && len(frames) < 8000 {
-			frames = append(append(frames, line[:min(len(line), 400)]...), '\n')
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		out, _ := exec.CommandContext(ctx, gdb, "-q", "-batch", "-nx", "-ex", "bt 40", s.Binary, core).Output()
+		var frames []byte
+		for _, line := range bytes.Split(out, []byte("\n")) {
+			if bytes.HasPrefix(line, []byte("#")) && len(frames) < 8000 {
+				frames = append(append(frames, line[:min(len(line), 400)]...), '\n')
+			}
 		}
+		return string(frames)
 	}
-	s.stack = string(frames)
-	return s.stack
+	return ""
 }
 
 // Restart starts the process again after Stop, Kill or a crash, on the
@@ -260,6 +248,7 @@ func (s *Server) Restart(ctx context.Context) error {
 		return fmt.Errorf("cannot start %s: %w", s.Binary, err)
 	}
 	s.cmd = cmd
+	s.started = time.Now()
 	s.exited = make(chan struct{})
 	go func() {
 		cmd.Wait()
