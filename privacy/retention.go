@@ -96,17 +96,39 @@ func (r *Retention) Run(ctx context.Context, onlySite string, dryRun bool) ([]Mo
 			}
 		}
 		if m.Dropped && !dryRun {
-			// p is an integer read from system.parts, not user text. On a
-			// cluster every shard drops it (replication carries it to a
-			// replica that is down, once it is back).
-			if err := r.db.Alter(ctx, "events", fmt.Sprintf("DROP PARTITION %d", p)); err != nil {
-				return out, fmt.Errorf("cannot drop events partition %d: %w", p, err)
+			if err := DropEventsMonth(ctx, r.db, p); err != nil {
+				return out, err
 			}
 			r.log.Info("retention dropped events month", "partition", p, "newest", m.Newest)
 		}
 		out = append(out, m)
 	}
 	return out, nil
+}
+
+// DropEventsMonth drops the events partition p (a month, YYYYMM) on every
+// shard, recorded first in events_dropped_months (on a cluster, on every
+// node that answers): segment runs built on a run that read the month are
+// full after it (segment/months.go), and the record is how they tell a
+// drop from a month whose every event an erasure deleted. A drop that
+// fails after its record costs one full run.
+func DropEventsMonth(ctx context.Context, db *chdb.DB, p int) error {
+	if p < 197001 || p > 999912 || p%100 < 1 || p%100 > 12 {
+		return fmt.Errorf("events partition %d is not a month (YYYYMM)", p)
+	}
+	if err := db.InsertRow(ctx, "INSERT INTO events_dropped_months (month, dropped_at)", uint32(p), time.Now().UTC()); err != nil {
+		return fmt.Errorf("cannot record the drop of events partition %d: %w", p, err)
+	}
+	// A run reads the record on the nodes it runs on.
+	if err := db.Settle(ctx, "the record of the drop", "events_dropped_months", "month = ?", uint32(p)); err != nil {
+		return err
+	}
+	// p is an integer, not user text. On a cluster every shard drops it
+	// (replication carries it to a replica that is down, once it is back).
+	if err := db.Alter(ctx, "events", fmt.Sprintf("DROP PARTITION %d", p)); err != nil {
+		return fmt.Errorf("cannot drop events partition %d: %w", p, err)
+	}
+	return nil
 }
 
 // partitions lists the events table's active monthly partitions, oldest

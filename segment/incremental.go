@@ -333,8 +333,12 @@ func (e *Engine) fullReason(ctx context.Context, res *RunResult, prev string, op
 	if ps.months, err = parseMonths(recorded); err != nil {
 		return fullRun{}, ps, err
 	}
-	if m, dropped := ps.months.droppedFrom(partitions); dropped {
-		return fullRun{CauseRetention, fmt.Sprintf("the events partition %s, a month of the site's events, was dropped (retention) since the previous run", m)}, ps, nil
+	dropped, err := e.droppedMonths(ctx, res, ps.months.changedIn(partitions))
+	if err != nil {
+		return fullRun{}, ps, err
+	}
+	if len(dropped) > 0 {
+		return fullRun{CauseRetention, fmt.Sprintf("the events partition %s, a month of the site's events, was dropped (retention) since the previous run", dropped[0])}, ps, nil
 	}
 	if gone, err := e.prevGone(ctx, res, prev, ps); gone || err != nil {
 		return fullRun{CauseRowsGone, "the previous run's rows are gone"}, ps, err

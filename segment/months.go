@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,11 +20,13 @@ import (
 // number of each one's parts on each shard when the run listed them. The
 // next run is full when one is gone from a shard, or holds only parts
 // made since (all its block numbers above the recorded one): dropped and
-// made again by a later insert. Merges and mutations keep the block
-// numbers of the parts they replace, and inserts add higher ones, so
-// neither looks like a drop. Another shop's months are not the site's:
-// their going (that shop's retention, or on 26.7 its erasures emptying a
-// month, which 26.7 then removes) changes nothing here.
+// made again by a later insert, and retention recorded dropping it.
+// Merges and mutations keep the block numbers of the parts they replace,
+// and inserts add higher ones, so neither looks like a drop. The record
+// tells a drop from an erasure that deleted every event of a month, whose
+// emptied parts 26.7 removes. Another shop's months are not the site's:
+// their going changes nothing here. A month dropped by hand (ALTER TABLE
+// events DROP PARTITION) is not seen until the next full run.
 
 // shardMonth is an events partition (a month, as system.parts names it:
 // "202402") on a shard (0 on a single server).
@@ -109,26 +110,61 @@ func (ps partitions) of(held []string) months {
 // names are the months, each once, sorted.
 func (m months) names() []string { return monthNames(m) }
 
-// droppedFrom names a month of m dropped since m was recorded, judged by
-// ps, the partitions now.
-func (m months) droppedFrom(ps partitions) (string, bool) {
+// changedIn are the months of m gone since m was recorded, judged by ps,
+// the partitions now: gone from a shard, or there with only parts made
+// since (dropped and made again). Sorted, each once. Whether retention
+// dropped them is for droppedMonths to say.
+func (m months) changedIn(ps partitions) []string {
 	present := map[string]bool{}
 	for k := range ps {
 		present[k.partition] = true
 	}
-	for _, k := range slices.SortedFunc(maps.Keys(m), func(a, b shardMonth) int { return strings.Compare(a.partition, b.partition) }) {
+	var out []string
+	for k, b := range m {
 		if k.shard < 0 {
 			if !present[k.partition] {
-				return k.partition, true
+				out = append(out, k.partition)
 			}
 			continue
 		}
-		now, ok := ps[k]
-		if !ok || now.min > m[k] {
-			return k.partition, true
+		if now, ok := ps[k]; !ok || now.min > b {
+			out = append(out, k.partition)
 		}
 	}
-	return "", false
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// droppedMonths are the months of changed that retention dropped
+// (events_dropped_months; privacy.DropEventsMonth), sorted. A month gone
+// without that record went with the events an erasure deleted (26.7
+// removes the parts an erasure empties), which the run recomputes
+// anyway. Each node the run reads events on is asked: retention records
+// a drop on every node before it drops, and a node that was down then
+// may have the drop before the record.
+func (e *Engine) droppedMonths(ctx context.Context, res *RunResult, changed []string) ([]string, error) {
+	if len(changed) == 0 {
+		return nil, nil
+	}
+	in, err := monthNumbers(changed)
+	if err != nil {
+		return nil, err
+	}
+	nodes := []*chdb.Node{{DB: e.db}}
+	if res.cluster != nil {
+		nodes = res.cluster.executors
+	}
+	var out []string
+	for _, n := range nodes {
+		var dropped []string
+		if err := n.DB.QueryRow(ctx, "SELECT groupUniqArray(toString(month)) FROM events_dropped_months WHERE has(@months, month)",
+			clickhouse.Named("months", in)).Scan(&dropped); err != nil {
+			return nil, fmt.Errorf("cannot read the months retention dropped: %w", err)
+		}
+		out = append(out, dropped...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
 }
 
 // record is m as seg_run_state keeps it: "202402/0:17" (month/shard:block),
@@ -179,13 +215,13 @@ func eventMonths(ctx context.Context, db *chdb.DB, site string, only []string) (
 			return nil, nil
 		}
 		// Partition names from system.parts, written back as numbers.
-		in := make([]string, len(only))
-		for i, m := range only {
-			n, err := strconv.ParseUint(m, 10, 32)
-			if err != nil {
-				return nil, fmt.Errorf("events partition %q is not a month (toYYYYMM)", m)
-			}
-			in[i] = strconv.FormatUint(n, 10)
+		ns, err := monthNumbers(only)
+		if err != nil {
+			return nil, err
+		}
+		in := make([]string, len(ns))
+		for i, n := range ns {
+			in[i] = strconv.FormatUint(uint64(n), 10)
 		}
 		q += " AND toYYYYMM(event_time) IN (" + strings.Join(in, ", ") + ")"
 	}
@@ -195,4 +231,18 @@ func eventMonths(ctx context.Context, db *chdb.DB, site string, only []string) (
 	}
 	slices.Sort(held)
 	return held, nil
+}
+
+// monthNumbers are events partition names (toYYYYMM, as system.parts
+// names them) as numbers.
+func monthNumbers(names []string) ([]uint32, error) {
+	out := make([]uint32, len(names))
+	for i, m := range names {
+		n, err := strconv.ParseUint(m, 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("events partition %q is not a month (toYYYYMM)", m)
+		}
+		out[i] = uint32(n)
+	}
+	return out, nil
 }

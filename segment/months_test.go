@@ -8,7 +8,8 @@ import (
 
 // The months a run records read back as they were, and decide as the next
 // run must: a month gone from its shard, or there with only parts made
-// since (its lowest block above the recorded highest), was dropped.
+// since (its lowest block above the recorded highest), is gone (and
+// dropped if retention recorded so).
 func TestMonthsRecordedDecideTheNextRun(t *testing.T) {
 	listed := partitions{{0, "202402"}: {min: 3, max: 9}, {0, "202403"}: {min: 10, max: 12}, {1, "202402"}: {min: 1, max: 4}}
 	m := listed.of([]string{"202402", "202405"}) // 202405: found after the listing
@@ -21,8 +22,8 @@ func TestMonthsRecordedDecideTheNextRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := partitions{{0, "202312"}: {1, 1}, {0, "202402"}: {min: 3, max: 30}, {1, "202402"}: {min: 4, max: 8}, {1, "202405"}: {min: 1, max: 1}}
-	if p, dropped := back.droppedFrom(now); dropped {
-		t.Errorf("after inserts into recorded months: %s taken for dropped", p)
+	if changed := back.changedIn(now); len(changed) > 0 {
+		t.Errorf("after inserts into recorded months: %s taken for gone", changed)
 	}
 	for _, c := range []struct {
 		name   string
@@ -36,8 +37,8 @@ func TestMonthsRecordedDecideTheNextRun(t *testing.T) {
 	} {
 		p := maps.Clone(now)
 		c.change(p)
-		if got, dropped := back.droppedFrom(p); !dropped || got != c.want {
-			t.Errorf("%s: dropped %v (%s), want %s", c.name, dropped, got, c.want)
+		if got := back.changedIn(p); !slices.Equal(got, []string{c.want}) {
+			t.Errorf("%s: gone %q, want %s", c.name, got, c.want)
 		}
 	}
 	for _, bad := range []string{"202402/x:9", "202402/0:", "202402:9x"} {

@@ -190,6 +190,47 @@ func (db *DB) ShardedTables(ctx context.Context) (map[string]bool, error) {
 	return out, rows.Err()
 }
 
+// Settle waits, on a cluster, until every node that answers holds as many
+// rows of table (one every node holds whole) matching where as the node
+// holding most: rows written on one node reach the others by replication,
+// and a reader on a node that had not fetched them yet would not see
+// them. A node that does not answer gets them when it is back. what
+// names the rows in the error after a minute. table and where come from
+// the caller's code, never from input.
+func (db *DB) Settle(ctx context.Context, what, table, where string, args ...any) error {
+	if db.Cluster == nil {
+		return nil
+	}
+	nodes, err := db.Nodes(ctx)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var counts []uint64
+		var most uint64
+		for _, n := range nodes {
+			var k uint64
+			if err := n.QueryRow(ctx, "SELECT count() FROM "+db.Database+"."+table+" WHERE "+where, args...).Scan(&k); err != nil {
+				continue // down
+			}
+			counts = append(counts, k)
+			most = max(most, k)
+		}
+		if slices.Min(append(counts, most)) == most {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s have not reached every node within a minute (see system.replicas)", what)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
 // Alter runs ALTER TABLE table <clause> where the table's rows are: on a
 // single node as it is; on a cluster, for a sharded table on one
 // replica of every shard that answers (alterShards), for a table every

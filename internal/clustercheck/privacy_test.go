@@ -283,7 +283,7 @@ func TestARunAfterAMonthWasDroppedAndMadeAgainIsFull(t *testing.T) {
 	run(segment.ModeFull)
 	insert("2019-03", 10) // more parts in a month the run read
 	run(segment.ModeIncremental)
-	if err := db.Alter(ctx, "events", "DROP PARTITION 201903"); err != nil {
+	if err := privacy.DropEventsMonth(ctx, db, 201903); err != nil {
 		t.Fatal(err)
 	}
 	insert("2019-03", 10)

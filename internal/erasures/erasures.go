@@ -22,7 +22,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 
@@ -154,38 +153,7 @@ func Record(ctx context.Context, db *chdb.DB, erasureID, site, visitor, user str
 // fetched them yet would delete nothing. A node that does not answer
 // gets them when it is back, before it runs the mutations queued for it.
 func settle(ctx context.Context, db *chdb.DB, erasureID string) error {
-	if db.Cluster == nil {
-		return nil
-	}
-	nodes, err := db.Nodes(ctx)
-	if err != nil {
-		return err
-	}
-	deadline := time.Now().Add(time.Minute)
-	for {
-		var counts []uint64
-		var most uint64
-		for _, n := range nodes {
-			var k uint64
-			// The node's copy of the erasure's ids.
-			if err := n.QueryRow(ctx, "SELECT count() FROM "+db.Database+"."+Table+" WHERE erasure_id = ?", erasureID).Scan(&k); err != nil {
-				continue // down
-			}
-			counts = append(counts, k)
-			most = max(most, k)
-		}
-		if slices.Min(append(counts, most)) == most {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the erasure's ids have not reached every node within a minute (see system.replicas)")
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	return db.Settle(ctx, "the erasure's ids", Table, "erasure_id = ?", erasureID)
 }
 
 // MarkDone records that the erasure's deletions had all finished at at:
