@@ -132,6 +132,20 @@ func (s *Server) Crashed() (bool, string) {
 	return true, msg
 }
 
+// Running says whether the process was started and has not ended (it
+// may be dying, or stopped by a signal).
+func (s *Server) Running() bool {
+	if s.cmd == nil {
+		return false
+	}
+	select {
+	case <-s.exited:
+		return false
+	default:
+		return true
+	}
+}
+
 func (s *Server) crashed() bool {
 	if s.cmd == nil || s.stopping.Load() {
 		return false
@@ -280,6 +294,7 @@ func (s *Server) waitReady(ctx context.Context) error {
 			s.cmd = nil
 			return fmt.Errorf("%s exited during start-up; its error log:\n%s", s.Engine, lastError(tail))
 		case <-ctx.Done():
+			s.Kill()
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
@@ -287,7 +302,9 @@ func (s *Server) waitReady(ctx context.Context) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("clickhouse-server did not answer on 127.0.0.1:%d within 60s", s.HTTPPort)
+	// Killed, so that Restart can try again.
+	s.Kill()
+	return fmt.Errorf("%s did not answer on 127.0.0.1:%d within 60s", s.Engine, s.HTTPPort)
 }
 
 // pingHTTP asks the built-in /ping endpoint; the native port opens at the
