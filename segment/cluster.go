@@ -155,7 +155,7 @@ func (c *clusterRun) exec(ctx context.Context, id, name, q string, params []any)
 		return err
 	}
 	if !shards {
-		return c.coord.Exec(clickhouse.Context(ctx, clickhouse.WithQueryID(id)), q, params...)
+		return c.coord.Exec(chdb.WithQueryID(ctx, id), q, params...)
 	}
 	errs := make([]error, len(c.executors))
 	var wg sync.WaitGroup
@@ -163,7 +163,7 @@ func (c *clusterRun) exec(ctx context.Context, id, name, q string, params []any)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sctx := clickhouse.Context(ctx, clickhouse.WithQueryID(fmt.Sprintf("%s/shard %d", id, n.Shard)))
+			sctx := chdb.WithQueryID(ctx, fmt.Sprintf("%s/shard %d", id, n.Shard))
 			if err := n.Exec(sctx, q, params...); err != nil {
 				errs[i] = fmt.Errorf("shard %d (%s): %w", n.Shard, n.Host, err)
 			}

@@ -553,7 +553,7 @@ func (e *Engine) step(ctx context.Context, res *RunResult, name, q string, param
 	t := time.Now()
 	id := res.RunID + "/" + name
 	exec := func(ctx context.Context, q string, params ...any) error {
-		return e.db.Exec(clickhouse.Context(ctx, clickhouse.WithQueryID(id)), q, params...)
+		return e.db.Exec(chdb.WithQueryID(ctx, id), q, params...)
 	}
 	if res.cluster != nil {
 		exec = func(ctx context.Context, q string, params ...any) error {

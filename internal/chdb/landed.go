@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/ClickHouse/clickhouse-go/v2"
 )
 
 // ErrOutcomeUnknown means an insert failed and whether it stored its row
@@ -24,7 +22,7 @@ var ErrOutcomeUnknown = errors.New("cannot tell whether the insert landed")
 // whether the row is there: if it is, the insert landed and the result is
 // nil. When that cannot be told, the error wraps ErrOutcomeUnknown.
 func (db *DB) InsertSwitch(ctx context.Context, id, insert, count string, args []any, values ...any) error {
-	err := db.InsertRow(clickhouse.Context(ctx, clickhouse.WithQueryID(id)), insert, values...)
+	err := db.InsertRow(WithQueryID(ctx, id), insert, values...)
 	if err == nil {
 		return nil
 	}
