@@ -134,22 +134,12 @@ func (s *Server) Crashed() (bool, string) {
 
 // Running says whether the process was started and has not ended (it
 // may be dying, or stopped by a signal).
-func (s *Server) Running() bool {
-	if s.cmd == nil {
-		return false
-	}
-	select {
-	case <-s.exited:
-		return false
-	default:
-		return true
-	}
-}
+func (s *Server) Running() bool { return s.cmd != nil && !s.exitedNow() }
 
-func (s *Server) crashed() bool {
-	if s.cmd == nil || s.stopping.Load() {
-		return false
-	}
+func (s *Server) crashed() bool { return s.cmd != nil && !s.stopping.Load() && s.exitedNow() }
+
+// exitedNow says whether the started process has ended.
+func (s *Server) exitedNow() bool {
 	select {
 	case <-s.exited:
 		return true

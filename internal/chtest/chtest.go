@@ -72,10 +72,8 @@ func run(m *testing.M) int {
 	code := m.Run()
 	// A crash fails the package even when no test noticed it (the tests
 	// that stop the server on purpose use Stop and Kill, not a crash).
-	if crashed, out := s.Crashed(); crashed || (s.Running() && hasCrashed(s)) {
-		if !crashed {
-			_, out = s.Crashed()
-		}
+	if hasCrashed(s) {
+		_, out := s.Crashed()
 		fmt.Fprintf(os.Stderr, "chtest: the %s server died during the tests; its output ended:\n%s\n", engine, out)
 		return 1
 	}
@@ -200,15 +198,16 @@ func restartCrashed() (restarted bool, lostErr error) {
 	return false, lost
 }
 
-// hasCrashed says whether s crashed. One that no longer answers may still
-// be dying: it is waited for, up to deadServerWait, until it answers
-// again or its process ends.
+// hasCrashed says whether s crashed (one a test stopped did not). One
+// that runs but no longer answers may still be dying: it is waited for,
+// up to deadServerWait, until it answers again or its process ends.
 func hasCrashed(s *chserver.Server) bool {
 	for deadline := time.Now().Add(deadServerWait); ; time.Sleep(250 * time.Millisecond) {
+		running := s.Running() // before Crashed: a process may end between them
 		if crashed, _ := s.Crashed(); crashed {
 			return true
 		}
-		if answers(s.DSN("default")) || time.Now().After(deadline) {
+		if !running || answers(s.DSN("default")) || time.Now().After(deadline) {
 			return false
 		}
 	}

@@ -29,16 +29,7 @@ func TestACrashedServerIsRestartedForTheNextTest(t *testing.T) {
 			t.Fatal("the server outlived SIGKILL")
 		}
 	}
-	db := MustOpen(t)
-	var one uint8
-	if err := db.QueryRow(context.Background(), "SELECT 1").Scan(&one); err != nil || one != 1 {
-		t.Fatalf("the restarted server answers %d, %v", one, err)
-	}
-	if n := crashes.Load(); n != 1 {
-		t.Fatalf("%d crashes counted, want 1", n)
-	}
-	crashes.Store(0) // this test's own crash must not fail the package
-	reports = nil
+	expectRestartedAfterOneCrash(t)
 }
 
 // A server that stops answering is waited for until its process ends, as
@@ -67,6 +58,14 @@ func TestADyingServerIsWaitedForAndRestarted(t *testing.T) {
 	if !<-ended {
 		t.Fatal("the killed server was not taken for crashed")
 	}
+	expectRestartedAfterOneCrash(t)
+}
+
+// expectRestartedAfterOneCrash checks that the next database is on a
+// restarted server and that one crash was counted, then forgets it: the
+// test's own crash must not fail the package.
+func expectRestartedAfterOneCrash(t *testing.T) {
+	t.Helper()
 	db := MustOpen(t)
 	var one uint8
 	if err := db.QueryRow(context.Background(), "SELECT 1").Scan(&one); err != nil || one != 1 {
@@ -75,6 +74,6 @@ func TestADyingServerIsWaitedForAndRestarted(t *testing.T) {
 	if n := crashes.Load(); n != 1 {
 		t.Fatalf("%d crashes counted, want 1", n)
 	}
-	crashes.Store(0) // this test's own crash must not fail the package
+	crashes.Store(0)
 	reports = nil
 }
