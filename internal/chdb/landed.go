@@ -28,11 +28,11 @@ func (db *DB) InsertSwitch(ctx context.Context, id, insert, count string, args [
 	}
 	ctx = context.WithoutCancel(ctx)
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
-		var running uint64
-		if cerr := db.QueryRow(ctx, "SELECT count() FROM system.processes WHERE query_id = ?", id).Scan(&running); cerr != nil {
+		running, cerr := db.running(ctx, id)
+		if cerr != nil {
 			return fmt.Errorf("%w: %w (and cannot ask: %w)", ErrOutcomeUnknown, err, cerr)
 		}
-		if running == 0 {
+		if !running {
 			break
 		}
 		if time.Now().After(deadline) {

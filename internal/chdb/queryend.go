@@ -4,6 +4,7 @@ import (
 	"context"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -87,9 +88,7 @@ func (db *DB) awaitQueryEnd(ctx context.Context, id string) {
 	ctx, cancel := context.WithTimeout(clickhouse.Context(ctx, clickhouse.WithQueryID("")), 10*time.Second)
 	defer cancel()
 	for wait := 100 * time.Microsecond; ; wait = min(2*wait, 50*time.Millisecond) {
-		var running uint64
-		err := db.Conn.QueryRow(ctx, "SELECT count() FROM system.processes WHERE query_id = ?", id).Scan(&running)
-		if err != nil || running == 0 {
+		if running, err := db.running(ctx, id); err != nil || !running {
 			return
 		}
 		select {
@@ -98,6 +97,14 @@ func (db *DB) awaitQueryEnd(ctx context.Context, id string) {
 		case <-time.After(wait):
 		}
 	}
+}
+
+// running says whether the server still lists query id in
+// system.processes.
+func (db *DB) running(ctx context.Context, id string) (bool, error) {
+	var n uint64
+	err := db.Conn.QueryRow(ctx, "SELECT count() FROM system.processes WHERE query_id = ?", id).Scan(&n)
+	return n > 0, err
 }
 
 // Exec runs a statement (see LocksByThread).
@@ -128,7 +135,7 @@ func (db *DB) Query(ctx context.Context, query string, args ...any) (driver.Rows
 	if id == "" {
 		return rows, nil
 	}
-	return &awaitedRows{Rows: rows, end: func() { db.awaitQueryEnd(ctx, id) }}, nil
+	return &awaitedRows{Rows: rows, end: sync.OnceFunc(func() { db.awaitQueryEnd(ctx, id) })}, nil
 }
 
 // QueryRow runs a query of one row; the wait comes when it is scanned
@@ -139,43 +146,33 @@ func (db *DB) QueryRow(ctx context.Context, query string, args ...any) driver.Ro
 	if id == "" {
 		return row
 	}
-	return &awaitedRow{Row: row, end: func() { db.awaitQueryEnd(ctx, id) }}
+	return &awaitedRow{Row: row, end: sync.OnceFunc(func() { db.awaitQueryEnd(ctx, id) })}
 }
 
+// awaitedRows waits (end, once) when closed.
 type awaitedRows struct {
 	driver.Rows
 	end func()
 }
 
 func (r *awaitedRows) Close() error {
-	err := r.Rows.Close()
-	if r.end != nil {
-		r.end()
-		r.end = nil
-	}
-	return err
+	defer r.end()
+	return r.Rows.Close()
 }
 
-// awaitedRow waits once, after the first Scan or ScanStruct (the row
-// is read by the time either returns).
+// awaitedRow waits (end, once) after the first Scan or ScanStruct: the
+// row is read by the time either returns.
 type awaitedRow struct {
 	driver.Row
 	end func()
 }
 
-func (r *awaitedRow) done() {
-	if r.end != nil {
-		r.end()
-		r.end = nil
-	}
-}
-
 func (r *awaitedRow) Scan(dest ...any) error {
-	defer r.done()
+	defer r.end()
 	return r.Row.Scan(dest...)
 }
 
 func (r *awaitedRow) ScanStruct(dest any) error {
-	defer r.done()
+	defer r.end()
 	return r.Row.ScanStruct(dest)
 }

@@ -48,9 +48,8 @@ func TestAwaitQueryEndWaitsUntilTheQueryHasLeft(t *testing.T) {
 	<-done
 }
 
-// On a server whose locks are kept by thread, a statement run under a
-// query id keeps it (the query log names a run's steps by it), and one
-// run without gets one of its own.
+// A statement run under a query id of chdb.WithQueryID keeps it (the
+// query log names a run's steps by it); 18.16's query log shows it.
 func TestStatementsKeepTheirQueryIDs(t *testing.T) {
 	db := chtest.MustOpen(t)
 	ctx := clickhouse.Context(context.Background(), clickhouse.WithSettings(clickhouse.Settings{"log_queries": 1}))
