@@ -2,19 +2,23 @@
 GO      ?= go
 BIN     := bin/remarket
 CONFIG  ?= remarket.yaml
-# Packages whose concurrency matters run under the race detector too.
-RACE_PKGS := ./segment/ ./ingest/ ./ingest/spool/ ./feeds/
+# Packages whose concurrency matters run under the race detector. Their
+# tests on 18.16 run there only: the race detector costs little beside
+# the server's work, and running them twice cost a tenth of the CI time.
+RACE_DIRS := segment ingest ingest/spool feeds
+RACE_PKGS := $(addprefix ./,$(addsuffix /,$(RACE_DIRS)))
 # The packages whose tests take longest, named first so that go test
 # starts them first: started last, one of them ran alone for minutes.
 SLOW_PKGS := ./segment/ ./internal/clustercheck/ ./internal/crosscheck/ ./cmd/remarket/
-# The suite runs twice: on Debian's clickhouse-server 18.16, then on
+# The suite runs twice: on Debian's clickhouse-server 18.16, and on
 # ClickHouse 26 from the chDB library (internal/tools/chdbserver).
 # internal/crosscheck starts both itself and compares their results;
 # internal/clustercheck starts ZooKeeper and a 2×2 cluster of 18.16 (the
 # chDB engine has no replication).
+MODULE = $(shell $(GO) list -m)
+SERVER_PKGS = $(filter-out $(addprefix $(MODULE)/,$(RACE_DIRS)),$(shell $(GO) list ./...))
 CURRENT_PKGS = $(shell $(GO) list ./... | grep -v -e /internal/crosscheck -e /internal/clustercheck)
-
-.PHONY: run demo build test test-current test-race lint deps clickhouse bench-ingest bench-segments bench-feeds bench-history bench-related clean
+.PHONY: run demo build test test-server test-race test-race-long test-race-rest test-current test-current-long test-current-rest test-current-others lint deps clickhouse bench-ingest bench-segments bench-feeds bench-history bench-related clean
 
 ## run: start everything locally (a private ClickHouse under ./data, migrations, server)
 run: clickhouse build
@@ -36,17 +40,38 @@ deps:
 
 ## test: every test (lint, unit and integration against ClickHouse 18.16 and 26, race, browser)
 test: deps lint
-	$(GO) test -count=1 -timeout 25m $(SLOW_PKGS) ./...
-	@$(MAKE) --no-print-directory -j2 --output-sync=target test-current test-race
+	@$(MAKE) --no-print-directory -j3 --output-sync=target test-server test-race-long test-race-rest
+	@$(MAKE) --no-print-directory -j3 --output-sync=target test-current-long test-current-rest test-current-others
 
-# The chDB suite and the race suite run side by side: most of each is one
-# package (segment) running its tests one after another, which leaves a
-# core idle. Their output is printed per suite, when the suite ends.
-test-current:
-	REMARKET_TEST_ENGINE=chdb $(GO) test -count=1 -timeout 25m $(filter-out ./internal/clustercheck/ ./internal/crosscheck/,$(SLOW_PKGS)) $(CURRENT_PKGS)
+# Each suite keeps both cores busy only with several packages running:
+# a package's tests run one after another, using about one core, and
+# the segment package alone ran for minutes after everything else had
+# ended. So its tests run in two halves side by side, its incremental-run
+# comparisons (SEGMENT_LONG, about half its time) and the rest, and the
+# 18.16 suite runs beside the race suite, then the 26.7 suite alone. A
+# test named in neither half still runs, in the rest.
+SEGMENT_LONG := ^Test(Incremental|AMonth|AnotherShop|OnlyTheSites)
 
-test-race:
-	$(GO) test -count=1 -race -p 1 -timeout 20m $(RACE_PKGS)
+# 18.16: the packages the race suite does not run.
+test-server:
+	$(GO) test -count=1 -timeout 25m $(filter-out $(RACE_PKGS),$(SLOW_PKGS)) $(SERVER_PKGS)
+
+# 18.16 under the race detector.
+test-race: test-race-long test-race-rest
+test-race-long:
+	$(GO) test -count=1 -race -timeout 25m -run '$(SEGMENT_LONG)' ./segment/
+test-race-rest:
+	$(GO) test -count=1 -race -timeout 25m -skip '$(SEGMENT_LONG)' ./segment/
+	$(GO) test -count=1 -race -timeout 25m $(filter-out ./segment/,$(RACE_PKGS))
+
+# 26.7 (chDB).
+test-current: test-current-long test-current-rest test-current-others
+test-current-long:
+	REMARKET_TEST_ENGINE=chdb $(GO) test -count=1 -timeout 25m -run '$(SEGMENT_LONG)' ./segment/
+test-current-rest:
+	REMARKET_TEST_ENGINE=chdb $(GO) test -count=1 -timeout 25m -skip '$(SEGMENT_LONG)' ./segment/
+test-current-others:
+	REMARKET_TEST_ENGINE=chdb $(GO) test -count=1 -timeout 25m ./cmd/remarket/ $(filter-out $(MODULE)/segment,$(CURRENT_PKGS))
 
 lint:
 	@test -z "$$(gofmt -l .)" || (echo "gofmt needed:"; gofmt -l .; exit 1)
