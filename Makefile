@@ -7,17 +7,19 @@ CONFIG  ?= remarket.yaml
 # the server's work, and running them twice cost a tenth of the CI time.
 RACE_DIRS := segment ingest ingest/spool feeds
 RACE_PKGS := $(addprefix ./,$(addsuffix /,$(RACE_DIRS)))
-# The packages whose tests take longest, named first so that go test
-# starts them first: started last, one of them ran alone for minutes.
-SLOW_PKGS := ./segment/ ./internal/clustercheck/ ./internal/crosscheck/ ./cmd/remarket/
+# The packages whose tests take longest besides segment (split in two,
+# below), named first so that go test starts them first: started last,
+# one of them ran alone for minutes.
+SLOW_PKGS := ./internal/clustercheck/ ./internal/crosscheck/ ./cmd/remarket/
 # The suite runs twice: on Debian's clickhouse-server 18.16, and on
 # ClickHouse 26 from the chDB library (internal/tools/chdbserver).
 # internal/crosscheck starts both itself and compares their results;
 # internal/clustercheck starts ZooKeeper and a 2×2 cluster of 18.16 (the
 # chDB engine has no replication).
 MODULE = $(shell $(GO) list -m)
-SERVER_PKGS = $(filter-out $(addprefix $(MODULE)/,$(RACE_DIRS)),$(shell $(GO) list ./...))
-CURRENT_PKGS = $(shell $(GO) list ./... | grep -v -e /internal/crosscheck -e /internal/clustercheck)
+ALL_PKGS = $(shell $(GO) list ./...)
+SERVER_PKGS = $(filter-out $(addprefix $(MODULE)/,$(RACE_DIRS)),$(ALL_PKGS))
+CURRENT_PKGS = $(filter-out $(addprefix $(MODULE)/,segment internal/crosscheck internal/clustercheck),$(ALL_PKGS))
 .PHONY: run demo build test test-server test-race test-race-long test-race-rest test-current test-current-long test-current-rest test-current-others lint deps clickhouse bench-ingest bench-segments bench-feeds bench-history bench-related clean
 
 ## run: start everything locally (a private ClickHouse under ./data, migrations, server)
@@ -54,7 +56,7 @@ SEGMENT_LONG := ^Test(Incremental|AMonth|AnotherShop|OnlyTheSites)
 
 # 18.16: the packages the race suite does not run.
 test-server:
-	$(GO) test -count=1 -timeout 25m $(filter-out $(RACE_PKGS),$(SLOW_PKGS)) $(SERVER_PKGS)
+	$(GO) test -count=1 -timeout 25m $(SLOW_PKGS) $(SERVER_PKGS)
 
 # 18.16 under the race detector.
 test-race: test-race-long test-race-rest
@@ -71,7 +73,7 @@ test-current-long:
 test-current-rest:
 	REMARKET_TEST_ENGINE=chdb $(GO) test -count=1 -timeout 25m -skip '$(SEGMENT_LONG)' ./segment/
 test-current-others:
-	REMARKET_TEST_ENGINE=chdb $(GO) test -count=1 -timeout 25m ./cmd/remarket/ $(filter-out $(MODULE)/segment,$(CURRENT_PKGS))
+	REMARKET_TEST_ENGINE=chdb $(GO) test -count=1 -timeout 25m ./cmd/remarket/ $(CURRENT_PKGS)
 
 lint:
 	@test -z "$$(gofmt -l .)" || (echo "gofmt needed:"; gofmt -l .; exit 1)
